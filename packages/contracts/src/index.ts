@@ -1,0 +1,3 @@
+export * from './order.js';
+export * from './protocol.js';
+export * from './validate.js';

@@ -1,0 +1,56 @@
+import { FormatRegistry } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import type { TSchema, Static } from '@sinclair/typebox';
+import { ClientMessageSchema, ServerMessageSchema, type ClientMessage, type ServerMessage } from './protocol.js';
+import { OrderSchema, type Order } from './order.js';
+
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
+if (!FormatRegistry.Has('date-time')) {
+  FormatRegistry.Set('date-time', (value) => ISO_DATE_TIME.test(value) && !Number.isNaN(Date.parse(value)));
+}
+
+/** The result of checking an untrusted value against a schema. */
+export type Checked<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** A compiled checker: fast, and reports the first failing path. */
+export interface Validator<T> {
+  check(value: unknown): value is T;
+  validate(value: unknown): Checked<T>;
+}
+
+function compile<S extends TSchema>(schema: S): Validator<Static<S>> {
+  const checker: TypeCheck<S> = TypeCompiler.Compile(schema);
+  return {
+    check: (value): value is Static<S> => checker.Check(value),
+    validate(value) {
+      if (checker.Check(value)) return { ok: true, value };
+      const first = checker.Errors(value).First();
+      const path = first?.path ? first.path : '/';
+      return { ok: false, error: `${path}: ${first?.message ?? 'invalid'}` };
+    },
+  };
+}
+
+export const serverMessageValidator: Validator<ServerMessage> = compile(ServerMessageSchema);
+export const clientMessageValidator: Validator<ClientMessage> = compile(ClientMessageSchema);
+export const orderValidator: Validator<Order> = compile(OrderSchema);
+
+/** Parses a text frame and validates it as a server→client message. */
+export function parseServerMessage(text: string): Checked<ServerMessage> {
+  return parseWith(serverMessageValidator, text);
+}
+
+/** Parses a text frame and validates it as a client→server message. */
+export function parseClientMessage(text: string): Checked<ClientMessage> {
+  return parseWith(clientMessageValidator, text);
+}
+
+function parseWith<T>(validator: Validator<T>, text: string): Checked<T> {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return { ok: false, error: 'frame is not valid JSON' };
+  }
+  return validator.validate(data);
+}

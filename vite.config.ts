@@ -1,0 +1,42 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * One `npm test` for the whole repository: each workspace is a Vitest project.
+ * The `@orders/source` condition makes workspace packages resolve to their TypeScript sources,
+ * so tests never run against stale `dist` output.
+ */
+const sourceCondition = { resolve: { conditions: ['@orders/source'] }, ssr: { resolve: { conditions: ['@orders/source'] } } };
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        ...sourceCondition,
+        test: { name: 'contracts', root: 'packages/contracts', include: ['src/**/*.test.ts'], environment: 'node' },
+      },
+      {
+        ...sourceCondition,
+        test: {
+          name: 'mongo-embedded',
+          root: 'packages/mongo-embedded',
+          include: ['src/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        ...sourceCondition,
+        test: {
+          name: 'api',
+          root: 'apps/api',
+          include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      'apps/web/vite.config.ts',
+    ],
+  },
+});
