@@ -36,7 +36,7 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
-      'apps/web/vite.config.ts',
+      'apps/*/vite.config.ts',
     ],
   },
 });
