@@ -1,0 +1,57 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyLoggerOptions } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AppConfig } from './config.js';
+import { installErrorHandlers } from './error-handler.js';
+import corsPlugin from './plugins/cors.js';
+import mongoPlugin from './plugins/mongo.js';
+import realtimePlugin from './plugins/realtime.js';
+import staticPlugin from './plugins/static.js';
+import swaggerPlugin from './plugins/swagger.js';
+import websocketPlugin from './plugins/websocket.js';
+import healthRoutes from './routes/health.js';
+import orderRoutes from './routes/orders.js';
+import { typeBoxValidatorCompiler } from './validation.js';
+
+export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export interface BuildAppOptions {
+  /** Logger options (server.ts), a logger instance, or `false` for none (tests); default: Fastify's logger at LOG_LEVEL. */
+  logger?: FastifyLoggerOptions | FastifyBaseLogger | boolean;
+}
+
+/**
+ * Builds the API: plugins, error handling and routes, registered explicitly. Nothing is started until
+ * `ready()`/`listen()`; boot failures (bad database, unreachable server) surface there.
+ */
+export function buildApp(config: AppConfig, options: BuildAppOptions = {}): App {
+  const { logger } = options;
+  const app = Fastify({
+    ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger: logger ?? { level: config.logLevel } }),
+    bodyLimit: config.bodyLimitBytes,
+    // Refuse, rather than silently drop, keys that could pollute prototypes.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // Only used if a schema ever bypasses the TypeBox compiler: never strip unknown fields.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(typeBoxValidatorCompiler);
+  // JSON only: a text/plain body must be a 415, not a string that later fails validation.
+  app.removeContentTypeParser('text/plain');
+  installErrorHandlers(app);
+
+  app.register(corsPlugin, { config });
+  app.register(websocketPlugin);
+  app.register(swaggerPlugin);
+  app.register(mongoPlugin, { config });
+  app.register(realtimePlugin, { config });
+  app.register(staticPlugin, { config });
+  app.register(healthRoutes);
+  app.register(orderRoutes);
+  return app;
+}
+
+function isLoggerInstance(logger: BuildAppOptions['logger']): logger is FastifyBaseLogger {
+  return typeof logger === 'object' && typeof (logger as Partial<FastifyBaseLogger>).child === 'function';
+}

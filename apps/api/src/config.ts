@@ -1,0 +1,219 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseEnv } from 'node:util';
+
+/**
+ * The API's configuration, read and validated once at boot (DESIGN decision 8).
+ * This is the only module that reads `process.env`; everything else receives an `AppConfig`.
+ */
+export interface AppConfig {
+  /** TCP port for HTTP and WebSocket; 0 picks a free one. */
+  port: number;
+  host: string;
+  mongo: {
+    /** Unset: the API starts the embedded engine in-process. */
+    uri: string | undefined;
+    dbName: string;
+    /** How long a read or write waits for a reachable server before failing with 503. */
+    serverSelectionTimeoutMs: number;
+  };
+  /** Absolute directory for the embedded engine's data (and other local state). */
+  dataDir: string;
+  logLevel: LogLevel;
+  /** Origins allowed to call the API cross-origin; same-origin requests are always allowed. */
+  corsOrigins: string[];
+  bodyLimitBytes: number;
+  /** Absolute directory holding the built dashboard (index.html + assets). */
+  webDistDir: string;
+  ws: {
+    /** A socket whose send buffer exceeds this is closed with a resync code. */
+    maxBufferedBytes: number;
+    /** Events due to one socket within this window go out as one frame. */
+    batchWindowMs: number;
+    /** How many recent events the hub keeps in memory for replay. */
+    hubRingSize: number;
+  };
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** apps/api, whether this file runs from src/ (tsx, vitest) or dist/ (node). */
+const API_PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const REPOSITORY_ROOT = resolve(API_PACKAGE_DIR, '..', '..');
+
+/** The Vite dev server, allowed by default so `npm run dev` works without configuration. */
+export const VITE_DEV_ORIGIN = 'http://localhost:5173';
+
+/** One variable that failed validation. */
+export interface ConfigProblem {
+  variable: string;
+  value: string;
+  problem: string;
+  expected: string;
+}
+
+/** Thrown by `loadConfig` when any variable is invalid; the message lists every problem. */
+export class ConfigError extends Error {
+  readonly problems: readonly ConfigProblem[];
+  constructor(problems: ConfigProblem[]) {
+    super(
+      [
+        `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):`,
+        ...problems.map((p) => `  ${p.variable}=${JSON.stringify(p.value)}: ${p.problem}; expected ${p.expected}`),
+        'Fix the environment or the .env file at the repository root (see .env.example).',
+      ].join('\n'),
+    );
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface LoadConfigOptions {
+  /** Defaults to `process.env`. */
+  env?: Env;
+  /** A `.env` file whose values apply where `env` has none; defaults to `<repo>/.env`. `null` disables it. */
+  envFile?: string | null;
+  /** Base for relative paths (DATA_DIR, WEB_DIST_DIR); defaults to the current directory. */
+  cwd?: string;
+}
+
+/**
+ * Reads the environment (and the `.env` file, which the environment overrides) into a typed config.
+ * Throws `ConfigError` naming every invalid variable at once.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
+  const fileEnv = readEnvFile(options.envFile === undefined ? resolve(REPOSITORY_ROOT, '.env') : options.envFile);
+  const env: Env = { ...fileEnv, ...(options.env ?? process.env) };
+  const cwd = options.cwd ?? process.cwd();
+  const problems: ConfigProblem[] = [];
+  const read = new Reader(env, problems);
+
+  const port = read.integer('PORT', 3000, 0, 65535, 'an integer port from 0 to 65535 (0 picks a free port)');
+  const host = read.string('HOST', '0.0.0.0', /^[^\s/]+$/, 'a host name or IP address, e.g. 0.0.0.0 or 127.0.0.1');
+  const mongoUri = read.optional('MONGODB_URI', (value) =>
+    /^mongodb(\+srv)?:\/\/[^\s]+$/.test(value) ? null : 'not a MongoDB connection string',
+  'mongodb://host:port[/db][?options] or mongodb+srv://…, or unset for the embedded database');
+  const dbName = read.string('MONGODB_DB', 'orders', /^[A-Za-z0-9_-]{1,63}$/, 'a database name of 1-63 letters, digits, _ or -');
+  const serverSelectionTimeoutMs = read.integer(
+    'MONGODB_TIMEOUT_MS',
+    2500,
+    100,
+    60_000,
+    'milliseconds from 100 to 60000',
+  );
+  const dataDir = read.string('DATA_DIR', './.data', /\S/, 'a directory path');
+  const logLevel = read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS);
+  const corsOrigins = read.list('CORS_ORIGIN', [VITE_DEV_ORIGIN], 'none', (origin) => {
+    try {
+      const url = new URL(origin);
+      return url.origin === origin && (url.protocol === 'http:' || url.protocol === 'https:') ? null : 'not a bare origin';
+    } catch {
+      return 'not a URL';
+    }
+  }, 'a comma-separated list of origins like https://app.example.com (scheme://host[:port], no path), or none');
+  const bodyLimitBytes = read.integer('BODY_LIMIT_BYTES', 16_384, 256, 10_485_760, 'an integer number of bytes from 256 to 10485760');
+  const webDistDir = read.string('WEB_DIST_DIR', resolve(REPOSITORY_ROOT, 'apps', 'web', 'dist'), /\S/, 'a directory path');
+  const maxBufferedBytes = read.integer('WS_MAX_BUFFERED_BYTES', 4 * 1024 * 1024, 1024, 1024 ** 3, 'an integer number of bytes from 1024 to 1073741824');
+  const batchWindowMs = read.integer('WS_BATCH_WINDOW_MS', 5, 0, 1000, 'milliseconds from 0 (no batching) to 1000');
+  const hubRingSize = read.integer('HUB_RING_SIZE', 10_000, 0, 10_000_000, 'an integer number of events from 0 to 10000000');
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    port,
+    host,
+    mongo: { uri: mongoUri, dbName, serverSelectionTimeoutMs },
+    dataDir: absolute(cwd, dataDir),
+    logLevel,
+    corsOrigins,
+    bodyLimitBytes,
+    webDistDir: absolute(cwd, webDistDir),
+    ws: { maxBufferedBytes, batchWindowMs, hubRingSize },
+  };
+}
+
+/** True when `process.stdout` is a terminal (pretty logs) — kept here so nothing else inspects the process. */
+export function stdoutIsTty(): boolean {
+  return process.stdout.isTTY === true;
+}
+
+function readEnvFile(path: string | null): Record<string, string> {
+  if (path === null || !existsSync(path)) return {};
+  const parsed = parseEnv(readFileSync(path, 'utf8'));
+  const values: Record<string, string> = {};
+  for (const [key, value] of Object.entries(parsed)) if (typeof value === 'string') values[key] = value;
+  return values;
+}
+
+function absolute(cwd: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(cwd, path);
+}
+
+/** Reads variables, recording a problem (instead of throwing) so every bad variable is reported at once. */
+class Reader {
+  constructor(
+    private readonly env: Env,
+    private readonly problems: ConfigProblem[],
+  ) {}
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  private fail<T>(variable: string, value: string, problem: string, expected: string, fallback: T): T {
+    this.problems.push({ variable, value, problem, expected });
+    return fallback;
+  }
+
+  integer(name: string, fallback: number, min: number, max: number, expected: string): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!/^\d+$/.test(value)) return this.fail(name, value, 'not a whole number', expected, fallback);
+    const parsed = Number(value);
+    if (parsed < min || parsed > max) return this.fail(name, value, 'out of range', expected, fallback);
+    return parsed;
+  }
+
+  string(name: string, fallback: string, pattern: RegExp, expected: string): string {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    return pattern.test(value) ? value : this.fail(name, value, 'invalid value', expected, fallback);
+  }
+
+  optional(name: string, check: (value: string) => string | null, expected: string): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    const problem = check(value);
+    return problem === null ? value : this.fail(name, redactUri(value), problem, expected, undefined);
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const match = allowed.find((candidate) => candidate === value.toLowerCase());
+    return match ?? this.fail(name, value, 'not an accepted value', `one of ${allowed.join(', ')}`, fallback);
+  }
+
+  list(name: string, fallback: string[], emptyWord: string, check: (item: string) => string | null, expected: string): string[] {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (value.toLowerCase() === emptyWord) return [];
+    const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    const bad = items.map((item) => ({ item, problem: check(item) })).filter((entry) => entry.problem !== null);
+    if (bad.length > 0) {
+      const details = bad.map((entry) => `${JSON.stringify(entry.item)} is ${entry.problem}`).join(', ');
+      return this.fail(name, value, details, expected, fallback);
+    }
+    return items;
+  }
+}
+
+/** Removes credentials from a connection string so it can be logged or shown in an error. */
+export function redactUri(uri: string): string {
+  return uri.replace(/^(mongodb(?:\+srv)?:\/\/)[^@/]*@/, '$1***@');
+}

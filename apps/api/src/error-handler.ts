@@ -1,0 +1,128 @@
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  MongoNetworkError,
+  MongoNotConnectedError,
+  MongoOperationTimeoutError,
+  MongoServerError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
+} from 'mongodb';
+import type { ErrorBody } from '@orders/contracts';
+import { ErrorCode, HttpError } from './errors.js';
+
+/** Paths the API owns; the dashboard's SPA fallback never answers them. */
+const API_PREFIXES = ['/orders', '/ws', '/docs', '/openapi.json', '/healthz', '/readyz'];
+
+/** Builds the one error body every error response uses. */
+export function errorBody(statusCode: number, code: string, message: string, field?: string): ErrorBody {
+  const body: ErrorBody = { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', code, message };
+  if (field !== undefined) body.field = field;
+  return body;
+}
+
+/** Server answers meaning "shutting down or stepping down": a retry elsewhere or later can succeed. */
+const UNAVAILABLE_SERVER_CODES = new Set([91, 189, 10107, 11600, 11602, 13435, 13436]);
+
+/** True for driver errors meaning "no usable server right now" (answered 503 DATABASE_UNAVAILABLE). */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  return (
+    (error instanceof MongoServerError && typeof error.code === 'number' && UNAVAILABLE_SERVER_CODES.has(error.code)) ||
+    error instanceof MongoServerSelectionError ||
+    error instanceof MongoNetworkError ||
+    error instanceof MongoNotConnectedError ||
+    error instanceof MongoTopologyClosedError ||
+    error instanceof MongoOperationTimeoutError
+  );
+}
+
+interface MappedError {
+  body: ErrorBody;
+  headers: Record<string, string>;
+}
+
+/** Maps anything a handler or Fastify throws to a status and body; never exposes a 5xx's internals. */
+export function mapError(error: unknown): MappedError {
+  if (error instanceof HttpError) {
+    return { body: errorBody(error.statusCode, error.code, error.message, error.field), headers: { ...error.headers } };
+  }
+  if (isDatabaseUnavailable(error)) {
+    return {
+      body: errorBody(503, ErrorCode.DatabaseUnavailable, 'The database is unavailable; retry shortly'),
+      headers: { 'retry-after': '1' },
+    };
+  }
+  const fastifyError = error as Partial<FastifyError> & { validationContext?: string };
+  if (Array.isArray(fastifyError.validation) && fastifyError.validation.length > 0) {
+    const first = fastifyError.validation[0]!;
+    const part = fastifyError.validationContext ?? 'body';
+    const field = `${part}${first.instancePath}`;
+    return {
+      body: errorBody(400, ErrorCode.ValidationFailed, `${field} ${first.message ?? 'is invalid'}`, field),
+      headers: {},
+    };
+  }
+  const message = typeof fastifyError.message === 'string' ? fastifyError.message : '';
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { body: errorBody(413, ErrorCode.BodyTooLarge, 'The request body is larger than the limit', 'body'), headers: {} };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return {
+        body: errorBody(415, ErrorCode.UnsupportedMediaType, 'Send the body as application/json', 'headers/content-type'),
+        headers: {},
+      };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { body: errorBody(400, ErrorCode.InvalidJson, 'The body is empty but the content type is application/json', 'body'), headers: {} };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { body: errorBody(400, ErrorCode.InvalidJson, 'The body is not valid JSON', 'body'), headers: {} };
+  }
+  // secure-json-parse refuses prototype pollution keys with a plain SyntaxError carrying statusCode 400.
+  if (/forbidden prototype property/i.test(message)) {
+    return { body: errorBody(400, ErrorCode.ForbiddenKey, 'body/__proto__ is not an accepted field', 'body/__proto__'), headers: {} };
+  }
+  if (/forbidden constructor property/i.test(message)) {
+    return { body: errorBody(400, ErrorCode.ForbiddenKey, 'body/constructor is not an accepted field', 'body/constructor'), headers: {} };
+  }
+  const statusCode = typeof fastifyError.statusCode === 'number' ? fastifyError.statusCode : 500;
+  if (statusCode === 400 && error instanceof SyntaxError) {
+    return { body: errorBody(400, ErrorCode.InvalidJson, 'The body is not valid JSON', 'body'), headers: {} };
+  }
+  if (statusCode >= 400 && statusCode < 500) {
+    const code = typeof fastifyError.code === 'string' && !fastifyError.code.startsWith('FST_') ? fastifyError.code : 'BAD_REQUEST';
+    return { body: errorBody(statusCode, code, message || (STATUS_CODES[statusCode] ?? 'Bad request')), headers: {} };
+  }
+  return { body: errorBody(500, ErrorCode.InternalError, 'Internal server error'), headers: {} };
+}
+
+function isApiPath(url: string): boolean {
+  const path = url.split('?', 1)[0] ?? url;
+  return API_PREFIXES.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
+}
+
+/** Installs the one error handler and the not-found handler (with the dashboard's SPA fallback). */
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const { body, headers } = mapError(error);
+    if (body.statusCode >= 500) {
+      request.log.error({ err: error, statusCode: body.statusCode, code: body.code }, 'request failed');
+    } else {
+      const reason = error instanceof Error ? error.message : String(error);
+      request.log.info({ statusCode: body.statusCode, code: body.code, field: body.field, reason }, 'request rejected');
+    }
+    return reply.code(body.statusCode).headers(headers).send(body);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?', 1)[0] ?? request.url;
+    const lastSegment = path.slice(path.lastIndexOf('/') + 1);
+    const wantsPage = (request.method === 'GET' || request.method === 'HEAD') && !isApiPath(path) && !lastSegment.includes('.');
+    if (wantsPage && app.dashboardAvailable) {
+      return reply.header('cache-control', 'no-cache').type('text/html; charset=utf-8').sendFile('index.html');
+    }
+    const message =
+      wantsPage && path === '/'
+        ? 'The dashboard is not built: run npm run build (or set WEB_DIST_DIR)'
+        : `Route ${request.method} ${path} does not exist`;
+    return reply.code(404).send(errorBody(404, ErrorCode.RouteNotFound, message));
+  });
+}

@@ -1,0 +1,48 @@
+/**
+ * Stable, machine-readable error codes carried in every error body (`ErrorBody.code`).
+ * Clients switch on these, never on messages.
+ */
+export const ErrorCode = {
+  ValidationFailed: 'VALIDATION_FAILED',
+  InvalidJson: 'INVALID_JSON',
+  ForbiddenKey: 'FORBIDDEN_KEY',
+  InvalidCursor: 'INVALID_CURSOR',
+  RouteNotFound: 'ROUTE_NOT_FOUND',
+  OrderNotFound: 'ORDER_NOT_FOUND',
+  OrderExists: 'ORDER_EXISTS',
+  IdempotencyInFlight: 'IDEMPOTENCY_IN_FLIGHT',
+  IdempotencyKeyReused: 'IDEMPOTENCY_KEY_REUSED',
+  VersionMismatch: 'VERSION_MISMATCH',
+  BodyTooLarge: 'BODY_TOO_LARGE',
+  UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
+  MethodNotAllowed: 'METHOD_NOT_ALLOWED',
+  DatabaseUnavailable: 'DATABASE_UNAVAILABLE',
+  InternalError: 'INTERNAL_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * An error a handler throws to answer a specific 4xx/5xx; the error handler turns it into an `ErrorBody`.
+ * `field` follows the convention `<part>/<path>`: `body/status`, `querystring/cursor`, `params/id`,
+ * `headers/if-match`, or just `body` when the body as a whole is wrong.
+ */
+export class HttpError extends Error {
+  readonly statusCode: number;
+  readonly code: ErrorCode;
+  readonly field: string | undefined;
+  /** Response headers to add (e.g. the current ETag on a 412). */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(statusCode: number, code: ErrorCode, message: string, options: { field?: string; headers?: Record<string, string> } = {}) {
+    super(message);
+    this.name = 'HttpError';
+    this.statusCode = statusCode;
+    this.code = code;
+    this.field = options.field;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export function orderNotFound(id: number): HttpError {
+  return new HttpError(404, ErrorCode.OrderNotFound, `Order ${id} does not exist`, { field: 'params/id' });
+}

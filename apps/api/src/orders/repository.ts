@@ -1,0 +1,135 @@
+import { MongoServerError, type Collection, type Filter } from 'mongodb';
+import type { CreateOrderBody, OrderStatus, UpdateOrderBody } from '@orders/contracts';
+import type { OrderDocument } from './order-document.js';
+
+/** Where a page starts: strictly after this (updated_at, id) in the list order. */
+export interface PageAfter {
+  updatedAt: Date;
+  id: number;
+}
+
+export interface ListOrdersOptions {
+  statuses?: readonly OrderStatus[];
+  /** Case-insensitive substring of customer_name, matched literally (never as a pattern). */
+  customer?: string;
+  limit: number;
+  after?: PageAfter;
+}
+
+export interface OrdersPage {
+  orders: OrderDocument[];
+  /** Set when more orders follow the last one returned. */
+  next: PageAfter | null;
+}
+
+export type CreateResult = { status: 'created'; order: OrderDocument } | { status: 'exists' };
+export type UpdateResult =
+  | { status: 'updated'; order: OrderDocument }
+  | { status: 'not_found' }
+  | { status: 'version_mismatch'; currentVersion: number };
+export type DeleteResult = { status: 'deleted' } | { status: 'not_found' } | { status: 'version_mismatch'; currentVersion: number };
+
+/** The orders collection as plain functions. "Not found" is `null` or a `not_found` status, never an exception. */
+export interface OrdersRepository {
+  list(options: ListOrdersOptions): Promise<OrdersPage>;
+  get(id: number): Promise<OrderDocument | null>;
+  create(body: CreateOrderBody, now?: Date): Promise<CreateResult>;
+  update(id: number, changes: UpdateOrderBody, options?: { expectedVersion?: number; now?: Date }): Promise<UpdateResult>;
+  remove(id: number, options?: { expectedVersion?: number }): Promise<DeleteResult>;
+  /** Creates the indexes the list order needs; idempotent. */
+  ensureIndexes(): Promise<void>;
+}
+
+const DUPLICATE_KEY = 11000;
+
+/** Escapes every regular-expression metacharacter so user text is matched literally. */
+export function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Builds the repository over a collection whose `_id` is the order id. */
+export function createOrdersRepository(collection: Collection<OrderDocument>): OrdersRepository {
+  async function list({ statuses, customer, limit, after }: ListOrdersOptions): Promise<OrdersPage> {
+    const clauses: Filter<OrderDocument>[] = [];
+    if (statuses !== undefined && statuses.length > 0) clauses.push({ status: { $in: [...statuses] } });
+    if (customer !== undefined) clauses.push({ customer_name: { $regex: escapeRegex(customer), $options: 'i' } });
+    if (after !== undefined) {
+      clauses.push({
+        $or: [{ updated_at: { $lt: after.updatedAt } }, { updated_at: after.updatedAt, _id: { $lt: after.id } }],
+      });
+    }
+    const filter: Filter<OrderDocument> = clauses.length === 0 ? {} : clauses.length === 1 ? clauses[0]! : { $and: clauses };
+    // One extra document tells whether another page follows, without a count.
+    const docs = await collection
+      .find(filter)
+      .sort({ updated_at: -1, _id: -1 })
+      .limit(limit + 1)
+      .toArray();
+    const orders = docs.slice(0, limit);
+    const last = orders.at(-1);
+    const next = docs.length > limit && last !== undefined ? { updatedAt: last.updated_at, id: last._id } : null;
+    return { orders, next };
+  }
+
+  async function get(id: number): Promise<OrderDocument | null> {
+    return collection.findOne({ _id: id });
+  }
+
+  async function create(body: CreateOrderBody, now = new Date()): Promise<CreateResult> {
+    const order: OrderDocument = {
+      _id: body.id,
+      customer_name: body.customer_name,
+      product_name: body.product_name,
+      status: body.status ?? 'pending',
+      created_at: now,
+      updated_at: now,
+      version: 1,
+    };
+    try {
+      await collection.insertOne(order);
+      return { status: 'created', order };
+    } catch (error) {
+      if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) return { status: 'exists' };
+      throw error;
+    }
+  }
+
+  async function update(
+    id: number,
+    changes: UpdateOrderBody,
+    { expectedVersion, now = new Date() }: { expectedVersion?: number; now?: Date } = {},
+  ): Promise<UpdateResult> {
+    const set: Partial<OrderDocument> = { updated_at: now };
+    // Copy only the known fields: the body is validated, but the update document must never carry anything else.
+    if (changes.customer_name !== undefined) set.customer_name = changes.customer_name;
+    if (changes.product_name !== undefined) set.product_name = changes.product_name;
+    if (changes.status !== undefined) set.status = changes.status;
+    const filter: Filter<OrderDocument> = expectedVersion === undefined ? { _id: id } : { _id: id, version: expectedVersion };
+    const order = await collection.findOneAndUpdate(filter, { $set: set, $inc: { version: 1 } }, { returnDocument: 'after' });
+    if (order !== null) return { status: 'updated', order };
+    return missingOrMoved(id, expectedVersion);
+  }
+
+  async function remove(id: number, { expectedVersion }: { expectedVersion?: number } = {}): Promise<DeleteResult> {
+    const filter: Filter<OrderDocument> = expectedVersion === undefined ? { _id: id } : { _id: id, version: expectedVersion };
+    const result = await collection.deleteOne(filter);
+    if (result.deletedCount === 1) return { status: 'deleted' };
+    return missingOrMoved(id, expectedVersion);
+  }
+
+  /** After a conditional write matched nothing: was the order missing, or at another version? */
+  async function missingOrMoved(
+    id: number,
+    expectedVersion: number | undefined,
+  ): Promise<{ status: 'not_found' } | { status: 'version_mismatch'; currentVersion: number }> {
+    if (expectedVersion === undefined) return { status: 'not_found' };
+    const current = await collection.findOne({ _id: id }, { projection: { version: 1 } });
+    return current === null ? { status: 'not_found' } : { status: 'version_mismatch', currentVersion: current.version };
+  }
+
+  async function ensureIndexes(): Promise<void> {
+    await collection.createIndex({ updated_at: -1, _id: -1 }, { name: 'updated_at_desc_id_desc' });
+  }
+
+  return { list, get, create, update, remove, ensureIndexes };
+}

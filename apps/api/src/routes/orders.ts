@@ -1,0 +1,254 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import {
+  CreateOrderBodySchema,
+  ErrorBodySchema,
+  ListOrdersQuerySchema,
+  ListOrdersResponseSchema,
+  OrderParamsSchema,
+  OrderSchema,
+  UpdateOrderBodySchema,
+  type CreateOrderBody,
+  type ErrorBody,
+  type ListOrdersResponse,
+  type Order,
+} from '@orders/contracts';
+import { errorBody } from '../error-handler.js';
+import { ErrorCode, HttpError, orderNotFound } from '../errors.js';
+import { etag, parseIfMatch } from '../http-headers.js';
+import { decodeCursor, encodeCursor } from '../orders/cursor.js';
+import { createIdempotencyStore, hashRequestBody, type IdempotencyRecord } from '../orders/idempotency.js';
+import { toOrder } from '../orders/order-document.js';
+import { createOrdersRepository } from '../orders/repository.js';
+
+export const IDEMPOTENCY_COLLECTION = 'idempotency_keys';
+
+/** The answer to a create, kept with its Idempotency-Key so a retry replays it exactly. */
+type CreateResponse =
+  | { status_code: 201; headers: Record<string, string>; body: Order }
+  | { status_code: 409; headers: Record<string, string>; body: ErrorBody };
+
+type ErrorResponses<C extends number> = { [K in C]: typeof ErrorBodySchema };
+
+/** Error responses a route can answer, each documented with the shared error body. */
+function errors<const C extends number>(...codes: C[]): ErrorResponses<C> {
+  const descriptions: Record<number, string> = {
+    400: 'Invalid input; `field` names it',
+    404: 'No such order',
+    409: 'Conflict',
+    412: 'If-Match does not match the current version',
+    413: 'Body larger than BODY_LIMIT_BYTES',
+    415: 'Body is not application/json',
+    422: 'Idempotency-Key reused with a different body',
+    503: 'Database unavailable',
+  };
+  const entries = codes.map((code) => [code, { ...ErrorBodySchema, description: descriptions[code] ?? 'Error' }]);
+  return Object.fromEntries(entries) as ErrorResponses<C>;
+}
+
+const IfMatchHeaders = Type.Object({
+  'if-match': Type.Optional(Type.String({ maxLength: 64, description: 'Expected version, e.g. "3" (as in the ETag)' })),
+});
+const CreateHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({ minLength: 1, maxLength: 200, description: 'Retries with the same key and body return the first response' }),
+  ),
+});
+
+/** The orders endpoints: the seed's four plus `GET /orders/:id`. */
+const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const orders = createOrdersRepository(fastify.mongo.orders);
+  const idempotency = createIdempotencyStore(fastify.mongo.db.collection<IdempotencyRecord<CreateResponse>>(IDEMPOTENCY_COLLECTION));
+  await orders.ensureIndexes();
+  await idempotency.ensureIndexes();
+
+  fastify.get(
+    '/orders',
+    {
+      schema: {
+        tags: ['orders'],
+        summary: 'List orders, newest change first',
+        description:
+          'Sorted by updated_at then id, descending. `position` is the change feed position taken before the read: ' +
+          'subscribe on /ws with `since: position` to receive every change after this snapshot.',
+        querystring: ListOrdersQuerySchema,
+        response: { 200: ListOrdersResponseSchema, ...errors(400, 503) },
+      },
+    },
+    async (request): Promise<ListOrdersResponse> => {
+      const { limit = 100, cursor, status, customer } = request.query;
+      let after;
+      if (cursor !== undefined) {
+        after = decodeCursor(cursor);
+        if (after === null) {
+          throw new HttpError(400, ErrorCode.InvalidCursor, 'querystring/cursor is not a cursor this API returned', {
+            field: 'querystring/cursor',
+          });
+        }
+      }
+      // Before the read (DESIGN decision 5): every change after this position is either in the page or replayed.
+      const position = fastify.realtime.position();
+      const statuses = status === undefined ? undefined : Array.isArray(status) ? status : [status];
+      const page = await orders.list({ statuses, customer, limit, after });
+      return {
+        orders: page.orders.map(toOrder),
+        position,
+        next_cursor: page.next === null ? null : encodeCursor(page.next),
+      };
+    },
+  );
+
+  fastify.get(
+    '/orders/:id',
+    {
+      schema: {
+        tags: ['orders'],
+        summary: 'Get one order',
+        params: OrderParamsSchema,
+        response: { 200: OrderSchema, ...errors(400, 404, 503) },
+      },
+    },
+    async (request, reply) => {
+      const order = await orders.get(request.params.id);
+      if (order === null) throw orderNotFound(request.params.id);
+      return reply.header('etag', etag(order.version)).send(toOrder(order));
+    },
+  );
+
+  /** Runs the create and describes the answer, so it can be sent now and replayed later. */
+  async function createOrder(body: CreateOrderBody): Promise<CreateResponse> {
+    const result = await orders.create(body);
+    if (result.status === 'exists') {
+      return {
+        status_code: 409,
+        headers: {},
+        body: errorBody(409, ErrorCode.OrderExists, `Order ${body.id} already exists`, 'body/id'),
+      };
+    }
+    return {
+      status_code: 201,
+      headers: { location: `/orders/${result.order._id}`, etag: etag(result.order.version) },
+      body: toOrder(result.order),
+    };
+  }
+
+  fastify.post(
+    '/orders',
+    {
+      schema: {
+        tags: ['orders'],
+        summary: 'Create an order',
+        description:
+          'status defaults to pending; the server stamps created_at, updated_at and version 1. With an ' +
+          'Idempotency-Key, a retry with the same body gets the stored response (header Idempotent-Replayed: true).',
+        headers: CreateHeaders,
+        body: CreateOrderBodySchema,
+        response: { 201: OrderSchema, ...errors(400, 409, 413, 415, 422, 503) },
+      },
+    },
+    async (request, reply) => {
+      const sendStored = (response: CreateResponse) =>
+        response.status_code === 201
+          ? reply.code(201).headers(response.headers).send(response.body)
+          : reply.code(409).headers(response.headers).send(response.body);
+      const key = request.headers['idempotency-key'];
+      if (key === undefined) {
+        return sendStored(await createOrder(request.body));
+      }
+      const claim = await idempotency.claim(key, hashRequestBody(request.body));
+      switch (claim.kind) {
+        case 'reused':
+          throw new HttpError(422, ErrorCode.IdempotencyKeyReused, 'This Idempotency-Key was used with a different body', {
+            field: 'headers/idempotency-key',
+          });
+        case 'in_flight':
+          throw new HttpError(409, ErrorCode.IdempotencyInFlight, 'A request with this Idempotency-Key is still being processed', {
+            field: 'headers/idempotency-key',
+            headers: { 'retry-after': '1' },
+          });
+        case 'replay':
+          reply.header('idempotent-replayed', 'true');
+          return sendStored(claim.response);
+        case 'claimed':
+          break;
+      }
+      let response: CreateResponse;
+      try {
+        response = await createOrder(request.body);
+      } catch (error) {
+        // Nothing was decided: let a retry with this key try again rather than wait for the claim to be abandoned.
+        await idempotency.release(key).catch((releaseError: unknown) => {
+          request.log.warn({ err: releaseError }, 'could not release an idempotency key');
+        });
+        throw error;
+      }
+      await idempotency.complete(key, response);
+      return sendStored(response);
+    },
+  );
+
+  fastify.put(
+    '/orders/:id',
+    {
+      schema: {
+        tags: ['orders'],
+        summary: 'Update an order (partial)',
+        description:
+          'Changes only the given fields; stamps updated_at and increments version. With If-Match: "<version>", ' +
+          'answers 412 when the order has moved on.',
+        params: OrderParamsSchema,
+        headers: IfMatchHeaders,
+        body: UpdateOrderBodySchema,
+        response: { 200: OrderSchema, ...errors(400, 404, 412, 413, 415, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const expectedVersion = parseIfMatch(request.headers['if-match']);
+      const result = await orders.update(id, request.body, { expectedVersion });
+      switch (result.status) {
+        case 'not_found':
+          throw orderNotFound(id);
+        case 'version_mismatch':
+          throw versionMismatch(id, expectedVersion, result.currentVersion);
+        case 'updated':
+          return reply.header('etag', etag(result.order.version)).send(toOrder(result.order));
+      }
+    },
+  );
+
+  fastify.delete(
+    '/orders/:id',
+    {
+      schema: {
+        tags: ['orders'],
+        summary: 'Delete an order',
+        params: OrderParamsSchema,
+        headers: IfMatchHeaders,
+        response: { 204: Type.Null({ description: 'Deleted' }), ...errors(400, 404, 412, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const expectedVersion = parseIfMatch(request.headers['if-match']);
+      const result = await orders.remove(id, { expectedVersion });
+      switch (result.status) {
+        case 'not_found':
+          throw orderNotFound(id);
+        case 'version_mismatch':
+          throw versionMismatch(id, expectedVersion, result.currentVersion);
+        case 'deleted':
+          return reply.code(204).send(null);
+      }
+    },
+  );
+};
+
+function versionMismatch(id: number, expected: number | undefined, current: number): HttpError {
+  return new HttpError(412, ErrorCode.VersionMismatch, `Order ${id} is at version ${current}, not ${expected ?? '?'}`, {
+    field: 'headers/if-match',
+    headers: { etag: etag(current) },
+  });
+}
+
+export default orderRoutes;
