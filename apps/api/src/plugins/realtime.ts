@@ -1,0 +1,164 @@
+import fp from 'fastify-plugin';
+import type { FastifyBaseLogger, FastifyPluginCallback } from 'fastify';
+import type { Collection, Db } from 'mongodb';
+import { CloseCode } from '@orders/contracts';
+import type { AppConfig } from '../config.js';
+import {
+  ChangeFeed,
+  createReplayOpener,
+  type ChangeCursor,
+  type FeedLogger,
+  type LookupOrder,
+  type OpenChangeStream,
+  type PositionStore,
+} from '../orders/feed.js';
+import { Hub, type HubStats } from '../orders/hub.js';
+import type { OrderDocument } from '../orders/order-document.js';
+import { registerWsRoute } from '../routes/ws.js';
+
+/**
+ * The real-time half of the API: the change feed (one change stream per process), the hub, and `GET /ws`.
+ * @see https://github.com/fastify/fastify-plugin
+ * @see https://www.mongodb.com/docs/manual/changeStreams/
+ */
+export interface RealtimeDecorator {
+  /** Latest feed position (an event's or the idle post-batch token); `GET /orders` takes it before reading. */
+  position(): string | null;
+  /** True while the change stream is established. */
+  isFeedOpen(): boolean;
+  /** Counters for /metrics. */
+  stats(): HubStats & { feedOpen: boolean };
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    realtime: RealtimeDecorator;
+  }
+}
+
+export interface RealtimePluginOptions {
+  config: AppConfig;
+}
+
+interface FeedStateDocument {
+  _id: string;
+  position: string;
+  updated_at: Date;
+}
+
+/** The collection where each feed keeps its position (one document per watched collection). */
+export const FEED_STATE_COLLECTION = 'feed_state';
+
+// Synchronous registration (decorate, route, hooks): the feed starts on `onReady`, once everything is registered.
+const realtimePlugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, { config }, done) => {
+  const log = feedLogger(fastify.log.child({ component: 'realtime' }));
+  const { db, orders } = fastify.mongo;
+  let fullDocument: 'updateLookup' | 'whenAvailable' = 'updateLookup';
+
+  const open: OpenChangeStream = (start) =>
+    orders.watch([], {
+      fullDocument,
+      fullDocumentBeforeChange: 'whenAvailable',
+      ...(start.startAfter !== undefined ? { startAfter: { _data: start.startAfter } } : {}),
+      ...(start.resumeAfter !== undefined ? { resumeAfter: { _data: start.resumeAfter } } : {}),
+    }) satisfies ChangeCursor;
+  const lookup: LookupOrder = (id) => orders.findOne({ _id: id });
+
+  const hub = new Hub({
+    maxBufferedBytes: config.ws.maxBufferedBytes,
+    batchWindowMs: config.ws.batchWindowMs,
+    ringSize: config.ws.hubRingSize,
+    openReplay: createReplayOpener(open, lookup),
+    log,
+  });
+  const feed = new ChangeFeed({
+    open,
+    sink: hub,
+    store: feedStateStore(db.collection<FeedStateDocument>(FEED_STATE_COLLECTION), orders.collectionName),
+    lookup,
+    log,
+  });
+
+  fastify.decorate('realtime', {
+    position: () => hub.position(),
+    isFeedOpen: () => feed.isOpen(),
+    stats: () => ({ ...hub.stats(), feedOpen: feed.isOpen() }),
+  } satisfies RealtimeDecorator);
+
+  registerWsRoute(fastify, { hub });
+
+  fastify.addHook('onReady', async () => {
+    fullDocument = await postImageMode(db, orders, log);
+    await feed.start();
+  });
+  // Before the HTTP server stops: clients learn the server is going away (1001) and reconnect elsewhere.
+  fastify.addHook('preClose', (done) => {
+    hub.close(CloseCode.GoingAway, 'server shutting down');
+    done();
+  });
+  // onClose runs before mongo's (reverse registration order): the position is persisted while the client is up.
+  fastify.addHook('onClose', async () => {
+    await feed.close();
+  });
+  done();
+};
+
+/**
+ * Exact post-images (`whenAvailable`) need pre- and post-images enabled on the collection; with them, every
+ * update event carries the order as that write left it, not as it is when the event is read (updateLookup),
+ * so 1,000 rapid writes reach clients as 1,000 distinct versions. Enabled here when the server allows it.
+ */
+async function postImageMode(
+  db: Db,
+  orders: Collection<OrderDocument>,
+  log: FeedLogger,
+): Promise<'updateLookup' | 'whenAvailable'> {
+  const setting = { changeStreamPreAndPostImages: { enabled: true } };
+  try {
+    const [info] = await db.listCollections({ name: orders.collectionName }).toArray();
+    if (info === undefined) {
+      await db.createCollection(orders.collectionName, setting).catch(async (err: unknown) => {
+        // Someone created it meanwhile (e.g. another API process): enable images on it instead.
+        if (errorCodeOf(err) !== 48) throw err;
+        await db.command({ collMod: orders.collectionName, ...setting });
+      });
+    } else if (!imagesEnabled(info)) {
+      await db.command({ collMod: orders.collectionName, ...setting });
+    }
+    return 'whenAvailable';
+  } catch (err) {
+    log.warn({ err }, 'feed: post-images unavailable; update events use updateLookup (they may skip versions)');
+    return 'updateLookup';
+  }
+}
+
+function imagesEnabled(info: unknown): boolean {
+  const options = (info as { options?: { changeStreamPreAndPostImages?: { enabled?: unknown } } }).options;
+  return options?.changeStreamPreAndPostImages?.enabled === true;
+}
+
+function errorCodeOf(err: unknown): unknown {
+  return typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
+}
+
+function feedStateStore(collection: Collection<FeedStateDocument>, name: string): PositionStore {
+  return {
+    async load() {
+      const doc = await collection.findOne({ _id: name });
+      return typeof doc?.position === 'string' ? doc.position : null;
+    },
+    async save(position) {
+      await collection.updateOne({ _id: name }, { $set: { position, updated_at: new Date() } }, { upsert: true });
+    },
+  };
+}
+
+function feedLogger(logger: FastifyBaseLogger): FeedLogger {
+  return {
+    info: (obj, msg) => logger.info(obj, msg),
+    warn: (obj, msg) => logger.warn(obj, msg),
+    error: (obj, msg) => logger.error(obj, msg),
+  };
+}
+
+export default fp(realtimePlugin, { name: 'realtime', dependencies: ['mongo', 'websocket'] });

@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify';
+import type { RawData, WebSocket } from 'ws';
+import type { Hub, HubSocket } from '../orders/hub.js';
+
+export interface WsRouteOptions {
+  hub: Hub;
+  /** Ping every socket this often; one that has not answered the previous ping is terminated (default 30 s). */
+  pingIntervalMs?: number;
+  /** After the server closes a socket, the peer gets this long to answer the close before it is cut (default 2 s). */
+  closeGraceMs?: number;
+}
+
+/** Text frames: a Buffer is written as is, so the hub's one encoding serves every socket. */
+const TEXT = { binary: false } as const;
+
+/**
+ * `GET /ws`: the raw WebSocket endpoint. The hub owns the protocol; this file only adapts `ws` sockets to the
+ * hub's minimal interface and keeps them alive (ping/pong).
+ */
+export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOptions): void {
+  const { hub } = options;
+  const pingIntervalMs = options.pingIntervalMs ?? 30_000;
+  const closeGraceMs = options.closeGraceMs ?? 2_000;
+  const alive = new Map<WebSocket, boolean>();
+
+  const heartbeat = setInterval(() => {
+    for (const [socket, answered] of alive) {
+      if (!answered) {
+        socket.terminate();
+        continue;
+      }
+      alive.set(socket, false);
+      socket.ping();
+    }
+  }, pingIntervalMs);
+  heartbeat.unref();
+  fastify.addHook('onClose', () => clearInterval(heartbeat));
+
+  fastify.get('/ws', { websocket: true }, (socket, request) => {
+    // @fastify/websocket's default preClose closes every tracked socket without a code (the client sees 1005);
+    // the hub closes its sockets itself with 1001 so clients know to reconnect and resume.
+    fastify.websocketServer.clients.delete(socket);
+    alive.set(socket, true);
+    const connection = hub.connect(adapt(socket, closeGraceMs));
+    socket.on('pong', () => alive.set(socket, true));
+    socket.on('message', (data, isBinary) => connection.message(toBuffer(data), isBinary));
+    socket.on('error', (err) => request.log.warn({ err }, 'ws: socket error'));
+    socket.on('close', () => {
+      alive.delete(socket);
+      connection.closed();
+    });
+  });
+}
+
+function adapt(socket: WebSocket, closeGraceMs: number): HubSocket {
+  return {
+    send: (data) => socket.send(data, TEXT),
+    close(code, reason) {
+      socket.close(code, reason);
+      // A peer that stopped reading never answers the close; do not hold its buffers for ws's 30 s default.
+      const cut = setTimeout(() => socket.terminate(), closeGraceMs);
+      cut.unref();
+      socket.once('close', () => clearTimeout(cut));
+    },
+    get readyState() {
+      return socket.readyState;
+    },
+    get bufferedAmount() {
+      return socket.bufferedAmount;
+    },
+  };
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
