@@ -77,8 +77,11 @@ export interface LoadConfigOptions {
   env?: Env;
   /** A `.env` file whose values apply where `env` has none; defaults to `<repo>/.env`. `null` disables it. */
   envFile?: string | null;
-  /** Base for relative paths (DATA_DIR, WEB_DIST_DIR); defaults to the current directory. */
-  cwd?: string;
+  /**
+   * Base for relative paths (DATA_DIR, WEB_DIST_DIR); defaults to the repository root, so `./.data` means the
+   * same directory whether the API is started from the root (`npm start`) or from its workspace (`npm run dev`).
+   */
+  baseDir?: string;
 }
 
 /**
@@ -88,7 +91,7 @@ export interface LoadConfigOptions {
 export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
   const fileEnv = readEnvFile(options.envFile === undefined ? resolve(REPOSITORY_ROOT, '.env') : options.envFile);
   const env: Env = { ...fileEnv, ...(options.env ?? process.env) };
-  const cwd = options.cwd ?? process.cwd();
+  const baseDir = options.baseDir ?? REPOSITORY_ROOT;
   const problems: ConfigProblem[] = [];
   const read = new Reader(env, problems);
 
@@ -116,7 +119,7 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     }
   }, 'a comma-separated list of origins like https://app.example.com (scheme://host[:port], no path), or none');
   const bodyLimitBytes = read.integer('BODY_LIMIT_BYTES', 16_384, 256, 10_485_760, 'an integer number of bytes from 256 to 10485760');
-  const webDistDir = read.string('WEB_DIST_DIR', resolve(REPOSITORY_ROOT, 'apps', 'web', 'dist'), /\S/, 'a directory path');
+  const webDistDir = read.string('WEB_DIST_DIR', 'apps/web/dist', /\S/, 'a directory path');
   const maxBufferedBytes = read.integer('WS_MAX_BUFFERED_BYTES', 4 * 1024 * 1024, 1024, 1024 ** 3, 'an integer number of bytes from 1024 to 1073741824');
   const batchWindowMs = read.integer('WS_BATCH_WINDOW_MS', 5, 0, 1000, 'milliseconds from 0 (no batching) to 1000');
   const hubRingSize = read.integer('HUB_RING_SIZE', 10_000, 0, 10_000_000, 'an integer number of events from 0 to 10000000');
@@ -127,11 +130,11 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     port,
     host,
     mongo: { uri: mongoUri, dbName, serverSelectionTimeoutMs },
-    dataDir: absolute(cwd, dataDir),
+    dataDir: absolute(baseDir, dataDir),
     logLevel,
     corsOrigins,
     bodyLimitBytes,
-    webDistDir: absolute(cwd, webDistDir),
+    webDistDir: absolute(baseDir, webDistDir),
     ws: { maxBufferedBytes, batchWindowMs, hubRingSize },
   };
 }
@@ -149,8 +152,8 @@ function readEnvFile(path: string | null): Record<string, string> {
   return values;
 }
 
-function absolute(cwd: string, path: string): string {
-  return isAbsolute(path) ? path : resolve(cwd, path);
+function absolute(baseDir: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(baseDir, path);
 }
 
 /** Reads variables, recording a problem (instead of throwing) so every bad variable is reported at once. */
@@ -215,5 +218,5 @@ class Reader {
 
 /** Removes credentials from a connection string so it can be logged or shown in an error. */
 export function redactUri(uri: string): string {
-  return uri.replace(/^(mongodb(?:\+srv)?:\/\/)[^@/]*@/, '$1***@');
+  return uri.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1***@');
 }

@@ -1,0 +1,154 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, REPOSITORY_ROOT, VITE_DEV_ORIGIN, loadConfig, redactUri } from '../src/config.js';
+
+const tempDirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(tempDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+async function envFile(contents: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'orders-config-'));
+  tempDirs.push(dir);
+  const path = join(dir, '.env');
+  await writeFile(path, contents);
+  return path;
+}
+
+function configError(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults to an empty environment', () => {
+    const config = loadConfig({ env: {}, envFile: null, baseDir: '/srv/app' });
+    expect(config).toEqual({
+      port: 3000,
+      host: '0.0.0.0',
+      mongo: { uri: undefined, dbName: 'orders', serverSelectionTimeoutMs: 2500 },
+      dataDir: '/srv/app/.data',
+      logLevel: 'info',
+      corsOrigins: [VITE_DEV_ORIGIN],
+      bodyLimitBytes: 16384,
+      webDistDir: '/srv/app/apps/web/dist',
+      ws: { maxBufferedBytes: 4 * 1024 * 1024, batchWindowMs: 5, hubRingSize: 10000 },
+    });
+  });
+
+  it('resolves relative paths against the repository root by default', () => {
+    const config = loadConfig({ env: {}, envFile: null });
+    expect(config.dataDir).toBe(join(REPOSITORY_ROOT, '.data'));
+    expect(config.webDistDir).toBe(join(REPOSITORY_ROOT, 'apps', 'web', 'dist'));
+  });
+
+  it('reads every variable when valid', () => {
+    const config = loadConfig({
+      envFile: null,
+      baseDir: '/base',
+      env: {
+        PORT: '0',
+        HOST: '127.0.0.1',
+        MONGODB_URI: 'mongodb://db.internal:27017/?replicaSet=rs0',
+        MONGODB_DB: 'orders_test',
+        MONGODB_TIMEOUT_MS: '1000',
+        DATA_DIR: '/var/lib/orders',
+        LOG_LEVEL: 'WARN',
+        CORS_ORIGIN: 'https://a.example, http://localhost:8080',
+        BODY_LIMIT_BYTES: '1024',
+        WEB_DIST_DIR: 'web',
+        WS_MAX_BUFFERED_BYTES: '65536',
+        WS_BATCH_WINDOW_MS: '0',
+        HUB_RING_SIZE: '50',
+      },
+    });
+    expect(config).toEqual({
+      port: 0,
+      host: '127.0.0.1',
+      mongo: { uri: 'mongodb://db.internal:27017/?replicaSet=rs0', dbName: 'orders_test', serverSelectionTimeoutMs: 1000 },
+      dataDir: '/var/lib/orders',
+      logLevel: 'warn',
+      corsOrigins: ['https://a.example', 'http://localhost:8080'],
+      bodyLimitBytes: 1024,
+      webDistDir: '/base/web',
+      ws: { maxBufferedBytes: 65536, batchWindowMs: 0, hubRingSize: 50 },
+    });
+  });
+
+  it('treats empty values as unset and CORS_ORIGIN=none as no cross-origin access', () => {
+    const config = loadConfig({ envFile: null, env: { PORT: '', MONGODB_URI: '  ', CORS_ORIGIN: 'none' } });
+    expect(config.port).toBe(3000);
+    expect(config.mongo.uri).toBeUndefined();
+    expect(config.corsOrigins).toEqual([]);
+  });
+
+  it('lists every bad variable at once, with what was wrong and the accepted form', () => {
+    const error = configError(() =>
+      loadConfig({
+        envFile: null,
+        env: {
+          PORT: 'eighty',
+          MONGODB_URI: 'postgres://user:secret@db:5432',
+          LOG_LEVEL: 'loud',
+          CORS_ORIGIN: 'https://ok.example,https://bad.example/path',
+          BODY_LIMIT_BYTES: '-5',
+          WS_BATCH_WINDOW_MS: '5000',
+        },
+      }),
+    );
+    expect(error.problems.map((p) => p.variable)).toEqual([
+      'PORT',
+      'MONGODB_URI',
+      'LOG_LEVEL',
+      'CORS_ORIGIN',
+      'BODY_LIMIT_BYTES',
+      'WS_BATCH_WINDOW_MS',
+    ]);
+    expect(error.message).toContain('PORT="eighty": not a whole number; expected an integer port from 0 to 65535');
+    expect(error.message).toContain('LOG_LEVEL="loud": not an accepted value; expected one of fatal, error, warn, info');
+    expect(error.message).toContain('"https://bad.example/path" is not a bare origin');
+    expect(error.message).toContain('WS_BATCH_WINDOW_MS="5000": out of range; expected milliseconds from 0');
+    expect(error.message).toContain('.env.example');
+    // A connection string may carry a password: the error must not.
+    expect(error.message).not.toContain('secret');
+  });
+
+  it('rejects a port out of range', () => {
+    const error = configError(() => loadConfig({ envFile: null, env: { PORT: '70000' } }));
+    expect(error.problems).toEqual([
+      { variable: 'PORT', value: '70000', problem: 'out of range', expected: 'an integer port from 0 to 65535 (0 picks a free port)' },
+    ]);
+  });
+
+  it('reads a .env file, and the environment wins over it', async () => {
+    const path = await envFile('PORT=4000\nMONGODB_DB=from_file\n# a comment\nLOG_LEVEL="debug"\n');
+    const config = loadConfig({ envFile: path, env: { PORT: '5000' } });
+    expect(config.port).toBe(5000);
+    expect(config.mongo.dbName).toBe('from_file');
+    expect(config.logLevel).toBe('debug');
+  });
+
+  it('reports bad values that come from the .env file', async () => {
+    const path = await envFile('HUB_RING_SIZE=lots\n');
+    const error = configError(() => loadConfig({ envFile: path, env: {} }));
+    expect(error.problems.map((p) => p.variable)).toEqual(['HUB_RING_SIZE']);
+  });
+
+  it('works without a .env file', () => {
+    expect(loadConfig({ envFile: join(tmpdir(), 'does-not-exist', '.env'), env: {} }).port).toBe(3000);
+  });
+});
+
+describe('redactUri', () => {
+  it('hides credentials but keeps the hosts', () => {
+    expect(redactUri('mongodb://admin:hunter2@db1:27017,db2:27017/orders')).toBe('mongodb://***@db1:27017,db2:27017/orders');
+    expect(redactUri('mongodb://db1:27017')).toBe('mongodb://db1:27017');
+  });
+});
