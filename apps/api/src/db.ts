@@ -61,7 +61,8 @@ async function connectExternal(uri: string, dbName: string, options: MongoClient
     );
   }
   // A replica-set member reports setName; a mongos reports msg: 'isdbgrid'. Both serve change streams.
-  if (typeof hello.setName !== 'string' && hello.msg !== 'isdbgrid') {
+  const isReplicaSet = typeof hello.setName === 'string' && hello.setName !== '';
+  if (!isReplicaSet && hello.msg !== 'isdbgrid') {
     await client.close().catch(() => undefined);
     throw new DatabaseBootError(`${STANDALONE_MESSAGE} (server: ${where})`);
   }

@@ -1,0 +1,57 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmbeddedServer } from '@orders/mongo-embedded';
+import { buildApp, type App } from '../src/app.js';
+import { loadConfig, type AppConfig } from '../src/config.js';
+
+export type EmbeddedDatabase = Awaited<ReturnType<typeof startEmbeddedServer>>;
+
+/** An in-memory engine on an ephemeral 127.0.0.1 port. */
+export function startDatabase(): Promise<EmbeddedDatabase> {
+  return startEmbeddedServer({ host: '127.0.0.1', port: 0 });
+}
+
+let databaseCounter = 0;
+
+/** A config pointing at `uri`, with a database name of its own so tests never see each other's orders. */
+export function testConfig(uri: string, env: Record<string, string> = {}): AppConfig {
+  databaseCounter += 1;
+  return loadConfig({
+    envFile: null,
+    env: {
+      HOST: '127.0.0.1',
+      PORT: '0',
+      MONGODB_URI: uri,
+      MONGODB_DB: `api_test_${process.pid}_${databaseCounter}`,
+      MONGODB_TIMEOUT_MS: '1500',
+      LOG_LEVEL: 'silent',
+      WEB_DIST_DIR: join(tmpdir(), 'orders-no-dashboard-here'),
+      ...env,
+    },
+  });
+}
+
+/** Builds the app with no logging and waits until it is ready (database connected, feed started). */
+export async function startApp(config: AppConfig): Promise<App> {
+  const app = buildApp(config, { logger: false });
+  await app.ready();
+  return app;
+}
+
+/** A temporary directory holding a minimal built dashboard. */
+export async function makeDashboard(): Promise<{ dir: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'orders-web-'));
+  await writeFile(join(dir, 'index.html'), '<!doctype html><title>Orders dashboard</title><div id="root"></div>');
+  const assets = join(dir, 'assets');
+  await import('node:fs/promises').then((fs) => fs.mkdir(assets));
+  await writeFile(join(assets, 'app-1234.js'), 'console.log("dashboard");');
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** The JSON body of an inject response, typed loosely for assertions. */
+export function json(response: { body: string }): Record<string, unknown> {
+  return JSON.parse(response.body) as Record<string, unknown>;
+}
+
+export const seedOrder = { id: 200, customer_name: 'Bob', product_name: 'T-shirt', status: 'pending' } as const;
