@@ -105,7 +105,11 @@ describe('event shapes', () => {
       documentKey: { _id: 1 },
       updateDescription: { updatedFields: { s: 'paid' }, removedFields: [], truncatedArrays: [] },
     });
-    expect(events[2]).toMatchObject({ operationType: 'replace', fullDocument: { _id: 1, x: 1 }, documentKey: { _id: 1 } });
+    expect(events[2]).toMatchObject({
+      operationType: 'replace',
+      fullDocument: { _id: 1, x: 1 },
+      documentKey: { _id: 1 },
+    });
     expect(events[3]).toMatchObject({ operationType: 'delete', documentKey: { _id: 1 } });
     expect(events[3]).not.toHaveProperty('fullDocument');
     expect(events[3]).not.toHaveProperty('fullDocumentBeforeChange');
@@ -335,7 +339,10 @@ describe('resume tokens', () => {
     expect(filteredTail.events.map((e) => e.documentKey)).toEqual([{ _id: 2 }]);
     const pbrt = dataOf(filteredTail.postBatchResumeToken);
     expect(pbrt > dataOf(filteredTail.events[0]!._id)).toBe(true);
-    expect(decodeResumeToken(filteredTail.postBatchResumeToken)).toMatchObject({ kind: 'highWaterMark', seq: log.lastSeq });
+    expect(decodeResumeToken(filteredTail.postBatchResumeToken)).toMatchObject({
+      kind: 'highWaterMark',
+      seq: log.lastSeq,
+    });
 
     const idle = await cursor.next(10, 0, never);
     expect(dataOf(idle.postBatchResumeToken) >= pbrt).toBe(true);
@@ -422,13 +429,16 @@ describe('errors', () => {
     expectServerError(() => watch(log, { resumeAfter: token, startAfter: token }), 50865);
     expectServerError(() => watch(log, { resumeAfter: token, startAtOperationTime: log.lastClusterTime }), 40674);
     expectServerError(() => watch(log, { allChangesForCluster: true }), 72);
-    expect(() => openChangeStream(log, { db: 'admin', coll: null, stage: { allChangesForCluster: true }, pipeline: [] })).toThrow(
-      MongoServerError,
-    );
+    expect(() =>
+      openChangeStream(log, { db: 'admin', coll: null, stage: { allChangesForCluster: true }, pipeline: [] }),
+    ).toThrow(MongoServerError);
     expectServerError(() => openChangeStream(log, { db: 'local', coll: 'oplog.rs', stage: {}, pipeline: [] }), 73);
     expectServerError(() => openChangeStream(log, { db: 'admin', coll: 'x', stage: {}, pipeline: [] }), 73);
     expectServerError(() => openChangeStream(log, { db: DB, coll: 'system.views', stage: {}, pipeline: [] }), 73);
-    expectServerError(() => openChangeStream(log, { db: DB, coll: COLL, stage: 1 as unknown as Doc, pipeline: [] }), 50808);
+    expectServerError(
+      () => openChangeStream(log, { db: DB, coll: COLL, stage: 1 as unknown as Doc, pipeline: [] }),
+      50808,
+    );
   });
 
   it('validates user stages: disallowed 20, unknown 40324, misplaced $changeStream 40602', () => {
@@ -460,7 +470,7 @@ describe('errors', () => {
 });
 
 describe('fullDocument and fullDocumentBeforeChange', () => {
-  async function eventsFor(images: boolean, stage: Doc) {
+  function eventsFor(images: boolean, stage: Doc) {
     const log = new MemoryChangeLog();
     log.setImages(DB, COLL, images);
     log.insert(DB, COLL, { _id: 1, v: 1 });
@@ -474,7 +484,7 @@ describe('fullDocument and fullDocumentBeforeChange', () => {
   }
 
   it('default: updates carry no fullDocument; no pre-images', async () => {
-    const { cursor } = await eventsFor(true, {});
+    const { cursor } = eventsFor(true, {});
     const { events } = await drain(cursor);
     expect(events[0]).not.toHaveProperty('fullDocument');
     expect(events.some((e) => 'fullDocumentBeforeChange' in e)).toBe(false);
@@ -490,7 +500,10 @@ describe('fullDocument and fullDocumentBeforeChange', () => {
     log.update(DB, COLL, { _id: 1, v: 3 }, upd({ v: 3 }));
     log.update(DB, COLL, { _id: 1, v: 4 }, upd({ v: 4 }));
     const second = await cursor.next(10, 0, never);
-    expect(second.events.map((e) => e.fullDocument)).toEqual([{ _id: 1, v: 4 }, { _id: 1, v: 4 }]);
+    expect(second.events.map((e) => e.fullDocument)).toEqual([
+      { _id: 1, v: 4 },
+      { _id: 1, v: 4 },
+    ]);
     log.update(DB, COLL, { _id: 1, v: 5 }, upd({ v: 5 }));
     log.delete(DB, COLL, 1);
     const third = await cursor.next(10, 0, never);
@@ -498,7 +511,9 @@ describe('fullDocument and fullDocumentBeforeChange', () => {
   });
 
   it('whenAvailable: stored images with changeStreamPreAndPostImages, null without', async () => {
-    const withImages = await drain((await eventsFor(true, { fullDocument: 'whenAvailable', fullDocumentBeforeChange: 'whenAvailable' })).cursor);
+    const withImages = await drain(
+      eventsFor(true, { fullDocument: 'whenAvailable', fullDocumentBeforeChange: 'whenAvailable' }).cursor,
+    );
     expect(withImages.events.map((e) => [e.operationType, e.fullDocument, e.fullDocumentBeforeChange])).toEqual([
       ['update', { _id: 1, v: 2 }, { _id: 1, v: 1 }],
       ['update', { _id: 1, v: 3 }, { _id: 1, v: 2 }],
@@ -507,7 +522,9 @@ describe('fullDocument and fullDocumentBeforeChange', () => {
       ['insert', { _id: 2 }, undefined],
     ]);
     expect(withImages.events[4]).not.toHaveProperty('fullDocumentBeforeChange');
-    const without = await drain((await eventsFor(false, { fullDocument: 'whenAvailable', fullDocumentBeforeChange: 'whenAvailable' })).cursor);
+    const without = await drain(
+      eventsFor(false, { fullDocument: 'whenAvailable', fullDocumentBeforeChange: 'whenAvailable' }).cursor,
+    );
     expect(without.events.map((e) => [e.operationType, e.fullDocument, e.fullDocumentBeforeChange])).toEqual([
       ['update', null, null],
       ['update', null, null],
@@ -518,15 +535,15 @@ describe('fullDocument and fullDocumentBeforeChange', () => {
   });
 
   it('required: images when available, 47 NoMatchingDocument at the event when not', async () => {
-    const ok = await drain((await eventsFor(true, { fullDocument: 'required', fullDocumentBeforeChange: 'required' })).cursor);
+    const ok = await drain(eventsFor(true, { fullDocument: 'required', fullDocumentBeforeChange: 'required' }).cursor);
     expect(ok.events.map((e) => e.operationType)).toEqual(['update', 'update', 'replace', 'delete', 'insert']);
 
-    const post = await eventsFor(false, { fullDocument: 'required' });
+    const post = eventsFor(false, { fullDocument: 'required' });
     const postError = await post.cursor.next(10, 0, never).catch((e: unknown) => e);
     expect(postError).toMatchObject({ code: 47, codeName: 'NoMatchingDocument' });
     expect((postError as Error).message).toContain('require a post-image for all update events');
 
-    const pre = await eventsFor(false, { fullDocumentBeforeChange: 'required' });
+    const pre = eventsFor(false, { fullDocumentBeforeChange: 'required' });
     const preError = await pre.cursor.next(10, 0, never).catch((e: unknown) => e);
     expect(preError).toMatchObject({ code: 47 });
     expect((preError as Error).message).toContain('require a pre-image for all update, delete and replace events');
@@ -561,7 +578,10 @@ describe('user stages', () => {
     const added = (await drain(add)).events;
     expect(added[0]).toMatchObject({ tag: 'x', tag2: 'insert' });
     expect(added[0]).not.toHaveProperty('ns');
-    expect((await drain(root)).events[1]).toEqual({ _id: expect.anything() as unknown, doc: { _id: 2, status: 'paid' } });
+    expect((await drain(root)).events[1]).toEqual({
+      _id: expect.anything() as unknown,
+      doc: { _id: 2, status: 'paid' },
+    });
     expect((await drain(withStage)).events.map((e) => e.key)).toEqual([{ _id: 1 }, { _id: 2 }]);
   });
 });

@@ -2,11 +2,7 @@ import { BSON, Timestamp } from 'bson';
 import { MongoServerError, runPipeline, type Doc } from '../query/index.js';
 import type { ChangeLog, ChangeRecord } from '../storage/changelog.js';
 import { buildEventDocument, eventsForRecord, type EventImages, type RawEvent, type StreamScope } from './events.js';
-import {
-  parseChangeStreamStage,
-  validateUserStages,
-  type ChangeStreamOptions,
-} from './options.js';
+import { parseChangeStreamStage, validateUserStages, type ChangeStreamOptions } from './options.js';
 import { compareTimestamps, encodeResumeToken, type ResumeTokenData } from './token.js';
 
 /** What the command layer asks for: `aggregate` on `db` (and `coll`, or the whole database when null). */

@@ -158,7 +158,7 @@ export class MemoryChangeLog implements ChangeLog {
 
   private collection(db: string, coll: string): Map<string, Doc> {
     let docs = this.docs.get(`${db}.${coll}`);
-    if (!docs) this.docs.set(`${db}.${coll}`, (docs = new Map()));
+    if (!docs) this.docs.set(`${db}.${coll}`, (docs = new Map<string, Doc>()));
     return docs;
   }
 }

@@ -148,7 +148,11 @@ export function parseChangeStreamStage(stage: unknown, db: string, coll: string 
     );
   }
   if (db === 'admin' || db === 'local' || (db === 'config' && spec.allowToRunOnConfigDB !== true)) {
-    throw new MongoServerError(73, 'InvalidNamespace', `$changeStream may not be opened on the internal ${db} database`);
+    throw new MongoServerError(
+      73,
+      'InvalidNamespace',
+      `$changeStream may not be opened on the internal ${db} database`,
+    );
   }
   if (coll !== null && coll.startsWith('system.') && spec.allowToRunOnSystemNS !== true) {
     throw new MongoServerError(
@@ -215,7 +219,7 @@ const KNOWN_STAGES = new Set([
 
 function stageName(stage: unknown): string {
   if (stage === null || typeof stage !== 'object' || Array.isArray(stage)) {
-    throw new MongoServerError(14, 'TypeMismatch', 'Each element of the \'pipeline\' array must be an object');
+    throw new MongoServerError(14, 'TypeMismatch', "Each element of the 'pipeline' array must be an object");
   }
   const keys = Object.keys(stage);
   if (keys.length !== 1) {
@@ -238,7 +242,11 @@ export function isChangeStreamPipeline(pipeline: readonly unknown[]): boolean {
 export function assertChangeStreamFirst(pipeline: readonly unknown[]): void {
   pipeline.forEach((stage, index) => {
     if (index > 0 && stage !== null && typeof stage === 'object' && '$changeStream' in stage) {
-      throw new MongoServerError(40602, 'Location40602', '$changeStream is only valid as the first stage in a pipeline');
+      throw new MongoServerError(
+        40602,
+        'Location40602',
+        '$changeStream is only valid as the first stage in a pipeline',
+      );
     }
   });
 }
@@ -252,7 +260,11 @@ export function validateUserStages(pipeline: readonly unknown[]): Doc[] {
   pipeline.forEach((stage, index) => {
     const name = stageName(stage);
     if (name === '$changeStream') {
-      throw new MongoServerError(40602, 'Location40602', '$changeStream is only valid as the first stage in a pipeline');
+      throw new MongoServerError(
+        40602,
+        'Location40602',
+        '$changeStream is only valid as the first stage in a pipeline',
+      );
     }
     if (!KNOWN_STAGES.has(name)) {
       throw new MongoServerError(40324, 'Location40324', `Unrecognized pipeline stage name: '${name}'`);
