@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AppConfig } from './config.js';
 import { installErrorHandlers } from './error-handler.js';
+import { parseJsonBody } from './json-body.js';
 import corsPlugin from './plugins/cors.js';
 import mongoPlugin from './plugins/mongo.js';
 import realtimePlugin from './plugins/realtime.js';
@@ -29,7 +30,7 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): App 
   const app = Fastify({
     ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger: logger ?? { level: config.logLevel } }),
     bodyLimit: config.bodyLimitBytes,
-    // Refuse, rather than silently drop, keys that could pollute prototypes.
+    // Refuse, rather than silently drop, keys that could pollute prototypes (our JSON parser enforces the same).
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // Only used if a schema ever bypasses the TypeBox compiler: never strip unknown fields.
@@ -38,7 +39,8 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): App 
 
   app.setValidatorCompiler(typeBoxValidatorCompiler);
   // JSON only: a text/plain body must be a 415, not a string that later fails validation.
-  app.removeContentTypeParser('text/plain');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
   installErrorHandlers(app);
 
   app.register(corsPlugin, { config });

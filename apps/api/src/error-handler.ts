@@ -76,13 +76,6 @@ export function mapError(error: unknown): MappedError {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { body: errorBody(400, ErrorCode.InvalidJson, 'The body is not valid JSON', 'body'), headers: {} };
   }
-  // secure-json-parse refuses prototype pollution keys with a plain SyntaxError carrying statusCode 400.
-  if (/forbidden prototype property/i.test(message)) {
-    return { body: errorBody(400, ErrorCode.ForbiddenKey, 'body/__proto__ is not an accepted field', 'body/__proto__'), headers: {} };
-  }
-  if (/forbidden constructor property/i.test(message)) {
-    return { body: errorBody(400, ErrorCode.ForbiddenKey, 'body/constructor is not an accepted field', 'body/constructor'), headers: {} };
-  }
   const statusCode = typeof fastifyError.statusCode === 'number' ? fastifyError.statusCode : 500;
   if (statusCode === 400 && error instanceof SyntaxError) {
     return { body: errorBody(400, ErrorCode.InvalidJson, 'The body is not valid JSON', 'body'), headers: {} };

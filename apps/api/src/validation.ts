@@ -15,7 +15,7 @@ export const typeBoxValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schem
   const checker = TypeCompiler.Compile(schema);
   const convert = httpPart !== 'body';
   return (input: unknown) => {
-    const value = convert ? Value.Default(schema, Value.Convert(schema, input)) : input;
+    const value = convert ? Value.Default(schema, strictConvert(schema, input)) : input;
     if (checker.Check(value)) return { value };
     const first = checker.Errors(value).First();
     const error: FastifySchemaValidationError = {
@@ -28,6 +28,23 @@ export const typeBoxValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schem
     return { error: [error] };
   };
 };
+
+/**
+ * `Value.Convert`, except that a string only becomes a number if it is that number's exact spelling:
+ * TypeBox would turn "1.5" into the integer 1, so `/orders/1.5` would silently address order 1.
+ */
+function strictConvert(schema: TSchema, input: unknown): unknown {
+  // Convert works in place on objects, so keep the raw strings first.
+  const original: Record<string, unknown> = input !== null && typeof input === 'object' ? { ...input } : {};
+  const converted: unknown = Value.Convert(schema, input);
+  if (converted === null || typeof converted !== 'object') return converted;
+  const result = converted as Record<string, unknown>;
+  for (const key of Object.keys(result)) {
+    const before = original[key];
+    if (typeof before === 'string' && typeof result[key] === 'number' && String(result[key]) !== before) result[key] = before;
+  }
+  return result;
+}
 
 function describe(error: ValueError): string {
   switch (error.type) {
