@@ -1,0 +1,21 @@
+/**
+ * MongoDB's query language over BSON values (`bson` wrappers as `BSON.deserialize(..., { promoteValues: false })`
+ * produces them): comparison in BSON order, filters, updates, projections, sorts and aggregation pipelines.
+ * Pure functions, no I/O.
+ */
+export { MongoServerError, type Doc } from './errors.js';
+export {
+  bsonTypeName,
+  canonicalKey,
+  compareValues,
+  isPlainObject,
+  valuesEqual,
+  valuesIdentical,
+} from './values.js';
+export { compileFilter, fieldBounds, upsertSeed, type Bound, type FieldBounds } from './filter.js';
+export { applyUpdate, diffDocuments, isReplacement, type UpdateDescription, type UpdateOptions, type UpdateResult } from './update.js';
+export { compileProjection } from './projection.js';
+export { compileSort } from './sort.js';
+export { compilePipeline, runPipeline, type PipelineContext } from './pipeline.js';
+export { evaluateExpression, type ExpressionOptions } from './expression.js';
+export { getIndexKeyValues, getPathValues } from './path.js';

@@ -1,0 +1,348 @@
+import { Int32, type Timestamp } from 'bson';
+import { badValue, location, MongoServerError, type Doc } from './errors.js';
+import { avgValues, evaluateExpression, maxValue, minValue, sumValues, type ExpressionOptions } from './expression.js';
+import { compileFilter } from './filter.js';
+import { compileProjectionMode } from './projection.js';
+import { compileSort } from './sort.js';
+import { bsonTypeName, canonicalKey, isNumber, isPlainObject, toDouble, isArray } from './values.js';
+
+/** Context for running a pipeline. */
+export interface PipelineContext {
+  now?: Date;
+  clusterTime?: Timestamp;
+}
+
+type Stage = (docs: Doc[]) => Doc[];
+
+function exprOptions(ctx: PipelineContext): ExpressionOptions {
+  const opts: ExpressionOptions = { now: ctx.now ?? new Date() };
+  if (ctx.clusterTime) opts.vars = { CLUSTER_TIME: ctx.clusterTime };
+  return opts;
+}
+
+function stageName(spec: Doc): string {
+  const keys = Object.keys(spec);
+  if (keys.length !== 1) throw location(40323, 'A pipeline stage specification object must contain exactly one field.');
+  return keys[0] as string;
+}
+
+/** Sets `path` in `doc` the way $addFields does: through arrays of documents, creating missing documents. */
+function setField(doc: Doc, parts: readonly string[], i: number, value: unknown): Doc {
+  const out: Doc = { ...doc };
+  const key = parts[i] as string;
+  if (i === parts.length - 1) {
+    if (value === undefined) delete out[key];
+    else out[key] = value;
+    return out;
+  }
+  const cur = out[key];
+  if (isArray(cur)) {
+    out[key] = cur.map((el) => (isPlainObject(el) ? setField(el, parts, i + 1, value) : el));
+  } else {
+    out[key] = setField(isPlainObject(cur) ? cur : {}, parts, i + 1, value);
+  }
+  return out;
+}
+
+function compileAddFields(spec: unknown, ctx: PipelineContext, name: string): (doc: Doc) => Doc {
+  if (!isPlainObject(spec)) throw location(40272, `${name} specification stage must be an object, got ${bsonTypeName(spec)}`);
+  const entries: { parts: string[]; expr: unknown; nested: boolean }[] = [];
+  for (const [path, expr] of Object.entries(spec)) {
+    if (path === '') throw location(40352, 'FieldPath cannot be constructed with empty string');
+    if (path.startsWith('$')) throw location(16410, `FieldPath field names may not start with '$'. Consider using $getField or $setField.`);
+    const first = isPlainObject(expr) ? Object.keys(expr)[0] : undefined;
+    const nested = isPlainObject(expr) && first !== undefined && !first.startsWith('$');
+    if (!nested) evaluateExpression(expr, {}, { validateOnly: true });
+    entries.push({ parts: path.split('.'), expr, nested });
+  }
+  const opts = exprOptions(ctx);
+  const nestedCompiled = new Map<unknown, (sub: Doc, root?: Doc) => Doc>();
+  return (doc) => {
+    let out = doc;
+    for (const e of entries) {
+      if (e.nested) {
+        // A sub-document specification merges into the existing sub-document.
+        let sub = nestedCompiled.get(e.expr);
+        if (!sub) {
+          sub = compileNestedAddFields(e.expr as Doc, opts);
+          nestedCompiled.set(e.expr, sub);
+        }
+        const current = readTop(out, e.parts);
+        const merged = sub(isPlainObject(current) ? current : {}, doc);
+        out = setField(out, e.parts, 0, merged);
+      } else {
+        out = setField(out, e.parts, 0, evaluateExpression(e.expr, doc, opts));
+      }
+    }
+    return out;
+  };
+}
+
+function readTop(doc: Doc, parts: string[]): unknown {
+  let cur: unknown = doc;
+  for (const p of parts) cur = isPlainObject(cur) ? cur[p] : undefined;
+  return cur;
+}
+
+function compileNestedAddFields(spec: Doc, opts: ExpressionOptions): (sub: Doc, root?: Doc) => Doc {
+  return (sub, root) => {
+    let out = sub;
+    for (const [k, expr] of Object.entries(spec)) {
+      const first = isPlainObject(expr) ? Object.keys(expr)[0] : undefined;
+      if (isPlainObject(expr) && first !== undefined && !first.startsWith('$')) {
+        const cur = out[k];
+        out = { ...out, [k]: compileNestedAddFields(expr, opts)(isPlainObject(cur) ? cur : {}, root) };
+      } else {
+        const v = evaluateExpression(expr, root ?? sub, opts);
+        out = { ...out };
+        if (v === undefined) delete out[k];
+        else out[k] = v;
+      }
+    }
+    return out;
+  };
+}
+
+function compileUnset(spec: unknown): (doc: Doc) => Doc {
+  const list = typeof spec === 'string' ? [spec] : spec;
+  if (!isArray(list) || list.length === 0 || !list.every((x) => typeof x === 'string')) {
+    throw location(31002, '$unset specification must be a string or an array containing only string values');
+  }
+  const projection: Doc = {};
+  for (const path of list) projection[path] = 0;
+  return compileProjectionMode(projection, 'aggregate');
+}
+
+function compileReplaceRoot(expr: unknown, ctx: PipelineContext): (doc: Doc) => Doc {
+  evaluateExpression(expr, {}, { validateOnly: true });
+  const opts = exprOptions(ctx);
+  return (doc) => {
+    const r = evaluateExpression(expr, doc, opts);
+    if (!isPlainObject(r)) {
+      throw location(
+        40228,
+        `'newRoot' expression must evaluate to an object, but resulting value was: ${r === undefined ? 'MISSING' : JSON.stringify(r)}. Type of resulting value: '${bsonTypeName(r)}'. Input document: ${JSON.stringify(doc)}`,
+      );
+    }
+    return r;
+  };
+}
+
+const ACCUMULATORS = new Set(['$sum', '$avg', '$min', '$max', '$first', '$last', '$push', '$addToSet', '$count', '$mergeObjects']);
+
+function compileGroup(spec: unknown, ctx: PipelineContext): Stage {
+  if (!isPlainObject(spec)) throw location(15947, 'a group\'s fields must be specified in an object');
+  if (!('_id' in spec)) throw location(15955, 'a group specification must include an _id');
+  const opts = exprOptions(ctx);
+  const idExpr = spec._id;
+  evaluateExpression(idExpr, {}, { validateOnly: true });
+  const fields: { name: string; op: string; expr: unknown }[] = [];
+  for (const [name, acc] of Object.entries(spec)) {
+    if (name === '_id') continue;
+    if (name.includes('.')) throw location(40235, `The field name '${name}' cannot contain '.'`);
+    if (!isPlainObject(acc)) throw location(40234, `The field '${name}' must be an accumulator object`);
+    const keys = Object.keys(acc);
+    if (keys.length !== 1) throw location(40238, `The field '${name}' must specify one accumulator`);
+    const op = keys[0] as string;
+    if (!ACCUMULATORS.has(op)) throw location(15952, `unknown group operator '${op}'`);
+    if (op === '$count' && !(isPlainObject(acc.$count) && Object.keys(acc.$count).length === 0)) {
+      throw location(6299600, '$count takes no arguments, i.e. $count:{}');
+    }
+    if (op !== '$count') evaluateExpression(acc[op], {}, { validateOnly: true });
+    fields.push({ name, op, expr: acc[op] });
+  }
+  return (docs) => {
+    const groups = new Map<string, { id: unknown; values: unknown[][] }>();
+    for (const doc of docs) {
+      let id = evaluateExpression(idExpr, doc, opts);
+      if (id === undefined) id = null;
+      const key = canonicalKey(id);
+      let g = groups.get(key);
+      if (!g) {
+        g = { id, values: fields.map(() => []) };
+        groups.set(key, g);
+      }
+      for (let i = 0; i < fields.length; i++) {
+        const f = fields[i] as { op: string; expr: unknown };
+        (g.values[i] as unknown[]).push(f.op === '$count' ? undefined : evaluateExpression(f.expr, doc, opts));
+      }
+    }
+    const out: Doc[] = [];
+    for (const g of groups.values()) {
+      const row: Doc = { _id: g.id };
+      fields.forEach((f, i) => {
+        row[f.name] = accumulate(f.op, g.values[i] as unknown[]);
+      });
+      out.push(row);
+    }
+    return out;
+  };
+}
+
+function accumulate(op: string, values: unknown[]): unknown {
+  switch (op) {
+    case '$sum':
+      return sumValues(values);
+    case '$count':
+      return sumValues(values.map(() => new Int32(1)));
+    case '$avg':
+      return avgValues(values);
+    case '$min':
+      return minValue(values);
+    case '$max':
+      return maxValue(values);
+    case '$first':
+      return values.length ? (values[0] ?? null) : null;
+    case '$last':
+      return values.length ? (values[values.length - 1] ?? null) : null;
+    case '$push':
+      return values.filter((v) => v !== undefined);
+    case '$addToSet': {
+      const seen = new Map<string, unknown>();
+      for (const v of values) if (v !== undefined && !seen.has(canonicalKey(v))) seen.set(canonicalKey(v), v);
+      return [...seen.values()];
+    }
+    case '$mergeObjects': {
+      const out: Doc = {};
+      for (const v of values) if (isPlainObject(v)) Object.assign(out, v);
+      return out;
+    }
+    default:
+      throw location(15952, `unknown group operator '${op}'`);
+  }
+}
+
+function nonNegativeInteger(stage: string, v: unknown, positive: boolean): number {
+  if (!isNumber(v)) throw location(positive ? 15957 : 15972, `the ${stage === '$limit' ? 'limit' : 'skip'} must be specified as a number`);
+  const n = toDouble(v);
+  if (!Number.isInteger(n)) throw location(positive ? 15957 : 15972, `the ${stage === '$limit' ? 'limit' : 'skip'} must be an integer`);
+  if (positive && n <= 0) throw location(15958, 'the limit must be positive');
+  if (n < 0) throw location(15956, 'the skip must be positive');
+  return n;
+}
+
+function compileUnwind(spec: unknown): Stage {
+  const opts = isPlainObject(spec) ? spec : { path: spec };
+  const path = opts.path;
+  if (typeof path !== 'string' || !path.startsWith('$')) {
+    throw location(28818, `path option to $unwind stage should be prefixed with a '$': ${String(path)}`);
+  }
+  const parts = path.slice(1).split('.');
+  const preserve = opts.preserveNullAndEmptyArrays === true;
+  const indexField = typeof opts.includeArrayIndex === 'string' ? opts.includeArrayIndex : null;
+  return (docs) => {
+    const out: Doc[] = [];
+    for (const doc of docs) {
+      const v = readTop(doc, parts);
+      if (isArray(v) && v.length > 0) {
+        v.forEach((el, i) => {
+          let d = setField(doc, parts, 0, el);
+          if (indexField) d = setField(d, indexField.split('.'), 0, i);
+          out.push(d);
+        });
+      } else if (v !== undefined && v !== null && !isArray(v)) {
+        out.push(indexField ? setField(doc, indexField.split('.'), 0, null) : doc);
+      } else if (preserve) {
+        let d = isArray(v) ? setField(doc, parts, 0, undefined) : doc;
+        if (indexField) d = setField(d, indexField.split('.'), 0, null);
+        out.push(d);
+      }
+    }
+    return out;
+  };
+}
+
+function perDoc(fn: (doc: Doc) => Doc): Stage {
+  return (docs) => docs.map(fn);
+}
+
+function compileStage(spec: Doc, ctx: PipelineContext): Stage {
+  if (!isPlainObject(spec)) throw location(40323, 'A pipeline stage specification object must contain exactly one field.');
+  const name = stageName(spec);
+  const arg = spec[name];
+  switch (name) {
+    case '$match': {
+      if (!isPlainObject(arg)) throw location(15959, 'the match filter must be an expression in an object');
+      const pred = compileFilter(arg);
+      return (docs) => docs.filter(pred);
+    }
+    case '$project':
+      if (!isPlainObject(arg)) throw location(15969, '$project specification must be an object');
+      return perDoc(compileProjectionMode(arg, 'aggregate'));
+    case '$addFields':
+    case '$set':
+      return perDoc(compileAddFields(arg, ctx, name));
+    case '$unset':
+      return perDoc(compileUnset(arg));
+    case '$replaceRoot': {
+      if (!isPlainObject(arg) || !('newRoot' in arg)) throw location(40231, 'no newRoot specified for the $replaceRoot stage');
+      return perDoc(compileReplaceRoot(arg.newRoot, ctx));
+    }
+    case '$replaceWith':
+      return perDoc(compileReplaceRoot(arg, ctx));
+    case '$sort': {
+      if (!isPlainObject(arg) || Object.keys(arg).length === 0) throw location(15976, '$sort stage must have at least one sort key');
+      const cmp = compileSort(arg);
+      return (docs) => [...docs].sort(cmp);
+    }
+    case '$skip': {
+      const n = nonNegativeInteger(name, arg, false);
+      return (docs) => docs.slice(n);
+    }
+    case '$limit': {
+      const n = nonNegativeInteger(name, arg, true);
+      return (docs) => docs.slice(0, n);
+    }
+    case '$group':
+      return compileGroup(arg, ctx);
+    case '$count': {
+      if (typeof arg !== 'string' || arg === '') throw location(40156, 'the count field must be a non-empty string');
+      if (arg.startsWith('$')) throw location(40158, "the count field cannot be a $-prefixed path");
+      if (arg.includes('.')) throw location(40160, "the count field cannot contain '.'");
+      return (docs) => (docs.length === 0 ? [] : [{ [arg]: new Int32(docs.length) }]);
+    }
+    case '$unwind':
+      return compileUnwind(arg);
+    case '$sortByCount': {
+      const group = compileGroup({ _id: arg, count: { $sum: new Int32(1) } }, ctx);
+      const cmp = compileSort({ count: -1 });
+      return (docs) => group(docs).sort(cmp);
+    }
+    default:
+      throw location(40324, `Unrecognized pipeline stage name: '${name}'`);
+  }
+}
+
+/** Compiles a pipeline once; the result runs it over an array of documents. */
+export function compilePipeline(pipeline: Doc[], ctx: PipelineContext = {}): (docs: Doc[]) => Doc[] {
+  if (!isArray(pipeline)) throw badValue("'pipeline' option must be specified as an array");
+  const stages = pipeline.map((s) => compileStage(s, ctx));
+  return (docs) => {
+    let cur = docs;
+    for (const s of stages) cur = s(cur);
+    return cur;
+  };
+}
+
+/**
+ * Runs an aggregation pipeline over documents ($match $project $addFields/$set $unset $sort $skip $limit $group
+ * $count $replaceRoot $replaceWith $unwind $sortByCount). Unknown stages throw 40324.
+ */
+export function runPipeline(docs: Iterable<Doc>, pipeline: Doc[], ctx: { now?: Date } = {}): Doc[] {
+  return compilePipeline(pipeline, ctx)(Array.from(docs));
+}
+
+const UPDATE_STAGES = new Set(['$addFields', '$set', '$project', '$unset', '$replaceRoot', '$replaceWith']);
+
+/** Runs a pipeline-style update on one document; only the stages MongoDB allows in updates. */
+export function runUpdatePipeline(doc: Doc, pipeline: Doc[], ctx: PipelineContext): Doc {
+  for (const stage of pipeline) {
+    if (!isPlainObject(stage)) throw location(40323, 'A pipeline stage specification object must contain exactly one field.');
+    const name = stageName(stage);
+    if (!UPDATE_STAGES.has(name)) {
+      throw new MongoServerError(72, 'InvalidOptions', `${name} is not allowed to be used within an update`);
+    }
+  }
+  const out = compilePipeline(pipeline, ctx)([doc]);
+  return out[0] ?? {};
+}

@@ -1,0 +1,84 @@
+import { badValue, location, type Doc } from './errors.js';
+import { splitPath, visitPath } from './path.js';
+import { compareValues, isNumber, rankOf, Rank, toDouble, isArray } from './values.js';
+
+/** Sort key of an empty array: MongoDB sorts it before null and missing (but after MinKey). */
+const EMPTY_ARRAY = Symbol('emptyArray');
+
+function compareKeys(a: unknown, b: unknown): number {
+  if (a === EMPTY_ARRAY || b === EMPTY_ARRAY) {
+    if (a === b) return 0;
+    const other = a === EMPTY_ARRAY ? b : a;
+    const c = rankOf(other) === Rank.minKey ? 1 : -1;
+    return a === EMPTY_ARRAY ? c : -c;
+  }
+  return compareValues(a, b);
+}
+
+/** The sort key of `path` in `doc`: min element ascending, max descending; missing sorts as null. */
+export function sortKey(doc: Doc, parts: readonly string[], dir: 1 | -1): unknown {
+  let best: unknown = undefined;
+  let found = false;
+  const consider = (v: unknown): void => {
+    if (!found || compareKeys(v, best) * dir < 0) best = v;
+    found = true;
+  };
+  visitPath(doc, parts, 0, (v) => {
+    if (isArray(v)) {
+      if (v.length === 0) consider(EMPTY_ARRAY);
+      for (const el of v) consider(el === undefined ? null : el);
+    } else consider(v === undefined ? null : v);
+    return false;
+  });
+  return found ? best : null;
+}
+
+interface SortField {
+  parts: string[];
+  dir: 1 | -1;
+}
+
+/** Parses a sort specification (`{a: 1, 'b.c': -1}`); throws on invalid directions. */
+export function parseSort(sort: Doc): SortField[] {
+  const fields: SortField[] = [];
+  for (const [path, dirSpec] of Object.entries(sort)) {
+    if (path === '') throw badValue('The sort pattern contains an empty field name');
+    if (!isNumber(dirSpec)) {
+      if (typeof dirSpec === 'object' && dirSpec !== null && '$meta' in dirSpec) {
+        throw badValue(`$meta sort is not supported by this engine`);
+      }
+      throw location(15974, `Illegal key in $sort specification: ${path}: ${JSON.stringify(dirSpec)}`);
+    }
+    const d = toDouble(dirSpec);
+    if (d !== 1 && d !== -1) throw location(15975, '$sort key ordering must be 1 (for ascending) or -1 (for descending)');
+    fields.push({ parts: splitPath(path), dir: d });
+  }
+  return fields;
+}
+
+/**
+ * Compiles a sort specification into a comparator. Arrays sort by their smallest element ascending and their
+ * largest descending; missing fields sort as null. Keys are computed once per document and cached.
+ */
+export function compileSort(sort: Doc): (a: Doc, b: Doc) => number {
+  const fields = parseSort(sort);
+  if (fields.length === 0) return () => 0;
+  const cache = new WeakMap<Doc, unknown[]>();
+  const keysOf = (doc: Doc): unknown[] => {
+    let keys = cache.get(doc);
+    if (!keys) {
+      keys = fields.map((f) => sortKey(doc, f.parts, f.dir));
+      cache.set(doc, keys);
+    }
+    return keys;
+  };
+  return (a, b) => {
+    const ka = keysOf(a);
+    const kb = keysOf(b);
+    for (let i = 0; i < fields.length; i++) {
+      const c = compareKeys(ka[i], kb[i]);
+      if (c !== 0) return c * (fields[i] as SortField).dir;
+    }
+    return 0;
+  };
+}
