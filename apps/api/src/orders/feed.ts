@@ -344,6 +344,7 @@ export class ChangeFeed {
     while (!this.closing) {
       const start = this.current !== null ? { startAfter: this.current } : {};
       let cursor: ChangeCursor | null = null;
+      let failed = false;
       try {
         cursor = this.opts.open(start);
         this.cursor = cursor;
@@ -353,14 +354,15 @@ export class ChangeFeed {
         }
       } catch (err) {
         if (this.closing) break;
+        failed = true;
         this.open = false;
         this.onFailure(err, start.startAfter !== undefined);
-        await this.sleep(this.backoff());
       } finally {
         this.cursor = null;
         this.open = false;
         if (cursor) await cursor.close().catch(() => undefined);
       }
+      if (failed) await this.sleep(this.backoff());
     }
   }
 
