@@ -1,0 +1,232 @@
+import type { Order, OrderFilter, UpdateOrderBody } from '@orders/contracts';
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useCallback, useRef, useState } from 'react';
+import { useNow } from '../../../lib/useNow.js';
+import { describeWriteProblem } from '../errors.js';
+import { useDeleteOrder, usePendingOrderIds, useUpdateOrder } from '../mutations.js';
+import { useOrderList, useReloadOrder } from '../queries.js';
+import { OrderCard, type EditState } from './OrderCard.js';
+import type { OrderDraft } from './OrderFields.js';
+
+interface Notice {
+  key: number;
+  message: string;
+  /** Offer to show the order as it is now (after a 412). */
+  reloadId?: number;
+}
+
+const ESTIMATED_CARD_HEIGHT = 136;
+
+function changedFields(order: Order, draft: OrderDraft): UpdateOrderBody {
+  const changes: UpdateOrderBody = {};
+  const customer = draft.customer_name.trim();
+  const product = draft.product_name.trim();
+  if (customer !== order.customer_name) changes.customer_name = customer;
+  if (product !== order.product_name) changes.product_name = product;
+  if (draft.status !== order.status) changes.status = draft.status;
+  return changes;
+}
+
+/**
+ * The board: every order of the current filter, newest change first, virtualized so ten thousand cards cost what a
+ * screenful does. Also owns the edit/delete interactions and the messages about refused writes.
+ */
+export function OrderBoard({ filter }: { filter: OrderFilter }) {
+  // The virtualizer hands out new measurements through the same object on every scroll; memoizing around it (React
+  // Compiler) would freeze them, so this component opts out.
+  'use no memo';
+  const list = useOrderList(filter);
+  const now = useNow(15_000);
+  const pendingIds = usePendingOrderIds();
+  const { mutate: mutateUpdate } = useUpdateOrder();
+  const { mutate: mutateDelete } = useDeleteOrder();
+  const reloadOrder = useReloadOrder();
+  const [editing, setEditing] = useState<EditState | null>(null);
+  const [confirmingDelete, setConfirmingDelete] = useState<number | null>(null);
+  const [notices, setNotices] = useState<Notice[]>([]);
+  const noticeSeq = useRef(0);
+  const scrollRef = useRef<HTMLDivElement>(null);
+
+  const orders = list.data?.orders ?? [];
+  const virtualizer = useVirtualizer({
+    count: orders.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ESTIMATED_CARD_HEIGHT,
+    getItemKey: (index) => orders[index]?.id ?? index,
+    overscan: 6,
+  });
+
+  const addNotice = useCallback((notice: Omit<Notice, 'key'>) => {
+    noticeSeq.current += 1;
+    const key = noticeSeq.current;
+    setNotices((current) => [...current.filter((n) => n.message !== notice.message), { ...notice, key }].slice(-4));
+  }, []);
+  const dismissNotice = (key: number) => setNotices((current) => current.filter((n) => n.key !== key));
+
+  const startEdit = useCallback((order: Order) => {
+    setConfirmingDelete(null);
+    setEditing({
+      id: order.id,
+      baseVersion: order.version,
+      draft: { customer_name: order.customer_name, product_name: order.product_name, status: order.status },
+      problem: null,
+    });
+  }, []);
+
+  const changeDraft = useCallback((draft: OrderDraft) => {
+    setEditing((current) => (current ? { ...current, draft } : current));
+  }, []);
+
+  const cancelEdit = useCallback(() => setEditing(null), []);
+
+  const saveEdit = useCallback((order: Order, edit: EditState) => {
+    const changes = changedFields(order, edit.draft);
+    setEditing(null);
+    if (Object.keys(changes).length === 0) return;
+    mutateUpdate(
+      { id: edit.id, changes, expectedVersion: edit.baseVersion },
+      {
+        onError: (error) => {
+          const problem = describeWriteProblem(error, 'update', edit.id);
+          if (problem.code === 'VALIDATION') {
+            // Give the person their input back, with the refused field marked.
+            setEditing({ ...edit, problem });
+          } else if (problem.code === 'VERSION_MISMATCH') {
+            addNotice({ message: problem.message, reloadId: edit.id });
+          } else {
+            addNotice({ message: problem.message });
+          }
+        },
+      },
+    );
+  }, [mutateUpdate, addNotice]);
+
+  const askDelete = useCallback((id: number | null) => setConfirmingDelete(id), []);
+
+  const removeOrder = useCallback(
+    (order: Order) => {
+      setConfirmingDelete(null);
+      mutateDelete(order, {
+        onError: (error) => addNotice({ message: describeWriteProblem(error, 'delete', order.id).message }),
+      });
+    },
+    [mutateDelete, addNotice],
+  );
+
+  const reload = async (notice: Notice) => {
+    if (notice.reloadId === undefined) return;
+    dismissNotice(notice.key);
+    try {
+      const order = await reloadOrder(notice.reloadId);
+      startEdit(order);
+    } catch (error) {
+      addNotice({ message: describeWriteProblem(error, 'update', notice.reloadId).message });
+    }
+  };
+
+  const noticeList = notices.length > 0 && (
+    <ul className="notices" aria-label="Messages">
+      {notices.map((notice) => (
+        <li key={notice.key} className="notice" role="alert">
+          <span>{notice.message}</span>
+          {notice.reloadId !== undefined && (
+            <button type="button" onClick={() => void reload(notice)}>
+              Reload order #{notice.reloadId}
+            </button>
+          )}
+          <button type="button" aria-label="Dismiss message" onClick={() => dismissNotice(notice.key)}>
+            ×
+          </button>
+        </li>
+      ))}
+    </ul>
+  );
+
+  if (list.isPending) {
+    return (
+      <section className="board" aria-labelledby="board-heading">
+        <h2 id="board-heading">Orders</h2>
+        <div className="board-loading" role="status" aria-label="Loading orders">
+          {[0, 1, 2].map((i) => (
+            <div key={i} className="card skeleton" aria-hidden="true" />
+          ))}
+          <p>Loading orders…</p>
+        </div>
+      </section>
+    );
+  }
+
+  if (list.isError) {
+    return (
+      <section className="board" aria-labelledby="board-heading">
+        <h2 id="board-heading">Orders</h2>
+        <div className="board-error" role="alert">
+          <p>The orders could not be loaded: {describeLoadError(list.error)}</p>
+          <p>The page keeps trying by itself.</p>
+          <button type="button" onClick={() => void list.refetch()}>
+            Try again now
+          </button>
+        </div>
+      </section>
+    );
+  }
+
+  const filtered = Boolean(filter.status || filter.customer);
+  const items = virtualizer.getVirtualItems();
+  return (
+    <section className="board" aria-labelledby="board-heading">
+      <div className="board-head">
+        <h2 id="board-heading">Orders</h2>
+        <p className="board-count">
+          {orders.length.toLocaleString()} {orders.length === 1 ? 'order' : 'orders'}
+          {filtered ? ' match' : ''}
+        </p>
+      </div>
+      {noticeList}
+      {orders.length === 0 ? (
+        <div className="board-empty">
+          <p>{filtered ? 'No orders match these filters.' : 'No orders yet.'}</p>
+          <p>{filtered ? 'Change the filters to see more.' : 'Create one above; orders created anywhere appear here.'}</p>
+        </div>
+      ) : (
+        <div ref={scrollRef} className="board-scroll" role="region" aria-label="Order board" tabIndex={0}>
+          <ol className="board-list" aria-label="Orders" style={{ height: virtualizer.getTotalSize() }}>
+            {items.map((item) => {
+              const order = orders[item.index];
+              if (!order) return null;
+              return (
+                <li
+                  key={item.key}
+                  data-index={item.index}
+                  ref={virtualizer.measureElement}
+                  className="board-item"
+                  style={{ transform: `translateY(${item.start}px)` }}
+                  aria-setsize={orders.length}
+                  aria-posinset={item.index + 1}
+                >
+                  <OrderCard
+                    order={order}
+                    now={now}
+                    saving={pendingIds.has(order.id)}
+                    editing={editing?.id === order.id ? editing : null}
+                    confirmingDelete={confirmingDelete === order.id}
+                    onEdit={startEdit}
+                    onDraftChange={changeDraft}
+                    onSave={saveEdit}
+                    onCancelEdit={cancelEdit}
+                    onAskDelete={askDelete}
+                    onDelete={removeOrder}
+                  />
+                </li>
+              );
+            })}
+          </ol>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function describeLoadError(error: Error): string {
+  return error.message || 'unknown error';
+}

@@ -1,0 +1,131 @@
+import type { Order } from '@orders/contracts';
+import { memo, type FormEvent } from 'react';
+import { formatAbsolute, formatRelative } from '../../../lib/format.js';
+import type { WriteProblem } from '../errors.js';
+import { OrderFields, type OrderDraft } from './OrderFields.js';
+import { StatusBadge } from './StatusBadge.js';
+
+/** An edit in progress on one card; kept by the board so it survives the card scrolling out of view or moving. */
+export interface EditState {
+  id: number;
+  /** The version the person started from; sent as If-Match. */
+  baseVersion: number;
+  draft: OrderDraft;
+  problem: WriteProblem | null;
+}
+
+interface OrderCardProps {
+  order: Order;
+  now: number;
+  saving: boolean;
+  editing: EditState | null;
+  confirmingDelete: boolean;
+  onEdit: (order: Order) => void;
+  onDraftChange: (draft: OrderDraft) => void;
+  onSave: (order: Order, edit: EditState) => void;
+  onCancelEdit: () => void;
+  onAskDelete: (id: number | null) => void;
+  onDelete: (order: Order) => void;
+}
+
+/** One order on the board: what it is, its status, when it last changed, and what can be done to it. */
+export const OrderCard = memo(function OrderCard({
+  order,
+  now,
+  saving,
+  editing,
+  confirmingDelete,
+  onEdit,
+  onDraftChange,
+  onSave,
+  onCancelEdit,
+  onAskDelete,
+  onDelete,
+}: OrderCardProps) {
+  const titleId = `order-${order.id}-title`;
+  const errorId = `order-${order.id}-error`;
+
+  if (editing) {
+    const submit = (event: FormEvent<HTMLFormElement>) => {
+      event.preventDefault();
+      onSave(order, editing);
+    };
+    return (
+      <article className={`card card-editing status-${order.status}`} aria-labelledby={titleId}>
+        <h3 id={titleId} className="card-title">
+          Order #{order.id}
+        </h3>
+        <form className="order-form" aria-label={`Edit order #${order.id}`} onSubmit={submit} noValidate>
+          <OrderFields
+            idPrefix={`edit-${order.id}`}
+            draft={editing.draft}
+            onChange={onDraftChange}
+            invalidField={editing.problem?.field}
+            errorId={errorId}
+          />
+          {editing.problem && (
+            <p id={errorId} className="form-error" role="alert">
+              {editing.problem.message}
+            </p>
+          )}
+          <div className="form-actions">
+            <button type="submit" className="primary">
+              Save
+            </button>
+            <button type="button" onClick={onCancelEdit}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      </article>
+    );
+  }
+
+  return (
+    <article className={`card status-${order.status}`} aria-labelledby={titleId} aria-busy={saving || undefined}>
+      <div className="card-head">
+        <h3 id={titleId} className="card-title">
+          Order #{order.id}
+        </h3>
+        <StatusBadge status={order.status} />
+      </div>
+      <dl className="card-details">
+        <div>
+          <dt>Customer</dt>
+          <dd>{order.customer_name}</dd>
+        </div>
+        <div>
+          <dt>Product</dt>
+          <dd>{order.product_name}</dd>
+        </div>
+      </dl>
+      <p className="card-updated">
+        Updated{' '}
+        <time dateTime={order.updated_at} title={formatAbsolute(order.updated_at)}>
+          {formatRelative(order.updated_at, now)}
+        </time>
+        {saving && <span className="saving"> · Saving…</span>}
+      </p>
+      {confirmingDelete ? (
+        <div className="card-actions confirm" role="group" aria-label={`Confirm deleting order #${order.id}`}>
+          <span>Delete order #{order.id}?</span>
+          <button type="button" className="danger" onClick={() => onDelete(order)}>
+            Yes, delete
+          </button>
+          <button type="button" onClick={() => onAskDelete(null)}>
+            Keep
+          </button>
+        </div>
+      ) : (
+        <div className="card-actions">
+          <button type="button" onClick={() => onEdit(order)} aria-label={`Edit order #${order.id}`}>
+            Edit
+          </button>
+          <button type="button" onClick={() => onAskDelete(order.id)} aria-label={`Delete order #${order.id}`}>
+            Delete
+          </button>
+        </div>
+      )}
+    </article>
+  );
+});

@@ -1,0 +1,92 @@
+import { ORDER_STATUSES, type OrderFilter, type OrderStatus } from '@orders/contracts';
+import { queryOptions, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
+import { useCallback } from 'react';
+import { fetchOrder, fetchOrderList } from './api.js';
+import { countByStatus, upsertOrder, type OrderList } from './cache.js';
+
+/**
+ * Normalizes what the user picked into the filter the API and the subscription understand: statuses in a fixed
+ * order, no statuses meaning all of them, and a trimmed customer. Equal filters give equal query keys.
+ */
+export function normalizeFilter(input: { status?: readonly OrderStatus[]; customer?: string }): OrderFilter {
+  const filter: OrderFilter = {};
+  const picked = ORDER_STATUSES.filter((status) => input.status?.includes(status));
+  if (picked.length > 0 && picked.length < ORDER_STATUSES.length) filter.status = picked;
+  const customer = input.customer?.trim().slice(0, 200);
+  if (customer) filter.customer = customer;
+  return filter;
+}
+
+/** Query keys for orders (TkDodo's key factory): everything under `all`, lists by filter, details by id. */
+export const orderKeys = {
+  all: ['orders'] as const,
+  lists: () => [...orderKeys.all, 'list'] as const,
+  list: (filter: OrderFilter) => [...orderKeys.lists(), filter] as const,
+  details: () => [...orderKeys.all, 'detail'] as const,
+  detail: (id: number) => [...orderKeys.details(), id] as const,
+};
+
+/** The filter a list key was built from. */
+export function filterOfListKey(key: readonly unknown[]): OrderFilter {
+  const filter = key[2];
+  return typeof filter === 'object' && filter !== null ? filter : {};
+}
+
+/**
+ * The board's list. `staleTime: Infinity`: the socket keeps it fresh, so it is never refetched on focus or mount;
+ * only a resync replaces it.
+ */
+export function orderListQuery(filter: OrderFilter) {
+  return queryOptions({
+    queryKey: orderKeys.list(filter),
+    queryFn: ({ signal }) => fetchOrderList(filter, signal),
+    staleTime: Infinity,
+  });
+}
+
+/** One order, read fresh (used to reload an order that was edited elsewhere). */
+export function orderDetailQuery(id: number) {
+  return queryOptions({
+    queryKey: orderKeys.detail(id),
+    queryFn: ({ signal }) => fetchOrder(id, signal),
+    staleTime: 0,
+  });
+}
+
+/** The cached list for a filter, with its loading and error state. */
+export function useOrderList(filter: OrderFilter) {
+  return useQuery(orderListQuery(filter));
+}
+
+/** Orders per status in the cached list for `filter`; re-renders only when a count changes. */
+export function useStatusCounts(filter: OrderFilter) {
+  return useQuery({ ...orderListQuery(filter), select: (list) => countByStatus(list.orders) });
+}
+
+/** Applies `patch` to every cached order list that has data, each with its own filter. */
+export function patchOrderLists(
+  queryClient: QueryClient,
+  patch: (list: OrderList, filter: OrderFilter) => OrderList,
+): void {
+  for (const [key, list] of queryClient.getQueriesData<OrderList>({ queryKey: orderKeys.lists() })) {
+    if (!list) continue;
+    const next = patch(list, filterOfListKey(key));
+    if (next !== list) queryClient.setQueryData<OrderList>(key, next);
+  }
+}
+
+/**
+ * Reads one order from the server and puts it into every cached list (newer version wins), returning it;
+ * used after a 412 to show what the order looks like now.
+ */
+export function useReloadOrder() {
+  const queryClient = useQueryClient();
+  return useCallback(
+    async (id: number) => {
+      const order = await queryClient.fetchQuery(orderDetailQuery(id));
+      patchOrderLists(queryClient, (list, filter) => upsertOrder(list, order, filter));
+      return order;
+    },
+    [queryClient],
+  );
+}

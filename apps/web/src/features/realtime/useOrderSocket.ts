@@ -1,0 +1,43 @@
+import type { OrderFilter } from '@orders/contracts';
+import { hashKey, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useMemo, useState } from 'react';
+import { filterOfListKey, orderKeys } from '../orders/queries.js';
+import { createActivityStore, type ActivityStore } from './activity.js';
+import { OrderFeed, type ConnectionState } from './orderFeed.js';
+import { defaultSocketUrl, useRealtimeConfig } from './RealtimeContext.js';
+
+/** What the dashboard learns from the live feed. */
+export interface OrderSocket {
+  connection: ConnectionState;
+  activity: ActivityStore;
+}
+
+/**
+ * The one owner of the WebSocket. Follows the list for `filter`: subscribes since its snapshot's position, patches
+ * the cache once per frame from validated frames, reconnects with backoff, and resubscribes when the filter changes.
+ */
+export function useOrderSocket(filter: OrderFilter): OrderSocket {
+  const queryClient = useQueryClient();
+  const { WebSocketImpl, url, backoff } = useRealtimeConfig();
+  const [connection, setConnection] = useState<ConnectionState>('connecting');
+  const [activity] = useState(createActivityStore);
+  // The feed restarts on a different filter by value, not on a new object with the same content.
+  const filterHash = hashKey(orderKeys.list(filter));
+  const stableFilter = useMemo(() => filterOfListKey(JSON.parse(filterHash) as unknown[]), [filterHash]);
+
+  useEffect(() => {
+    const feed = new OrderFeed({
+      queryClient,
+      filter: stableFilter,
+      url: url ?? defaultSocketUrl(),
+      WebSocketImpl,
+      backoff,
+      onConnectionChange: setConnection,
+      onEvents: (events) => activity.record(events),
+    });
+    feed.start();
+    return () => feed.dispose();
+  }, [queryClient, stableFilter, url, WebSocketImpl, backoff, activity]);
+
+  return { connection, activity };
+}
