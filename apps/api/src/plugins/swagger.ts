@@ -26,6 +26,10 @@ const swaggerPlugin: FastifyPluginAsync = async (fastify) => {
         { name: 'health', description: 'Liveness and readiness' },
       ],
     },
+    // Name shared components after the contracts' $id (Order, OrderStatus) rather than def-0, def-1.
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === 'string' ? json.$id : `def-${index}`),
+    },
   });
   await fastify.register(swaggerUi, { routePrefix: '/docs' });
   fastify.get('/openapi.json', { schema: { hide: true } }, () => fastify.swagger());
