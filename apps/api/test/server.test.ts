@@ -1,0 +1,160 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPOSITORY_ROOT } from '../src/config.js';
+import { makeDashboard } from './helpers.js';
+
+interface RunningServer {
+  child: ChildProcess;
+  baseUrl: string;
+  /** Everything the process printed, for failure messages. */
+  output: string[];
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts `server.ts` as `npm start` would (embedded database in DATA_DIR), on a free port; resolves with its
+ * address once it logs that it listens.
+ */
+async function startServer(env: Record<string, string>): Promise<RunningServer> {
+  const child = spawn(process.execPath, ['--conditions=@orders/source', '--import', 'tsx', 'apps/api/src/server.ts'], {
+    cwd: REPOSITORY_ROOT,
+    // MONGODB_URI empty = unset, even if a developer's .env sets it: this test is about the embedded path.
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', MONGODB_URI: '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
+  const baseUrl = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output.join('\n')}`)), 30_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      output.push(line);
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${output.join('\n')}`));
+    });
+  });
+  return { child, baseUrl, output, exited };
+}
+
+async function stop(server: RunningServer): Promise<number | null> {
+  if (server.child.exitCode === null) server.child.kill('SIGTERM');
+  return server.exited;
+}
+
+let dataDir: string;
+let dashboard: Awaited<ReturnType<typeof makeDashboard>>;
+let server: RunningServer | null = null;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'orders-server-'));
+  dashboard = await makeDashboard();
+});
+afterAll(async () => {
+  if (server !== null) await stop(server);
+  await rm(dataDir, { recursive: true, force: true });
+  await dashboard?.remove();
+});
+
+describe('the real server over HTTP', () => {
+  it("answers the seed's four curl commands as documented", async () => {
+    server = await startServer({ DATA_DIR: dataDir, WEB_DIST_DIR: dashboard.dir });
+    const { baseUrl } = server;
+
+    // curl -X POST http://localhost:3000/orders -H "Content-Type: application/json" -d '{"id": 200, ...}'
+    const created = await fetch(`${baseUrl}/orders`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"id": 200, "customer_name": "Bob", "product_name": "T-shirt", "status": "pending"}',
+    });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('location')).toBe('/orders/200');
+    const createdOrder = (await created.json()) as Record<string, unknown>;
+    expect(createdOrder).toMatchObject({ id: 200, customer_name: 'Bob', product_name: 'T-shirt', status: 'pending', version: 1 });
+
+    // curl -X PUT http://localhost:3000/orders/200 -H "Content-Type: application/json" -d '{"status": "shipped", ...}'
+    const updated = await fetch(`${baseUrl}/orders/200`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"status": "shipped", "product_name": "T-shirt XL"}',
+    });
+    expect(updated.status).toBe(200);
+    expect(await updated.json()).toMatchObject({ id: 200, customer_name: 'Bob', product_name: 'T-shirt XL', status: 'shipped', version: 2 });
+
+    // curl -X GET http://localhost:3000/orders (before the delete, the order is listed)
+    const listed = (await (await fetch(`${baseUrl}/orders`)).json()) as { orders: { id: number; status: string }[] };
+    expect(listed.orders).toEqual([expect.objectContaining({ id: 200, status: 'shipped' })]);
+
+    // curl -X DELETE http://localhost:3000/orders/200
+    const deleted = await fetch(`${baseUrl}/orders/200`, { method: 'DELETE' });
+    expect(deleted.status).toBe(204);
+
+    // curl -X GET http://localhost:3000/orders
+    const after = await fetch(`${baseUrl}/orders`);
+    expect(after.status).toBe(200);
+    expect(after.headers.get('content-type')).toContain('application/json');
+    expect(await after.json()).toMatchObject({ orders: [], next_cursor: null });
+
+    // And the dashboard at http://localhost:3000
+    const page = await fetch(`${baseUrl}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('Orders dashboard');
+  });
+
+  it('stops cleanly on SIGTERM and keeps the data in DATA_DIR across a restart', async () => {
+    server ??= await startServer({ DATA_DIR: dataDir, WEB_DIST_DIR: dashboard.dir });
+    const created = await fetch(`${server.baseUrl}/orders`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id: 7, customer_name: 'Dana', product_name: 'Lamp' }),
+    });
+    expect(created.status).toBe(201);
+
+    const code = await stop(server);
+    expect(code, server.output.join('\n')).toBe(0);
+    expect(server.output.join('\n')).toContain('shutting down');
+    server = null;
+
+    server = await startServer({ DATA_DIR: dataDir, WEB_DIST_DIR: dashboard.dir });
+    const order = await fetch(`${server.baseUrl}/orders/7`);
+    expect(order.status).toBe(200);
+    expect(await order.json()).toMatchObject({ id: 7, customer_name: 'Dana', product_name: 'Lamp', status: 'pending', version: 1 });
+  });
+
+  it('exits 1 listing every bad variable when the configuration is invalid', async () => {
+    const child = spawn(process.execPath, ['--conditions=@orders/source', '--import', 'tsx', 'apps/api/src/server.ts'], {
+      cwd: REPOSITORY_ROOT,
+      env: { ...process.env, PORT: 'abc', LOG_LEVEL: 'chatty', DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toContain('PORT="abc"');
+    expect(stderr).toContain('LOG_LEVEL="chatty"');
+  });
+
+  it('exits 1 naming the host and the fix when MONGODB_URI is unreachable', async () => {
+    const child = spawn(process.execPath, ['--conditions=@orders/source', '--import', 'tsx', 'apps/api/src/server.ts'], {
+      cwd: REPOSITORY_ROOT,
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', MONGODB_URI: 'mongodb://127.0.0.1:1/?directConnection=true', MONGODB_TIMEOUT_MS: '500', LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toContain('Cannot reach MongoDB at 127.0.0.1:1 (from MONGODB_URI)');
+  });
+});
