@@ -184,7 +184,9 @@ function parseEntries(update: Doc): Entry[] {
       throw failedToParse(`Modifiers operate on fields but we found type ${bsonTypeName(spec)} instead. For example: {$mod: {<field>: ...}} not {${op}: ${show(spec)}}`);
     }
     for (const [path, arg] of Object.entries(spec)) {
-      entries.push({ op, path, parts: validatePath(path), arg });
+      const entry = { op, path, parts: validatePath(path), arg };
+      if (op === '$rename') validateRename(entry);
+      entries.push(entry);
     }
   }
   return entries;
@@ -403,13 +405,17 @@ function applyCurrentDate(w: Writer, e: Entry, opts: UpdateOptions): void {
   setValue(w, t, value);
 }
 
-function applyRename(w: Writer, e: Entry): void {
+function validateRename(e: Entry): void {
   const dest = e.arg;
   if (typeof dest !== 'string') throw badValue(`The 'to' field for $rename must be a string: ${e.path}: ${show(dest)}`);
   if (dest === e.path) throw badValue(`The source and target field for $rename must differ: ${e.path}: ${show(dest)}`);
   if (dest.startsWith(`${e.path}.`) || e.path.startsWith(`${dest}.`)) {
     throw badValue(`The source and target field for $rename must not be on the same path: ${e.path}: ${show(dest)}`);
   }
+}
+
+function applyRename(w: Writer, e: Entry): void {
+  const dest = e.arg as string;
   const destParts = validatePath(dest);
   // Source and destination may not pass through arrays.
   const src = locate(w, e.parts, false);
