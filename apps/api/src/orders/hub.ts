@@ -66,6 +66,15 @@ export interface HubStats {
   replaysFromHistory: number;
 }
 
+/**
+ * Watches the hub's hot path (the fan-out benchmark timestamps events with it). Called synchronously: keep it
+ * cheap. `flushed` runs after the last socket write of a flush, with the events that flush carried.
+ */
+export interface HubObserver {
+  published(item: ChangeItem): void;
+  flushed(items: readonly ChangeItem[]): void;
+}
+
 /** A subscription filter, prepared for matching. */
 interface CompiledFilter {
   key: string;
@@ -248,6 +257,7 @@ export class Hub implements FeedSink {
   private activeReplays = 0;
   private readonly replayQueue: (() => void)[] = [];
   private closed = false;
+  private observer: HubObserver | null = null;
   private readonly counters: Omit<HubStats, 'clients'> = {
     eventsPublished: 0,
     deliveries: 0,
@@ -273,6 +283,11 @@ export class Hub implements FeedSink {
     return { clients: this.clients.size, ...this.counters };
   }
 
+  /** Installs the observer (null removes it); one at a time. */
+  observe(observer: HubObserver | null): void {
+    this.observer = observer;
+  }
+
   // ---- FeedSink ----------------------------------------------------------------------------------------------
 
   publish(item: ChangeItem): void {
@@ -282,6 +297,7 @@ export class Hub implements FeedSink {
     this.pending.push(entry);
     this.latest = item.position;
     this.counters.eventsPublished += 1;
+    this.observer?.published(item);
     this.scheduleFlush();
   }
 
@@ -609,6 +625,7 @@ export class Hub implements FeedSink {
       const frame = Buffer.from(frameOf(shapes), 'utf8');
       for (const client of group) this.write(client, frame, shapes.length);
     }
+    if (this.observer !== null) this.observer.flushed(events.map((entry) => entry.item));
   }
 
   /** Sends one frame of events to one client; false when the client was closed instead. */

@@ -12,7 +12,7 @@ import {
   type OpenChangeStream,
   type PositionStore,
 } from '../orders/feed.js';
-import { Hub, type HubStats } from '../orders/hub.js';
+import { Hub, type HubObserver, type HubStats } from '../orders/hub.js';
 import type { OrderDocument } from '../orders/order-document.js';
 import { registerWsRoute } from '../routes/ws.js';
 
@@ -28,6 +28,8 @@ export interface RealtimeDecorator {
   isFeedOpen(): boolean;
   /** Counters for /metrics. */
   stats(): HubStats & { feedOpen: boolean };
+  /** Installs a hub observer (null removes it): the fan-out benchmark's timestamps and Socket.IO baseline. */
+  observe(observer: HubObserver | null): void;
 }
 
 declare module 'fastify' {
@@ -83,6 +85,7 @@ const realtimePlugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, {
     position: () => hub.position(),
     isFeedOpen: () => feed.isOpen(),
     stats: () => ({ ...hub.stats(), feedOpen: feed.isOpen() }),
+    observe: (observer) => hub.observe(observer),
   } satisfies RealtimeDecorator);
 
   registerWsRoute(fastify, { hub });
