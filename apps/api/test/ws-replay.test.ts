@@ -1,0 +1,117 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AddressInfo } from 'node:net';
+import { startEmbeddedServer } from '@orders/mongo-embedded';
+import type { App } from '../src/app.js';
+import { startApp, testConfig, type EmbeddedDatabase } from './helpers.js';
+import { TestClient } from './support/ws-client.js';
+
+/*
+ * Resuming older than the hub's ring: a ring of 2 events forces replays through a temporary change stream,
+ * and an engine that keeps only 40 change records makes older positions "history lost".
+ */
+const HISTORY = 40;
+
+let database: EmbeddedDatabase;
+let app: App;
+let url: string;
+const clients: TestClient[] = [];
+
+beforeAll(async () => {
+  database = await startEmbeddedServer({ host: '127.0.0.1', port: 0, changeHistoryMaxRecords: HISTORY });
+  app = await startApp(testConfig(database.uri, { HUB_RING_SIZE: '2' }));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  url = `ws://127.0.0.1:${(app.server.address() as AddressInfo).port}/ws`;
+});
+afterEach(async () => {
+  for (const client of clients.splice(0)) await client.close();
+});
+afterAll(async () => {
+  await app?.close();
+  await database?.close();
+});
+
+async function subscribe(message: Record<string, unknown> = {}): Promise<TestClient> {
+  const client = await TestClient.subscribe(url, message);
+  clients.push(client);
+  return client;
+}
+
+async function insert(ids: number[]): Promise<void> {
+  for (const id of ids) {
+    await app.mongo.orders.insertOne({ _id: id, customer_name: 'H', product_name: 'P', status: 'pending' } as never);
+  }
+}
+
+function ids(client: TestClient): number[] {
+  return client.events().map((event) => ('order' in event ? event.order.id : event.id));
+}
+
+describe('resume from the database history', () => {
+  it('replays events older than the ring from a change stream, then continues live without gap or duplicate', async () => {
+    const first = await subscribe();
+    await insert([1]);
+    await first.waitForEvents(1);
+    const since = first.lastPosition();
+    await first.close();
+
+    await insert([2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const again = await subscribe({ since });
+    expect(again.control()[0]).toMatchObject({ type: 'ready', resumed: true, position: since });
+    await again.waitForEvents(9);
+    await insert([11, 12]);
+    await again.waitForEvents(11);
+    expect(ids(again)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(app.realtime.stats().replaysFromHistory).toBeGreaterThanOrEqual(1);
+  });
+
+  it('applies the client filter to a replay from history', async () => {
+    const first = await subscribe();
+    await insert([20]);
+    await first.waitForEvents(1);
+    const since = first.lastPosition();
+    await first.close();
+
+    await insert([21, 22, 23]);
+    await app.mongo.orders.updateOne({ _id: 22 }, { $set: { status: 'shipped' } });
+    await app.mongo.orders.updateOne({ _id: 23 }, { $set: { status: 'shipped' } });
+    const shipped = await subscribe({ since, filter: { status: ['shipped'] } });
+    await shipped.waitForEvents(2);
+    await app.mongo.orders.updateOne({ _id: 23 }, { $set: { status: 'delivered' } });
+    await shipped.waitForEvents(3);
+    expect(shipped.events().map((e) => [e.type, 'order' in e ? e.order.id : e.id])).toEqual([
+      ['order.updated', 22],
+      ['order.updated', 23],
+      ['order.left', 23],
+    ]);
+  });
+
+  it('answers resync (history_lost) when the history no longer reaches back, then delivers live', async () => {
+    const first = await subscribe();
+    await insert([100]);
+    await first.waitForEvents(1);
+    const since = first.lastPosition();
+    await first.close();
+
+    await insert(Array.from({ length: HISTORY + 10 }, (_, i) => 101 + i));
+    const again = await subscribe({ since });
+    await again.waitFor(() => again.control().length >= 2, 'resync and ready');
+    expect(again.control().slice(0, 2)).toEqual([
+      { type: 'resync', reason: 'history_lost' },
+      expect.objectContaining({ type: 'ready', resumed: false }),
+    ]);
+    await insert([999]);
+    await again.waitFor(() => ids(again).includes(999), 'the live event');
+    expect(ids(again)).toEqual([999]);
+  });
+
+  it('answers resync (unknown_position) to a position this database never produced', async () => {
+    const client = await TestClient.connect(url);
+    clients.push(client);
+    client.send({ type: 'subscribe', since: 'not-a-resume-token' });
+    await client.waitFor(() => client.control().length >= 2, 'resync and ready');
+    expect(client.control().slice(0, 2)).toEqual([
+      { type: 'resync', reason: 'unknown_position' },
+      expect.objectContaining({ type: 'ready', resumed: false }),
+    ]);
+  });
+});
