@@ -1,0 +1,300 @@
+import type { Order, OrderEvent, ServerMessage } from '@orders/contracts';
+import { act, screen, waitFor, within } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import { deferred, FakeApi, json, makeOrder } from '../../test/fakeApi.js';
+import { batch, type FakeSocket, type FakeSocketServer } from '../../test/fakeSocket.js';
+import { renderDashboard } from '../../test/render.js';
+import { orderKeys } from '../orders/queries.js';
+
+const created = (order: Order, position: string): OrderEvent => ({ type: 'order.created', order, position });
+const updated = (order: Order, position: string): OrderEvent => ({ type: 'order.updated', order, position });
+const deleted = (id: number, position: string): OrderEvent => ({ type: 'order.deleted', id, position });
+
+/** The card titles on the board, top to bottom. */
+function boardOrder(): string[] {
+  const list = screen.queryByRole('list', { name: 'Orders' });
+  if (!list) return [];
+  return within(list)
+    .getAllByRole('heading', { level: 3 })
+    .map((heading) => heading.textContent ?? '');
+}
+
+function card(id: number): HTMLElement {
+  return screen.getByRole('article', { name: `Order #${id}` });
+}
+
+function connectionText(): string {
+  return screen.getByRole('status', { name: /^Connection:/ }).textContent ?? '';
+}
+
+/** Waits for socket number `index`, completes its handshake and answers `ready`. */
+async function acceptSocket(server: FakeSocketServer, index: number, position: string | null = 'pos-0'): Promise<FakeSocket> {
+  await waitFor(() => expect(server.sockets.length).toBeGreaterThan(index));
+  const socket = server.sockets[index]!;
+  act(() => socket.accept());
+  act(() => socket.push({ type: 'ready', protocol: 1, position, resumed: position !== null }));
+  return socket;
+}
+
+function send(socket: FakeSocket, message: ServerMessage): void {
+  act(() => socket.push(message));
+}
+
+/** Lets the page reach its next animation frame, where queued socket events are applied to the cache. */
+async function nextFrame(): Promise<void> {
+  await act(() => new Promise<void>((resolve) => requestAnimationFrame(() => resolve())));
+}
+
+async function liveBoard(orders: Order[]) {
+  const view = renderDashboard(new FakeApi(orders));
+  await screen.findByRole('list', { name: 'Orders' });
+  const socket = await acceptSocket(view.sockets, 0);
+  await waitFor(() => expect(connectionText()).toBe('Live'));
+  return { ...view, socket };
+}
+
+describe('live board from the socket', () => {
+  it('shows the loading state, then cards newest first, and subscribes since the snapshot position', async () => {
+    const view = renderDashboard(new FakeApi([makeOrder(1, 10), makeOrder(2, 30), makeOrder(3, 20)]));
+    expect(screen.getByRole('status', { name: 'Loading orders' })).toBeTruthy();
+    expect(connectionText()).toBe('Connecting…');
+    await waitFor(() => expect(boardOrder()).toEqual(['Order #2', 'Order #3', 'Order #1']));
+
+    const socket = await acceptSocket(view.sockets, 0);
+    expect(socket.url).toBe('ws://localhost/ws');
+    expect(socket.subscriptions()).toEqual([{ type: 'subscribe', protocol: 1, since: 'pos-0' }]);
+    await waitFor(() => expect(connectionText()).toBe('Live'));
+  });
+
+  it('shows a created order at the top, moves an updated one to the top without duplicating it, and removes a deleted one', async () => {
+    const { socket } = await liveBoard([makeOrder(1, 10), makeOrder(2, 20)]);
+
+    send(socket, created(makeOrder(3, 30, { customer_name: 'Carol' }), 'pos-1'));
+    await waitFor(() => expect(boardOrder()).toEqual(['Order #3', 'Order #2', 'Order #1']));
+    expect(within(card(3)).getByText('Carol')).toBeTruthy();
+
+    send(socket, updated(makeOrder(1, 40, { status: 'shipped', product_name: 'Kettle', version: 2 }), 'pos-2'));
+    await waitFor(() => expect(boardOrder()).toEqual(['Order #1', 'Order #3', 'Order #2']));
+    expect(within(card(1)).getByText('Shipped')).toBeTruthy();
+    expect(within(card(1)).getByText('Kettle')).toBeTruthy();
+
+    send(socket, deleted(3, 'pos-3'));
+    await waitFor(() => expect(boardOrder()).toEqual(['Order #1', 'Order #2']));
+  });
+
+  it('applies a batch frame in order', async () => {
+    const { socket } = await liveBoard([makeOrder(1, 10)]);
+    send(
+      socket,
+      batch(
+        created(makeOrder(2, 20), 'pos-1'),
+        created(makeOrder(3, 30), 'pos-2'),
+        updated(makeOrder(2, 40, { version: 2, status: 'delivered' }), 'pos-3'),
+        deleted(1, 'pos-4'),
+      ),
+    );
+    await waitFor(() => expect(boardOrder()).toEqual(['Order #2', 'Order #3']));
+    expect(within(card(2)).getByText('Delivered')).toBeTruthy();
+  });
+
+  it('ignores frames that are not valid protocol messages and keeps going', async () => {
+    const { socket } = await liveBoard([makeOrder(1, 10)]);
+    act(() => socket.pushRaw('not json'));
+    act(() => socket.pushRaw(JSON.stringify({ type: 'order.created', order: { id: 2 }, position: 'pos-1' })));
+    act(() => socket.pushRaw(JSON.stringify({ type: 'order.deleted', id: -1, position: 'pos-1' })));
+    send(socket, created(makeOrder(5, 50), 'pos-2'));
+    await waitFor(() => expect(boardOrder()).toEqual(['Order #5', 'Order #1']));
+    expect(connectionText()).toBe('Live');
+  });
+
+  it('keeps the newer state when a duplicate or older event arrives later', async () => {
+    const { socket } = await liveBoard([makeOrder(1, 10)]);
+    send(socket, updated(makeOrder(1, 30, { version: 3, product_name: 'Newest' }), 'pos-3'));
+    send(socket, updated(makeOrder(1, 20, { version: 2, product_name: 'Older' }), 'pos-2'));
+    send(socket, updated(makeOrder(1, 30, { version: 3, product_name: 'Newest' }), 'pos-3'));
+    await waitFor(() => expect(within(card(1)).getByText('Newest')).toBeTruthy());
+    expect(screen.queryByText('Older')).toBeNull();
+    expect(boardOrder()).toEqual(['Order #1']);
+  });
+
+  it('does not lose an event that arrives while the list is loading: the older list resolves, the event wins', async () => {
+    const { socket, api, queryClient } = await liveBoard([makeOrder(1, 10), makeOrder(2, 20)]);
+    const held = deferred<Response>();
+    api.respondOnce('GET', '/orders', () => held.promise);
+    act(() => void queryClient.resetQueries({ queryKey: orderKeys.lists() }));
+    await screen.findByRole('status', { name: 'Loading orders' });
+
+    send(socket, updated(makeOrder(1, 50, { version: 2, status: 'delivered', product_name: 'From the socket' }), 'pos-9'));
+    await nextFrame();
+    expect(screen.getByRole('status', { name: 'Loading orders' })).toBeTruthy();
+    // The list was read before that update: it still has version 1.
+    act(() => held.resolve(json(200, { orders: [makeOrder(2, 20), makeOrder(1, 10)], position: 'pos-0', next_cursor: null })));
+
+    await waitFor(() => expect(boardOrder()).toEqual(['Order #1', 'Order #2']));
+    expect(within(card(1)).getByText('From the socket')).toBeTruthy();
+    expect(within(card(1)).getByText('Delivered')).toBeTruthy();
+  });
+
+  it('cancels a list fetch in flight when an event arrives, so its older answer cannot overwrite the event', async () => {
+    const { socket, api, queryClient } = await liveBoard([makeOrder(1, 10)]);
+    const held = deferred<Response>();
+    api.respondOnce('GET', '/orders', () => held.promise);
+    act(() => void queryClient.refetchQueries({ queryKey: orderKeys.lists() }));
+    await waitFor(() => expect(api.calls('GET', '/orders')).toHaveLength(2));
+
+    send(socket, updated(makeOrder(1, 50, { version: 2, product_name: 'Live value' }), 'pos-5'));
+    await waitFor(() => expect(within(card(1)).getByText('Live value')).toBeTruthy());
+    act(() => held.resolve(json(200, { orders: [makeOrder(1, 10, { product_name: 'Stale value' })], position: 'pos-0', next_cursor: null })));
+
+    await waitFor(() => expect(queryClient.isFetching()).toBe(0));
+    await nextFrame();
+    expect(within(card(1)).getByText('Live value')).toBeTruthy();
+    expect(screen.queryByText('Stale value')).toBeNull();
+  });
+
+  it('removes a card when its order leaves the filter', async () => {
+    const { socket } = await liveBoard([makeOrder(1, 10), makeOrder(2, 20)]);
+    send(socket, { type: 'order.left', id: 2, position: 'pos-1' });
+    await waitFor(() => expect(boardOrder()).toEqual(['Order #1']));
+  });
+});
+
+describe('connection and recovery', () => {
+  it('shows reconnecting, then resumes since the last position it saw and shows live again', async () => {
+    const { socket, sockets } = await liveBoard([makeOrder(1, 10)]);
+    send(socket, created(makeOrder(2, 20), 'pos-7'));
+    await waitFor(() => expect(boardOrder()).toEqual(['Order #2', 'Order #1']));
+
+    act(() => socket.drop(1006));
+    await waitFor(() => expect(connectionText()).toBe('Reconnecting…'));
+
+    const next = await acceptSocket(sockets, 1, 'pos-8');
+    expect(next.subscriptions()).toEqual([{ type: 'subscribe', protocol: 1, since: 'pos-7' }]);
+    await waitFor(() => expect(connectionText()).toBe('Live'));
+    // A change made while away is replayed after the reconnect.
+    send(next, created(makeOrder(3, 30), 'pos-8'));
+    await waitFor(() => expect(boardOrder()).toEqual(['Order #3', 'Order #2', 'Order #1']));
+  });
+
+  it('reconnects after the server closes for a slow consumer (4000) or going away (1001)', async () => {
+    const { socket, sockets } = await liveBoard([makeOrder(1, 10)]);
+    send(socket, deleted(1, 'pos-4'));
+    act(() => socket.drop(4000));
+    const second = await acceptSocket(sockets, 1);
+    expect(second.subscriptions()[0]?.since).toBe('pos-4');
+    act(() => second.drop(1001));
+    const third = await acceptSocket(sockets, 2);
+    expect(third.subscriptions()[0]?.since).toBe('pos-4');
+    await waitFor(() => expect(connectionText()).toBe('Live'));
+  });
+
+  it('says offline after repeated failures, and keeps trying', async () => {
+    const { socket, sockets } = await liveBoard([makeOrder(1, 10)]);
+    act(() => socket.drop(1006));
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      await waitFor(() => expect(sockets.sockets.length).toBe(attempt + 1));
+      expect(connectionText()).toBe('Reconnecting…');
+      act(() => sockets.latest().drop(1006));
+    }
+    await waitFor(() => expect(connectionText()).toBe('Offline'));
+    await acceptSocket(sockets, 4);
+    await waitFor(() => expect(connectionText()).toBe('Live'));
+    // The board stayed on screen throughout.
+    expect(boardOrder()).toEqual(['Order #1']);
+  });
+
+  it('answers resync with a quiet refetch and resubscribes since the new snapshot position', async () => {
+    const { socket, sockets, api } = await liveBoard([makeOrder(1, 10)]);
+    api.orders.set(2, makeOrder(2, 20));
+    api.orders.delete(1);
+    api.position = 'pos-50';
+    const held = deferred<Response>();
+    api.respondOnce('GET', '/orders', () => held.promise);
+
+    send(socket, { type: 'resync', reason: 'history_lost' });
+    await waitFor(() => expect(api.calls('GET', '/orders')).toHaveLength(2));
+    // Quiet: the board stays, no loading state.
+    expect(screen.queryByRole('status', { name: 'Loading orders' })).toBeNull();
+    expect(boardOrder()).toEqual(['Order #1']);
+
+    // An event arriving during the refetch is not overwritten by the (older) snapshot.
+    send(socket, created(makeOrder(3, 30), 'pos-51'));
+    act(() => held.resolve(json(200, api.listBody())));
+
+    await waitFor(() => expect(boardOrder()).toEqual(['Order #3', 'Order #2']));
+    const next = await acceptSocket(sockets, 1, 'pos-50');
+    expect(next.subscriptions()).toEqual([{ type: 'subscribe', protocol: 1, since: 'pos-50' }]);
+    expect(socket.closedWith).toBe(1000);
+  });
+
+  it('shows an error state when the API is down, and recovers by itself when it is back', async () => {
+    const api = new FakeApi([makeOrder(1, 10)]);
+    api.respondOnce('GET', '/orders', () => Promise.reject(new TypeError('Failed to fetch')));
+    api.respondOnce('GET', '/orders', () => Promise.reject(new TypeError('Failed to fetch')));
+    const view = renderDashboard(api);
+    const alert = await screen.findByRole('alert');
+    expect(alert.textContent).toContain('The server cannot be reached.');
+    expect(connectionText()).toBe('Offline');
+    expect(view.sockets.sockets).toHaveLength(0);
+
+    await waitFor(() => expect(boardOrder()).toEqual(['Order #1']));
+    await acceptSocket(view.sockets, 0);
+    await waitFor(() => expect(connectionText()).toBe('Live'));
+  });
+});
+
+describe('filters', () => {
+  it('resubscribes with the status filter and reads the filtered list', async () => {
+    const { user, sockets, api } = await liveBoard([
+      makeOrder(1, 10, { status: 'shipped' }),
+      makeOrder(2, 20, { status: 'pending' }),
+    ]);
+    api.position = 'pos-20';
+    await user.click(screen.getByRole('checkbox', { name: 'Shipped' }));
+
+    await waitFor(() => expect(boardOrder()).toEqual(['Order #1']));
+    const filteredRead = api.calls('GET', '/orders').at(-1);
+    expect(filteredRead?.search.getAll('status')).toEqual(['shipped']);
+    const socket = await acceptSocket(sockets, 1);
+    expect(sockets.sockets[0]?.closedWith).toBe(1000);
+    expect(socket.subscriptions()).toEqual([{ type: 'subscribe', protocol: 1, filter: { status: ['shipped'] }, since: 'pos-20' }]);
+
+    send(socket, { type: 'order.left', id: 1, position: 'pos-21' });
+    await waitFor(() => expect(screen.getByText('No orders match these filters.')).toBeTruthy());
+  });
+
+  it('debounces the customer search into one resubscription carrying the customer', async () => {
+    const { user, sockets, api } = await liveBoard([
+      makeOrder(1, 10, { customer_name: 'Bob Marley' }),
+      makeOrder(2, 20, { customer_name: 'Alice' }),
+    ]);
+    await user.type(screen.getByRole('searchbox', { name: 'Customer' }), 'bob');
+    await waitFor(() => expect(boardOrder()).toEqual(['Order #1']));
+    const socket = await acceptSocket(sockets, 1);
+    expect(socket.subscriptions()[0]?.filter).toEqual({ customer: 'bob' });
+    // One list read per settled search, not one per keystroke.
+    expect(api.calls('GET', '/orders').map((r) => r.search.get('customer'))).toEqual([null, 'bob']);
+    expect(sockets.sockets).toHaveLength(2);
+  });
+});
+
+describe('live figures', () => {
+  it('counts orders per status and lists recent activity as it happens', async () => {
+    const { socket } = await liveBoard([makeOrder(1, 10), makeOrder(2, 20, { status: 'shipped' })]);
+    const counts = screen.getByRole('region', { name: 'By status' });
+    expect(within(counts).getByText('Pending').nextSibling?.textContent).toBe('1');
+    expect(within(counts).getByText('Shipped').nextSibling?.textContent).toBe('1');
+
+    send(socket, updated(makeOrder(1, 30, { status: 'shipped', version: 2 }), 'pos-1'));
+    send(socket, created(makeOrder(3, 40, { customer_name: 'Dora' }), 'pos-2'));
+    await waitFor(() => expect(within(counts).getByText('Shipped').nextSibling?.textContent).toBe('2'));
+    expect(within(counts).getByText('Pending').nextSibling?.textContent).toBe('1');
+
+    const activity = screen.getByRole('list', { name: 'Recent activity' });
+    const lines = within(activity)
+      .getAllByRole('listitem')
+      .map((li) => li.querySelector('span')?.textContent);
+    expect(lines).toEqual(['Order #3 created for Dora', 'Order #1 updated: shipped']);
+    expect(screen.getByRole('img', { name: /per second now, peak [1-9]\d* per second/ })).toBeTruthy();
+  });
+});

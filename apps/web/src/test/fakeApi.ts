@@ -1,0 +1,146 @@
+import type { Order, OrderStatus } from '@orders/contracts';
+
+/** One request the page made. */
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  search: URLSearchParams;
+  headers: Headers;
+  body: unknown;
+}
+
+type Responder = (request: RecordedRequest) => Response | Promise<Response>;
+
+/** A JSON response. */
+export function json(status: number, body: unknown): Response {
+  return new Response(status === 204 ? null : JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json' },
+  });
+}
+
+/** An ErrorBody response as the API sends it. */
+export function apiError(status: number, code: string, message: string, field?: string): Response {
+  const reasons: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 409: 'Conflict', 412: 'Precondition Failed' };
+  return json(status, { statusCode: status, error: reasons[status] ?? 'Error', code, message, ...(field ? { field } : {}) });
+}
+
+/** A promise the test settles by hand, to hold a response "in flight". */
+export function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+const BASE = Date.parse('2026-03-01T09:00:00.000Z');
+
+/** A test order; `minutes` after a fixed base time. */
+export function makeOrder(id: number, minutes: number, overrides: Partial<Order> = {}): Order {
+  const stamp = new Date(BASE + minutes * 60_000).toISOString();
+  return {
+    id,
+    customer_name: `Customer ${id}`,
+    product_name: `Product ${id}`,
+    status: 'pending',
+    created_at: stamp,
+    updated_at: stamp,
+    version: 1,
+    ...overrides,
+  };
+}
+
+/**
+ * An in-memory stand-in for the API behind `fetch`: the list (filtered, newest first, with a position), reads, and
+ * writes with the API's refusals. `respondOnce` overrides the next matching request (a refusal, a held response).
+ */
+export class FakeApi {
+  readonly orders = new Map<number, Order>();
+  readonly requests: RecordedRequest[] = [];
+  position = 'pos-0';
+  private clock = BASE + 24 * 3600_000;
+  private readonly overrides: Array<{ method: string; path: string; respond: Responder }> = [];
+
+  constructor(orders: Order[] = []) {
+    for (const order of orders) this.orders.set(order.id, order);
+  }
+
+  /** Answers the next `method path` request with `respond` instead of the in-memory API. */
+  respondOnce(method: string, path: string, respond: Responder): void {
+    this.overrides.push({ method, path, respond });
+  }
+
+  /** Requests of one method to one path. */
+  calls(method: string, path: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.method === method && r.path === path);
+  }
+
+  readonly fetch = async (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> => {
+    const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url, 'http://localhost');
+    const request: RecordedRequest = {
+      method: (init.method ?? 'GET').toUpperCase(),
+      path: url.pathname,
+      search: url.searchParams,
+      headers: new Headers(init.headers),
+      body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
+    };
+    this.requests.push(request);
+    const index = this.overrides.findIndex((o) => o.method === request.method && o.path === request.path);
+    if (index !== -1) {
+      const [override] = this.overrides.splice(index, 1);
+      if (override) return override.respond(request);
+    }
+    return this.handle(request);
+  };
+
+  /** The list as the real API would answer it now. */
+  listBody(search = new URLSearchParams()) {
+    const statuses = search.getAll('status') as OrderStatus[];
+    const customer = search.get('customer')?.toLowerCase();
+    const orders = [...this.orders.values()]
+      .filter((o) => statuses.length === 0 || statuses.includes(o.status))
+      .filter((o) => !customer || o.customer_name.toLowerCase().includes(customer))
+      .sort((a, b) => Date.parse(b.updated_at) - Date.parse(a.updated_at) || b.id - a.id);
+    return { orders, position: this.position, next_cursor: null };
+  }
+
+  private stamp(): string {
+    this.clock += 1000;
+    return new Date(this.clock).toISOString();
+  }
+
+  private handle(request: RecordedRequest): Response {
+    const match = /^\/orders\/(\d+)$/.exec(request.path);
+    const id = match ? Number(match[1]) : undefined;
+    if (request.path === '/orders' && request.method === 'GET') return json(200, this.listBody(request.search));
+    if (request.path === '/orders' && request.method === 'POST') {
+      const body = request.body as Omit<Order, 'created_at' | 'updated_at' | 'version'>;
+      if (this.orders.has(body.id)) return apiError(409, 'ORDER_EXISTS', `Order ${body.id} already exists`);
+      const now = this.stamp();
+      const order: Order = { status: 'pending', ...body, created_at: now, updated_at: now, version: 1 };
+      this.orders.set(order.id, order);
+      return json(201, order);
+    }
+    if (id === undefined) return apiError(404, 'NOT_FOUND', 'No such route');
+    const existing = this.orders.get(id);
+    if (!existing) return apiError(404, 'ORDER_NOT_FOUND', `Order ${id} not found`);
+    if (request.method === 'GET') return json(200, existing);
+    if (request.method === 'DELETE') {
+      this.orders.delete(id);
+      return json(204, null);
+    }
+    if (request.method === 'PUT') {
+      const ifMatch = request.headers.get('if-match');
+      if (ifMatch && ifMatch !== `"${existing.version}"`) {
+        return apiError(412, 'VERSION_MISMATCH', `Order ${id} has changed`);
+      }
+      const updated: Order = { ...existing, ...(request.body as Partial<Order>), updated_at: this.stamp(), version: existing.version + 1 };
+      this.orders.set(id, updated);
+      return json(200, updated);
+    }
+    return apiError(404, 'NOT_FOUND', 'No such route');
+  }
+}
