@@ -15,7 +15,7 @@ export {
 export { compileFilter, fieldBounds, upsertSeed, type Bound, type FieldBounds } from './filter.js';
 export { applyUpdate, diffDocuments, isReplacement, type UpdateDescription, type UpdateOptions, type UpdateResult } from './update.js';
 export { compileProjection } from './projection.js';
-export { compileSort } from './sort.js';
+export { compileSort, sortDocuments } from './sort.js';
 export { compilePipeline, runPipeline, type PipelineContext } from './pipeline.js';
 export { evaluateExpression, type ExpressionOptions } from './expression.js';
 export { getIndexKeyValues, getPathValues } from './path.js';

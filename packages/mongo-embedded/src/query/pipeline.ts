@@ -3,7 +3,7 @@ import { badValue, location, MongoServerError, type Doc } from './errors.js';
 import { avgValues, evaluateExpression, maxValue, minValue, sumValues, type ExpressionOptions } from './expression.js';
 import { compileFilter } from './filter.js';
 import { compileProjectionMode } from './projection.js';
-import { compileSort } from './sort.js';
+import { compileSort, parseSort, sortDocuments } from './sort.js';
 import { bsonTypeName, canonicalKey, isNumber, isPlainObject, toDouble, isArray } from './values.js';
 
 /** Context for running a pipeline. */
@@ -282,8 +282,8 @@ function compileStage(spec: Doc, ctx: PipelineContext): Stage {
       return perDoc(compileReplaceRoot(arg, ctx));
     case '$sort': {
       if (!isPlainObject(arg) || Object.keys(arg).length === 0) throw location(15976, '$sort stage must have at least one sort key');
-      const cmp = compileSort(arg);
-      return (docs) => [...docs].sort(cmp);
+      parseSort(arg);
+      return (docs) => sortDocuments(docs, arg);
     }
     case '$skip': {
       const n = nonNegativeInteger(name, arg, false);

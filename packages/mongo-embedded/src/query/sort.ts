@@ -82,3 +82,17 @@ export function compileSort(sort: Doc): (a: Doc, b: Doc) => number {
     return 0;
   };
 }
+
+/** Sorts documents by a sort specification, computing each document's keys once (stable). */
+export function sortDocuments(docs: readonly Doc[], sort: Doc): Doc[] {
+  const fields = parseSort(sort);
+  const keyed = docs.map((doc, i) => ({ doc, i, keys: fields.map((f) => sortKey(doc, f.parts, f.dir)) }));
+  keyed.sort((a, b) => {
+    for (let k = 0; k < fields.length; k++) {
+      const c = compareKeys(a.keys[k], b.keys[k]);
+      if (c !== 0) return c * (fields[k] as SortField).dir;
+    }
+    return a.i - b.i;
+  });
+  return keyed.map((x) => x.doc);
+}
