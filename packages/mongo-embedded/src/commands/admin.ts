@@ -1,0 +1,137 @@
+import { Int32, Long, ObjectId } from 'bson';
+import { MongoServerError, type Doc } from '../query/index.js';
+import { MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE } from '../wire/protocol.js';
+import type { CommandContext } from './context.js';
+import { isDoc } from './util.js';
+
+/** The MongoDB version the engine presents (wire version 21). */
+export const SERVER_VERSION = '7.0.14';
+const MAX_WRITE_BATCH_SIZE = 100_000;
+const ELECTION_ID = new ObjectId('7fffffff0000000000000001');
+
+/** hello / isMaster / ismaster: a single-node replica-set primary without topologyVersion (polling monitor). */
+export function hello(ctx: CommandContext): Doc {
+  const client = ctx.body.client;
+  if (isDoc(client)) {
+    ctx.connState.client = client;
+    const app = client.application;
+    if (isDoc(app) && typeof app.name === 'string') ctx.connState.appName = app.name;
+  }
+  const now = new Date();
+  const opTime = { ts: ctx.store.clock.current, t: Long.fromNumber(1) };
+  const reply: Doc = {
+    isWritablePrimary: true,
+    ismaster: true,
+    topologyVersion: undefined,
+    hosts: [ctx.info.address],
+    setName: ctx.info.setName,
+    setVersion: 1,
+    secondary: false,
+    primary: ctx.info.address,
+    me: ctx.info.address,
+    electionId: ELECTION_ID,
+    lastWrite: { opTime, lastWriteDate: now, majorityOpTime: opTime, majorityWriteDate: now },
+    maxBsonObjectSize: MAX_BSON_OBJECT_SIZE,
+    maxMessageSizeBytes: MAX_MESSAGE_SIZE,
+    maxWriteBatchSize: MAX_WRITE_BATCH_SIZE,
+    localTime: now,
+    logicalSessionTimeoutMinutes: 30,
+    connectionId: new Int32(ctx.conn.connectionId),
+    minWireVersion: 0,
+    maxWireVersion: 21,
+    readOnly: false,
+  };
+  delete reply.topologyVersion;
+  if (ctx.body.helloOk !== undefined) reply.helloOk = true;
+  if (ctx.name === 'hello') delete reply.ismaster;
+  return reply;
+}
+
+export function buildInfo(): Doc {
+  return {
+    version: SERVER_VERSION,
+    gitVersion: 'embedded',
+    versionArray: [new Int32(7), new Int32(0), new Int32(14), new Int32(0)],
+    bits: 64,
+    debug: false,
+    maxBsonObjectSize: MAX_BSON_OBJECT_SIZE,
+    storageEngines: ['embedded'],
+    modules: [],
+    javascriptEngine: 'none',
+    openssl: { running: 'disabled' },
+  };
+}
+
+export function getParameter(ctx: CommandContext): Doc {
+  const all: Doc = {
+    featureCompatibilityVersion: { version: '7.0' },
+    transactionLifetimeLimitSeconds: 60,
+    enableTestCommands: true,
+    authenticationMechanisms: [],
+  };
+  if (ctx.body.getParameter === '*') return { ...all };
+  const out: Doc = {};
+  for (const k of Object.keys(ctx.body)) if (k in all) out[k] = all[k];
+  if (Object.keys(out).length === 0) throw new MongoServerError(72, 'InvalidOptions', 'no option found to get');
+  return out;
+}
+
+export function getCmdLineOpts(ctx: CommandContext): Doc {
+  const argv = ['mongo-embedded', '--port', String(ctx.info.port), '--bind_ip', ctx.info.host];
+  if (ctx.info.dbPath) argv.push('--dbpath', ctx.info.dbPath);
+  return {
+    argv,
+    parsed: {
+      net: { port: ctx.info.port, bindIp: ctx.info.host },
+      replication: { replSetName: ctx.info.setName },
+      storage: ctx.info.dbPath ? { dbPath: ctx.info.dbPath } : { inMemory: true },
+    },
+  };
+}
+
+export function serverStatus(ctx: CommandContext): Doc {
+  const now = new Date();
+  return {
+    host: ctx.info.address,
+    version: SERVER_VERSION,
+    process: 'mongod',
+    pid: Long.fromNumber(process.pid),
+    uptime: (now.getTime() - ctx.info.startedAt.getTime()) / 1000,
+    uptimeMillis: Long.fromNumber(now.getTime() - ctx.info.startedAt.getTime()),
+    localTime: now,
+    connections: { current: 0, available: 1_000_000 },
+    repl: { setName: ctx.info.setName, isWritablePrimary: true, primary: ctx.info.address, me: ctx.info.address },
+    metrics: { cursor: { open: { total: Long.fromNumber(ctx.cursors.size) } } },
+  };
+}
+
+export function replSetGetStatus(ctx: CommandContext): Doc {
+  const now = new Date();
+  return {
+    set: ctx.info.setName,
+    date: now,
+    myState: 1,
+    term: Long.fromNumber(1),
+    members: [{ _id: 0, name: ctx.info.address, health: 1, state: 1, stateStr: 'PRIMARY', self: true, optime: { ts: ctx.store.clock.current, t: Long.fromNumber(1) } }],
+  };
+}
+
+export function hostInfo(): Doc {
+  return { system: { currentTime: new Date(), hostname: '127.0.0.1' }, os: { type: process.platform }, extra: {} };
+}
+
+export function whatsmyuri(): Doc {
+  return { you: '127.0.0.1:0' };
+}
+
+export function connectionStatus(): Doc {
+  return { authInfo: { authenticatedUsers: [], authenticatedUserRoles: [] } };
+}
+
+export function getLog(): Doc {
+  return { totalLinesWritten: 0, log: [] };
+}
+
+export function ok(): Doc {
+  return {};
+}

@@ -1,0 +1,217 @@
+import { Binary, Long } from 'bson';
+import { MongoServerError, type Doc } from '../query/index.js';
+import type { Store } from '../storage/store.js';
+import { CLOSE_CONNECTION, type ConnectionContext } from '../wire/connection.js';
+import { MAX_COMMAND_BODY_SIZE } from '../wire/protocol.js';
+import * as admin from './admin.js';
+import type { CommandContext, CommandHandler, ConnectionState, ServerInfo } from './context.js';
+import { aggregate, getMore, killCursors } from './cursor-commands.js';
+import { CursorManager, type OpenChangeStream } from './cursors.js';
+import * as crud from './crud.js';
+import * as ddl from './ddl.js';
+import { FailPoints } from './failpoints.js';
+import { errorFields, illegal, isDoc, toBool } from './util.js';
+
+const HANDLERS: Record<string, CommandHandler> = {
+  hello: admin.hello,
+  isMaster: admin.hello,
+  ismaster: admin.hello,
+  ping: admin.ok,
+  buildInfo: admin.buildInfo,
+  buildinfo: admin.buildInfo,
+  getParameter: admin.getParameter,
+  getCmdLineOpts: admin.getCmdLineOpts,
+  serverStatus: admin.serverStatus,
+  hostInfo: admin.hostInfo,
+  replSetGetStatus: admin.replSetGetStatus,
+  whatsmyuri: admin.whatsmyuri,
+  connectionStatus: admin.connectionStatus,
+  getLog: admin.getLog,
+  endSessions: admin.ok,
+  killAllSessions: admin.ok,
+  killSessions: admin.ok,
+  refreshSessions: admin.ok,
+  startSession: () => ({ id: { id: new Binary(crypto.getRandomValues(new Uint8Array(16)), 4) }, timeoutMinutes: 30 }),
+  insert: crud.insert,
+  update: crud.update,
+  delete: crud.remove,
+  findAndModify: crud.findAndModify,
+  findandmodify: crud.findAndModify,
+  find: crud.find,
+  getMore,
+  killCursors,
+  aggregate,
+  count: crud.count,
+  distinct: crud.distinct,
+  explain: crud.explain,
+  create: ddl.create,
+  drop: ddl.drop,
+  dropDatabase: ddl.dropDatabase,
+  renameCollection: ddl.renameCollection,
+  collMod: ddl.collMod,
+  createIndexes: ddl.createIndexes,
+  listIndexes: ddl.listIndexes,
+  dropIndexes: ddl.dropIndexes,
+  deleteIndexes: ddl.dropIndexes,
+  listCollections: ddl.listCollections,
+  listDatabases: ddl.listDatabases,
+  dbStats: ddl.dbStats,
+  collStats: ddl.collStats,
+  commitTransaction: () => {
+    throw illegal('transactions are not supported by the embedded engine');
+  },
+  abortTransaction: () => {
+    throw illegal('transactions are not supported by the embedded engine');
+  },
+};
+
+/** Commands that a `txnNumber` makes retryable (and therefore deduplicated). */
+const RETRYABLE_WRITES = new Set(['insert', 'update', 'delete', 'findAndModify', 'findandmodify']);
+const MAX_REMEMBERED_SESSIONS = 10_000;
+
+interface RetryEntry {
+  txnNumber: bigint;
+  outcome: Promise<Doc>;
+}
+
+export interface DispatcherOptions {
+  store: Store;
+  info: ServerInfo;
+  openChangeStream: OpenChangeStream | null;
+  logger: { error(msg: string): void; warn(msg: string): void };
+}
+
+function signature(): Doc {
+  return { hash: new Binary(Buffer.alloc(20), 0), keyId: Long.ZERO };
+}
+
+function sessionKey(lsid: unknown): string | null {
+  if (!isDoc(lsid)) return null;
+  const id = lsid.id;
+  if (id instanceof Binary) return id.toString('hex');
+  return null;
+}
+
+/** Routes requests to command handlers and wraps every reply in the envelope (ok, operationTime, $clusterTime). */
+export class Dispatcher {
+  readonly cursors = new CursorManager();
+  readonly failPoints = new FailPoints();
+  private readonly retries = new Map<string, RetryEntry>();
+  private readonly connections = new Map<number, ConnectionState>();
+
+  constructor(private readonly options: DispatcherOptions) {}
+
+  /** Forgets per-connection state when a client disconnects. */
+  connectionClosed(connectionId: number): void {
+    this.connections.delete(connectionId);
+  }
+
+  close(): void {
+    this.cursors.closeAll();
+  }
+
+  /** Handles one request; never throws for command-level problems. */
+  async handle(conn: ConnectionContext): Promise<Doc | typeof CLOSE_CONNECTION> {
+    const body = conn.request.body;
+    const name = Object.keys(body)[0] ?? '';
+    const db = typeof body.$db === 'string' ? body.$db : 'admin';
+    let connState = this.connections.get(conn.connectionId);
+    if (!connState) this.connections.set(conn.connectionId, (connState = {}));
+    const ctx: CommandContext = {
+      store: this.options.store,
+      cursors: this.cursors,
+      failPoints: this.failPoints,
+      info: this.options.info,
+      openChangeStream: this.options.openChangeStream,
+      body,
+      db,
+      name,
+      conn,
+      connState,
+      session: {
+        ...(isDoc(body.lsid) ? { lsid: body.lsid } : {}),
+        ...(body.txnNumber instanceof Long ? { txnNumber: body.txnNumber } : {}),
+      },
+      durable: [],
+    };
+    let extra: Doc = {};
+    try {
+      if (conn.request.bodySize > MAX_COMMAND_BODY_SIZE) {
+        throw new MongoServerError(10334, 'BSONObjectTooLarge', `BSONObj size: ${conn.request.bodySize} is invalid. Size must be between 0 and 16793600(16MB)`);
+      }
+      const isRetryableWrite = RETRYABLE_WRITES.has(name) && ctx.session.txnNumber !== undefined;
+      const action = name === 'configureFailPoint' ? null : this.failPoints.failCommand(name, connState.appName, isRetryableWrite);
+      if (action) {
+        if (action.blockMs > 0) await new Promise((resolve) => setTimeout(resolve, action.blockMs));
+        if (action.closeConnection) return CLOSE_CONNECTION;
+        if (action.error) {
+          const labels = action.errorLabels ?? [];
+          throw new MongoServerError(action.error.code, action.error.codeName, action.error.message, labels.length > 0 ? { errorLabels: labels } : undefined);
+        }
+        if (action.writeConcernError) extra = { writeConcernError: action.writeConcernError };
+      }
+      if (toBool(body.startTransaction) || body.autocommit === false) {
+        throw illegal('transactions are not supported by the embedded engine');
+      }
+      const payload = isRetryableWrite ? await this.runRetryable(ctx) : await this.run(ctx);
+      await Promise.all(ctx.durable);
+      return { ...payload, ...extra, ok: 1, ...this.times() };
+    } catch (err) {
+      await Promise.allSettled(ctx.durable);
+      if (err instanceof MongoServerError) return { ok: 0, ...errorFields(err), ...this.times() };
+      this.options.logger.error(`command ${name} failed: ${(err as Error).stack ?? String(err)}`);
+      return { ok: 0, errmsg: `internal error: ${(err as Error).message}`, code: 1, codeName: 'InternalError', ...this.times() };
+    }
+  }
+
+  private times(): Doc {
+    const now = this.options.store.clock.current;
+    return { operationTime: now, $clusterTime: { clusterTime: now, signature: signature() } };
+  }
+
+  private async run(ctx: CommandContext): Promise<Doc> {
+    if (ctx.name === 'configureFailPoint') {
+      if (ctx.db !== 'admin') throw new MongoServerError(13, 'Unauthorized', 'configureFailPoint may only be run against the admin database.');
+      return this.failPoints.configure(ctx.body);
+    }
+    const handler = Object.prototype.hasOwnProperty.call(HANDLERS, ctx.name) ? HANDLERS[ctx.name] : undefined;
+    if (!handler) throw new MongoServerError(59, 'CommandNotFound', `no such command: '${ctx.name}'`);
+    return handler(ctx);
+  }
+
+  /**
+   * A write with (lsid, txnNumber) runs once: a retry of a completed or running statement gets the original reply.
+   */
+  private async runRetryable(ctx: CommandContext): Promise<Doc> {
+    const key = sessionKey(ctx.session.lsid);
+    const txn = ctx.session.txnNumber;
+    if (key === null || txn === undefined) return this.run(ctx);
+    const txnNumber = txn.toBigInt();
+    const previous = this.retries.get(key);
+    if (previous && previous.txnNumber === txnNumber) return previous.outcome;
+    if (previous && previous.txnNumber > txnNumber) {
+      throw new MongoServerError(
+        225,
+        'TransactionTooOld',
+        `Retryable write with txnNumber ${txnNumber} is prohibited on session ${key} because a newer retryable write with txnNumber ${previous.txnNumber} has already started on this session.`,
+      );
+    }
+    const outcome = this.run(ctx).then(async (payload) => {
+      await Promise.all(ctx.durable);
+      return payload;
+    });
+    const entry: RetryEntry = { txnNumber, outcome };
+    this.retries.delete(key);
+    this.retries.set(key, entry);
+    if (this.retries.size > MAX_REMEMBERED_SESSIONS) {
+      const oldest = this.retries.keys().next().value;
+      if (oldest !== undefined) this.retries.delete(oldest);
+    }
+    // A failed statement did not take effect, so its retry must run again.
+    outcome.catch(() => {
+      if (this.retries.get(key) === entry) this.retries.delete(key);
+    });
+    return outcome;
+  }
+}
+

@@ -1,0 +1,119 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { openChangeStream } from './changestream/index.js';
+import { Dispatcher } from './commands/dispatcher.js';
+import { Journal } from './storage/journal.js';
+import { Store } from './storage/store.js';
+import { WireConnection } from './wire/connection.js';
+
+/** Options of `startEmbeddedServer`. */
+export interface EmbeddedServerOptions {
+  /** 0 = ephemeral (default 0); the CLI defaults to 27017. */
+  port?: number;
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** Data directory; omit for in-memory mode. */
+  dbPath?: string;
+  /** Default 'rs0'. */
+  replSetName?: string;
+  /** How many change records are retained for resume (default 100_000); resuming from older ones answers 286. */
+  changeHistoryMaxRecords?: number;
+  logger?: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
+}
+
+/** A running engine. */
+export interface EmbeddedServer {
+  /** `mongodb://<host>:<port>/?replicaSet=<name>`: the exact address hello reports. */
+  readonly uri: string;
+  readonly host: string;
+  readonly port: number;
+  /** Stops accepting, closes client sockets, flushes and closes the journal. Idempotent. */
+  close(): Promise<void>;
+}
+
+const SILENT = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Starts a MongoDB-wire-compatible server that the official driver sees as a single-node replica-set primary.
+ * With `dbPath`, data and change history are journalled there and recovered on the next start.
+ */
+export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): Promise<EmbeddedServer> {
+  const logger = options.logger ?? SILENT;
+  const host = options.host ?? '127.0.0.1';
+  const setName = options.replSetName ?? 'rs0';
+  let journal: Journal | undefined;
+  let store: Store;
+  if (options.dbPath) {
+    const opened = await Journal.open({ dir: options.dbPath });
+    journal = opened.journal;
+    if (opened.recovered.tornBytesDropped > 0) {
+      logger.warn(`dropped ${opened.recovered.tornBytesDropped} bytes of torn journal tail (${opened.recovered.tornTail?.reason ?? ''})`);
+    }
+    store = new Store({ changeHistoryMaxRecords: options.changeHistoryMaxRecords ?? 100_000, journal, warn: (m) => logger.warn(m) });
+    try {
+      store.recover(opened.recovered);
+    } catch (err) {
+      await journal.close();
+      throw err;
+    }
+  } else {
+    store = new Store({ changeHistoryMaxRecords: options.changeHistoryMaxRecords ?? 100_000, warn: (m) => logger.warn(m) });
+  }
+
+  const server = createServer();
+  const connections = new Set<WireConnection>();
+  let nextConnectionId = 1;
+  try {
+    await listen(server, options.port ?? 0, host);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
+  const hostPort = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const dispatcher = new Dispatcher({
+    store,
+    info: { address: hostPort, host, port, setName, dbPath: options.dbPath ?? null, startedAt: new Date() },
+    openChangeStream: (log, spec) => openChangeStream(log, spec),
+    logger,
+  });
+
+  server.on('connection', (socket: Socket) => {
+    const id = nextConnectionId++;
+    const conn = new WireConnection(socket, id, (ctx) => dispatcher.handle(ctx), logger, (c) => {
+      connections.delete(c);
+      dispatcher.connectionClosed(c.connectionId);
+    });
+    connections.add(conn);
+  });
+  server.on('error', (err) => logger.error(`server error: ${err.message}`));
+  logger.info(`mongo-embedded listening on ${hostPort}${options.dbPath ? ` (dbPath ${options.dbPath})` : ' (in memory)'}`);
+
+  let closing: Promise<void> | null = null;
+  return {
+    uri: `mongodb://${hostPort}/?replicaSet=${encodeURIComponent(setName)}`,
+    host,
+    port,
+    close(): Promise<void> {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const conn of [...connections]) conn.close();
+        dispatcher.close();
+        await stopped;
+        await store.close();
+        logger.info('mongo-embedded stopped');
+      })();
+      return closing;
+    },
+  };
+}

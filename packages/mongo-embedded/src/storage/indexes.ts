@@ -1,0 +1,252 @@
+import { BSONRegExp } from 'bson';
+import { canonicalKey, compareValues, compileFilter, getIndexKeyValues, getPathValues, type Doc, type FieldBounds } from '../query/index.js';
+
+/** An index definition as listIndexes shows it: `{ v: 2, key, name, unique?, sparse?, ... }`. */
+export type IndexSpec = Doc & { key: Doc; name: string };
+
+interface Entry {
+  key: unknown[];
+  id: string;
+}
+
+/** Bounds on one field, as `fieldBounds` returns them. */
+export type Bounds = FieldBounds;
+
+/** Caps the number of keys one document may generate (compound multikey cartesian products). */
+const MAX_KEYS_PER_DOCUMENT = 10_000;
+
+function nullWithin(bounds: Bounds): boolean {
+  const { min, max } = bounds;
+  const aboveMin = !min || compareValues(min.value, null) < 0 || (compareValues(min.value, null) === 0 && min.inclusive);
+  const belowMax = !max || compareValues(null, max.value) < 0 || (compareValues(null, max.value) === 0 && max.inclusive);
+  return aboveMin && belowMax;
+}
+
+function compareKeys(a: unknown[], b: unknown[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const c = compareValues(a[i], b[i]);
+    if (c !== 0) return c;
+  }
+  return 0;
+}
+
+function compareEntries(a: Entry, b: Entry): number {
+  const c = compareKeys(a.key, b.key);
+  if (c !== 0) return c;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function isPlainObject(v: unknown): v is Doc {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+/** Generates mongod's default index name: `{ a: 1, b: -1 }` → `a_1_b_-1`. */
+export function defaultIndexName(key: Doc): string {
+  return Object.entries(key)
+    .map(([field, dir]) => `${field}_${formatDirection(dir)}`)
+    .join('_');
+}
+
+function formatDirection(dir: unknown): string {
+  if (typeof dir === 'string') return dir;
+  if (typeof dir === 'number') return String(dir);
+  if (dir !== null && typeof dir === 'object' && 'valueOf' in dir) return String((dir as { valueOf(): unknown }).valueOf());
+  return String(dir);
+}
+
+/**
+ * One index over a collection: entries sorted by key then document id, plus a hash of keys for unique checks.
+ * Multikey: an array value yields one key per element; a missing field is indexed as null unless sparse.
+ */
+export class IndexData {
+  readonly fields: string[];
+  readonly unique: boolean;
+  readonly sparse: boolean;
+  private readonly partial: ((doc: Doc) => boolean) | null;
+  /** Whether any indexed document had an array on an indexed path (then a range may only use one bound). */
+  multikey = false;
+  private entries: Entry[] = [];
+  private readonly uniqueKeys = new Map<string, Set<string>>();
+
+  constructor(readonly spec: IndexSpec) {
+    this.fields = Object.keys(spec.key);
+    this.unique = spec.unique === true || spec.name === '_id_';
+    this.sparse = spec.sparse === true;
+    const pfe = spec.partialFilterExpression;
+    this.partial = isPlainObject(pfe) ? compileFilter(pfe) : null;
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** The index keys of `doc`, or an empty list when the document is not indexed (sparse/partial). */
+  keysFor(doc: Doc): unknown[][] {
+    if (this.partial && !this.partial(doc)) return [];
+    const perField: unknown[][] = [];
+    let anyPresent = false;
+    for (const field of this.fields) {
+      const present = getPathValues(doc, field);
+      if (present.length > 0) anyPresent = true;
+      if (!this.multikey && present.some((v) => Array.isArray(v))) this.multikey = true;
+      const values: unknown[] = [];
+      const seen = new Set<string>();
+      for (const v of getIndexKeyValues(doc, field)) {
+        const k = canonicalKey(v);
+        if (!seen.has(k)) {
+          seen.add(k);
+          values.push(v);
+        }
+      }
+      if (values.length === 0) values.push(null);
+      perField.push(values);
+    }
+    if (this.sparse && !anyPresent) return [];
+    let keys: unknown[][] = [[]];
+    for (const values of perField) {
+      const next: unknown[][] = [];
+      for (const prefix of keys) for (const v of values) next.push([...prefix, v]);
+      keys = next;
+      if (keys.length > MAX_KEYS_PER_DOCUMENT) break;
+    }
+    return keys;
+  }
+
+  /** The first key of `doc` already owned by another document in this unique index, or null. */
+  findConflict(doc: Doc, id: string, ignoreId?: string): unknown[] | null {
+    if (!this.unique) return null;
+    for (const key of this.keysFor(doc)) {
+      const owners = this.uniqueKeys.get(canonicalKey(key));
+      if (!owners) continue;
+      for (const owner of owners) if (owner !== id && owner !== ignoreId) return key;
+    }
+    return null;
+  }
+
+  add(doc: Doc, id: string): void {
+    for (const key of this.keysFor(doc)) {
+      const entry = { key, id };
+      this.entries.splice(this.lowerBound(entry), 0, entry);
+      if (this.unique) {
+        const ck = canonicalKey(key);
+        let owners = this.uniqueKeys.get(ck);
+        if (!owners) this.uniqueKeys.set(ck, (owners = new Set()));
+        owners.add(id);
+      }
+    }
+  }
+
+  remove(doc: Doc, id: string): void {
+    for (const key of this.keysFor(doc)) {
+      const entry = { key, id };
+      const at = this.lowerBound(entry);
+      const found = this.entries[at];
+      if (found && compareEntries(found, entry) === 0) this.entries.splice(at, 1);
+      if (this.unique) {
+        const ck = canonicalKey(key);
+        const owners = this.uniqueKeys.get(ck);
+        owners?.delete(id);
+        if (owners?.size === 0) this.uniqueKeys.delete(ck);
+      }
+    }
+  }
+
+  /** Rebuilds the index from scratch; returns the duplicate key found, if any (the index is then left empty). */
+  build(docs: Iterable<[string, Doc]>): { duplicate: unknown[]; id: string } | null {
+    this.entries = [];
+    this.uniqueKeys.clear();
+    const all: Entry[] = [];
+    for (const [id, doc] of docs) {
+      for (const key of this.keysFor(doc)) {
+        if (this.unique) {
+          const ck = canonicalKey(key);
+          let owners = this.uniqueKeys.get(ck);
+          if (!owners) this.uniqueKeys.set(ck, (owners = new Set()));
+          if (owners.size > 0 && !owners.has(id)) {
+            this.uniqueKeys.clear();
+            return { duplicate: key, id };
+          }
+          owners.add(id);
+        }
+        all.push({ key, id });
+      }
+    }
+    all.sort(compareEntries);
+    this.entries = all;
+    return null;
+  }
+
+  /**
+   * Whether a lookup with these bounds on the first field may use this index without missing documents.
+   * Sparse and partial indexes omit documents, so they only serve bounds that exclude null/missing.
+   */
+  canServe(bounds: Bounds): boolean {
+    if (bounds.eq) {
+      for (const v of bounds.eq) {
+        if (Array.isArray(v) || v instanceof BSONRegExp || v instanceof RegExp) return false;
+        if ((this.sparse || this.partial) && (v === null || v === undefined)) return false;
+      }
+      if (this.partial) return false;
+      return true;
+    }
+    if (this.partial) return false;
+    if (this.sparse && nullWithin(bounds)) return false;
+    return bounds.min !== undefined || bounds.max !== undefined;
+  }
+
+  /** Document ids whose first key component lies within `bounds`, deduplicated; also counts keys examined. */
+  scan(bounds: Bounds): { ids: string[]; keysExamined: number } {
+    const ids: string[] = [];
+    const seen = new Set<string>();
+    let keysExamined = 0;
+    const collect = (min: Bounds['min'], max: Bounds['max']): void => {
+      let at = min ? this.firstAtLeast(min.value, min.inclusive) : 0;
+      for (; at < this.entries.length; at++) {
+        const entry = this.entries[at]!;
+        keysExamined++;
+        if (max) {
+          const c = compareValues(entry.key[0], max.value);
+          if (c > 0 || (c === 0 && !max.inclusive)) break;
+        }
+        if (!seen.has(entry.id)) {
+          seen.add(entry.id);
+          ids.push(entry.id);
+        }
+      }
+    };
+    if (bounds.eq) {
+      const sorted = [...bounds.eq].sort(compareValues);
+      for (const v of sorted) collect({ value: v, inclusive: true }, { value: v, inclusive: true });
+    } else {
+      collect(bounds.min, bounds.max);
+    }
+    return { ids, keysExamined };
+  }
+
+  private firstAtLeast(value: unknown, inclusive: boolean): number {
+    let lo = 0;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = compareValues(this.entries[mid]!.key[0], value);
+      if (c < 0 || (c === 0 && !inclusive)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private lowerBound(entry: Entry): number {
+    let lo = 0;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareEntries(this.entries[mid]!, entry) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}

@@ -1,0 +1,658 @@
+import { BSON, Binary, Long, ObjectId, Timestamp, UUID } from 'bson';
+import {
+  canonicalKey,
+  compileFilter,
+  fieldBounds,
+  MongoServerError,
+  type Doc,
+  type UpdateResult,
+} from '../query/index.js';
+import { ChangeHistory, type ChangeLog, type ChangeRecord } from './changelog.js';
+import { ClusterClock } from './clock.js';
+import { defaultIndexName, IndexData, type IndexSpec } from './indexes.js';
+
+export type { ChangeLog, ChangeRecord, UpdateDescription } from './changelog.js';
+export type { IndexSpec } from './indexes.js';
+
+/** The journal as the store uses it (implemented by `./journal.ts`). */
+export interface JournalLike {
+  append(record: Doc): Promise<void>;
+  compact(snapshotRecords: Iterable<Doc>): Promise<void>;
+  readonly journalBytes: number;
+  readonly snapshotBytes: number;
+  close(): Promise<void>;
+}
+
+/** State recovered from disk: a snapshot (a record sequence, if any) and the records appended after it. */
+export interface Recovered {
+  snapshot: Doc[] | null;
+  records: Doc[];
+}
+
+export interface StoreOptions {
+  changeHistoryMaxRecords: number;
+  journal?: JournalLike;
+  warn?: (msg: string) => void;
+  /** Compact once the journal exceeds this many bytes and the size of the last snapshot. */
+  compactThresholdBytes?: number;
+}
+
+/** Who wrote, for change records and retryable writes. */
+export interface WriteSession {
+  lsid?: Doc;
+  txnNumber?: Long;
+}
+
+export const MAX_DOCUMENT_SIZE = 16 * 1024 * 1024;
+/** Documents (or change records) per snapshot record. */
+const SNAPSHOT_CHUNK = 256;
+
+/** A collection: documents keyed by `canonicalKey(_id)`, its indexes (`_id_` first) and its options. */
+export class Collection {
+  readonly docs = new Map<string, Doc>();
+  indexes: IndexData[];
+  validator: ((doc: Doc) => boolean) | null = null;
+
+  constructor(
+    public db: string,
+    public name: string,
+    readonly uuid: Binary,
+    public options: Doc,
+  ) {
+    this.indexes = [new IndexData({ v: 2, key: { _id: 1 }, name: '_id_' })];
+    this.applyOptions(options);
+  }
+
+  get ns(): string {
+    return `${this.db}.${this.name}`;
+  }
+
+  /** Whether writes store pre- and post-images for change streams. */
+  get preAndPostImages(): boolean {
+    const o = this.options.changeStreamPreAndPostImages;
+    return o !== null && typeof o === 'object' && (o as Doc).enabled === true;
+  }
+
+  applyOptions(options: Doc): void {
+    this.options = options;
+    const v = options.validator;
+    this.validator = v !== null && typeof v === 'object' && Object.keys(v).length > 0 ? compileFilter(v as Doc) : null;
+  }
+
+  getById(id: unknown): Doc | undefined {
+    return this.docs.get(canonicalKey(id));
+  }
+}
+
+/** Which index (if any) a query uses, and what it cost. */
+export interface QueryPlan {
+  indexName: string | null;
+  keysExamined: number;
+  /** Documents fetched for filtering: the candidates. */
+  candidates: Doc[];
+}
+
+function duplicateKeyError(coll: Collection, index: IndexData, key: unknown[]): MongoServerError {
+  const keyPattern: Doc = { ...index.spec.key };
+  const keyValue: Doc = {};
+  index.fields.forEach((field, i) => {
+    keyValue[field] = key[i];
+  });
+  const shown = index.fields.map((field, i) => `${field}: ${formatValue(key[i])}`).join(', ');
+  return new MongoServerError(
+    11000,
+    'DuplicateKey',
+    `E11000 duplicate key error collection: ${coll.ns} index: ${index.name} dup key: { ${shown} }`,
+    { keyPattern, keyValue },
+  );
+}
+
+function formatValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v instanceof ObjectId) return `ObjectId('${v.toHexString()}')`;
+  if (v === null || v === undefined) return 'null';
+  if (v instanceof Date) return `new Date(${v.getTime()})`;
+  try {
+    return BSON.EJSON.stringify(v, { relaxed: true });
+  } catch {
+    return typeof v;
+  }
+}
+
+function stripUndefined(doc: Doc): Doc {
+  const out: Doc = {};
+  for (const [k, v] of Object.entries(doc)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+function recordToDoc(r: ChangeRecord): Doc {
+  return stripUndefined({ ...r, seq: Long.fromBigInt(r.seq) });
+}
+
+function recordFromDoc(d: Doc): ChangeRecord {
+  const seq = d.seq;
+  return {
+    ...(d as unknown as ChangeRecord),
+    seq: seq instanceof Long ? seq.toBigInt() : BigInt(seq as number),
+  };
+}
+
+function asString(v: unknown): string {
+  return typeof v === 'string' ? v : String(v);
+}
+
+/**
+ * The catalog and all writes. Every mutating method is synchronous and records a journal entry in the given
+ * batch; `write()` runs such mutations and immediately hands the batch to the journal, so the journal's order is
+ * exactly the order in which writes were applied in memory.
+ */
+export class Store {
+  readonly clock = new ClusterClock();
+  readonly changes: ChangeHistory;
+  private readonly dbs = new Map<string, Map<string, Collection>>();
+  private readonly journal: JournalLike | undefined;
+  private readonly warn: (msg: string) => void;
+  private compacting = false;
+  private readonly compactThreshold: number;
+  private closed = false;
+
+  constructor(options: StoreOptions) {
+    this.journal = options.journal;
+    this.warn = options.warn ?? (() => undefined);
+    this.compactThreshold = options.compactThresholdBytes ?? 64 * 1024 * 1024;
+    this.changes = new ChangeHistory(Math.max(1, options.changeHistoryMaxRecords), {
+      lookupDocument: (db, coll, key) => this.getCollection(db, coll)?.getById(key._id) ?? null,
+      collectionExists: (db, coll) => this.getCollection(db, coll) !== undefined,
+      currentClusterTime: () => this.clock.current,
+    });
+  }
+
+  /** The change history seen by change streams. */
+  get changeLog(): ChangeLog {
+    return this.changes;
+  }
+
+  // ---- catalog reads ----
+
+  getCollection(db: string, name: string): Collection | undefined {
+    return this.dbs.get(db)?.get(name);
+  }
+
+  databaseNames(): string[] {
+    return [...this.dbs.entries()].filter(([, colls]) => colls.size > 0).map(([name]) => name);
+  }
+
+  collections(db: string): Collection[] {
+    return [...(this.dbs.get(db)?.values() ?? [])];
+  }
+
+  /** Picks the best index for `filter` and returns the candidate documents (a superset of the matches). */
+  plan(coll: Collection | undefined, filter: Doc): QueryPlan {
+    if (!coll) return { indexName: null, keysExamined: 0, candidates: [] };
+    let best: { index: IndexData; bounds: NonNullable<ReturnType<typeof fieldBounds>>; score: number } | null = null;
+    for (const index of coll.indexes) {
+      const bounds = fieldBounds(filter, index.fields[0]!, { multikey: index.multikey });
+      if (!bounds || !index.canServe(bounds)) continue;
+      let score = bounds.eq ? (index.unique && index.fields.length === 1 ? 4 : 3) : bounds.min && bounds.max ? 2 : 1;
+      if (index.name === '_id_') score += 0.5;
+      if (!best || score > best.score) best = { index, bounds, score };
+    }
+    if (!best) return { indexName: null, keysExamined: 0, candidates: [...coll.docs.values()] };
+    const { ids, keysExamined } = best.index.scan(best.bounds);
+    const candidates: Doc[] = [];
+    for (const id of ids) {
+      const d = coll.docs.get(id);
+      if (d) candidates.push(d);
+    }
+    return { indexName: best.index.name, keysExamined, candidates };
+  }
+
+  // ---- writes ----
+
+  /**
+   * Runs synchronous mutations and journals them as one record. `track` receives a promise that resolves once the
+   * record is durable (immediately in memory mode); the caller must await it before acknowledging.
+   */
+  write<T>(session: WriteSession | undefined, fn: (batch: WriteBatch) => T, track: (durable: Promise<void>) => void): T {
+    if (this.closed) throw new MongoServerError(91, 'ShutdownInProgress', 'The server is shutting down');
+    const batch = new WriteBatch(session);
+    try {
+      return fn(batch);
+    } finally {
+      track(this.flush(batch));
+    }
+  }
+
+  private flush(batch: WriteBatch): Promise<void> {
+    if (batch.entries.length === 0) return Promise.resolve();
+    const markDurable = batch.lastSeq > 0n ? this.changes.beginBatch(batch.lastSeq) : null;
+    const record: Doc = { ct: this.clock.current, e: batch.entries };
+    const appended = this.journal ? this.journal.append(record) : Promise.resolve();
+    return appended.then(
+      () => {
+        markDurable?.();
+        this.maybeCompact();
+      },
+      (err: unknown) => {
+        markDurable?.();
+        this.warn(`journal append failed: ${(err as Error).message}`);
+        throw new MongoServerError(1, 'InternalError', `journal append failed: ${(err as Error).message}`);
+      },
+    );
+  }
+
+  private record(batch: WriteBatch, fields: Omit<ChangeRecord, 'seq' | 'clusterTime' | 'wallTime'>): ChangeRecord {
+    const rec: ChangeRecord = {
+      seq: this.changes.nextSeq(),
+      clusterTime: this.clock.tick(),
+      wallTime: new Date(),
+      ...fields,
+    };
+    if (batch.session?.lsid) rec.lsid = batch.session.lsid;
+    if (batch.session?.txnNumber) rec.txnNumber = batch.session.txnNumber;
+    this.changes.append(rec);
+    batch.lastSeq = rec.seq;
+    return rec;
+  }
+
+  /** Returns the collection, creating it implicitly (as mongod does on first write). */
+  ensureCollection(batch: WriteBatch, db: string, name: string): Collection {
+    return this.getCollection(db, name) ?? this.createCollection(batch, db, name, {});
+  }
+
+  createCollection(batch: WriteBatch, db: string, name: string, options: Doc): Collection {
+    validateNamespace(db, name);
+    if (this.getCollection(db, name)) {
+      throw new MongoServerError(48, 'NamespaceExists', `Collection ${db}.${name} already exists.`);
+    }
+    const coll = new Collection(db, name, new UUID(), options);
+    this.attach(coll);
+    batch.entries.push({ k: 'create', db, coll: name, uuid: coll.uuid, options });
+    return coll;
+  }
+
+  private attach(coll: Collection): void {
+    let colls = this.dbs.get(coll.db);
+    if (!colls) this.dbs.set(coll.db, (colls = new Map<string, Collection>()));
+    colls.set(coll.name, coll);
+  }
+
+  private detach(db: string, name: string): void {
+    const colls = this.dbs.get(db);
+    colls?.delete(name);
+    if (colls && colls.size === 0) this.dbs.delete(db);
+  }
+
+  /** Drops a collection; returns the number of indexes it had, or null when it did not exist. */
+  dropCollection(batch: WriteBatch, db: string, name: string): number | null {
+    const coll = this.getCollection(db, name);
+    if (!coll) return null;
+    this.detach(db, name);
+    const r = this.record(batch, { db, coll: name, op: 'drop' });
+    batch.entries.push({ k: 'drop', db, coll: name, r: recordToDoc(r) });
+    return coll.indexes.length;
+  }
+
+  dropDatabase(batch: WriteBatch, db: string): void {
+    const colls = this.collections(db);
+    for (const c of colls) this.dropCollection(batch, db, c.name);
+    if (colls.length === 0) return;
+    const r = this.record(batch, { db, coll: '', op: 'dropDatabase' });
+    batch.entries.push({ k: 'dropDatabase', db, r: recordToDoc(r) });
+  }
+
+  renameCollection(batch: WriteBatch, from: { db: string; coll: string }, to: { db: string; coll: string }, dropTarget: boolean): void {
+    const source = this.getCollection(from.db, from.coll);
+    if (!source) throw new MongoServerError(26, 'NamespaceNotFound', `Source collection ${from.db}.${from.coll} does not exist`);
+    validateNamespace(to.db, to.coll);
+    if (from.db === to.db && from.coll === to.coll) {
+      throw new MongoServerError(20, 'IllegalOperation', "Can't rename a collection to itself");
+    }
+    if (this.getCollection(to.db, to.coll)) {
+      if (!dropTarget) throw new MongoServerError(48, 'NamespaceExists', `target namespace exists`);
+      this.dropCollection(batch, to.db, to.coll);
+    }
+    this.detach(from.db, from.coll);
+    source.db = to.db;
+    source.name = to.coll;
+    this.attach(source);
+    const r = this.record(batch, { db: from.db, coll: from.coll, op: 'rename', to: { ...to } });
+    batch.entries.push({ k: 'rename', from, to, r: recordToDoc(r) });
+  }
+
+  collMod(batch: WriteBatch, coll: Collection, options: Doc): void {
+    coll.applyOptions(options);
+    batch.entries.push({ k: 'collMod', db: coll.db, coll: coll.name, options });
+  }
+
+  /**
+   * Creates indexes (idempotently for identical specs). Throws 85/86 on conflicts and 11000 when existing data
+   * violates a new unique index. Returns how many were added.
+   */
+  createIndexes(batch: WriteBatch, coll: Collection, specs: IndexSpec[]): number {
+    let added = 0;
+    for (const spec of specs) {
+      const existingByName = coll.indexes.find((i) => i.name === spec.name);
+      const existingByKey = coll.indexes.find((i) => canonicalKey(i.spec.key) === canonicalKey(spec.key) && sameKeyOrder(i.spec.key, spec.key));
+      if (existingByName) {
+        if (canonicalKey(existingByName.spec.key) !== canonicalKey(spec.key) || !sameKeyOrder(existingByName.spec.key, spec.key)) {
+          throw new MongoServerError(
+            86,
+            'IndexKeySpecsConflict',
+            `An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: ${formatValue(spec)}, existing index: ${formatValue(existingByName.spec)}`,
+          );
+        }
+        if (!sameOptions(existingByName.spec, spec)) {
+          throw new MongoServerError(
+            85,
+            'IndexOptionsConflict',
+            `An equivalent index already exists with the same name but different options. Requested index: ${formatValue(spec)}, existing index: ${formatValue(existingByName.spec)}`,
+          );
+        }
+        continue;
+      }
+      if (existingByKey && sameOptions(existingByKey.spec, spec)) {
+        throw new MongoServerError(
+          85,
+          'IndexOptionsConflict',
+          `Index already exists with a different name: ${existingByKey.name}`,
+        );
+      }
+      if (existingByKey && existingByKey.unique !== (spec.unique === true)) {
+        throw new MongoServerError(
+          85,
+          'IndexOptionsConflict',
+          `An equivalent index already exists with a different name and options. Requested index: ${formatValue(spec)}, existing index: ${formatValue(existingByKey.spec)}`,
+        );
+      }
+      const index = new IndexData(spec);
+      const dup = index.build(coll.docs.entries());
+      if (dup) throw duplicateKeyError(coll, index, dup.duplicate);
+      coll.indexes.push(index);
+      batch.entries.push({ k: 'createIndex', db: coll.db, coll: coll.name, spec });
+      added++;
+    }
+    return added;
+  }
+
+  dropIndex(batch: WriteBatch, coll: Collection, name: string): void {
+    const at = coll.indexes.findIndex((i) => i.name === name);
+    if (at < 0) throw new MongoServerError(27, 'IndexNotFound', `index not found with name [${name}]`);
+    if (name === '_id_') throw new MongoServerError(72, 'InvalidOptions', 'cannot drop _id index');
+    coll.indexes.splice(at, 1);
+    batch.entries.push({ k: 'dropIndex', db: coll.db, coll: coll.name, name });
+  }
+
+  /** Inserts one document (which must already carry `_id`). Throws 11000 / 121 without side effects. */
+  insert(batch: WriteBatch, coll: Collection, doc: Doc): void {
+    const id = canonicalKey(doc._id);
+    if (coll.docs.has(id)) throw duplicateKeyError(coll, coll.indexes[0]!, [doc._id]);
+    this.checkValidator(coll, doc);
+    for (const index of coll.indexes) {
+      const conflict = index.findConflict(doc, id);
+      if (conflict) throw duplicateKeyError(coll, index, conflict);
+    }
+    coll.docs.set(id, doc);
+    for (const index of coll.indexes) index.add(doc, id);
+    const r = this.record(batch, { db: coll.db, coll: coll.name, op: 'insert', documentKey: { _id: doc._id }, postImage: doc });
+    batch.entries.push({ k: 'w', r: recordToDoc(r) });
+  }
+
+  /** Replaces `before` with `after` (same `_id`) as an update or a replacement. */
+  replace(
+    batch: WriteBatch,
+    coll: Collection,
+    before: Doc,
+    after: Doc,
+    op: 'update' | 'replace',
+    updateDescription?: UpdateResult['updateDescription'],
+  ): void {
+    const id = canonicalKey(before._id);
+    this.checkValidator(coll, after);
+    const changedIndexes = coll.indexes.filter((index) => canonicalKey(index.keysFor(before)) !== canonicalKey(index.keysFor(after)));
+    for (const index of changedIndexes) {
+      const conflict = index.findConflict(after, id);
+      if (conflict) throw duplicateKeyError(coll, index, conflict);
+    }
+    for (const index of changedIndexes) {
+      index.remove(before, id);
+      index.add(after, id);
+    }
+    coll.docs.set(id, after);
+    const r = this.record(batch, {
+      db: coll.db,
+      coll: coll.name,
+      op,
+      documentKey: { _id: after._id },
+      postImage: after,
+      ...(coll.preAndPostImages ? { preImage: before } : {}),
+      ...(op === 'update' && updateDescription ? { updateDescription } : {}),
+    });
+    batch.entries.push({ k: 'w', r: recordToDoc(r) });
+  }
+
+  delete(batch: WriteBatch, coll: Collection, doc: Doc): void {
+    const id = canonicalKey(doc._id);
+    if (!coll.docs.delete(id)) return;
+    for (const index of coll.indexes) index.remove(doc, id);
+    const r = this.record(batch, {
+      db: coll.db,
+      coll: coll.name,
+      op: 'delete',
+      documentKey: { _id: doc._id },
+      ...(coll.preAndPostImages ? { preImage: doc } : {}),
+    });
+    batch.entries.push({ k: 'w', r: recordToDoc(r) });
+  }
+
+  private checkValidator(coll: Collection, doc: Doc): void {
+    if (coll.validator && !coll.validator(doc)) {
+      throw new MongoServerError(121, 'DocumentValidationFailure', 'Document failed validation', {
+        errInfo: { failingDocumentId: doc._id, details: {} },
+      });
+    }
+  }
+
+  // ---- durability ----
+
+  /** Rebuilds the catalog and change history from a recovered snapshot and journal records. */
+  recover(recovered: Recovered): void {
+    const history: ChangeRecord[] = [];
+    let lastSeq = 0n;
+    let current: Collection | null = null;
+    for (const item of recovered.snapshot ?? []) {
+      switch (item.k) {
+        case 'meta':
+          if (item.clock instanceof Timestamp) this.clock.advanceTo(item.clock);
+          if (item.seq instanceof Long) lastSeq = item.seq.toBigInt();
+          break;
+        case 'coll':
+          current = new Collection(asString(item.db), asString(item.name), item.uuid as Binary, (item.options as Doc | undefined) ?? {});
+          current.indexes = ((item.indexes as IndexSpec[] | undefined) ?? []).map((spec) => new IndexData(spec));
+          if (current.indexes.length === 0) current.indexes.push(new IndexData({ v: 2, key: { _id: 1 }, name: '_id_' }));
+          this.attach(current);
+          break;
+        case 'docs':
+          for (const d of (item.docs as Doc[] | undefined) ?? []) current?.docs.set(canonicalKey(d._id), d);
+          break;
+        case 'hist':
+          for (const r of (item.records as Doc[] | undefined) ?? []) history.push(recordFromDoc(r));
+          break;
+        default:
+          this.warn(`ignoring unknown snapshot record kind ${String(item.k)}`);
+      }
+    }
+    for (const colls of this.dbs.values()) {
+      for (const coll of colls.values()) for (const index of coll.indexes) index.build(coll.docs.entries());
+    }
+    for (const rec of recovered.records) {
+      if (rec.ct instanceof Timestamp) this.clock.advanceTo(rec.ct);
+      for (const e of (rec.e as Doc[] | undefined) ?? []) {
+        const r = e.r ? recordFromDoc(e.r as Doc) : null;
+        if (r) {
+          if (r.seq <= lastSeq) continue; // already covered by the snapshot
+          history.push(r);
+          lastSeq = r.seq;
+          this.clock.advanceTo(r.clusterTime);
+        }
+        this.replay(e, r);
+      }
+    }
+    this.changes.restore(history, lastSeq);
+  }
+
+  private replay(e: Doc, r: ChangeRecord | null): void {
+    const db = asString(e.db);
+    const name = asString(e.coll);
+    switch (e.k) {
+      case 'create':
+        if (!this.getCollection(db, name)) this.attach(new Collection(db, name, e.uuid as Binary, (e.options as Doc | undefined) ?? {}));
+        return;
+      case 'drop':
+        this.detach(db, name);
+        return;
+      case 'dropDatabase':
+        this.dbs.delete(db);
+        return;
+      case 'rename': {
+        const from = e.from as { db: string; coll: string };
+        const to = e.to as { db: string; coll: string };
+        const source = this.getCollection(from.db, from.coll);
+        if (!source) return;
+        this.detach(from.db, from.coll);
+        this.detach(to.db, to.coll);
+        source.db = to.db;
+        source.name = to.coll;
+        this.attach(source);
+        return;
+      }
+      case 'collMod':
+        this.getCollection(db, name)?.applyOptions((e.options as Doc | undefined) ?? {});
+        return;
+      case 'createIndex': {
+        const coll = this.getCollection(db, name);
+        const spec = e.spec as IndexSpec;
+        if (!coll || coll.indexes.some((i) => i.name === spec.name)) return;
+        const index = new IndexData(spec);
+        index.build(coll.docs.entries());
+        coll.indexes.push(index);
+        return;
+      }
+      case 'dropIndex': {
+        const coll = this.getCollection(db, name);
+        if (coll) coll.indexes = coll.indexes.filter((i) => i.name !== e.name);
+        return;
+      }
+      case 'w': {
+        if (!r) return;
+        const coll = this.getCollection(r.db, r.coll);
+        if (!coll) return;
+        const key = r.documentKey?._id;
+        const id = canonicalKey(key);
+        const before = coll.docs.get(id);
+        if (before) for (const index of coll.indexes) index.remove(before, id);
+        if (r.op === 'delete') {
+          coll.docs.delete(id);
+        } else if (r.postImage) {
+          coll.docs.set(id, r.postImage);
+          for (const index of coll.indexes) index.add(r.postImage, id);
+        }
+        return;
+      }
+      default:
+        this.warn(`ignoring unknown journal entry kind ${String(e.k)}`);
+    }
+  }
+
+  /**
+   * The whole state as a record sequence, for journal compaction. The view is taken now (documents are immutable,
+   * so holding references is enough); the returned iterable may be consumed later while writes continue.
+   */
+  snapshot(): Iterable<Doc> {
+    const meta: Doc = { k: 'meta', v: 1, clock: this.clock.current, seq: Long.fromBigInt(this.changes.lastAllocatedSeq) };
+    const colls = [...this.dbs.values()].flatMap((m) => [...m.values()]).map((c) => ({
+      head: { k: 'coll', db: c.db, name: c.name, uuid: c.uuid, options: c.options, indexes: c.indexes.map((i) => i.spec) },
+      docs: [...c.docs.values()],
+    }));
+    const history = this.changes.retained();
+    return (function* (): Generator<Doc> {
+      yield meta;
+      for (const c of colls) {
+        yield c.head;
+        for (let i = 0; i < c.docs.length; i += SNAPSHOT_CHUNK) yield { k: 'docs', docs: c.docs.slice(i, i + SNAPSHOT_CHUNK) };
+      }
+      for (let i = 0; i < history.length; i += SNAPSHOT_CHUNK) {
+        yield { k: 'hist', records: history.slice(i, i + SNAPSHOT_CHUNK).map(recordToDoc) };
+      }
+    })();
+  }
+
+  private maybeCompact(): void {
+    const journal = this.journal;
+    if (!journal || this.compacting || this.closed) return;
+    if (journal.journalBytes < this.compactThreshold || journal.journalBytes < journal.snapshotBytes) return;
+    this.compacting = true;
+    journal
+      .compact(this.snapshot())
+      .catch((err: unknown) => this.warn(`journal compaction failed: ${(err as Error).message}`))
+      .finally(() => {
+        this.compacting = false;
+      });
+  }
+
+  /** Forces a compaction now (used at shutdown and by tests). */
+  async compactNow(): Promise<void> {
+    if (!this.journal) return;
+    await this.journal.compact(this.snapshot());
+  }
+
+  /** Stops accepting writes and closes the journal. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.journal?.close();
+  }
+}
+
+function sameKeyOrder(a: Doc, b: Doc): boolean {
+  return Object.keys(a).join('\0') === Object.keys(b).join('\0');
+}
+
+const IGNORED_INDEX_OPTIONS = new Set(['v', 'name', 'key', 'ns', 'background']);
+
+function sameOptions(a: Doc, b: Doc): boolean {
+  const pick = (d: Doc): Doc => {
+    const out: Doc = {};
+    for (const [k, v] of Object.entries(d)) if (!IGNORED_INDEX_OPTIONS.has(k) && v !== false && v !== undefined) out[k] = v;
+    return out;
+  };
+  return canonicalKey(pick(a)) === canonicalKey(pick(b));
+}
+
+/** Checks a database/collection name as mongod does. */
+export function validateNamespace(db: string, coll: string): void {
+  if (db.length === 0 || /[/\\. "$\0]/.test(db)) throw new MongoServerError(73, 'InvalidNamespace', `Invalid database name: '${db}'`);
+  if (coll.length === 0 || coll.includes('\0') || coll.includes('$') || coll.startsWith('.')) {
+    throw new MongoServerError(73, 'InvalidNamespace', `Invalid collection name: ${coll}`);
+  }
+}
+
+/** Normalises a createIndexes spec: checks the key and fills the default name. */
+export function normaliseIndexSpec(raw: Doc): IndexSpec {
+  const key = raw.key;
+  if (key === null || typeof key !== 'object' || Array.isArray(key) || Object.keys(key).length === 0) {
+    throw new MongoServerError(67, 'CannotCreateIndex', "The 'key' field must be a non-empty object");
+  }
+  const name = raw.name === undefined ? defaultIndexName(key as Doc) : raw.name;
+  if (typeof name !== 'string' || name.length === 0) throw new MongoServerError(2, 'BadValue', 'index name must be a non-empty string');
+  const spec: IndexSpec = { v: 2, key: key as Doc, name };
+  for (const [k, v] of Object.entries(raw)) if (k !== 'key' && k !== 'name' && k !== 'v' && k !== 'ns') spec[k] = v;
+  return spec;
+}
+
+/** Mutations of one `Store.write` call, journalled together. */
+export class WriteBatch {
+  entries: Doc[] = [];
+  lastSeq = 0n;
+  constructor(readonly session?: WriteSession) {}
+}
