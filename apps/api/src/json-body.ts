@@ -18,18 +18,18 @@ export function parseJsonBody(request: FastifyRequest, body: string, done: (erro
     if (request.method === 'DELETE') return done(null, undefined);
     return done(new HttpError(400, ErrorCode.InvalidJson, 'The body is empty but the content type is application/json', { field: 'body' }));
   }
-  let forbidden: string | null = null;
+  const found: { key: string | null } = { key: null };
   let parsed: unknown;
   try {
     parsed = JSON.parse(body, (key, value: unknown) => {
-      if (forbidden === null && forbiddenKey(key, value)) forbidden = key;
+      if (found.key === null && forbiddenKey(key, value)) found.key = key;
       return value;
     });
   } catch {
     return done(new HttpError(400, ErrorCode.InvalidJson, 'The body is not valid JSON', { field: 'body' }));
   }
-  if (forbidden !== null) {
-    const field = `body/${forbidden}`;
+  if (found.key !== null) {
+    const field = `body/${found.key}`;
     return done(new HttpError(400, ErrorCode.ForbiddenKey, `${field} is not an accepted field`, { field }));
   }
   done(null, parsed);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { hashRequestBody } from '../src/orders/idempotency.js';
+import { hashRequestBody, type IdempotencyRecord } from '../src/orders/idempotency.js';
 import { IDEMPOTENCY_COLLECTION } from '../src/routes/orders.js';
 import { json, seedOrder, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './helpers.js';
 
@@ -64,7 +64,7 @@ describe('POST /orders with Idempotency-Key', () => {
   it('answers 409 IDEMPOTENCY_IN_FLIGHT while the first request with the key is still running', async () => {
     // The first request has claimed the key but not finished (as a slow request would look from outside).
     const firstBody = seedOrder;
-    await app.mongo.db.collection<{ _id: string }>(IDEMPOTENCY_COLLECTION).insertOne({
+    await app.mongo.db.collection<IdempotencyRecord<unknown>>(IDEMPOTENCY_COLLECTION).insertOne({
       _id: 'key-5',
       request_hash: hashRequestBody(firstBody),
       status: 'in_flight',
@@ -78,7 +78,7 @@ describe('POST /orders with Idempotency-Key', () => {
   });
 
   it('takes over a claim abandoned by a crashed request', async () => {
-    await app.mongo.db.collection<{ _id: string }>(IDEMPOTENCY_COLLECTION).insertOne({
+    await app.mongo.db.collection<IdempotencyRecord<unknown>>(IDEMPOTENCY_COLLECTION).insertOne({
       _id: 'key-6',
       request_hash: hashRequestBody(seedOrder),
       status: 'in_flight',
