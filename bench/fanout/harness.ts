@@ -1,0 +1,573 @@
+import { Agent, request } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { MongoClient, type Collection } from 'mongodb';
+import { Child } from './ipc.js';
+import type { ConnectArgs, LoadReport } from './loadgen.js';
+import { nowMs, type Transport } from './raw-client.js';
+import { summarize, type Summary } from './stats.js';
+
+/*
+ * The fan-out harness (issue 6). Process layout, all on 127.0.0.1:
+ *   engine   – the embedded database alone (bench/fanout/engine.ts)
+ *   server   – the real API built by buildApp, transport ws or Socket.IO (bench/fanout/server.ts)
+ *   loadgen  – N processes holding counting clients and probes (bench/fanout/loadgen.ts)
+ *   this one – the writer (official driver, straight to the engine, like any script would) and the bookkeeping.
+ * Writes carry their send time in product_name; ids join the writer's, the server's and the probes' timestamps.
+ */
+
+export interface ThroughputPlan {
+  /** Deliveries/s the steps aim at, ascending; each step writes at target / clients per second. */
+  targets: number[];
+  stepMs: number;
+  maxSteps: number;
+  /** p99 end-to-end bound a step must keep (ms). */
+  p99BoundMs: number;
+}
+
+export interface PostPlan {
+  concurrency: number;
+  durationMs: number;
+  /** Clients and write rate of the fan-out running during the second measurement. */
+  fanoutClients: number;
+  fanoutWritesPerSecond: number;
+}
+
+export interface HarnessOptions {
+  /** One entry per server run, in order: e.g. ws, sio, ws, sio (interleaved A B A B). */
+  runs: Transport[];
+  clientCounts: number[];
+  probes: number;
+  loadgens: number;
+  /** Scenario 1: writes at 1/s for this many seconds at each client count. */
+  latencyWrites: number;
+  latencyIntervalMs: number;
+  throughput: ThroughputPlan | null;
+  /** Scenario 4, on ws runs only. */
+  post: PostPlan | null;
+  /** Refuse a step when a load generator used more than this share of a core … */
+  maxLoadgenCpu: number;
+  /** … or its event loop lagged more than this at p99 (ms). */
+  maxLoadgenLagMs: number;
+  /** Start the server with --cpu-prof style sampling during this step (transport, clients, target dps). */
+  profile?: { transport: Transport; clients: number; target: number; file: string } | null;
+  log: (line: string) => void;
+}
+
+export interface Segments {
+  total: Summary;
+  sentToAck: Summary;
+  ackToProbe: Summary;
+  sentToServer: Summary;
+  fanout: Summary;
+  fanoutToProbe: Summary;
+}
+
+export interface StepResult {
+  clients: number;
+  targetDps: number;
+  writesPerSecond: number;
+  writes: number;
+  writeErrors: number;
+  expectedDeliveries: number;
+  deliveries: number;
+  lost: number;
+  extra: number;
+  closedByServer: number;
+  deliveriesPerSecond: number;
+  framesPerSecond: number;
+  serverCpuMicros: number;
+  serverCpuUsPerDelivery: number;
+  serverCpuShare: number;
+  engineCpuShare: number;
+  loadgen: { cpuShare: number; lagP99Ms: number; lagMaxMs: number }[];
+  loadgenSaturated: boolean;
+  orchestratorLagP99Ms: number;
+  segments: Segments;
+  pass: boolean;
+  verdict: string;
+}
+
+export interface MemoryResult {
+  clients: number;
+  added: number;
+  rssPerConnBytes: number;
+  heapPerConnBytes: number;
+  externalPerConnBytes: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+}
+
+export interface PostResult {
+  alone: PostLoad;
+  duringFanout: PostLoad & { fanoutDeliveriesPerSecond: number; fanoutLost: number; fanoutP99Ms: number };
+}
+
+export interface PostLoad {
+  requests: number;
+  errors: number;
+  perSecond: number;
+  latency: Summary;
+}
+
+export interface RunResult {
+  transport: Transport;
+  run: number;
+  connectFailures: number;
+  memory: MemoryResult[];
+  latency: StepResult[];
+  throughput: { clients: number; steps: StepResult[]; best: StepResult | null; stoppedBy: string }[];
+  post: PostResult | null;
+}
+
+const LOCAL_ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
+
+interface Usage {
+  cpu: NodeJS.CpuUsage;
+  memory: NodeJS.MemoryUsage;
+  at: number;
+}
+
+interface WriteRow {
+  id: number;
+  sent: number;
+  ack: number;
+  ok: boolean;
+}
+
+/** Inserts orders at a steady rate straight into the engine with the official driver (w: majority). */
+class Writer {
+  private nextId: number;
+  constructor(
+    private readonly orders: Collection<{ _id: number }>,
+    firstId: number,
+  ) {
+    this.nextId = firstId;
+  }
+
+  /** Writes `count` orders at `perSecond`, each acknowledged before its row is final. Bounded by count. */
+  async run(count: number, perSecond: number, customer: string): Promise<WriteRow[]> {
+    const rows: WriteRow[] = [];
+    const pending: Promise<void>[] = [];
+    const start = nowMs();
+    for (let i = 0; i < count; i++) {
+      const due = start + (i * 1000) / perSecond;
+      const wait = due - nowMs();
+      if (wait > 1) await sleep(wait);
+      const id = this.nextId++;
+      const sent = nowMs();
+      const row: WriteRow = { id, sent, ack: Number.NaN, ok: false };
+      rows.push(row);
+      const now = new Date();
+      pending.push(
+        this.orders
+          .insertOne(
+            {
+              _id: id,
+              customer_name: customer,
+              product_name: `bench sent=${sent.toFixed(3)}`,
+              status: 'pending',
+              created_at: now,
+              updated_at: now,
+              version: 1,
+            },
+            { writeConcern: { w: 'majority' } },
+          )
+          .then(
+            () => {
+              row.ack = nowMs();
+              row.ok = true;
+            },
+            () => {
+              row.ack = nowMs();
+            },
+          ),
+      );
+    }
+    await Promise.all(pending);
+    return rows;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function cpuMicros(a: Usage, b: Usage): number {
+  return b.cpu.user - a.cpu.user + (b.cpu.system - a.cpu.system);
+}
+
+/** Runs every scenario for each entry of `runs` and returns the raw results (see report.ts for the tables). */
+export async function runHarness(options: HarnessOptions): Promise<RunResult[]> {
+  const results: RunResult[] = [];
+  for (let i = 0; i < options.runs.length; i++) {
+    const transport = options.runs[i] as Transport;
+    options.log(`\n== run ${i + 1}/${options.runs.length}: ${transport === 'ws' ? 'raw WebSocket hub' : 'Socket.IO 4'}`);
+    results.push(await runOne(options, transport, i));
+  }
+  return results;
+}
+
+async function runOne(options: HarnessOptions, transport: Transport, runIndex: number): Promise<RunResult> {
+  const { log } = options;
+  const children: Child[] = [];
+  const orchestratorLag = monitorEventLoopDelay({ resolution: 10 });
+  orchestratorLag.enable();
+  let mongo: MongoClient | null = null;
+  try {
+    const engine = await Child.start('engine', './engine.ts');
+    children.push(engine);
+    const mongoUri = await engine.call<string>('uri');
+    const server = await Child.start('server', './server.ts', ['--expose-gc']);
+    children.push(server);
+    const { port } = await server.call<{ port: number }>('start', { transport, mongoUri });
+    const loadgens: Child[] = [];
+    for (let g = 0; g < options.loadgens; g++) {
+      const child = await Child.start(`loadgen${g}`, './loadgen.ts');
+      children.push(child);
+      loadgens.push(child);
+    }
+    mongo = new MongoClient(mongoUri, { maxPoolSize: 20, writeConcern: { w: 'majority' } });
+    await mongo.connect();
+    const writer = new Writer(mongo.db('orders').collection<{ _id: number }>('orders'), 1 + runIndex * 10_000_000);
+    log(`   engine, server (port ${port}) and ${loadgens.length} load generator(s) up`);
+
+    const result: RunResult = { transport, run: runIndex, connectFailures: 0, memory: [], latency: [], throughput: [], post: null };
+    const ctx: StepContext = { options, server, engine, loadgens, writer, orchestratorLag, transport };
+    let connected = 0;
+    let probesConnected = 0;
+    let previousBest: number | null = null;
+    for (const target of options.clientCounts) {
+      const before = await server.call<Usage>('usage', { gc: true });
+      const add = target - connected;
+      const probes = Math.min(options.probes, target) - probesConnected;
+      const t0 = nowMs();
+      const failed = await connectClients(ctx, port, add - probes, probes, undefined);
+      result.connectFailures += failed;
+      connected = target;
+      probesConnected += probes;
+      const after = await server.call<Usage>('usage', { gc: true });
+      const memory: MemoryResult = {
+        clients: target,
+        added: add,
+        rssPerConnBytes: (after.memory.rss - before.memory.rss) / add,
+        heapPerConnBytes: (after.memory.heapUsed - before.memory.heapUsed) / add,
+        externalPerConnBytes:
+          (after.memory.external + after.memory.arrayBuffers - before.memory.external - before.memory.arrayBuffers) / add,
+        rssBytes: after.memory.rss,
+        heapUsedBytes: after.memory.heapUsed,
+      };
+      result.memory.push(memory);
+      log(
+        `   ${target} clients connected in ${((nowMs() - t0) / 1000).toFixed(1)} s (${failed} failed); ` +
+          `idle memory per added connection: RSS ${(memory.rssPerConnBytes / 1024).toFixed(1)} KB, heap ${(memory.heapPerConnBytes / 1024).toFixed(1)} KB`,
+      );
+
+      const latency = await measureStep(ctx, target, 0, options.latencyWrites, 1000 / options.latencyIntervalMs, 'bench', 250);
+      result.latency.push(latency);
+      log(`   [1] ${target} clients @1 change/s: ${describe(latency)}`);
+
+      if (options.throughput && target >= 1000) {
+        const sweep = await sweepThroughput(ctx, target, previousBest);
+        result.throughput.push(sweep);
+        if (sweep.best) previousBest = sweep.best.targetDps;
+      }
+    }
+
+    if (options.post && transport === 'ws') {
+      await Promise.all(loadgens.map((g) => g.call('closeAll')));
+      result.post = await measurePost(ctx, port, options.post);
+    }
+    return result;
+  } finally {
+    orchestratorLag.disable();
+    await mongo?.close().catch(() => undefined);
+    // Load generators first, so the server sees closes rather than resets; the engine last.
+    for (const child of [...children].reverse()) await child.stop();
+  }
+}
+
+interface StepContext {
+  options: HarnessOptions;
+  server: Child;
+  engine: Child;
+  loadgens: Child[];
+  writer: Writer;
+  orchestratorLag: ReturnType<typeof monitorEventLoopDelay>;
+  transport: Transport;
+}
+
+async function connectClients(ctx: StepContext, port: number, counting: number, probes: number, subscribe: string | undefined): Promise<number> {
+  const n = ctx.loadgens.length;
+  const answers = await Promise.all(
+    ctx.loadgens.map((g, i) =>
+      g.call<{ failed: number; firstError: string | null }>(
+        'connect',
+        {
+          port,
+          transport: ctx.transport,
+          counting: Math.floor(counting / n) + (i < counting % n ? 1 : 0),
+          probes: Math.floor(probes / n) + (i < probes % n ? 1 : 0),
+          subscribe,
+          localAddresses: LOCAL_ADDRESSES.filter((_, k) => k % n === i),
+        } satisfies ConnectArgs,
+        300_000,
+      ),
+    ),
+  );
+  for (const a of answers) if (a.firstError) ctx.options.log(`   connect error (sample): ${a.firstError}`);
+  return answers.reduce((sum, a) => sum + a.failed, 0);
+}
+
+async function sweepThroughput(
+  ctx: StepContext,
+  clients: number,
+  previousBest: number | null,
+): Promise<RunResult['throughput'][number]> {
+  const plan = ctx.options.throughput as ThroughputPlan;
+  const { targets } = plan;
+  let index = 0;
+  if (previousBest !== null) index = Math.max(0, targets.indexOf(previousBest) - 1);
+  else index = Math.min(1, targets.length - 1);
+  const steps: StepResult[] = [];
+  let best: StepResult | null = null;
+  let stoppedBy = 'step limit';
+  const tried = new Set<number>();
+  for (let s = 0; s < plan.maxSteps && index >= 0 && index < targets.length && !tried.has(index); s++) {
+    tried.add(index);
+    const target = targets[index] as number;
+    const perSecond = target / clients;
+    const writes = Math.max(1, Math.round((perSecond * plan.stepMs) / 1000));
+    const profile = ctx.options.profile;
+    const profiling = profile && profile.transport === ctx.transport && profile.clients === clients && profile.target === target;
+    if (profiling) await ctx.server.call('profileStart');
+    const step = await measureStep(ctx, clients, target, writes, perSecond, 'bench', plan.p99BoundMs);
+    if (profiling) {
+      const cpuProfile = await ctx.server.call<object>('profileStop');
+      const { writeFile, mkdir } = await import('node:fs/promises');
+      const { dirname } = await import('node:path');
+      await mkdir(dirname(profile.file), { recursive: true });
+      await writeFile(profile.file, JSON.stringify(cpuProfile));
+      ctx.options.log(`   profile written: ${profile.file}`);
+      ctx.options.profile = null;
+    }
+    steps.push(step);
+    ctx.options.log(`   [2] ${clients} clients, target ${target.toLocaleString('en-US')}/s: ${describe(step)}`);
+    if (step.loadgenSaturated) {
+      stoppedBy = 'load generator saturated: step refused';
+      break;
+    }
+    if (step.pass) {
+      best = step;
+      index += 1;
+      if (index >= targets.length) stoppedBy = 'highest target passed';
+      continue;
+    }
+    stoppedBy = step.verdict;
+    if (best !== null) break;
+    index -= 1;
+  }
+  return { clients, steps, best, stoppedBy };
+}
+
+function describe(step: StepResult): string {
+  const t = step.segments.total;
+  return (
+    `${Math.round(step.deliveriesPerSecond).toLocaleString('en-US')} deliveries/s, e2e p50 ${t.p50.toFixed(1)} ms p99 ${t.p99.toFixed(1)} ms, ` +
+    `lost ${step.lost}, server CPU ${(step.serverCpuShare * 100).toFixed(0)}% (${step.serverCpuUsPerDelivery.toFixed(2)} µs/delivery), ` +
+    `loadgen CPU ${step.loadgen.map((l) => `${(l.cpuShare * 100).toFixed(0)}%`).join('/')} lag p99 ${step.loadgen.map((l) => l.lagP99Ms.toFixed(0)).join('/')} ms → ${step.verdict}`
+  );
+}
+
+/** One measurement window: writes at a rate, waits for every client to receive them, joins the timestamps. */
+async function measureStep(
+  ctx: StepContext,
+  clients: number,
+  targetDps: number,
+  writes: number,
+  perSecond: number,
+  customer: string,
+  p99BoundMs: number,
+): Promise<StepResult> {
+  const { server, engine, loadgens, writer, options } = ctx;
+  await Promise.all(loadgens.map((g) => g.call('reset')));
+  await server.call('traceStart');
+  ctx.orchestratorLag.reset();
+  const s0 = await server.call<Usage>('usage');
+  const e0 = await engine.call<Usage>('usage');
+  const rows = await writer.run(writes, perSecond, customer);
+  const writeEnd = nowMs();
+  const ok = rows.filter((r) => r.ok).length;
+  const expected = ok * clients;
+  // Wait (bounded) until every client has counted every event, or nothing more arrives.
+  const drainDeadline = writeEnd + 5000;
+  let delivered = 0;
+  while (nowMs() < drainDeadline) {
+    const reports = await Promise.all(loadgens.map((g) => g.call<LoadReport>('report', { samples: false })));
+    delivered = reports.reduce((sum, r) => sum + r.events, 0);
+    if (delivered >= expected) break;
+    await sleep(50);
+  }
+  const s1 = await server.call<Usage>('usage');
+  const e1 = await engine.call<Usage>('usage');
+  const reports = await Promise.all(loadgens.map((g) => g.call<LoadReport>('report', { samples: true })));
+  const trace = await server.call<[number, number, number][]>('traceTake');
+  const windowMs = s1.at - s0.at;
+
+  const deliveries = reports.reduce((sum, r) => sum + r.events, 0);
+  const frames = reports.reduce((sum, r) => sum + r.frames, 0);
+  const closedByServer = reports.reduce((sum, r) => sum + r.closedByServer, 0);
+  const maxEvents = Math.max(...reports.map((r) => r.maxEvents));
+  const minEvents = Math.min(...reports.map((r) => r.minEvents));
+  const segments = joinSegments(rows, trace, reports.flatMap((r) => r.samples));
+  const serverCpu = cpuMicros(s0, s1);
+  const writeSeconds = Math.max(1, writes - 1) / perSecond;
+  const loadgen = reports.map((r) => ({
+    cpuShare: r.cpuMicros / (r.wallMs * 1000),
+    lagP99Ms: r.loopDelayP99Ms,
+    lagMaxMs: r.loopDelayMaxMs,
+  }));
+  const loadgenSaturated = loadgen.some((l) => l.cpuShare > options.maxLoadgenCpu || l.lagP99Ms > options.maxLoadgenLagMs);
+  const lost = Math.max(0, expected - deliveries);
+  const extra = maxEvents > ok ? deliveries - expected : 0;
+  const sentSpan = rows.length > 1 ? ((rows[rows.length - 1] as WriteRow).sent - (rows[0] as WriteRow).sent) / 1000 : 0;
+  const achievedRate = sentSpan > 0 ? (rows.length - 1) / sentSpan : perSecond;
+  const problems: string[] = [];
+  if (loadgenSaturated) problems.push('REFUSED: load generator saturated');
+  if (lost > 0 || minEvents < ok) problems.push(`lost ${lost} deliveries`);
+  if (extra > 0) problems.push(`${extra} unexpected deliveries`);
+  if (closedByServer > 0) problems.push(`${closedByServer} clients closed by the server`);
+  if (ok < rows.length) problems.push(`${rows.length - ok} writes failed`);
+  if (segments.total.p99 > p99BoundMs) problems.push(`p99 ${segments.total.p99.toFixed(0)} ms > ${p99BoundMs} ms`);
+  if (writes > 10 && achievedRate < 0.9 * perSecond) problems.push(`writer fell behind (${achievedRate.toFixed(0)}/s)`);
+  return {
+    clients,
+    targetDps,
+    writesPerSecond: perSecond,
+    writes: rows.length,
+    writeErrors: rows.length - ok,
+    expectedDeliveries: expected,
+    deliveries,
+    lost,
+    extra,
+    closedByServer,
+    deliveriesPerSecond: deliveries / writeSeconds,
+    framesPerSecond: frames / writeSeconds,
+    serverCpuMicros: serverCpu,
+    serverCpuUsPerDelivery: deliveries > 0 ? serverCpu / deliveries : Number.NaN,
+    serverCpuShare: serverCpu / (windowMs * 1000),
+    engineCpuShare: cpuMicros(e0, e1) / ((e1.at - e0.at) * 1000),
+    loadgen,
+    loadgenSaturated,
+    orchestratorLagP99Ms: ctx.orchestratorLag.percentile(99) / 1e6,
+    segments,
+    pass: problems.length === 0,
+    verdict: problems.length === 0 ? 'pass' : problems.join('; '),
+  };
+}
+
+/** Joins the writer's, the server's and the probes' timestamps by order id. */
+export function joinSegments(rows: WriteRow[], trace: [number, number, number][], samples: [number, number][]): Segments {
+  const writes = new Map<number, WriteRow>();
+  for (const r of rows) writes.set(r.id, r);
+  const server = new Map<number, [number, number]>();
+  for (const [id, received, done] of trace) server.set(id, [received, done]);
+  const total: number[] = [];
+  const ackToProbe: number[] = [];
+  const fanoutToProbe: number[] = [];
+  for (const [id, at] of samples) {
+    const w = writes.get(id);
+    if (!w) continue;
+    total.push(at - w.sent);
+    ackToProbe.push(at - w.ack);
+    const s = server.get(id);
+    if (s) fanoutToProbe.push(at - s[1]);
+  }
+  const sentToServer: number[] = [];
+  const fanout: number[] = [];
+  for (const [id, [received, done]] of server) {
+    const w = writes.get(id);
+    if (w) sentToServer.push(received - w.sent);
+    fanout.push(done - received);
+  }
+  return {
+    total: summarize(total),
+    sentToAck: summarize(rows.filter((r) => r.ok).map((r) => r.ack - r.sent)),
+    ackToProbe: summarize(ackToProbe),
+    sentToServer: summarize(sentToServer),
+    fanout: summarize(fanout),
+    fanoutToProbe: summarize(fanoutToProbe),
+  };
+}
+
+// ---- scenario 4: POST /orders ------------------------------------------------------------------------------
+
+async function postLoad(port: number, plan: PostPlan, firstId: number): Promise<PostLoad> {
+  const agent = new Agent({ keepAlive: true, maxSockets: plan.concurrency });
+  const latencies: number[] = [];
+  let errors = 0;
+  let nextId = firstId;
+  const start = nowMs();
+  const end = start + plan.durationMs;
+  const worker = async (): Promise<void> => {
+    // Bounded by time and by a generous count.
+    for (let i = 0; i < 1_000_000 && nowMs() < end; i++) {
+      const id = nextId++;
+      const body = JSON.stringify({ id, customer_name: 'post load', product_name: 'widget', status: 'pending' });
+      const t0 = nowMs();
+      const status = await postOnce(agent, port, body);
+      latencies.push(nowMs() - t0);
+      if (status !== 201) errors += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: plan.concurrency }, worker));
+  const elapsed = (nowMs() - start) / 1000;
+  agent.destroy();
+  return { requests: latencies.length, errors, perSecond: latencies.length / elapsed, latency: summarize(latencies) };
+}
+
+function postOnce(agent: Agent, port: number, body: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/orders',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        timeout: 10_000,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => req.destroy());
+    req.end(body);
+  });
+}
+
+async function measurePost(ctx: StepContext, port: number, plan: PostPlan): Promise<PostResult> {
+  const { log } = ctx.options;
+  // Warm-up (JIT, connections), not measured.
+  await postLoad(port, { ...plan, durationMs: 1000 }, 900_000_000);
+  const alone = await postLoad(port, plan, 910_000_000);
+  log(`   [4] POST alone: ${alone.perSecond.toFixed(0)}/s, p50 ${alone.latency.p50.toFixed(1)} ms, p99 ${alone.latency.p99.toFixed(1)} ms, ${alone.errors} errors`);
+  // Clients subscribed to the fan-out's customer only: the POSTed orders do not reach them.
+  const probes = Math.min(ctx.options.probes, plan.fanoutClients);
+  await connectClients(ctx, port, plan.fanoutClients - probes, probes, '{"type":"subscribe","filter":{"customer":"fanout"}}');
+  const writes = Math.round((plan.fanoutWritesPerSecond * (plan.durationMs + 1000)) / 1000);
+  const [fan, during] = await Promise.all([
+    measureStep(ctx, plan.fanoutClients, plan.fanoutClients * plan.fanoutWritesPerSecond, writes, plan.fanoutWritesPerSecond, 'fanout', 250),
+    sleep(500).then(() => postLoad(port, plan, 920_000_000)),
+  ]);
+  log(
+    `   [4] POST during a ${Math.round(fan.deliveriesPerSecond).toLocaleString('en-US')} deliveries/s fan-out: ${during.perSecond.toFixed(0)}/s, ` +
+      `p50 ${during.latency.p50.toFixed(1)} ms, p99 ${during.latency.p99.toFixed(1)} ms (fan-out: ${fan.verdict})`,
+  );
+  return {
+    alone,
+    duringFanout: { ...during, fanoutDeliveriesPerSecond: fan.deliveriesPerSecond, fanoutLost: fan.lost, fanoutP99Ms: fan.segments.total.p99 },
+  };
+}
