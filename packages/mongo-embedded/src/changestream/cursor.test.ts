@@ -235,6 +235,9 @@ describe('invalidate', () => {
     const resumed = await drain(watch(log, { resumeAfter: drop!._id }));
     expect(resumed.events).toEqual([invalidate]);
     expect(resumed.invalidated).toBe(true);
+    // An empty first batch (batchSize 0) must not move the resume point past the pending invalidate.
+    const zero = await watch(log, { resumeAfter: drop!._id }).next(0, 0, never);
+    expect(zero.postBatchResumeToken).toEqual(drop!._id);
 
     const error = expectServerError(() => watch(log, { resumeAfter: invalidate!._id }), 260);
     expect(error.message).toContain("'resumeAfter' is not allowed from an invalidate");
@@ -390,6 +393,20 @@ describe('errors', () => {
     expectServerError(() => watch(log, { startAtOperationTime: early.clusterTime }), 286, labels);
     // A stream that fell behind the retention window fails the same way rather than skipping.
     await expectNextError(cursor, 286, labels);
+  });
+
+  it('286 for a high-water mark from another history (a later position, or a different time at its position)', () => {
+    const log = new MemoryChangeLog();
+    const rec = log.insert(DB, COLL, { _id: 1 });
+    log.insert(DB, COLL, { _id: 2 });
+    const ahead = encodeResumeToken({ clusterTime: rec.clusterTime, seq: 50n, kind: 'highWaterMark' });
+    expectServerError(() => watch(log, { resumeAfter: ahead }), 286, ['NonResumableChangeStreamError']);
+    const older = encodeResumeToken({
+      clusterTime: new Timestamp({ t: 5, i: 0 }),
+      seq: rec.seq,
+      kind: 'highWaterMark',
+    });
+    expectServerError(() => watch(log, { resumeAfter: older }), 286, ['NonResumableChangeStreamError']);
   });
 
   it('280 for an event token this history never produced', () => {

@@ -1,5 +1,5 @@
 import { BSON, Timestamp } from 'bson';
-import { MongoServerError, runPipeline, type Doc } from '../query/index.js';
+import { compilePipeline, MongoServerError, type Doc } from '../query/index.js';
 import type { ChangeLog, ChangeRecord } from '../storage/changelog.js';
 import { buildEventDocument, eventsForRecord, type EventImages, type RawEvent, type StreamScope } from './events.js';
 import { parseChangeStreamStage, validateUserStages, type ChangeStreamOptions } from './options.js';
@@ -84,7 +84,7 @@ export function openChangeStream(
   const options = parseChangeStreamStage(spec.stage, spec.db, spec.coll);
   const stages = validateUserStages(spec.pipeline);
   // Surfaces malformed stage arguments at aggregate time rather than at the first event.
-  if (stages.length > 0) runPipeline([], stages);
+  compilePipeline(stages);
   return new LogChangeStreamCursor(log, { db: spec.db, coll: spec.coll }, options, stages, {
     ...DEFAULT_LIMITS,
     ...limits,
@@ -95,6 +95,8 @@ interface BatchInProgress {
   events: Doc[];
   bytes: number;
   limit: number;
+  /** The user stages, compiled once per reply ($$NOW is fixed per command, as in mongod). */
+  run: ((docs: Doc[]) => Doc[]) | null;
 }
 
 type ScanOutcome = 'full' | 'caughtUp' | 'budget' | 'invalidated';
@@ -148,7 +150,12 @@ class LogChangeStreamCursor implements ChangeStreamCursor {
 
   private async collect(batchSize: number, maxAwaitMs: number, signal: AbortSignal): Promise<ChangeStreamBatch> {
     const deadline = Date.now() + Math.max(0, maxAwaitMs);
-    const batch: BatchInProgress = { events: [], bytes: 0, limit: Math.max(0, batchSize) };
+    const batch: BatchInProgress = {
+      events: [],
+      bytes: 0,
+      limit: Math.max(0, batchSize),
+      run: this.stages.length > 0 ? compilePipeline(this.stages) : null,
+    };
     for (;;) {
       if (this.closed || this.invalidated || batch.limit === 0) return this.reply(batch);
       const outcome = this.scan(batch);
@@ -253,7 +260,7 @@ class LogChangeStreamCursor implements ChangeStreamCursor {
     }
     const { images, missingImage } = this.images(event);
     const doc = buildEventDocument(event, images, this.options.showExpandedEvents);
-    const output = this.stages.length > 0 ? runPipeline([doc], this.stages) : [doc];
+    const output = batch.run ? batch.run([doc]) : [doc];
     const result = output[0];
     // A required image that is missing only fails the stream for events the user's stages keep, as mongod's
     // filter push-down has it.
@@ -352,8 +359,12 @@ class LogChangeStreamCursor implements ChangeStreamCursor {
       if (!invalidate) throw tokenNotFound(token);
     } else {
       if (events.length === 0) throw tokenNotFound(token);
-      // Resuming after a drop/rename of the watched collection: the invalidate comes next.
-      if (invalidate) this.pendingInvalidate = invalidate;
+      // Resuming after a drop/rename of the watched collection: the invalidate comes next, and until it is
+      // returned the resume point must stay before it (a high-water mark here would skip it).
+      if (invalidate) {
+        this.pendingInvalidate = invalidate;
+        this.lastToken = encodeResumeToken(token);
+      }
     }
     this.position = token.seq;
     this.positionTime = record.clusterTime;

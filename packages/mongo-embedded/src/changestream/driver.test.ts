@@ -1,4 +1,7 @@
 import { Timestamp, type ChangeStream, MongoClient, MongoServerError } from 'mongodb';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MongoClient as MongoClient6 } from 'mongodb6';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedServer, type EmbeddedServer } from '../index.js';
@@ -30,6 +33,14 @@ async function firstError(stream: ChangeStream): Promise<unknown> {
   } finally {
     await stream.close();
   }
+}
+
+function numbers(events: Event[]): unknown[] {
+  return events.map((e) => (e.documentKey as { _id: unknown })._id);
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }
 
 /** Counts the commands a client sends, by name (requires `monitorCommands: true`). */
@@ -243,14 +254,6 @@ describe('change streams through driver 7', () => {
     for (let i = from; i <= to; i++) await c.insertOne({ _id: i });
   }
 
-  function numbers(events: Event[]): unknown[] {
-    return events.map((e) => (e.documentKey as { _id: unknown })._id);
-  }
-
-  function range(from: number, to: number): number[] {
-    return Array.from({ length: to - from + 1 }, (_, i) => from + i);
-  }
-
   it('resumes after another client kills the server-side cursor, losing and repeating nothing', async () => {
     const db = uniqueDbName('cs');
     const reader = await h.newClient({ monitorCommands: true });
@@ -429,6 +432,49 @@ describe('change-stream history limits through driver 7', () => {
       expect(error).toBeInstanceOf(MongoServerError);
       expect((error as MongoServerError).code).toBe(286);
       expect((error as MongoServerError).hasErrorLabel('NonResumableChangeStreamError')).toBe(true);
+    }
+  });
+});
+
+describe('change streams across a restart from the data directory', () => {
+  it('keeps resume tokens valid: event tokens and high-water marks resume after the restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cs-restart-'));
+    try {
+      let server = await startEmbeddedServer({ port: 0, dbPath: dir });
+      let client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 5000 });
+      let events: Event[];
+      let idleToken: unknown;
+      try {
+        const coll = client.db('r').collection<{ _id: number }>('c');
+        const stream = coll.watch([], FAST);
+        expect(await stream.tryNext()).toBeNull();
+        for (let i = 1; i <= 3; i++) await coll.insertOne({ _id: i });
+        events = await take(stream, 3);
+        expect(await stream.tryNext()).toBeNull();
+        idleToken = stream.resumeToken;
+        await stream.close();
+      } finally {
+        await client.close();
+        await server.close();
+      }
+
+      server = await startEmbeddedServer({ port: 0, dbPath: dir });
+      client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 5000 });
+      try {
+        const coll = client.db('r').collection<{ _id: number }>('c');
+        await coll.insertOne({ _id: 4 });
+        const fromEvent = coll.watch([], { ...FAST, resumeAfter: events[0]!._id });
+        expect(numbers(await take(fromEvent, 3))).toEqual([2, 3, 4]);
+        await fromEvent.close();
+        const fromIdle = coll.watch([], { ...FAST, resumeAfter: idleToken });
+        expect(numbers(await take(fromIdle, 1))).toEqual([4]);
+        await fromIdle.close();
+      } finally {
+        await client.close();
+        await server.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
