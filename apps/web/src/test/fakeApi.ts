@@ -1,4 +1,4 @@
-import type { Order, OrderStatus } from '@orders/contracts';
+import type { CreateOrderBody, Order, OrderStatus } from '@orders/contracts';
 
 /** One request the page made. */
 export interface RecordedRequest {
@@ -117,10 +117,10 @@ export class FakeApi {
     const id = match ? Number(match[1]) : undefined;
     if (request.path === '/orders' && request.method === 'GET') return json(200, this.listBody(request.search));
     if (request.path === '/orders' && request.method === 'POST') {
-      const body = request.body as Omit<Order, 'created_at' | 'updated_at' | 'version'>;
+      const body = request.body as CreateOrderBody;
       if (this.orders.has(body.id)) return apiError(409, 'ORDER_EXISTS', `Order ${body.id} already exists`);
       const now = this.stamp();
-      const order: Order = { status: 'pending', ...body, created_at: now, updated_at: now, version: 1 };
+      const order: Order = { ...body, status: body.status ?? 'pending', created_at: now, updated_at: now, version: 1 };
       this.orders.set(order.id, order);
       return json(201, order);
     }

@@ -1,6 +1,6 @@
 import { ORDER_STATUSES, type OrderFilter, type OrderStatus } from '@orders/contracts';
 import { queryOptions, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
-import { useCallback } from 'react';
+import { useCallback, useMemo } from 'react';
 import { fetchOrder, fetchOrderList } from './api.js';
 import { countByStatus, upsertOrder, type OrderList } from './cache.js';
 
@@ -34,13 +34,16 @@ export function filterOfListKey(key: readonly unknown[]): OrderFilter {
 
 /**
  * The board's list. `staleTime: Infinity`: the socket keeps it fresh, so it is never refetched on focus or mount;
- * only a resync replaces it.
+ * only a resync replaces it. No structural sharing: the cache functions already keep every unchanged order's object,
+ * while deep comparison index by index would copy all ten thousand orders each time one is inserted at the top (and
+ * break the identity checks that make rollbacks safe).
  */
 export function orderListQuery(filter: OrderFilter) {
   return queryOptions({
     queryKey: orderKeys.list(filter),
     queryFn: ({ signal }) => fetchOrderList(filter, signal),
     staleTime: Infinity,
+    structuralSharing: false,
   });
 }
 
@@ -58,9 +61,10 @@ export function useOrderList(filter: OrderFilter) {
   return useQuery(orderListQuery(filter));
 }
 
-/** Orders per status in the cached list for `filter`; re-renders only when a count changes. */
-export function useStatusCounts(filter: OrderFilter) {
-  return useQuery({ ...orderListQuery(filter), select: (list) => countByStatus(list.orders) });
+/** Orders per status in the cached list for `filter` (undefined until it has loaded). */
+export function useStatusCounts(filter: OrderFilter): Record<OrderStatus, number> | undefined {
+  const orders = useQuery(orderListQuery(filter)).data?.orders;
+  return useMemo(() => (orders ? countByStatus(orders) : undefined), [orders]);
 }
 
 /** Applies `patch` to every cached order list that has data, each with its own filter. */

@@ -7,8 +7,9 @@ const HEIGHT = 48;
 
 /** Changes per second over the last three minutes, drawn as an area (plain SVG). */
 export function ChangesChart({ activity }: { activity: ActivityStore }) {
-  const { perSecond } = useSyncExternalStore(activity.subscribe, activity.getSnapshot);
-  const now = useNow(1000);
+  const { perSecond, lastAt } = useSyncExternalStore(activity.subscribe, activity.getSnapshot);
+  // The clock ticks once a second; a change received since then must already be in the picture.
+  const now = Math.max(useNow(1000), lastAt);
   const lastSecond = Math.floor(now / 1000);
   const counts: number[] = [];
   for (let i = CHART_SECONDS - 1; i >= 0; i--) counts.push(perSecond.get(lastSecond - i) ?? 0);

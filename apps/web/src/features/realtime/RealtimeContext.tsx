@@ -23,7 +23,13 @@ export function RealtimeProvider({
   url,
   backoff,
   children,
-}: Partial<RealtimeConfig> & { children: ReactNode }) {
+}: {
+  WebSocketImpl?: WebSocketConstructorLike;
+  url?: string;
+  /** Keep this object stable across renders: a new one restarts the feed. */
+  backoff?: Partial<BackoffOptions>;
+  children: ReactNode;
+}) {
   const config = useMemo<RealtimeConfig>(
     () => ({ WebSocketImpl: WebSocketImpl ?? WebSocket, backoff: { ...DEFAULT_BACKOFF, ...backoff }, ...(url ? { url } : {}) }),
     [WebSocketImpl, backoff, url],

@@ -17,6 +17,8 @@ export interface ActivitySnapshot {
   entries: readonly ActivityEntry[];
   /** Changes received in each whole second, keyed by `Math.floor(ms / 1000)`. */
   perSecond: ReadonlyMap<number, number>;
+  /** When the latest change was received (ms since epoch; 0 before any). */
+  lastAt: number;
 }
 
 /** How much history the chart shows. */
@@ -35,7 +37,7 @@ export interface ActivityStore {
 
 /** Creates an empty activity store. */
 export function createActivityStore(): ActivityStore {
-  let snapshot: ActivitySnapshot = { entries: [], perSecond: new Map() };
+  let snapshot: ActivitySnapshot = { entries: [], perSecond: new Map(), lastAt: 0 };
   const listeners = new Set<() => void>();
   const remembered = new Set<string>();
   let seq = 0;
@@ -75,7 +77,7 @@ export function createActivityStore(): ActivityStore {
       const perSecond = new Map(snapshot.perSecond);
       perSecond.set(second, (perSecond.get(second) ?? 0) + fresh.length);
       for (const key of perSecond.keys()) if (key <= second - CHART_SECONDS) perSecond.delete(key);
-      snapshot = { entries: [...fresh.reverse(), ...snapshot.entries].slice(0, MAX_ENTRIES), perSecond };
+      snapshot = { entries: [...fresh.reverse(), ...snapshot.entries].slice(0, MAX_ENTRIES), perSecond, lastAt: now };
       for (const listener of listeners) listener();
     },
     subscribe: (listener) => {

@@ -4,7 +4,7 @@ import { useStatusCounts } from '../queries.js';
 
 /** How many orders of each status are on the board (for the current filter). */
 export function StatusCounts({ filter }: { filter: OrderFilter }) {
-  const { data: counts } = useStatusCounts(filter);
+  const counts = useStatusCounts(filter);
   return (
     <section className="panel counts" aria-labelledby="counts-heading">
       <h2 id="counts-heading">By status</h2>
