@@ -15,6 +15,15 @@ export function describeWriteProblem(error: unknown, action: 'create' | 'update'
   if (!(error instanceof ApiError)) {
     return { code: 'UNKNOWN', field: undefined, message: `Order #${id} was not saved: something went wrong.` };
   }
+  if (error.status === 400) {
+    // The API names the field as `<part>/<path>` (`body/customer_name`) and may start its message with it.
+    const detail = error.field && error.message.startsWith(error.field) ? error.message.slice(error.field.length).trim() : error.message;
+    return {
+      code: 'VALIDATION',
+      field: fieldKey(error.field),
+      message: `Order #${id} was not saved: ${fieldLabel(error.field)} — ${detail}`,
+    };
+  }
   switch (error.code) {
     case 'ORDER_EXISTS':
       return { code: error.code, field: 'id', message: `Order #${id} already exists. Choose another id.` };
@@ -26,12 +35,6 @@ export function describeWriteProblem(error: unknown, action: 'create' | 'update'
       };
     case 'ORDER_NOT_FOUND':
       return { code: error.code, field: undefined, message: `Order #${id} no longer exists.` };
-    case 'VALIDATION':
-      return {
-        code: error.code,
-        field: fieldKey(error.field),
-        message: `Order #${id} was not saved: ${fieldLabel(error.field)} — ${error.message}`,
-      };
     case 'NETWORK':
       return {
         code: error.code,

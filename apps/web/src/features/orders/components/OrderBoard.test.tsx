@@ -151,7 +151,7 @@ describe('editing an order', () => {
 
   it('gives the edit back with the refused field marked (400)', async () => {
     const { user, api } = await boardWith([makeOrder(1, 10)]);
-    api.respondOnce('PUT', '/orders/1', () => apiError(400, 'VALIDATION', 'must match pattern "\\S"', 'customer_name'));
+    api.respondOnce('PUT', '/orders/1', () => apiError(400, 'VALIDATION_FAILED', 'body/customer_name must match pattern "\\S"', 'body/customer_name'));
 
     await user.click(screen.getByRole('button', { name: 'Edit order #1' }));
     const form = screen.getByRole('form', { name: 'Edit order #1' });
