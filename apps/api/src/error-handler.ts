@@ -81,10 +81,17 @@ export function mapError(error: unknown): MappedError {
     return { body: errorBody(400, ErrorCode.InvalidJson, 'The body is not valid JSON', 'body'), headers: {} };
   }
   if (statusCode >= 400 && statusCode < 500) {
-    const code = typeof fastifyError.code === 'string' && !fastifyError.code.startsWith('FST_') ? fastifyError.code : 'BAD_REQUEST';
+    const code = typeof fastifyError.code === 'string' && !fastifyError.code.startsWith('FST_') ? fastifyError.code : codeFor(statusCode);
     return { body: errorBody(statusCode, code, message || (STATUS_CODES[statusCode] ?? 'Bad request')), headers: {} };
   }
-  return { body: errorBody(500, ErrorCode.InternalError, 'Internal server error'), headers: {} };
+  // A 5xx keeps its status (a plugin's 503 stays a 503) but never its message.
+  const serverStatus = statusCode >= 500 && statusCode < 600 ? statusCode : 500;
+  return { body: errorBody(serverStatus, ErrorCode.InternalError, 'Internal server error'), headers: {} };
+}
+
+/** A stable code from a status's reason phrase: 405 → METHOD_NOT_ALLOWED. */
+function codeFor(statusCode: number): string {
+  return (STATUS_CODES[statusCode] ?? 'Error').toUpperCase().replace(/[^A-Z0-9]+/g, '_');
 }
 
 function isApiPath(url: string): boolean {

@@ -15,7 +15,6 @@ export const ErrorCode = {
   VersionMismatch: 'VERSION_MISMATCH',
   BodyTooLarge: 'BODY_TOO_LARGE',
   UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
-  MethodNotAllowed: 'METHOD_NOT_ALLOWED',
   DatabaseUnavailable: 'DATABASE_UNAVAILABLE',
   InternalError: 'INTERNAL_ERROR',
 } as const;

@@ -95,6 +95,13 @@ describe('mapError', () => {
     }
   });
 
+  it('gives framework 4xx errors a code derived from their status, and keeps a 5xx status without its message', () => {
+    const notAllowed = Object.assign(new Error('Method FOO not allowed'), { statusCode: 405, code: 'FST_ERR_SOMETHING' });
+    expect(mapError(notAllowed).body).toMatchObject({ statusCode: 405, code: 'METHOD_NOT_ALLOWED', message: 'Method FOO not allowed' });
+    const unavailable = Object.assign(new Error('upstream pool exhausted at 10.0.0.9'), { statusCode: 503 });
+    expect(mapError(unavailable).body).toEqual({ statusCode: 503, error: 'Service Unavailable', code: 'INTERNAL_ERROR', message: 'Internal server error' });
+  });
+
   it('keeps the code, field and headers of an HttpError', () => {
     const mapped = mapError(new HttpError(412, ErrorCode.VersionMismatch, 'moved on', { field: 'headers/if-match', headers: { etag: '"3"' } }));
     expect(mapped).toEqual({
