@@ -37,10 +37,10 @@ function isWatchedCollection(scope: StreamScope, db: string, coll: string): bool
  * dropDatabase, as mongod does.
  */
 export function eventsForRecord(record: ChangeRecord, scope: StreamScope): RawEvent[] {
-  const eventToken = encodeResumeToken({ clusterTime: record.clusterTime, seq: record.seq, kind: 'event' });
+  // Tokens are built only for records in scope: most records a busy stream scans belong to other collections.
   const make = (operationType: string, ns: RawEvent['ns']): RawEvent => ({
     kind: 'event',
-    token: eventToken,
+    token: encodeResumeToken({ clusterTime: record.clusterTime, seq: record.seq, kind: 'event' }),
     operationType,
     record,
     ns,

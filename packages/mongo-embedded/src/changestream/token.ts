@@ -44,7 +44,7 @@ export function decodeResumeToken(token: unknown, field = 'resumeAfter'): Resume
     throw new MongoServerError(
       14,
       'TypeMismatch',
-      `BSON field '$changeStream.${field}' is the wrong type '${typeof token}', expected type 'object'`,
+      `BSON field '$changeStream.${field}' is the wrong type '${token === null ? 'null' : Array.isArray(token) ? 'array' : typeof token}', expected type 'object'`,
     );
   }
   const data = (token as Doc)._data;
