@@ -28,6 +28,8 @@ export class TestClient {
       });
     });
     socket.on('error', () => undefined);
+    // Conditions may count pings (liveness tests).
+    socket.on('ping', () => queueMicrotask(() => this.notify()));
   }
 
   /** Connects to `url` (ws://127.0.0.1:port/ws) and waits for the handshake. */
