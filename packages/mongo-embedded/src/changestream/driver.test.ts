@@ -314,6 +314,29 @@ describe('change streams through driver 7', () => {
     });
   }
 
+  it('does not resume after a getMore error without the resumable label (as with mongod)', async () => {
+    const db = uniqueDbName('cs');
+    const reader = await h.newClient({ monitorCommands: true });
+    const counts = commandCounter(reader);
+    const stream = reader.db(db).collection('c').watch([], FAST);
+    try {
+      expect(await stream.tryNext()).toBeNull();
+      await writer.db('admin').command({
+        configureFailPoint: 'failCommand',
+        mode: { times: 1 },
+        data: { failCommands: ['getMore'], errorCode: 6 },
+      });
+      await writeNumbered(db, 1, 1);
+      const error = await rejection(stream.next());
+      expect(error).toBeInstanceOf(MongoServerError);
+      expect((error as MongoServerError).code).toBe(6);
+      expect(counts.get('aggregate')).toBe(1);
+    } finally {
+      await writer.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
+      await stream.close();
+    }
+  });
+
   it('resumeAfter, startAfter and startAtOperationTime start where asked', async () => {
     const db = uniqueDbName('cs');
     const coll = h.client.db(db).collection('c');
