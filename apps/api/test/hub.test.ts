@@ -337,6 +337,33 @@ describe('hub replay', () => {
     expect(hub.stats().resyncsSent).toBe(1);
   });
 
+  it('bounds the temporary streams open at once; the next replay starts when one finishes', async () => {
+    const replays: ScriptedReplay[] = [];
+    const hub = makeHub({
+      maxConcurrentReplays: 1,
+      openReplay: (since) => {
+        const replay = new ScriptedReplay(since);
+        replays.push(replay);
+        return replay;
+      },
+    });
+    hub.advance(pos(10));
+    const first = connect(hub, { type: 'subscribe', since: pos(1) }).socket;
+    const second = connect(hub, { type: 'subscribe', since: pos(2) }).socket;
+    await settle();
+    expect(replays.map((r) => r.since)).toEqual([pos(1)]);
+    // The first replay reaches the live position: it hands over and frees its slot.
+    replays[0]?.push({ kind: 'idle', position: pos(10) });
+    await settle();
+    expect(first.control().map((m) => m.type)).toEqual(['ready']);
+    expect(replays.map((r) => r.since)).toEqual([pos(1), pos(2)]);
+    replays[1]?.push({ kind: 'idle', position: pos(10) });
+    await settle();
+    hub.publish(created(11));
+    await settle();
+    for (const socket of [first, second]) expect(socket.events().map((e) => e.position)).toEqual([pos(11)]);
+  });
+
   it('closes the temporary stream when the client leaves mid-replay', async () => {
     const replays: ScriptedReplay[] = [];
     const hub = makeHub({
