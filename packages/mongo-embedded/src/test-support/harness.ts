@@ -1,4 +1,4 @@
-import { MongoClient, type Db, type MongoClientOptions } from 'mongodb';
+import { MongoClient, type Collection, type Db, type MongoClientOptions } from 'mongodb';
 import { startEmbeddedServer, type EmbeddedServer, type EmbeddedServerOptions } from '../index.js';
 
 /** A running in-memory engine plus a driver client connected to it, for one test file. */
@@ -48,4 +48,10 @@ export interface CursorReply<T = Record<string, unknown>> {
 /** Runs a raw command and types its reply (the driver types every reply field as `any`). */
 export async function runCommand<T>(db: Db, command: Record<string, unknown>): Promise<T> {
   return (await db.command(command)) as T;
+}
+
+/** Index names of a collection, in listIndexes order. */
+export async function indexNames(coll: Collection): Promise<string[]> {
+  const specs = (await coll.listIndexes().toArray()) as { name: string }[];
+  return specs.map((s) => s.name);
 }

@@ -1,0 +1,164 @@
+import { Long, MongoServerError, type Db, type Document } from 'mongodb';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, uniqueDbName, type Harness } from '../test-support/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterEach(async () => {
+  await h.client.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
+});
+afterAll(async () => {
+  await h.close();
+});
+
+function freshDb(): Db {
+  return h.client.db(uniqueDbName('fp'));
+}
+
+async function failCommand(mode: unknown, data: Document): Promise<void> {
+  await h.client.db('admin').command({ configureFailPoint: 'failCommand', mode, data });
+}
+
+describe('retryable writes', () => {
+  // These tests set txnNumber by hand, so they use their own client: its pooled server sessions must not be reused
+  // by other tests whose driver-managed txnNumbers would then be older than ours.
+  it('a retried write with the same lsid and txnNumber returns the original result and is applied once', async () => {
+    const client = await h.newClient();
+    const db = client.db(uniqueDbName('fp'));
+    const session = client.startSession();
+    try {
+      const cmd = { insert: 'c', documents: [{ _id: 1, v: 'first' }], txnNumber: Long.fromNumber(7) };
+      const first = await db.command(cmd, { session });
+      const retry = await db.command({ ...cmd, documents: [{ _id: 1, v: 'first' }] }, { session });
+      expect(first).toMatchObject({ n: 1, ok: 1 });
+      expect(retry).toMatchObject({ n: 1, ok: 1 });
+      expect(retry).not.toHaveProperty('writeErrors');
+      expect(await db.collection('c').countDocuments()).toBe(1);
+      // A new txnNumber is a new statement: the duplicate is now reported.
+      const next = await db.command({ ...cmd, txnNumber: Long.fromNumber(8) }, { session });
+      expect(next).toMatchObject({ n: 0, writeErrors: [{ index: 0, code: 11000 }] });
+      // An older txnNumber than the session's latest is refused.
+      await expect(db.command({ ...cmd, txnNumber: Long.fromNumber(3) }, { session })).rejects.toMatchObject({ code: 225 });
+    } finally {
+      await session.endSession();
+      await client.close();
+    }
+  });
+
+  it('a retried update is not applied twice', async () => {
+    const client = await h.newClient();
+    const db = client.db(uniqueDbName('fp'));
+    await db.collection('c').insertOne({ _id: 1, n: 0 } as never);
+    const session = client.startSession();
+    try {
+      const cmd = { update: 'c', updates: [{ q: { _id: 1 }, u: { $inc: { n: 1 } } }], txnNumber: Long.fromNumber(100) };
+      await db.command(cmd, { session });
+      const retry = await db.command(cmd, { session });
+      expect(retry).toMatchObject({ n: 1, nModified: 1 });
+      expect(await db.collection('c').findOne({ _id: 1 } as never)).toEqual({ _id: 1, n: 1 });
+    } finally {
+      await session.endSession();
+      await client.close();
+    }
+  });
+
+  it('refuses transactions with IllegalOperation', async () => {
+    const db = freshDb();
+    const session = h.client.startSession();
+    try {
+      session.startTransaction();
+      // Like a mongod without transaction support: code 20, which the driver wraps for write operations.
+      const err = await db.collection('c').insertOne({ a: 1 }, { session }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(MongoServerError);
+      const original = (err as MongoServerError & { originalError?: MongoServerError }).originalError ?? err;
+      expect(original).toMatchObject({ code: 20, codeName: 'IllegalOperation', message: 'transactions are not supported by the embedded engine' });
+      await session.abortTransaction().catch(() => undefined);
+    } finally {
+      await session.endSession();
+    }
+    expect(await db.collection('c').countDocuments()).toBe(0);
+  });
+});
+
+describe('failCommand', () => {
+  it('closeConnection: the driver retries the insert once and it is applied once', async () => {
+    const coll = freshDb().collection('c');
+    await failCommand({ times: 1 }, { failCommands: ['insert'], closeConnection: true });
+    const res = await coll.insertOne({ _id: 'once' } as never);
+    expect(res.insertedId).toBe('once');
+    expect(await coll.countDocuments()).toBe(1);
+  });
+
+  it('errorLabels RetryableWriteError: the driver retries and succeeds', async () => {
+    const coll = freshDb().collection('c');
+    await failCommand({ times: 1 }, { failCommands: ['update'], errorCode: 11602, errorLabels: ['RetryableWriteError'] });
+    await coll.insertOne({ _id: 1, n: 0 } as never);
+    const res = await coll.updateOne({ _id: 1 } as never, { $inc: { n: 1 } });
+    expect(res.modifiedCount).toBe(1);
+    expect(await coll.findOne({ _id: 1 } as never)).toEqual({ _id: 1, n: 1 });
+  });
+
+  it('labels a retryable code on a retryable write by itself, like mongod', async () => {
+    const coll = freshDb().collection('c');
+    await failCommand({ times: 1 }, { failCommands: ['insert'], errorCode: 91 });
+    await coll.insertOne({ _id: 1 } as never);
+    expect(await coll.countDocuments()).toBe(1);
+  });
+
+  it('a non-retryable error reaches the application and nothing is written', async () => {
+    const coll = freshDb().collection('c');
+    await failCommand({ times: 1 }, { failCommands: ['insert'], errorCode: 2 });
+    const err = await coll.insertOne({ _id: 1 } as never).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MongoServerError);
+    expect(err).toMatchObject({ code: 2, message: "Failing command via 'failCommand' failpoint" });
+    expect((err as MongoServerError).errorLabels).toEqual([]);
+    expect(await coll.countDocuments()).toBe(0);
+  });
+
+  it('a second failure on the retry surfaces the error (the driver retries only once)', async () => {
+    const coll = freshDb().collection('c');
+    await failCommand({ times: 2 }, { failCommands: ['insert'], errorCode: 11602, errorLabels: ['RetryableWriteError'] });
+    await expect(coll.insertOne({ _id: 1 } as never)).rejects.toMatchObject({ code: 11602 });
+    await coll.insertOne({ _id: 2 } as never);
+    expect(await coll.countDocuments()).toBe(1);
+  });
+
+  it('skip lets the first matching commands through; alwaysOn fails until off', async () => {
+    const db = freshDb();
+    await failCommand({ skip: 1 }, { failCommands: ['find'], errorCode: 50 });
+    await db.collection('c').findOne({});
+    await expect(db.collection('c').findOne({})).rejects.toMatchObject({ code: 50 });
+    await expect(db.collection('c').findOne({})).rejects.toMatchObject({ code: 50 });
+    await failCommand('off', {});
+    await failCommand('alwaysOn', { failCommands: ['count'], errorCode: 8000 });
+    await expect(db.collection('c').estimatedDocumentCount()).rejects.toMatchObject({ code: 8000 });
+    await expect(db.collection('c').estimatedDocumentCount()).rejects.toMatchObject({ code: 8000 });
+    await failCommand('off', {});
+    expect(await db.collection('c').estimatedDocumentCount()).toBe(0);
+  });
+
+  it('blockConnection delays only the blocked command; other connections keep working', async () => {
+    const db = freshDb();
+    await db.collection('c').insertOne({ a: 1 });
+    const blockedClient = await h.newClient({ appName: 'blocked-app' });
+    await failCommand({ times: 1 }, { failCommands: ['find'], blockConnection: true, blockTimeMS: 300, appName: 'blocked-app' });
+    const order: string[] = [];
+    const blocked = blockedClient.db(db.databaseName).collection('c').findOne({}).then((d) => {
+      order.push('blocked');
+      return d;
+    });
+    await h.client.db('admin').command({ ping: 1 });
+    await db.collection('c').findOne({});
+    order.push('other');
+    expect(await blocked).toMatchObject({ a: 1 });
+    expect(order).toEqual(['other', 'blocked']);
+  });
+
+  it('rejects unknown fail points and modes', async () => {
+    const admin = h.client.db('admin');
+    await expect(admin.command({ configureFailPoint: 'noSuchPoint', mode: 'alwaysOn' })).rejects.toMatchObject({ code: 2 });
+    await expect(admin.command({ configureFailPoint: 'failCommand', mode: 'sometimes' })).rejects.toMatchObject({ code: 2 });
+  });
+});

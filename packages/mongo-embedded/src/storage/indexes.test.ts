@@ -1,0 +1,192 @@
+import type { Db } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { indexNames, runCommand, startHarness, uniqueDbName, type CursorReply, type Harness } from '../test-support/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h.close();
+});
+
+function freshDb(): Db {
+  return h.client.db(uniqueDbName('idx'));
+}
+
+interface ExplainReply {
+  queryPlanner: { winningPlan: { stage: string; inputStage?: { stage: string; indexName?: string } } };
+  executionStats: { nReturned: number; totalDocsExamined: number; totalKeysExamined: number };
+}
+
+describe('createIndexes / listIndexes / dropIndexes', () => {
+  it('creates indexes with generated names and lists them after _id_', async () => {
+    const db = freshDb();
+    const coll = db.collection('c');
+    expect(await coll.createIndex({ a: 1, b: -1 })).toBe('a_1_b_-1');
+    expect(await coll.createIndex({ sku: 1 }, { unique: true })).toBe('sku_1');
+    expect(await coll.createIndex({ opt: 1 }, { sparse: true, name: 'opt_sparse' })).toBe('opt_sparse');
+    const indexes = await coll.listIndexes().toArray();
+    expect(indexes).toEqual([
+      { v: 2, key: { _id: 1 }, name: '_id_' },
+      { v: 2, key: { a: 1, b: -1 }, name: 'a_1_b_-1' },
+      { v: 2, key: { sku: 1 }, name: 'sku_1', unique: true },
+      { v: 2, key: { opt: 1 }, name: 'opt_sparse', sparse: true },
+    ]);
+    const reply = await runCommand<{ numIndexesBefore: number; numIndexesAfter: number; createdCollectionAutomatically: boolean; note?: string }>(db, {
+      createIndexes: 'c',
+      indexes: [{ key: { sku: 1 }, name: 'sku_1', unique: true }],
+    });
+    expect(reply).toMatchObject({ numIndexesBefore: 4, numIndexesAfter: 4, createdCollectionAutomatically: false, note: 'all indexes already exist' });
+  });
+
+  it('creates the collection automatically and reports it', async () => {
+    const db = freshDb();
+    const reply = await runCommand<{ createdCollectionAutomatically: boolean; numIndexesBefore: number; numIndexesAfter: number }>(db, {
+      createIndexes: 'fresh',
+      indexes: [{ key: { x: 1 }, name: 'x_1' }],
+    });
+    expect(reply).toMatchObject({ createdCollectionAutomatically: true, numIndexesBefore: 1, numIndexesAfter: 2 });
+    expect((await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name)).toEqual(['fresh']);
+  });
+
+  it('refuses conflicting specs with 85 and 86', async () => {
+    const coll = freshDb().collection('c');
+    await coll.createIndex({ a: 1 }, { name: 'my_a' });
+    await expect(coll.createIndex({ b: 1 }, { name: 'my_a' })).rejects.toMatchObject({ code: 86, codeName: 'IndexKeySpecsConflict' });
+    await expect(coll.createIndex({ a: 1 }, { name: 'my_a', unique: true })).rejects.toMatchObject({ code: 85, codeName: 'IndexOptionsConflict' });
+    await expect(coll.createIndex({ a: 1 }, { name: 'other_a' })).rejects.toMatchObject({ code: 85 });
+  });
+
+  it('drops by name, by key and all; refuses _id_ and unknown names', async () => {
+    const db = freshDb();
+    const coll = db.collection('c');
+    await coll.createIndexes([{ key: { a: 1 } }, { key: { b: 1 } }, { key: { c: 1 } }]);
+    await coll.dropIndex('a_1');
+    await coll.dropIndex({ b: 1 } as never);
+    expect(await indexNames(coll)).toEqual(['_id_', 'c_1']);
+    await expect(coll.dropIndex('nope')).rejects.toMatchObject({ code: 27, codeName: 'IndexNotFound' });
+    await expect(coll.dropIndex('_id_')).rejects.toMatchObject({ code: 72 });
+    await coll.dropIndexes();
+    expect(await indexNames(coll)).toEqual(['_id_']);
+    await expect(db.collection('missing').listIndexes().toArray()).rejects.toMatchObject({ code: 26, codeName: 'NamespaceNotFound' });
+  });
+
+  it('refuses a unique index over existing duplicates', async () => {
+    const coll = freshDb().collection('c');
+    await coll.insertMany([{ e: 'x' }, { e: 'x' }]);
+    await expect(coll.createIndex({ e: 1 }, { unique: true })).rejects.toMatchObject({ code: 11000 });
+    expect(await indexNames(coll)).toEqual(['_id_']);
+  });
+});
+
+describe('unique indexes', () => {
+  it('enforces uniqueness on insert and update with mongod error fields', async () => {
+    const db = freshDb();
+    const coll = db.collection('orders');
+    await coll.createIndex({ orderNo: 1 }, { unique: true });
+    await coll.insertOne({ orderNo: 'A-1' });
+    const err = await coll.insertOne({ orderNo: 'A-1' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: 11000,
+      keyPattern: { orderNo: 1 },
+      keyValue: { orderNo: 'A-1' },
+      message: `E11000 duplicate key error collection: ${db.databaseName}.orders index: orderNo_1 dup key: { orderNo: "A-1" }`,
+    });
+    await coll.insertOne({ orderNo: 'A-2' });
+    await expect(coll.updateOne({ orderNo: 'A-2' }, { $set: { orderNo: 'A-1' } })).rejects.toMatchObject({ code: 11000 });
+    // The failed update changed nothing and the index still allows freeing and reusing a key.
+    await coll.updateOne({ orderNo: 'A-1' }, { $set: { orderNo: 'A-3' } });
+    await coll.updateOne({ orderNo: 'A-2' }, { $set: { orderNo: 'A-1' } });
+    expect((await coll.find({}, { projection: { _id: 0 } }).sort({ orderNo: 1 }).toArray()).map((d) => d.orderNo as string)).toEqual(['A-1', 'A-3']);
+  });
+
+  it('compares numbers by value, treats missing as null unless sparse, and indexes array elements', async () => {
+    const db = freshDb();
+    const nums = db.collection('nums');
+    await nums.createIndex({ n: 1 }, { unique: true });
+    await nums.insertOne({ n: 1 });
+    await expect(nums.insertOne({ n: 1.0 })).rejects.toMatchObject({ code: 11000 });
+    await nums.insertOne({ other: 1 });
+    await expect(nums.insertOne({ other: 2 })).rejects.toMatchObject({ code: 11000, keyValue: { n: null } });
+
+    const sparse = db.collection('sparse');
+    await sparse.createIndex({ s: 1 }, { unique: true, sparse: true });
+    await sparse.insertMany([{ a: 1 }, { a: 2 }, { s: 'x' }]);
+    await expect(sparse.insertOne({ s: 'x' })).rejects.toMatchObject({ code: 11000 });
+
+    const tags = db.collection('tags');
+    await tags.createIndex({ t: 1 }, { unique: true });
+    await tags.insertOne({ t: ['a', 'b'] });
+    await expect(tags.insertOne({ t: ['c', 'b'] })).rejects.toMatchObject({ code: 11000, keyValue: { t: 'b' } });
+    await tags.insertOne({ t: ['c', 'c'] });
+  });
+
+  it('enforces compound unique keys on the combination', async () => {
+    const coll = freshDb().collection('c');
+    await coll.createIndex({ a: 1, b: 1 }, { unique: true });
+    await coll.insertMany([{ a: 1, b: 1 }, { a: 1, b: 2 }, { a: 2, b: 1 }]);
+    await expect(coll.insertOne({ a: 1, b: 2 })).rejects.toMatchObject({ code: 11000, keyPattern: { a: 1, b: 1 }, keyValue: { a: 1, b: 2 } });
+  });
+});
+
+describe('index use', () => {
+  it('answers equality and range queries through the index without scanning the collection', async () => {
+    const db = freshDb();
+    const coll = db.collection('c');
+    await coll.insertMany(Array.from({ length: 2000 }, (_, i) => ({ i, bucket: i % 100, s: `k${String(i).padStart(5, '0')}` })));
+    await coll.createIndex({ i: 1 });
+    await coll.createIndex({ s: 1 });
+
+    const eq = (await coll.find({ i: 1234 }).explain('executionStats')) as unknown as ExplainReply;
+    expect(eq.queryPlanner.winningPlan.inputStage).toMatchObject({ stage: 'IXSCAN', indexName: 'i_1' });
+    expect(eq.executionStats.nReturned).toBe(1);
+    expect(eq.executionStats.totalDocsExamined).toBe(1);
+
+    const range = (await coll.find({ i: { $gte: 100, $lt: 110 } }).explain('executionStats')) as unknown as ExplainReply;
+    expect(range.executionStats.nReturned).toBe(10);
+    expect(range.executionStats.totalDocsExamined).toBe(10);
+
+    const str = (await coll.find({ s: { $in: ['k00005', 'k01999', 'nope'] } }).explain('executionStats')) as unknown as ExplainReply;
+    expect(str.executionStats.nReturned).toBe(2);
+    expect(str.executionStats.totalDocsExamined).toBe(2);
+
+    const unindexed = (await coll.find({ bucket: 7 }).explain('executionStats')) as unknown as ExplainReply;
+    expect(unindexed.queryPlanner.winningPlan.stage).toBe('COLLSCAN');
+    expect(unindexed.executionStats.totalDocsExamined).toBe(2000);
+    expect(unindexed.executionStats.nReturned).toBe(20);
+
+    // The index answers the same as a scan would.
+    expect(await coll.countDocuments({ i: { $gte: 100, $lt: 110 } })).toBe(10);
+    expect((await coll.find({ i: { $gt: 1995 } }).sort({ i: 1 }).toArray()).map((d) => d.i as number)).toEqual([1996, 1997, 1998, 1999]);
+  });
+
+  it('keeps indexes correct through updates and deletes', async () => {
+    const coll = freshDb().collection('c');
+    await coll.createIndex({ k: 1 });
+    await coll.insertMany(Array.from({ length: 50 }, (_, i) => ({ _id: i, k: i })) as never);
+    await coll.updateMany({ k: { $lt: 10 } }, { $inc: { k: 100 } });
+    await coll.deleteMany({ k: { $gte: 40, $lt: 50 } });
+    expect(await coll.countDocuments({ k: { $lt: 10 } })).toBe(0);
+    expect(await coll.countDocuments({ k: { $gte: 100 } })).toBe(10);
+    expect(await coll.countDocuments({ k: { $gte: 40, $lt: 50 } })).toBe(0);
+    expect(await coll.countDocuments()).toBe(40);
+  });
+
+  it('does not use a sparse index to answer a null query (which must also match missing fields)', async () => {
+    const coll = freshDb().collection('c');
+    await coll.createIndex({ s: 1 }, { sparse: true });
+    await coll.insertMany([{ _id: 1, s: 'a' }, { _id: 2 }, { _id: 3, s: null }] as never);
+    expect((await coll.find({ s: null }).sort({ _id: 1 }).toArray()).map((d) => d._id as unknown)).toEqual([2, 3]);
+    expect((await coll.find({ s: 'a' }).toArray()).map((d) => d._id as unknown)).toEqual([1]);
+  });
+
+  it('uses the _id index for range queries on _id', async () => {
+    const db = freshDb();
+    await db.collection('c').insertMany(Array.from({ length: 300 }, (_, i) => ({ _id: i })) as never);
+    const r = await runCommand<ExplainReply>(db, { explain: { find: 'c', filter: { _id: { $gte: 10, $lte: 12 } } }, verbosity: 'executionStats' });
+    expect(r.executionStats.totalDocsExamined).toBe(3);
+    const page = await runCommand<CursorReply>(db, { find: 'c', filter: { _id: { $gte: 290 } }, sort: { _id: 1 } });
+    expect(page.cursor.firstBatch?.map((d) => d._id)).toEqual([290, 291, 292, 293, 294, 295, 296, 297, 298, 299]);
+  });
+});
