@@ -603,6 +603,36 @@ describe('user stages', () => {
   });
 });
 
+describe('$redact', () => {
+  it('keeps, prunes and descends as its expression decides', async () => {
+    const log = new MemoryChangeLog();
+    const cursor = watch(log, {}, [
+      {
+        $redact: {
+          $cond: {
+            if: { $eq: ['$secret', true] },
+            then: '$$PRUNE',
+            else: { $cond: { if: { $eq: ['$level', 'top'] }, then: '$$KEEP', else: '$$DESCEND' } },
+          },
+        },
+      },
+    ]);
+    const bad = watch(log, {}, [{ $redact: 'yes' }]);
+    log.insert(DB, COLL, {
+      _id: 1,
+      public: { a: 1 },
+      hidden: { secret: true, b: 2 },
+      list: [{ secret: true }, { c: 3 }],
+    });
+    log.insert(DB, COLL, { _id: 2, secret: true });
+    const { events } = await drain(cursor);
+    expect(events.map((e) => e.fullDocument)).toEqual([{ _id: 1, public: { a: 1 }, list: [{ c: 3 }] }, undefined]);
+    expect(events[1]).toMatchObject({ operationType: 'insert', documentKey: { _id: 2 } });
+    expect(events[1]).not.toHaveProperty('fullDocument');
+    await expectNextError(bad, 17053);
+  });
+});
+
 describe('waiting', () => {
   it('returns as soon as an event is appended while waiting', async () => {
     const log = new MemoryChangeLog();

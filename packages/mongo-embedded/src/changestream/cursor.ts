@@ -1,8 +1,9 @@
 import { BSON, Timestamp } from 'bson';
-import { compilePipeline, MongoServerError, type Doc } from '../query/index.js';
+import { MongoServerError, type Doc } from '../query/index.js';
 import type { ChangeLog, ChangeRecord } from '../storage/changelog.js';
 import { buildEventDocument, eventsForRecord, type EventImages, type RawEvent, type StreamScope } from './events.js';
 import { parseChangeStreamStage, validateUserStages, type ChangeStreamOptions } from './options.js';
+import { compileUserStages } from './redact.js';
 import { compareTimestamps, encodeResumeToken, type ResumeTokenData } from './token.js';
 
 /** What the command layer asks for: `aggregate` on `db` (and `coll`, or the whole database when null). */
@@ -86,7 +87,7 @@ export function openChangeStream(
   const options = parseChangeStreamStage(spec.stage, spec.db, spec.coll);
   const stages = validateUserStages(spec.pipeline);
   // Surfaces malformed stage arguments at aggregate time rather than at the first event.
-  compilePipeline(stages);
+  compileUserStages(stages);
   return new LogChangeStreamCursor(log, { db: spec.db, coll: spec.coll }, options, stages, {
     ...DEFAULT_LIMITS,
     ...limits,
@@ -156,7 +157,7 @@ class LogChangeStreamCursor implements ChangeStreamCursor {
       events: [],
       bytes: 0,
       limit: Math.max(0, batchSize),
-      run: this.stages.length > 0 ? compilePipeline(this.stages) : null,
+      run: this.stages.length > 0 ? compileUserStages(this.stages) : null,
     };
     for (;;) {
       if (this.closed || this.invalidated || batch.limit === 0) return this.reply(batch);
