@@ -373,9 +373,10 @@ describe('resume tokens', () => {
     const fromTime = await drain(watch(log, { startAtOperationTime: second.clusterTime }));
     expect(fromTime.events.map((e) => e.documentKey)).toEqual([{ _id: 2 }, { _id: 3 }]);
     const future = watch(log, { startAtOperationTime: new Timestamp({ t: 2_000_000_000, i: 1 }) });
+    log.insert(DB, COLL, { _id: 'still before the start time' });
     expect((await drain(future)).events).toEqual([]);
     const after = await drain(watch(log, { startAfter: fromTime.events[0]!._id }));
-    expect(after.events.map((e) => e.documentKey)).toEqual([{ _id: 3 }]);
+    expect(after.events.map((e) => e.documentKey)).toEqual([{ _id: 3 }, { _id: 'still before the start time' }]);
   });
 });
 

@@ -112,6 +112,8 @@ class LogChangeStreamCursor implements ChangeStreamCursor {
   private lastToken: { _data: string } | null = null;
   /** An invalidate that did not fit in the previous batch (or follows the event a client resumed after). */
   private pendingInvalidate: RawEvent | null = null;
+  /** startAtOperationTime not reached yet: records before it are skipped as they arrive. */
+  private notBefore: Timestamp | null = null;
   private invalidated = false;
   private closed = false;
   private busy = false;
@@ -241,6 +243,10 @@ class LogChangeStreamCursor implements ChangeStreamCursor {
         this.position = record.seq;
         this.positionTime = record.clusterTime;
         this.lastToken = null;
+        if (this.notBefore) {
+          if (compareTimestamps(record.clusterTime, this.notBefore) < 0) continue;
+          this.notBefore = null;
+        }
         const events = eventsForRecord(record, this.scope);
         for (const event of events) {
           if (event.kind === 'invalidate') {
@@ -397,5 +403,6 @@ class LogChangeStreamCursor implements ChangeStreamCursor {
     }
     this.position = lo - 1n;
     this.positionTime = null;
+    if (lo > last) this.notBefore = time;
   }
 }
