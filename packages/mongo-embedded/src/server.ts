@@ -80,10 +80,12 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
-  const hostPort = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  // A wildcard bind address cannot be dialled; advertise loopback, which it includes.
+  const advertised = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  const hostPort = `${advertised.includes(':') ? `[${advertised}]` : advertised}:${port}`;
   const dispatcher = new Dispatcher({
     store,
-    info: { address: hostPort, host, port, setName, dbPath: options.dbPath ?? null, startedAt: new Date() },
+    info: { address: hostPort, host: advertised, port, setName, dbPath: options.dbPath ?? null, startedAt: new Date() },
     openChangeStream: (log, spec) => openChangeStream(log, spec),
     logger,
   });
@@ -102,7 +104,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   let closing: Promise<void> | null = null;
   return {
     uri: `mongodb://${hostPort}/?replicaSet=${encodeURIComponent(setName)}`,
-    host,
+    host: advertised,
     port,
     close(): Promise<void> {
       closing ??= (async () => {

@@ -1,0 +1,130 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MongoClient } from 'mongodb';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startEmbeddedServer } from './index.js';
+
+const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'mongo-embedded-cli-'));
+  dirs.push(d);
+  return d;
+}
+
+interface Running {
+  child: ChildProcess;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stdout: () => string;
+  stderr: () => string;
+}
+
+function run(args: string[]): Running {
+  const child = spawn(process.execPath, ['--conditions=@orders/source', '--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return { child, exit, stdout: () => out, stderr: () => err };
+}
+
+/** Waits for the connection string the CLI prints once it listens. */
+async function uriOf(r: Running, timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const line = r.stdout().split('\n').find((l) => l.startsWith('mongodb://'));
+    if (line) return line.trim();
+    if (r.child.exitCode !== null) throw new Error(`cli exited early: ${r.stderr()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`cli did not print a connection string: ${r.stderr()}`);
+}
+
+describe('cli', () => {
+  it('prints usage for --help and exits 0', async () => {
+    const r = run(['--help']);
+    expect((await r.exit).code).toBe(0);
+    expect(r.stdout()).toContain('--dbpath');
+  });
+
+  it('rejects unknown flags and bad values with exit code 2', async () => {
+    const bad = run(['--frobnicate']);
+    expect((await bad.exit).code).toBe(2);
+    expect(bad.stderr()).toContain('--frobnicate');
+    const badPort = run(['--port', 'eighty']);
+    expect((await badPort.exit).code).toBe(2);
+    expect(badPort.stderr()).toContain('invalid --port');
+  });
+
+  it('serves a data directory, shuts down cleanly on SIGTERM, and the data is there on restart', async () => {
+    const dir = join(tempDir(), 'nested', 'db');
+    const r = run(['--port', '0', '--dbpath', dir, '--bind_ip', '127.0.0.1']);
+    const uri = await uriOf(r);
+    expect(uri).toMatch(/^mongodb:\/\/127\.0\.0\.1:\d+\/\?replicaSet=rs0$/);
+    const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
+    try {
+      await client.db('app').collection('c').insertMany([{ _id: 1 }, { _id: 2 }] as never);
+    } finally {
+      await client.close();
+    }
+    r.child.kill('SIGTERM');
+    expect(await r.exit).toEqual({ code: 0, signal: null });
+
+    const server = await startEmbeddedServer({ port: 0, dbPath: dir });
+    const again = new MongoClient(server.uri, { serverSelectionTimeoutMS: 5000 });
+    try {
+      expect(await again.db('app').collection('c').countDocuments()).toBe(2);
+    } finally {
+      await again.close();
+      await server.close();
+    }
+  });
+
+  it('loses no acknowledged write when killed with SIGKILL during a write loop', async () => {
+    const dir = tempDir();
+    const r = run(['--port', '0', '--dbpath', dir]);
+    const uri = await uriOf(r);
+    const client = new MongoClient(uri, { serverSelectionTimeoutMS: 2000, retryWrites: false });
+    const acknowledged: number[] = [];
+    const writers = Array.from({ length: 4 }, async (_, w) => {
+      for (let i = 0; i < 100_000; i++) {
+        const id = w * 1_000_000 + i;
+        try {
+          await client.db('app').collection('c').insertOne({ _id: id, pad: 'x'.repeat(200) } as never);
+        } catch {
+          return;
+        }
+        acknowledged.push(id);
+        if (acknowledged.length === 400) r.child.kill('SIGKILL');
+      }
+    });
+    await Promise.all(writers);
+    await client.close();
+    expect((await r.exit).signal).toBe('SIGKILL');
+    expect(acknowledged.length).toBeGreaterThanOrEqual(400);
+
+    const server = await startEmbeddedServer({ port: 0, dbPath: dir });
+    const again = new MongoClient(server.uri, { serverSelectionTimeoutMS: 5000 });
+    try {
+      const coll = again.db('app').collection('c');
+      const present = new Set((await coll.find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id as unknown as number));
+      const missing = acknowledged.filter((id) => !present.has(id));
+      expect(missing).toEqual([]);
+    } finally {
+      await again.close();
+      await server.close();
+    }
+  });
+});
