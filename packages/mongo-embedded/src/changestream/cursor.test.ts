@@ -375,8 +375,16 @@ describe('resume tokens', () => {
     const future = watch(log, { startAtOperationTime: new Timestamp({ t: 2_000_000_000, i: 1 }) });
     log.insert(DB, COLL, { _id: 'still before the start time' });
     expect((await drain(future)).events).toEqual([]);
+    // Its high-water mark carries the start time: a stream resumed from it keeps skipping earlier records.
+    const idle = await future.next(10, 0, never);
+    log.insert(DB, COLL, { _id: 'also before the start time' });
+    expect((await drain(watch(log, { resumeAfter: idle.postBatchResumeToken }))).events).toEqual([]);
     const after = await drain(watch(log, { startAfter: fromTime.events[0]!._id }));
-    expect(after.events.map((e) => e.documentKey)).toEqual([{ _id: 3 }, { _id: 'still before the start time' }]);
+    expect(after.events.map((e) => e.documentKey)).toEqual([
+      { _id: 3 },
+      { _id: 'still before the start time' },
+      { _id: 'also before the start time' },
+    ]);
   });
 });
 

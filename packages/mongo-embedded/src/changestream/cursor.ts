@@ -191,8 +191,16 @@ class LogChangeStreamCursor implements ChangeStreamCursor {
     return encodeResumeToken({ clusterTime: this.highWaterMarkTime(), seq: this.position, kind: 'highWaterMark' });
   }
 
+  /**
+   * The time a high-water mark carries: that of the record at `position`, or the start time a stream is still
+   * waiting for (records before it are skipped, and a stream resumed from the mark must skip them too).
+   */
   private highWaterMarkTime(): Timestamp {
-    if (this.positionTime) return this.positionTime;
+    const time = this.positionTime ?? this.timeAtPosition();
+    return this.notBefore && compareTimestamps(this.notBefore, time) > 0 ? this.notBefore : time;
+  }
+
+  private timeAtPosition(): Timestamp {
     const record = this.position > 0n ? this.recordAt(this.position) : undefined;
     if (record) return record.clusterTime;
     if (this.position >= this.log.lastSeq) return this.log.lastClusterTime;
@@ -356,7 +364,9 @@ class LogChangeStreamCursor implements ChangeStreamCursor {
       const record = this.recordAt(token.seq);
       if (record && compareTimestamps(record.clusterTime, token.clusterTime) > 0) throw historyLost();
       this.position = token.seq;
-      this.positionTime = token.clusterTime;
+      this.positionTime = record?.clusterTime ?? null;
+      // A mark ahead of its position's record comes from a stream waiting for a later start time.
+      if (!record || compareTimestamps(token.clusterTime, record.clusterTime) > 0) this.notBefore = token.clusterTime;
       return;
     }
     if (token.seq > last) throw tokenNotFound(token);
