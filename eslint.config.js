@@ -17,6 +17,7 @@ export default tseslint.config(
           './packages/mongo-embedded/tsconfig.test.json',
           './apps/api/tsconfig.test.json',
           './apps/web/tsconfig.json',
+          './bench/tsconfig.json',
         ],
         tsconfigRootDir: import.meta.dirname,
       },

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedServer } from '@orders/mongo-embedded';
+import { nowMs } from './raw-client.js';
 import { serve } from './ipc.js';
 
 /*
@@ -15,7 +16,7 @@ const server = await startEmbeddedServer({ host: '127.0.0.1', port: 0, dbPath })
 serve(
   {
     uri: () => server.uri,
-    usage: () => ({ cpu: process.cpuUsage(), memory: process.memoryUsage() }),
+    usage: () => ({ cpu: process.cpuUsage(), memory: process.memoryUsage(), at: nowMs() }),
   },
   async () => {
     await server.close();

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Agent, request } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { MongoClient, type Collection } from 'mongodb';
@@ -82,6 +85,8 @@ export interface StepResult {
   loadgen: { cpuShare: number; lagP99Ms: number; lagMaxMs: number }[];
   loadgenSaturated: boolean;
   orchestratorLagP99Ms: number;
+  /** Share of a core used by other processes on the machine during the step. */
+  foreignCpuShare: number;
   segments: Segments;
   pass: boolean;
   verdict: string;
@@ -134,11 +139,22 @@ interface WriteRow {
   ok: boolean;
 }
 
+/** What the writer stores: an order as the API would (the feed validates it against the contract). */
+interface BenchOrder {
+  _id: number;
+  customer_name: string;
+  product_name: string;
+  status: 'pending';
+  created_at: Date;
+  updated_at: Date;
+  version: number;
+}
+
 /** Inserts orders at a steady rate straight into the engine with the official driver (w: majority). */
 class Writer {
   private nextId: number;
   constructor(
-    private readonly orders: Collection<{ _id: number }>,
+    private readonly orders: Collection<BenchOrder>,
     firstId: number,
   ) {
     this.nextId = firstId;
@@ -188,6 +204,18 @@ class Writer {
   }
 }
 
+/** Busy CPU time of the whole machine so far (µs), from /proc/stat; null where there is none. */
+function machineBusyMicros(): number | null {
+  try {
+    const fields = (readFileSync('/proc/stat', 'latin1').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+    return (total - idle) * 10_000; // USER_HZ = 100
+  } catch {
+    return null;
+  }
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -201,7 +229,9 @@ export async function runHarness(options: HarnessOptions): Promise<RunResult[]> 
   const results: RunResult[] = [];
   for (let i = 0; i < options.runs.length; i++) {
     const transport = options.runs[i] as Transport;
-    options.log(`\n== run ${i + 1}/${options.runs.length}: ${transport === 'ws' ? 'raw WebSocket hub' : 'Socket.IO 4'}`);
+    options.log(
+      `\n== run ${i + 1}/${options.runs.length}: ${transport === 'ws' ? 'raw WebSocket hub' : 'Socket.IO 4'}`,
+    );
     results.push(await runOne(options, transport, i));
   }
   return results;
@@ -228,23 +258,30 @@ async function runOne(options: HarnessOptions, transport: Transport, runIndex: n
     }
     mongo = new MongoClient(mongoUri, { maxPoolSize: 20, writeConcern: { w: 'majority' } });
     await mongo.connect();
-    const writer = new Writer(mongo.db('orders').collection<{ _id: number }>('orders'), 1 + runIndex * 10_000_000);
+    const writer = new Writer(mongo.db('orders').collection<BenchOrder>('orders'), 1 + runIndex * 10_000_000);
     log(`   engine, server (port ${port}) and ${loadgens.length} load generator(s) up`);
 
-    const result: RunResult = { transport, run: runIndex, connectFailures: 0, memory: [], latency: [], throughput: [], post: null };
+    const result: RunResult = {
+      transport,
+      run: runIndex,
+      connectFailures: 0,
+      memory: [],
+      latency: [],
+      throughput: [],
+      post: null,
+    };
     const ctx: StepContext = { options, server, engine, loadgens, writer, orchestratorLag, transport };
-    let connected = 0;
-    let probesConnected = 0;
     let previousBest: number | null = null;
     for (const target of options.clientCounts) {
+      // Every level starts from no clients, so its probes sit evenly through the hub's write order.
+      await Promise.all(loadgens.map((g) => g.call('closeAll')));
+      await waitForClients(server, 0);
       const before = await server.call<Usage>('usage', { gc: true });
-      const add = target - connected;
-      const probes = Math.min(options.probes, target) - probesConnected;
+      const add = target;
+      const probes = Math.min(options.probes, target);
       const t0 = nowMs();
       const failed = await connectClients(ctx, port, add - probes, probes, undefined);
       result.connectFailures += failed;
-      connected = target;
-      probesConnected += probes;
       const after = await server.call<Usage>('usage', { gc: true });
       const memory: MemoryResult = {
         clients: target,
@@ -252,7 +289,8 @@ async function runOne(options: HarnessOptions, transport: Transport, runIndex: n
         rssPerConnBytes: (after.memory.rss - before.memory.rss) / add,
         heapPerConnBytes: (after.memory.heapUsed - before.memory.heapUsed) / add,
         externalPerConnBytes:
-          (after.memory.external + after.memory.arrayBuffers - before.memory.external - before.memory.arrayBuffers) / add,
+          (after.memory.external + after.memory.arrayBuffers - before.memory.external - before.memory.arrayBuffers) /
+          add,
         rssBytes: after.memory.rss,
         heapUsedBytes: after.memory.heapUsed,
       };
@@ -262,7 +300,15 @@ async function runOne(options: HarnessOptions, transport: Transport, runIndex: n
           `idle memory per added connection: RSS ${(memory.rssPerConnBytes / 1024).toFixed(1)} KB, heap ${(memory.heapPerConnBytes / 1024).toFixed(1)} KB`,
       );
 
-      const latency = await measureStep(ctx, target, 0, options.latencyWrites, 1000 / options.latencyIntervalMs, 'bench', 250);
+      const latency = await measureStep(
+        ctx,
+        target,
+        0,
+        options.latencyWrites,
+        1000 / options.latencyIntervalMs,
+        'bench',
+        250,
+      );
       result.latency.push(latency);
       log(`   [1] ${target} clients @1 change/s: ${describe(latency)}`);
 
@@ -275,6 +321,7 @@ async function runOne(options: HarnessOptions, transport: Transport, runIndex: n
 
     if (options.post && transport === 'ws') {
       await Promise.all(loadgens.map((g) => g.call('closeAll')));
+      await waitForClients(server, 0);
       result.post = await measurePost(ctx, port, options.post);
     }
     return result;
@@ -283,6 +330,16 @@ async function runOne(options: HarnessOptions, transport: Transport, runIndex: n
     await mongo?.close().catch(() => undefined);
     // Load generators first, so the server sees closes rather than resets; the engine last.
     for (const child of [...children].reverse()) await child.stop();
+  }
+}
+
+/** Waits (bounded) until the server counts `n` connected clients, so memory and CPU readings are settled. */
+async function waitForClients(server: Child, n: number): Promise<void> {
+  const deadline = nowMs() + 10_000;
+  while (nowMs() < deadline) {
+    const stats = await server.call<{ hub: { clients: number } | null; sioClients: number }>('stats');
+    if ((stats.hub?.clients ?? 0) + stats.sioClients === n) return;
+    await sleep(50);
   }
 }
 
@@ -296,7 +353,13 @@ interface StepContext {
   transport: Transport;
 }
 
-async function connectClients(ctx: StepContext, port: number, counting: number, probes: number, subscribe: string | undefined): Promise<number> {
+async function connectClients(
+  ctx: StepContext,
+  port: number,
+  counting: number,
+  probes: number,
+  subscribe: string | undefined,
+): Promise<number> {
   const n = ctx.loadgens.length;
   const answers = await Promise.all(
     ctx.loadgens.map((g, i) =>
@@ -325,9 +388,8 @@ async function sweepThroughput(
 ): Promise<RunResult['throughput'][number]> {
   const plan = ctx.options.throughput as ThroughputPlan;
   const { targets } = plan;
-  let index = 0;
-  if (previousBest !== null) index = Math.max(0, targets.indexOf(previousBest) - 1);
-  else index = Math.min(1, targets.length - 1);
+  // Start one step below the previous client count's best (capacity falls as clients grow), else at the second.
+  let index = previousBest !== null ? Math.max(0, targets.indexOf(previousBest) - 1) : Math.min(1, targets.length - 1);
   const steps: StepResult[] = [];
   let best: StepResult | null = null;
   let stoppedBy = 'step limit';
@@ -338,13 +400,12 @@ async function sweepThroughput(
     const perSecond = target / clients;
     const writes = Math.max(1, Math.round((perSecond * plan.stepMs) / 1000));
     const profile = ctx.options.profile;
-    const profiling = profile && profile.transport === ctx.transport && profile.clients === clients && profile.target === target;
+    const profiling =
+      profile && profile.transport === ctx.transport && profile.clients === clients && profile.target === target;
     if (profiling) await ctx.server.call('profileStart');
     const step = await measureStep(ctx, clients, target, writes, perSecond, 'bench', plan.p99BoundMs);
     if (profiling) {
       const cpuProfile = await ctx.server.call<object>('profileStop');
-      const { writeFile, mkdir } = await import('node:fs/promises');
-      const { dirname } = await import('node:path');
       await mkdir(dirname(profile.file), { recursive: true });
       await writeFile(profile.file, JSON.stringify(cpuProfile));
       ctx.options.log(`   profile written: ${profile.file}`);
@@ -374,7 +435,7 @@ function describe(step: StepResult): string {
   return (
     `${Math.round(step.deliveriesPerSecond).toLocaleString('en-US')} deliveries/s, e2e p50 ${t.p50.toFixed(1)} ms p99 ${t.p99.toFixed(1)} ms, ` +
     `lost ${step.lost}, server CPU ${(step.serverCpuShare * 100).toFixed(0)}% (${step.serverCpuUsPerDelivery.toFixed(2)} µs/delivery), ` +
-    `loadgen CPU ${step.loadgen.map((l) => `${(l.cpuShare * 100).toFixed(0)}%`).join('/')} lag p99 ${step.loadgen.map((l) => l.lagP99Ms.toFixed(0)).join('/')} ms → ${step.verdict}`
+    `other processes ${(step.foreignCpuShare * 100).toFixed(0)}%, loadgen CPU ${step.loadgen.map((l) => `${(l.cpuShare * 100).toFixed(0)}%`).join('/')} lag p99 ${step.loadgen.map((l) => l.lagP99Ms.toFixed(0)).join('/')} ms → ${step.verdict}`
   );
 }
 
@@ -394,21 +455,23 @@ async function measureStep(
   ctx.orchestratorLag.reset();
   const s0 = await server.call<Usage>('usage');
   const e0 = await engine.call<Usage>('usage');
+  const m0 = machineBusyMicros();
+  const o0 = process.cpuUsage();
   const rows = await writer.run(writes, perSecond, customer);
   const writeEnd = nowMs();
   const ok = rows.filter((r) => r.ok).length;
   const expected = ok * clients;
   // Wait (bounded) until every client has counted every event, or nothing more arrives.
   const drainDeadline = writeEnd + 5000;
-  let delivered = 0;
   while (nowMs() < drainDeadline) {
     const reports = await Promise.all(loadgens.map((g) => g.call<LoadReport>('report', { samples: false })));
-    delivered = reports.reduce((sum, r) => sum + r.events, 0);
-    if (delivered >= expected) break;
+    if (reports.reduce((sum, r) => sum + r.events, 0) >= expected) break;
     await sleep(50);
   }
   const s1 = await server.call<Usage>('usage');
   const e1 = await engine.call<Usage>('usage');
+  const m1 = machineBusyMicros();
+  const o1 = process.cpuUsage(o0);
   const reports = await Promise.all(loadgens.map((g) => g.call<LoadReport>('report', { samples: true })));
   const trace = await server.call<[number, number, number][]>('traceTake');
   const windowMs = s1.at - s0.at;
@@ -417,8 +480,12 @@ async function measureStep(
   const frames = reports.reduce((sum, r) => sum + r.frames, 0);
   const closedByServer = reports.reduce((sum, r) => sum + r.closedByServer, 0);
   const maxEvents = Math.max(...reports.map((r) => r.maxEvents));
-  const minEvents = Math.min(...reports.map((r) => r.minEvents));
-  const segments = joinSegments(rows, trace, reports.flatMap((r) => r.samples));
+  const minEvents = Math.min(...reports.map((r) => r.minEvents ?? Number.POSITIVE_INFINITY));
+  const segments = joinSegments(
+    rows,
+    trace,
+    reports.flatMap((r) => r.samples),
+  );
   const serverCpu = cpuMicros(s0, s1);
   const writeSeconds = Math.max(1, writes - 1) / perSecond;
   const loadgen = reports.map((r) => ({
@@ -426,7 +493,12 @@ async function measureStep(
     lagP99Ms: r.loopDelayP99Ms,
     lagMaxMs: r.loopDelayMaxMs,
   }));
-  const loadgenSaturated = loadgen.some((l) => l.cpuShare > options.maxLoadgenCpu || l.lagP99Ms > options.maxLoadgenLagMs);
+  // CPU used on this machine by processes other than the benchmark's own (other users' jobs): a noisy-run flag.
+  const mine = serverCpu + cpuMicros(e0, e1) + o1.user + o1.system + reports.reduce((n, r) => n + r.cpuMicros, 0);
+  const foreignCpuShare = m0 !== null && m1 !== null ? Math.max(0, (m1 - m0 - mine) / (windowMs * 1000)) : Number.NaN;
+  const loadgenSaturated = loadgen.some(
+    (l) => l.cpuShare > options.maxLoadgenCpu || l.lagP99Ms > options.maxLoadgenLagMs,
+  );
   const lost = Math.max(0, expected - deliveries);
   const extra = maxEvents > ok ? deliveries - expected : 0;
   const sentSpan = rows.length > 1 ? ((rows[rows.length - 1] as WriteRow).sent - (rows[0] as WriteRow).sent) / 1000 : 0;
@@ -458,7 +530,8 @@ async function measureStep(
     engineCpuShare: cpuMicros(e0, e1) / ((e1.at - e0.at) * 1000),
     loadgen,
     loadgenSaturated,
-    orchestratorLagP99Ms: ctx.orchestratorLag.percentile(99) / 1e6,
+    orchestratorLagP99Ms: Math.max(0, ctx.orchestratorLag.percentile(99) / 1e6 - 10),
+    foreignCpuShare,
     segments,
     pass: problems.length === 0,
     verdict: problems.length === 0 ? 'pass' : problems.join('; '),
@@ -466,7 +539,11 @@ async function measureStep(
 }
 
 /** Joins the writer's, the server's and the probes' timestamps by order id. */
-export function joinSegments(rows: WriteRow[], trace: [number, number, number][], samples: [number, number][]): Segments {
+export function joinSegments(
+  rows: WriteRow[],
+  trace: [number, number, number][],
+  samples: [number, number][],
+): Segments {
   const writes = new Map<number, WriteRow>();
   for (const r of rows) writes.set(r.id, r);
   const server = new Map<number, [number, number]>();
@@ -553,13 +630,29 @@ async function measurePost(ctx: StepContext, port: number, plan: PostPlan): Prom
   // Warm-up (JIT, connections), not measured.
   await postLoad(port, { ...plan, durationMs: 1000 }, 900_000_000);
   const alone = await postLoad(port, plan, 910_000_000);
-  log(`   [4] POST alone: ${alone.perSecond.toFixed(0)}/s, p50 ${alone.latency.p50.toFixed(1)} ms, p99 ${alone.latency.p99.toFixed(1)} ms, ${alone.errors} errors`);
+  log(
+    `   [4] POST alone: ${alone.perSecond.toFixed(0)}/s, p50 ${alone.latency.p50.toFixed(1)} ms, p99 ${alone.latency.p99.toFixed(1)} ms, ${alone.errors} errors`,
+  );
   // Clients subscribed to the fan-out's customer only: the POSTed orders do not reach them.
   const probes = Math.min(ctx.options.probes, plan.fanoutClients);
-  await connectClients(ctx, port, plan.fanoutClients - probes, probes, '{"type":"subscribe","filter":{"customer":"fanout"}}');
+  await connectClients(
+    ctx,
+    port,
+    plan.fanoutClients - probes,
+    probes,
+    '{"type":"subscribe","filter":{"customer":"fanout"}}',
+  );
   const writes = Math.round((plan.fanoutWritesPerSecond * (plan.durationMs + 1000)) / 1000);
   const [fan, during] = await Promise.all([
-    measureStep(ctx, plan.fanoutClients, plan.fanoutClients * plan.fanoutWritesPerSecond, writes, plan.fanoutWritesPerSecond, 'fanout', 250),
+    measureStep(
+      ctx,
+      plan.fanoutClients,
+      plan.fanoutClients * plan.fanoutWritesPerSecond,
+      writes,
+      plan.fanoutWritesPerSecond,
+      'fanout',
+      250,
+    ),
     sleep(500).then(() => postLoad(port, plan, 920_000_000)),
   ]);
   log(
@@ -568,6 +661,11 @@ async function measurePost(ctx: StepContext, port: number, plan: PostPlan): Prom
   );
   return {
     alone,
-    duringFanout: { ...during, fanoutDeliveriesPerSecond: fan.deliveriesPerSecond, fanoutLost: fan.lost, fanoutP99Ms: fan.segments.total.p99 },
+    duringFanout: {
+      ...during,
+      fanoutDeliveriesPerSecond: fan.deliveriesPerSecond,
+      fanoutLost: fan.lost,
+      fanoutP99Ms: fan.segments.total.p99,
+    },
   };
 }
