@@ -49,6 +49,18 @@ export default defineConfig({
         },
       },
       'apps/*/vite.config.ts',
+      {
+        // The dashboard in real Chromium against the real API process and the embedded database (apps/web/e2e).
+        ...sourceCondition,
+        test: {
+          name: 'e2e',
+          root: 'apps/web',
+          include: ['e2e/**/*.e2e.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
     ],
   },
 });

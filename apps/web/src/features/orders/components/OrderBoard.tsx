@@ -15,7 +15,7 @@ interface Notice {
   reloadId?: number;
 }
 
-const ESTIMATED_CARD_HEIGHT = 136;
+const ESTIMATED_CARD_HEIGHT = 120;
 
 function changedFields(order: Order, draft: OrderDraft): UpdateOrderBody {
   const changes: UpdateOrderBody = {};

@@ -99,33 +99,35 @@ export const OrderCard = memo(function OrderCard({
           <dd>{order.product_name}</dd>
         </div>
       </dl>
-      <p className="card-updated">
-        Updated{' '}
-        <time dateTime={order.updated_at} title={formatAbsolute(order.updated_at)}>
-          {formatRelative(order.updated_at, now)}
-        </time>
-        {saving && <span className="saving"> · Saving…</span>}
-      </p>
-      {confirmingDelete ? (
-        <div className="card-actions confirm" role="group" aria-label={`Confirm deleting order #${order.id}`}>
-          <span>Delete order #{order.id}?</span>
-          <button type="button" className="danger" onClick={() => onDelete(order)}>
-            Yes, delete
-          </button>
-          <button type="button" onClick={() => onAskDelete(null)}>
-            Keep
-          </button>
-        </div>
-      ) : (
-        <div className="card-actions">
-          <button type="button" onClick={() => onEdit(order)} aria-label={`Edit order #${order.id}`}>
-            Edit
-          </button>
-          <button type="button" onClick={() => onAskDelete(order.id)} aria-label={`Delete order #${order.id}`}>
-            Delete
-          </button>
-        </div>
-      )}
+      <div className="card-foot">
+        <p className="card-updated">
+          Updated{' '}
+          <time dateTime={order.updated_at} title={formatAbsolute(order.updated_at)}>
+            {formatRelative(order.updated_at, now)}
+          </time>
+          {saving && <span className="saving"> · Saving…</span>}
+        </p>
+        {confirmingDelete ? (
+          <div className="card-actions confirm" role="group" aria-label={`Confirm deleting order #${order.id}`}>
+            <span>Delete order #{order.id}?</span>
+            <button type="button" className="danger" onClick={() => onDelete(order)}>
+              Yes, delete
+            </button>
+            <button type="button" onClick={() => onAskDelete(null)}>
+              Keep
+            </button>
+          </div>
+        ) : (
+          <div className="card-actions">
+            <button type="button" onClick={() => onEdit(order)} aria-label={`Edit order #${order.id}`}>
+              Edit
+            </button>
+            <button type="button" onClick={() => onAskDelete(order.id)} aria-label={`Delete order #${order.id}`}>
+              Delete
+            </button>
+          </div>
+        )}
+      </div>
     </article>
   );
 });

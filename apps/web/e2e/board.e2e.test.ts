@@ -1,0 +1,184 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectionText, launchBrowser, readBoard, type CardText } from './support/browser.js';
+import { startStack, type OrderDocument, type Stack } from './support/stack.js';
+
+const SCREENSHOT_DIR = join(dirname(fileURLToPath(import.meta.url)), 'screenshots');
+/** How long a change may take to show up before the test gives up (a bound, not a measurement). */
+const SHOWS_UP = { timeout: 20_000, interval: 100 };
+const STATUS_LABEL = { pending: 'Pending', shipped: 'Shipped', delivered: 'Delivered' } as const;
+
+let stack: Stack;
+let browser: Browser;
+let pageA: Page;
+let pageB: Page;
+
+async function openBoard(): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  await page.goto(stack.baseUrl);
+  await page.getByRole('status', { name: 'Connection: Live' }).waitFor({ timeout: SHOWS_UP.timeout });
+  return page;
+}
+
+async function http(method: string, path: string, body?: unknown): Promise<Response> {
+  return fetch(`${stack.baseUrl}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+/** The database's orders as the board should show them: newest update first. */
+async function databaseBoard(): Promise<CardText[]> {
+  const docs = await stack.orders.find({}).sort({ updated_at: -1, _id: -1 }).toArray();
+  return docs.map((doc) => ({ id: doc._id, customer: doc.customer_name, product: doc.product_name, status: STATUS_LABEL[doc.status] }));
+}
+
+function driverOrder(id: number, customer: string, product: string, status: OrderDocument['status'] = 'pending'): OrderDocument {
+  const now = new Date();
+  return { _id: id, customer_name: customer, product_name: product, status, created_at: now, updated_at: now, version: 1 };
+}
+
+async function driverUpdate(id: number, set: Partial<Pick<OrderDocument, 'customer_name' | 'product_name' | 'status'>>) {
+  await stack.orders.updateOne({ _id: id }, { $set: { ...set, updated_at: new Date() }, $inc: { version: 1 } });
+}
+
+const ids = async (page: Page) => (await readBoard(page)).map((card) => card.id);
+
+beforeAll(async () => {
+  stack = await startStack(process.env);
+  browser = await launchBrowser();
+  pageA = await openBoard();
+  pageB = await openBoard();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+
+describe('two dashboards on the real server and the embedded database', () => {
+  it('shows a write made over HTTP in both pages, at the top', async () => {
+    const response = await http('POST', '/orders', { id: 101, customer_name: 'Bob', product_name: 'T-shirt', status: 'pending' });
+    expect(response.status).toBe(201);
+    for (const page of [pageA, pageB]) {
+      await expect.poll(() => readBoard(page), SHOWS_UP).toEqual([{ id: 101, customer: 'Bob', product: 'T-shirt', status: 'Pending' }]);
+    }
+
+    const update = await http('PUT', '/orders/101', { status: 'shipped', product_name: 'T-shirt XL' });
+    expect(update.status).toBe(200);
+    for (const page of [pageA, pageB]) {
+      await expect.poll(() => readBoard(page), SHOWS_UP).toEqual([{ id: 101, customer: 'Bob', product: 'T-shirt XL', status: 'Shipped' }]);
+    }
+  });
+
+  it('shows an order created and edited through one page in the other', async () => {
+    const form = pageA.getByRole('form', { name: 'New order' });
+    await form.getByLabel('Order id').fill('102');
+    await form.getByLabel('Customer').fill('Alice');
+    await form.getByLabel('Product').fill('Mug');
+    await form.getByLabel('Status').selectOption('pending');
+    await form.getByRole('button', { name: 'Create order' }).click();
+    for (const page of [pageA, pageB]) await expect.poll(() => ids(page), SHOWS_UP).toEqual([102, 101]);
+
+    // Edit the older card: it moves to the top in both pages, without a duplicate.
+    await pageB.getByRole('button', { name: 'Edit order #101' }).click();
+    const editor = pageB.getByRole('form', { name: 'Edit order #101' });
+    await editor.getByLabel('Status').selectOption('delivered');
+    await editor.getByRole('button', { name: 'Save' }).click();
+    for (const page of [pageA, pageB]) {
+      await expect
+        .poll(() => readBoard(page), SHOWS_UP)
+        .toEqual([
+          { id: 101, customer: 'Bob', product: 'T-shirt XL', status: 'Delivered' },
+          { id: 102, customer: 'Alice', product: 'Mug', status: 'Pending' },
+        ]);
+    }
+  });
+
+  it('shows writes made directly through the driver (not the API) in both pages', async () => {
+    await stack.orders.insertOne(driverOrder(103, 'Carol', 'Lamp'));
+    for (const page of [pageA, pageB]) await expect.poll(() => ids(page), SHOWS_UP).toEqual([103, 101, 102]);
+
+    await driverUpdate(102, { status: 'shipped', customer_name: 'Alice B.' });
+    for (const page of [pageA, pageB]) {
+      await expect.poll(() => readBoard(page), SHOWS_UP).toEqual(await databaseBoard());
+      expect((await readBoard(page))[0]).toEqual({ id: 102, customer: 'Alice B.', product: 'Mug', status: 'Shipped' });
+    }
+  });
+
+  it('removes a deleted card in both pages (deleted from a page, and over HTTP)', async () => {
+    await pageA.getByRole('button', { name: 'Delete order #103' }).click();
+    await pageA.getByRole('button', { name: 'Yes, delete' }).click();
+    for (const page of [pageA, pageB]) await expect.poll(() => ids(page), SHOWS_UP).toEqual([102, 101]);
+
+    expect((await http('DELETE', '/orders/101')).status).toBe(204);
+    for (const page of [pageA, pageB]) await expect.poll(() => ids(page), SHOWS_UP).toEqual([102]);
+    expect(await stack.orders.countDocuments()).toBe(1);
+  });
+
+  it('refuses a duplicate id from the page, rolls back and says why', async () => {
+    const form = pageB.getByRole('form', { name: 'New order' });
+    await form.getByLabel('Order id').fill('102');
+    await form.getByLabel('Customer').fill('Someone else');
+    await form.getByLabel('Product').fill('Clash');
+    await form.getByRole('button', { name: 'Create order' }).click();
+    await expect.poll(() => form.getByRole('alert').textContent(), SHOWS_UP).toBe('Order #102 already exists. Choose another id.');
+    expect(await readBoard(pageB)).toEqual(await databaseBoard());
+  });
+
+  it('after the connection is cut and writes happen meanwhile, reconnects by itself and shows exactly the database', async () => {
+    await stack.stopApi();
+    for (const page of [pageA, pageB]) await expect.poll(() => connectionText(page), SHOWS_UP).not.toBe('Live');
+
+    // While no API is running: writes straight to the database.
+    await stack.orders.insertOne(driverOrder(201, 'Dan', 'Desk', 'pending'));
+    await stack.orders.insertOne(driverOrder(202, 'Erin', 'Chair', 'shipped'));
+    await driverUpdate(102, { product_name: 'Mug (offline edit)' });
+    await stack.orders.deleteOne({ _id: 201 });
+
+    await stack.startApi();
+    const expected = await databaseBoard();
+    expect(expected.map((card) => card.id)).toEqual([102, 202]);
+    for (const page of [pageA, pageB]) {
+      await expect.poll(() => connectionText(page), { ...SHOWS_UP, timeout: 60_000 }).toBe('Live');
+      await expect.poll(() => readBoard(page), SHOWS_UP).toEqual(expected);
+    }
+
+    // And the feed is live again after the resume.
+    await http('POST', '/orders', { id: 203, customer_name: 'Finn', product_name: 'Sofa', status: 'delivered' });
+    for (const page of [pageA, pageB]) await expect.poll(() => readBoard(page), SHOWS_UP).toEqual(await databaseBoard());
+  });
+
+  it('saves a screenshot of the board for review', async () => {
+    const seed: Array<[number, string, string, OrderDocument['status']]> = [
+      [301, 'Grace Hopper', 'Compiler manual', 'pending'],
+      [302, 'Alan Turing', 'Enigma rotor set', 'shipped'],
+      [303, 'Ada Lovelace', 'Analytical engine gears', 'delivered'],
+      [304, 'Katherine Johnson', 'Slide rule', 'pending'],
+    ];
+    for (const [id, customer, product, status] of seed) {
+      expect((await http('POST', '/orders', { id, customer_name: customer, product_name: product, status })).status).toBe(201);
+    }
+    await http('PUT', '/orders/202', { status: 'delivered' });
+    await expect.poll(() => readBoard(pageA), SHOWS_UP).toEqual(await databaseBoard());
+    await mkdir(SCREENSHOT_DIR, { recursive: true });
+    await pageA.screenshot({ path: join(SCREENSHOT_DIR, 'board.png'), fullPage: true });
+
+    // The same board at phone width: one column, the board before the figures.
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    await phone.goto(stack.baseUrl);
+    await expect.poll(() => readBoard(phone), SHOWS_UP).toEqual(await databaseBoard());
+    const widths = await phone.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    expect(widths[0]).toBe(widths[1]);
+    await phone.screenshot({ path: join(SCREENSHOT_DIR, 'board-phone.png') });
+    await phone.close();
+    const counts = { pending: 0, shipped: 0, delivered: 0 };
+    for (const doc of await stack.orders.find({}).toArray()) counts[doc.status]++;
+    const shown = (await pageA.getByRole('region', { name: 'By status' }).textContent())?.replace(/\s+/g, '');
+    expect(shown).toBe(`BystatusPending${counts.pending}Shipped${counts.shipped}Delivered${counts.delivered}`);
+  });
+});

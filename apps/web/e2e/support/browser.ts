@@ -1,0 +1,42 @@
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+/** Debian's Chromium (CI installs it; no browser download is possible here). */
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+
+/** Launches headless Chromium with the flags a container needs. */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
+
+/** One order card as a person reads it off the board. */
+export interface CardText {
+  id: number;
+  customer: string;
+  product: string;
+  status: string;
+}
+
+/** The cards on the board, top to bottom (the test boards are small enough that all of them are rendered). */
+export async function readBoard(page: Page): Promise<CardText[]> {
+  const list = page.getByRole('list', { name: 'Orders' });
+  if ((await list.count()) === 0) return [];
+  return list.getByRole('article').evaluateAll((articles) =>
+    articles.map((article) => {
+      const details = [...article.querySelectorAll('dd')].map((dd) => dd.textContent ?? '');
+      return {
+        id: Number((article.querySelector('h3')?.textContent ?? '').replace(/\D/g, '')),
+        customer: details[0] ?? '',
+        product: details[1] ?? '',
+        status: (article.querySelector('.badge')?.textContent ?? '').replace(/^\W+/, '').trim(),
+      };
+    }),
+  );
+}
+
+/** The connection indicator's words ("Live", "Reconnecting…", "Offline"). */
+export async function connectionText(page: Page): Promise<string> {
+  return (await page.getByRole('status', { name: /^Connection:/ }).textContent()) ?? '';
+}

@@ -1,0 +1,149 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { startEmbeddedServer, type EmbeddedServer } from '@orders/mongo-embedded';
+import { MongoClient, type Collection } from 'mongodb';
+
+const WEB_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const REPOSITORY_ROOT = resolve(WEB_DIR, '..', '..');
+
+/** How an order is stored (the id is `_id`, dates are BSON dates). */
+export interface OrderDocument {
+  _id: number;
+  customer_name: string;
+  product_name: string;
+  status: 'pending' | 'shipped' | 'delivered';
+  created_at: Date;
+  updated_at: Date;
+  version: number;
+}
+
+/** One API server process (`apps/api/src/server.ts`, as `npm start` runs it). */
+interface ApiProcess {
+  child: ChildProcess;
+  port: number;
+  output: string[];
+  exited: Promise<void>;
+}
+
+/** The embedded engine (in this process), a driver on it, the built dashboard, and the API in its own process. */
+export interface Stack {
+  baseUrl: string;
+  orders: Collection<OrderDocument>;
+  /** Stops the API process (SIGTERM: sockets are closed with 1001), leaving the database up. */
+  stopApi(): Promise<void>;
+  /** Starts the API again on the same port. */
+  startApi(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function run(command: string, args: string[], cwd: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const output: string[] = [];
+    child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolvePromise() : reject(new Error(`${command} ${args.join(' ')} exited ${code}:\n${output.join('')}`)),
+    );
+  });
+}
+
+async function startApiProcess(env: NodeJS.ProcessEnv): Promise<ApiProcess> {
+  const child = spawn(process.execPath, ['--conditions=@orders/source', '--import', 'tsx', 'apps/api/src/server.ts'], {
+    cwd: REPOSITORY_ROOT,
+    env: { ...env, HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const exited = new Promise<void>((resolvePromise) => child.once('exit', () => resolvePromise()));
+  if (child.stderr) createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
+  const port = await new Promise<number>((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the API did not start:\n${output.join('\n')}`));
+    }, 60_000);
+    if (child.stdout) {
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        output.push(line);
+        const match = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
+        if (match?.[1]) {
+          clearTimeout(timer);
+          resolvePromise(Number(match[1]));
+        }
+      });
+    }
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`the API exited:\n${output.join('\n')}`));
+    });
+  });
+  return { child, port, output, exited };
+}
+
+async function stopApiProcess(api: ApiProcess): Promise<void> {
+  if (api.child.exitCode === null && api.child.signalCode === null) api.child.kill('SIGTERM');
+  const timer = setTimeout(() => api.child.kill('SIGKILL'), 15_000);
+  try {
+    await api.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Builds the dashboard into a temporary directory (so the test never serves a stale build), starts the embedded
+ * engine on an ephemeral port and the API on a free port against it. `inheritedEnv` (the test's environment: PATH
+ * and the like) is passed to the API process with the stack's own settings on top.
+ */
+export async function startStack(inheritedEnv: NodeJS.ProcessEnv): Promise<Stack> {
+  const workDir = await mkdtemp(join(tmpdir(), 'orders-e2e-'));
+  const webDist = join(workDir, 'web');
+  await run(process.execPath, [join(REPOSITORY_ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', webDist, '--emptyOutDir', '--logLevel', 'warn'], WEB_DIR);
+
+  let engine: EmbeddedServer | undefined;
+  let client: MongoClient | undefined;
+  let api: ApiProcess | undefined;
+  try {
+    engine = await startEmbeddedServer({ port: 0 });
+    client = new MongoClient(engine.uri, { serverSelectionTimeoutMS: 10_000 });
+    await client.connect();
+    const env = {
+      ...inheritedEnv,
+      MONGODB_URI: engine.uri,
+      MONGODB_DB: 'orders',
+      DATA_DIR: join(workDir, 'data'),
+      WEB_DIST_DIR: webDist,
+    };
+    api = await startApiProcess({ ...env, PORT: '0' });
+    const port = api.port;
+    const stack: Stack = {
+      baseUrl: `http://127.0.0.1:${port}`,
+      orders: client.db('orders').collection<OrderDocument>('orders'),
+      async stopApi() {
+        if (api) await stopApiProcess(api);
+        api = undefined;
+      },
+      async startApi() {
+        api = await startApiProcess({ ...env, PORT: String(port) });
+      },
+      async close() {
+        if (api) await stopApiProcess(api);
+        await client?.close();
+        await engine?.close();
+        await rm(workDir, { recursive: true, force: true });
+      },
+    };
+    return stack;
+  } catch (error) {
+    if (api) await stopApiProcess(api);
+    await client?.close();
+    await engine?.close();
+    await rm(workDir, { recursive: true, force: true });
+    throw error;
+  }
+}
