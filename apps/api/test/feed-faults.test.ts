@@ -126,6 +126,9 @@ describe('history breaks', () => {
     }
     await client.waitForEvents(2);
     expect(client.events()[1]).toMatchObject({ type: 'order.created' });
+    // The recreated collection has post-images again, so update events keep carrying exact versions.
+    const [info] = await app.mongo.db.listCollections({ name: 'orders' }).toArray();
+    expect(info).toMatchObject({ options: { changeStreamPreAndPostImages: { enabled: true } } });
   });
 
   it('reopens at the present when its persisted position fell out of the history while the API was stopped', async () => {

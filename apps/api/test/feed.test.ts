@@ -360,6 +360,33 @@ describe('change feed', () => {
     expect(log.errors).toHaveLength(3);
   });
 
+  it('prepares before its first open and again after an invalidate; start() waits for the first answer', async () => {
+    const source = new FakeSource([
+      [{ idle: pos(1) }, { change: { _id: { _data: pos(2) }, operationType: 'invalidate' } }],
+      [{ idle: pos(3) }],
+    ]);
+    const calls: string[] = [];
+    const feed = new ChangeFeed({
+      open: (start) => {
+        calls.push('open');
+        return source.open(start);
+      },
+      prepare: () => {
+        calls.push('prepare');
+        return Promise.resolve();
+      },
+      sink: new RecordingSink(),
+      store: memoryStore(),
+      log: recordingLog(),
+    });
+    feeds.push(feed);
+    await feed.start();
+    expect(feed.isOpen()).toBe(true);
+    expect(feed.position()).not.toBeNull();
+    await vi.waitFor(() => expect(feed.position()).toBe(pos(3)));
+    expect(calls).toEqual(['prepare', 'open', 'prepare', 'open']);
+  });
+
   it('close() during a backoff ends promptly and closes the stream', async () => {
     const down = { error: Object.assign(new Error('connect ECONNREFUSED'), { name: 'MongoNetworkError' }) };
     const source = new FakeSource([[down]]);

@@ -258,6 +258,11 @@ export interface ChangeFeedOptions {
   store: PositionStore;
   log: FeedLogger;
   lookup?: LookupOrder;
+  /**
+   * Runs before the first open and again after an invalidate (the collection was dropped and its options with
+   * it), e.g. to enable post-images; a failure is logged and the feed opens anyway.
+   */
+  prepare?: () => Promise<void>;
   /** At most one position write per this many ms while events flow (default 1000). */
   persistIntervalMs?: number;
   /** First retry delay after a failure (default 100 ms), doubled per failure up to `maxBackoffMs` (default 5 s). */
@@ -275,7 +280,9 @@ export interface ChangeFeedOptions {
  * background; `close` stops it, closes the stream and persists the position.
  */
 export class ChangeFeed {
-  private readonly opts: Required<Omit<ChangeFeedOptions, 'lookup'>> & { lookup?: LookupOrder };
+  private readonly opts: Required<Omit<ChangeFeedOptions, 'lookup' | 'prepare'>> &
+    Pick<ChangeFeedOptions, 'lookup' | 'prepare'>;
+  private needsPrepare = true;
   private current: string | null = null;
   private saved: string | null = null;
   private lastSaveAt = 0;
@@ -286,6 +293,7 @@ export class ChangeFeed {
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private failures = 0;
+  private settleFirstAttempt: () => void = () => undefined;
 
   constructor(options: ChangeFeedOptions) {
     this.opts = {
@@ -307,7 +315,10 @@ export class ChangeFeed {
     return this.open;
   }
 
-  /** Loads the persisted position and starts reading in the background. Resolves once the loop is running. */
+  /**
+   * Loads the persisted position and starts reading in the background. Resolves once the stream answered for
+   * the first time (so writes after `start()` are seen), or once the first attempt failed (the loop retries).
+   */
   async start(): Promise<void> {
     if (this.loop) return;
     try {
@@ -324,13 +335,16 @@ export class ChangeFeed {
       // still replay from the database's history, so nothing is lost silently.
       this.opts.log.warn({ err }, 'feed: could not load the persisted position; starting at the present');
     }
+    const firstAttempt = new Promise<void>((resolve) => (this.settleFirstAttempt = resolve));
     this.loop = this.run();
+    await firstAttempt;
   }
 
   /** Stops reading, closes the stream and persists the last position. */
   async close(): Promise<void> {
     this.closing = true;
     this.open = false;
+    this.settleFirstAttempt();
     this.wake?.();
     const cursor = this.cursor;
     if (cursor) await cursor.close().catch(() => undefined);
@@ -342,6 +356,11 @@ export class ChangeFeed {
 
   private async run(): Promise<void> {
     while (!this.closing) {
+      if (this.needsPrepare && this.opts.prepare) {
+        this.needsPrepare = false;
+        await this.opts.prepare().catch((err: unknown) => this.opts.log.warn({ err }, 'feed: prepare failed'));
+        if (this.closing) break;
+      }
       const start = this.current !== null ? { startAfter: this.current } : {};
       let cursor: ChangeCursor | null = null;
       let failed = false;
@@ -350,12 +369,14 @@ export class ChangeFeed {
         this.cursor = cursor;
         const reopen = await this.read(cursor);
         if (reopen === 'invalidated') {
+          this.needsPrepare = true;
           this.resetTo(ResyncReason.Invalidated);
         }
       } catch (err) {
         if (this.closing) break;
         failed = true;
         this.open = false;
+        this.settleFirstAttempt();
         this.onFailure(err, start.startAfter !== undefined);
       } finally {
         this.cursor = null;
@@ -374,6 +395,7 @@ export class ChangeFeed {
       // The first answered tryNext means the aggregate succeeded: the stream is established.
       this.open = true;
       this.failures = 0;
+      this.settleFirstAttempt();
       if (change === null) {
         const idle = tokenData(cursor.resumeToken);
         if (idle !== null && (this.current === null || idle > this.current)) this.advance(idle);

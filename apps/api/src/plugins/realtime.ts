@@ -79,6 +79,9 @@ const realtimePlugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, {
     store: feedStateStore(db.collection<FeedStateDocument>(FEED_STATE_COLLECTION), orders.collectionName),
     lookup,
     log,
+    prepare: async () => {
+      fullDocument = await postImageMode(db, orders, log);
+    },
   });
 
   fastify.decorate('realtime', {
@@ -91,7 +94,6 @@ const realtimePlugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, {
   registerWsRoute(fastify, { hub });
 
   fastify.addHook('onReady', async () => {
-    fullDocument = await postImageMode(db, orders, log);
     await feed.start();
   });
   // Before the HTTP server stops: clients learn the server is going away (1001) and reconnect elsewhere.
