@@ -673,6 +673,15 @@ describe('waiting', () => {
     expect((await cursor.next(0, 0, never)).events).toEqual([]);
   });
 
+  it('treats a NaN wait as no wait and a NaN batch size as the default', async () => {
+    const log = new MemoryChangeLog();
+    const cursor = watch(log);
+    expect((await cursor.next(Number.NaN, Number.NaN, never)).events).toEqual([]);
+    for (let i = 0; i < 150; i++) log.insert(DB, COLL, { _id: i });
+    expect((await cursor.next(Number.NaN, 0, never)).events).toHaveLength(101);
+    expect((await cursor.next(Number.POSITIVE_INFINITY, 0, never)).events).toHaveLength(49);
+  });
+
   it('an abort or close ends the wait with an empty batch and leaves no listener or timer', async () => {
     const log = new MemoryChangeLog();
     const cursor = watch(log);

@@ -42,6 +42,8 @@ export interface ChangeStreamLimits {
 
 const DEFAULT_LIMITS: ChangeStreamLimits = { scanBudget: 10_000, maxBatchBytes: 8 * 1024 * 1024 };
 const READ_SLICE = 1_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const DEFAULT_BATCH_SIZE = 101;
 /** Longest synchronous scan (ms) before yielding, whatever the record budget says. */
 const TIME_SLICE_MS = 20;
 const NON_RESUMABLE = { errorLabels: ['NonResumableChangeStreamError'] };
@@ -154,11 +156,13 @@ class LogChangeStreamCursor implements ChangeStreamCursor {
   }
 
   private async collect(batchSize: number, maxAwaitMs: number, signal: AbortSignal): Promise<ChangeStreamBatch> {
-    const deadline = performance.now() + Math.max(0, maxAwaitMs);
+    // setTimeout cannot wait longer than 2^31-1 ms; a NaN wait means "do not wait".
+    const awaitMs = Number.isNaN(maxAwaitMs) ? 0 : Math.min(Math.max(0, maxAwaitMs), MAX_TIMER_MS);
+    const deadline = performance.now() + awaitMs;
     const batch: BatchInProgress = {
       events: [],
       bytes: 0,
-      limit: Math.max(0, batchSize),
+      limit: Number.isNaN(batchSize) ? DEFAULT_BATCH_SIZE : Math.max(0, batchSize),
       run: this.stages.length > 0 ? compileUserStages(this.stages) : null,
     };
     for (;;) {
