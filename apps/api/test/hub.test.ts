@@ -364,6 +364,30 @@ describe('hub replay', () => {
     for (const socket of [first, second]) expect(socket.events().map((e) => e.position)).toEqual([pos(11)]);
   });
 
+  it('keeps one waiting replay per client however often it re-subscribes', async () => {
+    const replays: ScriptedReplay[] = [];
+    const hub = makeHub({
+      maxConcurrentReplays: 1,
+      openReplay: (since) => {
+        const replay = new ScriptedReplay(since);
+        replays.push(replay);
+        return replay;
+      },
+    });
+    hub.advance(pos(10));
+    connect(hub, { type: 'subscribe', since: pos(1) });
+    const { socket, connection } = connect(hub, null);
+    for (let n = 2; n <= 9; n++) connection.message(JSON.stringify({ type: 'subscribe', since: pos(n) }));
+    await settle();
+    replays[0]?.push({ kind: 'idle', position: pos(10) });
+    await settle();
+    // Only the latest subscription of the second client was still waiting: it is the one that ran.
+    expect(replays.map((r) => r.since)).toEqual([pos(1), pos(9)]);
+    replays[1]?.push({ kind: 'idle', position: pos(10) });
+    await settle();
+    expect(socket.control()).toEqual([{ type: 'ready', protocol: 1, position: pos(9), resumed: true }]);
+  });
+
   it('closes the temporary stream when the client leaves mid-replay', async () => {
     const replays: ScriptedReplay[] = [];
     const hub = makeHub({

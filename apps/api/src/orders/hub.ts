@@ -255,7 +255,8 @@ export class Hub implements FeedSink {
   /** Position up to which every event has been written to live clients. */
   private delivered: string | null = null;
   private activeReplays = 0;
-  private readonly replayQueue: (() => void)[] = [];
+  /** Replays waiting for a slot, at most one per client (a re-subscribe cancels the waiting one). */
+  private readonly replayQueue: { client: Client; wake: (granted: boolean) => void }[] = [];
   private closed = false;
   private observer: HubObserver | null = null;
   private readonly counters: Omit<HubStats, 'clients'> = {
@@ -358,7 +359,7 @@ export class Hub implements FeedSink {
         this.opts.log?.warn({ err }, 'hub: closing a socket failed');
       }
     }
-    for (const wake of this.replayQueue.splice(0)) wake();
+    for (const waiting of this.replayQueue.splice(0)) waiting.wake(false);
   }
 
   private onMessage(client: Client, data: string | Buffer, isBinary: boolean): void {
@@ -444,7 +445,7 @@ export class Hub implements FeedSink {
    */
   private async replayHistory(client: Client, since: string, generation: number): Promise<void> {
     const stale = (): boolean => client.generation !== generation || client.state !== 'replaying' || this.closed;
-    await this.acquireReplaySlot();
+    if (!(await this.acquireReplaySlot(client))) return;
     if (stale()) {
       this.releaseReplaySlot();
       return;
@@ -507,25 +508,31 @@ export class Hub implements FeedSink {
     }
   }
 
-  private acquireReplaySlot(): Promise<void> {
+  /** Resolves true with a slot taken, or false when the wait was cancelled (re-subscribe, close, shutdown). */
+  private acquireReplaySlot(client: Client): Promise<boolean> {
     if (this.activeReplays < this.opts.maxConcurrentReplays) {
       this.activeReplays += 1;
-      return Promise.resolve();
+      return Promise.resolve(true);
     }
     return new Promise((resolve) =>
-      this.replayQueue.push(() => {
-        this.activeReplays += 1;
-        resolve();
+      this.replayQueue.push({
+        client,
+        wake: (granted) => {
+          if (granted) this.activeReplays += 1;
+          resolve(granted);
+        },
       }),
     );
   }
 
   private releaseReplaySlot(): void {
     this.activeReplays -= 1;
-    this.replayQueue.shift()?.();
+    this.replayQueue.shift()?.wake(true);
   }
 
   private stopReplay(client: Client): void {
+    const waiting = this.replayQueue.findIndex((entry) => entry.client === client);
+    if (waiting !== -1) this.replayQueue.splice(waiting, 1)[0]?.wake(false);
     const cursor = client.replay;
     client.replay = null;
     if (cursor) void cursor.close().catch(() => undefined);
