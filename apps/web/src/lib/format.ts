@@ -12,9 +12,12 @@ export function formatRelative(iso: string, now: number): string {
   return `${Math.floor(hours / 24)} d ago`;
 }
 
+// Building a DateTimeFormat is costly (it was the top cost of a busy board when made per card render); make it once.
+const ABSOLUTE_FORMAT = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+
 /** Full local date and time, for a `title`. */
 export function formatAbsolute(iso: string): string {
-  return new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+  return ABSOLUTE_FORMAT.format(new Date(iso));
 }
 
 export const STATUS_LABELS: Record<OrderStatus, string> = {

@@ -15,7 +15,12 @@ interface Notice {
   reloadId?: number;
 }
 
-const ESTIMATED_CARD_HEIGHT = 120;
+/**
+ * Every card has the same height (CSS: `--card-row`), so rows are placed by arithmetic and never measured: measuring
+ * each newly shown card forced a layout per frame under a stream of updates. Only the card being edited is taller;
+ * that one is measured, under its own key so its size is forgotten when the edit ends.
+ */
+const CARD_ROW_HEIGHT = 140;
 
 function changedFields(order: Order, draft: OrderDraft): UpdateOrderBody {
   const changes: UpdateOrderBody = {};
@@ -51,8 +56,11 @@ export function OrderBoard({ filter }: { filter: OrderFilter }) {
   const virtualizer = useVirtualizer({
     count: orders.length,
     getScrollElement: () => scrollRef.current,
-    estimateSize: () => ESTIMATED_CARD_HEIGHT,
-    getItemKey: (index) => orders[index]?.id ?? index,
+    estimateSize: () => CARD_ROW_HEIGHT,
+    getItemKey: (index) => {
+      const id = orders[index]?.id ?? -index;
+      return editing?.id === id ? `edit-${id}` : id;
+    },
     overscan: 6,
   });
 
@@ -194,11 +202,12 @@ export function OrderBoard({ filter }: { filter: OrderFilter }) {
             {items.map((item) => {
               const order = orders[item.index];
               if (!order) return null;
+              const isEditing = editing?.id === order.id;
               return (
                 <li
-                  key={item.key}
+                  key={order.id}
                   data-index={item.index}
-                  ref={virtualizer.measureElement}
+                  ref={isEditing ? virtualizer.measureElement : undefined}
                   className="board-item"
                   style={{ transform: `translateY(${item.start}px)` }}
                   aria-setsize={orders.length}
@@ -208,7 +217,7 @@ export function OrderBoard({ filter }: { filter: OrderFilter }) {
                     order={order}
                     now={now}
                     saving={pendingIds.has(order.id)}
-                    editing={editing?.id === order.id ? editing : null}
+                    editing={isEditing ? editing : null}
                     confirmingDelete={confirmingDelete === order.id}
                     onEdit={startEdit}
                     onDraftChange={changeDraft}

@@ -92,11 +92,11 @@ export const OrderCard = memo(function OrderCard({
       <dl className="card-details">
         <div>
           <dt>Customer</dt>
-          <dd>{order.customer_name}</dd>
+          <dd title={order.customer_name}>{order.customer_name}</dd>
         </div>
         <div>
           <dt>Product</dt>
-          <dd>{order.product_name}</dd>
+          <dd title={order.product_name}>{order.product_name}</dd>
         </div>
       </dl>
       <div className="card-foot">
