@@ -6,24 +6,24 @@ import * as fs from 'node:fs';
  * Descriptors are plain numbers (callback API): measurably cheaper per call than `FileHandle` on the append path.
  */
 export interface JournalFs {
-  open(path: string, flags: string): Promise<number>;
-  close(fd: number): Promise<void>;
+  open: (path: string, flags: string) => Promise<number>;
+  close: (fd: number) => Promise<void>;
   /** Reads up to `length` bytes at `position`; returns how many were read (0 at end of file). */
-  read(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  read: (fd: number, buffer: Uint8Array, offset: number, length: number, position: number) => Promise<number>;
   /** Writes at `position`; may write fewer bytes than asked (the caller loops). */
-  write(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>;
-  fdatasync(fd: number): Promise<void>;
-  fsync(fd: number): Promise<void>;
-  ftruncate(fd: number, length: number): Promise<void>;
-  fileSize(fd: number): Promise<number>;
-  rename(from: string, to: string): Promise<void>;
+  write: (fd: number, buffer: Uint8Array, offset: number, length: number, position: number) => Promise<number>;
+  fdatasync: (fd: number) => Promise<void>;
+  fsync: (fd: number) => Promise<void>;
+  ftruncate: (fd: number, length: number) => Promise<void>;
+  fileSize: (fd: number) => Promise<number>;
+  rename: (from: string, to: string) => Promise<void>;
   /** Hard link: fails with EEXIST when `newPath` exists, which makes it an atomic create-with-content. */
-  link(existingPath: string, newPath: string): Promise<void>;
-  unlink(path: string): Promise<void>;
-  readdir(dir: string): Promise<string[]>;
+  link: (existingPath: string, newPath: string) => Promise<void>;
+  unlink: (path: string) => Promise<void>;
+  readdir: (dir: string) => Promise<string[]>;
   /** Creates the directory and its parents when missing. */
-  mkdirp(dir: string): Promise<void>;
-  readFile(path: string): Promise<Buffer>;
+  mkdirp: (dir: string) => Promise<void>;
+  readFile: (path: string) => Promise<Buffer>;
 }
 
 function done(resolve: () => void, reject: (error: Error) => void) {

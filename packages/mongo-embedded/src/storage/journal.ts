@@ -48,6 +48,8 @@ export { type JournalFs, nodeJournalFs } from './journal-fs.js';
  * file AND every later journal file — counted in `tornBytesDropped`, and removed from disk. A crash can only tear
  * the tail of the newest journal (an older one is fully fsynced before the next is created), so dropping more
  * than a tail means media corruption; the store should log `tornTail` loudly when it is not in the last file.
+ * Exception: when everything after the last valid frame is zero bytes, that is preallocated space never written to
+ * (see PREALLOCATE_BYTES) — the normal end of the log, not damage; it is kept and reported as 0 torn bytes.
  * Files that are only ever written atomically (headers, the snapshot) are not "torn" when they fail to validate:
  * open() throws `JournalCorruptError` rather than silently starting from less data.
  */
@@ -68,7 +70,10 @@ export interface RecoveredState {
   snapshot: Doc[] | null;
   /** Records appended after that snapshot, in append order. */
   records: Doc[];
-  /** Bytes of torn or corrupt journal tail dropped from disk during open (0 after a clean shutdown). */
+  /**
+   * Bytes of torn or corrupt journal tail dropped from disk during open, up to the last non-zero byte (zero-filled
+   * preallocated space is not damage). 0 after a clean shutdown.
+   */
   tornBytesDropped: number;
   /** Where and why the dropped tail started, or null when nothing was dropped. */
   tornTail: { file: string; offset: number; reason: string } | null;
@@ -119,6 +124,14 @@ type QueueEntry = RecordEntry | RotateEntry;
 /** Bytes per write() call; a batch larger than this is several writes followed by one fdatasync. */
 const WRITE_CHUNK_BYTES = 4 * 1024 * 1024;
 const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+/**
+ * The journal file is grown by writing zeros this far ahead of the data. Overwriting blocks that already exist lets
+ * fdatasync flush data only; appending makes every fdatasync also commit the new file size and block allocation
+ * (measured on ext4: ~0.5 ms instead of ~2-4 ms per group commit). Zeros after the last frame read as "never
+ * written", not as damage; the file is trimmed back to its data on close.
+ */
+const PREALLOCATE_BYTES = 4 * 1024 * 1024;
+const zeros = Buffer.alloc(1024 * 1024);
 /** Snapshot records serialized between two yields to the event loop. */
 const SNAPSHOT_RECORDS_PER_YIELD = 1000;
 
@@ -142,6 +155,8 @@ export class Journal {
   private generation: number;
   /** Size of the current journal file = offset of the next frame (only durable bytes are counted). */
   private writeOffset: number;
+  /** Size of the current journal file including zero-filled space ahead of `writeOffset`. */
+  private allocatedEnd: number;
   /** Live journal files older than the current one (left by an interrupted or running compaction): generation → bytes. */
   private readonly olderJournals: Map<number, number>;
   private snapshotFileBytes: number;
@@ -162,6 +177,7 @@ export class Journal {
     fd: number;
     generation: number;
     writeOffset: number;
+    allocatedEnd: number;
     olderJournals: Map<number, number>;
     snapshotBytes: number;
   }) {
@@ -172,6 +188,7 @@ export class Journal {
     this.fd = init.fd;
     this.generation = init.generation;
     this.writeOffset = init.writeOffset;
+    this.allocatedEnd = init.allocatedEnd;
     this.olderJournals = init.olderJournals;
     this.snapshotFileBytes = init.snapshotBytes;
   }
@@ -196,6 +213,7 @@ export class Journal {
         fd: state.fd,
         generation: state.generation,
         writeOffset: state.writeOffset,
+        allocatedEnd: state.allocatedEnd,
         olderJournals: state.olderJournals,
         snapshotBytes: state.snapshotBytes,
       });
@@ -294,9 +312,18 @@ export class Journal {
     await this.whenIdle();
     let firstError: unknown = null;
     try {
-      await this.fs.close(this.fd);
+      if (this.failure === null && this.allocatedEnd > this.writeOffset) {
+        // Trim the preallocated zeros so a cleanly closed file ends with its last frame.
+        await this.fs.ftruncate(this.fd, this.writeOffset);
+        await this.fs.fdatasync(this.fd);
+      }
     } catch (error) {
       firstError = error;
+    }
+    try {
+      await this.fs.close(this.fd);
+    } catch (error) {
+      firstError ??= error;
     }
     try {
       await this.lock.release();
@@ -360,6 +387,9 @@ export class Journal {
   }
 
   private async writeBatch(batch: RecordEntry[]): Promise<void> {
+    let batchBytes = 0;
+    for (const { frame } of batch) batchBytes += FRAME_HEADER_BYTES + frame.payload.length;
+    if (this.writeOffset + batchBytes > this.allocatedEnd) await this.preallocate(this.writeOffset + batchBytes + PREALLOCATE_BYTES);
     let position = this.writeOffset;
     let index = 0;
     while (index < batch.length) {
@@ -381,6 +411,17 @@ export class Journal {
     this.writeOffset = position;
   }
 
+  /** Grows the current file with zeros up to `end`; made durable by the fdatasync of the batch that needed it. */
+  private async preallocate(end: number): Promise<void> {
+    let position = this.allocatedEnd;
+    while (position < end) {
+      const length = Math.min(zeros.length, end - position);
+      await writeFully(this.fs, this.fd, zeros.subarray(0, length), position);
+      position += length;
+    }
+    this.allocatedEnd = end;
+  }
+
   /** Rejects `batch` and everything queued; from now on the journal refuses work. Never reports success. */
   private fail(error: Error, batch: QueueEntry[]): void {
     this.failure ??= error;
@@ -393,11 +434,15 @@ export class Journal {
     const generation = this.generation + 1;
     const fd = await createJournalFile(this.fs, this.dir, generation);
     const previousFd = this.fd;
-    this.olderJournals.set(this.generation, this.writeOffset);
+    const previousEnd = this.writeOffset;
+    this.olderJournals.set(this.generation, previousEnd);
     this.fd = fd;
     this.generation = generation;
     this.writeOffset = JOURNAL_HEADER_BYTES;
-    // Its data is fsynced already; a failing close cannot lose anything.
+    this.allocatedEnd = JOURNAL_HEADER_BYTES;
+    // Its data is fsynced already. Trimming the zeros is tidiness (recovery reads them as unwritten space either
+    // way), so neither a failed trim nor a failed close can lose anything.
+    await this.fs.ftruncate(previousFd, previousEnd).catch(ignore);
     await this.fs.close(previousFd).catch(ignore);
     return generation;
   }
@@ -480,8 +525,24 @@ interface RecoveryResult {
   fd: number;
   generation: number;
   writeOffset: number;
+  allocatedEnd: number;
   olderJournals: Map<number, number>;
   snapshotBytes: number;
+}
+
+/** Offset of the last non-zero byte in [start, end), or -1 when the range holds only zeros. */
+async function lastNonZeroByte(fs: JournalFs, fd: number, start: number, end: number): Promise<number> {
+  let last = -1;
+  for (let position = start; position < end; position += zeros.length) {
+    const chunk = await readAt(fs, fd, position, Math.min(zeros.length, end - position));
+    for (let i = chunk.length - 1; i >= 0; i--) {
+      if (chunk[i] !== 0) {
+        last = position + i;
+        break;
+      }
+    }
+  }
+  return last;
 }
 
 async function readSnapshot(fs: JournalFs, path: string): Promise<{ records: Doc[]; nextGeneration: number; bytes: number }> {
@@ -552,7 +613,7 @@ async function recover(fs: JournalFs, dir: string): Promise<RecoveryResult> {
   let tornBytesDropped = 0;
   let tornTail: RecoveredState['tornTail'] = null;
   const olderJournals = new Map<number, number>();
-  let current: { fd: number; generation: number; size: number } | null = null;
+  let current: { fd: number; generation: number; size: number; allocated: number } | null = null;
   try {
     for (let index = 0; index < live.length; index++) {
       const generation = live[index] as number;
@@ -572,14 +633,20 @@ async function recover(fs: JournalFs, dir: string): Promise<RecoveryResult> {
           throw new JournalCorruptError(path, `header says generation ${header.generation}`);
         }
         const scan = await scanFrames(fs, fd, JOURNAL_HEADER_BYTES, size, (record) => records.push(record));
+        let allocated = size;
         if (scan.problem !== null) {
-          tornBytesDropped += size - scan.validEnd;
-          tornTail = { file: path, offset: scan.validEnd, reason: scan.problem };
-          await fs.ftruncate(fd, scan.validEnd);
-          await fs.fsync(fd);
+          const lastData = await lastNonZeroByte(fs, fd, scan.validEnd, size);
+          // Only zeros after the last frame: preallocated space never written to, the normal end of the log.
+          if (lastData >= 0) {
+            tornBytesDropped += lastData + 1 - scan.validEnd;
+            tornTail = { file: path, offset: scan.validEnd, reason: scan.problem };
+            await fs.ftruncate(fd, scan.validEnd);
+            await fs.fsync(fd);
+            allocated = scan.validEnd;
+          }
         }
         if (index === live.length - 1 || tornTail !== null) {
-          current = { fd, generation, size: scan.validEnd };
+          current = { fd, generation, size: scan.validEnd, allocated };
         } else {
           olderJournals.set(generation, scan.validEnd);
           await fs.close(fd);
@@ -590,7 +657,8 @@ async function recover(fs: JournalFs, dir: string): Promise<RecoveryResult> {
       }
     }
     if (current === null) {
-      current = { fd: await createJournalFile(fs, dir, firstGeneration), generation: firstGeneration, size: JOURNAL_HEADER_BYTES };
+      const fd = await createJournalFile(fs, dir, firstGeneration);
+      current = { fd, generation: firstGeneration, size: JOURNAL_HEADER_BYTES, allocated: JOURNAL_HEADER_BYTES };
     } else if (directoryChanged) {
       await syncDirectory(fs, dir);
     }
@@ -604,6 +672,7 @@ async function recover(fs: JournalFs, dir: string): Promise<RecoveryResult> {
     fd: current.fd,
     generation: current.generation,
     writeOffset: current.size,
+    allocatedEnd: current.allocated,
     olderJournals,
     snapshotBytes,
   };
