@@ -51,8 +51,8 @@ export interface HarnessOptions {
   maxLoadgenCpu: number;
   /** … or its event loop lagged more than this at p99 (ms). */
   maxLoadgenLagMs: number;
-  /** Start the server with --cpu-prof style sampling during this step (transport, clients, target dps). */
-  profile?: { transport: Transport; clients: number; target: number; file: string } | null;
+  /** Sample the server's CPU (the V8 profiler `node --cpu-prof` uses) during the first throughput step at `clients`. */
+  profile?: { transport: Transport; clients: number; file: string } | null;
   log: (line: string) => void;
 }
 
@@ -81,6 +81,8 @@ export interface StepResult {
   serverCpuMicros: number;
   serverCpuUsPerDelivery: number;
   serverCpuShare: number;
+  /** Share of the server's CPU time spent in the kernel (socket writes on loopback run the peer's receive path too). */
+  serverSystemShare: number;
   engineCpuShare: number;
   loadgen: { cpuShare: number; lagP99Ms: number; lagMaxMs: number }[];
   loadgenSaturated: boolean;
@@ -400,8 +402,7 @@ async function sweepThroughput(
     const perSecond = target / clients;
     const writes = Math.max(1, Math.round((perSecond * plan.stepMs) / 1000));
     const profile = ctx.options.profile;
-    const profiling =
-      profile && profile.transport === ctx.transport && profile.clients === clients && profile.target === target;
+    const profiling = profile && profile.transport === ctx.transport && profile.clients === clients;
     if (profiling) await ctx.server.call('profileStart');
     const step = await measureStep(ctx, clients, target, writes, perSecond, 'bench', plan.p99BoundMs);
     if (profiling) {
@@ -434,7 +435,7 @@ function describe(step: StepResult): string {
   const t = step.segments.total;
   return (
     `${Math.round(step.deliveriesPerSecond).toLocaleString('en-US')} deliveries/s, e2e p50 ${t.p50.toFixed(1)} ms p99 ${t.p99.toFixed(1)} ms, ` +
-    `lost ${step.lost}, server CPU ${(step.serverCpuShare * 100).toFixed(0)}% (${step.serverCpuUsPerDelivery.toFixed(2)} µs/delivery), ` +
+    `lost ${step.lost}, server CPU ${(step.serverCpuShare * 100).toFixed(0)}% [${(step.serverSystemShare * 100).toFixed(0)}% sys] (${step.serverCpuUsPerDelivery.toFixed(2)} µs/delivery), ` +
     `other processes ${(step.foreignCpuShare * 100).toFixed(0)}%, loadgen CPU ${step.loadgen.map((l) => `${(l.cpuShare * 100).toFixed(0)}%`).join('/')} lag p99 ${step.loadgen.map((l) => l.lagP99Ms.toFixed(0)).join('/')} ms → ${step.verdict}`
   );
 }
@@ -527,6 +528,7 @@ async function measureStep(
     serverCpuMicros: serverCpu,
     serverCpuUsPerDelivery: deliveries > 0 ? serverCpu / deliveries : Number.NaN,
     serverCpuShare: serverCpu / (windowMs * 1000),
+    serverSystemShare: serverCpu > 0 ? (s1.cpu.system - s0.cpu.system) / serverCpu : Number.NaN,
     engineCpuShare: cpuMicros(e0, e1) / ((e1.at - e0.at) * 1000),
     loadgen,
     loadgenSaturated,

@@ -299,19 +299,19 @@ export function markdown(results: RunResult[], summary: Summary, m: Machine, not
     }
     lines.push(
       '',
-      'Every step (target deliveries/s → measured; e2e p50/p99 ms; server CPU share; load-generator CPU share and loop-lag p99; verdict):',
+      'Every step (target deliveries/s → measured; e2e p50/p99 ms; server CPU share of a core, kernel part; CPU used by other processes on the machine; load-generator CPU share and loop-lag p99; verdict):',
       '',
     );
     lines.push(
-      '| run | clients | target/s | writes/s | deliveries/s | frames/s | p50 | p99 | server CPU | CPU-µs/deliv. | loadgen CPU / lag p99 | verdict |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
+      '| run | clients | target/s | writes/s | deliveries/s | frames/s | p50 | p99 | server CPU | CPU-µs/deliv. | other procs | loadgen CPU / lag p99 | verdict |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|',
     );
     results.forEach((r, i) => {
       for (const sweep of r.throughput) {
         for (const s of sweep.steps) {
           lines.push(
             `| ${i + 1}${r.transport === 'ws' ? 'A' : 'B'} | ${s.clients.toLocaleString('en-US')} | ${s.targetDps.toLocaleString('en-US')} | ${fmt(s.writesPerSecond, 1)} | ${fmt(s.deliveriesPerSecond, 0)} | ${fmt(s.framesPerSecond, 0)} | ` +
-              `${fmt(s.segments.total.p50)} | ${fmt(s.segments.total.p99)} | ${fmt(s.serverCpuShare * 100, 0)}% | ${fmt(s.serverCpuUsPerDelivery, 2)} | ` +
+              `${fmt(s.segments.total.p50)} | ${fmt(s.segments.total.p99)} | ${fmt(s.serverCpuShare * 100, 0)}% (${fmt(s.serverSystemShare * 100, 0)}% sys) | ${fmt(s.serverCpuUsPerDelivery, 2)} | ${fmt(s.foreignCpuShare * 100, 0)}% | ` +
               `${s.loadgen.map((l) => `${fmt(l.cpuShare * 100, 0)}%/${fmt(l.lagP99Ms, 0)}ms`).join(', ')} | ${s.verdict} |`,
           );
         }

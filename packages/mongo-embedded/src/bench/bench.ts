@@ -31,7 +31,7 @@ interface Latency {
   max: number;
 }
 
-const PHASE_MS = Number(process.env.ENGINE_BENCH_PHASE_MS ?? 3000);
+const PHASE_MS = Number(process.env.ENGINE_BENCH_PHASE_MS ?? 2000);
 const RESULTS = fileURLToPath(new URL('../../../../bench/results/', import.meta.url));
 
 function nowMs(): number {
@@ -59,7 +59,10 @@ class Engine {
   }
 
   static start(): Promise<Engine> {
-    const proc = fork(fileURLToPath(new URL('./engine-child.js', import.meta.url)), [], { execArgv: ['--expose-gc'] });
+    // ENGINE_BENCH_CPU_PROF=<dir>: the engine process writes a V8 CPU profile there when it exits (node --cpu-prof).
+    const profDir = process.env.ENGINE_BENCH_CPU_PROF;
+    const execArgv = ['--expose-gc', ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])];
+    const proc = fork(fileURLToPath(new URL('./engine-child.js', import.meta.url)), [], { execArgv });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('engine did not start within 30 s')), 30_000);
       proc.once('error', reject);
