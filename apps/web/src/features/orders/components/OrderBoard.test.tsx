@@ -168,6 +168,19 @@ describe('editing an order', () => {
     await user.click(within(reopened).getByRole('button', { name: 'Cancel' }));
     expect(within(card(1)).getByText('Customer 1')).toBeTruthy();
   });
+
+  it('removes the card when the order no longer exists (404) and says so', async () => {
+    const { user, api } = await boardWith([makeOrder(1, 10), makeOrder(2, 20)]);
+    api.orders.delete(1);
+    await user.click(screen.getByRole('button', { name: 'Edit order #1' }));
+    const form = screen.getByRole('form', { name: 'Edit order #1' });
+    await user.selectOptions(within(form).getByLabelText('Status'), 'shipped');
+    await user.click(within(form).getByRole('button', { name: 'Save' }));
+
+    const alert = await screen.findByRole('alert');
+    expect(alert.textContent).toContain('Order #1 no longer exists.');
+    await waitFor(() => expect(boardOrder()).toEqual(['Order #2']));
+  });
 });
 
 describe('deleting an order', () => {
