@@ -42,7 +42,9 @@ function isProcessAlive(pid: number): boolean {
 async function readOwnerPid(fs: JournalFs, lockPath: string): Promise<number | 'missing' | null> {
   try {
     const text = (await fs.readFile(lockPath)).toString('utf8').trim();
-    return /^\d+$/.test(text) ? Number(text) : null;
+    // pid 0 or absurd values would make process.kill() address a process group: treat them as garbage.
+    const pid = /^\d{1,10}$/.test(text) ? Number(text) : 0;
+    return pid > 0 && pid <= 0x7fffffff ? pid : null;
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return 'missing';
     throw error;

@@ -735,8 +735,11 @@ describe('Journal data directory lock', () => {
     await journal.append(put('a', 1));
     await closeJournal(journal);
 
-    writeFileSync(join(dir, 'engine.lock'), 'not a pid');
-    expect((await reopen(dir)).records).toEqual([put('a', 1)]);
+    for (const garbage of ['not a pid', '0', '']) {
+      writeFileSync(join(dir, 'engine.lock'), garbage);
+      expect((await reopen(dir)).records).toEqual([put('a', 1)]);
+      expect(existsSync(join(dir, 'engine.lock'))).toBe(false);
+    }
   });
 });
 
