@@ -179,6 +179,59 @@ describe('hub batching', () => {
   });
 });
 
+describe('hub fan-out in slices', () => {
+  it('yields between slices of writes and keeps every socket in commit order across flushes', async () => {
+    const hub = makeHub({ writesPerTurn: 7 });
+    const sockets = Array.from({ length: 30 }, () => connect(hub).socket);
+    hub.publish(created(1));
+    // The flush has started but not reached every socket in this turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sockets.filter((s) => s.events().length === 1).length).toBeLessThan(30);
+    hub.publish(created(2));
+    hub.publish(created(3));
+    await vi.waitFor(() => {
+      for (const socket of sockets) expect(socket.events().map((e) => e.position)).toEqual([pos(1), pos(2), pos(3)]);
+    });
+  });
+
+  it('gives a client that subscribes mid-fan-out everything after its ready position', async () => {
+    const hub = makeHub({ writesPerTurn: 5 });
+    hub.advance(pos(0));
+    for (let i = 0; i < 20; i++) connect(hub);
+    hub.publish(created(1));
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    const late = connect(hub).socket;
+    const since = connect(hub, { type: 'subscribe', since: pos(0) }).socket;
+    hub.publish(created(2));
+    await vi.waitFor(() => expect(late.events().map((e) => e.position)).toContain(pos(2)));
+    const ready = late.control()[0];
+    expect(ready?.type).toBe('ready');
+    // Live delivery starts right after the position in ready: nothing missing, nothing twice.
+    expect(ready && 'position' in ready ? ready.position : null).toBe(pos(1));
+    expect(late.events().map((e) => e.position)).toEqual([pos(2)]);
+    await vi.waitFor(() => expect(since.events().map((e) => e.position)).toEqual([pos(1), pos(2)]));
+  });
+
+  it('skips sockets that closed mid-fan-out and completes the writes before a shutdown', async () => {
+    const hub = makeHub({ writesPerTurn: 4 });
+    const clients = Array.from({ length: 12 }, () => connect(hub));
+    hub.publish(created(1));
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    const leaving = clients[11];
+    leaving?.connection.closed();
+    if (leaving) leaving.socket.readyState = 3;
+    hub.close();
+    for (const { socket } of clients.slice(0, 11)) {
+      expect(socket.events().map((e) => e.position)).toEqual([pos(1)]);
+      expect(socket.closedWith?.code).toBe(CloseCode.GoingAway);
+    }
+    expect(leaving?.socket.events()).toEqual([]);
+  });
+});
+
 describe('hub backpressure', () => {
   it('closes a socket whose buffer passes the cap with 4000 while the others keep receiving', async () => {
     const hub = makeHub({ maxBufferedBytes: 10_000 });

@@ -21,7 +21,9 @@ import { positionFailure } from './feed.js';
  * Batching rule: events are flushed on the next macrotask when nothing was flushed in the last `batchWindowMs`
  * (a quiet feed pays no window), otherwise at the end of the window; a flush sends a socket its events as one
  * frame (a single event as itself, several as `{type:'batch'}` in commit order). So under load each socket gets
- * at most one frame per window, and at 1 change/s every event goes out at once.
+ * at most one frame per window, and at 1 change/s every event goes out at once. A flush writes at most
+ * `writesPerTurn` sockets per event-loop turn; the next flush waits until it is done, and anything that needs a
+ * consistent "delivered" position (subscribe, replay hand-over, reset, shutdown) completes it synchronously.
  */
 
 /** What the hub needs from a socket (the `ws` WebSocket satisfies it). */
@@ -49,6 +51,11 @@ export interface HubOptions {
   maxConcurrentReplays?: number;
   /** Invalid frames a connection may send; the next one closes it with 1002 (default 4). */
   maxInvalidFrames?: number;
+  /**
+   * Socket writes per event-loop turn while fanning out (default 1000): a flush to many thousands of sockets
+   * yields between slices so HTTP requests are not held up for the whole fan-out.
+   */
+  writesPerTurn?: number;
   log?: FeedLogger;
 }
 
@@ -247,6 +254,9 @@ export class Hub implements FeedSink {
   private readonly groupFilters = new Map<string, CompiledFilter>();
   private readonly clients = new Set<Client>();
   private pending: Entry[] = [];
+  /** A flush whose socket writes are still in progress (spread over event-loop turns). */
+  private fanout: Fanout | null = null;
+  private fanoutImmediate: NodeJS.Immediate | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
   private flushImmediate: NodeJS.Immediate | null = null;
   private lastFlushAt = -Infinity;
@@ -271,7 +281,13 @@ export class Hub implements FeedSink {
   };
 
   constructor(options: HubOptions) {
-    this.opts = { replayTimeoutMs: 30_000, maxConcurrentReplays: 16, maxInvalidFrames: 4, ...options };
+    this.opts = {
+      replayTimeoutMs: 30_000,
+      maxConcurrentReplays: 16,
+      maxInvalidFrames: 4,
+      writesPerTurn: 1000,
+      ...options,
+    };
     this.ring = new Ring(options.ringSize);
   }
 
@@ -308,12 +324,12 @@ export class Hub implements FeedSink {
     this.latest = position;
     // Nothing happened between the last event and `position`, so the ring holds everything after it.
     if (this.ring.size === 0 && this.ring.base === null) this.ring.base = position;
-    if (this.pending.length === 0) this.delivered = position;
+    if (this.pending.length === 0 && this.fanout === null) this.delivered = position;
   }
 
   reset(reason: ResyncReason): void {
     if (this.closed) return;
-    this.flush();
+    this.flushNow();
     for (const client of this.clients) {
       if (client.state === 'connected' || client.state === 'closed') continue;
       if (client.state === 'replaying') {
@@ -348,7 +364,7 @@ export class Hub implements FeedSink {
   /** Flushes what is pending and closes every socket with `code` (1001 on shutdown). */
   close(code: number = CloseCode.GoingAway, reason = 'server shutting down'): void {
     if (this.closed) return;
-    this.flush();
+    this.flushNow();
     this.closed = true;
     this.clearFlushTimers();
     for (const client of [...this.clients]) {
@@ -392,6 +408,8 @@ export class Hub implements FeedSink {
   }
 
   private subscribe(client: Client, message: SubscribeMessage): void {
+    // Live clients have received everything up to `delivered` from here on: ready and replays start there.
+    this.flushNow();
     this.leave(client);
     this.stopReplay(client);
     client.generation += 1;
@@ -403,8 +421,6 @@ export class Hub implements FeedSink {
       return;
     }
     if (this.latest !== null && since <= this.latest && this.ring.covers(since)) {
-      // Events received but not yet flushed go out now, so the ring replay below ends where live delivery starts.
-      if (since > (this.delivered ?? '')) this.flush();
       this.counters.replaysFromRing += 1;
       this.sendReady(client, since, true);
       this.replayRing(client, since);
@@ -422,6 +438,8 @@ export class Hub implements FeedSink {
 
   /** Sends ring events after `since` that live clients already received (pending ones go out with the flush). */
   private replayRing(client: Client, since: string): void {
+    // The replay must end exactly where live delivery to this client starts.
+    this.flushNow();
     const end = this.delivered;
     if (end === null) return;
     let batch: string[] = [];
@@ -541,6 +559,7 @@ export class Hub implements FeedSink {
   /** Tells the client its position cannot be replayed and delivers live from now. */
   private resyncToLive(client: Client, reason: ResyncReason): void {
     if (client.state === 'closed') return;
+    this.flushNow();
     this.sendResync(client, reason);
     this.sendReady(client, this.delivered, false);
     this.join(client);
@@ -548,6 +567,8 @@ export class Hub implements FeedSink {
 
   private join(client: Client): void {
     if (client.state === 'closed') return;
+    // A fan-out in progress took its list of sockets before this client joined: finish it first.
+    this.flushNow();
     client.state = 'live';
     const key = client.filter.key;
     let group = this.groups.get(key);
@@ -613,14 +634,29 @@ export class Hub implements FeedSink {
     this.flushImmediate = null;
   }
 
-  /** Writes every pending event to the live clients: one frame per filter group, the same bytes to each socket. */
+  /** Timer entry point: starts writing everything pending, unless a fan-out is in progress (it reschedules). */
   private flush(): void {
     this.clearFlushTimers();
+    if (this.fanout !== null || this.pending.length === 0) return;
+    this.startFanout();
+    this.pump(this.opts.writesPerTurn);
+  }
+
+  /** Completes the fan-out in progress and writes everything pending, synchronously. */
+  private flushNow(): void {
+    this.clearFlushTimers();
+    if (this.fanout !== null) this.pump(Infinity);
+    if (this.pending.length === 0) return;
+    this.startFanout();
+    this.pump(Infinity);
+  }
+
+  /** Builds one frame per filter group from the pending events (the same bytes for every socket of a group). */
+  private startFanout(): void {
     const events = this.pending;
-    if (events.length === 0) return;
     this.pending = [];
     this.lastFlushAt = performance.now();
-    this.delivered = this.latest;
+    const jobs: FanoutJob[] = [];
     for (const [key, group] of this.groups) {
       const filter = this.groupFilters.get(key) ?? MATCH_ALL;
       const shapes: string[] = [];
@@ -629,10 +665,38 @@ export class Hub implements FeedSink {
         if (shape !== null) shapes.push(shape);
       }
       if (shapes.length === 0) continue;
-      const frame = Buffer.from(frameOf(shapes), 'utf8');
-      for (const client of group) this.write(client, frame, shapes.length);
+      jobs.push({ frame: Buffer.from(frameOf(shapes), 'utf8'), events: shapes.length, clients: [...group] });
     }
-    if (this.observer !== null) this.observer.flushed(events.map((entry) => entry.item));
+    this.fanout = { jobs, job: 0, index: 0, items: events, end: this.latest };
+  }
+
+  /** Writes up to `budget` sockets of the fan-out in progress; continues on the next turn if any are left. */
+  private pump(budget: number): void {
+    const fanout = this.fanout;
+    if (fanout === null) return;
+    if (this.fanoutImmediate !== null) clearImmediate(this.fanoutImmediate);
+    this.fanoutImmediate = null;
+    let left = budget;
+    for (; fanout.job < fanout.jobs.length; fanout.job++, fanout.index = 0) {
+      const job = fanout.jobs[fanout.job] as FanoutJob;
+      while (fanout.index < job.clients.length) {
+        if (left <= 0) {
+          this.fanoutImmediate = setImmediate(() => {
+            this.fanoutImmediate = null;
+            this.pump(this.opts.writesPerTurn);
+          });
+          return;
+        }
+        const client = job.clients[fanout.index++] as Client;
+        left -= 1;
+        // Clients that left since the fan-out began (closed, cut off) are skipped.
+        if (client.state === 'live') this.write(client, job.frame, job.events);
+      }
+    }
+    this.fanout = null;
+    this.delivered = this.pending.length === 0 ? this.latest : fanout.end;
+    if (this.observer !== null) this.observer.flushed(fanout.items.map((entry) => entry.item));
+    if (this.pending.length > 0) this.scheduleFlush();
   }
 
   /** Sends one frame of events to one client; false when the client was closed instead. */
@@ -676,6 +740,21 @@ export class Hub implements FeedSink {
     this.counters.resyncsSent += 1;
     this.sendText(client, JSON.stringify({ type: 'resync', reason }));
   }
+}
+
+interface FanoutJob {
+  frame: Buffer;
+  events: number;
+  clients: Client[];
+}
+
+interface Fanout {
+  jobs: FanoutJob[];
+  job: number;
+  index: number;
+  items: Entry[];
+  /** The latest position when the fan-out began: delivered once every write is done. */
+  end: string | null;
 }
 
 /** One event as itself, several as a batch; built from already-serialized events. */
