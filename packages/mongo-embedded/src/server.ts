@@ -30,6 +30,11 @@ export interface EmbeddedServer {
   close(): Promise<void>;
 }
 
+/**
+ * How long a closing server answers "shutting down" before it closes its sockets: enough for a driver on this
+ * machine to read the reply and drop its monitoring connection, short enough not to slow a restart.
+ */
+const SHUTDOWN_QUIESCE_MS = 150;
 const SILENT = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 function listen(server: Server, port: number, host: string): Promise<void> {
@@ -109,6 +114,11 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
     close(): Promise<void> {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        if (connections.size > 0) {
+          // Quiesce: clients get a "shutting down" reply on a live socket, then the sockets close.
+          dispatcher.beginShutdown();
+          await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_QUIESCE_MS));
+        }
         for (const conn of [...connections]) conn.close();
         dispatcher.close();
         await stopped;

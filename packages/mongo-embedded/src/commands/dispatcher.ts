@@ -98,6 +98,7 @@ export class Dispatcher {
   readonly failPoints = new FailPoints();
   private readonly retries = new Map<string, RetryEntry>();
   private readonly connections = new Map<number, ConnectionState>();
+  private shuttingDown = false;
 
   constructor(private readonly options: DispatcherOptions) {}
 
@@ -107,6 +108,17 @@ export class Dispatcher {
   }
 
   close(): void {
+    this.cursors.closeAll();
+  }
+
+  /**
+   * Shutdown begins (mongod's quiesce): every command from now on answers ShutdownInProgress, and getMores waiting
+   * for changes end with InterruptedAtShutdown (resumable), so drivers learn that the server is going away from a
+   * reply while their sockets are still open. Closing the sockets without that warning can wedge the Node
+   * driver's monitor: a check started as its connection closes waits forever, and the client never reconnects.
+   */
+  beginShutdown(): void {
+    this.shuttingDown = true;
     this.cursors.closeAll();
   }
 
@@ -134,6 +146,7 @@ export class Dispatcher {
       },
       durable: [],
     };
+    if (this.shuttingDown) return { ok: 0, ...errorFields(shutdownInProgress()), ...this.times() };
     let extra: Doc = {};
     try {
       if (conn.request.bodySize > MAX_COMMAND_BODY_SIZE) {
@@ -155,9 +168,12 @@ export class Dispatcher {
       }
       const payload = isRetryableWrite ? await this.runRetryable(ctx) : await this.run(ctx);
       await Promise.all(ctx.durable);
+      if (this.shuttingDown && name === 'getMore') throw interruptedAtShutdown();
       return { ...payload, ...extra, ok: 1, ...this.times() };
-    } catch (err) {
+    } catch (caught) {
       await Promise.allSettled(ctx.durable);
+      // A getMore cut short by the shutdown (its cursor was killed) reports why, as mongod does.
+      const err = this.shuttingDown && name === 'getMore' ? interruptedAtShutdown() : caught;
       if (err instanceof MongoServerError) return { ok: 0, ...errorFields(err), ...this.times() };
       this.options.logger.error(`command ${name} failed: ${(err as Error).stack ?? String(err)}`);
       return { ok: 0, errmsg: `internal error: ${(err as Error).message}`, code: 1, codeName: 'InternalError', ...this.times() };
@@ -215,3 +231,14 @@ export class Dispatcher {
   }
 }
 
+
+function shutdownInProgress(): MongoServerError {
+  return new MongoServerError(91, 'ShutdownInProgress', 'The server is in quiesce mode and will shut down');
+}
+
+/** Resumable, as mongod labels it on a change stream's getMore: a driver resumes once the server is back. */
+function interruptedAtShutdown(): MongoServerError {
+  return new MongoServerError(11600, 'InterruptedAtShutdown', 'interrupted at shutdown', {
+    errorLabels: ['ResumableChangeStreamError'],
+  });
+}
