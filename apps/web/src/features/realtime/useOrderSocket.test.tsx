@@ -159,6 +159,50 @@ describe('live board from the socket', () => {
   });
 });
 
+describe('reading further down while orders arrive', () => {
+  const many = Array.from({ length: 30 }, (_, i) => makeOrder(i + 1, i + 1));
+
+  it('keeps the cards in view where they are when the board is scrolled', async () => {
+    const { socket } = await liveBoard(many);
+    const scroller = screen.getByRole('region', { name: 'Order board' });
+    scroller.scrollTop = 10 * 140;
+    send(socket, batch(created(makeOrder(31, 100), 'pos-1'), created(makeOrder(32, 101), 'pos-2')));
+    await waitFor(() => expect(screen.getByText('32 orders')).toBeTruthy());
+    expect(scroller.scrollTop).toBe(12 * 140);
+
+    // An order from below the view moving to the top also pushes the view down by one card.
+    send(socket, updated(makeOrder(2, 102, { version: 2 }), 'pos-3'));
+    await waitFor(() => expect(boardOrder()[0]).toBe('Order #2'));
+    expect(scroller.scrollTop).toBe(13 * 140);
+  });
+
+  it('lets new orders push in when the board is at the top', async () => {
+    const { socket } = await liveBoard(many);
+    const scroller = screen.getByRole('region', { name: 'Order board' });
+    send(socket, created(makeOrder(31, 100), 'pos-1'));
+    await waitFor(() => expect(boardOrder()[0]).toBe('Order #31'));
+    expect(scroller.scrollTop).toBe(0);
+  });
+});
+
+describe('editing while the order changes elsewhere', () => {
+  it('warns in the editor before saving, and can start again from the latest values', async () => {
+    const { socket, user } = await liveBoard([makeOrder(1, 10, { product_name: 'Old' })]);
+    await user.click(screen.getByRole('button', { name: 'Edit order #1' }));
+    const form = screen.getByRole('form', { name: 'Edit order #1' });
+    expect(within(form).queryByRole('status')).toBeNull();
+
+    send(socket, updated(makeOrder(1, 20, { version: 2, product_name: 'Theirs' }), 'pos-1'));
+    const note = await within(form).findByRole('status');
+    expect(note.textContent).toContain('Order #1 has been changed elsewhere since you started editing');
+    expect(within(form).getByLabelText<HTMLInputElement>('Product').value).toBe('Old');
+
+    await user.click(within(note).getByRole('button', { name: 'Start again from the latest' }));
+    expect(within(form).getByLabelText<HTMLInputElement>('Product').value).toBe('Theirs');
+    expect(within(form).queryByRole('status')).toBeNull();
+  });
+});
+
 describe('connection and recovery', () => {
   it('shows reconnecting, then resumes since the last position it saw and shows live again', async () => {
     const { socket, sockets } = await liveBoard([makeOrder(1, 10)]);

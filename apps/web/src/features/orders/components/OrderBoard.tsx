@@ -1,6 +1,6 @@
 import type { Order, OrderFilter, UpdateOrderBody } from '@orders/contracts';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useCallback, useRef, useState } from 'react';
+import { useCallback, useLayoutEffect, useRef, useState, type RefObject } from 'react';
 import { useNow } from '../../../lib/useNow.js';
 import { describeWriteProblem } from '../errors.js';
 import { useDeleteOrder, usePendingOrderIds, useUpdateOrder } from '../mutations.js';
@@ -63,6 +63,8 @@ export function OrderBoard({ filter }: { filter: OrderFilter }) {
     },
     overscan: 6,
   });
+
+  useKeepScrollAnchor(scrollRef, orders);
 
   const addNotice = useCallback((notice: Omit<Notice, 'key'>) => {
     noticeSeq.current += 1;
@@ -234,6 +236,33 @@ export function OrderBoard({ filter }: { filter: OrderFilter }) {
       )}
     </section>
   );
+}
+
+/**
+ * Someone reading further down the board should not have the cards slide away under them each time an order lands at
+ * the top. When the board is scrolled, the first visible order that did not change stays where it was on screen
+ * (unchanged orders keep their object, so identity says which ones did not change). At the very top, new orders push
+ * in as usual.
+ */
+function useKeepScrollAnchor(scrollRef: RefObject<HTMLDivElement | null>, orders: readonly Order[]): void {
+  const previousRef = useRef(orders);
+  useLayoutEffect(() => {
+    const previous = previousRef.current;
+    previousRef.current = orders;
+    const scroller = scrollRef.current;
+    if (!scroller || previous === orders || scroller.scrollTop < CARD_ROW_HEIGHT / 2) return;
+    const indexById = new Map<number, number>();
+    orders.forEach((order, index) => indexById.set(order.id, index));
+    const firstVisible = Math.floor(scroller.scrollTop / CARD_ROW_HEIGHT);
+    const lastVisible = Math.min(previous.length, firstVisible + Math.ceil(scroller.clientHeight / CARD_ROW_HEIGHT) + 1);
+    for (let oldIndex = firstVisible; oldIndex < lastVisible; oldIndex++) {
+      const anchor = previous[oldIndex];
+      const newIndex = anchor ? indexById.get(anchor.id) : undefined;
+      if (!anchor || newIndex === undefined || orders[newIndex] !== anchor) continue;
+      if (newIndex !== oldIndex) scroller.scrollTop += (newIndex - oldIndex) * CARD_ROW_HEIGHT;
+      return;
+    }
+  }, [scrollRef, orders]);
 }
 
 function describeLoadError(error: Error): string {

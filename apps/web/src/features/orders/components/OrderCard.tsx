@@ -68,6 +68,15 @@ export const OrderCard = memo(function OrderCard({
               {editing.problem.message}
             </p>
           )}
+          {order.version > editing.baseVersion && (
+            // Said before Save, so nobody types a long change only to have it refused with 412.
+            <p className="form-note" role="status">
+              Order #{order.id} has been changed elsewhere since you started editing; saving now would be refused.{' '}
+              <button type="button" onClick={() => onEdit(order)}>
+                Start again from the latest
+              </button>
+            </p>
+          )}
           <div className="form-actions">
             <button type="submit" className="primary">
               Save
