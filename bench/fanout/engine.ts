@@ -6,12 +6,15 @@ import { nowMs } from './raw-client.js';
 import { serve } from './ipc.js';
 
 /*
- * The database for the fan-out benchmark: the embedded engine alone in its own process (as mongod would be),
- * journalling to a temporary directory, so the API server's CPU figures are the API's own.
+ * The database for the fan-out benchmark: the embedded engine alone in its own process (as mongod would be), so
+ * the API server's CPU figures are the API's own.
  */
 
-const dbPath = await mkdtemp(join(tmpdir(), 'orders-bench-db-'));
-const server = await startEmbeddedServer({ host: '127.0.0.1', port: 0, dbPath });
+// In memory unless BENCH_DURABLE=1: the fan-out figures are the hub's, and a journal's fsyncs on a disk shared
+// with other jobs would put the disk's noise into every write's latency (bench/results/engine.md measures durability).
+const durable = process.env.BENCH_DURABLE === '1';
+const dbPath = durable ? await mkdtemp(join(tmpdir(), 'orders-bench-db-')) : null;
+const server = await startEmbeddedServer({ host: '127.0.0.1', port: 0, ...(dbPath ? { dbPath } : {}) });
 
 serve(
   {
@@ -20,6 +23,6 @@ serve(
   },
   async () => {
     await server.close();
-    await rm(dbPath, { recursive: true, force: true });
+    if (dbPath) await rm(dbPath, { recursive: true, force: true });
   },
 );

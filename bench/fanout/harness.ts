@@ -246,7 +246,13 @@ async function runOne(options: HarnessOptions, transport: Transport, runIndex: n
   orchestratorLag.enable();
   let mongo: MongoClient | null = null;
   try {
-    const engine = await Child.start('engine', './engine.ts');
+    // BENCH_ENGINE_CPU_PROF=<dir>: the engine writes a V8 CPU profile there when it exits (node --cpu-prof).
+    const engineProf = process.env.BENCH_ENGINE_CPU_PROF;
+    const engine = await Child.start(
+      'engine',
+      './engine.ts',
+      engineProf ? ['--cpu-prof', `--cpu-prof-dir=${engineProf}`] : [],
+    );
     children.push(engine);
     const mongoUri = await engine.call<string>('uri');
     const server = await Child.start('server', './server.ts', ['--expose-gc']);
