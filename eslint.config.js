@@ -18,6 +18,7 @@ export default tseslint.config(
           './apps/api/tsconfig.test.json',
           './apps/web/tsconfig.json',
           './bench/tsconfig.json',
+          './chaos/tsconfig.json',
         ],
         tsconfigRootDir: import.meta.dirname,
       },
@@ -32,7 +33,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['apps/api/src/config.ts', 'packages/mongo-embedded/src/cli.ts', 'scripts/**', '**/*.test.ts', '**/test/**', '**/bench/**'],
+    files: ['apps/api/src/config.ts', 'packages/mongo-embedded/src/cli.ts', 'scripts/**', '**/*.test.ts', '**/test/**', '**/bench/**', 'chaos/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {

@@ -1,0 +1,108 @@
+import type { Collection, Document } from 'mongodb';
+import type { ChaosClient } from './client.js';
+
+/*
+ * The truth the run checks against is the database itself, read through the driver: its change history on the
+ * orders collection (every change, with its position) and its final documents.
+ */
+
+export interface TruthEvent {
+  position: string;
+  operation: string;
+  id: unknown;
+}
+
+/** Opens a change stream at the present and returns its position (the post-batch token of an empty batch). */
+export async function currentPosition(orders: Collection): Promise<string> {
+  const stream = orders.watch([]);
+  try {
+    const change = await stream.tryNext();
+    if (change !== null) throw new Error('a change arrived before the run started');
+    const token = tokenData(stream.resumeToken);
+    if (token === null) throw new Error('the change stream reported no position');
+    return token;
+  } finally {
+    await stream.close();
+  }
+}
+
+/** Every change to the orders collection after `since`, in commit order, read until the history is exhausted. */
+export async function readHistory(orders: Collection, since: string, limit = 1_000_000): Promise<TruthEvent[]> {
+  const stream = orders.watch([], { resumeAfter: { _data: since }, batchSize: 1000 });
+  const events: TruthEvent[] = [];
+  try {
+    // An empty batch means the stream reached the present; two in a row rule out a batch boundary.
+    let idle = 0;
+    while (idle < 2 && events.length < limit) {
+      const change = await stream.tryNext();
+      if (change === null) {
+        idle += 1;
+        continue;
+      }
+      idle = 0;
+      const position = tokenData(change._id);
+      if (position === null) throw new Error('a change without a position');
+      const key = 'documentKey' in change ? (change.documentKey as { _id?: unknown })._id : undefined;
+      events.push({ position, operation: change.operationType, id: key });
+    }
+  } finally {
+    await stream.close();
+  }
+  return events;
+}
+
+export interface ClientVerdict {
+  name: string;
+  /** Changes after a segment's start (and up to its end, when a resync ended it) that never arrived. */
+  lost: number;
+  /** Examples of lost positions, for the report. */
+  lostExamples: string[];
+  /** Orders whose final state in the client's view differs from the database's (missing, extra, other version). */
+  divergent: number;
+  divergentExamples: string[];
+}
+
+/** The fields a client's view must agree on with the database. */
+function fingerprint(order: Record<string, unknown>): string {
+  return JSON.stringify([order.version ?? 1, order.status, order.customer_name, order.product_name]);
+}
+
+/** Checks one client against the history and the final documents. */
+export function verifyClient(client: ChaosClient, history: TruthEvent[], documents: Document[]): ClientVerdict {
+  let lost = 0;
+  const lostExamples: string[] = [];
+  for (const segment of client.segments) {
+    const end = segment.endedBy === 'resync' ? segment.last : null;
+    for (const event of history) {
+      if (event.position <= segment.start) continue;
+      if (end !== null && event.position > end) break;
+      if (!segment.received.has(event.position)) {
+        lost += 1;
+        if (lostExamples.length < 5) lostExamples.push(`${event.operation} ${String(event.id)} @${event.position.slice(-16)}`);
+      }
+    }
+  }
+
+  let divergent = 0;
+  const divergentExamples: string[] = [];
+  const note = (text: string): void => {
+    divergent += 1;
+    if (divergentExamples.length < 5) divergentExamples.push(text);
+  };
+  const stored = new Map<number, Document>();
+  for (const doc of documents) stored.set(Number(doc._id), doc);
+  for (const [id, doc] of stored) {
+    const held = client.view.get(id);
+    if (!held) note(`order ${id} missing`);
+    else if (fingerprint({ ...held }) !== fingerprint(doc)) {
+      note(`order ${id}: client ${fingerprint({ ...held })} vs database ${fingerprint(doc)}`);
+    }
+  }
+  for (const id of client.view.keys()) if (!stored.has(id)) note(`order ${id} deleted in the database but held`);
+  return { name: client.name, lost, lostExamples, divergent, divergentExamples };
+}
+
+function tokenData(token: unknown): string | null {
+  if (typeof token === 'object' && token !== null && '_data' in token && typeof token._data === 'string') return token._data;
+  return null;
+}
