@@ -53,6 +53,11 @@ function run(command: string, args: string[], cwd: string): Promise<void> {
   });
 }
 
+/** Builds the dashboard (production mode) into `outDir`. */
+export async function buildDashboard(outDir: string): Promise<void> {
+  await run(process.execPath, [join(REPOSITORY_ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], WEB_DIR);
+}
+
 async function startApiProcess(env: NodeJS.ProcessEnv): Promise<ApiProcess> {
   const child = spawn(process.execPath, ['--conditions=@orders/source', '--import', 'tsx', 'apps/api/src/server.ts'], {
     cwd: REPOSITORY_ROOT,
@@ -103,7 +108,7 @@ async function stopApiProcess(api: ApiProcess): Promise<void> {
 export async function startStack(inheritedEnv: NodeJS.ProcessEnv): Promise<Stack> {
   const workDir = await mkdtemp(join(tmpdir(), 'orders-e2e-'));
   const webDist = join(workDir, 'web');
-  await run(process.execPath, [join(REPOSITORY_ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', webDist, '--emptyOutDir', '--logLevel', 'warn'], WEB_DIR);
+  await buildDashboard(webDist);
 
   let engine: EmbeddedServer | undefined;
   let client: MongoClient | undefined;

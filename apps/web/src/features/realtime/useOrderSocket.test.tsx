@@ -1,5 +1,5 @@
 import type { Order, OrderEvent, ServerMessage } from '@orders/contracts';
-import { act, screen, waitFor, within } from '@testing-library/react';
+import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { deferred, FakeApi, json, makeOrder } from '../../test/fakeApi.js';
 import { batch, type FakeSocket, type FakeSocketServer } from '../../test/fakeSocket.js';
@@ -166,13 +166,14 @@ describe('reading further down while orders arrive', () => {
     const { socket } = await liveBoard(many);
     const scroller = screen.getByRole('region', { name: 'Order board' });
     scroller.scrollTop = 10 * 140;
+    fireEvent.scroll(scroller);
     send(socket, batch(created(makeOrder(31, 100), 'pos-1'), created(makeOrder(32, 101), 'pos-2')));
     await waitFor(() => expect(screen.getByText('32 orders')).toBeTruthy());
     expect(scroller.scrollTop).toBe(12 * 140);
 
     // An order from below the view moving to the top also pushes the view down by one card.
     send(socket, updated(makeOrder(2, 102, { version: 2 }), 'pos-3'));
-    await waitFor(() => expect(boardOrder()[0]).toBe('Order #2'));
+    await screen.findByText('Order #2 updated: pending');
     expect(scroller.scrollTop).toBe(13 * 140);
   });
 

@@ -64,7 +64,10 @@ export function OrderBoard({ filter }: { filter: OrderFilter }) {
     overscan: 6,
   });
 
-  useKeepScrollAnchor(scrollRef, orders);
+  useKeepScrollAnchor(scrollRef, orders, () => ({
+    offset: virtualizer.scrollOffset ?? 0,
+    height: virtualizer.scrollRect?.height ?? 0,
+  }));
 
   const addNotice = useCallback((notice: Omit<Notice, 'key'>) => {
     noticeSeq.current += 1;
@@ -244,25 +247,42 @@ export function OrderBoard({ filter }: { filter: OrderFilter }) {
  * (unchanged orders keep their object, so identity says which ones did not change). At the very top, new orders push
  * in as usual.
  */
-function useKeepScrollAnchor(scrollRef: RefObject<HTMLDivElement | null>, orders: readonly Order[]): void {
+function useKeepScrollAnchor(
+  scrollRef: RefObject<HTMLDivElement | null>,
+  orders: readonly Order[],
+  viewport: () => { offset: number; height: number },
+): void {
   const previousRef = useRef(orders);
+  /** Our own last adjustment, until the scroll event reporting it reaches the virtualizer. */
+  const adjustedRef = useRef<{ from: number; to: number } | null>(null);
   useLayoutEffect(() => {
     const previous = previousRef.current;
     previousRef.current = orders;
     const scroller = scrollRef.current;
-    if (!scroller || previous === orders || scroller.scrollTop < CARD_ROW_HEIGHT / 2) return;
+    // The position comes from the virtualizer (kept from scroll events), not from `scroller.scrollTop`: reading the
+    // DOM here, right after React changed it, would force a layout on every patched frame.
+    const viewportNow = viewport();
+    const adjusted = adjustedRef.current;
+    let offset = viewportNow.offset;
+    if (adjusted && viewportNow.offset === adjusted.from) offset = adjusted.to;
+    else adjustedRef.current = null;
+    if (!scroller || previous === orders || offset < CARD_ROW_HEIGHT / 2) return;
     const indexById = new Map<number, number>();
     orders.forEach((order, index) => indexById.set(order.id, index));
-    const firstVisible = Math.floor(scroller.scrollTop / CARD_ROW_HEIGHT);
-    const lastVisible = Math.min(previous.length, firstVisible + Math.ceil(scroller.clientHeight / CARD_ROW_HEIGHT) + 1);
+    const firstVisible = Math.floor(offset / CARD_ROW_HEIGHT);
+    const lastVisible = Math.min(previous.length, firstVisible + Math.ceil(viewportNow.height / CARD_ROW_HEIGHT) + 1);
     for (let oldIndex = firstVisible; oldIndex < lastVisible; oldIndex++) {
       const anchor = previous[oldIndex];
       const newIndex = anchor ? indexById.get(anchor.id) : undefined;
       if (!anchor || newIndex === undefined || orders[newIndex] !== anchor) continue;
-      if (newIndex !== oldIndex) scroller.scrollTop += (newIndex - oldIndex) * CARD_ROW_HEIGHT;
+      if (newIndex !== oldIndex) {
+        const to = offset + (newIndex - oldIndex) * CARD_ROW_HEIGHT;
+        scroller.scrollTop = to;
+        adjustedRef.current = { from: viewportNow.offset, to };
+      }
       return;
     }
-  }, [scrollRef, orders]);
+  }, [scrollRef, orders, viewport]);
 }
 
 function describeLoadError(error: Error): string {
