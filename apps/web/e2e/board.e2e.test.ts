@@ -153,6 +153,32 @@ describe('two dashboards on the real server and the embedded database', () => {
     for (const page of [pageA, pageB]) await expect.poll(() => readBoard(page), SHOWS_UP).toEqual(await databaseBoard());
   });
 
+  it('filters by status and customer: the server sends only matching changes, and an order that stops matching leaves', async () => {
+    const page = await openBoard();
+    try {
+      await page.getByRole('checkbox', { name: 'Shipped' }).check();
+      const shipped = async () => (await databaseBoard()).filter((card) => card.status === 'Shipped');
+      await expect.poll(() => readBoard(page), SHOWS_UP).toEqual(await shipped());
+      await expect.poll(() => connectionText(page), SHOWS_UP).toBe('Live');
+
+      // Starts matching: appears. Stops matching: leaves (order.left), while the database still has it.
+      await http('PUT', '/orders/203', { status: 'shipped' });
+      await expect.poll(() => ids(page), SHOWS_UP).toEqual((await shipped()).map((card) => card.id));
+      expect((await readBoard(page))[0]?.id).toBe(203);
+      await http('PUT', '/orders/202', { status: 'pending' });
+      await expect.poll(() => ids(page), SHOWS_UP).toEqual((await shipped()).map((card) => card.id));
+      expect(await ids(page)).not.toContain(202);
+
+      await page.getByRole('searchbox', { name: 'Customer' }).fill('fin');
+      await expect.poll(() => ids(page), SHOWS_UP).toEqual([203]);
+      await page.getByRole('searchbox', { name: 'Customer' }).fill('');
+      await page.getByRole('checkbox', { name: 'Shipped' }).uncheck();
+      await expect.poll(() => readBoard(page), SHOWS_UP).toEqual(await databaseBoard());
+    } finally {
+      await page.close();
+    }
+  });
+
   it('saves a screenshot of the board for review', async () => {
     const seed: Array<[number, string, string, OrderDocument['status']]> = [
       [301, 'Grace Hopper', 'Compiler manual', 'pending'],
@@ -166,6 +192,7 @@ describe('two dashboards on the real server and the embedded database', () => {
     await http('PUT', '/orders/202', { status: 'delivered' });
     await expect.poll(() => readBoard(pageA), SHOWS_UP).toEqual(await databaseBoard());
     await mkdir(SCREENSHOT_DIR, { recursive: true });
+    await pageA.mouse.move(0, 0);
     await pageA.screenshot({ path: join(SCREENSHOT_DIR, 'board.png'), fullPage: true });
 
     // The same board at phone width: one column, the board before the figures.
