@@ -66,6 +66,9 @@ describe('cli', () => {
     const badPort = run(['--port', 'eighty']);
     expect((await badPort.exit).code).toBe(2);
     expect(badPort.stderr()).toContain('invalid --port');
+    const badOplog = run(['--oplogSize', '0']);
+    expect((await badOplog.exit).code).toBe(2);
+    expect(badOplog.stderr()).toContain('invalid --oplogSize');
   });
 
   it('serves a data directory, shuts down cleanly on SIGTERM, and the data is there on restart', async () => {

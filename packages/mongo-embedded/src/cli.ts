@@ -13,6 +13,8 @@ Options:
   --dbpath <dir>    data directory, created if missing (default ./.data/db)
   --bind_ip <addr>  address to listen on (default 127.0.0.1)
   --replSet <name>  replica-set name reported to drivers (default rs0)
+  --oplogSize <MB>  change history kept for resuming change streams, in MB of BSON (default 32; the newest
+                    100,000 records at most); resuming from before it answers 286
   --help            show this help
 `;
 
@@ -21,6 +23,7 @@ interface CliOptions {
   dbPath: string;
   host: string;
   replSetName: string;
+  changeHistoryMaxBytes?: number;
 }
 
 class UsageError extends Error {}
@@ -35,6 +38,7 @@ function parse(argv: string[]): CliOptions | 'help' {
         dbpath: { type: 'string' },
         bind_ip: { type: 'string' },
         replSet: { type: 'string' },
+        oplogSize: { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -48,7 +52,15 @@ function parse(argv: string[]): CliOptions | 'help' {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`invalid --port: ${values.port}`);
   const host = values.bind_ip ?? '127.0.0.1';
   if (host.length === 0 || host.includes(',')) throw new UsageError(`--bind_ip takes a single address, got '${host}'`);
-  return { port, host, dbPath: resolve(values.dbpath ?? './.data/db'), replSetName: values.replSet ?? 'rs0' };
+  const oplogMB = values.oplogSize === undefined ? undefined : Number(values.oplogSize);
+  if (oplogMB !== undefined && !(Number.isFinite(oplogMB) && oplogMB > 0)) throw new UsageError(`invalid --oplogSize: ${values.oplogSize}`);
+  return {
+    port,
+    host,
+    dbPath: resolve(values.dbpath ?? './.data/db'),
+    replSetName: values.replSet ?? 'rs0',
+    ...(oplogMB !== undefined ? { changeHistoryMaxBytes: Math.round(oplogMB * 1024 * 1024) } : {}),
+  };
 }
 
 async function main(): Promise<number> {
@@ -73,6 +85,7 @@ async function main(): Promise<number> {
       host: options.host,
       dbPath: options.dbPath,
       replSetName: options.replSetName,
+      ...(options.changeHistoryMaxBytes !== undefined ? { changeHistoryMaxBytes: options.changeHistoryMaxBytes } : {}),
       logger: { info: log('I'), warn: log('W'), error: log('E') },
     });
   } catch (err) {

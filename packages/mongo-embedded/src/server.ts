@@ -17,6 +17,13 @@ export interface EmbeddedServerOptions {
   replSetName?: string;
   /** How many change records are retained for resume (default 100_000); resuming from older ones answers 286. */
   changeHistoryMaxRecords?: number;
+  /**
+   * Bound on the retained change history's estimated BSON size, post- and pre-images included (default
+   * DEFAULT_CHANGE_HISTORY_MAX_BYTES): the oldest records are dropped once either this or the record count is
+   * exceeded, and resuming from before them answers 286. Keeps memory near live data when the history holds large
+   * images or the last images of documents deleted since (mongod's equivalent is the oplog size).
+   */
+  changeHistoryMaxBytes?: number;
   logger?: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
 }
 
@@ -35,6 +42,8 @@ export interface EmbeddedServer {
  * machine to read the reply and drop its monitoring connection, short enough not to slow a restart.
  */
 const SHUTDOWN_QUIESCE_MS = 150;
+/** Default bound on retained change history: 32 MiB of BSON, about 100k records of 200-byte documents. */
+export const DEFAULT_CHANGE_HISTORY_MAX_BYTES = 32 * 1024 * 1024;
 const SILENT = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 function listen(server: Server, port: number, host: string): Promise<void> {
@@ -57,13 +66,17 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   const setName = options.replSetName ?? 'rs0';
   let journal: Journal | undefined;
   let store: Store;
+  const historyLimits = {
+    changeHistoryMaxRecords: options.changeHistoryMaxRecords ?? 100_000,
+    changeHistoryMaxBytes: options.changeHistoryMaxBytes ?? DEFAULT_CHANGE_HISTORY_MAX_BYTES,
+  };
   if (options.dbPath) {
     const opened = await Journal.open({ dir: options.dbPath });
     journal = opened.journal;
     if (opened.recovered.tornBytesDropped > 0) {
       logger.warn(`dropped ${opened.recovered.tornBytesDropped} bytes of torn journal tail (${opened.recovered.tornTail?.reason ?? ''})`);
     }
-    store = new Store({ changeHistoryMaxRecords: options.changeHistoryMaxRecords ?? 100_000, journal, warn: (m) => logger.warn(m) });
+    store = new Store({ ...historyLimits, journal, warn: (m) => logger.warn(m) });
     try {
       store.recover(opened.recovered);
     } catch (err) {
@@ -71,7 +84,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
       throw err;
     }
   } else {
-    store = new Store({ changeHistoryMaxRecords: options.changeHistoryMaxRecords ?? 100_000, warn: (m) => logger.warn(m) });
+    store = new Store({ ...historyLimits, warn: (m) => logger.warn(m) });
   }
 
   const server = createServer();

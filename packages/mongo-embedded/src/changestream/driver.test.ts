@@ -459,6 +459,46 @@ describe('change-stream history limits through driver 7', () => {
   });
 });
 
+describe('change-stream history byte budget through driver 7', () => {
+  let server: EmbeddedServer;
+  let client: MongoClient;
+
+  beforeAll(async () => {
+    // Room for a few hundred small records but only a handful of 20 kB post-images.
+    server = await startEmbeddedServer({ port: 0, changeHistoryMaxBytes: 100_000 });
+    client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 5000 });
+    await client.connect();
+  });
+  afterAll(async () => {
+    await client.close();
+    await server.close();
+  });
+
+  it('drops the oldest large records beyond the budget: resuming before them answers 286, within them resumes', async () => {
+    const coll = client.db('hb').collection<{ _id: number; blob: string }>('c');
+    const stream = coll.watch([], FAST);
+    expect(await stream.tryNext()).toBeNull();
+    await coll.insertOne({ _id: 0, blob: 'x'.repeat(20_000) });
+    const [first] = await take(stream, 1);
+    const events: Event[] = [];
+    for (let i = 1; i <= 10; i++) {
+      await coll.insertOne({ _id: i, blob: 'x'.repeat(20_000) });
+      events.push(...(await take(stream, 1)));
+    }
+    await stream.close();
+    const error = await firstError(coll.watch([], { resumeAfter: first!._id }));
+    expect(error).toBeInstanceOf(MongoServerError);
+    expect((error as MongoServerError).code).toBe(286);
+    // The newest records are still retained: resuming after the 9th insert delivers the 10th.
+    const resumed = coll.watch([], { ...FAST, resumeAfter: events[8]!._id });
+    try {
+      expect(numbers(await take(resumed, 1))).toEqual([10]);
+    } finally {
+      await resumed.close();
+    }
+  });
+});
+
 describe('change streams across a restart from the data directory', () => {
   it('keeps resume tokens valid: event tokens and high-water marks resume after the restart', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cs-restart-'));

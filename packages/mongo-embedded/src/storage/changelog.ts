@@ -1,4 +1,4 @@
-import type { Long, Timestamp } from 'bson';
+import { BSON, type Long, type Timestamp } from 'bson';
 import type { Doc } from '../query/index.js';
 
 /** What a document update changed, as change-stream `updateDescription` reports it. */
@@ -50,23 +50,65 @@ export interface CatalogView {
   currentClusterTime(): Timestamp;
 }
 
+/** How much change history is retained; the oldest records are dropped once either bound is exceeded. */
+export interface HistoryLimits {
+  maxRecords: number;
+  /** Estimated BSON bytes of the retained records (their images included); the newest record is always kept. */
+  maxBytes: number;
+}
+
+/** Fixed cost of a record besides its documents: seq, times, names, session (an estimate, like the whole budget). */
+const RECORD_OVERHEAD_BYTES = 128;
+
+/** The budget a record uses: its images and update description are what make records large. */
+export function estimateRecordBytes(r: ChangeRecord): number {
+  let bytes = RECORD_OVERHEAD_BYTES;
+  if (r.postImage) bytes += BSON.calculateObjectSize(r.postImage);
+  if (r.preImage) bytes += BSON.calculateObjectSize(r.preImage);
+  if (r.updateDescription) bytes += BSON.calculateObjectSize(r.updateDescription);
+  if (r.documentKey && !r.postImage) bytes += BSON.calculateObjectSize(r.documentKey);
+  return bytes;
+}
+
 /**
  * The bounded, in-memory change history. Records become visible to readers only once the batch that wrote them is
  * durable, and strictly in sequence order, so a change stream never sees a write that a crash could still lose.
+ * Retention is bounded by record count and by estimated bytes, so that memory tracks live data plus a bounded
+ * window: a history of large post-images (or of deleted documents' last images) cannot outgrow the budget.
  */
 export class ChangeHistory implements ChangeLog {
-  private records: ChangeRecord[] = [];
+  /** Slots before `start` are evicted and hold `undefined`, so evicted records (and their images) can be collected. */
+  private records: (ChangeRecord | undefined)[] = [];
+  private sizes: number[] = [];
   private start = 0;
+  private bytes = 0;
   private visible = 0n;
   private allocated = 0n;
   private readonly pending: PendingBatch[] = [];
   private readonly listeners = new Set<() => void>();
   private notifyScheduled = false;
 
+  private readonly maxRecords: number;
+  private readonly maxBytes: number;
+
   constructor(
-    private readonly maxRecords: number,
+    limits: number | HistoryLimits,
     private readonly catalog: CatalogView,
-  ) {}
+  ) {
+    const l = typeof limits === 'number' ? { maxRecords: limits, maxBytes: Number.POSITIVE_INFINITY } : limits;
+    this.maxRecords = Math.max(1, l.maxRecords);
+    this.maxBytes = Math.max(0, l.maxBytes);
+  }
+
+  /** Estimated bytes of the retained records (see `estimateRecordBytes`). */
+  get retainedBytes(): number {
+    return this.bytes;
+  }
+
+  /** Number of retained records. */
+  get retainedCount(): number {
+    return this.records.length - this.start;
+  }
 
   get oldestSeq(): bigint {
     const first = this.records[this.start];
@@ -95,14 +137,24 @@ export class ChangeHistory implements ChangeLog {
 
   /** Adds a record (invisible until its batch completes). */
   append(record: ChangeRecord): void {
+    const size = estimateRecordBytes(record);
     this.records.push(record);
-    const excess = this.records.length - this.start - this.maxRecords;
-    if (excess > 0) {
-      this.start += excess;
-      if (this.start > 1024 && this.start * 2 > this.records.length) {
-        this.records = this.records.slice(this.start);
-        this.start = 0;
-      }
+    this.sizes.push(size);
+    this.bytes += size;
+    this.evict();
+  }
+
+  /** Drops the oldest records beyond the count or byte bound (always keeping the newest one). */
+  private evict(): void {
+    while (this.records.length - this.start > 1 && (this.records.length - this.start > this.maxRecords || this.bytes > this.maxBytes)) {
+      this.bytes -= this.sizes[this.start]!;
+      this.records[this.start] = undefined;
+      this.start++;
+    }
+    if (this.start > 1024 && this.start * 2 > this.records.length) {
+      this.records = this.records.slice(this.start);
+      this.sizes = this.sizes.slice(this.start);
+      this.start = 0;
     }
   }
 
@@ -127,14 +179,17 @@ export class ChangeHistory implements ChangeLog {
   /** Restores recovered history (records in sequence order) and makes it visible. */
   restore(records: ChangeRecord[], lastSeq: bigint): void {
     this.records = records.slice(Math.max(0, records.length - this.maxRecords));
+    this.sizes = this.records.map((r) => estimateRecordBytes(r!));
+    this.bytes = this.sizes.reduce((a, b) => a + b, 0);
     this.start = 0;
+    this.evict();
     this.allocated = lastSeq;
     this.visible = lastSeq;
   }
 
   /** Retained records, oldest first (for snapshots). */
   retained(): ChangeRecord[] {
-    return this.records.slice(this.start);
+    return this.records.slice(this.start) as ChangeRecord[];
   }
 
   readFrom(afterSeq: bigint, limit: number): ChangeRecord[] {

@@ -31,6 +31,8 @@ export interface Recovered {
 
 export interface StoreOptions {
   changeHistoryMaxRecords: number;
+  /** Estimated BSON bytes of retained change history (images included); default: unbounded (count only). */
+  changeHistoryMaxBytes?: number;
   journal?: JournalLike;
   warn?: (msg: string) => void;
   /** Compact once the journal exceeds this many bytes and the size of the last snapshot. */
@@ -160,7 +162,8 @@ export class Store {
     this.journal = options.journal;
     this.warn = options.warn ?? (() => undefined);
     this.compactThreshold = options.compactThresholdBytes ?? 64 * 1024 * 1024;
-    this.changes = new ChangeHistory(Math.max(1, options.changeHistoryMaxRecords), {
+    const limits = { maxRecords: options.changeHistoryMaxRecords, maxBytes: options.changeHistoryMaxBytes ?? Number.POSITIVE_INFINITY };
+    this.changes = new ChangeHistory(limits, {
       lookupDocument: (db, coll, key) => this.getCollection(db, coll)?.getById(key._id) ?? null,
       collectionExists: (db, coll) => this.getCollection(db, coll) !== undefined,
       currentClusterTime: () => this.clock.current,
