@@ -83,6 +83,7 @@ export class OrderFeed {
   /** The newest position this feed has seen (or the snapshot's); the next subscription resumes from it. */
   #position: Position | null = null;
   #subscribedSince = false;
+  #resyncedForMissingPosition = false;
   #started = false;
   #disposed = false;
   #attempts = 0;
@@ -257,7 +258,11 @@ export class OrderFeed {
         this.#setState('live');
         // Subscribed without a position (the snapshot came before the first write ever) but writes exist now:
         // some may have landed between the snapshot and this subscription, so read the snapshot again.
-        if (!this.#subscribedSince && message.position !== null) this.#resync();
+        // Once only: should the API keep answering the list without a position, this must not loop.
+        if (!this.#subscribedSince && message.position !== null && !this.#resyncedForMissingPosition) {
+          this.#resyncedForMissingPosition = true;
+          this.#resync();
+        }
         break;
       case 'order.created':
       case 'order.updated':

@@ -272,6 +272,20 @@ describe('connection and recovery', () => {
     expect(socket.closedWith).toBe(1000);
   });
 
+  it('reads the list again once when it came without a position but the feed already has one', async () => {
+    const api = new FakeApi([makeOrder(1, 10)]);
+    api.respondOnce('GET', '/orders', () => json(200, { ...api.listBody(), position: null }));
+    api.respondOnce('GET', '/orders', () => json(200, { ...api.listBody(), position: 'pos-3' }));
+    const view = renderDashboard(api);
+    await screen.findByRole('list', { name: 'Orders' });
+    const first = await acceptSocket(view.sockets, 0, null);
+    expect(first.subscriptions()).toEqual([{ type: 'subscribe', protocol: 1 }]);
+    act(() => first.push({ type: 'ready', protocol: 1, position: 'pos-2', resumed: false }));
+    const second = await acceptSocket(view.sockets, 1, 'pos-3');
+    expect(second.subscriptions()).toEqual([{ type: 'subscribe', protocol: 1, since: 'pos-3' }]);
+    expect(api.calls('GET', '/orders')).toHaveLength(2);
+  });
+
   it('shows an error state when the API is down, and recovers by itself when it is back', async () => {
     const api = new FakeApi([makeOrder(1, 10)]);
     api.respondOnce('GET', '/orders', () => Promise.reject(new TypeError('Failed to fetch')));
