@@ -81,9 +81,8 @@ export interface DispatcherOptions {
   logger: { error(msg: string): void; warn(msg: string): void };
 }
 
-function signature(): Doc {
-  return { hash: new Binary(Buffer.alloc(20), 0), keyId: Long.ZERO };
-}
+/** The (unsigned) $clusterTime signature: the same on every reply, so built once (replies are only serialized). */
+const SIGNATURE: Doc = Object.freeze({ hash: new Binary(Buffer.alloc(20), 0), keyId: Long.ZERO });
 
 function sessionKey(lsid: unknown): string | null {
   if (!isDoc(lsid)) return null;
@@ -182,7 +181,7 @@ export class Dispatcher {
 
   private times(): Doc {
     const now = this.options.store.clock.current;
-    return { operationTime: now, $clusterTime: { clusterTime: now, signature: signature() } };
+    return { operationTime: now, $clusterTime: { clusterTime: now, signature: SIGNATURE } };
   }
 
   private async run(ctx: CommandContext): Promise<Doc> {

@@ -1,4 +1,4 @@
-import type { Db } from 'mongodb';
+import { Double, Int32, Long, ObjectId, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indexNames, runCommand, startHarness, uniqueDbName, type CursorReply, type Harness } from '../test-support/harness.js';
 
@@ -179,6 +179,32 @@ describe('index use', () => {
     await coll.insertMany([{ _id: 1, s: 'a' }, { _id: 2 }, { _id: 3, s: null }] as never);
     expect((await coll.find({ s: null }).sort({ _id: 1 }).toArray()).map((d) => d._id as unknown)).toEqual([2, 3]);
     expect((await coll.find({ s: 'a' }).toArray()).map((d) => d._id as unknown)).toEqual([1]);
+  });
+
+  it('answers a point read by _id from the _id index alone, with numbers equal across types', async () => {
+    const db = freshDb();
+    const coll = db.collection('c');
+    const oid = new ObjectId();
+    await coll.insertMany([{ _id: 7, v: 'int' }, { _id: 'k', v: 'string' }, { _id: oid, v: 'oid' }, { _id: 2.5, v: 'double' }, { _id: { a: 1 }, v: 'doc' }] as never);
+    await coll.insertMany(Array.from({ length: 500 }, (_, i) => ({ _id: 1000 + i, v: i })) as never);
+    for (const id of [7, new Int32(7), new Double(7), Long.fromNumber(7)]) {
+      expect((await coll.findOne({ _id: id } as never))?.v).toBe('int');
+    }
+    expect((await coll.findOne({ _id: 'k' } as never))?.v).toBe('string');
+    expect((await coll.findOne({ _id: oid } as never))?.v).toBe('oid');
+    expect((await coll.findOne({ _id: 2.5 } as never))?.v).toBe('double');
+    expect((await coll.findOne({ _id: { a: 1 } } as never))?.v).toBe('doc');
+    expect(await coll.findOne({ _id: 8 } as never)).toBeNull();
+    expect(await coll.findOne({ _id: '7' } as never)).toBeNull();
+    // A projection and the other clauses still apply to the one candidate.
+    expect(await coll.findOne({ _id: 7 } as never, { projection: { _id: 0 } })).toEqual({ v: 'int' });
+    expect(await coll.find({ _id: 7 } as never).skip(1).toArray()).toEqual([]);
+
+    const hit = await runCommand<ExplainReply>(db, { explain: { find: 'c', filter: { _id: 1200 } }, verbosity: 'executionStats' });
+    expect(hit.queryPlanner.winningPlan.inputStage).toMatchObject({ stage: 'IXSCAN', indexName: '_id_' });
+    expect(hit.executionStats).toMatchObject({ nReturned: 1, totalDocsExamined: 1, totalKeysExamined: 1 });
+    const miss = await runCommand<ExplainReply>(db, { explain: { find: 'c', filter: { _id: 99 } }, verbosity: 'executionStats' });
+    expect(miss.executionStats).toMatchObject({ nReturned: 0, totalDocsExamined: 0 });
   });
 
   it('uses the _id index for range queries on _id', async () => {

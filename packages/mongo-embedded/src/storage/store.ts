@@ -1,4 +1,4 @@
-import { BSON, Binary, Long, ObjectId, Timestamp, UUID } from 'bson';
+import { BSON, Binary, Double, Int32, Long, ObjectId, Timestamp, UUID } from 'bson';
 import {
   canonicalKey,
   compileFilter,
@@ -192,6 +192,12 @@ export class Store {
   /** Picks the best index for `filter` and returns the candidate documents (a superset of the matches). */
   plan(coll: Collection | undefined, filter: Doc): QueryPlan {
     if (!coll) return { indexName: null, keysExamined: 0, candidates: [] };
+    const id = idEquality(filter);
+    if (id !== NOT_AN_ID_LOOKUP) {
+      // mongod's IDHACK: a point read by _id is one hash lookup, without weighing the other indexes.
+      const doc = coll.getById(id);
+      return { indexName: '_id_', keysExamined: doc ? 1 : 0, candidates: doc ? [doc] : [] };
+    }
     let best: { index: IndexData; bounds: NonNullable<ReturnType<typeof fieldBounds>>; score: number } | null = null;
     for (const index of coll.indexes) {
       const bounds = fieldBounds(filter, index.fields[0]!, { multikey: index.multikey });
@@ -615,6 +621,25 @@ export class Store {
     this.closed = true;
     await this.journal?.close();
   }
+}
+
+const NOT_AN_ID_LOOKUP = Symbol('notAnIdLookup');
+
+/**
+ * The `_id` value of a filter that is exactly `{ _id: <scalar> }`, whose matches are the one document stored under
+ * `canonicalKey(value)` (numbers of every type compare by value there, as in the filter). Anything else (operators,
+ * documents, arrays, regexes, null, other fields) goes through the general planner.
+ */
+function idEquality(filter: Doc): unknown {
+  let id: unknown = NOT_AN_ID_LOOKUP;
+  for (const key in filter) {
+    if (key !== '_id' || id !== NOT_AN_ID_LOOKUP) return NOT_AN_ID_LOOKUP;
+    id = filter[key];
+  }
+  if (typeof id === 'string' || (typeof id === 'number' && !Number.isNaN(id))) return id;
+  if (id instanceof ObjectId || id instanceof Int32 || id instanceof Long) return id;
+  if (id instanceof Double && !Number.isNaN(id.value)) return id;
+  return NOT_AN_ID_LOOKUP;
 }
 
 function sameKeyOrder(a: Doc, b: Doc): boolean {
