@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionText, launchBrowser, readBoard, type CardText } from './support/browser.js';
 import { startStack, type OrderDocument, type Stack } from './support/stack.js';
 
-const SCREENSHOT_DIR = join(dirname(fileURLToPath(import.meta.url)), 'screenshots');
+/** Screenshots for review go to the git-ignored test-results/ at the repository root (copies in docs/screenshots). */
+const SCREENSHOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test-results', 'screenshots');
 /** How long a change may take to show up before the test gives up (a bound, not a measurement). */
 const SHOWS_UP = { timeout: 20_000, interval: 100 };
 const STATUS_LABEL = { pending: 'Pending', shipped: 'Shipped', delivered: 'Delivered' } as const;
