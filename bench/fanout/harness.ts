@@ -494,7 +494,8 @@ async function measureStep(
     reports.flatMap((r) => r.samples),
   );
   const serverCpu = cpuMicros(s0, s1);
-  const writeSeconds = Math.max(1, writes - 1) / perSecond;
+  // n writes paced 1/perSecond apart offer n/perSecond seconds of load.
+  const writeSeconds = writes / perSecond;
   const loadgen = reports.map((r) => ({
     cpuShare: r.cpuMicros / (r.wallMs * 1000),
     lagP99Ms: r.loopDelayP99Ms,
