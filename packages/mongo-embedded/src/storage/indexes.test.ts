@@ -1,6 +1,7 @@
 import { Double, Int32, Long, ObjectId, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indexNames, runCommand, startHarness, uniqueDbName, type CursorReply, type Harness } from '../test-support/harness.js';
+import { IndexData } from './indexes.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -214,5 +215,25 @@ describe('index use', () => {
     expect(r.executionStats.totalDocsExamined).toBe(3);
     const page = await runCommand<CursorReply>(db, { find: 'c', filter: { _id: { $gte: 290 } }, sort: { _id: 1 } });
     expect(page.cursor.firstBatch?.map((d) => d._id)).toEqual([290, 291, 292, 293, 294, 295, 296, 297, 298, 299]);
+  });
+});
+
+describe('IndexData unique ownership', () => {
+  it('tracks which document owns a key through add, remove and re-add', () => {
+    const index = new IndexData({ v: 2, key: { k: 1 }, name: 'k_1', unique: true });
+    index.add({ _id: 1, k: 'a' }, 'A');
+    index.add({ _id: 2, k: ['b', 'c'] }, 'B');
+    expect(index.findConflict({ _id: 3, k: 'a' }, 'C')).toEqual(['a']);
+    expect(index.findConflict({ _id: 3, k: ['x', 'c'] }, 'C')).toEqual(['c']);
+    // A document never conflicts with itself, nor with the id being replaced.
+    expect(index.findConflict({ _id: 1, k: 'a' }, 'A')).toBeNull();
+    expect(index.findConflict({ _id: 3, k: 'a' }, 'C', 'A')).toBeNull();
+    index.remove({ _id: 1, k: 'a' }, 'A');
+    expect(index.findConflict({ _id: 3, k: 'a' }, 'C')).toBeNull();
+    index.add({ _id: 3, k: 'a' }, 'C');
+    expect(index.findConflict({ _id: 1, k: 'a' }, 'A')).toEqual(['a']);
+    expect(index.build([['A', { _id: 1, k: 'z' }], ['C', { _id: 3, k: 'z' }]])).toEqual({ duplicate: ['z'], id: 'C' });
+    expect(index.build([['A', { _id: 1, k: ['z', 'z'] }], ['C', { _id: 3, k: 'y' }]])).toBeNull();
+    expect(index.findConflict({ _id: 4, k: 'z' }, 'D')).toEqual(['z']);
   });
 });

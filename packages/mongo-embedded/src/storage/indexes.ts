@@ -66,7 +66,12 @@ export class IndexData {
   /** Whether any indexed document had an array on an indexed path (then a range may only use one bound). */
   multikey = false;
   private entries: Entry[] = [];
-  private readonly uniqueKeys = new Map<string, Set<string>>();
+  /**
+   * Unique indexes: key → the document id owning it. A plain string in the usual case (one owner); a Set only while
+   * several documents share a key (which a unique index allows transiently, e.g. before `build` reports it). A Set
+   * per key cost ~100 bytes per document.
+   */
+  private readonly uniqueKeys = new Map<string, string | Set<string>>();
 
   constructor(readonly spec: IndexSpec) {
     this.fields = Object.keys(spec.key);
@@ -121,7 +126,11 @@ export class IndexData {
     if (!this.unique) return null;
     for (const key of this.keysFor(doc)) {
       const owners = this.uniqueKeys.get(canonicalKey(key));
-      if (!owners) continue;
+      if (owners === undefined) continue;
+      if (typeof owners === 'string') {
+        if (owners !== id && owners !== ignoreId) return key;
+        continue;
+      }
       for (const owner of owners) if (owner !== id && owner !== ignoreId) return key;
     }
     return null;
@@ -131,13 +140,28 @@ export class IndexData {
     for (const key of this.keysFor(doc)) {
       const entry = { key, id };
       this.entries.splice(this.lowerBound(entry), 0, entry);
-      if (this.unique) {
-        const ck = canonicalKey(key);
-        let owners = this.uniqueKeys.get(ck);
-        if (!owners) this.uniqueKeys.set(ck, (owners = new Set()));
-        owners.add(id);
-      }
+      if (this.unique) this.addOwner(canonicalKey(key), id);
     }
+  }
+
+  private addOwner(ck: string, id: string): void {
+    const owners = this.uniqueKeys.get(ck);
+    if (owners === undefined) this.uniqueKeys.set(ck, id);
+    else if (typeof owners === 'string') {
+      if (owners !== id) this.uniqueKeys.set(ck, new Set([owners, id]));
+    } else owners.add(id);
+  }
+
+  private removeOwner(ck: string, id: string): void {
+    const owners = this.uniqueKeys.get(ck);
+    if (owners === undefined) return;
+    if (typeof owners === 'string') {
+      if (owners === id) this.uniqueKeys.delete(ck);
+      return;
+    }
+    owners.delete(id);
+    if (owners.size === 1) this.uniqueKeys.set(ck, owners.values().next().value as string);
+    else if (owners.size === 0) this.uniqueKeys.delete(ck);
   }
 
   remove(doc: Doc, id: string): void {
@@ -146,12 +170,7 @@ export class IndexData {
       const at = this.lowerBound(entry);
       const found = this.entries[at];
       if (found && compareEntries(found, entry) === 0) this.entries.splice(at, 1);
-      if (this.unique) {
-        const ck = canonicalKey(key);
-        const owners = this.uniqueKeys.get(ck);
-        owners?.delete(id);
-        if (owners?.size === 0) this.uniqueKeys.delete(ck);
-      }
+      if (this.unique) this.removeOwner(canonicalKey(key), id);
     }
   }
 
@@ -164,13 +183,12 @@ export class IndexData {
       for (const key of this.keysFor(doc)) {
         if (this.unique) {
           const ck = canonicalKey(key);
-          let owners = this.uniqueKeys.get(ck);
-          if (!owners) this.uniqueKeys.set(ck, (owners = new Set()));
-          if (owners.size > 0 && !owners.has(id)) {
+          const owner = this.uniqueKeys.get(ck);
+          if (owner !== undefined && owner !== id) {
             this.uniqueKeys.clear();
             return { duplicate: key, id };
           }
-          owners.add(id);
+          this.uniqueKeys.set(ck, id);
         }
         all.push({ key, id });
       }
