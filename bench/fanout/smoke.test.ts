@@ -129,18 +129,24 @@ describe('raw WebSocket client', () => {
     const deadline = Date.now() + 10_000;
     while (client.events < 14 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(client.events).toBe(14);
-    // The client's frames after the upgrade: its subscribe (text), then a masked pong echoing "hi".
-    const frames: { opcode: number; payload: string }[] = [];
-    const headerEnd = fromClient.indexOf('\r\n\r\n');
-    const start = headerEnd === -1 ? 0 : headerEnd + 4;
-    for (let at = start; at + 6 <= fromClient.length;) {
-      const opcode = (fromClient[at] ?? 0) & 0x0f;
-      const length = (fromClient[at + 1] ?? 0) & 0x7f;
-      const mask = fromClient.subarray(at + 2, at + 6);
-      const payload = Buffer.from(fromClient.subarray(at + 6, at + 6 + length).map((b, i) => b ^ (mask[i & 3] ?? 0)));
-      frames.push({ opcode, payload: payload.toString() });
-      at += 6 + length;
-    }
+    // The client's frames after the upgrade: its subscribe (text), then a masked pong echoing "hi". The fake
+    // server shares this process, so the pong may reach it after the client counted the last event.
+    const clientFrames = (): { opcode: number; payload: string }[] => {
+      const frames: { opcode: number; payload: string }[] = [];
+      const headerEnd = fromClient.indexOf('\r\n\r\n');
+      const start = headerEnd === -1 ? 0 : headerEnd + 4;
+      for (let at = start; at + 6 <= fromClient.length;) {
+        const opcode = (fromClient[at] ?? 0) & 0x0f;
+        const length = (fromClient[at + 1] ?? 0) & 0x7f;
+        const mask = fromClient.subarray(at + 2, at + 6);
+        const payload = Buffer.from(fromClient.subarray(at + 6, at + 6 + length).map((b, k) => b ^ (mask[k & 3] ?? 0)));
+        frames.push({ opcode, payload: payload.toString() });
+        at += 6 + length;
+      }
+      return frames;
+    };
+    while (clientFrames().length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    const frames = clientFrames();
     expect(frames).toEqual([
       { opcode: 0x1, payload: '{"type":"subscribe"}' },
       { opcode: 0xa, payload: 'hi' },
