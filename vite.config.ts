@@ -1,4 +1,8 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+/** Project roots are resolved from this file, so `npm test -w <workspace>` (run from the workspace) works too. */
+const at = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
 
 /**
  * One `npm test` for the whole repository: each workspace is a Vitest project.
@@ -12,13 +16,13 @@ export default defineConfig({
     projects: [
       {
         ...sourceCondition,
-        test: { name: 'contracts', root: 'packages/contracts', include: ['src/**/*.test.ts'], environment: 'node' },
+        test: { name: 'contracts', root: at('./packages/contracts'), include: ['src/**/*.test.ts'], environment: 'node' },
       },
       {
         ...sourceCondition,
         test: {
           name: 'mongo-embedded',
-          root: 'packages/mongo-embedded',
+          root: at('./packages/mongo-embedded'),
           include: ['src/**/*.test.ts'],
           environment: 'node',
           testTimeout: 30_000,
@@ -29,7 +33,7 @@ export default defineConfig({
         ...sourceCondition,
         test: {
           name: 'api',
-          root: 'apps/api',
+          root: at('./apps/api'),
           include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
@@ -40,7 +44,7 @@ export default defineConfig({
         ...sourceCondition,
         test: {
           name: 'bench',
-          root: 'bench',
+          root: at('./bench'),
           include: ['**/*.test.ts'],
           exclude: ['results/**'],
           environment: 'node',
@@ -48,13 +52,13 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
-      'apps/*/vite.config.ts',
+      at('./apps/web/vite.config.ts'),
       {
         // The dashboard in real Chromium against the real API process and the embedded database (apps/web/e2e).
         ...sourceCondition,
         test: {
           name: 'e2e',
-          root: 'apps/web',
+          root: at('./apps/web'),
           include: ['e2e/**/*.e2e.test.ts'],
           environment: 'node',
           testTimeout: 120_000,
