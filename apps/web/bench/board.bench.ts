@@ -4,6 +4,8 @@
  * Reports how long a change takes from the database write to the board, and how long the longest frames are.
  * Figures are for this machine at the time of the run; nothing here asserts a number.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { launchBrowser } from '../e2e/support/browser.js';
 import { startStack, type OrderDocument } from '../e2e/support/stack.js';
 
@@ -136,6 +138,9 @@ try {
     longTasks: { count: result.longTasks.length, maxMs: Math.round(Math.max(0, ...result.longTasks)) },
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  const resultsDir = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
+  await mkdir(resultsDir, { recursive: true });
+  await writeFile(`${resultsDir}web-board.json`, `${JSON.stringify({ ranAt: new Date().toISOString(), ...report }, null, 2)}\n`);
 } finally {
   await browser.close();
   await stack.close();
