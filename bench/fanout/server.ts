@@ -1,13 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { Session } from 'node:inspector/promises';
 import type { Duplex } from 'node:stream';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Server as SocketIoServer } from 'socket.io';
-import { buildApp, type App } from '../../apps/api/src/app.js';
-import { loadConfig } from '../../apps/api/src/config.js';
 import type { ChangeItem } from '../../apps/api/src/orders/feed.js';
+import { startBenchApi, type BenchApi } from './api.js';
 import { serve } from './ipc.js';
 import { nowMs, type Transport } from './raw-client.js';
 
@@ -31,9 +27,8 @@ interface StartArgs {
 type TraceRow = [number, number, number];
 
 const MAX_TRACE = 500_000;
-let app: App | null = null;
+let api: BenchApi | null = null;
 let io: SocketIoServer | null = null;
-let dataDir: string | null = null;
 let tracing = false;
 const received = new Map<number, number>();
 let trace: TraceRow[] = [];
@@ -47,27 +42,11 @@ function eventOf(item: ChangeItem): object {
 
 async function start(raw: unknown): Promise<{ port: number }> {
   const args = raw as StartArgs;
-  dataDir = await mkdtemp(join(tmpdir(), 'orders-bench-api-'));
-  const config = loadConfig({
-    envFile: null,
-    env: {
-      PORT: '0',
-      HOST: '127.0.0.1',
-      MONGODB_URI: args.mongoUri,
-      LOG_LEVEL: 'warn',
-      DATA_DIR: dataDir,
-      CORS_ORIGIN: 'none',
-      ...(args.batchWindowMs !== undefined ? { WS_BATCH_WINDOW_MS: String(args.batchWindowMs) } : {}),
-    },
-  });
-  const instance = buildApp(config, { logger: false });
-  app = instance;
-  await instance.listen({ port: 0, host: '127.0.0.1' });
-  const deadline = Date.now() + 15_000;
-  while (!instance.realtime.isFeedOpen()) {
-    if (Date.now() > deadline) throw new Error('the change feed did not open within 15 s');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  api = await startBenchApi(
+    args.mongoUri,
+    args.batchWindowMs !== undefined ? { WS_BATCH_WINDOW_MS: String(args.batchWindowMs) } : {},
+  );
+  const instance = api.app;
   if (args.transport === 'sio') {
     const httpServer = instance.server;
     const fastifyUpgrade = httpServer.listeners('upgrade');
@@ -108,9 +87,7 @@ async function start(raw: unknown): Promise<{ port: number }> {
       },
     });
   }
-  const address = instance.server.address();
-  if (typeof address !== 'object' || address === null) throw new Error('no server address');
-  return { port: address.port };
+  return { port: api.port };
 }
 
 function usage(raw: unknown): object {
@@ -133,15 +110,14 @@ async function stop(): Promise<void> {
     io.disconnectSockets(true);
     io.engine.close();
   }
-  await app?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await api?.close();
 }
 
 serve(
   {
     start,
     usage,
-    stats: () => ({ hub: app?.realtime.stats() ?? null, sioClients: io?.engine.clientsCount ?? 0 }),
+    stats: () => ({ hub: api?.app.realtime.stats() ?? null, sioClients: io?.engine.clientsCount ?? 0 }),
     traceStart: () => {
       tracing = true;
       trace = [];

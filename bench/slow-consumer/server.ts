@@ -1,8 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { buildApp, type App } from '../../apps/api/src/app.js';
-import { loadConfig } from '../../apps/api/src/config.js';
+import { startBenchApi, type BenchApi } from '../fanout/api.js';
 import { serve } from '../fanout/ipc.js';
 import { nowMs } from '../fanout/raw-client.js';
 
@@ -17,35 +13,16 @@ interface StartArgs {
   maxBufferedBytes?: number;
 }
 
-let app: App | null = null;
-let dataDir: string | null = null;
+let api: BenchApi | null = null;
 
 async function start(raw: unknown): Promise<{ port: number; maxBufferedBytes: number; batchWindowMs: number }> {
   const args = raw as StartArgs;
-  dataDir = await mkdtemp(join(tmpdir(), 'orders-bench-slow-'));
-  const config = loadConfig({
-    envFile: null,
-    env: {
-      PORT: '0',
-      HOST: '127.0.0.1',
-      MONGODB_URI: args.mongoUri,
-      LOG_LEVEL: 'warn',
-      DATA_DIR: dataDir,
-      CORS_ORIGIN: 'none',
-      ...(args.maxBufferedBytes !== undefined ? { WS_MAX_BUFFERED_BYTES: String(args.maxBufferedBytes) } : {}),
-    },
-  });
-  const instance = buildApp(config, { logger: false });
-  app = instance;
-  await instance.listen({ port: 0, host: '127.0.0.1' });
-  const deadline = Date.now() + 15_000;
-  while (!instance.realtime.isFeedOpen()) {
-    if (Date.now() > deadline) throw new Error('the change feed did not open within 15 s');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  const address = instance.server.address();
-  if (typeof address !== 'object' || address === null) throw new Error('no server address');
-  return { port: address.port, maxBufferedBytes: config.ws.maxBufferedBytes, batchWindowMs: config.ws.batchWindowMs };
+  api = await startBenchApi(
+    args.mongoUri,
+    args.maxBufferedBytes !== undefined ? { WS_MAX_BUFFERED_BYTES: String(args.maxBufferedBytes) } : {},
+  );
+  const { config } = api;
+  return { port: api.port, maxBufferedBytes: config.ws.maxBufferedBytes, batchWindowMs: config.ws.batchWindowMs };
 }
 
 /** Memory (after two full GCs when asked), CPU and the hub's counters in one reply, so samples line up. */
@@ -56,10 +33,14 @@ function sample(raw: unknown): object {
     gc();
     gc();
   }
-  return { at: nowMs(), memory: process.memoryUsage(), cpu: process.cpuUsage(), hub: app?.realtime.stats() ?? null };
+  return {
+    at: nowMs(),
+    memory: process.memoryUsage(),
+    cpu: process.cpuUsage(),
+    hub: api?.app.realtime.stats() ?? null,
+  };
 }
 
 serve({ start, sample }, async () => {
-  await app?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await api?.close();
 });
