@@ -56,8 +56,10 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  // `on`, not `once`: Ctrl-C reaches this process twice (from the terminal, and relayed by a watcher such as
+  // `tsx watch` or `node --watch`), and a second signal with no listener would kill it mid-shutdown.
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
 }
 
 await main();

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPOSITORY_ROOT } from '../src/config.js';
@@ -129,6 +130,30 @@ describe('the real server over HTTP', () => {
     const order = await fetch(`${server.baseUrl}/orders/7`);
     expect(order.status).toBe(200);
     expect(await order.json()).toMatchObject({ id: 7, customer_name: 'Dana', product_name: 'Lamp', status: 'pending', version: 1 });
+  });
+
+  it('stops cleanly when Ctrl-C arrives twice (from the terminal and relayed by a file watcher)', async () => {
+    if (server !== null) await stop(server);
+    server = await startServer({ DATA_DIR: dataDir, WEB_DIST_DIR: dashboard.dir });
+    const running = server;
+    const created = await fetch(`${running.baseUrl}/orders`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id: 8, customer_name: 'Eve', product_name: 'Desk' }),
+    });
+    expect(created.status).toBe(201);
+    running.child.kill('SIGINT');
+    // The second signal lands once the first shutdown has begun (two signals sent back to back would merge).
+    for (let i = 0; i < 200 && !running.output.some((line) => line.includes('shutting down')); i++) await sleep(25);
+    running.child.kill('SIGINT');
+    const code = await running.exited;
+    expect(code, running.output.join('\n')).toBe(0);
+    expect(running.output.join('\n')).toContain('"msg":"stopped"');
+    server = null;
+
+    // A clean stop released the data directory: the next start opens it without a stale lock.
+    server = await startServer({ DATA_DIR: dataDir, WEB_DIST_DIR: dashboard.dir });
+    expect((await fetch(`${server.baseUrl}/orders/8`)).status).toBe(200);
   });
 
   it('exits 1 listing every bad variable when the configuration is invalid', async () => {
