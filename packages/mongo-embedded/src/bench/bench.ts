@@ -27,6 +27,7 @@ interface Doc {
 }
 
 const PHASE_MS = Number(process.env.ENGINE_BENCH_PHASE_MS ?? 2000);
+const SMALL_HISTORY_BYTES = 2 ** 20;
 const RESULTS = fileURLToPath(new URL('../../../../bench/results/', import.meta.url));
 
 class Engine {
@@ -42,11 +43,14 @@ class Engine {
     });
   }
 
-  static start(): Promise<Engine> {
+  /** `historyBytes`: bound the engine's change history to this many bytes (default: the engine's own). */
+  static start(historyBytes?: number): Promise<Engine> {
     // ENGINE_BENCH_CPU_PROF=<dir>: the engine process writes a V8 CPU profile there when it exits (node --cpu-prof).
     const profDir = process.env.ENGINE_BENCH_CPU_PROF;
     const execArgv = ['--expose-gc', ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])];
-    const proc = fork(fileURLToPath(new URL('./engine-child.js', import.meta.url)), [], { execArgv });
+    const proc = fork(fileURLToPath(new URL('./engine-child.js', import.meta.url)), historyBytes ? [String(historyBytes)] : [], {
+      execArgv,
+    });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('engine did not start within 30 s')), 30_000);
       proc.once('error', reject);
@@ -434,6 +438,15 @@ try {
 } finally {
   await engine.call('stop').catch(() => undefined);
 }
+// The same curve on an engine whose change history is bounded at 1 MiB: after deleting back, what the default
+// engine still holds is its change history (the deletes, kept for resume), not the deleted documents.
+const smallHistory = await Engine.start(SMALL_HISTORY_BYTES);
+let memorySmallHistory: Awaited<ReturnType<typeof memoryCurve>>;
+try {
+  memorySmallHistory = await memoryCurve(smallHistory);
+} finally {
+  await smallHistory.call('stop').catch(() => undefined);
+}
 const ceilings = [await driverCeiling(1), await driverCeiling(10)];
 const list = cpus();
 const machine = `${list[0]?.model.trim() ?? 'unknown'}, ${list.length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, Linux ${release()}`;
@@ -528,17 +541,18 @@ const md = [
   `| engine over raw wire: read latency p50 / p99 ms | ${lat(rawOne.readLatency)} | ${lat(rawTen.readLatency)} |`,
   `| engine over raw wire: engine CPU µs per read | ${us(rawOne.engineCpuUsPerRead)} | ${us(rawTen.engineCpuUsPerRead)} |`,
   '',
-  `Memory against live data (documents of ${memory.docBytes} BSON bytes; after GC):`,
+  `Memory against live data (documents of ${memory.docBytes} BSON bytes; after GC). The engine keeps a change history for resume, bounded by records (100,000) and bytes (\`--oplogSize\`, 32 MiB by default): after deleting back, the default engine still holds the 90,000 delete events. The same curve with the history bounded at 1 MiB shows the documents themselves are released.`,
   '',
-  '| live documents | engine RSS MB | heap used MB | heap per document (bytes) |',
-  '|---:|---:|---:|---:|',
-  ...memory.points.map(
-    (p, i) =>
-      `| ${p.liveDocs.toLocaleString('en-US')}${i === memory.points.length - 1 ? ' (after deleting back)' : ''} | ${fmt(p.rssMB)} | ${fmt(p.heapUsedMB)} | ${fmt(p.heapPerDocBytes, 0)} |`,
-  ),
+  '| live documents | engine RSS MB | heap used MB | heap per document (bytes) | with a 1 MiB history: heap used MB | heap per document (bytes) |',
+  '|---:|---:|---:|---:|---:|---:|',
+  ...memory.points.map((p, i) => {
+    const small = memorySmallHistory.points[i];
+    const label = `${p.liveDocs.toLocaleString('en-US')}${i === memory.points.length - 1 ? ' (after deleting back)' : ''}`;
+    return `| ${label} | ${fmt(p.rssMB)} | ${fmt(p.heapUsedMB)} | ${fmt(p.heapPerDocBytes, 0)} | ${fmt(small?.heapUsedMB ?? Number.NaN)} | ${fmt(small?.heapPerDocBytes ?? Number.NaN, 0)} |`;
+  }),
   '',
 ].join('\n');
 await mkdir(RESULTS, { recursive: true });
 await writeFile(`${RESULTS}engine.md`, md);
-await writeFile(`${RESULTS}engine.json`, JSON.stringify({ machine, phaseMs: PHASE_MS, modes, raw, ceilings, memory }, null, 1));
+await writeFile(`${RESULTS}engine.json`, JSON.stringify({ machine, phaseMs: PHASE_MS, modes, raw, ceilings, memory, memorySmallHistory }, null, 1));
 console.log(md);

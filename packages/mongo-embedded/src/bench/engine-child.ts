@@ -14,8 +14,14 @@ interface Message {
   gc?: boolean;
 }
 
+// argv[2]: an optional bound on the change history in bytes (the memory curve runs once with a small one).
+const historyBytes = Number(process.argv[2]);
 const dbPath = await mkdtemp(join(tmpdir(), 'mongo-embedded-bench-'));
-const server = await startEmbeddedServer({ port: 0, dbPath });
+const server = await startEmbeddedServer({
+  port: 0,
+  dbPath,
+  ...(Number.isFinite(historyBytes) && historyBytes > 0 ? { changeHistoryMaxBytes: historyBytes } : {}),
+});
 
 process.on('message', (message: Message) => {
   void (async () => {
