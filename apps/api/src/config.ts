@@ -33,6 +33,8 @@ export interface AppConfig {
     batchWindowMs: number;
     /** How many recent events the hub keeps in memory for replay. */
     hubRingSize: number;
+    /** Fan-out frames are encoded once and written straight to each connection (off: through ws.send). */
+    directWrites: boolean;
   };
 }
 
@@ -123,6 +125,7 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
   const maxBufferedBytes = read.integer('WS_MAX_BUFFERED_BYTES', 4 * 1024 * 1024, 1024, 1024 ** 3, 'an integer number of bytes from 1024 to 1073741824');
   const batchWindowMs = read.integer('WS_BATCH_WINDOW_MS', 5, 0, 1000, 'milliseconds from 0 (no batching) to 1000');
   const hubRingSize = read.integer('HUB_RING_SIZE', 10_000, 0, 10_000_000, 'an integer number of events from 0 to 10000000');
+  const directWrites = read.oneOf('WS_DIRECT_WRITES', '1', ['1', '0']) === '1';
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -135,7 +138,7 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     corsOrigins,
     bodyLimitBytes,
     webDistDir: absolute(baseDir, webDistDir),
-    ws: { maxBufferedBytes, batchWindowMs, hubRingSize },
+    ws: { maxBufferedBytes, batchWindowMs, hubRingSize, directWrites },
   };
 }
 

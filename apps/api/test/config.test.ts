@@ -39,7 +39,7 @@ describe('loadConfig', () => {
       corsOrigins: [VITE_DEV_ORIGIN],
       bodyLimitBytes: 16384,
       webDistDir: '/srv/app/apps/web/dist',
-      ws: { maxBufferedBytes: 4 * 1024 * 1024, batchWindowMs: 5, hubRingSize: 10000 },
+      ws: { maxBufferedBytes: 4 * 1024 * 1024, batchWindowMs: 5, hubRingSize: 10000, directWrites: true },
     });
   });
 
@@ -67,6 +67,7 @@ describe('loadConfig', () => {
         WS_MAX_BUFFERED_BYTES: '65536',
         WS_BATCH_WINDOW_MS: '0',
         HUB_RING_SIZE: '50',
+        WS_DIRECT_WRITES: '0',
       },
     });
     expect(config).toEqual({
@@ -78,7 +79,7 @@ describe('loadConfig', () => {
       corsOrigins: ['https://a.example', 'http://localhost:8080'],
       bodyLimitBytes: 1024,
       webDistDir: '/base/web',
-      ws: { maxBufferedBytes: 65536, batchWindowMs: 0, hubRingSize: 50 },
+      ws: { maxBufferedBytes: 65536, batchWindowMs: 0, hubRingSize: 50, directWrites: false },
     });
   });
 
@@ -87,6 +88,7 @@ describe('loadConfig', () => {
     expect(config.port).toBe(3000);
     expect(config.mongo.uri).toBeUndefined();
     expect(config.corsOrigins).toEqual([]);
+    expect(config.ws.directWrites).toBe(true);
   });
 
   it('lists every bad variable at once, with what was wrong and the accepted form', () => {
@@ -100,6 +102,7 @@ describe('loadConfig', () => {
           CORS_ORIGIN: 'https://ok.example,https://bad.example/path',
           BODY_LIMIT_BYTES: '-5',
           WS_BATCH_WINDOW_MS: '5000',
+          WS_DIRECT_WRITES: 'yes',
         },
       }),
     );
@@ -110,7 +113,9 @@ describe('loadConfig', () => {
       'CORS_ORIGIN',
       'BODY_LIMIT_BYTES',
       'WS_BATCH_WINDOW_MS',
+      'WS_DIRECT_WRITES',
     ]);
+    expect(error.message).toContain('WS_DIRECT_WRITES="yes": not an accepted value; expected one of 1, 0');
     expect(error.message).toContain('PORT="eighty": not a whole number; expected an integer port from 0 to 65535');
     expect(error.message).toContain('LOG_LEVEL="loud": not an accepted value; expected one of fatal, error, warn, info');
     expect(error.message).toContain('"https://bad.example/path" is not a bare origin');

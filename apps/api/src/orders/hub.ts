@@ -9,14 +9,16 @@ import {
 } from '@orders/contracts';
 import type { ChangeItem, FeedLogger, FeedSink, FilterFields, OpenReplay, ReplayCursor } from './feed.js';
 import { positionFailure } from './feed.js';
+import { encodeTextFrame, type TextFrame } from './text-frame.js';
 
 /*
  * The hub: subscriptions, filters, fan-out, batching, backpressure and replay (DESIGN decisions 5-7).
  *
  * Hot path: each event is serialized once per shape (full event, `order.left`), lazily, and cached on its ring
- * entry. Clients with the same filter form a group; a flush builds each group's frame once (string
- * concatenation of cached event JSON, never JSON.stringify per socket), encodes it to bytes once, and writes the
- * same buffer to every socket of the group.
+ * entry. Clients with the same filter form a group; a flush builds each group's message once (string
+ * concatenation of cached event JSON, never JSON.stringify per socket), encodes it once as a complete WebSocket
+ * frame, and writes that same buffer to every socket of the group (`sendFrame`: one write per socket, no
+ * per-socket header).
  *
  * Batching rule: events are flushed on the next macrotask when nothing was flushed in the last `batchWindowMs`
  * (a quiet feed pays no window), otherwise at the end of the window; a flush sends a socket its events as one
@@ -28,7 +30,13 @@ import { positionFailure } from './feed.js';
 
 /** What the hub needs from a socket (the `ws` WebSocket satisfies it). */
 export interface HubSocket {
+  /** Sends one text message (a Buffer holds its UTF-8 bytes). */
   send(data: Buffer | string): void;
+  /**
+   * Sends a text message framed once for many sockets. A socket without it, or one that cannot take the frame
+   * as is, sends `frame.payload` like `send`. `bufferedAmount` must count what it writes.
+   */
+  sendFrame?(frame: TextFrame): void;
   close(code?: number, reason?: string): void;
   readonly readyState: number;
   readonly bufferedAmount: number;
@@ -665,7 +673,7 @@ export class Hub implements FeedSink {
         if (shape !== null) shapes.push(shape);
       }
       if (shapes.length === 0) continue;
-      jobs.push({ frame: Buffer.from(frameOf(shapes), 'utf8'), events: shapes.length, clients: [...group] });
+      jobs.push({ frame: encodeTextFrame(frameOf(shapes)), events: shapes.length, clients: [...group] });
     }
     this.fanout = { jobs, job: 0, index: 0, items: events, end: this.latest };
   }
@@ -705,7 +713,7 @@ export class Hub implements FeedSink {
     return this.write(client, frameOf(shapes), shapes.length);
   }
 
-  private write(client: Client, frame: Buffer | string, events: number): boolean {
+  private write(client: Client, frame: TextFrame | string, events: number): boolean {
     const socket = client.socket;
     if (socket.readyState !== OPEN) {
       this.drop(client);
@@ -717,7 +725,9 @@ export class Hub implements FeedSink {
       return false;
     }
     try {
-      socket.send(frame);
+      if (typeof frame === 'string') socket.send(frame);
+      else if (socket.sendFrame) socket.sendFrame(frame);
+      else socket.send(frame.payload);
     } catch (err) {
       this.opts.log?.warn({ err }, 'hub: send failed; dropping the client');
       this.drop(client);
@@ -743,7 +753,7 @@ export class Hub implements FeedSink {
 }
 
 interface FanoutJob {
-  frame: Buffer;
+  frame: TextFrame;
   events: number;
   clients: Client[];
 }

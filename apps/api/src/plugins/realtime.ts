@@ -91,7 +91,7 @@ const realtimePlugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, {
     observe: (observer) => hub.observe(observer),
   } satisfies RealtimeDecorator);
 
-  registerWsRoute(fastify, { hub });
+  registerWsRoute(fastify, { hub, directWrites: config.ws.directWrites });
 
   fastify.addHook('onReady', async () => {
     await feed.start();

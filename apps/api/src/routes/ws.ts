@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { Hub, HubSocket } from '../orders/hub.js';
@@ -8,6 +9,11 @@ export interface WsRouteOptions {
   pingIntervalMs?: number;
   /** After the server closes a socket, the peer gets this long to answer the close before it is cut (default 2 s). */
   closeGraceMs?: number;
+  /**
+   * Fan-out frames are written pre-framed straight to the connection where that is safe (default true); false
+   * sends every frame through ws.send (the fan-out benchmark compares the two).
+   */
+  directWrites?: boolean;
 }
 
 /** Text frames: a Buffer is written as is, so the hub's one encoding serves every socket. */
@@ -21,6 +27,7 @@ export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOption
   const { hub } = options;
   const pingIntervalMs = options.pingIntervalMs ?? 30_000;
   const closeGraceMs = options.closeGraceMs ?? 2_000;
+  const directWrites = options.directWrites ?? true;
   const alive = new Map<WebSocket, boolean>();
 
   const heartbeat = setInterval(() => {
@@ -41,7 +48,9 @@ export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOption
     // the hub closes its sockets itself with 1001 so clients know to reconnect and resume.
     fastify.websocketServer.clients.delete(socket);
     alive.set(socket, true);
-    const connection = hub.connect(adapt(socket, closeGraceMs));
+    const connection = hub.connect(
+      adapt(socket, directWrites ? directWriter(socket, request.raw.socket) : null, closeGraceMs),
+    );
     socket.on('pong', () => alive.set(socket, true));
     socket.on('message', (data, isBinary) => connection.message(toBuffer(data), isBinary));
     socket.on('error', (err) => request.log.warn({ err }, 'ws: socket error'));
@@ -52,9 +61,16 @@ export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOption
   });
 }
 
-function adapt(socket: WebSocket, closeGraceMs: number): HubSocket {
+function adapt(socket: WebSocket, direct: DirectWriter | null, closeGraceMs: number): HubSocket {
   return {
     send: (data) => socket.send(data, TEXT),
+    sendFrame:
+      direct === null
+        ? (frame) => socket.send(frame.payload, TEXT)
+        : (frame) => {
+            if (direct.idle()) direct.connection.write(frame.frame);
+            else socket.send(frame.payload, TEXT);
+          },
     close(code, reason) {
       socket.close(code, reason);
       // A peer that stopped reading never answers the close; do not hold its buffers for ws's 30 s default.
@@ -75,4 +91,33 @@ function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
   return Buffer.from(data);
+}
+
+/** The upgraded connection under a `ws` socket, and whether ws's frame writer is idle (writes go straight out). */
+interface DirectWriter {
+  connection: Duplex;
+  idle(): boolean;
+}
+
+const SENDER_DEFAULT_STATE = 0;
+
+/**
+ * Writing a pre-framed message to the connection ourselves keeps the byte stream valid only while ws writes each
+ * of its own frames (pings, pongs, close, other sends) to the same connection synchronously, in call order. In
+ * ws 8.23 (pinned) the Sender does so in its default state and queues frames only while it compresses
+ * (permessage-deflate, which the websocket plugin turns off) or reads a Blob (never sent here); with an
+ * extension negotiated, another connection object, or a Sender not in that state, frames go through ws.send.
+ * The writes land in the connection's writable buffer, which `bufferedAmount` counts (writableLength + the
+ * Sender's queue), so backpressure sees them.
+ */
+function directWriter(socket: WebSocket, upgraded: Duplex): DirectWriter | null {
+  if (socket.extensions !== '') return null;
+  const connection: unknown = Reflect.get(socket, '_socket');
+  const sender: unknown = Reflect.get(socket, '_sender');
+  if (connection !== upgraded || typeof sender !== 'object' || sender === null) return null;
+  if (Reflect.get(sender, '_state') !== SENDER_DEFAULT_STATE) return null;
+  return {
+    connection: upgraded,
+    idle: () => Reflect.get(sender, '_state') === SENDER_DEFAULT_STATE && upgraded.writable,
+  };
 }
