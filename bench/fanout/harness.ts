@@ -53,6 +53,14 @@ export interface HarnessOptions {
   maxLoadgenLagMs: number;
   /** Sample the server's CPU (the V8 profiler `node --cpu-prof` uses) during the first throughput step at `clients`. */
   profile?: { transport: Transport; clients: number; file: string } | null;
+  /**
+   * API processes per run (default 1). With K > 1 each is a separate server process against the same engine, with
+   * its own change stream and no broker (the product's way to scale out); clients are split evenly over them,
+   * and server CPU, memory and traces are summed over all of them.
+   */
+  servers?: number;
+  /** After `runs`: the same scenarios (no POST) with `servers` API processes, at `clientCounts`, for each of `runs`. */
+  scaleOut?: { servers: number; clientCounts: number[]; runs: Transport[] } | null;
   log: (line: string) => void;
 }
 
@@ -102,6 +110,8 @@ export interface MemoryResult {
   externalPerConnBytes: number;
   rssBytes: number;
   heapUsedBytes: number;
+  /** Clients each API process counted once connected (one entry per process). */
+  perServerClients?: number[];
 }
 
 export interface PostResult {
@@ -118,6 +128,8 @@ export interface PostLoad {
 
 export interface RunResult {
   transport: Transport;
+  /** API processes the clients were split over (absent in results from before the option: 1). */
+  servers?: number;
   run: number;
   connectFailures: number;
   memory: MemoryResult[];
@@ -228,18 +240,39 @@ function cpuMicros(a: Usage, b: Usage): number {
 
 /** Runs every scenario for each entry of `runs` and returns the raw results (see report.ts for the tables). */
 export async function runHarness(options: HarnessOptions): Promise<RunResult[]> {
+  const plans: RunPlan[] = options.runs.map((transport) => ({
+    transport,
+    servers: options.servers ?? 1,
+    clientCounts: options.clientCounts,
+    post: options.post,
+  }));
+  const scaleOut = options.scaleOut;
+  if (scaleOut) {
+    for (const transport of scaleOut.runs) {
+      plans.push({ transport, servers: scaleOut.servers, clientCounts: scaleOut.clientCounts, post: null });
+    }
+  }
   const results: RunResult[] = [];
-  for (let i = 0; i < options.runs.length; i++) {
-    const transport = options.runs[i] as Transport;
+  for (let i = 0; i < plans.length; i++) {
+    const plan = plans[i] as RunPlan;
     options.log(
-      `\n== run ${i + 1}/${options.runs.length}: ${transport === 'ws' ? 'raw WebSocket hub' : 'Socket.IO 4'}`,
+      `\n== run ${i + 1}/${plans.length}: ${plan.transport === 'ws' ? 'raw WebSocket hub' : 'Socket.IO 4'}` +
+        (plan.servers > 1 ? `, ${plan.servers} API processes` : ''),
     );
-    results.push(await runOne(options, transport, i));
+    results.push(await runOne(options, plan, i));
   }
   return results;
 }
 
-async function runOne(options: HarnessOptions, transport: Transport, runIndex: number): Promise<RunResult> {
+interface RunPlan {
+  transport: Transport;
+  servers: number;
+  clientCounts: number[];
+  post: PostPlan | null;
+}
+
+async function runOne(options: HarnessOptions, plan: RunPlan, runIndex: number): Promise<RunResult> {
+  const { transport } = plan;
   const { log } = options;
   const children: Child[] = [];
   const orchestratorLag = monitorEventLoopDelay({ resolution: 10 });
@@ -255,9 +288,14 @@ async function runOne(options: HarnessOptions, transport: Transport, runIndex: n
     );
     children.push(engine);
     const mongoUri = await engine.call<string>('uri');
-    const server = await Child.start('server', './server.ts', ['--expose-gc']);
-    children.push(server);
-    const { port } = await server.call<{ port: number }>('start', { transport, mongoUri });
+    const servers: Child[] = [];
+    const ports: number[] = [];
+    for (let k = 0; k < plan.servers; k++) {
+      const server = await Child.start(plan.servers > 1 ? `server${k}` : 'server', './server.ts', ['--expose-gc']);
+      children.push(server);
+      servers.push(server);
+      ports.push((await server.call<{ port: number }>('start', { transport, mongoUri })).port);
+    }
     const loadgens: Child[] = [];
     for (let g = 0; g < options.loadgens; g++) {
       const child = await Child.start(`loadgen${g}`, './loadgen.ts');
@@ -267,10 +305,13 @@ async function runOne(options: HarnessOptions, transport: Transport, runIndex: n
     mongo = new MongoClient(mongoUri, { maxPoolSize: 20, writeConcern: { w: 'majority' } });
     await mongo.connect();
     const writer = new Writer(mongo.db('orders').collection<BenchOrder>('orders'), 1 + runIndex * 10_000_000);
-    log(`   engine, server (port ${port}) and ${loadgens.length} load generator(s) up`);
+    log(
+      `   engine, ${servers.length > 1 ? `${servers.length} API processes (ports ${ports.join(', ')})` : `server (port ${ports.join()})`} and ${loadgens.length} load generator(s) up`,
+    );
 
     const result: RunResult = {
       transport,
+      servers: plan.servers,
       run: runIndex,
       connectFailures: 0,
       memory: [],
@@ -278,29 +319,32 @@ async function runOne(options: HarnessOptions, transport: Transport, runIndex: n
       throughput: [],
       post: null,
     };
-    const ctx: StepContext = { options, server, engine, loadgens, writer, orchestratorLag, transport };
+    const ctx: StepContext = { options, servers, ports, engine, loadgens, writer, orchestratorLag, transport };
     let previousBest: number | null = null;
-    for (const target of options.clientCounts) {
+    for (const target of plan.clientCounts) {
       // Every level starts from no clients, so its probes sit evenly through the hub's write order.
       await Promise.all(loadgens.map((g) => g.call('closeAll')));
-      await waitForClients(server, 0);
-      const before = await server.call<Usage>('usage', { gc: true });
+      await waitForClients(servers, 0);
+      const before = await usageOf(servers, true);
       const add = target;
       const probes = Math.min(options.probes, target);
       const t0 = nowMs();
-      const failed = await connectClients(ctx, port, add - probes, probes, undefined);
+      const failed = await connectClients(ctx, ports, add - probes, probes, undefined);
       result.connectFailures += failed;
-      const after = await server.call<Usage>('usage', { gc: true });
+      const after = await usageOf(servers, true);
+      const perServerClients = await clientsOf(servers);
+      const sum = (list: Usage[], pick: (m: NodeJS.MemoryUsage) => number): number =>
+        list.reduce((n, u) => n + pick(u.memory), 0);
+      const delta = (pick: (m: NodeJS.MemoryUsage) => number): number => sum(after, pick) - sum(before, pick);
       const memory: MemoryResult = {
         clients: target,
         added: add,
-        rssPerConnBytes: (after.memory.rss - before.memory.rss) / add,
-        heapPerConnBytes: (after.memory.heapUsed - before.memory.heapUsed) / add,
-        externalPerConnBytes:
-          (after.memory.external + after.memory.arrayBuffers - before.memory.external - before.memory.arrayBuffers) /
-          add,
-        rssBytes: after.memory.rss,
-        heapUsedBytes: after.memory.heapUsed,
+        rssPerConnBytes: delta((m) => m.rss) / add,
+        heapPerConnBytes: delta((m) => m.heapUsed) / add,
+        externalPerConnBytes: delta((m) => m.external + m.arrayBuffers) / add,
+        rssBytes: sum(after, (m) => m.rss),
+        heapUsedBytes: sum(after, (m) => m.heapUsed),
+        perServerClients,
       };
       result.memory.push(memory);
       log(
@@ -327,10 +371,10 @@ async function runOne(options: HarnessOptions, transport: Transport, runIndex: n
       }
     }
 
-    if (options.post && transport === 'ws') {
+    if (plan.post && transport === 'ws') {
       await Promise.all(loadgens.map((g) => g.call('closeAll')));
-      await waitForClients(server, 0);
-      result.post = await measurePost(ctx, port, options.post);
+      await waitForClients(servers, 0);
+      result.post = await measurePost(ctx, plan.post);
     }
     return result;
   } finally {
@@ -341,19 +385,44 @@ async function runOne(options: HarnessOptions, transport: Transport, runIndex: n
   }
 }
 
-/** Waits (bounded) until the server counts `n` connected clients, so memory and CPU readings are settled. */
-async function waitForClients(server: Child, n: number): Promise<void> {
+/** Waits (bounded) until the servers count `n` connected clients in all, so memory and CPU readings are settled. */
+async function waitForClients(servers: Child[], n: number): Promise<void> {
   const deadline = nowMs() + 10_000;
   while (nowMs() < deadline) {
-    const stats = await server.call<{ hub: { clients: number } | null; sioClients: number }>('stats');
-    if ((stats.hub?.clients ?? 0) + stats.sioClients === n) return;
+    if ((await clientsOf(servers)).reduce((sum, c) => sum + c, 0) === n) return;
     await sleep(50);
   }
 }
 
+/** Connected clients per API process. */
+async function clientsOf(servers: Child[]): Promise<number[]> {
+  const stats = await Promise.all(
+    servers.map((s) => s.call<{ hub: { clients: number } | null; sioClients: number }>('stats')),
+  );
+  return stats.map((st) => (st.hub?.clients ?? 0) + st.sioClients);
+}
+
+function usageOf(servers: Child[], gc = false): Promise<Usage[]> {
+  return Promise.all(servers.map((s) => s.call<Usage>('usage', gc ? { gc: true } : undefined)));
+}
+
+/** CPU used by every server between two readings (µs): user and kernel. */
+function serversCpu(a: Usage[], b: Usage[]): { total: number; system: number } {
+  let total = 0;
+  let system = 0;
+  a.forEach((u, i) => {
+    const v = b[i] as Usage;
+    total += cpuMicros(u, v);
+    system += v.cpu.system - u.cpu.system;
+  });
+  return { total, system };
+}
+
 interface StepContext {
   options: HarnessOptions;
-  server: Child;
+  /** The API processes (one unless scaled out) and their ports, in the same order. */
+  servers: Child[];
+  ports: number[];
   engine: Child;
   loadgens: Child[];
   writer: Writer;
@@ -363,7 +432,7 @@ interface StepContext {
 
 async function connectClients(
   ctx: StepContext,
-  port: number,
+  ports: number[],
   counting: number,
   probes: number,
   subscribe: string | undefined,
@@ -374,7 +443,8 @@ async function connectClients(
       g.call<{ failed: number; firstError: string | null }>(
         'connect',
         {
-          port,
+          port: ports[0] as number,
+          ports,
           transport: ctx.transport,
           counting: Math.floor(counting / n) + (i < counting % n ? 1 : 0),
           probes: Math.floor(probes / n) + (i < probes % n ? 1 : 0),
@@ -409,10 +479,12 @@ async function sweepThroughput(
     const writes = Math.max(1, Math.round((perSecond * plan.stepMs) / 1000));
     const profile = ctx.options.profile;
     const profiling = profile && profile.transport === ctx.transport && profile.clients === clients;
-    if (profiling) await ctx.server.call('profileStart');
+    // With several API processes, the first one is profiled.
+    const profiled = ctx.servers[0] as Child;
+    if (profiling) await profiled.call('profileStart');
     const step = await measureStep(ctx, clients, target, writes, perSecond, 'bench', plan.p99BoundMs);
     if (profiling) {
-      const cpuProfile = await ctx.server.call<object>('profileStop');
+      const cpuProfile = await profiled.call<object>('profileStop');
       await mkdir(dirname(profile.file), { recursive: true });
       await writeFile(profile.file, JSON.stringify(cpuProfile));
       ctx.options.log(`   profile written: ${profile.file}`);
@@ -456,11 +528,11 @@ async function measureStep(
   customer: string,
   p99BoundMs: number,
 ): Promise<StepResult> {
-  const { server, engine, loadgens, writer, options } = ctx;
+  const { servers, engine, loadgens, writer, options } = ctx;
   await Promise.all(loadgens.map((g) => g.call('reset')));
-  await server.call('traceStart');
+  await Promise.all(servers.map((s) => s.call('traceStart')));
   ctx.orchestratorLag.reset();
-  const s0 = await server.call<Usage>('usage');
+  const s0 = await usageOf(servers);
   const e0 = await engine.call<Usage>('usage');
   const m0 = machineBusyMicros();
   const o0 = process.cpuUsage();
@@ -475,13 +547,14 @@ async function measureStep(
     if (reports.reduce((sum, r) => sum + r.events, 0) >= expected) break;
     await sleep(50);
   }
-  const s1 = await server.call<Usage>('usage');
+  const s1 = await usageOf(servers);
   const e1 = await engine.call<Usage>('usage');
   const m1 = machineBusyMicros();
   const o1 = process.cpuUsage(o0);
   const reports = await Promise.all(loadgens.map((g) => g.call<LoadReport>('report', { samples: true })));
-  const trace = await server.call<[number, number, number][]>('traceTake');
-  const windowMs = s1.at - s0.at;
+  const traces = await Promise.all(servers.map((s) => s.call<[number, number, number][]>('traceTake')));
+  const trace = traces.flat();
+  const windowMs = (s1[0] as Usage).at - (s0[0] as Usage).at;
 
   const deliveries = reports.reduce((sum, r) => sum + r.events, 0);
   const frames = reports.reduce((sum, r) => sum + r.frames, 0);
@@ -493,7 +566,7 @@ async function measureStep(
     trace,
     reports.flatMap((r) => r.samples),
   );
-  const serverCpu = cpuMicros(s0, s1);
+  const { total: serverCpu, system: serverSystem } = serversCpu(s0, s1);
   // n writes paced 1/perSecond apart offer n/perSecond seconds of load.
   const writeSeconds = writes / perSecond;
   const loadgen = reports.map((r) => ({
@@ -535,7 +608,7 @@ async function measureStep(
     serverCpuMicros: serverCpu,
     serverCpuUsPerDelivery: deliveries > 0 ? serverCpu / deliveries : Number.NaN,
     serverCpuShare: serverCpu / (windowMs * 1000),
-    serverSystemShare: serverCpu > 0 ? (s1.cpu.system - s0.cpu.system) / serverCpu : Number.NaN,
+    serverSystemShare: serverCpu > 0 ? serverSystem / serverCpu : Number.NaN,
     engineCpuShare: cpuMicros(e0, e1) / ((e1.at - e0.at) * 1000),
     loadgen,
     loadgenSaturated,
@@ -547,7 +620,11 @@ async function measureStep(
   };
 }
 
-/** Joins the writer's, the server's and the probes' timestamps by order id. */
+/**
+ * Joins the writer's, the server's and the probes' timestamps by order id. With several API processes the trace
+ * has one row per process for each id: sent→server and the fan-out are counted per process, and a probe's
+ * fan-out done→probe is measured from the last process to finish (which process served it is not recorded).
+ */
 export function joinSegments(
   rows: WriteRow[],
   trace: [number, number, number][],
@@ -555,8 +632,8 @@ export function joinSegments(
 ): Segments {
   const writes = new Map<number, WriteRow>();
   for (const r of rows) writes.set(r.id, r);
-  const server = new Map<number, [number, number]>();
-  for (const [id, received, done] of trace) server.set(id, [received, done]);
+  const lastDone = new Map<number, number>();
+  for (const [id, , done] of trace) lastDone.set(id, Math.max(done, lastDone.get(id) ?? -Infinity));
   const total: number[] = [];
   const ackToProbe: number[] = [];
   const fanoutToProbe: number[] = [];
@@ -565,12 +642,12 @@ export function joinSegments(
     if (!w) continue;
     total.push(at - w.sent);
     ackToProbe.push(at - w.ack);
-    const s = server.get(id);
-    if (s) fanoutToProbe.push(at - s[1]);
+    const done = lastDone.get(id);
+    if (done !== undefined) fanoutToProbe.push(at - done);
   }
   const sentToServer: number[] = [];
   const fanout: number[] = [];
-  for (const [id, [received, done]] of server) {
+  for (const [id, received, done] of trace) {
     const w = writes.get(id);
     if (w) sentToServer.push(received - w.sent);
     fanout.push(done - received);
@@ -634,8 +711,10 @@ function postOnce(agent: Agent, port: number, body: string): Promise<number> {
   });
 }
 
-async function measurePost(ctx: StepContext, port: number, plan: PostPlan): Promise<PostResult> {
+async function measurePost(ctx: StepContext, plan: PostPlan): Promise<PostResult> {
   const { log } = ctx.options;
+  // With several API processes, the POSTs go to the first; the fan-out's clients are spread over all of them.
+  const port = ctx.ports[0] as number;
   // Warm-up (JIT, connections), not measured.
   await postLoad(port, { ...plan, durationMs: 1000 }, 900_000_000);
   const alone = await postLoad(port, plan, 910_000_000);
@@ -646,7 +725,7 @@ async function measurePost(ctx: StepContext, port: number, plan: PostPlan): Prom
   const probes = Math.min(ctx.options.probes, plan.fanoutClients);
   await connectClients(
     ctx,
-    port,
+    ctx.ports,
     plan.fanoutClients - probes,
     probes,
     '{"type":"subscribe","filter":{"customer":"fanout"}}',

@@ -1,3 +1,4 @@
+import { connect, type Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { serve } from './ipc.js';
 import { RawClient, type ProbeSample, type Transport } from './raw-client.js';
@@ -9,6 +10,11 @@ import { RawClient, type ProbeSample, type Transport } from './raw-client.js';
 
 export interface ConnectArgs {
   port: number;
+  /**
+   * Several API processes: the clients are split over these ports in contiguous blocks of the connection order,
+   * so the probes (spread evenly through that order) are spread evenly over the processes too.
+   */
+  ports?: number[];
   transport: Transport;
   counting: number;
   probes: number;
@@ -57,11 +63,14 @@ async function connectAll(raw: unknown): Promise<{ clients: number; failed: numb
   let firstError: string | null = null;
   const worker = async (): Promise<void> => {
     while (next < jobs.length) {
-      const probe = jobs[next++] === true;
+      const index = next++;
+      const probe = jobs[index] === true;
+      const ports = args.ports && args.ports.length > 0 ? args.ports : [args.port];
+      const port = ports[Math.floor((index * ports.length) / jobs.length)] as number;
       const localAddress = args.localAddresses[addressCursor++ % args.localAddresses.length];
       const client = new RawClient({
         host: '127.0.0.1',
-        port: args.port,
+        port,
         transport: args.transport,
         localAddress,
         probe,
@@ -127,6 +136,39 @@ function report(raw: unknown): LoadReport {
   };
 }
 
+/** Plain TCP readers for the machine-floor measurement: they read and discard, like a counting client's kernel path. */
+const floorSockets: Socket[] = [];
+let floorBytes = 0;
+
+async function floorConnect(raw: unknown): Promise<{ connected: number; failed: number }> {
+  const args = raw as { port: number; count: number; localAddresses: string[] };
+  let next = 0;
+  let failed = 0;
+  const worker = async (): Promise<void> => {
+    while (next < args.count) {
+      const localAddress = args.localAddresses[next++ % args.localAddresses.length];
+      const socket = connect({ host: '127.0.0.1', port: args.port, localAddress });
+      socket.on('data', (chunk: Buffer) => (floorBytes += chunk.length));
+      socket.on('error', () => undefined);
+      const ok = await new Promise<boolean>((resolve) => {
+        socket.once('connect', () => resolve(true));
+        socket.once('error', () => resolve(false));
+      });
+      if (ok) floorSockets.push(socket);
+      else failed += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(200, args.count) }, worker));
+  return { connected: floorSockets.length, failed };
+}
+
+function floorClose(): { bytes: number } {
+  for (const socket of floorSockets.splice(0)) socket.destroy();
+  const bytes = floorBytes;
+  floorBytes = 0;
+  return { bytes };
+}
+
 async function closeAll(): Promise<void> {
   for (const c of [...clients, ...probes]) c.close();
   clients.length = 0;
@@ -141,9 +183,12 @@ serve(
     reset: resetWindow,
     report,
     closeAll,
+    floorConnect,
+    floorClose,
   },
   () => {
     for (const c of [...clients, ...probes]) c.destroy();
+    for (const socket of floorSockets.splice(0)) socket.destroy();
     loopDelay.disable();
     return Promise.resolve();
   },

@@ -1,4 +1,5 @@
 import { cpus, release, totalmem } from 'node:os';
+import { median, type FloorPass, type FloorResult } from './floor.js';
 import type { RunResult, StepResult } from './harness.js';
 import type { Transport } from './raw-client.js';
 import { fmt, fmtRatio, mean, ratioOf, type Ratio } from './stats.js';
@@ -26,8 +27,70 @@ export function machine(): Machine {
 
 const NAMES: Record<Transport, string> = { ws: 'raw WebSocket hub', sio: 'Socket.IO 4' };
 
+/**
+ * The main runs (A B A B): those with as many API processes as the first run. Runs with another count are the
+ * scale-out scenario (section 5) and stay out of the other tables.
+ */
 function runsOf(results: RunResult[], transport: Transport): RunResult[] {
-  return results.filter((r) => r.transport === transport);
+  const servers = serversOf(results[0]);
+  return results.filter((r) => r.transport === transport && serversOf(r) === servers);
+}
+
+function serversOf(r: RunResult | undefined): number {
+  return r?.servers ?? 1;
+}
+
+/** "A", "B", or "A×2" for a run over two API processes. */
+function runLabel(r: RunResult): string {
+  return `${r.transport === 'ws' ? 'A' : 'B'}${serversOf(r) > 1 ? `×${serversOf(r)}` : ''}`;
+}
+
+/** One row of the scale-out comparison: a transport with K API processes at a client count. */
+export interface ScaleOutRow {
+  transport: Transport;
+  servers: number;
+  clients: number;
+  runs: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  fanoutP99: number;
+  lost: number;
+  bestDps: number;
+  bestCpuUs: number;
+}
+
+/** The scale-out scenario next to the main runs at the same client counts (means over runs). */
+export function scaleOutRows(results: RunResult[]): ScaleOutRow[] {
+  const main = serversOf(results[0]);
+  const other = results.filter((r) => serversOf(r) !== main);
+  if (other.length === 0) return [];
+  const clientCounts = [...new Set(other.flatMap((r) => r.latency.map((l) => l.clients)))].sort((a, b) => a - b);
+  const rows: ScaleOutRow[] = [];
+  for (const clients of clientCounts) {
+    for (const transport of ['ws', 'sio'] as const) {
+      for (const servers of [...new Set(results.map(serversOf))].sort((a, b) => a - b)) {
+        const runs = results.filter((r) => r.transport === transport && serversOf(r) === servers);
+        const steps = latencyAt(runs, clients);
+        if (steps.length === 0) continue;
+        const best = bestAt(runs, clients);
+        rows.push({
+          transport,
+          servers,
+          clients,
+          runs: runs.length,
+          p50: mean(steps.map((st) => st.segments.total.p50)),
+          p99: mean(steps.map((st) => st.segments.total.p99)),
+          p999: mean(steps.map((st) => st.segments.total.p999)),
+          fanoutP99: mean(steps.map((st) => st.segments.fanout.p99)),
+          lost: steps.reduce((n, st) => n + st.lost, 0),
+          bestDps: mean(values(best, dps)),
+          bestCpuUs: mean(values(best, (st) => st.serverCpuUsPerDelivery)),
+        });
+      }
+    }
+  }
+  return rows;
 }
 
 function latencyAt(runs: RunResult[], clients: number): StepResult[] {
@@ -82,6 +145,8 @@ export interface Summary {
   /** Server CPU per delivery at the same offered load (clients, target) on both transports, every step counted. */
   matched: { clients: number; target: number; wsCpuUs: number; sioCpuUs: number; perCpuRatio: Ratio }[];
   targets: Target[];
+  /** Section 5: the same client count with 1 and with K API processes. */
+  scaleOut: ScaleOutRow[];
 }
 
 /** Aggregates the runs (mean over repetitions, ratios with per-repetition spread) and judges the targets. */
@@ -246,18 +311,26 @@ export function summarizeRuns(results: RunResult[], clientCounts: number[]): Sum
       met: duringP99 <= 2 * aloneP99,
     });
   }
-  return { clientCounts, latency, throughput, memory, matched, targets };
+  return { clientCounts, latency, throughput, memory, matched, targets, scaleOut: scaleOutRows(results) };
 }
 
 /** The Markdown report: machine, scenario tables, segments, targets. */
-export function markdown(results: RunResult[], summary: Summary, m: Machine, notes: string[]): string {
+export function markdown(
+  results: RunResult[],
+  summary: Summary,
+  m: Machine,
+  notes: string[],
+  floor: FloorResult[] = [],
+): string {
   const ws = runsOf(results, 'ws');
   const sio = runsOf(results, 'sio');
   const lines: string[] = [];
   lines.push('# Fan-out benchmark', '');
   lines.push(
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, Linux ${m.kernel}. ` +
-      `Runs (interleaved): ${results.map((r) => (r.transport === 'ws' ? 'A' : 'B')).join(' ')} — A = ${NAMES.ws}, B = ${NAMES.sio}. ` +
+      `Runs (interleaved): ${results.map(runLabel).join(' ')} — A = ${NAMES.ws}, B = ${NAMES.sio}` +
+      (results.some((r) => serversOf(r) > 1) ? '; ×K = K API processes (section 5)' : '') +
+      '. ' +
       'Figures are means over the runs of a transport, with the range in parentheses; ratios are A/B of the means with the range of the per-run ratios.',
     '',
   );
@@ -265,12 +338,48 @@ export function markdown(results: RunResult[], summary: Summary, m: Machine, not
   lines.push('');
 
   lines.push('## Targets (issue 6)', '', '| target | required | measured | |', '|---|---|---|---|');
+  const floorMax = floor.find((f) => f.clients === Math.max(...floor.map((x) => x.clients)));
   for (const t of summary.targets) {
     lines.push(
       `| ${t.name} | ${t.target} | ${t.measured} | ${t.met === null ? 'n/a' : t.met ? 'met' : '**missed**'} |`,
     );
+    if (floorMax && t.name.startsWith('10,000 clients at 1 change/s')) {
+      const ms = median(floorMax.write.map((p) => p.ms));
+      lines.push(
+        `| ↳ machine floor: one ${floorMax.bytes}-byte \`socket.write\` to each of ${floorMax.clients.toLocaleString('en-US')} loopback sockets, no product code (section 0) | – | ` +
+          `${fmt(ms)} ms per round (${fmt((ms * 1000) / floorMax.clients)} µs/socket): the last socket of a flush waits at least this long | floor |`,
+      );
+    }
   }
   lines.push('');
+
+  if (floor.length > 0) {
+    lines.push(
+      '## 0. Machine floor: the kernel cost of one small write to each of N loopback sockets',
+      '',
+      'A process with no product code writes the same Buffer to each of N plain TCP sockets on 127.0.0.1 (readers in the load-generator processes, reading and discarding), ' +
+        `${floor[0]?.write.length ?? 0} timed passes per row after a warm-up, each after the previous one drained. "write" = one \`socket.write(frame)\` per socket (what the hub does); ` +
+        '"cork + 2 writes" = `cork(); write(header); write(payload); uncork()` (how `ws.send` writes a frame, one writev). Median ms per pass (range), µs per socket, and the kernel share of the CPU the loop used.',
+      '',
+      '| sockets | bytes | write ms/pass | write µs/socket | kernel share | cork + 2 writes ms/pass | µs/socket |',
+      '|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    const passes = (ps: FloorPass[]): string => {
+      const ms = ps.map((p) => p.ms);
+      return `${fmt(median(ms))} (${fmt(Math.min(...ms))}–${fmt(Math.max(...ms))})`;
+    };
+    for (const f of floor) {
+      const w = median(f.write.map((p) => p.ms));
+      const c = median(f.cork.map((p) => p.ms));
+      const cpu = f.write.reduce((n, p) => n + p.cpuUs, 0);
+      const sys = f.write.reduce((n, p) => n + p.sysUs, 0);
+      lines.push(
+        `| ${f.clients.toLocaleString('en-US')} | ${f.bytes} | ${passes(f.write)} | ${fmt((w * 1000) / f.clients, 1)} | ${cpu > 0 ? `${fmt((sys / cpu) * 100, 0)}%` : '–'} | ` +
+          `${passes(f.cork)} | ${fmt((c * 1000) / f.clients, 1)} |`,
+      );
+    }
+    lines.push('');
+  }
 
   lines.push('## 1. Latency at 1 change/s (end-to-end: write sent → event parsed by a probe)', '');
   lines.push(
@@ -365,7 +474,7 @@ export function markdown(results: RunResult[], summary: Summary, m: Machine, not
       for (const sweep of r.throughput) {
         for (const s of sweep.steps) {
           lines.push(
-            `| ${i + 1}${r.transport === 'ws' ? 'A' : 'B'} | ${s.clients.toLocaleString('en-US')} | ${s.targetDps.toLocaleString('en-US')} | ${fmt(s.writesPerSecond, 1)} | ${fmt(dps(s), 0)} | ${fmt(s.deliveriesPerSecond / s.framesPerSecond, 2)} | ` +
+            `| ${i + 1}${runLabel(r)} | ${s.clients.toLocaleString('en-US')} | ${s.targetDps.toLocaleString('en-US')} | ${fmt(s.writesPerSecond, 1)} | ${fmt(dps(s), 0)} | ${fmt(s.deliveriesPerSecond / s.framesPerSecond, 2)} | ` +
               `${fmt(s.segments.total.p50)} | ${fmt(s.segments.total.p99)} | ${fmt(s.serverCpuShare * 100, 0)}% (${fmt(s.serverSystemShare * 100, 0)}% sys) | ${fmt(s.serverCpuUsPerDelivery, 2)} | ${fmt(s.foreignCpuShare * 100, 0)}% | ` +
               `${s.loadgen.map((l) => `${fmt(l.cpuShare * 100, 0)}%/${fmt(l.lagP99Ms, 0)}ms`).join(', ')} | ${s.verdict} |`,
           );
@@ -415,6 +524,25 @@ export function markdown(results: RunResult[], summary: Summary, m: Machine, not
           0,
         )} | ${spread(posts.map((p) => p.duringFanout.latency.p50))} | ${spread(posts.map((p) => p.duringFanout.latency.p99))} | ${spread(posts.map((p) => p.duringFanout.latency.p999))} | ${posts.reduce((n, p) => n + p.duringFanout.errors, 0)} |`,
     );
+    lines.push('');
+  }
+  if (summary.scaleOut.length > 0) {
+    lines.push(
+      '## 5. Several API processes (scale-out: each its own change stream, no broker)',
+      '',
+      'The same engine, K API server processes, each with its own change stream and its own clients (split evenly; probes spread over all of them); Socket.IO needs no adapter either, ' +
+        "since each process broadcasts its own stream's events to its own clients. Latency at 1 change/s; the highest deliveries/s step with p99 ≤ 250 ms and no lost frame; " +
+        'server CPU summed over the K processes (the every-step table in section 2 lists these runs as ×K, with the summed CPU share). All processes share the same 2 cores.',
+      '',
+      '| transport | API processes | clients | runs | e2e p50 ms | e2e p99 ms | e2e p99.9 ms | fan-out p99 ms (per process) | lost | best deliveries/s | server CPU-µs/delivery (sum) |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const row of summary.scaleOut) {
+      lines.push(
+        `| ${row.transport === 'ws' ? 'A' : 'B'} | ${row.servers} | ${row.clients.toLocaleString('en-US')} | ${row.runs} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${fmt(row.p999)} | ` +
+          `${fmt(row.fanoutP99)} | ${row.lost} | ${Number.isFinite(row.bestDps) ? fmt(row.bestDps, 0) : '–'} | ${Number.isFinite(row.bestCpuUs) ? fmt(row.bestCpuUs, 2) : '–'} |`,
+      );
+    }
     lines.push('');
   }
   lines.push('![latency against clients](fanout-latency.svg)', '');

@@ -2,9 +2,11 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { measureFloor, type FloorResult } from './floor.js';
 import { runHarness, type HarnessOptions, type RunResult } from './harness.js';
 import { raisePriority } from './ipc.js';
 import { profileTable, type CpuProfile } from './profile.js';
+import type { Transport } from './raw-client.js';
 import { latencyChart, machine, markdown, summarizeRuns } from './report.js';
 
 /*
@@ -50,12 +52,45 @@ function isAlive(pid: number): boolean {
 
 const quick = process.env.BENCH_QUICK === '1';
 const profiling = process.env.BENCH_PROFILE === '1';
-const resultsDir = fileURLToPath(new URL('../results/', import.meta.url));
+// BENCH_CLIENTS=5000,10000 and BENCH_TRANSPORTS=ws (or ws,sio,…: the run order) narrow a development run.
+const clientsKnob = listKnob('BENCH_CLIENTS').map(Number);
+const transportsKnob = listKnob('BENCH_TRANSPORTS');
+if (clientsKnob.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('BENCH_CLIENTS: positive integers');
+if (transportsKnob.some((t) => t !== 'ws' && t !== 'sio')) throw new Error('BENCH_TRANSPORTS: ws and/or sio');
+const narrowed = quick || clientsKnob.length > 0 || transportsKnob.length > 0;
+// Anything but the full run writes under results/tmp/ (gitignored), so a development run never replaces the
+// committed figures; BENCH_OUT names that output (default "fanout-dev").
+const outName = process.env.BENCH_OUT ?? (narrowed ? 'fanout-dev' : 'fanout');
+if (!/^[\w.-]+$/.test(outName)) throw new Error('BENCH_OUT: a plain file name');
+const resultsDir = fileURLToPath(
+  new URL(narrowed || outName !== 'fanout' ? '../results/tmp/' : '../results/', import.meta.url),
+);
 const profileFile = fileURLToPath(new URL('../results/tmp/fanout-ws-10000.cpuprofile', import.meta.url));
-const clientCounts = quick ? [1, 1000, 5000] : [1, 1000, 5000, 10_000];
+const clientCounts = clientsKnob.length > 0 ? clientsKnob : quick ? [1, 1000, 5000] : [1, 1000, 5000, 10_000];
+
+function listKnob(name: string): string[] {
+  return (process.env[name] ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+}
+
+// BENCH_API_PROCESSES=K: the main runs split their clients over K API processes (default 1). BENCH_SCALE_OUT=K:
+// after the main runs, one A B pair at the largest client count with K API processes (default 2 on the full run,
+// off on a narrowed one; 0 turns it off).
+const apiProcesses = Number(process.env.BENCH_API_PROCESSES ?? '1');
+const scaleOutServers = Number(process.env.BENCH_SCALE_OUT ?? (narrowed ? '0' : '2'));
+if (!Number.isInteger(apiProcesses) || apiProcesses < 1 || apiProcesses > 8)
+  throw new Error('BENCH_API_PROCESSES: 1 to 8');
+if (!Number.isInteger(scaleOutServers) || scaleOutServers < 0 || scaleOutServers > 8)
+  throw new Error('BENCH_SCALE_OUT: 0 to 8');
 
 const options: HarnessOptions = {
-  runs: quick ? ['ws', 'sio'] : ['ws', 'sio', 'ws', 'sio'],
+  runs: (transportsKnob.length > 0
+    ? transportsKnob
+    : quick
+      ? ['ws', 'sio']
+      : ['ws', 'sio', 'ws', 'sio']) as Transport[],
   clientCounts,
   probes: 100,
   loadgens: 2,
@@ -71,6 +106,15 @@ const options: HarnessOptions = {
   maxLoadgenCpu: 0.9,
   maxLoadgenLagMs: 50,
   profile: profiling ? { transport: 'ws', clients: Math.max(...clientCounts), file: profileFile } : null,
+  servers: apiProcesses,
+  scaleOut:
+    scaleOutServers > 0 && scaleOutServers !== apiProcesses
+      ? {
+          servers: scaleOutServers,
+          clientCounts: [Math.max(...clientCounts)],
+          runs: transportsKnob.length > 0 ? [...new Set(transportsKnob as Transport[])] : ['ws', 'sio'],
+        }
+      : null,
   log: (line) => console.log(line),
 };
 
@@ -80,11 +124,18 @@ const started = Date.now();
 // BENCH_REPORT_ONLY=1 rebuilds the Markdown and SVG from the last fanout.json (no measurement).
 const previous =
   process.env.BENCH_REPORT_ONLY === '1'
-    ? (JSON.parse(await readFile(`${resultsDir}fanout.json`, 'utf8')) as {
+    ? (JSON.parse(await readFile(`${resultsDir}${outName}.json`, 'utf8')) as {
         results: RunResult[];
+        floor?: FloorResult[];
         totalSeconds?: number;
       })
     : null;
+// The machine floor first (a few seconds; BENCH_FLOOR=0 skips it): the bare kernel cost the fan-out sits on.
+const floor =
+  previous?.floor ??
+  (previous === null && process.env.BENCH_FLOOR !== '0'
+    ? await measureFloor({ counts: [1000, 5000, 10_000], rounds: 5, bytes: 300 }, options.loadgens, options.log)
+    : []);
 const results = previous ? previous.results : await runHarness(options);
 const totalSeconds = previous?.totalSeconds ?? (Date.now() - started) / 1000;
 const summary = summarizeRuns(results, clientCounts);
@@ -98,14 +149,14 @@ const notes = [
 ];
 await mkdir(resultsDir, { recursive: true });
 await writeFile(
-  `${resultsDir}fanout.json`,
+  `${resultsDir}${outName}.json`,
   JSON.stringify(
-    { machine: machine(), options: { ...options, log: undefined }, totalSeconds, summary, results },
+    { machine: machine(), options: { ...options, log: undefined }, totalSeconds, summary, floor, results },
     null,
     1,
   ),
 );
-let md = markdown(results, summary, machine(), notes);
+let md = markdown(results, summary, machine(), notes, floor);
 if (profiling && existsSync(profileFile)) {
   const profile = JSON.parse(await readFile(profileFile, 'utf8')) as CpuProfile;
   const table = profileTable(
@@ -113,9 +164,9 @@ if (profiling && existsSync(profileFile)) {
     profile,
     30,
   );
-  await writeFile(`${resultsDir}fanout-profile.md`, `# Fan-out server profile\n\n${table}`);
+  await writeFile(`${resultsDir}${outName}-profile.md`, `# Fan-out server profile\n\n${table}`);
   md += `\n${table}`;
 }
-await writeFile(`${resultsDir}fanout.md`, md);
-await writeFile(`${resultsDir}fanout-latency.svg`, latencyChart(summary));
+await writeFile(`${resultsDir}${outName}.md`, md);
+await writeFile(`${resultsDir}${outName}-latency.svg`, latencyChart(summary));
 console.log(`\n${md}`);

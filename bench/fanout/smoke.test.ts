@@ -22,10 +22,17 @@ describe('fan-out harness (smoke)', () => {
       post: null,
       maxLoadgenCpu: 1,
       maxLoadgenLagMs: 10_000,
+      // Then the scale-out scenario: two API processes on the same engine, each with its own change stream.
+      scaleOut: { servers: 2, clientCounts: [20], runs: ['ws'] },
       log: () => undefined,
     });
-    expect(results.map((r) => r.transport)).toEqual(['ws', 'sio']);
+    expect(results.map((r) => [r.transport, r.servers])).toEqual([
+      ['ws', 1],
+      ['sio', 1],
+      ['ws', 2],
+    ]);
     for (const run of results) {
+      const servers = run.servers ?? 1;
       expect(run.connectFailures).toBe(0);
       const [step] = run.latency;
       expect(step).toBeDefined();
@@ -42,10 +49,12 @@ describe('fan-out harness (smoke)', () => {
       expect(step.segments.total.n).toBe(250);
       expect(step.segments.fanoutToProbe.n).toBe(250);
       expect(step.segments.sentToAck.n).toBe(50);
-      expect(step.segments.sentToServer.n).toBe(50);
-      expect(step.segments.fanout.n).toBe(50);
-      // Idle-connection memory was measured for the 20 connections.
+      // Every API process received every event from its own change stream and fanned it out.
+      expect(step.segments.sentToServer.n).toBe(50 * servers);
+      expect(step.segments.fanout.n).toBe(50 * servers);
+      // Idle-connection memory was measured for the 20 connections, split evenly over the API processes.
       expect(run.memory.map((m) => m.clients)).toEqual([20]);
+      expect(run.memory[0]?.perServerClients).toEqual(Array.from({ length: servers }, () => 20 / servers));
     }
   });
 });
