@@ -59,8 +59,11 @@ export interface HarnessOptions {
    * and server CPU, memory and traces are summed over all of them.
    */
   servers?: number;
-  /** After `runs`: the same scenarios (no POST) with `servers` API processes, at `clientCounts`, for each of `runs`. */
-  scaleOut?: { servers: number; clientCounts: number[]; runs: Transport[] } | null;
+  /**
+   * After `runs`: the same scenarios (no POST) with `servers` API processes, at `clientCounts`, for each of `runs`.
+   * Its throughput sweep may take `extraSteps` more steps (it has no smaller client count to start it higher).
+   */
+  scaleOut?: { servers: number; clientCounts: number[]; runs: Transport[]; extraSteps?: number } | null;
   log: (line: string) => void;
 }
 
@@ -245,11 +248,15 @@ export async function runHarness(options: HarnessOptions): Promise<RunResult[]> 
     servers: options.servers ?? 1,
     clientCounts: options.clientCounts,
     post: options.post,
+    throughput: options.throughput,
   }));
   const scaleOut = options.scaleOut;
   if (scaleOut) {
+    const throughput = options.throughput
+      ? { ...options.throughput, maxSteps: options.throughput.maxSteps + (scaleOut.extraSteps ?? 0) }
+      : null;
     for (const transport of scaleOut.runs) {
-      plans.push({ transport, servers: scaleOut.servers, clientCounts: scaleOut.clientCounts, post: null });
+      plans.push({ transport, servers: scaleOut.servers, clientCounts: scaleOut.clientCounts, post: null, throughput });
     }
   }
   const results: RunResult[] = [];
@@ -269,6 +276,7 @@ interface RunPlan {
   servers: number;
   clientCounts: number[];
   post: PostPlan | null;
+  throughput: ThroughputPlan | null;
 }
 
 async function runOne(options: HarnessOptions, plan: RunPlan, runIndex: number): Promise<RunResult> {
@@ -364,8 +372,8 @@ async function runOne(options: HarnessOptions, plan: RunPlan, runIndex: number):
       result.latency.push(latency);
       log(`   [1] ${target} clients @1 change/s: ${describe(latency)}`);
 
-      if (options.throughput && target >= 1000) {
-        const sweep = await sweepThroughput(ctx, target, previousBest);
+      if (plan.throughput && target >= 1000) {
+        const sweep = await sweepThroughput(ctx, plan.throughput, target, previousBest);
         result.throughput.push(sweep);
         if (sweep.best) previousBest = sweep.best.targetDps;
       }
@@ -461,10 +469,10 @@ async function connectClients(
 
 async function sweepThroughput(
   ctx: StepContext,
+  plan: ThroughputPlan,
   clients: number,
   previousBest: number | null,
 ): Promise<RunResult['throughput'][number]> {
-  const plan = ctx.options.throughput as ThroughputPlan;
   const { targets } = plan;
   // Start one step below the previous client count's best (capacity falls as clients grow), else at the second.
   let index = previousBest !== null ? Math.max(0, targets.indexOf(previousBest) - 1) : Math.min(1, targets.length - 1);

@@ -113,6 +113,7 @@ const options: HarnessOptions = {
           servers: scaleOutServers,
           clientCounts: [Math.max(...clientCounts)],
           runs: transportsKnob.length > 0 ? [...new Set(transportsKnob as Transport[])] : ['ws', 'sio'],
+          extraSteps: 1,
         }
       : null,
   log: (line) => console.log(line),
