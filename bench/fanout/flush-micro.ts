@@ -34,6 +34,8 @@ interface Side {
   loadgens: Child[];
   cpuUs: number[];
   wallMs: number[];
+  /** Wall ms of the first flush after each block's clients connected (not in the medians). */
+  firstMs: number[];
 }
 
 async function side(name: string, directWrites: boolean): Promise<Side> {
@@ -46,7 +48,16 @@ async function side(name: string, directWrites: boolean): Promise<Side> {
     await Child.start(`${name}-loadgen0`, './loadgen.ts'),
     await Child.start(`${name}-loadgen1`, './loadgen.ts'),
   ];
-  return { name, hub, app, port: (app.server.address() as AddressInfo).port, loadgens, cpuUs: [], wallMs: [] };
+  return {
+    name,
+    hub,
+    app,
+    port: (app.server.address() as AddressInfo).port,
+    loadgens,
+    cpuUs: [],
+    wallMs: [],
+    firstMs: [],
+  };
 }
 
 let n = 0;
@@ -135,6 +146,7 @@ try {
     for (const s of sides) {
       s.cpuUs = [];
       s.wallMs = [];
+      s.firstMs = [];
     }
     for (let block = 0; block < BLOCKS; block++) {
       for (const s of sides) {
@@ -145,6 +157,7 @@ try {
           const r = await flushOnce(s);
           await received(s, clients, round + 1);
           await sleep(100);
+          if (round === 0) s.firstMs.push(r.wallMs);
           if (round > 0) {
             s.cpuUs.push(r.cpuUs);
             s.wallMs.push(r.wallMs);
@@ -158,7 +171,8 @@ try {
       console.log(
         `${clients.toLocaleString('en-US')} clients, ${s.name.padEnd(7)}: flush CPU ${(cpu / 1000).toFixed(1)} ms ` +
           `(${(cpu / clients).toFixed(2)} µs/delivery, range ${(Math.min(...s.cpuUs) / clients).toFixed(2)}–${(Math.max(...s.cpuUs) / clients).toFixed(2)}), ` +
-          `publish → last write ${median(s.wallMs).toFixed(1)} ms (median of ${s.cpuUs.length})`,
+          `publish → last write ${median(s.wallMs).toFixed(1)} ms (median of ${s.cpuUs.length}); ` +
+          `first flush after connecting ${s.firstMs.map((ms) => ms.toFixed(0)).join(', ')} ms`,
       );
     }
   }
