@@ -167,6 +167,9 @@ export class Dispatcher {
       }
       const payload = isRetryableWrite ? await this.runRetryable(ctx) : await this.run(ctx);
       await Promise.all(ctx.durable);
+      // A change stream sees a write no later than its writer: the getMores this commit woke answer in microtasks,
+      // and the acknowledgement waits for the event loop's next check phase, so their replies go out first.
+      if (ctx.durable.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       if (this.shuttingDown && name === 'getMore') throw interruptedAtShutdown();
       return { ...payload, ...extra, ok: 1, ...this.times() };
     } catch (caught) {
