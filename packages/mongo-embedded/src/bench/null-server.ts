@@ -1,7 +1,8 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { Int32, Long, ObjectId } from 'bson';
+import { Long, Timestamp } from 'bson';
+import { helloReply } from '../commands/admin.js';
 import { WireConnection } from '../wire/connection.js';
-import { MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE, type Doc } from '../wire/protocol.js';
+import type { Doc } from '../wire/protocol.js';
 
 /*
  * The driver's ceiling: a server that frames requests exactly as the engine does (the same WireConnection) but
@@ -11,33 +12,8 @@ import { MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE, type Doc } from '../wire/protoc
  * (null-server-child.ts).
  */
 
-const ELECTION_ID = new ObjectId('7fffffff0000000000000001');
-
-function hello(address: string, connectionId: number, body: Doc): Doc {
-  const now = new Date();
-  const reply: Doc = {
-    isWritablePrimary: true,
-    hosts: [address],
-    setName: 'rs0',
-    setVersion: 1,
-    secondary: false,
-    primary: address,
-    me: address,
-    electionId: ELECTION_ID,
-    maxBsonObjectSize: MAX_BSON_OBJECT_SIZE,
-    maxMessageSizeBytes: MAX_MESSAGE_SIZE,
-    maxWriteBatchSize: 100_000,
-    localTime: now,
-    logicalSessionTimeoutMinutes: 30,
-    connectionId: new Int32(connectionId),
-    minWireVersion: 0,
-    maxWireVersion: 21,
-    readOnly: false,
-    ok: 1,
-  };
-  if (body.helloOk !== undefined) reply.helloOk = true;
-  return reply;
-}
+/** Nothing is ever written: every hello reports the same last write. */
+const START = new Timestamp({ t: Math.floor(Date.now() / 1000), i: 1 });
 
 function answer(body: Doc, address: string, connectionId: number): Doc {
   const name = Object.keys(body)[0] ?? '';
@@ -45,7 +21,7 @@ function answer(body: Doc, address: string, connectionId: number): Doc {
     case 'hello':
     case 'isMaster':
     case 'ismaster':
-      return hello(address, connectionId, body);
+      return { ...helloReply({ address, setName: 'rs0', connectionId, lastWrite: START, name, helloOk: body.helloOk }), ok: 1 };
     case 'find': {
       // One document shaped like the benchmark's: the reply costs the driver what a real hit costs.
       const filter = body.filter as Doc | undefined;

@@ -1,4 +1,4 @@
-import { Int32, Long, ObjectId } from 'bson';
+import { Int32, Long, ObjectId, type Timestamp } from 'bson';
 import { MongoServerError, type Doc } from '../query/index.js';
 import { MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE } from '../wire/protocol.js';
 import type { CommandContext } from './context.js';
@@ -9,26 +9,33 @@ export const SERVER_VERSION = '7.0.14';
 const MAX_WRITE_BATCH_SIZE = 100_000;
 const ELECTION_ID = new ObjectId('7fffffff0000000000000001');
 
-/** hello / isMaster / ismaster: a single-node replica-set primary without topologyVersion (polling monitor). */
-export function hello(ctx: CommandContext): Doc {
-  const client = ctx.body.client;
-  if (isDoc(client)) {
-    ctx.connState.client = client;
-    const app = client.application;
-    if (isDoc(app) && typeof app.name === 'string') ctx.connState.appName = app.name;
-  }
+/** What a hello reply says about the server and the asking connection. */
+export interface HelloFacts {
+  /** `host:port` clients must use: `me`, `primary` and the only member of `hosts`. */
+  address: string;
+  setName: string;
+  connectionId: number;
+  /** The last write's optime (`lastWrite`). */
+  lastWrite: Timestamp;
+  /** The command's name: `hello` omits the legacy `ismaster` field. */
+  name: string;
+  /** The request's `helloOk` field, answered with `helloOk: true`. */
+  helloOk: unknown;
+}
+
+/** A single-node replica-set primary without topologyVersion (the driver polls it). */
+export function helloReply(facts: HelloFacts): Doc {
   const now = new Date();
-  const opTime = { ts: ctx.store.clock.current, t: Long.fromNumber(1) };
+  const opTime = { ts: facts.lastWrite, t: Long.fromNumber(1) };
   const reply: Doc = {
     isWritablePrimary: true,
     ismaster: true,
-    topologyVersion: undefined,
-    hosts: [ctx.info.address],
-    setName: ctx.info.setName,
+    hosts: [facts.address],
+    setName: facts.setName,
     setVersion: 1,
     secondary: false,
-    primary: ctx.info.address,
-    me: ctx.info.address,
+    primary: facts.address,
+    me: facts.address,
     electionId: ELECTION_ID,
     lastWrite: { opTime, lastWriteDate: now, majorityOpTime: opTime, majorityWriteDate: now },
     maxBsonObjectSize: MAX_BSON_OBJECT_SIZE,
@@ -36,15 +43,32 @@ export function hello(ctx: CommandContext): Doc {
     maxWriteBatchSize: MAX_WRITE_BATCH_SIZE,
     localTime: now,
     logicalSessionTimeoutMinutes: 30,
-    connectionId: new Int32(ctx.conn.connectionId),
+    connectionId: new Int32(facts.connectionId),
     minWireVersion: 0,
     maxWireVersion: 21,
     readOnly: false,
   };
-  delete reply.topologyVersion;
-  if (ctx.body.helloOk !== undefined) reply.helloOk = true;
-  if (ctx.name === 'hello') delete reply.ismaster;
+  if (facts.helloOk !== undefined) reply.helloOk = true;
+  if (facts.name === 'hello') delete reply.ismaster;
   return reply;
+}
+
+/** hello / isMaster / ismaster; remembers the client's metadata (appName, for fail points) on the connection. */
+export function hello(ctx: CommandContext): Doc {
+  const client = ctx.body.client;
+  if (isDoc(client)) {
+    ctx.connState.client = client;
+    const app = client.application;
+    if (isDoc(app) && typeof app.name === 'string') ctx.connState.appName = app.name;
+  }
+  return helloReply({
+    address: ctx.info.address,
+    setName: ctx.info.setName,
+    connectionId: ctx.conn.connectionId,
+    lastWrite: ctx.store.clock.current,
+    name: ctx.name,
+    helloOk: ctx.body.helloOk,
+  });
 }
 
 export function buildInfo(): Doc {
