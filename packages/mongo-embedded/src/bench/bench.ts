@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MongoClient, type Collection } from 'mongodb';
-import { load, nowMs, summarize, type Latency } from './measure.js';
+import { load, nowMs, summarize, watchInserts, type EventWatcher, type Latency } from './measure.js';
 import { rawLoad } from './raw-wire.js';
 
 /*
@@ -106,52 +106,32 @@ interface CpuSplit {
   engineShare: number;
 }
 
-/** Runs `phase` and splits the CPU it cost between the engine process and this one, per completed operation. */
-async function withCpu<T extends { perSecond: number }>(engine: Engine, phase: () => Promise<T>): Promise<T & CpuSplit> {
-  const e0 = await engine.call<Usage>('usage');
+/**
+ * Runs `phase` and splits the CPU it cost between the engine process and this one, per completed operation
+ * (without an engine, only this process's share is measured; the engine's figures are NaN).
+ */
+async function withCpu<T extends { perSecond: number }>(
+  engine: Engine | null,
+  phase: () => Promise<T>,
+): Promise<T & CpuSplit> {
+  const usage = async (): Promise<number> => {
+    if (engine === null) return Number.NaN;
+    const { cpu } = await engine.call<Usage>('usage');
+    return cpu.user + cpu.system;
+  };
+  const e0 = await usage();
   const d0 = process.cpuUsage();
   const t0 = performance.now();
   const result = await phase();
   const seconds = (performance.now() - t0) / 1000;
-  const e1 = await engine.call<Usage>('usage');
+  const engineUs = (await usage()) - e0;
   const d1 = process.cpuUsage(d0);
-  const engineUs = e1.cpu.user - e0.cpu.user + e1.cpu.system - e0.cpu.system;
   const ops = Math.max(1, result.perSecond * seconds);
   return {
     ...result,
     engineUsPerOp: engineUs / ops,
     driverUsPerOp: (d1.user + d1.system) / ops,
     engineShare: engineUs / (seconds * 1e6),
-  };
-}
-
-/** Where change events are read: `arrivals` gets each inserted `_id` with its arrival time (epoch ms). */
-interface EventWatcher {
-  ready: Promise<void>;
-  close(): Promise<void>;
-}
-
-function watchInProcess(client: MongoClient, coll: string, arrived: (id: number, at: number) => void): EventWatcher {
-  const stream = client.db('bench').collection<Doc>(coll).watch([{ $match: { operationType: 'insert' } }]);
-  let reading = true;
-  let markReady: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-  const reader = (async () => {
-    await stream.tryNext().catch(() => null); // the stream is open before the first write
-    markReady();
-    while (reading) {
-      const change = await stream.tryNext().catch(() => null);
-      if (change?.operationType !== 'insert') continue;
-      arrived(change.documentKey._id, nowMs());
-    }
-  })();
-  return {
-    ready,
-    async close() {
-      reading = false;
-      await stream.close();
-      await reader;
-    },
   };
 }
 
@@ -253,7 +233,7 @@ async function runMode(engine: Engine, connections: number, idBase: number): Pro
       if (docs.length === 0) throw new Error('range query returned nothing');
     });
 
-    const shared = await ackToEvent(coll, connections, nextId, (arrived) => watchInProcess(watcher, collName, arrived));
+    const shared = await ackToEvent(coll, connections, nextId, (arrived) => watchInserts(watcher, 'bench', collName, arrived));
     const own = await ackToEvent(coll, connections, nextId, (arrived) => watchInChild(engine.uri, collName, arrived));
     return {
       connections,
@@ -309,22 +289,18 @@ async function driverCeiling(connections: number): Promise<CeilingResult> {
     await client.connect();
     try {
       const coll = client.db('bench').collection<Doc>('ceiling');
-      const measure = async (op: (i: number) => Promise<unknown>) => {
-        const c0 = process.cpuUsage();
-        const result = await load(connections, PHASE_MS, 1_000_000, op);
-        const c1 = process.cpuUsage(c0);
-        return { ...result, cpuUsPerOp: (c1.user + c1.system) / Math.max(1, result.perSecond * (PHASE_MS / 1000)) };
-      };
-      const inserts = await measure((i) => coll.insertOne(doc(i)));
-      const reads = await measure(async (i) => {
-        if ((await coll.findOne({ _id: i })) === null) throw new Error('the null server answered no document');
-      });
+      const inserts = await withCpu(null, () => load(connections, PHASE_MS, 1_000_000, (i) => coll.insertOne(doc(i))));
+      const reads = await withCpu(null, () =>
+        load(connections, PHASE_MS, 1_000_000, async (i) => {
+          if ((await coll.findOne({ _id: i })) === null) throw new Error('the null server answered no document');
+        }),
+      );
       return {
         connections,
         insertsPerSecond: inserts.perSecond,
         readsPerSecond: reads.perSecond,
-        driverCpuUsPerInsert: inserts.cpuUsPerOp,
-        driverCpuUsPerRead: reads.cpuUsPerOp,
+        driverCpuUsPerInsert: inserts.driverUsPerOp,
+        driverCpuUsPerRead: reads.driverUsPerOp,
       };
     } finally {
       await client.close();

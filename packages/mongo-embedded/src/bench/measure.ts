@@ -1,5 +1,7 @@
 /** Latency and throughput measurement shared by the engine benchmark's phases. */
 
+import type { MongoClient } from 'mongodb';
+
 export interface Latency {
   n: number;
   p50: number;
@@ -42,4 +44,44 @@ export async function load(
   await Promise.all(Array.from({ length: concurrency }, loop));
   const seconds = (performance.now() - start) / 1000;
   return { perSecond: latencies.length / seconds, latency: summarize(latencies) };
+}
+
+/** A change-stream reader started by `watchInserts`. */
+export interface EventWatcher {
+  /** Resolves once the stream is open (its aggregate answered), before which nothing should be written. */
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Reads `db.coll`'s insert events; `arrived` gets each inserted `_id` with its arrival time (epoch ms). */
+export function watchInserts(
+  client: MongoClient,
+  db: string,
+  coll: string,
+  arrived: (id: number, at: number) => void,
+): EventWatcher {
+  const stream = client
+    .db(db)
+    .collection<{ _id: number }>(coll)
+    .watch([{ $match: { operationType: 'insert' } }]);
+  let reading = true;
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  const reader = (async () => {
+    await stream.tryNext().catch(() => null);
+    markReady();
+    while (reading) {
+      const change = await stream.tryNext().catch(() => null);
+      if (change?.operationType !== 'insert') continue;
+      arrived(change.documentKey._id, nowMs());
+    }
+  })();
+  return {
+    ready,
+    async close() {
+      reading = false;
+      await stream.close();
+      await reader;
+    },
+  };
 }

@@ -1,5 +1,5 @@
 import { MongoClient } from 'mongodb';
-import { nowMs } from './measure.js';
+import { watchInserts, type EventWatcher } from './measure.js';
 
 /*
  * A change-stream consumer in its own process, as the API's feed is when the writes come from elsewhere: it opens
@@ -15,28 +15,18 @@ interface Start {
 }
 
 let client: MongoClient | null = null;
-let reading = true;
+let watcher: EventWatcher | null = null;
 
 process.on('message', (message: Start | { op: 'stop' }) => {
   if (message.op === 'stop') {
-    reading = false;
-    void (client?.close() ?? Promise.resolve()).finally(() => process.exit(0));
+    void (async () => {
+      await watcher?.close();
+      await client?.close();
+    })().finally(() => process.exit(0));
     return;
   }
-  void (async () => {
-    client = new MongoClient(message.uri, { maxPoolSize: 1 });
-    const stream = client
-      .db(message.db)
-      .collection<{ _id: number }>(message.coll)
-      .watch([{ $match: { operationType: 'insert' } }]);
-    // The stream is open (its aggregate answered) before the parent writes anything.
-    await stream.tryNext();
-    process.send?.({ op: 'ready' });
-    while (reading) {
-      const change = await stream.tryNext().catch(() => null);
-      if (change?.operationType !== 'insert') continue;
-      process.send?.({ op: 'event', id: change.documentKey._id, at: nowMs() });
-    }
-  })();
+  client = new MongoClient(message.uri, { maxPoolSize: 1 });
+  watcher = watchInserts(client, message.db, message.coll, (id, at) => process.send?.({ op: 'event', id, at }));
+  void watcher.ready.then(() => process.send?.({ op: 'ready' }));
 });
 process.on('disconnect', () => process.exit(0));
