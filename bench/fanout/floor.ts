@@ -1,4 +1,6 @@
 import { Child } from './ipc.js';
+import { sourceAddresses } from './raw-client.js';
+import { median } from './stats.js';
 
 /*
  * The machine floor of fan-out: what writing one small frame to each of N loopback TCP sockets costs on this
@@ -32,9 +34,6 @@ export interface FloorResult {
   cork: FloorPass[];
 }
 
-/** Source addresses for the readers: many addresses give many ephemeral port ranges. */
-const LOCAL_ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
-
 /** Runs the floor measurement in its own server and load-generator processes, then stops them. */
 export async function measureFloor(
   plan: FloorPlan,
@@ -60,7 +59,7 @@ export async function measureFloor(
           {
             port,
             count: Math.floor(total / loadgens) + (i < total % loadgens ? 1 : 0),
-            localAddresses: LOCAL_ADDRESSES.filter((_, k) => k % loadgens === i),
+            localAddresses: sourceAddresses(i, loadgens),
           },
           120_000,
         ),
@@ -83,14 +82,4 @@ export async function measureFloor(
   } finally {
     for (const child of [...children].reverse()) await child.stop();
   }
-}
-
-/** Median of a non-empty list (NaN for an empty one). */
-export function median(xs: number[]): number {
-  if (xs.length === 0) return Number.NaN;
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }

@@ -6,7 +6,8 @@ import websocketPlugin from '../../apps/api/src/plugins/websocket.js';
 import { registerWsRoute } from '../../apps/api/src/routes/ws.js';
 import { Child, raisePriority } from './ipc.js';
 import type { LoadReport } from './loadgen.js';
-import { median } from './floor.js';
+import { sourceAddresses } from './raw-client.js';
+import { median } from './stats.js';
 
 /*
  * Focused measurement of the hub's flush (no database, no Socket.IO): two copies of the product's /ws route in
@@ -24,7 +25,6 @@ const rounds = Number(process.env.FLUSH_MICRO_ROUNDS ?? '15');
 if (counts.some((c) => !Number.isInteger(c) || c < 1) || !Number.isInteger(rounds) || rounds < 1) {
   throw new Error('FLUSH_MICRO_CLIENTS: positive integers; FLUSH_MICRO_ROUNDS: a positive integer');
 }
-const LOCAL_ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
 
 interface Side {
   name: string;
@@ -125,7 +125,7 @@ async function connectSide(s: Side, clients: number): Promise<void> {
           transport: 'ws',
           counting: Math.floor(clients / 2) + (i < clients % 2 ? 1 : 0),
           probes: 0,
-          localAddresses: LOCAL_ADDRESSES.filter((_, k) => k % 2 === i),
+          localAddresses: sourceAddresses(i, 2),
         },
         300_000,
       ),

@@ -6,7 +6,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { MongoClient, type Collection } from 'mongodb';
 import { Child } from './ipc.js';
 import type { ConnectArgs, LoadReport } from './loadgen.js';
-import { nowMs, type Transport } from './raw-client.js';
+import { nowMs, sourceAddresses, type Transport } from './raw-client.js';
 import { summarize, type Summary } from './stats.js';
 
 /*
@@ -140,8 +140,6 @@ export interface RunResult {
   throughput: { clients: number; steps: StepResult[]; best: StepResult | null; stoppedBy: string }[];
   post: PostResult | null;
 }
-
-const LOCAL_ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
 
 interface Usage {
   cpu: NodeJS.CpuUsage;
@@ -473,7 +471,7 @@ async function connectClients(
           counting: Math.floor(counting / n) + (i < counting % n ? 1 : 0),
           probes: Math.floor(probes / n) + (i < probes % n ? 1 : 0),
           subscribe,
-          localAddresses: LOCAL_ADDRESSES.filter((_, k) => k % n === i),
+          localAddresses: sourceAddresses(i, n),
         } satisfies ConnectArgs,
         300_000,
       ),

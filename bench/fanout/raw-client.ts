@@ -11,6 +11,14 @@ import { randomBytes } from 'node:crypto';
  * `/socket.io/?EIO=4&transport=websocket`, so both transports cost the load generator the same.
  */
 
+/** Loopback source addresses for load-generator sockets: each address has its own ephemeral port range. */
+const SOURCE_ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
+
+/** The source addresses load generator `index` of `count` connects from (disjoint between generators). */
+export function sourceAddresses(index: number, count: number): string[] {
+  return SOURCE_ADDRESSES.filter((_, k) => k % count === index);
+}
+
 /** Appears once per order event in both transports' frames (event objects are serialized the same way). */
 export const EVENT_MARKER = Buffer.from('"type":"order.');
 

@@ -1,8 +1,8 @@
 import { cpus, release, totalmem } from 'node:os';
-import { median, type FloorPass, type FloorResult } from './floor.js';
+import type { FloorPass, FloorResult } from './floor.js';
 import type { RunResult, StepResult } from './harness.js';
 import type { Transport } from './raw-client.js';
-import { fmt, fmtRatio, mean, ratioOf, type Ratio } from './stats.js';
+import { fmt, fmtRatio, mean, median, ratioOf, type Ratio } from './stats.js';
 
 /** Turns the harness's raw results into the Markdown tables, the target verdicts and the SVG chart. */
 

@@ -16,6 +16,16 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[rank] as number;
 }
 
+/** Median of a non-empty list (NaN for an empty one). */
+export function median(xs: number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
 /** p50/p99/p99.9/max/mean of `values` (NaN entries ignored). */
 export function summarize(values: readonly number[]): Summary {
   const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
