@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { Hub, HubSocket } from '../orders/hub.js';
+import type { TextFrame } from '../orders/text-frame.js';
 
 export interface WsRouteOptions {
   hub: Hub;
@@ -64,13 +65,13 @@ export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOption
 function adapt(socket: WebSocket, direct: DirectWriter | null, closeGraceMs: number): HubSocket {
   return {
     send: (data) => socket.send(data, TEXT),
-    sendFrame:
-      direct === null
-        ? (frame) => socket.send(frame.payload, TEXT)
-        : (frame) => {
-            if (direct.idle()) direct.connection.write(frame.frame);
-            else socket.send(frame.payload, TEXT);
-          },
+    // Without a direct writer the hub sends `frame.payload` through `send` itself.
+    ...(direct !== null && {
+      sendFrame: (frame: TextFrame) => {
+        if (direct.idle()) direct.connection.write(frame.frame);
+        else socket.send(frame.payload, TEXT);
+      },
+    }),
     close(code, reason) {
       socket.close(code, reason);
       // A peer that stopped reading never answers the close; do not hold its buffers for ws's 30 s default.
