@@ -5,7 +5,9 @@ import reactHooks from 'eslint-plugin-react-hooks';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'bench/results/**', '.data/**', '**/*.config.*', 'eslint.config.js'] },
+  {
+    ignores: ['**/dist/**', '**/node_modules/**', 'bench/results/**', '.data/**', '**/*.config.*', 'eslint.config.js'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -33,7 +35,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ['apps/api/src/config.ts', 'packages/mongo-embedded/src/cli.ts', 'scripts/**', '**/*.test.ts', '**/test/**', '**/bench/**', 'chaos/**'],
+    files: [
+      'apps/api/src/config.ts',
+      'packages/mongo-embedded/src/cli.ts',
+      'scripts/**',
+      '**/*.test.ts',
+      '**/test/**',
+      '**/bench/**',
+      'chaos/**',
+    ],
     rules: { 'no-restricted-properties': 'off' },
   },
   {

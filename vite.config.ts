@@ -9,14 +9,22 @@ const at = (path: string): string => fileURLToPath(new URL(path, import.meta.url
  * The `@orders/source` condition makes workspace packages resolve to their TypeScript sources,
  * so tests never run against stale `dist` output.
  */
-const sourceCondition = { resolve: { conditions: ['@orders/source'] }, ssr: { resolve: { conditions: ['@orders/source'] } } };
+const sourceCondition = {
+  resolve: { conditions: ['@orders/source'] },
+  ssr: { resolve: { conditions: ['@orders/source'] } },
+};
 
 export default defineConfig({
   test: {
     projects: [
       {
         ...sourceCondition,
-        test: { name: 'contracts', root: at('./packages/contracts'), include: ['src/**/*.test.ts'], environment: 'node' },
+        test: {
+          name: 'contracts',
+          root: at('./packages/contracts'),
+          include: ['src/**/*.test.ts'],
+          environment: 'node',
+        },
       },
       {
         ...sourceCondition,

@@ -186,7 +186,13 @@ export class ChaosClient {
         if (position === null || position === undefined) throw new Error('the feed has no position yet');
         this.view.clear();
         for (const [id, order] of orders) this.view.set(id, order);
-        this.segments.push({ start: position, last: position, received: new Set(), applied: new Set(), endedBy: 'open' });
+        this.segments.push({
+          start: position,
+          last: position,
+          received: new Set(),
+          applied: new Set(),
+          endedBy: 'open',
+        });
         this.stats.snapshots += 1;
         return;
       } catch {

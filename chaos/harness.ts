@@ -142,7 +142,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     log(`engine ${engine.uri} (data ${dataDir})`);
     for (let index = 1; index <= options.apis; index++) slots.push({ index, generation: 0, process: null });
     await Promise.all(slots.map(startSlot));
-    log(`API processes: ${endpoints().map((e) => `${e.name} ${e.baseUrl}`).join(', ')}`);
+    log(
+      `API processes: ${endpoints()
+        .map((e) => `${e.name} ${e.baseUrl}`)
+        .join(', ')}`,
+    );
 
     // The writer's and the verifier's own connection (not the API's appName, so fail points spare it).
     control = new MongoClient(engine.uri, { appName: 'chaos-control', serverSelectionTimeoutMS: 2_000 });
@@ -169,7 +173,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const admin = control.db('admin');
     const setFailPoint = async (kind: FaultKind, data: Record<string, unknown>, times: number): Promise<void> => {
       try {
-        await admin.command({ configureFailPoint: 'failCommand', mode: { times }, data: { appName: 'orders-api', ...data } });
+        await admin.command({
+          configureFailPoint: 'failCommand',
+          mode: { times },
+          data: { appName: 'orders-api', ...data },
+        });
         faults[kind] = (faults[kind] ?? 0) + 1;
       } catch {
         failPointsRefused += 1;
@@ -187,7 +195,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       restarting.add(slot);
       faults[kind] = (faults[kind] ?? 0) + 1;
       const exit = await victim.child.stop(kind === 'api_sigterm' ? 'SIGTERM' : 'SIGKILL');
-      if (kind === 'api_sigterm' && exit.code !== 0) log(`${victim.name} exited with ${exit.code ?? exit.signal} after SIGTERM`);
+      if (kind === 'api_sigterm' && exit.code !== 0)
+        log(`${victim.name} exited with ${exit.code ?? exit.signal} after SIGTERM`);
       restarts[kind] += 1;
       await sleep(random.int(200, 1500));
       try {
@@ -208,7 +217,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // Restarts and the outage run beside the fault loop, so faults keep coming while a process boots.
     const background = new Set<Promise<void>>();
     const inBackground = (task: Promise<void>): void => {
-      const tracked = task.catch((err: unknown) => log(`fault task failed: ${(err as Error).message}`)).finally(() => background.delete(tracked));
+      const tracked = task
+        .catch((err: unknown) => log(`fault task failed: ${(err as Error).message}`))
+        .finally(() => background.delete(tracked));
       background.add(tracked);
     };
     let engineDown = false;
@@ -259,7 +270,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     };
 
     const deadline = Date.now() + options.durationMs;
-    const engineStopAt = options.engineDownMs > 0 ? Date.now() + options.durationMs * random.int(30, 60) / 100 : Infinity;
+    const engineStopAt =
+      options.engineDownMs > 0 ? Date.now() + (options.durationMs * random.int(30, 60)) / 100 : Infinity;
     let engineStopped = false;
     let lastReport = Date.now();
     for (let step = 0; step < 100_000 && Date.now() < deadline; step++) {
@@ -291,7 +303,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           await setFailPoint(kind, { failCommands: ['getMore'], closeConnection: true }, random.int(1, 3));
           break;
         case 'fp_getmore_resumable_error':
-          await setFailPoint(kind, { failCommands: ['getMore'], errorCode: 6, errorLabels: ['ResumableChangeStreamError'] }, random.int(1, 3));
+          await setFailPoint(
+            kind,
+            { failCommands: ['getMore'], errorCode: 6, errorLabels: ['ResumableChangeStreamError'] },
+            random.int(1, 3),
+          );
           break;
         case 'fp_getmore_error':
           await setFailPoint(kind, { failCommands: ['getMore'], errorCode: 2 }, random.int(1, 2));
@@ -307,7 +323,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (Date.now() - lastReport > 10_000) {
         lastReport = Date.now();
         const events = clients.reduce((sum, c) => sum + c.stats.events, 0);
-        log(`… ${Math.round((deadline - Date.now()) / 1000)} s left; faults ${JSON.stringify(faults)}; events received ${events}`);
+        log(
+          `… ${Math.round((deadline - Date.now()) / 1000)} s left; faults ${JSON.stringify(faults)}; events received ${events}`,
+        );
       }
     }
 
@@ -373,7 +391,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       protocolErrors: protocolErrorExamples.length,
       verdicts,
       protocolErrorExamples,
-      ok: caughtUp && lost === 0 && duplicates === 0 && outOfOrder === 0 && divergent === 0 && protocolErrorExamples.length === 0,
+      ok:
+        caughtUp &&
+        lost === 0 &&
+        duplicates === 0 &&
+        outOfOrder === 0 &&
+        divergent === 0 &&
+        protocolErrorExamples.length === 0,
     };
   } finally {
     await writer?.stop().catch(() => undefined);
@@ -444,7 +468,9 @@ export function formatReport(report: ChaosReport): string {
   );
   for (const v of report.verdicts) {
     if (v.lost > 0 || v.divergent > 0) {
-      lines.push(`  ${v.name}: lost ${v.lost} ${JSON.stringify(v.lostExamples)}; divergent ${v.divergent} ${JSON.stringify(v.divergentExamples)}`);
+      lines.push(
+        `  ${v.name}: lost ${v.lost} ${JSON.stringify(v.lostExamples)}; divergent ${v.divergent} ${JSON.stringify(v.divergentExamples)}`,
+      );
     }
   }
   for (const e of report.protocolErrorExamples.slice(0, 10)) lines.push(`  ${e}`);

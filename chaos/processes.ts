@@ -89,7 +89,13 @@ function spawnTs(entry: string, args: string[], env: Record<string, string>): Ch
 }
 
 /** Waits (bounded) for a stdout line matching `pattern`; rejects if the child exits first. */
-function waitForLine(child: Child, pattern: RegExp, what: string, output: string[], timeoutMs: number): Promise<string> {
+function waitForLine(
+  child: Child,
+  pattern: RegExp,
+  what: string,
+  output: string[],
+  timeoutMs: number,
+): Promise<string> {
   return new Promise((resolveLine, reject) => {
     const stdout = child.process.stdout;
     if (!stdout) return reject(new Error(`${what}: no stdout`));
@@ -155,11 +161,7 @@ export interface ApiProcess {
  * Starts `apps/api/src/server.ts` on a free 127.0.0.1 port against `mongoUri`; resolves once it logs its address.
  * Warn/error log lines are counted into `logCounts` (pino JSON: level 40 warn, 50 error, 60 fatal).
  */
-export async function startApi(
-  name: string,
-  env: Record<string, string>,
-  logCounts: LogCounts,
-): Promise<ApiProcess> {
+export async function startApi(name: string, env: Record<string, string>, logCounts: LogCounts): Promise<ApiProcess> {
   const child = spawnTs('apps/api/src/server.ts', [], {
     PORT: '0',
     HOST: '127.0.0.1',

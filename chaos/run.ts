@@ -22,7 +22,8 @@ Options:
 function integer(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer from ${min} to ${max}, got ${value}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new Error(`--${name} must be an integer from ${min} to ${max}, got ${value}`);
   return n;
 }
 
@@ -56,11 +57,14 @@ async function main(): Promise<number> {
   };
   options.log(`seed ${options.seed} (replay with --seed ${options.seed})`);
   // Whatever hangs, the run ends: faults, the outage, the quiet period and the shutdown fit well within this.
-  const watchdog = setTimeout(() => {
-    process.stderr.write('chaos: the run overran its hard limit; killing every child process\n');
-    killAllChildren();
-    process.exit(3);
-  }, options.durationMs + options.engineDownMs + 5 * 60_000);
+  const watchdog = setTimeout(
+    () => {
+      process.stderr.write('chaos: the run overran its hard limit; killing every child process\n');
+      killAllChildren();
+      process.exit(3);
+    },
+    options.durationMs + options.engineDownMs + 5 * 60_000,
+  );
   watchdog.unref();
   const report = await runChaos(options);
   process.stdout.write(`\n${formatReport(report)}\n`);

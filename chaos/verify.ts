@@ -78,7 +78,8 @@ export function verifyClient(client: ChaosClient, history: TruthEvent[], documen
       if (end !== null && event.position > end) break;
       if (!segment.received.has(event.position)) {
         lost += 1;
-        if (lostExamples.length < 5) lostExamples.push(`${event.operation} ${String(event.id)} @${event.position.slice(-16)}`);
+        if (lostExamples.length < 5)
+          lostExamples.push(`${event.operation} ${String(event.id)} @${event.position.slice(-16)}`);
       }
     }
   }
@@ -103,6 +104,7 @@ export function verifyClient(client: ChaosClient, history: TruthEvent[], documen
 }
 
 function tokenData(token: unknown): string | null {
-  if (typeof token === 'object' && token !== null && '_data' in token && typeof token._data === 'string') return token._data;
+  if (typeof token === 'object' && token !== null && '_data' in token && typeof token._data === 'string')
+    return token._data;
   return null;
 }

@@ -60,8 +60,7 @@ export class Writer {
     const live: number[] = [];
     let nextId = lane + 1;
     while (!signal.aborted) {
-      const kind =
-        live.length < 3 ? 'create' : random.weighted({ create: 30, update: 55, delete: 15 } as const);
+      const kind = live.length < 3 ? 'create' : random.weighted({ create: 30, update: 55, delete: 15 } as const);
       const viaHttp = random.chance(0.7);
       try {
         if (kind === 'create') {
@@ -105,7 +104,13 @@ export class Writer {
     }
     const now = new Date();
     await this.driverWrite(() =>
-      this.options.orders.insertOne({ _id: id, ...omitId(body), created_at: now, updated_at: now, version: 1 } as never),
+      this.options.orders.insertOne({
+        _id: id,
+        ...omitId(body),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+      } as never),
     );
     this.count('driver', 'create');
     return true;
@@ -128,13 +133,19 @@ export class Writer {
       const version = typeof current.version === 'number' ? current.version : 1;
       const { _id: _ignored, ...rest } = current;
       await this.driverWrite(() =>
-        this.options.orders.replaceOne({ _id: id as never }, { ...rest, ...change, updated_at: new Date(), version: version + 1 }),
+        this.options.orders.replaceOne(
+          { _id: id as never },
+          { ...rest, ...change, updated_at: new Date(), version: version + 1 },
+        ),
       );
       this.count('driver', 'replace');
       return true;
     }
     const result = await this.driverWrite(() =>
-      this.options.orders.updateOne({ _id: id as never }, { $set: { ...change, updated_at: new Date() }, $inc: { version: 1 } }),
+      this.options.orders.updateOne(
+        { _id: id as never },
+        { $set: { ...change, updated_at: new Date() }, $inc: { version: 1 } },
+      ),
     );
     this.count('driver', 'update');
     return result.matchedCount === 1;

@@ -48,7 +48,8 @@ function envInt(name: string, fallback: number, min: number, max: number): numbe
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer from ${min} to ${max}`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new Error(`${name} must be an integer from ${min} to ${max}`);
   return value;
 }
 
@@ -80,7 +81,13 @@ interface ServerSample {
   at: number;
   memory: NodeJS.MemoryUsage;
   cpu: NodeJS.CpuUsage;
-  hub: { clients: number; slowConsumerCloses: number; resyncsSent: number; deliveries: number; framesSent: number } | null;
+  hub: {
+    clients: number;
+    slowConsumerCloses: number;
+    resyncsSent: number;
+    deliveries: number;
+    framesSent: number;
+  } | null;
 }
 
 /** What one phase hands the normal clients: the ids it writes, and where their latencies go. */
@@ -439,7 +446,14 @@ async function writeOrders(
 async function runPhase(
   phase: 'A' | 'B',
   index: number,
-  ctx: { server: Child; engine: Child; port: number; normals: NormalClient[]; orders: Collection<BenchOrder>; firstId: number },
+  ctx: {
+    server: Child;
+    engine: Child;
+    port: number;
+    normals: NormalClient[];
+    orders: Collection<BenchOrder>;
+    firstId: number;
+  },
   log: (line: string) => void,
 ): Promise<PhaseResult> {
   const { server, port, normals } = ctx;
@@ -558,7 +572,9 @@ async function runPhase(
 
 const MB = 1024 * 1024;
 const fmt = (n: number, digits = 1): string =>
-  Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '–';
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    : '–';
 const mb = (n: number): string => fmt(n / MB);
 
 function worstSecond(perSecond: number[]): string {
@@ -649,7 +665,8 @@ function markdown(results: PhaseResult[], meta: Record<string, unknown>, cap: nu
   }
   const a = results.filter((r) => r.phase === 'A');
   const b = results.filter((r) => r.phase === 'B');
-  const avg = (rs: PhaseResult[], f: (r: PhaseResult) => number): number => rs.reduce((n, r) => n + f(r), 0) / rs.length;
+  const avg = (rs: PhaseResult[], f: (r: PhaseResult) => number): number =>
+    rs.reduce((n, r) => n + f(r), 0) / rs.length;
   lines.push(
     '',
     '## A vs B (means over the phases of each kind)',
@@ -700,7 +717,10 @@ async function main(): Promise<void> {
     const orders = mongo.db('orders').collection<BenchOrder>('orders');
     log(`engine and API (port ${port}, cap ${mb(started.maxBufferedBytes)} MiB) up; connecting ${NORMAL} clients`);
     for (let i = 0; i < NORMAL; i += 50) {
-      const batch = Array.from({ length: Math.min(50, NORMAL - i) }, () => new NormalClient(`ws://127.0.0.1:${port}/ws`));
+      const batch = Array.from(
+        { length: Math.min(50, NORMAL - i) },
+        () => new NormalClient(`ws://127.0.0.1:${port}/ws`),
+      );
       normals.push(...batch);
       await Promise.all(batch.map((c) => c.ready));
     }
@@ -732,7 +752,12 @@ async function main(): Promise<void> {
       const phase = PHASES[i] as 'A' | 'B';
       const index = Math.floor(i / 2) + 1;
       log(`phase ${phase}${index}: ${ORDERS} orders at ${RATE}/s, ${phase === 'B' ? SLOW : 0} slow clients`);
-      const r = await runPhase(phase, index, { server, engine, port, normals, orders, firstId: 1_000_000 * (i + 1) }, log);
+      const r = await runPhase(
+        phase,
+        index,
+        { server, engine, port, normals, orders, firstId: 1_000_000 * (i + 1) },
+        log,
+      );
       results.push(r);
       log(
         `   p50 ${fmt(r.latencyMs.p50)} ms, p99 ${fmt(r.latencyMs.p99)} ms, max ${fmt(r.latencyMs.max)} ms, lost ${r.lost}, ` +

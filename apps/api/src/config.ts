@@ -99,10 +99,17 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
 
   const port = read.integer('PORT', 3000, 0, 65535, 'an integer port from 0 to 65535 (0 picks a free port)');
   const host = read.string('HOST', '0.0.0.0', /^[^\s/]+$/, 'a host name or IP address, e.g. 0.0.0.0 or 127.0.0.1');
-  const mongoUri = read.optional('MONGODB_URI', (value) =>
-    /^mongodb(\+srv)?:\/\/[^\s]+$/.test(value) ? null : 'not a MongoDB connection string',
-  'mongodb://host:port[/db][?options] or mongodb+srv://…, or unset for the embedded database');
-  const dbName = read.string('MONGODB_DB', 'orders', /^[A-Za-z0-9_-]{1,63}$/, 'a database name of 1-63 letters, digits, _ or -');
+  const mongoUri = read.optional(
+    'MONGODB_URI',
+    (value) => (/^mongodb(\+srv)?:\/\/[^\s]+$/.test(value) ? null : 'not a MongoDB connection string'),
+    'mongodb://host:port[/db][?options] or mongodb+srv://…, or unset for the embedded database',
+  );
+  const dbName = read.string(
+    'MONGODB_DB',
+    'orders',
+    /^[A-Za-z0-9_-]{1,63}$/,
+    'a database name of 1-63 letters, digits, _ or -',
+  );
   const serverSelectionTimeoutMs = read.integer(
     'MONGODB_TIMEOUT_MS',
     2500,
@@ -112,19 +119,45 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
   );
   const dataDir = read.string('DATA_DIR', './.data', /\S/, 'a directory path');
   const logLevel = read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS);
-  const corsOrigins = read.list('CORS_ORIGIN', [VITE_DEV_ORIGIN], 'none', (origin) => {
-    try {
-      const url = new URL(origin);
-      return url.origin === origin && (url.protocol === 'http:' || url.protocol === 'https:') ? null : 'not a bare origin';
-    } catch {
-      return 'not a URL';
-    }
-  }, 'a comma-separated list of origins like https://app.example.com (scheme://host[:port], no path), or none');
-  const bodyLimitBytes = read.integer('BODY_LIMIT_BYTES', 16_384, 256, 10_485_760, 'an integer number of bytes from 256 to 10485760');
+  const corsOrigins = read.list(
+    'CORS_ORIGIN',
+    [VITE_DEV_ORIGIN],
+    'none',
+    (origin) => {
+      try {
+        const url = new URL(origin);
+        return url.origin === origin && (url.protocol === 'http:' || url.protocol === 'https:')
+          ? null
+          : 'not a bare origin';
+      } catch {
+        return 'not a URL';
+      }
+    },
+    'a comma-separated list of origins like https://app.example.com (scheme://host[:port], no path), or none',
+  );
+  const bodyLimitBytes = read.integer(
+    'BODY_LIMIT_BYTES',
+    16_384,
+    256,
+    10_485_760,
+    'an integer number of bytes from 256 to 10485760',
+  );
   const webDistDir = read.string('WEB_DIST_DIR', 'apps/web/dist', /\S/, 'a directory path');
-  const maxBufferedBytes = read.integer('WS_MAX_BUFFERED_BYTES', 4 * 1024 * 1024, 1024, 1024 ** 3, 'an integer number of bytes from 1024 to 1073741824');
+  const maxBufferedBytes = read.integer(
+    'WS_MAX_BUFFERED_BYTES',
+    4 * 1024 * 1024,
+    1024,
+    1024 ** 3,
+    'an integer number of bytes from 1024 to 1073741824',
+  );
   const batchWindowMs = read.integer('WS_BATCH_WINDOW_MS', 5, 0, 1000, 'milliseconds from 0 (no batching) to 1000');
-  const hubRingSize = read.integer('HUB_RING_SIZE', 10_000, 0, 10_000_000, 'an integer number of events from 0 to 10000000');
+  const hubRingSize = read.integer(
+    'HUB_RING_SIZE',
+    10_000,
+    0,
+    10_000_000,
+    'an integer number of events from 0 to 10000000',
+  );
   const directWrites = read.oneOf('WS_DIRECT_WRITES', '1', ['1', '0']) === '1';
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -205,11 +238,20 @@ class Reader {
     return match ?? this.fail(name, value, 'not an accepted value', `one of ${allowed.join(', ')}`, fallback);
   }
 
-  list(name: string, fallback: string[], emptyWord: string, check: (item: string) => string | null, expected: string): string[] {
+  list(
+    name: string,
+    fallback: string[],
+    emptyWord: string,
+    check: (item: string) => string | null,
+    expected: string,
+  ): string[] {
     const value = this.raw(name);
     if (value === undefined) return fallback;
     if (value.toLowerCase() === emptyWord) return [];
-    const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    const items = value
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
     const bad = items.map((item) => ({ item, problem: check(item) })).filter((entry) => entry.problem !== null);
     if (bad.length > 0) {
       const details = bad.map((entry) => `${JSON.stringify(entry.item)} is ${entry.problem}`).join(', ');

@@ -44,7 +44,12 @@ export async function connectDatabase(config: AppConfig, logger: BootLogger): Pr
   return startEmbedded(config, options, logger);
 }
 
-async function connectExternal(uri: string, dbName: string, options: MongoClientOptions, logger: BootLogger): Promise<Database> {
+async function connectExternal(
+  uri: string,
+  dbName: string,
+  options: MongoClientOptions,
+  logger: BootLogger,
+): Promise<Database> {
   const where = describeHosts(uri);
   const client = new MongoClient(uri, options);
   let hello: { setName?: unknown; msg?: unknown };
@@ -81,9 +86,12 @@ async function startEmbedded(config: AppConfig, options: MongoClientOptions, log
     await client.connect();
   } catch (error) {
     await server.close().catch(() => undefined);
-    throw new DatabaseBootError(`The embedded database started at ${server.uri} but the driver could not connect to it`, {
-      cause: error,
-    });
+    throw new DatabaseBootError(
+      `The embedded database started at ${server.uri} but the driver could not connect to it`,
+      {
+        cause: error,
+      },
+    );
   }
   logger.info(`database: embedded engine at ${server.uri}, data in ${dbPath}, database "${config.mongo.dbName}"`);
   return {

@@ -65,14 +65,30 @@ export function mapError(error: unknown): MappedError {
   const message = typeof fastifyError.message === 'string' ? fastifyError.message : '';
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { body: errorBody(413, ErrorCode.BodyTooLarge, 'The request body is larger than the limit', 'body'), headers: {} };
+      return {
+        body: errorBody(413, ErrorCode.BodyTooLarge, 'The request body is larger than the limit', 'body'),
+        headers: {},
+      };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return {
-        body: errorBody(415, ErrorCode.UnsupportedMediaType, 'Send the body as application/json', 'headers/content-type'),
+        body: errorBody(
+          415,
+          ErrorCode.UnsupportedMediaType,
+          'Send the body as application/json',
+          'headers/content-type',
+        ),
         headers: {},
       };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return { body: errorBody(400, ErrorCode.InvalidJson, 'The body is empty but the content type is application/json', 'body'), headers: {} };
+      return {
+        body: errorBody(
+          400,
+          ErrorCode.InvalidJson,
+          'The body is empty but the content type is application/json',
+          'body',
+        ),
+        headers: {},
+      };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { body: errorBody(400, ErrorCode.InvalidJson, 'The body is not valid JSON', 'body'), headers: {} };
   }
@@ -81,7 +97,10 @@ export function mapError(error: unknown): MappedError {
     return { body: errorBody(400, ErrorCode.InvalidJson, 'The body is not valid JSON', 'body'), headers: {} };
   }
   if (statusCode >= 400 && statusCode < 500) {
-    const code = typeof fastifyError.code === 'string' && !fastifyError.code.startsWith('FST_') ? fastifyError.code : codeFor(statusCode);
+    const code =
+      typeof fastifyError.code === 'string' && !fastifyError.code.startsWith('FST_')
+        ? fastifyError.code
+        : codeFor(statusCode);
     return { body: errorBody(statusCode, code, message || (STATUS_CODES[statusCode] ?? 'Bad request')), headers: {} };
   }
   // A 5xx keeps its status (a plugin's 503 stays a 503) but never its message.
@@ -115,7 +134,8 @@ export function installErrorHandlers(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?', 1)[0] ?? request.url;
     const lastSegment = path.slice(path.lastIndexOf('/') + 1);
-    const wantsPage = (request.method === 'GET' || request.method === 'HEAD') && !isApiPath(path) && !lastSegment.includes('.');
+    const wantsPage =
+      (request.method === 'GET' || request.method === 'HEAD') && !isApiPath(path) && !lastSegment.includes('.');
     if (wantsPage && app.dashboardAvailable) {
       return reply.header('cache-control', 'no-cache').type('text/html; charset=utf-8').sendFile('index.html');
     }

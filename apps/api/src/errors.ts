@@ -32,7 +32,12 @@ export class HttpError extends Error {
   /** Response headers to add (e.g. the current ETag on a 412). */
   readonly headers: Readonly<Record<string, string>>;
 
-  constructor(statusCode: number, code: ErrorCode, message: string, options: { field?: string; headers?: Record<string, string> } = {}) {
+  constructor(
+    statusCode: number,
+    code: ErrorCode,
+    message: string,
+    options: { field?: string; headers?: Record<string, string> } = {},
+  ) {
     super(message);
     this.name = 'HttpError';
     this.statusCode = statusCode;

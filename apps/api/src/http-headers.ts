@@ -15,7 +15,7 @@ export function parseIfMatch(header: string | undefined): number | undefined {
   if (value === '*') return undefined;
   const match = /^(?:W\/)?"?(\d{1,15})"?$/.exec(value);
   const version = match === null ? NaN : Number(match[1]);
-  if (!Number.isSafeInteger(version) || version < 1 || (value.endsWith('"') !== /^(?:W\/)?"/.test(value))) {
+  if (!Number.isSafeInteger(version) || version < 1 || value.endsWith('"') !== /^(?:W\/)?"/.test(value)) {
     throw new HttpError(400, ErrorCode.ValidationFailed, 'headers/if-match must be an order version such as "3"', {
       field: 'headers/if-match',
     });

@@ -12,11 +12,19 @@ function forbiddenKey(key: string, value: unknown): boolean {
  * FORBIDDEN_KEY with the offending key) instead of one generic message. The reviver sees decoded keys, so
  * escaped spellings such as "\u005f_proto__" are caught too.
  */
-export function parseJsonBody(request: FastifyRequest, body: string, done: (error: Error | null, value?: unknown) => void): void {
+export function parseJsonBody(
+  request: FastifyRequest,
+  body: string,
+  done: (error: Error | null, value?: unknown) => void,
+): void {
   if (body.length === 0) {
     // A DELETE may carry a JSON content type with no body; anything else with an empty body is a mistake.
     if (request.method === 'DELETE') return done(null, undefined);
-    return done(new HttpError(400, ErrorCode.InvalidJson, 'The body is empty but the content type is application/json', { field: 'body' }));
+    return done(
+      new HttpError(400, ErrorCode.InvalidJson, 'The body is empty but the content type is application/json', {
+        field: 'body',
+      }),
+    );
   }
   const found: { key: string | null } = { key: null };
   let parsed: unknown;

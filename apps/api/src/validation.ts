@@ -41,7 +41,8 @@ function strictConvert(schema: TSchema, input: unknown): unknown {
   const result = converted as Record<string, unknown>;
   for (const key of Object.keys(result)) {
     const before = original[key];
-    if (typeof before === 'string' && typeof result[key] === 'number' && String(result[key]) !== before) result[key] = before;
+    if (typeof before === 'string' && typeof result[key] === 'number' && String(result[key]) !== before)
+      result[key] = before;
   }
   return result;
 }

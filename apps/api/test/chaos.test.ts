@@ -47,7 +47,21 @@ function runChaos(args: string[], timeoutMs: number): Promise<{ code: number | n
 describe('chaos (short run)', () => {
   it('loses nothing, duplicates nothing, and every client ends equal to the database', async () => {
     const { code, output } = await runChaos(
-      ['--duration', '25', '--seed', '20260501', '--apis', '3', '--clients', '8', '--engine-down', '2', '--fault-interval', '700', '--json'],
+      [
+        '--duration',
+        '25',
+        '--seed',
+        '20260501',
+        '--apis',
+        '3',
+        '--clients',
+        '8',
+        '--engine-down',
+        '2',
+        '--fault-interval',
+        '700',
+        '--json',
+      ],
       240_000,
     );
     const line = output.split('\n').find((l) => l.startsWith('CHAOS_REPORT '));
@@ -60,14 +74,17 @@ describe('chaos (short run)', () => {
     expect(report.restarts.engine).toBe(1);
     expect(Object.keys(report.faults).length, JSON.stringify(report.faults)).toBeGreaterThanOrEqual(4);
 
-    expect({
-      caughtUp: report.caughtUp,
-      lost: report.lost,
-      duplicates: report.duplicates,
-      outOfOrder: report.outOfOrder,
-      divergent: report.divergent,
-      protocolErrors: report.protocolErrors,
-    }, output.slice(-4000)).toEqual({ caughtUp: true, lost: 0, duplicates: 0, outOfOrder: 0, divergent: 0, protocolErrors: 0 });
+    expect(
+      {
+        caughtUp: report.caughtUp,
+        lost: report.lost,
+        duplicates: report.duplicates,
+        outOfOrder: report.outOfOrder,
+        divergent: report.divergent,
+        protocolErrors: report.protocolErrors,
+      },
+      output.slice(-4000),
+    ).toEqual({ caughtUp: true, lost: 0, duplicates: 0, outOfOrder: 0, divergent: 0, protocolErrors: 0 });
     expect(code).toBe(0);
   }, 300_000);
 });

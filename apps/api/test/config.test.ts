@@ -73,7 +73,11 @@ describe('loadConfig', () => {
     expect(config).toEqual({
       port: 0,
       host: '127.0.0.1',
-      mongo: { uri: 'mongodb://db.internal:27017/?replicaSet=rs0', dbName: 'orders_test', serverSelectionTimeoutMs: 1000 },
+      mongo: {
+        uri: 'mongodb://db.internal:27017/?replicaSet=rs0',
+        dbName: 'orders_test',
+        serverSelectionTimeoutMs: 1000,
+      },
       dataDir: '/var/lib/orders',
       logLevel: 'warn',
       corsOrigins: ['https://a.example', 'http://localhost:8080'],
@@ -117,7 +121,9 @@ describe('loadConfig', () => {
     ]);
     expect(error.message).toContain('WS_DIRECT_WRITES="yes": not an accepted value; expected one of 1, 0');
     expect(error.message).toContain('PORT="eighty": not a whole number; expected an integer port from 0 to 65535');
-    expect(error.message).toContain('LOG_LEVEL="loud": not an accepted value; expected one of fatal, error, warn, info');
+    expect(error.message).toContain(
+      'LOG_LEVEL="loud": not an accepted value; expected one of fatal, error, warn, info',
+    );
     expect(error.message).toContain('"https://bad.example/path" is not a bare origin');
     expect(error.message).toContain('WS_BATCH_WINDOW_MS="5000": out of range; expected milliseconds from 0');
     expect(error.message).toContain('.env.example');
@@ -128,7 +134,12 @@ describe('loadConfig', () => {
   it('rejects a port out of range', () => {
     const error = configError(() => loadConfig({ envFile: null, env: { PORT: '70000' } }));
     expect(error.problems).toEqual([
-      { variable: 'PORT', value: '70000', problem: 'out of range', expected: 'an integer port from 0 to 65535 (0 picks a free port)' },
+      {
+        variable: 'PORT',
+        value: '70000',
+        problem: 'out of range',
+        expected: 'an integer port from 0 to 65535 (0 picks a free port)',
+      },
     ]);
   });
 
@@ -153,7 +164,9 @@ describe('loadConfig', () => {
 
 describe('redactUri', () => {
   it('hides credentials but keeps the hosts', () => {
-    expect(redactUri('mongodb://admin:hunter2@db1:27017,db2:27017/orders')).toBe('mongodb://***@db1:27017,db2:27017/orders');
+    expect(redactUri('mongodb://admin:hunter2@db1:27017,db2:27017/orders')).toBe(
+      'mongodb://***@db1:27017,db2:27017/orders',
+    );
     expect(redactUri('mongodb://db1:27017')).toBe('mongodb://db1:27017');
   });
 });

@@ -11,7 +11,11 @@ beforeAll(async () => {
   database = await startEmbeddedServer({ host: '127.0.0.1', port: 0 });
   port = database.port;
   // Keep the driver's own detection quick so the test is bounded; the API's answer does not depend on it.
-  app = await startApp(testConfig(`mongodb://127.0.0.1:${port}/?directConnection=true&heartbeatFrequencyMS=500`, { MONGODB_TIMEOUT_MS: '1000' }));
+  app = await startApp(
+    testConfig(`mongodb://127.0.0.1:${port}/?directConnection=true&heartbeatFrequencyMS=500`, {
+      MONGODB_TIMEOUT_MS: '1000',
+    }),
+  );
 });
 afterAll(async () => {
   await app?.close();

@@ -11,7 +11,8 @@ beforeAll(async () => {
   database = await startDatabase();
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString().split('\n')) if (line.trim() !== '') logLines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString().split('\n'))
+        if (line.trim() !== '') logLines.push(JSON.parse(line) as Record<string, unknown>);
       callback();
     },
   });
@@ -29,9 +30,18 @@ afterAll(async () => {
 
 describe('the error handler', () => {
   it('answers a 500 without the internal message, and logs it with the request context', async () => {
-    const response = await app.inject({ method: 'GET', url: '/orders-broken', headers: { 'user-agent': 'error-test' } });
+    const response = await app.inject({
+      method: 'GET',
+      url: '/orders-broken',
+      headers: { 'user-agent': 'error-test' },
+    });
     expect(response.statusCode).toBe(500);
-    expect(json(response)).toEqual({ statusCode: 500, error: 'Internal Server Error', code: 'INTERNAL_ERROR', message: 'Internal server error' });
+    expect(json(response)).toEqual({
+      statusCode: 500,
+      error: 'Internal Server Error',
+      code: 'INTERNAL_ERROR',
+      message: 'Internal server error',
+    });
     expect(response.body).not.toContain('secret');
 
     const logged = logLines.find((line) => line.msg === 'request failed');
@@ -42,9 +52,17 @@ describe('the error handler', () => {
   });
 
   it('logs a rejected request at info with its code and field', async () => {
-    const response = await app.inject({ method: 'POST', url: '/orders', payload: { id: 1, customer_name: 'A', product_name: 'B', status: 'lost' } });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/orders',
+      payload: { id: 1, customer_name: 'A', product_name: 'B', status: 'lost' },
+    });
     expect(response.statusCode).toBe(400);
-    expect(logLines.find((line) => line.msg === 'request rejected')).toMatchObject({ level: 30, code: 'VALIDATION_FAILED', field: 'body/status' });
+    expect(logLines.find((line) => line.msg === 'request rejected')).toMatchObject({
+      level: 30,
+      code: 'VALIDATION_FAILED',
+      field: 'body/status',
+    });
   });
 });
 

@@ -147,7 +147,8 @@ describe('history breaks', () => {
     const driver = new MongoClient(server.uri);
     cleanups.push(() => driver.close());
     const orders = driver.db(config.mongo.dbName).collection('orders');
-    for (const id of range(2, 80)) await orders.insertOne({ _id: id, customer_name: 'G', product_name: 'P', status: 'pending' } as never);
+    for (const id of range(2, 80))
+      await orders.insertOne({ _id: id, customer_name: 'G', product_name: 'P', status: 'pending' } as never);
 
     const after = await startApp(config);
     cleanups.push(() => after.close());

@@ -116,7 +116,10 @@ afterEach(async () => {
   for (const feed of feeds.splice(0)) await feed.close();
 });
 
-function startFeed(scripts: Step[][], options: { stored?: string | null; lookup?: (id: number) => Promise<unknown> } = {}) {
+function startFeed(
+  scripts: Step[][],
+  options: { stored?: string | null; lookup?: (id: number) => Promise<unknown> } = {},
+) {
   const source = new FakeSource(scripts);
   const sink = new RecordingSink();
   const store = memoryStore(options.stored ?? null);
@@ -160,10 +163,18 @@ describe('change mapping', () => {
       item: { kind: 'updated', order: expected },
     });
     expect(
-      mapChange(change(4, 'delete', { documentKey: { _id: 7 }, fullDocumentBeforeChange: { ...doc, status: 'shipped' } })),
+      mapChange(
+        change(4, 'delete', { documentKey: { _id: 7 }, fullDocumentBeforeChange: { ...doc, status: 'shipped' } }),
+      ),
     ).toEqual({
       type: 'event',
-      item: { kind: 'deleted', position: pos(4), id: 7, order: null, before: { status: 'shipped', customer_name: 'Ada' } },
+      item: {
+        kind: 'deleted',
+        position: pos(4),
+        id: 7,
+        order: null,
+        before: { status: 'shipped', customer_name: 'Ada' },
+      },
     });
   });
 
@@ -312,7 +323,9 @@ describe('change feed', () => {
   });
 
   it('keeps its position through a database outage and resumes from it without a resync', async () => {
-    const down = () => ({ error: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { name: 'MongoServerSelectionError' }) });
+    const down = () => ({
+      error: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { name: 'MongoServerSelectionError' }),
+    });
     const { feed, source, sink } = startFeed([
       [{ change: change(1, 'insert', { fullDocument: { _id: 1, ...STORED } }) }, down()],
       [down()],
@@ -344,10 +357,9 @@ describe('change feed', () => {
 
   it('gives up a position after repeated non-transient failures: resync feed_reset, reopen at the present', async () => {
     const broken = () => ({ error: serverError(8000, 'internal error') });
-    const { feed, source, sink, log } = startFeed(
-      [[broken()], [broken()], [broken()], [{ idle: pos(99) }]],
-      { stored: pos(5) },
-    );
+    const { feed, source, sink, log } = startFeed([[broken()], [broken()], [broken()], [{ idle: pos(99) }]], {
+      stored: pos(5),
+    });
     await feed.start();
     await vi.waitFor(() => expect(feed.position()).toBe(pos(99)));
     expect(sink.resets).toEqual([ResyncReason.FeedReset]);

@@ -21,12 +21,23 @@ describe('OpenAPI', () => {
   it('serves a document at /openapi.json listing every route with its responses', async () => {
     const response = await app.inject({ method: 'GET', url: '/openapi.json' });
     expect(response.statusCode).toBe(200);
-    const document = json(response) as { openapi: string; paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    const document = json(response) as {
+      openapi: string;
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    };
     expect(document.openapi).toMatch(/^3\./);
     expect(Object.keys(document.paths).sort()).toEqual(['/healthz', '/orders', '/orders/{id}', '/readyz']);
     expect(Object.keys(document.paths['/orders']!).sort()).toEqual(['get', 'post']);
     expect(Object.keys(document.paths['/orders/{id}']!).sort()).toEqual(['delete', 'get', 'put']);
-    expect(Object.keys(document.paths['/orders']!.post!.responses).sort()).toEqual(['201', '400', '409', '413', '415', '422', '503']);
+    expect(Object.keys(document.paths['/orders']!.post!.responses).sort()).toEqual([
+      '201',
+      '400',
+      '409',
+      '413',
+      '415',
+      '422',
+      '503',
+    ]);
     expect(Object.keys(document.paths['/orders/{id}']!.put!.responses)).toContain('412');
     expect(JSON.stringify(document.paths['/orders']!.post)).toContain('customer_name');
   });
@@ -34,7 +45,10 @@ describe('OpenAPI', () => {
   it('serves the browsable documentation at /docs', async () => {
     const response = await app.inject({ method: 'GET', url: '/docs' });
     // swagger-ui answers /docs with its page (possibly via a redirect to /docs/).
-    const page = response.statusCode === 302 ? await app.inject({ method: 'GET', url: String(response.headers.location) }) : response;
+    const page =
+      response.statusCode === 302
+        ? await app.inject({ method: 'GET', url: String(response.headers.location) })
+        : response;
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toContain('text/html');
     expect(page.body.toLowerCase()).toContain('swagger');
@@ -70,7 +84,12 @@ describe('dashboard', () => {
   });
 
   it('answers 404 JSON, not the page, under API paths and for other methods', async () => {
-    for (const [method, url] of [['GET', '/orders/12/items'], ['GET', '/healthz/deep'], ['POST', '/board'], ['DELETE', '/orders']] as const) {
+    for (const [method, url] of [
+      ['GET', '/orders/12/items'],
+      ['GET', '/healthz/deep'],
+      ['POST', '/board'],
+      ['DELETE', '/orders'],
+    ] as const) {
       const response = await app.inject({ method, url });
       expect(response.statusCode, `${method} ${url}`).toBe(404);
       expect(response.headers['content-type']).toContain('application/json');
@@ -86,7 +105,8 @@ describe('health', () => {
   });
 
   it('/readyz answers 200 once the database answers and the feed is open', async () => {
-    for (let attempt = 0; attempt < 100 && !app.realtime.isFeedOpen(); attempt++) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let attempt = 0; attempt < 100 && !app.realtime.isFeedOpen(); attempt++)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     const response = await app.inject({ method: 'GET', url: '/readyz' });
     expect(response.statusCode).toBe(200);
     expect(json(response)).toEqual({ status: 'ready', checks: { database: 'ok', feed: 'open' } });
@@ -104,7 +124,11 @@ describe('CORS', () => {
     const response = await app.inject({
       method: 'OPTIONS',
       url: '/orders/1',
-      headers: { origin: 'https://board.example', 'access-control-request-method': 'PUT', 'access-control-request-headers': 'if-match,content-type' },
+      headers: {
+        origin: 'https://board.example',
+        'access-control-request-method': 'PUT',
+        'access-control-request-headers': 'if-match,content-type',
+      },
     });
     expect(response.statusCode).toBe(204);
     expect(String(response.headers['access-control-allow-methods'])).toContain('PUT');

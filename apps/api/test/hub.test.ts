@@ -110,7 +110,11 @@ describe('hub filters', () => {
     expect(pendingOnly.events()).toEqual([
       { type: 'order.created', order: order(1, { customer_name: 'ACME Corp' }), position: pos(1) },
       { type: 'order.left', id: 1, position: pos(3) },
-      { type: 'order.updated', order: order(2, { status: 'pending', customer_name: 'Globex', version: 2 }), position: pos(4) },
+      {
+        type: 'order.updated',
+        order: order(2, { status: 'pending', customer_name: 'Globex', version: 2 }),
+        position: pos(4),
+      },
     ]);
     expect(acme.events().map((e) => [e.type, e.position])).toEqual([
       ['order.created', pos(1)],

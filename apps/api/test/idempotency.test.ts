@@ -21,7 +21,12 @@ beforeEach(async () => {
 });
 
 function post(payload: unknown, key?: string) {
-  return app.inject({ method: 'POST', url: '/orders', payload: JSON.stringify(payload), headers: { 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) } });
+  return app.inject({
+    method: 'POST',
+    url: '/orders',
+    payload: JSON.stringify(payload),
+    headers: { 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) },
+  });
 }
 
 describe('POST /orders with Idempotency-Key', () => {
@@ -57,7 +62,11 @@ describe('POST /orders with Idempotency-Key', () => {
     await post(seedOrder, 'key-4');
     const reused = await post({ ...seedOrder, id: 201 }, 'key-4');
     expect(reused.statusCode).toBe(422);
-    expect(json(reused)).toMatchObject({ statusCode: 422, code: 'IDEMPOTENCY_KEY_REUSED', field: 'headers/idempotency-key' });
+    expect(json(reused)).toMatchObject({
+      statusCode: 422,
+      code: 'IDEMPOTENCY_KEY_REUSED',
+      field: 'headers/idempotency-key',
+    });
     expect(await app.mongo.orders.countDocuments({ _id: 201 })).toBe(0);
   });
 
@@ -93,7 +102,9 @@ describe('POST /orders with Idempotency-Key', () => {
     const responses = await Promise.all(Array.from({ length: 20 }, () => post(seedOrder, 'key-7')));
     const codes = responses.map((response) => response.statusCode);
     expect(codes.every((code) => code === 201 || code === 409)).toBe(true);
-    const fresh = responses.filter((response) => response.statusCode === 201 && response.headers['idempotent-replayed'] === undefined);
+    const fresh = responses.filter(
+      (response) => response.statusCode === 201 && response.headers['idempotent-replayed'] === undefined,
+    );
     expect(fresh).toHaveLength(1);
     for (const response of responses.filter((r) => r.statusCode === 409)) {
       expect(json(response).code).toBe('IDEMPOTENCY_IN_FLIGHT');
@@ -125,7 +136,10 @@ describe('POST /orders with Idempotency-Key', () => {
     expect(corrected.headers['idempotent-replayed']).toBeUndefined();
   });
 
-  it.each([['', 'empty'], ['k'.repeat(201), 'over 200 characters']])('answers 400 for a key that is %s', async (key) => {
+  it.each([
+    ['', 'empty'],
+    ['k'.repeat(201), 'over 200 characters'],
+  ])('answers 400 for a key that is %s', async (key) => {
     const response = await post(seedOrder, key);
     expect(response.statusCode).toBe(400);
     expect(json(response)).toMatchObject({ field: 'headers/idempotency-key' });
@@ -133,6 +147,9 @@ describe('POST /orders with Idempotency-Key', () => {
 
   it('keeps keys for 24 hours with a TTL index', async () => {
     const indexes = await app.mongo.db.collection(IDEMPOTENCY_COLLECTION).indexes();
-    expect(indexes.find((index) => index.name === 'created_at_ttl')).toMatchObject({ key: { created_at: 1 }, expireAfterSeconds: 86400 });
+    expect(indexes.find((index) => index.name === 'created_at_ttl')).toMatchObject({
+      key: { created_at: 1 },
+      expireAfterSeconds: 86400,
+    });
   });
 });

@@ -143,7 +143,9 @@ describe('GET /orders', () => {
   it('filters by a case-insensitive customer substring', async () => {
     const docs = await seedOrders(12);
     const body = await list('?customer=bOB');
-    expect(body.orders.map((order) => order.id)).toEqual(expectedOrder(docs.filter((doc) => doc.customer_name.startsWith('Bob'))));
+    expect(body.orders.map((order) => order.id)).toEqual(
+      expectedOrder(docs.filter((doc) => doc.customer_name.startsWith('Bob'))),
+    );
     expect(body.orders.length).toBe(3);
   });
 
@@ -157,8 +159,24 @@ describe('GET /orders', () => {
 
   it('matches regular-expression metacharacters in the customer filter literally', async () => {
     await app.mongo.orders.insertMany([
-      { _id: 1, customer_name: 'A.B (Ltd)', product_name: 'x', status: 'pending', created_at: new Date(), updated_at: new Date(), version: 1 },
-      { _id: 2, customer_name: 'AxB Ltd', product_name: 'x', status: 'pending', created_at: new Date(), updated_at: new Date(), version: 1 },
+      {
+        _id: 1,
+        customer_name: 'A.B (Ltd)',
+        product_name: 'x',
+        status: 'pending',
+        created_at: new Date(),
+        updated_at: new Date(),
+        version: 1,
+      },
+      {
+        _id: 2,
+        customer_name: 'AxB Ltd',
+        product_name: 'x',
+        status: 'pending',
+        created_at: new Date(),
+        updated_at: new Date(),
+        version: 1,
+      },
     ]);
     expect((await list('?customer=A.B')).orders.map((order) => order.id)).toEqual([1]);
     expect((await list(`?customer=${encodeURIComponent('(Ltd)')}`)).orders.map((order) => order.id)).toEqual([1]);
@@ -200,14 +218,15 @@ describe('GET /orders', () => {
     expect((await list('?limit=500')).orders).toHaveLength(3);
   });
 
-  it.each(['garbage', Buffer.from('v1:notanumber:3').toString('base64url'), Buffer.from('{"$gt":1}').toString('base64url')])(
-    'answers 400 INVALID_CURSOR for a cursor it did not issue (%s)',
-    async (cursor) => {
-      const response = await app.inject({ method: 'GET', url: `/orders?cursor=${cursor}` });
-      expect(response.statusCode).toBe(400);
-      expect(json(response)).toMatchObject({ code: 'INVALID_CURSOR', field: 'querystring/cursor' });
-    },
-  );
+  it.each([
+    'garbage',
+    Buffer.from('v1:notanumber:3').toString('base64url'),
+    Buffer.from('{"$gt":1}').toString('base64url'),
+  ])('answers 400 INVALID_CURSOR for a cursor it did not issue (%s)', async (cursor) => {
+    const response = await app.inject({ method: 'GET', url: `/orders?cursor=${cursor}` });
+    expect(response.statusCode).toBe(400);
+    expect(json(response)).toMatchObject({ code: 'INVALID_CURSOR', field: 'querystring/cursor' });
+  });
 
   it('answers the feed position with the snapshot once the feed has seen a change', async () => {
     await app.inject({ method: 'POST', url: '/orders', payload: { id: 1, customer_name: 'Ann', product_name: 'Mug' } });

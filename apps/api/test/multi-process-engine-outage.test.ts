@@ -27,7 +27,16 @@ interface Engine {
 async function startEngine(dbPath: string, port: number): Promise<Engine> {
   const child = spawn(
     process.execPath,
-    ['--conditions=@orders/source', '--import', 'tsx', 'packages/mongo-embedded/src/cli.ts', '--port', String(port), '--dbpath', dbPath],
+    [
+      '--conditions=@orders/source',
+      '--import',
+      'tsx',
+      'packages/mongo-embedded/src/cli.ts',
+      '--port',
+      String(port),
+      '--dbpath',
+      dbPath,
+    ],
     { cwd: REPOSITORY_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -94,7 +103,8 @@ function summary(event: OrderEvent): string {
 
 /** Feed and readiness failures an API logged (pino JSON lines at warn level or above). */
 function failureLines(api: ApiProcess): number {
-  return api.output.filter((line) => /"level":(40|50|60)/.test(line) && /feed|readiness|request failed/.test(line)).length;
+  return api.output.filter((line) => /"level":(40|50|60)/.test(line) && /feed|readiness|request failed/.test(line))
+    .length;
 }
 
 describe('the engine stops for a few seconds under two API processes', () => {
@@ -142,7 +152,13 @@ describe('the engine stops for a few seconds under two API processes', () => {
     expect((await post(a.baseUrl, 3)).status).toBe(201);
     await orders.updateOne({ _id: 1 }, { $set: { status: 'shipped' }, $inc: { version: 1 } });
     expect((await status(`${b.baseUrl}/orders/2`, { method: 'DELETE' })).status).toBe(204);
-    const expected = ['order.created 1 v1', 'order.created 2 v1', 'order.created 3 v1', 'order.updated 1 v2', 'order.deleted 2'];
+    const expected = [
+      'order.created 1 v1',
+      'order.created 2 v1',
+      'order.created 3 v1',
+      'order.updated 1 v2',
+      'order.deleted 2',
+    ];
     for (const client of [onA, onB]) {
       await client.waitForEvents(expected.length, 30_000);
       expect(client.events().map(summary)).toEqual(expected);

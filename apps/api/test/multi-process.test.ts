@@ -80,10 +80,20 @@ describe('several API processes on one engine', () => {
     const onA = await subscribe(a.wsUrl);
     const onB = await subscribe(b.wsUrl);
 
-    expect(await request(a.baseUrl, 'POST', '/orders', { id: 1, customer_name: 'Ann', product_name: 'Lamp' })).toBe(201);
-    expect(await request(b.baseUrl, 'POST', '/orders', { id: 2, customer_name: 'Ben', product_name: 'Desk' })).toBe(201);
+    expect(await request(a.baseUrl, 'POST', '/orders', { id: 1, customer_name: 'Ann', product_name: 'Lamp' })).toBe(
+      201,
+    );
+    expect(await request(b.baseUrl, 'POST', '/orders', { id: 2, customer_name: 'Ben', product_name: 'Desk' })).toBe(
+      201,
+    );
     expect(await request(b.baseUrl, 'PUT', '/orders/1', { status: 'shipped' })).toBe(200);
-    await orders.insertOne({ _id: 3, customer_name: 'Cy', product_name: 'Pen', status: 'pending', version: 1 } as never);
+    await orders.insertOne({
+      _id: 3,
+      customer_name: 'Cy',
+      product_name: 'Pen',
+      status: 'pending',
+      version: 1,
+    } as never);
     await orders.updateOne({ _id: 2 }, { $set: { status: 'delivered' }, $inc: { version: 1 } });
     expect(await request(a.baseUrl, 'DELETE', '/orders/3')).toBe(204);
     await orders.deleteOne({ _id: 1 });
@@ -113,13 +123,15 @@ describe('several API processes on one engine', () => {
     const watcherOnB = await subscribe(b.wsUrl);
 
     expect(await request(a.baseUrl, 'POST', '/orders', { id: 7, customer_name: 'Mo', product_name: 'Van' })).toBe(201);
-    for (let i = 0; i < 3; i++) expect(await request(a.baseUrl, 'PUT', '/orders/7', { product_name: `Van ${i}` })).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect(await request(a.baseUrl, 'PUT', '/orders/7', { product_name: `Van ${i}` })).toBe(200);
     await mover.waitForEvents(4);
     const sinceA = mover.lastPosition();
     await mover.close();
 
     // While the client is away: writes through B and directly through the driver.
-    for (let i = 0; i < 3; i++) expect(await request(b.baseUrl, 'PUT', '/orders/7', { product_name: `Bus ${i}` })).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect(await request(b.baseUrl, 'PUT', '/orders/7', { product_name: `Bus ${i}` })).toBe(200);
     await orders.updateOne({ _id: 7 }, { $set: { status: 'shipped' }, $inc: { version: 1 } });
     await watcherOnB.waitForEvents(8);
 
@@ -156,13 +168,15 @@ describe('several API processes on one engine', () => {
     freshDatabase();
     const [a, b] = [await startApi(), await startApi()];
     const client = await subscribe(a.wsUrl);
-    for (const id of [1, 2]) expect(await request(b.baseUrl, 'POST', '/orders', { id, customer_name: 'K', product_name: 'P' })).toBe(201);
+    for (const id of [1, 2])
+      expect(await request(b.baseUrl, 'POST', '/orders', { id, customer_name: 'K', product_name: 'P' })).toBe(201);
     await client.waitForEvents(2);
     const since = client.lastPosition();
 
     await stopApiProcess(a, 'SIGKILL');
     expect(await client.closed()).toBe(1006);
-    for (const id of [3, 4]) expect(await request(b.baseUrl, 'POST', '/orders', { id, customer_name: 'K', product_name: 'P' })).toBe(201);
+    for (const id of [3, 4])
+      expect(await request(b.baseUrl, 'POST', '/orders', { id, customer_name: 'K', product_name: 'P' })).toBe(201);
     await orders.deleteOne({ _id: 1 });
 
     const moved = await subscribe(b.wsUrl, { since });

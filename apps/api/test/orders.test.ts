@@ -18,11 +18,21 @@ beforeEach(async () => {
 });
 
 function create(payload: unknown, headers: Record<string, string> = {}) {
-  return app.inject({ method: 'POST', url: '/orders', payload: JSON.stringify(payload), headers: { 'content-type': 'application/json', ...headers } });
+  return app.inject({
+    method: 'POST',
+    url: '/orders',
+    payload: JSON.stringify(payload),
+    headers: { 'content-type': 'application/json', ...headers },
+  });
 }
 
 function update(id: number | string, payload: unknown, headers: Record<string, string> = {}) {
-  return app.inject({ method: 'PUT', url: `/orders/${id}`, payload: JSON.stringify(payload), headers: { 'content-type': 'application/json', ...headers } });
+  return app.inject({
+    method: 'PUT',
+    url: `/orders/${id}`,
+    payload: JSON.stringify(payload),
+    headers: { 'content-type': 'application/json', ...headers },
+  });
 }
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -37,7 +47,15 @@ describe('POST /orders', () => {
     expect(body).toMatchObject({ ...seedOrder, version: 1 });
     expect(body.created_at).toMatch(ISO);
     expect(body.updated_at).toBe(body.created_at);
-    expect(Object.keys(body).sort()).toEqual(['created_at', 'customer_name', 'id', 'product_name', 'status', 'updated_at', 'version']);
+    expect(Object.keys(body).sort()).toEqual([
+      'created_at',
+      'customer_name',
+      'id',
+      'product_name',
+      'status',
+      'updated_at',
+      'version',
+    ]);
     // Stored with the id as _id (DESIGN decision 2).
     expect(await app.mongo.orders.findOne({ _id: 200 })).toMatchObject({ customer_name: 'Bob', version: 1 });
   });
@@ -108,20 +126,31 @@ describe('POST /orders', () => {
       method: 'POST',
       url: '/orders',
       headers: { 'content-type': 'application/json' },
-      payload: '{"id": 5, "customer_name": "Eve", "product_name": "Hat", "constructor": {"prototype": {"admin": true}}}',
+      payload:
+        '{"id": 5, "customer_name": "Eve", "product_name": "Hat", "constructor": {"prototype": {"admin": true}}}',
     });
     expect(response.statusCode).toBe(400);
     expect(json(response)).toMatchObject({ code: 'FORBIDDEN_KEY', field: 'body/constructor' });
   });
 
   it('answers 400 INVALID_JSON for a body that is not JSON', async () => {
-    const response = await app.inject({ method: 'POST', url: '/orders', headers: { 'content-type': 'application/json' }, payload: '{"id": 1,' });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/orders',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"id": 1,',
+    });
     expect(response.statusCode).toBe(400);
     expect(json(response)).toMatchObject({ code: 'INVALID_JSON', field: 'body' });
   });
 
   it('answers 400 INVALID_JSON for an empty JSON body', async () => {
-    const response = await app.inject({ method: 'POST', url: '/orders', headers: { 'content-type': 'application/json' }, payload: '' });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/orders',
+      headers: { 'content-type': 'application/json' },
+      payload: '',
+    });
     expect(response.statusCode).toBe(400);
     expect(json(response)).toMatchObject({ code: 'INVALID_JSON' });
   });
@@ -132,11 +161,23 @@ describe('POST /orders', () => {
     expect(json(response)).toMatchObject({ statusCode: 413, code: 'BODY_TOO_LARGE' });
   });
 
-  it.each(['text/plain', 'application/x-www-form-urlencoded', 'application/xml'])('answers 415 for content type %s', async (type) => {
-    const response = await app.inject({ method: 'POST', url: '/orders', headers: { 'content-type': type }, payload: 'id=200' });
-    expect(response.statusCode).toBe(415);
-    expect(json(response)).toMatchObject({ statusCode: 415, code: 'UNSUPPORTED_MEDIA_TYPE', field: 'headers/content-type' });
-  });
+  it.each(['text/plain', 'application/x-www-form-urlencoded', 'application/xml'])(
+    'answers 415 for content type %s',
+    async (type) => {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/orders',
+        headers: { 'content-type': type },
+        payload: 'id=200',
+      });
+      expect(response.statusCode).toBe(415);
+      expect(json(response)).toMatchObject({
+        statusCode: 415,
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        field: 'headers/content-type',
+      });
+    },
+  );
 
   it('accepts application/json with a charset', async () => {
     const response = await app.inject({
@@ -184,7 +225,13 @@ describe('PUT /orders/:id', () => {
     expect(response.statusCode).toBe(200);
     expect(response.headers.etag).toBe('"2"');
     const body = json(response);
-    expect(body).toMatchObject({ id: 200, customer_name: 'Bob', product_name: 'T-shirt XL', status: 'shipped', version: 2 });
+    expect(body).toMatchObject({
+      id: 200,
+      customer_name: 'Bob',
+      product_name: 'T-shirt XL',
+      status: 'shipped',
+      version: 2,
+    });
     expect(body.created_at).toBe(created.created_at);
     expect(Date.parse(String(body.updated_at))).toBeGreaterThanOrEqual(Date.parse(String(created.updated_at)));
     expect(json(await app.inject({ method: 'GET', url: '/orders/200' }))).toEqual(body);
@@ -247,7 +294,12 @@ describe('PUT /orders/:id', () => {
 
   it('answers 415 for a non-JSON update', async () => {
     await create(seedOrder);
-    const response = await app.inject({ method: 'PUT', url: '/orders/200', headers: { 'content-type': 'text/plain' }, payload: 'shipped' });
+    const response = await app.inject({
+      method: 'PUT',
+      url: '/orders/200',
+      headers: { 'content-type': 'text/plain' },
+      payload: 'shipped',
+    });
     expect(response.statusCode).toBe(415);
   });
 });
@@ -281,6 +333,11 @@ describe('unknown routes', () => {
   it('answer 404 with the shared error body', async () => {
     const response = await app.inject({ method: 'POST', url: '/nope' });
     expect(response.statusCode).toBe(404);
-    expect(json(response)).toEqual({ statusCode: 404, error: 'Not Found', code: 'ROUTE_NOT_FOUND', message: 'Route POST /nope does not exist' });
+    expect(json(response)).toEqual({
+      statusCode: 404,
+      error: 'Not Found',
+      code: 'ROUTE_NOT_FOUND',
+      message: 'Route POST /nope does not exist',
+    });
   });
 });

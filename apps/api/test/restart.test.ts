@@ -70,14 +70,17 @@ function summary(event: OrderEvent): string {
 async function writeWhileDown(): Promise<string[]> {
   await orders.insertOne({ _id: 10, customer_name: 'Down', product_name: 'Time', status: 'pending' } as never);
   await orders.updateOne({ _id: 1 }, { $set: { status: 'shipped' }, $inc: { version: 1 } });
-  await orders.replaceOne({ _id: 2 }, {
-    customer_name: 'Replaced',
-    product_name: 'Whole',
-    status: 'delivered',
-    created_at: new Date(),
-    updated_at: new Date(),
-    version: 5,
-  });
+  await orders.replaceOne(
+    { _id: 2 },
+    {
+      customer_name: 'Replaced',
+      product_name: 'Whole',
+      status: 'delivered',
+      created_at: new Date(),
+      updated_at: new Date(),
+      version: 5,
+    },
+  );
   await orders.deleteOne({ _id: 3 });
   return ['order.created 10 v1', 'order.updated 1 v2', 'order.updated 2 v5', 'order.deleted 3'];
 }

@@ -81,7 +81,13 @@ describe('the real server over HTTP', () => {
     expect(created.status).toBe(201);
     expect(created.headers.get('location')).toBe('/orders/200');
     const createdOrder = (await created.json()) as Record<string, unknown>;
-    expect(createdOrder).toMatchObject({ id: 200, customer_name: 'Bob', product_name: 'T-shirt', status: 'pending', version: 1 });
+    expect(createdOrder).toMatchObject({
+      id: 200,
+      customer_name: 'Bob',
+      product_name: 'T-shirt',
+      status: 'pending',
+      version: 1,
+    });
 
     // curl -X PUT http://localhost:3000/orders/200 -H "Content-Type: application/json" -d '{"status": "shipped", ...}'
     const updated = await fetch(`${baseUrl}/orders/200`, {
@@ -90,7 +96,13 @@ describe('the real server over HTTP', () => {
       body: '{"status": "shipped", "product_name": "T-shirt XL"}',
     });
     expect(updated.status).toBe(200);
-    expect(await updated.json()).toMatchObject({ id: 200, customer_name: 'Bob', product_name: 'T-shirt XL', status: 'shipped', version: 2 });
+    expect(await updated.json()).toMatchObject({
+      id: 200,
+      customer_name: 'Bob',
+      product_name: 'T-shirt XL',
+      status: 'shipped',
+      version: 2,
+    });
 
     // curl -X GET http://localhost:3000/orders (before the delete, the order is listed)
     const listed = (await (await fetch(`${baseUrl}/orders`)).json()) as { orders: { id: number; status: string }[] };
@@ -129,7 +141,13 @@ describe('the real server over HTTP', () => {
     server = await startServer({ DATA_DIR: dataDir, WEB_DIST_DIR: dashboard.dir });
     const order = await fetch(`${server.baseUrl}/orders/7`);
     expect(order.status).toBe(200);
-    expect(await order.json()).toMatchObject({ id: 7, customer_name: 'Dana', product_name: 'Lamp', status: 'pending', version: 1 });
+    expect(await order.json()).toMatchObject({
+      id: 7,
+      customer_name: 'Dana',
+      product_name: 'Lamp',
+      status: 'pending',
+      version: 1,
+    });
   });
 
   it('stops cleanly when Ctrl-C arrives twice (from the terminal and relayed by a file watcher)', async () => {
@@ -157,11 +175,15 @@ describe('the real server over HTTP', () => {
   });
 
   it('exits 1 listing every bad variable when the configuration is invalid', async () => {
-    const child = spawn(process.execPath, ['--conditions=@orders/source', '--import', 'tsx', 'apps/api/src/server.ts'], {
-      cwd: REPOSITORY_ROOT,
-      env: { ...process.env, PORT: 'abc', LOG_LEVEL: 'chatty', DATA_DIR: dataDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@orders/source', '--import', 'tsx', 'apps/api/src/server.ts'],
+      {
+        cwd: REPOSITORY_ROOT,
+        env: { ...process.env, PORT: 'abc', LOG_LEVEL: 'chatty', DATA_DIR: dataDir },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -171,11 +193,22 @@ describe('the real server over HTTP', () => {
   });
 
   it('exits 1 naming the host and the fix when MONGODB_URI is unreachable', async () => {
-    const child = spawn(process.execPath, ['--conditions=@orders/source', '--import', 'tsx', 'apps/api/src/server.ts'], {
-      cwd: REPOSITORY_ROOT,
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', MONGODB_URI: 'mongodb://127.0.0.1:1/?directConnection=true', MONGODB_TIMEOUT_MS: '500', LOG_LEVEL: 'silent' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@orders/source', '--import', 'tsx', 'apps/api/src/server.ts'],
+      {
+        cwd: REPOSITORY_ROOT,
+        env: {
+          ...process.env,
+          PORT: '0',
+          HOST: '127.0.0.1',
+          MONGODB_URI: 'mongodb://127.0.0.1:1/?directConnection=true',
+          MONGODB_TIMEOUT_MS: '500',
+          LOG_LEVEL: 'silent',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));

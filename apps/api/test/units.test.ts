@@ -17,7 +17,15 @@ describe('page cursors', () => {
   });
 
   it('refuse anything they did not produce', () => {
-    for (const bad of ['', 'abc', 'not base64!', Buffer.from('v1:abc:1').toString('base64url'), Buffer.from('v1:1:0').toString('base64url'), Buffer.from('v2:1:1').toString('base64url'), Buffer.from('v1:1:99999999999999999').toString('base64url')]) {
+    for (const bad of [
+      '',
+      'abc',
+      'not base64!',
+      Buffer.from('v1:abc:1').toString('base64url'),
+      Buffer.from('v1:1:0').toString('base64url'),
+      Buffer.from('v2:1:1').toString('base64url'),
+      Buffer.from('v1:1:99999999999999999').toString('base64url'),
+    ]) {
       expect(decodeCursor(bad), bad).toBeNull();
     }
   });
@@ -74,8 +82,15 @@ describe('hashRequestBody', () => {
 
 describe('mapError', () => {
   it('never echoes the message of an unexpected error', () => {
-    const { body } = mapError(new Error('connection string mongodb://admin:pw@10.0.0.5 leaked at Foo.bar (/srv/x.js:1)'));
-    expect(body).toEqual({ statusCode: 500, error: 'Internal Server Error', code: ErrorCode.InternalError, message: 'Internal server error' });
+    const { body } = mapError(
+      new Error('connection string mongodb://admin:pw@10.0.0.5 leaked at Foo.bar (/srv/x.js:1)'),
+    );
+    expect(body).toEqual({
+      statusCode: 500,
+      error: 'Internal Server Error',
+      code: ErrorCode.InternalError,
+      message: 'Internal server error',
+    });
   });
 
   it('answers 503 DATABASE_UNAVAILABLE for driver connectivity errors and shutdown codes', async () => {
@@ -87,7 +102,11 @@ describe('mapError', () => {
     );
     await client.close();
     expect(selection).toBeInstanceOf(MongoServerSelectionError);
-    for (const error of [selection, new MongoNetworkError('socket closed'), new MongoServerError({ code: 11600, errmsg: 'interrupted at shutdown' })]) {
+    for (const error of [
+      selection,
+      new MongoNetworkError('socket closed'),
+      new MongoServerError({ code: 11600, errmsg: 'interrupted at shutdown' }),
+    ]) {
       const mapped = mapError(error);
       expect(mapped.body.statusCode).toBe(503);
       expect(mapped.body.code).toBe(ErrorCode.DatabaseUnavailable);
@@ -96,16 +115,39 @@ describe('mapError', () => {
   });
 
   it('gives framework 4xx errors a code derived from their status, and keeps a 5xx status without its message', () => {
-    const notAllowed = Object.assign(new Error('Method FOO not allowed'), { statusCode: 405, code: 'FST_ERR_SOMETHING' });
-    expect(mapError(notAllowed).body).toMatchObject({ statusCode: 405, code: 'METHOD_NOT_ALLOWED', message: 'Method FOO not allowed' });
+    const notAllowed = Object.assign(new Error('Method FOO not allowed'), {
+      statusCode: 405,
+      code: 'FST_ERR_SOMETHING',
+    });
+    expect(mapError(notAllowed).body).toMatchObject({
+      statusCode: 405,
+      code: 'METHOD_NOT_ALLOWED',
+      message: 'Method FOO not allowed',
+    });
     const unavailable = Object.assign(new Error('upstream pool exhausted at 10.0.0.9'), { statusCode: 503 });
-    expect(mapError(unavailable).body).toEqual({ statusCode: 503, error: 'Service Unavailable', code: 'INTERNAL_ERROR', message: 'Internal server error' });
+    expect(mapError(unavailable).body).toEqual({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      code: 'INTERNAL_ERROR',
+      message: 'Internal server error',
+    });
   });
 
   it('keeps the code, field and headers of an HttpError', () => {
-    const mapped = mapError(new HttpError(412, ErrorCode.VersionMismatch, 'moved on', { field: 'headers/if-match', headers: { etag: '"3"' } }));
+    const mapped = mapError(
+      new HttpError(412, ErrorCode.VersionMismatch, 'moved on', {
+        field: 'headers/if-match',
+        headers: { etag: '"3"' },
+      }),
+    );
     expect(mapped).toEqual({
-      body: { statusCode: 412, error: 'Precondition Failed', code: 'VERSION_MISMATCH', message: 'moved on', field: 'headers/if-match' },
+      body: {
+        statusCode: 412,
+        error: 'Precondition Failed',
+        code: 'VERSION_MISMATCH',
+        message: 'moved on',
+        field: 'headers/if-match',
+      },
       headers: { etag: '"3"' },
     });
   });

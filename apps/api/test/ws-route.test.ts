@@ -19,7 +19,10 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function serve(hubOptions: Partial<HubOptions>, pingIntervalMs = 30_000): Promise<{ hub: Hub; url: string; app: FastifyInstance }> {
+async function serve(
+  hubOptions: Partial<HubOptions>,
+  pingIntervalMs = 30_000,
+): Promise<{ hub: Hub; url: string; app: FastifyInstance }> {
   const hub = new Hub({ maxBufferedBytes: 4 * 1024 * 1024, batchWindowMs: 5, ringSize: 100, ...hubOptions });
   const app = Fastify({ logger: false });
   await app.register(websocket, { options: { maxPayload: MAX_CLIENT_FRAME_BYTES } });

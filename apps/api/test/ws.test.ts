@@ -58,14 +58,17 @@ describe('GET /ws: every write becomes one event for every client', () => {
     // Directly through the driver, bypassing the API; the document lacks the server-stamped fields.
     await orders.insertOne({ _id: 102, customer_name: 'Bo', product_name: 'Pen', status: 'pending' } as never);
     await orders.updateOne({ _id: 102 }, { $set: { status: 'delivered' } });
-    await orders.replaceOne({ _id: 101 }, {
-      customer_name: 'Ann',
-      product_name: 'Cup',
-      status: 'delivered',
-      created_at: new Date(),
-      updated_at: new Date(),
-      version: 7,
-    });
+    await orders.replaceOne(
+      { _id: 101 },
+      {
+        customer_name: 'Ann',
+        product_name: 'Cup',
+        status: 'delivered',
+        created_at: new Date(),
+        updated_at: new Date(),
+        version: 7,
+      },
+    );
     expect((await app.inject({ method: 'DELETE', url: '/orders/101' })).statusCode).toBe(204);
     await orders.deleteOne({ _id: 102 });
 
@@ -86,7 +89,10 @@ describe('GET /ws: every write becomes one event for every client', () => {
       expect(new Set(positions).size).toBe(positions.length);
     }
     const [first] = all;
-    expect(first?.events()[3]).toMatchObject({ type: 'order.updated', order: { id: 102, status: 'delivered', product_name: 'Pen' } });
+    expect(first?.events()[3]).toMatchObject({
+      type: 'order.updated',
+      order: { id: 102, status: 'delivered', product_name: 'Pen' },
+    });
     expect(first?.events()[4]).toMatchObject({ order: { product_name: 'Cup', status: 'delivered' } });
   });
 
@@ -115,7 +121,10 @@ describe('GET /ws: every write becomes one event for every client', () => {
     const stays = await subscribe();
     const leaves = await subscribe();
     await app.mongo.orders.insertMany(
-      Array.from({ length: 50 }, (_, i) => ({ _id: 300 + i, customer_name: 'C', product_name: 'P', status: 'pending' }) as never),
+      Array.from(
+        { length: 50 },
+        (_, i) => ({ _id: 300 + i, customer_name: 'C', product_name: 'P', status: 'pending' }) as never,
+      ),
     );
     await leaves.waitForEvents(1);
     leaves.socket.terminate();

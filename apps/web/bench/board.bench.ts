@@ -115,7 +115,9 @@ try {
   const elapsedS = (Date.now() - started) / 1000;
   await new Promise((resolve) => setTimeout(resolve, 1000));
 
-  const result = await page.evaluate<ProbeState>('(() => { window.__bench.running = false; return window.__bench; })()');
+  const result = await page.evaluate<ProbeState>(
+    '(() => { window.__bench.running = false; return window.__bench; })()',
+  );
   const latencies: number[] = [];
   const counted = new Set<string>();
   for (const [token, at] of result.seen) {
@@ -140,7 +142,10 @@ try {
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   const resultsDir = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
   await mkdir(resultsDir, { recursive: true });
-  await writeFile(`${resultsDir}web-board.json`, `${JSON.stringify({ ranAt: new Date().toISOString(), ...report }, null, 2)}\n`);
+  await writeFile(
+    `${resultsDir}web-board.json`,
+    `${JSON.stringify({ ranAt: new Date().toISOString(), ...report }, null, 2)}\n`,
+  );
 } finally {
   await browser.close();
   await stack.close();

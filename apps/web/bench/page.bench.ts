@@ -81,8 +81,15 @@ interface Probe {
 
 function summary(values: number[]) {
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN);
-  return { samples: sorted.length, p50: at(50), p95: at(95), p99: at(99), max: Math.round(sorted.at(-1) ?? Number.NaN) };
+  const at = (p: number) =>
+    Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN);
+  return {
+    samples: sorted.length,
+    p50: at(50),
+    p95: at(95),
+    p99: at(99),
+    max: Math.round(sorted.at(-1) ?? Number.NaN),
+  };
 }
 
 const dist = await mkdtemp(join(tmpdir(), 'orders-page-bench-'));
@@ -93,7 +100,15 @@ try {
   const orders = Array.from({ length: ORDERS }, (_, i) => {
     const id = ORDERS - i;
     const at = new Date(base + id * 1000).toISOString();
-    return { id, customer_name: `Customer ${id % 997}`, product_name: `Product ${id}`, status: ['pending', 'shipped', 'delivered'][id % 3], created_at: at, updated_at: at, version: 1 };
+    return {
+      id,
+      customer_name: `Customer ${id % 997}`,
+      product_name: `Product ${id}`,
+      status: ['pending', 'shipped', 'delivered'][id % 3],
+      created_at: at,
+      updated_at: at,
+      version: 1,
+    };
   });
   const listBody = JSON.stringify({ orders, position: 'p0', next_cursor: null });
 
@@ -101,11 +116,16 @@ try {
   await page.addInitScript(FAKE_SERVER);
   await page.route(`${ORIGIN}/**`, async (route) => {
     const url = new URL(route.request().url());
-    if (url.pathname === '/orders') return route.fulfill({ status: 200, contentType: 'application/json', body: listBody });
+    if (url.pathname === '/orders')
+      return route.fulfill({ status: 200, contentType: 'application/json', body: listBody });
     const file = url.pathname === '/' ? 'index.html' : url.pathname.slice(1);
     try {
       const body = await readFile(join(dist, file));
-      return await route.fulfill({ status: 200, contentType: CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', body });
+      return await route.fulfill({
+        status: 200,
+        contentType: CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+        body,
+      });
     } catch {
       return route.fulfill({ status: 404, body: 'not found' });
     }
@@ -114,7 +134,10 @@ try {
   await page.getByText(`${ORDERS.toLocaleString('en-US')} orders`).waitFor({ timeout: 60_000 });
   await page.getByRole('status', { name: 'Connection: Live' }).waitFor({ timeout: 30_000 });
   await page.evaluate('window.__probe.frames.length = 0; window.__probe.longTasks.length = 0; window.__startStream()');
-  await page.waitForFunction('window.__probe.done === true', undefined, { timeout: (SECONDS + 60) * 1000, polling: 500 });
+  await page.waitForFunction('window.__probe.done === true', undefined, {
+    timeout: (SECONDS + 60) * 1000,
+    polling: 500,
+  });
   const probe = await page.evaluate<Probe>('window.__probe');
   const report = {
     orders: ORDERS,

@@ -35,15 +35,36 @@ async function http(method: string, path: string, body?: unknown): Promise<Respo
 /** The database's orders as the board should show them: newest update first. */
 async function databaseBoard(): Promise<CardText[]> {
   const docs = await stack.orders.find({}).sort({ updated_at: -1, _id: -1 }).toArray();
-  return docs.map((doc) => ({ id: doc._id, customer: doc.customer_name, product: doc.product_name, status: STATUS_LABEL[doc.status] }));
+  return docs.map((doc) => ({
+    id: doc._id,
+    customer: doc.customer_name,
+    product: doc.product_name,
+    status: STATUS_LABEL[doc.status],
+  }));
 }
 
-function driverOrder(id: number, customer: string, product: string, status: OrderDocument['status'] = 'pending'): OrderDocument {
+function driverOrder(
+  id: number,
+  customer: string,
+  product: string,
+  status: OrderDocument['status'] = 'pending',
+): OrderDocument {
   const now = new Date();
-  return { _id: id, customer_name: customer, product_name: product, status, created_at: now, updated_at: now, version: 1 };
+  return {
+    _id: id,
+    customer_name: customer,
+    product_name: product,
+    status,
+    created_at: now,
+    updated_at: now,
+    version: 1,
+  };
 }
 
-async function driverUpdate(id: number, set: Partial<Pick<OrderDocument, 'customer_name' | 'product_name' | 'status'>>) {
+async function driverUpdate(
+  id: number,
+  set: Partial<Pick<OrderDocument, 'customer_name' | 'product_name' | 'status'>>,
+) {
   await stack.orders.updateOne({ _id: id }, { $set: { ...set, updated_at: new Date() }, $inc: { version: 1 } });
 }
 
@@ -63,16 +84,25 @@ afterAll(async () => {
 
 describe('two dashboards on the real server and the embedded database', () => {
   it('shows a write made over HTTP in both pages, at the top', async () => {
-    const response = await http('POST', '/orders', { id: 101, customer_name: 'Bob', product_name: 'T-shirt', status: 'pending' });
+    const response = await http('POST', '/orders', {
+      id: 101,
+      customer_name: 'Bob',
+      product_name: 'T-shirt',
+      status: 'pending',
+    });
     expect(response.status).toBe(201);
     for (const page of [pageA, pageB]) {
-      await expect.poll(() => readBoard(page), SHOWS_UP).toEqual([{ id: 101, customer: 'Bob', product: 'T-shirt', status: 'Pending' }]);
+      await expect
+        .poll(() => readBoard(page), SHOWS_UP)
+        .toEqual([{ id: 101, customer: 'Bob', product: 'T-shirt', status: 'Pending' }]);
     }
 
     const update = await http('PUT', '/orders/101', { status: 'shipped', product_name: 'T-shirt XL' });
     expect(update.status).toBe(200);
     for (const page of [pageA, pageB]) {
-      await expect.poll(() => readBoard(page), SHOWS_UP).toEqual([{ id: 101, customer: 'Bob', product: 'T-shirt XL', status: 'Shipped' }]);
+      await expect
+        .poll(() => readBoard(page), SHOWS_UP)
+        .toEqual([{ id: 101, customer: 'Bob', product: 'T-shirt XL', status: 'Shipped' }]);
     }
   });
 
@@ -127,7 +157,9 @@ describe('two dashboards on the real server and the embedded database', () => {
     await form.getByLabel('Customer').fill('Someone else');
     await form.getByLabel('Product').fill('Clash');
     await form.getByRole('button', { name: 'Create order' }).click();
-    await expect.poll(() => form.getByRole('alert').textContent(), SHOWS_UP).toBe('Order #102 already exists. Choose another id.');
+    await expect
+      .poll(() => form.getByRole('alert').textContent(), SHOWS_UP)
+      .toBe('Order #102 already exists. Choose another id.');
     expect(await readBoard(pageB)).toEqual(await databaseBoard());
   });
 
@@ -151,7 +183,8 @@ describe('two dashboards on the real server and the embedded database', () => {
 
     // And the feed is live again after the resume.
     await http('POST', '/orders', { id: 203, customer_name: 'Finn', product_name: 'Sofa', status: 'delivered' });
-    for (const page of [pageA, pageB]) await expect.poll(() => readBoard(page), SHOWS_UP).toEqual(await databaseBoard());
+    for (const page of [pageA, pageB])
+      await expect.poll(() => readBoard(page), SHOWS_UP).toEqual(await databaseBoard());
   });
 
   it('filters by status and customer: the server sends only matching changes, and an order that stops matching leaves', async () => {
@@ -188,7 +221,9 @@ describe('two dashboards on the real server and the embedded database', () => {
       [304, 'Katherine Johnson', 'Slide rule', 'pending'],
     ];
     for (const [id, customer, product, status] of seed) {
-      expect((await http('POST', '/orders', { id, customer_name: customer, product_name: product, status })).status).toBe(201);
+      expect(
+        (await http('POST', '/orders', { id, customer_name: customer, product_name: product, status })).status,
+      ).toBe(201);
     }
     await http('PUT', '/orders/202', { status: 'delivered' });
     await expect.poll(() => readBoard(pageA), SHOWS_UP).toEqual(await databaseBoard());

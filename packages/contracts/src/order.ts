@@ -15,7 +15,11 @@ export const OrderStatusSchema = Type.Union(
 );
 
 /** Orders are identified by a positive integer chosen by the client (stored as `_id`). */
-export const OrderIdSchema = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Order id, a positive integer' });
+export const OrderIdSchema = Type.Integer({
+  minimum: 1,
+  maximum: Number.MAX_SAFE_INTEGER,
+  description: 'Order id, a positive integer',
+});
 
 const NameSchema = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
 
@@ -63,8 +67,12 @@ export type OrderParams = Static<typeof OrderParamsSchema>;
 /** An order's filter, as used by `GET /orders` and by WebSocket subscriptions. */
 export const OrderFilterSchema = Type.Object(
   {
-    status: Type.Optional(Type.Array(OrderStatusSchema, { minItems: 1, maxItems: ORDER_STATUSES.length, uniqueItems: true })),
-    customer: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Case-insensitive substring of customer_name' })),
+    status: Type.Optional(
+      Type.Array(OrderStatusSchema, { minItems: 1, maxItems: ORDER_STATUSES.length, uniqueItems: true }),
+    ),
+    customer: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'Case-insensitive substring of customer_name' }),
+    ),
   },
   { $id: 'OrderFilter', additionalProperties: false },
 );
@@ -76,7 +84,9 @@ export const DEFAULT_PAGE_SIZE = 100;
 export const ListOrdersQuerySchema = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'next_cursor of the previous page' })),
+    cursor: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'next_cursor of the previous page' }),
+    ),
     status: Type.Optional(
       Type.Union([OrderStatusSchema, Type.Array(OrderStatusSchema, { minItems: 1, maxItems: ORDER_STATUSES.length })]),
     ),
@@ -90,7 +100,11 @@ export type ListOrdersQuery = Static<typeof ListOrdersQuerySchema>;
  * A position in the change feed: the database's resume token (`_data`), opaque to clients.
  * Any API process on the same database understands any position.
  */
-export const PositionSchema = Type.String({ minLength: 1, maxLength: 1024, description: 'Opaque change-feed position (resume token)' });
+export const PositionSchema = Type.String({
+  minLength: 1,
+  maxLength: 1024,
+  description: 'Opaque change-feed position (resume token)',
+});
 export type Position = Static<typeof PositionSchema>;
 
 export const ListOrdersResponseSchema = Type.Object(

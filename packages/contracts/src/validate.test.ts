@@ -22,7 +22,12 @@ const order: Order = {
 describe('client messages', () => {
   it('accepts a subscribe with a filter and a position', () => {
     const result = parseClientMessage(
-      JSON.stringify({ type: 'subscribe', protocol: PROTOCOL_VERSION, filter: { status: ['pending'], customer: 'bo' }, since: '8263' }),
+      JSON.stringify({
+        type: 'subscribe',
+        protocol: PROTOCOL_VERSION,
+        filter: { status: ['pending'], customer: 'bo' },
+        since: '8263',
+      }),
     );
     expect(result).toEqual({
       ok: true,
@@ -57,14 +62,26 @@ describe('server messages', () => {
     ];
     for (const event of events) expect(serverMessageValidator.check(event)).toBe(true);
     expect(parseServerMessage(JSON.stringify({ type: 'batch', events })).ok).toBe(true);
-    expect(parseServerMessage(JSON.stringify({ type: 'ready', protocol: 1, position: null, resumed: false })).ok).toBe(true);
+    expect(parseServerMessage(JSON.stringify({ type: 'ready', protocol: 1, position: null, resumed: false })).ok).toBe(
+      true,
+    );
     expect(parseServerMessage(JSON.stringify({ type: 'resync', reason: 'history_lost' })).ok).toBe(true);
   });
 
   it('rejects an event whose order is malformed', () => {
-    expect(serverMessageValidator.check({ type: 'order.created', order: { ...order, status: 'lost' }, position: 'a' })).toBe(false);
-    expect(serverMessageValidator.check({ type: 'order.created', order: { ...order, id: 0 }, position: 'a' })).toBe(false);
-    expect(serverMessageValidator.check({ type: 'order.created', order: { ...order, updated_at: 'yesterday' }, position: 'a' })).toBe(false);
+    expect(
+      serverMessageValidator.check({ type: 'order.created', order: { ...order, status: 'lost' }, position: 'a' }),
+    ).toBe(false);
+    expect(serverMessageValidator.check({ type: 'order.created', order: { ...order, id: 0 }, position: 'a' })).toBe(
+      false,
+    );
+    expect(
+      serverMessageValidator.check({
+        type: 'order.created',
+        order: { ...order, updated_at: 'yesterday' },
+        position: 'a',
+      }),
+    ).toBe(false);
     expect(serverMessageValidator.check({ type: 'batch', events: [] })).toBe(false);
   });
 });

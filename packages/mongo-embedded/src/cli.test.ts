@@ -30,13 +30,17 @@ interface Running {
 }
 
 function run(args: string[]): Running {
-  const child = spawn(process.execPath, ['--conditions=@orders/source', '--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--conditions=@orders/source', '--import', 'tsx', CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { child, exit, stdout: () => out, stderr: () => err };
 }
 
@@ -44,7 +48,10 @@ function run(args: string[]): Running {
 async function uriOf(r: Running, timeoutMs = 20_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const line = r.stdout().split('\n').find((l) => l.startsWith('mongodb://'));
+    const line = r
+      .stdout()
+      .split('\n')
+      .find((l) => l.startsWith('mongodb://'));
     if (line) return line.trim();
     if (r.child.exitCode !== null) throw new Error(`cli exited early: ${r.stderr()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -78,7 +85,10 @@ describe('cli', () => {
     expect(uri).toMatch(/^mongodb:\/\/127\.0\.0\.1:\d+\/\?replicaSet=rs0$/);
     const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
     try {
-      await client.db('app').collection('c').insertMany([{ _id: 1 }, { _id: 2 }] as never);
+      await client
+        .db('app')
+        .collection('c')
+        .insertMany([{ _id: 1 }, { _id: 2 }] as never);
     } finally {
       await client.close();
     }
@@ -105,7 +115,10 @@ describe('cli', () => {
       for (let i = 0; i < 100_000; i++) {
         const id = w * 1_000_000 + i;
         try {
-          await client.db('app').collection('c').insertOne({ _id: id, pad: 'x'.repeat(200) } as never);
+          await client
+            .db('app')
+            .collection('c')
+            .insertOne({ _id: id, pad: 'x'.repeat(200) } as never);
         } catch {
           return;
         }
@@ -122,7 +135,9 @@ describe('cli', () => {
     const again = new MongoClient(server.uri, { serverSelectionTimeoutMS: 5000 });
     try {
       const coll = again.db('app').collection('c');
-      const present = new Set((await coll.find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id as unknown as number));
+      const present = new Set(
+        (await coll.find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id as unknown as number),
+      );
       const missing = acknowledged.filter((id) => !present.has(id));
       expect(missing).toEqual([]);
     } finally {

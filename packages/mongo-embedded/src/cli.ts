@@ -53,7 +53,8 @@ function parse(argv: string[]): CliOptions | 'help' {
   const host = values.bind_ip ?? '127.0.0.1';
   if (host.length === 0 || host.includes(',')) throw new UsageError(`--bind_ip takes a single address, got '${host}'`);
   const oplogMB = values.oplogSize === undefined ? undefined : Number(values.oplogSize);
-  if (oplogMB !== undefined && !(Number.isFinite(oplogMB) && oplogMB > 0)) throw new UsageError(`invalid --oplogSize: ${values.oplogSize}`);
+  if (oplogMB !== undefined && !(Number.isFinite(oplogMB) && oplogMB > 0))
+    throw new UsageError(`invalid --oplogSize: ${values.oplogSize}`);
   return {
     port,
     host,

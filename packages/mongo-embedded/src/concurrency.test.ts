@@ -49,7 +49,9 @@ describe('long work yields to the event loop', () => {
     try {
       const docs = Array.from({ length: 60_000 }, (_, i) => ({ _id: i, v: i % 7 }));
       for (let i = 0; i < docs.length; i += 20_000) {
-        loader.send(opMsg(i + 1, { insert: 'big', $db: 'yield' }, { sequences: [['documents', docs.slice(i, i + 20_000)]] }));
+        loader.send(
+          opMsg(i + 1, { insert: 'big', $db: 'yield' }, { sequences: [['documents', docs.slice(i, i + 20_000)]] }),
+        );
         expect((await loader.readReply(20_000)).doc.n).toBe(20_000);
       }
       const order: string[] = [];

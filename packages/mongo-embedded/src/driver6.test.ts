@@ -18,8 +18,14 @@ describe('driver 6.22 smoke set', () => {
   it('runs CRUD, findOneAndUpdate and unique indexes', async () => {
     const coll = client.db('v6').collection<{ _id: number; sku: string; qty: number }>('items');
     await coll.createIndex({ sku: 1 }, { unique: true });
-    await coll.insertMany([{ _id: 1, sku: 'a', qty: 1 }, { _id: 2, sku: 'b', qty: 2 }]);
-    await expect(coll.insertOne({ _id: 3, sku: 'a', qty: 0 })).rejects.toMatchObject({ code: 11000, keyValue: { sku: 'a' } });
+    await coll.insertMany([
+      { _id: 1, sku: 'a', qty: 1 },
+      { _id: 2, sku: 'b', qty: 2 },
+    ]);
+    await expect(coll.insertOne({ _id: 3, sku: 'a', qty: 0 })).rejects.toMatchObject({
+      code: 11000,
+      keyValue: { sku: 'a' },
+    });
     const after = await coll.findOneAndUpdate({ sku: 'b' }, { $inc: { qty: 5 } }, { returnDocument: 'after' });
     expect(after).toEqual({ _id: 2, sku: 'b', qty: 7 });
     expect(await coll.distinct('sku')).toEqual(['a', 'b']);
@@ -33,7 +39,11 @@ describe('driver 6.22 smoke set', () => {
     const stream = coll.watch([], { maxAwaitTimeMS: 200 });
     try {
       await stream.tryNext();
-      await client.db('admin').command({ configureFailPoint: 'failCommand', mode: { times: 1 }, data: { failCommands: ['insert'], closeConnection: true } });
+      await client.db('admin').command({
+        configureFailPoint: 'failCommand',
+        mode: { times: 1 },
+        data: { failCommands: ['insert'], closeConnection: true },
+      });
       await coll.insertOne({ _id: 'x' });
       const event = await stream.next();
       expect(event).toMatchObject({ operationType: 'insert', documentKey: { _id: 'x' } });

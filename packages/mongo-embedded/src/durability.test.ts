@@ -22,8 +22,15 @@ function tempDir(): string {
   return d;
 }
 
-async function open(dbPath: string, changeHistoryMaxRecords?: number): Promise<{ server: EmbeddedServer; client: MongoClient }> {
-  const server = await startEmbeddedServer({ port: 0, dbPath, ...(changeHistoryMaxRecords ? { changeHistoryMaxRecords } : {}) });
+async function open(
+  dbPath: string,
+  changeHistoryMaxRecords?: number,
+): Promise<{ server: EmbeddedServer; client: MongoClient }> {
+  const server = await startEmbeddedServer({
+    port: 0,
+    dbPath,
+    ...(changeHistoryMaxRecords ? { changeHistoryMaxRecords } : {}),
+  });
   servers.push(server);
   const client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 5000 });
   clients.push(client);
@@ -62,14 +69,18 @@ describe('restart from the data directory', () => {
     expect(await orders2.findOne({ _id: 42 } as never)).toEqual({ _id: 42, orderNo: 'N42', qty: 42 });
     expect(await indexNames(orders2)).toEqual(['_id_', 'orderNo_1']);
     await expect(orders2.insertOne({ orderNo: 'N1' })).rejects.toMatchObject({ code: 11000 });
-    const names = (await db2.listCollections({}, { nameOnly: true }).toArray()).map((c: Document) => c.name as string).sort();
+    const names = (await db2.listCollections({}, { nameOnly: true }).toArray())
+      .map((c: Document) => c.name as string)
+      .sort();
     expect(names).toEqual(['orders', 'renamed']);
     const [info] = (await db2.listCollections({ name: 'orders' }).toArray()) as { options: Document }[];
     expect(info?.options).toEqual({ changeStreamPreAndPostImages: { enabled: true } });
     // Cluster time never goes backwards across a restart.
     const after = (await db2.command({ ping: 1 })) as { operationTime: Timestamp };
     expect(after.operationTime.greaterThanOrEqual(before.operationTime)).toBe(true);
-    const write = (await db2.command({ insert: 'orders', documents: [{ _id: 'new', orderNo: 'X' }] })) as { operationTime: Timestamp };
+    const write = (await db2.command({ insert: 'orders', documents: [{ _id: 'new', orderNo: 'X' }] })) as {
+      operationTime: Timestamp;
+    };
     expect(write.operationTime.greaterThan(before.operationTime)).toBe(true);
   });
 

@@ -1,1 +1,6 @@
-export { DEFAULT_CHANGE_HISTORY_MAX_BYTES, startEmbeddedServer, type EmbeddedServer, type EmbeddedServerOptions } from './server.js';
+export {
+  DEFAULT_CHANGE_HISTORY_MAX_BYTES,
+  startEmbeddedServer,
+  type EmbeddedServer,
+  type EmbeddedServerOptions,
+} from './server.js';

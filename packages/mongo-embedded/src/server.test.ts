@@ -52,11 +52,21 @@ describe('handshake and topology', () => {
   });
 
   it('accepts directConnection=true', async () => {
-    const client = new MongoClient(`mongodb://127.0.0.1:${server.port}/?directConnection=true`, { serverSelectionTimeoutMS: 5000 });
+    const client = new MongoClient(`mongodb://127.0.0.1:${server.port}/?directConnection=true`, {
+      serverSelectionTimeoutMS: 5000,
+    });
     try {
       await client.connect();
-      await client.db('direct').collection('c').insertOne({ _id: 1, x: 'y' } as never);
-      expect(await client.db('direct').collection('c').findOne({ _id: 1 } as never)).toEqual({ _id: 1, x: 'y' });
+      await client
+        .db('direct')
+        .collection('c')
+        .insertOne({ _id: 1, x: 'y' } as never);
+      expect(
+        await client
+          .db('direct')
+          .collection('c')
+          .findOne({ _id: 1 } as never),
+      ).toEqual({ _id: 1, x: 'y' });
     } finally {
       await client.close();
     }
@@ -67,9 +77,15 @@ describe('handshake and topology', () => {
     try {
       await client.connect();
       const coll = client.db('v6').collection<{ _id: number; n: number }>('c');
-      await coll.insertMany([{ _id: 1, n: 1 }, { _id: 2, n: 2 }]);
+      await coll.insertMany([
+        { _id: 1, n: 1 },
+        { _id: 2, n: 2 },
+      ]);
       await coll.updateOne({ _id: 2 }, { $inc: { n: 10 } });
-      expect(await coll.find().sort({ _id: 1 }).toArray()).toEqual([{ _id: 1, n: 1 }, { _id: 2, n: 12 }]);
+      expect(await coll.find().sort({ _id: 1 }).toArray()).toEqual([
+        { _id: 1, n: 1 },
+        { _id: 2, n: 12 },
+      ]);
       expect(await coll.countDocuments()).toBe(2);
       await coll.deleteOne({ _id: 1 });
       expect(await coll.estimatedDocumentCount()).toBe(1);
@@ -86,7 +102,11 @@ describe('handshake and topology', () => {
       expect((await admin.command({ ping: 1 })).ok).toBe(1);
       const info = await admin.command({ buildInfo: 1 });
       expect(info.version).toMatch(/^7\.0\./);
-      await expect(admin.command({ frobnicate: 1 })).rejects.toMatchObject({ code: 59, codeName: 'CommandNotFound', message: "no such command: 'frobnicate'" });
+      await expect(admin.command({ frobnicate: 1 })).rejects.toMatchObject({
+        code: 59,
+        codeName: 'CommandNotFound',
+        message: "no such command: 'frobnicate'",
+      });
     } finally {
       await client.close();
     }

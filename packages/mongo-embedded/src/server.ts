@@ -74,7 +74,9 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
     const opened = await Journal.open({ dir: options.dbPath });
     journal = opened.journal;
     if (opened.recovered.tornBytesDropped > 0) {
-      logger.warn(`dropped ${opened.recovered.tornBytesDropped} bytes of torn journal tail (${opened.recovered.tornTail?.reason ?? ''})`);
+      logger.warn(
+        `dropped ${opened.recovered.tornBytesDropped} bytes of torn journal tail (${opened.recovered.tornTail?.reason ?? ''})`,
+      );
     }
     store = new Store({ ...historyLimits, journal, warn: (m) => logger.warn(m) });
     try {
@@ -110,14 +112,22 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
 
   server.on('connection', (socket: Socket) => {
     const id = nextConnectionId++;
-    const conn = new WireConnection(socket, id, (ctx) => dispatcher.handle(ctx), logger, (c) => {
-      connections.delete(c);
-      dispatcher.connectionClosed(c.connectionId);
-    });
+    const conn = new WireConnection(
+      socket,
+      id,
+      (ctx) => dispatcher.handle(ctx),
+      logger,
+      (c) => {
+        connections.delete(c);
+        dispatcher.connectionClosed(c.connectionId);
+      },
+    );
     connections.add(conn);
   });
   server.on('error', (err) => logger.error(`server error: ${err.message}`));
-  logger.info(`mongo-embedded listening on ${hostPort}${options.dbPath ? ` (dbPath ${options.dbPath})` : ' (in memory)'}`);
+  logger.info(
+    `mongo-embedded listening on ${hostPort}${options.dbPath ? ` (dbPath ${options.dbPath})` : ' (in memory)'}`,
+  );
 
   let closing: Promise<void> | null = null;
   return {

@@ -63,10 +63,13 @@ describe('stop and restart on the same port', () => {
     cleanups.push(() => client.close());
     await client.db('admin').command({ ping: 1 });
     const closing = server.close();
-    const answer = await client.db('admin').command({ ping: 1 }).then(
-      () => null,
-      (err: unknown) => err,
-    );
+    const answer = await client
+      .db('admin')
+      .command({ ping: 1 })
+      .then(
+        () => null,
+        (err: unknown) => err,
+      );
     await closing;
     expect(answer).toBeInstanceOf(MongoServerError);
     expect((answer as MongoServerError).code).toBe(91);

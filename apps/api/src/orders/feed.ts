@@ -1,10 +1,4 @@
-import {
-  ORDER_STATUSES,
-  ResyncReason,
-  orderValidator,
-  type Order,
-  type OrderStatus,
-} from '@orders/contracts';
+import { ORDER_STATUSES, ResyncReason, orderValidator, type Order, type OrderStatus } from '@orders/contracts';
 
 /*
  * The change feed: ONE change stream per API process on the orders collection (DESIGN decision 4).
@@ -161,7 +155,8 @@ export function mapChange(change: RawChange, document?: unknown): MappedChange {
     case 'delete': {
       const key = change.documentKey;
       const id = typeof key === 'object' && key !== null ? toSafeInteger((key as { _id?: unknown })._id) : null;
-      if (id === null || id < 1) return { type: 'skip', position, reason: 'deleted document id is not an order id', expected: false };
+      if (id === null || id < 1)
+        return { type: 'skip', position, reason: 'deleted document id is not an order id', expected: false };
       return { type: 'event', item: { kind: 'deleted', position, id, order: null, before } };
     }
     default:
@@ -499,9 +494,7 @@ function errorSummary(err: unknown): object {
 
 /** One step of a replay: an event, or "nothing more right now, history read up to `position`". */
 export type ReplayStep =
-  | { kind: 'event'; item: ChangeItem }
-  | { kind: 'idle'; position: string | null }
-  | { kind: 'invalidated' };
+  { kind: 'event'; item: ChangeItem } | { kind: 'idle'; position: string | null } | { kind: 'invalidated' };
 
 /** A temporary change stream that replays history after a client's position. */
 export interface ReplayCursor {

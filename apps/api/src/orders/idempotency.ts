@@ -13,7 +13,8 @@ export interface IdempotencyRecord<R> {
   created_at: Date;
 }
 
-export type ClaimResult<R> = { kind: 'claimed' } | { kind: 'replay'; response: R } | { kind: 'in_flight' } | { kind: 'reused' };
+export type ClaimResult<R> =
+  { kind: 'claimed' } | { kind: 'replay'; response: R } | { kind: 'in_flight' } | { kind: 'reused' };
 
 export interface IdempotencyStore<R> {
   /**
@@ -91,7 +92,10 @@ export function createIdempotencyStore<R>(
   }
 
   async function ensureIndexes(): Promise<void> {
-    await collection.createIndex({ created_at: 1 }, { name: 'created_at_ttl', expireAfterSeconds: IDEMPOTENCY_TTL_SECONDS });
+    await collection.createIndex(
+      { created_at: 1 },
+      { name: 'created_at_ttl', expireAfterSeconds: IDEMPOTENCY_TTL_SECONDS },
+    );
   }
 
   return { claim, complete, release, ensureIndexes };

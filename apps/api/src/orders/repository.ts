@@ -27,14 +27,19 @@ export type UpdateResult =
   | { status: 'updated'; order: OrderDocument }
   | { status: 'not_found' }
   | { status: 'version_mismatch'; currentVersion: number };
-export type DeleteResult = { status: 'deleted' } | { status: 'not_found' } | { status: 'version_mismatch'; currentVersion: number };
+export type DeleteResult =
+  { status: 'deleted' } | { status: 'not_found' } | { status: 'version_mismatch'; currentVersion: number };
 
 /** The orders collection as plain functions. "Not found" is `null` or a `not_found` status, never an exception. */
 export interface OrdersRepository {
   list(options: ListOrdersOptions): Promise<OrdersPage>;
   get(id: number): Promise<OrderDocument | null>;
   create(body: CreateOrderBody, now?: Date): Promise<CreateResult>;
-  update(id: number, changes: UpdateOrderBody, options?: { expectedVersion?: number; now?: Date }): Promise<UpdateResult>;
+  update(
+    id: number,
+    changes: UpdateOrderBody,
+    options?: { expectedVersion?: number; now?: Date },
+  ): Promise<UpdateResult>;
   remove(id: number, options?: { expectedVersion?: number }): Promise<DeleteResult>;
   /** Creates the indexes the list order needs; idempotent. */
   ensureIndexes(): Promise<void>;
@@ -58,7 +63,8 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
         $or: [{ updated_at: { $lt: after.updatedAt } }, { updated_at: after.updatedAt, _id: { $lt: after.id } }],
       });
     }
-    const filter: Filter<OrderDocument> = clauses.length === 0 ? {} : clauses.length === 1 ? clauses[0]! : { $and: clauses };
+    const filter: Filter<OrderDocument> =
+      clauses.length === 0 ? {} : clauses.length === 1 ? clauses[0]! : { $and: clauses };
     // One extra document tells whether another page follows, without a count.
     const docs = await collection
       .find(filter)
@@ -104,14 +110,20 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
     if (changes.customer_name !== undefined) set.customer_name = changes.customer_name;
     if (changes.product_name !== undefined) set.product_name = changes.product_name;
     if (changes.status !== undefined) set.status = changes.status;
-    const filter: Filter<OrderDocument> = expectedVersion === undefined ? { _id: id } : { _id: id, version: expectedVersion };
-    const order = await collection.findOneAndUpdate(filter, { $set: set, $inc: { version: 1 } }, { returnDocument: 'after' });
+    const filter: Filter<OrderDocument> =
+      expectedVersion === undefined ? { _id: id } : { _id: id, version: expectedVersion };
+    const order = await collection.findOneAndUpdate(
+      filter,
+      { $set: set, $inc: { version: 1 } },
+      { returnDocument: 'after' },
+    );
     if (order !== null) return { status: 'updated', order };
     return missingOrMoved(id, expectedVersion);
   }
 
   async function remove(id: number, { expectedVersion }: { expectedVersion?: number } = {}): Promise<DeleteResult> {
-    const filter: Filter<OrderDocument> = expectedVersion === undefined ? { _id: id } : { _id: id, version: expectedVersion };
+    const filter: Filter<OrderDocument> =
+      expectedVersion === undefined ? { _id: id } : { _id: id, version: expectedVersion };
     const result = await collection.deleteOne(filter);
     if (result.deletedCount === 1) return { status: 'deleted' };
     return missingOrMoved(id, expectedVersion);

@@ -28,7 +28,8 @@ const swaggerPlugin: FastifyPluginAsync = async (fastify) => {
     },
     // Name shared components after the contracts' $id (Order, OrderStatus) rather than def-0, def-1.
     refResolver: {
-      buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === 'string' ? json.$id : `def-${index}`),
+      buildLocalReference: (json, _baseUri, _fragment, index) =>
+        typeof json.$id === 'string' ? json.$id : `def-${index}`,
     },
   });
   await fastify.register(swaggerUi, { routePrefix: '/docs' });

@@ -51,14 +51,20 @@ const IfMatchHeaders = Type.Object({
 });
 const CreateHeaders = Type.Object({
   'idempotency-key': Type.Optional(
-    Type.String({ minLength: 1, maxLength: 200, description: 'Retries with the same key and body return the first response' }),
+    Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description: 'Retries with the same key and body return the first response',
+    }),
   ),
 });
 
 /** The orders endpoints: the seed's four plus `GET /orders/:id`. */
 const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const orders = createOrdersRepository(fastify.mongo.orders);
-  const idempotency = createIdempotencyStore(fastify.mongo.db.collection<IdempotencyRecord<CreateResponse>>(IDEMPOTENCY_COLLECTION));
+  const idempotency = createIdempotencyStore(
+    fastify.mongo.db.collection<IdempotencyRecord<CreateResponse>>(IDEMPOTENCY_COLLECTION),
+  );
   await orders.ensureIndexes();
   await idempotency.ensureIndexes();
 
@@ -158,14 +164,24 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       const claim = await idempotency.claim(key, hashRequestBody(request.body));
       switch (claim.kind) {
         case 'reused':
-          throw new HttpError(422, ErrorCode.IdempotencyKeyReused, 'This Idempotency-Key was used with a different body', {
-            field: 'headers/idempotency-key',
-          });
+          throw new HttpError(
+            422,
+            ErrorCode.IdempotencyKeyReused,
+            'This Idempotency-Key was used with a different body',
+            {
+              field: 'headers/idempotency-key',
+            },
+          );
         case 'in_flight':
-          throw new HttpError(409, ErrorCode.IdempotencyInFlight, 'A request with this Idempotency-Key is still being processed', {
-            field: 'headers/idempotency-key',
-            headers: { 'retry-after': '1' },
-          });
+          throw new HttpError(
+            409,
+            ErrorCode.IdempotencyInFlight,
+            'A request with this Idempotency-Key is still being processed',
+            {
+              field: 'headers/idempotency-key',
+              headers: { 'retry-after': '1' },
+            },
+          );
         case 'replay':
           reply.header('idempotent-replayed', 'true');
           return sendStored(claim.response);

@@ -26,9 +26,7 @@ export class FakeSocket implements HubSocket {
 
   /** Order events received, batches flattened, in order. */
   events(): OrderEvent[] {
-    return this.frames.flatMap((frame) =>
-      frame.type === 'batch' ? frame.events : isOrderEvent(frame) ? [frame] : [],
-    );
+    return this.frames.flatMap((frame) => (frame.type === 'batch' ? frame.events : isOrderEvent(frame) ? [frame] : []));
   }
 
   /** Frames that are not order events or batches (ready, resync, error). */

@@ -48,14 +48,28 @@ function run(command: string, args: string[], cwd: string): Promise<void> {
     child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
     child.once('error', reject);
     child.once('exit', (code) =>
-      code === 0 ? resolvePromise() : reject(new Error(`${command} ${args.join(' ')} exited ${code}:\n${output.join('')}`)),
+      code === 0
+        ? resolvePromise()
+        : reject(new Error(`${command} ${args.join(' ')} exited ${code}:\n${output.join('')}`)),
     );
   });
 }
 
 /** Builds the dashboard (production mode) into `outDir`. */
 export async function buildDashboard(outDir: string): Promise<void> {
-  await run(process.execPath, [join(REPOSITORY_ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], WEB_DIR);
+  await run(
+    process.execPath,
+    [
+      join(REPOSITORY_ROOT, 'node_modules/vite/bin/vite.js'),
+      'build',
+      '--outDir',
+      outDir,
+      '--emptyOutDir',
+      '--logLevel',
+      'warn',
+    ],
+    WEB_DIR,
+  );
 }
 
 async function startApiProcess(env: NodeJS.ProcessEnv): Promise<ApiProcess> {

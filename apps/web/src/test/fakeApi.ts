@@ -21,8 +21,19 @@ export function json(status: number, body: unknown): Response {
 
 /** An ErrorBody response as the API sends it. */
 export function apiError(status: number, code: string, message: string, field?: string): Response {
-  const reasons: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 409: 'Conflict', 412: 'Precondition Failed' };
-  return json(status, { statusCode: status, error: reasons[status] ?? 'Error', code, message, ...(field ? { field } : {}) });
+  const reasons: Record<number, string> = {
+    400: 'Bad Request',
+    404: 'Not Found',
+    409: 'Conflict',
+    412: 'Precondition Failed',
+  };
+  return json(status, {
+    statusCode: status,
+    error: reasons[status] ?? 'Error',
+    code,
+    message,
+    ...(field ? { field } : {}),
+  });
 }
 
 /** A promise the test settles by hand, to hold a response "in flight". */
@@ -79,7 +90,10 @@ export class FakeApi {
   }
 
   readonly fetch = async (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> => {
-    const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url, 'http://localhost');
+    const url = new URL(
+      typeof input === 'string' ? input : input instanceof URL ? input.href : input.url,
+      'http://localhost',
+    );
     const request: RecordedRequest = {
       method: (init.method ?? 'GET').toUpperCase(),
       path: url.pathname,
@@ -137,7 +151,12 @@ export class FakeApi {
       if (ifMatch && ifMatch !== `"${existing.version}"`) {
         return apiError(412, 'VERSION_MISMATCH', `Order ${id} has changed`);
       }
-      const updated: Order = { ...existing, ...(request.body as Partial<Order>), updated_at: this.stamp(), version: existing.version + 1 };
+      const updated: Order = {
+        ...existing,
+        ...(request.body as Partial<Order>),
+        updated_at: this.stamp(),
+        version: existing.version + 1,
+      };
       this.orders.set(id, updated);
       return json(200, updated);
     }

@@ -48,9 +48,13 @@ class Engine {
     // ENGINE_BENCH_CPU_PROF=<dir>: the engine process writes a V8 CPU profile there when it exits (node --cpu-prof).
     const profDir = process.env.ENGINE_BENCH_CPU_PROF;
     const execArgv = ['--expose-gc', ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])];
-    const proc = fork(fileURLToPath(new URL('./engine-child.js', import.meta.url)), historyBytes ? [String(historyBytes)] : [], {
-      execArgv,
-    });
+    const proc = fork(
+      fileURLToPath(new URL('./engine-child.js', import.meta.url)),
+      historyBytes ? [String(historyBytes)] : [],
+      {
+        execArgv,
+      },
+    );
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('engine did not start within 30 s')), 30_000);
       proc.once('error', reject);
@@ -139,7 +143,10 @@ function watchInChild(uri: string, coll: string, arrived: (id: number, at: numbe
   const child = fork(fileURLToPath(new URL('./watcher-child.js', import.meta.url)), []);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the watcher process did not open its stream within 30 s')), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error('the watcher process did not open its stream within 30 s')),
+      30_000,
+    );
     child.on('message', (m: { op: 'ready' } | { op: 'event'; id: number; at: number }) => {
       if (m.op === 'ready') {
         clearTimeout(timer);
@@ -217,7 +224,9 @@ async function runMode(engine: Engine, connections: number, idBase: number): Pro
     let id = idBase;
     const nextId = (): number => id++;
 
-    const inserts = await withCpu(engine, () => load(connections, PHASE_MS, 200_000, () => coll.insertOne(doc(nextId()))));
+    const inserts = await withCpu(engine, () =>
+      load(connections, PHASE_MS, 200_000, () => coll.insertOne(doc(nextId()))),
+    );
     const live = id - idBase;
 
     const reads = await withCpu(engine, () =>
@@ -233,7 +242,9 @@ async function runMode(engine: Engine, connections: number, idBase: number): Pro
       if (docs.length === 0) throw new Error('range query returned nothing');
     });
 
-    const shared = await ackToEvent(coll, connections, nextId, (arrived) => watchInserts(watcher, 'bench', collName, arrived));
+    const shared = await ackToEvent(coll, connections, nextId, (arrived) =>
+      watchInserts(watcher, 'bench', collName, arrived),
+    );
     const own = await ackToEvent(coll, connections, nextId, (arrived) => watchInChild(engine.uri, collName, arrived));
     return {
       connections,
@@ -329,7 +340,13 @@ async function rawWire(engine: Engine, connections: number, idBase: number): Pro
   const inserts = await withCpu(engine, () =>
     rawLoad(port, connections, PHASE_MS, 200_000, (i) => {
       written = i + 1;
-      return { insert: coll, documents: [doc(idBase + i)], ordered: true, writeConcern: { w: 'majority' }, $db: 'bench' };
+      return {
+        insert: coll,
+        documents: [doc(idBase + i)],
+        ordered: true,
+        writeConcern: { w: 'majority' },
+        $db: 'bench',
+      };
     }),
   );
   const reads = await withCpu(engine, () =>
@@ -454,7 +471,7 @@ const targets = [
     verdict(bestReads >= 20_000),
   ],
   [
-    'change event after the ack, p99 (1 / 10 connections), stream in the writers\' process',
+    "change event after the ack, p99 (1 / 10 connections), stream in the writers' process",
     '≤ 2 ms',
     `${fmt(one.changeAckToEvent.p99, 2)} / ${fmt(ten.changeAckToEvent.p99, 2)} ms`,
     '',
@@ -478,11 +495,13 @@ const md = [
   '',
   `Machine: ${machine}. The engine runs in a child process with a data directory on disk (every acknowledged write fsynced, group commit); the driver load runs in the parent. ${(PHASE_MS / 1000).toFixed(0)} s per phase; total ${((Date.now() - started) / 1000).toFixed(0)} s. The machine is shared: other jobs may have been running.`,
   '',
-  'Three views of the same operations: **through the driver** (the issue\'s measure), **the driver alone** (the same loops against a null server in its own process that answers every command at once with a canned reply: the most the official driver issues per second on this machine, whatever the server), and **the engine over raw wire** (OP_MSG commands built with `bson`, one in flight per connection, replies only framed: what the engine sustains without the driver\'s cost).',
+  "Three views of the same operations: **through the driver** (the issue's measure), **the driver alone** (the same loops against a null server in its own process that answers every command at once with a canned reply: the most the official driver issues per second on this machine, whatever the server), and **the engine over raw wire** (OP_MSG commands built with `bson`, one in flight per connection, replies only framed: what the engine sustains without the driver's cost).",
   '',
   '| target | required | through the driver | driver alone (null server) | engine over raw wire | |',
   '|---|---|---:|---:|---:|---|',
-  ...targets.map(([name, req, got, ceiling, wire, met]) => `| ${name} | ${req} | ${got} | ${ceiling} | ${wire} | ${met} |`),
+  ...targets.map(
+    ([name, req, got, ceiling, wire, met]) => `| ${name} | ${req} | ${got} | ${ceiling} | ${wire} | ${met} |`,
+  ),
   '',
   '## Through the driver',
   '',
@@ -491,15 +510,22 @@ const md = [
   row('durable inserts/s', (m) => fmt(m.insertsPerSecond, 0)),
   row('insert latency p50 / p99 ms', (m) => lat(m.insertLatency)),
   row('engine CPU during inserts (share of a core)', (m) => `${fmt(m.engineCpuShareDuringInserts * 100, 0)}%`),
-  row('CPU µs per insert: engine / driver process', (m) => `${us(m.engineCpuUsPerInsert)} / ${us(m.driverCpuUsPerInsert)}`),
+  row(
+    'CPU µs per insert: engine / driver process',
+    (m) => `${us(m.engineCpuUsPerInsert)} / ${us(m.driverCpuUsPerInsert)}`,
+  ),
   row('point reads by _id/s', (m) => fmt(m.readsPerSecond, 0)),
   row('point read latency p50 / p99 ms', (m) => lat(m.readLatency)),
   row('CPU µs per read: engine / driver process', (m) => `${us(m.engineCpuUsPerRead)} / ${us(m.driverCpuUsPerRead)}`),
   row('indexed range query (100 docs)/s', (m) => fmt(m.rangeQueriesPerSecond, 0)),
   row('indexed range query latency p50 / p99 ms', (m) => lat(m.rangeLatency)),
-  row('commit → change event, stream in the writers\' process: ack → event p50 / p99 ms', (m) => lat(m.changeAckToEvent)),
+  row("commit → change event, stream in the writers' process: ack → event p50 / p99 ms", (m) =>
+    lat(m.changeAckToEvent),
+  ),
   row('the same: send → event p50 / p99 ms', (m) => lat(m.changeSendToEvent)),
-  row('commit → change event, stream in its own process: ack → event p50 / p99 ms', (m) => lat(m.changeAckToEventOwnProcess)),
+  row('commit → change event, stream in its own process: ack → event p50 / p99 ms', (m) =>
+    lat(m.changeAckToEventOwnProcess),
+  ),
   row('the same: send → event p50 / p99 ms', (m) => lat(m.changeSendToEventOwnProcess)),
   '',
   '## The driver alone, and the engine without the driver',
@@ -530,5 +556,8 @@ const md = [
 ].join('\n');
 await mkdir(RESULTS, { recursive: true });
 await writeFile(`${RESULTS}engine.md`, md);
-await writeFile(`${RESULTS}engine.json`, JSON.stringify({ machine, phaseMs: PHASE_MS, modes, raw, ceilings, memory, memorySmallHistory }, null, 1));
+await writeFile(
+  `${RESULTS}engine.json`,
+  JSON.stringify({ machine, phaseMs: PHASE_MS, modes, raw, ceilings, memory, memorySmallHistory }, null, 1),
+);
 console.log(md);

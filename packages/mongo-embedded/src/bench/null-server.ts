@@ -21,7 +21,10 @@ function answer(body: Doc, address: string, connectionId: number): Doc {
     case 'hello':
     case 'isMaster':
     case 'ismaster':
-      return { ...helloReply({ address, setName: 'rs0', connectionId, lastWrite: START, name, helloOk: body.helloOk }), ok: 1 };
+      return {
+        ...helloReply({ address, setName: 'rs0', connectionId, lastWrite: START, name, helloOk: body.helloOk }),
+        ok: 1,
+      };
     case 'find': {
       // One document shaped like the benchmark's: the reply costs the driver what a real hit costs.
       const filter = body.filter as Doc | undefined;

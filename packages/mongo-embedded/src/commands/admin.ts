@@ -136,7 +136,17 @@ export function replSetGetStatus(ctx: CommandContext): Doc {
     date: now,
     myState: 1,
     term: Long.fromNumber(1),
-    members: [{ _id: 0, name: ctx.info.address, health: 1, state: 1, stateStr: 'PRIMARY', self: true, optime: { ts: ctx.store.clock.current, t: Long.fromNumber(1) } }],
+    members: [
+      {
+        _id: 0,
+        name: ctx.info.address,
+        health: 1,
+        state: 1,
+        stateStr: 'PRIMARY',
+        self: true,
+        optime: { ts: ctx.store.clock.current, t: Long.fromNumber(1) },
+      },
+    ],
   };
 }
 

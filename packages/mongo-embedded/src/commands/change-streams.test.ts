@@ -36,7 +36,11 @@ describe('change streams through the command layer', () => {
       const events: Event[] = [];
       for (let i = 0; i < 4; i++) events.push(await stream.next());
       expect(events.map((e) => e.operationType)).toEqual(['insert', 'update', 'replace', 'delete']);
-      expect(events[0]).toMatchObject({ fullDocument: { _id: 1, s: 'new' }, ns: { db: db.databaseName, coll: 'c' }, documentKey: { _id: 1 } });
+      expect(events[0]).toMatchObject({
+        fullDocument: { _id: 1, s: 'new' },
+        ns: { db: db.databaseName, coll: 'c' },
+        documentKey: { _id: 1 },
+      });
       expect(events[1]).toMatchObject({ updateDescription: { updatedFields: { s: 'paid' }, removedFields: [] } });
       expect(await stream.tryNext()).toBeNull();
     } finally {
@@ -51,7 +55,11 @@ describe('change streams through the command layer', () => {
     const session = client.startSession();
     try {
       await stream.tryNext();
-      await db.collection('c').insertMany([{ _id: 1, g: 1 }, { _id: 2, g: 1 }, { _id: 3, g: 2 }] as never);
+      await db.collection('c').insertMany([
+        { _id: 1, g: 1 },
+        { _id: 2, g: 1 },
+        { _id: 3, g: 2 },
+      ] as never);
       await db.collection('c').updateMany({ g: 1 }, { $inc: { v: 1 } });
       const cmd = { insert: 'c', documents: [{ _id: 'retried' }], txnNumber: Long.fromNumber(1) };
       await client.db(db.databaseName).command(cmd, { session });
@@ -62,7 +70,15 @@ describe('change streams through the command layer', () => {
         const e = await stream.next();
         seen.push(`${e.operationType}:${String((e as { documentKey?: { _id: unknown } }).documentKey?._id)}`);
       }
-      expect(seen).toEqual(['insert:1', 'insert:2', 'insert:3', 'update:1', 'update:2', 'insert:retried', 'insert:last']);
+      expect(seen).toEqual([
+        'insert:1',
+        'insert:2',
+        'insert:3',
+        'update:1',
+        'update:2',
+        'insert:retried',
+        'insert:last',
+      ]);
     } finally {
       await session.endSession();
       await client.close();
@@ -75,12 +91,20 @@ describe('change streams through the command layer', () => {
     await db.createCollection('c', { changeStreamPreAndPostImages: { enabled: true } });
     const coll = db.collection('c');
     await coll.insertOne({ _id: 1, v: 1 } as never);
-    const stream = coll.watch([], { fullDocument: 'required', fullDocumentBeforeChange: 'required', maxAwaitTimeMS: 200 });
+    const stream = coll.watch([], {
+      fullDocument: 'required',
+      fullDocumentBeforeChange: 'required',
+      maxAwaitTimeMS: 200,
+    });
     try {
       await stream.tryNext();
       await coll.updateOne({ _id: 1 } as never, { $inc: { v: 1 } });
       const e = await stream.next();
-      expect(e).toMatchObject({ operationType: 'update', fullDocument: { _id: 1, v: 2 }, fullDocumentBeforeChange: { _id: 1, v: 1 } });
+      expect(e).toMatchObject({
+        operationType: 'update',
+        fullDocument: { _id: 1, v: 2 },
+        fullDocumentBeforeChange: { _id: 1, v: 1 },
+      });
     } finally {
       await stream.close();
     }
@@ -124,7 +148,11 @@ describe('change streams through the command layer', () => {
       await stream.tryNext();
       await coll.insertOne({ _id: 1 } as never);
       expect(await stream.next()).toMatchObject({ documentKey: { _id: 1 } });
-      await h.client.db('admin').command({ configureFailPoint: 'failCommand', mode: { times: 1 }, data: { failCommands: ['getMore'], closeConnection: true } });
+      await h.client.db('admin').command({
+        configureFailPoint: 'failCommand',
+        mode: { times: 1 },
+        data: { failCommands: ['getMore'], closeConnection: true },
+      });
       await coll.insertOne({ _id: 2 } as never);
       await coll.insertOne({ _id: 3 } as never);
       expect(await stream.next()).toMatchObject({ documentKey: { _id: 2 } });
@@ -142,7 +170,9 @@ describe('change streams through the command layer', () => {
       await stream.tryNext();
       await coll.insertOne({ _id: 1 } as never);
       expect(await stream.next()).toMatchObject({ documentKey: { _id: 1 } });
-      await h.client.db('admin').command({ configureFailPoint: 'failGetMoreAfterCursorCheckout', mode: { times: 1 }, data: { errorCode: 43 } });
+      await h.client
+        .db('admin')
+        .command({ configureFailPoint: 'failGetMoreAfterCursorCheckout', mode: { times: 1 }, data: { errorCode: 43 } });
       await coll.insertOne({ _id: 2 } as never);
       expect(await stream.next()).toMatchObject({ documentKey: { _id: 2 } });
       await h.client.db('admin').command({
@@ -162,7 +192,11 @@ describe('change streams through the command layer', () => {
     const stream = db.collection('c').watch([], { maxAwaitTimeMS: 200 });
     try {
       await stream.tryNext();
-      await h.client.db('admin').command({ configureFailPoint: 'failCommand', mode: { times: 1 }, data: { failCommands: ['getMore'], errorCode: 6 } });
+      await h.client.db('admin').command({
+        configureFailPoint: 'failCommand',
+        mode: { times: 1 },
+        data: { failCommands: ['getMore'], errorCode: 6 },
+      });
       await expect(stream.next()).rejects.toMatchObject({ code: 6 });
     } finally {
       await stream.close();

@@ -35,13 +35,24 @@ describe('insert', () => {
   it('ordered inserts stop at the first duplicate; unordered report every failing index', async () => {
     const coll = freshDb().collection<{ _id: number }>('c');
     await coll.insertOne({ _id: 1 });
-    const ordered = await runCommand<{ n: number; writeErrors: object[] }>(db, { insert: 'c', documents: [{ _id: 2 }, { _id: 1 }, { _id: 3 }], ordered: true });
+    const ordered = await runCommand<{ n: number; writeErrors: object[] }>(db, {
+      insert: 'c',
+      documents: [{ _id: 2 }, { _id: 1 }, { _id: 3 }],
+      ordered: true,
+    });
     expect(ordered.n).toBe(1);
     expect(ordered.writeErrors).toHaveLength(1);
-    expect(ordered.writeErrors[0]).toMatchObject({ index: 1, code: 11000, keyPattern: { _id: 1 }, keyValue: { _id: 1 } });
+    expect(ordered.writeErrors[0]).toMatchObject({
+      index: 1,
+      code: 11000,
+      keyPattern: { _id: 1 },
+      keyValue: { _id: 1 },
+    });
     expect(await coll.countDocuments()).toBe(2);
 
-    const err = await coll.insertMany([{ _id: 4 }, { _id: 1 }, { _id: 5 }, { _id: 2 }], { ordered: false }).catch((e: unknown) => e);
+    const err = await coll
+      .insertMany([{ _id: 4 }, { _id: 1 }, { _id: 5 }, { _id: 2 }], { ordered: false })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MongoBulkWriteError);
     const bulk = err as MongoBulkWriteError;
     expect(bulk.insertedCount).toBe(2);
@@ -76,8 +87,18 @@ describe('find and getMore', () => {
   it('applies filter, sort, skip, limit and projection', async () => {
     const coll = freshDb().collection('c');
     await coll.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: i, n: i % 5, s: `s${i}` })) as never);
-    const docs = await coll.find({ n: { $gte: 3 } }, { projection: { s: 1 } }).sort({ n: -1, _id: 1 }).skip(1).limit(4).toArray();
-    expect(docs).toEqual([{ _id: 9, s: 's9' }, { _id: 14, s: 's14' }, { _id: 19, s: 's19' }, { _id: 3, s: 's3' }]);
+    const docs = await coll
+      .find({ n: { $gte: 3 } }, { projection: { s: 1 } })
+      .sort({ n: -1, _id: 1 })
+      .skip(1)
+      .limit(4)
+      .toArray();
+    expect(docs).toEqual([
+      { _id: 9, s: 's9' },
+      { _id: 14, s: 's14' },
+      { _id: 19, s: 's19' },
+      { _id: 3, s: 's3' },
+    ]);
     const excluded = await coll.findOne({ _id: 7 } as never, { projection: { s: 0 } });
     expect(excluded).toEqual({ _id: 7, n: 2 });
   });
@@ -108,9 +129,12 @@ describe('find and getMore', () => {
     expect(single.cursor.firstBatch).toHaveLength(2);
     expect(Number(single.cursor.id)).toBe(0);
     const open = await runCommand<CursorReply>(db, { find: 'c', batchSize: 2 });
-    const killed = await runCommand<{ cursorsKilled: unknown[]; cursorsNotFound: unknown[] }>(db, { killCursors: 'c', cursors: [open.cursor.id, Long.fromNumber(12345)] });
+    const killed = await runCommand<{ cursorsKilled: unknown[]; cursorsNotFound: unknown[] }>(db, {
+      killCursors: 'c',
+      cursors: [open.cursor.id, Long.fromNumber(12345)],
+    });
     expect(killed.cursorsKilled).toEqual([open.cursor.id]);
-    expect((killed.cursorsNotFound).map(Number)).toEqual([12345]);
+    expect(killed.cursorsNotFound.map(Number)).toEqual([12345]);
   });
 
   it('refuses getMore on another namespace', async () => {
@@ -126,9 +150,17 @@ describe('find and getMore', () => {
       { _id: 1, n: new Int32(1), tags: ['a', 'b'], sub: { x: 1 }, s: 'apple' },
       { _id: 2, n: new Double(2.5), tags: ['b'], sub: { x: 2 }, s: 'banana' },
       { _id: 3, n: Long.fromNumber(3), tags: [], s: 'cherry' },
-      { _id: 4, n: 'four', items: [{ k: 'a', q: 1 }, { k: 'b', q: 5 }] },
+      {
+        _id: 4,
+        n: 'four',
+        items: [
+          { k: 'a', q: 1 },
+          { k: 'b', q: 5 },
+        ],
+      },
     ] as never);
-    const ids = async (filter: object): Promise<unknown[]> => (await coll.find(filter).sort({ _id: 1 }).toArray()).map((d) => d._id);
+    const ids = async (filter: object): Promise<unknown[]> =>
+      (await coll.find(filter).sort({ _id: 1 }).toArray()).map((d) => d._id);
     expect(await ids({ n: { $gt: 1 } })).toEqual([2, 3]);
     expect(await ids({ n: { $in: [1, 3] } })).toEqual([1, 3]);
     expect(await ids({ n: { $type: 'string' } })).toEqual([4]);
@@ -153,14 +185,28 @@ describe('find and getMore', () => {
 describe('update', () => {
   it('reports n, nModified and upserted like mongod', async () => {
     const coll = freshDb().collection('c');
-    await coll.insertMany([{ _id: 1, s: 'new' }, { _id: 2, s: 'new' }, { _id: 3, s: 'paid' }] as never);
+    await coll.insertMany([
+      { _id: 1, s: 'new' },
+      { _id: 2, s: 'new' },
+      { _id: 3, s: 'paid' },
+    ] as never);
     const many = await coll.updateMany({ s: 'new' }, { $set: { s: 'paid' } });
     expect(many).toMatchObject({ matchedCount: 2, modifiedCount: 2, upsertedCount: 0 });
     const noop = await coll.updateOne({ _id: 3 } as never, { $set: { s: 'paid' } });
     expect(noop).toMatchObject({ matchedCount: 1, modifiedCount: 0 });
-    const raw = await db.command({ update: 'c', updates: [{ q: { _id: 9 }, u: { $set: { s: 'x' } }, upsert: true }, { q: { _id: 1 }, u: { $set: { s: 'y' } } }] });
+    const raw = await db.command({
+      update: 'c',
+      updates: [
+        { q: { _id: 9 }, u: { $set: { s: 'x' } }, upsert: true },
+        { q: { _id: 1 }, u: { $set: { s: 'y' } } },
+      ],
+    });
     expect(raw).toMatchObject({ n: 2, nModified: 1, upserted: [{ index: 0, _id: 9 }] });
-    const upsert = await coll.updateOne({ k: 'seed' }, { $set: { v: 1 }, $setOnInsert: { created: true } }, { upsert: true });
+    const upsert = await coll.updateOne(
+      { k: 'seed' },
+      { $set: { v: 1 }, $setOnInsert: { created: true } },
+      { upsert: true },
+    );
     expect(upsert.upsertedId).toBeInstanceOf(ObjectId);
     expect(await coll.findOne({ k: 'seed' }, { projection: { _id: 0 } })).toEqual({ k: 'seed', v: 1, created: true });
   });
@@ -186,23 +232,51 @@ describe('update', () => {
       items: { k: string; q: number }[];
     }
     const coll = freshDb().collection<Target>('c');
-    await coll.insertOne({ _id: 1, n: 1, arr: [1, 2, 3], old: 'x', gone: true, items: [{ k: 'a', q: 1 }, { k: 'b', q: 2 }] });
-    await coll.updateOne({ _id: 1 }, {
-      $inc: { n: 2 },
-      $push: { arr: { $each: [4, 5] } },
-      $rename: { old: 'renamed' },
-      $unset: { gone: '' },
-      $currentDate: { at: true },
-      $set: { 'items.1.q': 9 },
+    await coll.insertOne({
+      _id: 1,
+      n: 1,
+      arr: [1, 2, 3],
+      old: 'x',
+      gone: true,
+      items: [
+        { k: 'a', q: 1 },
+        { k: 'b', q: 2 },
+      ],
     });
+    await coll.updateOne(
+      { _id: 1 },
+      {
+        $inc: { n: 2 },
+        $push: { arr: { $each: [4, 5] } },
+        $rename: { old: 'renamed' },
+        $unset: { gone: '' },
+        $currentDate: { at: true },
+        $set: { 'items.1.q': 9 },
+      },
+    );
     const doc = await coll.findOne({ _id: 1 } as never);
-    expect(doc).toMatchObject({ n: 3, arr: [1, 2, 3, 4, 5], renamed: 'x', items: [{ k: 'a', q: 1 }, { k: 'b', q: 9 }] });
+    expect(doc).toMatchObject({
+      n: 3,
+      arr: [1, 2, 3, 4, 5],
+      renamed: 'x',
+      items: [
+        { k: 'a', q: 1 },
+        { k: 'b', q: 9 },
+      ],
+    });
     expect(doc).not.toHaveProperty('gone');
     expect(doc!.at).toBeInstanceOf(Date);
     await coll.updateOne({ _id: 1 }, { $pull: { arr: { $gte: 4 } }, $max: { n: 10 } });
     await coll.updateOne({ _id: 1 }, { $addToSet: { arr: { $each: [1, 6] } }, $mul: { n: 2 } });
-    expect(await coll.findOne({ _id: 1 } as never, { projection: { arr: 1, n: 1 } })).toEqual({ _id: 1, n: 20, arr: [1, 2, 3, 6] });
-    const typeMismatch = await runCommand<{ n: number; writeErrors: object[] }>(db, { update: 'c', updates: [{ q: { _id: 1 }, u: { $inc: { renamed: 1 } } }] });
+    expect(await coll.findOne({ _id: 1 } as never, { projection: { arr: 1, n: 1 } })).toEqual({
+      _id: 1,
+      n: 20,
+      arr: [1, 2, 3, 6],
+    });
+    const typeMismatch = await runCommand<{ n: number; writeErrors: object[] }>(db, {
+      update: 'c',
+      updates: [{ q: { _id: 1 }, u: { $inc: { renamed: 1 } } }],
+    });
     expect(typeMismatch.writeErrors[0]).toMatchObject({ index: 0, code: 14 });
     await expect(coll.updateOne({ _id: 1 }, { $set: { n: 1 }, $inc: { n: 1 } })).rejects.toMatchObject({ code: 40 });
   });
@@ -223,12 +297,27 @@ describe('delete', () => {
 describe('findAndModify', () => {
   it('returns the document before or after, with fields and sort', async () => {
     const coll = freshDb().collection('c');
-    await coll.insertMany([{ _id: 1, q: 5, s: 'a' }, { _id: 2, q: 5, s: 'b' }] as never);
-    const before = await coll.findOneAndUpdate({ q: 5 }, { $set: { s: 'z' } }, { sort: { _id: -1 }, returnDocument: 'before' });
+    await coll.insertMany([
+      { _id: 1, q: 5, s: 'a' },
+      { _id: 2, q: 5, s: 'b' },
+    ] as never);
+    const before = await coll.findOneAndUpdate(
+      { q: 5 },
+      { $set: { s: 'z' } },
+      { sort: { _id: -1 }, returnDocument: 'before' },
+    );
     expect(before).toEqual({ _id: 2, q: 5, s: 'b' });
-    const after = await coll.findOneAndUpdate({ _id: 1 } as never, { $inc: { q: 1 } }, { returnDocument: 'after', projection: { q: 1, _id: 0 } });
+    const after = await coll.findOneAndUpdate(
+      { _id: 1 } as never,
+      { $inc: { q: 1 } },
+      { returnDocument: 'after', projection: { q: 1, _id: 0 } },
+    );
     expect(after).toEqual({ q: 6 });
-    const meta = await coll.findOneAndUpdate({ _id: 7 } as never, { $set: { s: 'new' } }, { upsert: true, returnDocument: 'after', includeResultMetadata: true });
+    const meta = await coll.findOneAndUpdate(
+      { _id: 7 } as never,
+      { $set: { s: 'new' } },
+      { upsert: true, returnDocument: 'after', includeResultMetadata: true },
+    );
     expect(meta.value).toEqual({ _id: 7, s: 'new' });
     expect(meta.lastErrorObject).toEqual({ n: 1, updatedExisting: false, upserted: 7 });
     const replaced = await coll.findOneAndReplace({ _id: 7 } as never, { s: 'replaced' }, { returnDocument: 'after' });
@@ -243,8 +332,14 @@ describe('findAndModify', () => {
   it('raises duplicate keys as top-level errors', async () => {
     const coll = freshDb().collection('c');
     await coll.createIndex({ s: 1 }, { unique: true });
-    await coll.insertMany([{ _id: 1, s: 'a' }, { _id: 2, s: 'b' }] as never);
-    await expect(coll.findOneAndUpdate({ _id: 2 } as never, { $set: { s: 'a' } })).rejects.toMatchObject({ code: 11000, keyValue: { s: 'a' } });
+    await coll.insertMany([
+      { _id: 1, s: 'a' },
+      { _id: 2, s: 'b' },
+    ] as never);
+    await expect(coll.findOneAndUpdate({ _id: 2 } as never, { $set: { s: 'a' } })).rejects.toMatchObject({
+      code: 11000,
+      keyValue: { s: 'a' },
+    });
   });
 });
 
@@ -268,9 +363,22 @@ describe('count, distinct and aggregate', () => {
 
   it('runs pipelines with a cursor', async () => {
     const coll = freshDb().collection('c');
-    await coll.insertMany([{ s: 'a', v: 1 }, { s: 'b', v: 2 }, { s: 'a', v: 3 }]);
-    const grouped = await coll.aggregate([{ $match: { v: { $gte: 1 } } }, { $group: { _id: '$s', total: { $sum: '$v' } } }, { $sort: { _id: 1 } }]).toArray();
-    expect(grouped).toEqual([{ _id: 'a', total: 4 }, { _id: 'b', total: 2 }]);
+    await coll.insertMany([
+      { s: 'a', v: 1 },
+      { s: 'b', v: 2 },
+      { s: 'a', v: 3 },
+    ]);
+    const grouped = await coll
+      .aggregate([
+        { $match: { v: { $gte: 1 } } },
+        { $group: { _id: '$s', total: { $sum: '$v' } } },
+        { $sort: { _id: 1 } },
+      ])
+      .toArray();
+    expect(grouped).toEqual([
+      { _id: 'a', total: 4 },
+      { _id: 'b', total: 2 },
+    ]);
     const counted = await coll.aggregate([{ $match: { s: 'a' } }, { $count: 'n' }]).toArray();
     expect(counted).toEqual([{ n: 2 }]);
     await expect(coll.aggregate([{ $bogus: {} }]).toArray()).rejects.toMatchObject({ code: 40324 });

@@ -15,7 +15,17 @@ import {
 import { MAX_DOCUMENT_SIZE, type Collection, type QueryPlan } from '../storage/store.js';
 import { write, type CommandContext } from './context.js';
 import { takeBatch } from './cursors.js';
-import { errorFields, isDoc, optionalDoc, optionalNonNegative, toBool, toNumber, writeError, YIELD_EVERY, yieldToEventLoop } from './util.js';
+import {
+  errorFields,
+  isDoc,
+  optionalDoc,
+  optionalNonNegative,
+  toBool,
+  toNumber,
+  writeError,
+  YIELD_EVERY,
+  yieldToEventLoop,
+} from './util.js';
 
 const DEFAULT_BATCH_SIZE = 101;
 /** Documents written per journal record in multi-document commands, between yields. */
@@ -61,22 +71,39 @@ function withIdFirst(doc: Doc): Doc {
 function checkSize(doc: Doc): void {
   const size = BSON.calculateObjectSize(doc);
   if (size > MAX_DOCUMENT_SIZE) {
-    throw new MongoServerError(10334, 'BSONObjectTooLarge', `BSONObj size: ${size} (0x${size.toString(16)}) is invalid. Size must be between 0 and ${MAX_DOCUMENT_SIZE}(16MB)`);
+    throw new MongoServerError(
+      10334,
+      'BSONObjectTooLarge',
+      `BSONObj size: ${size} (0x${size.toString(16)}) is invalid. Size must be between 0 and ${MAX_DOCUMENT_SIZE}(16MB)`,
+    );
   }
 }
 
 function checkIdType(doc: Doc): void {
   const id = doc._id;
   if (Array.isArray(id)) throw new MongoServerError(53, 'InvalidIdField', `The '_id' value cannot be of type array`);
-  if (id !== null && typeof id === 'object' && 'source' in id && 'options' in id && (id as { _bsontype?: string })._bsontype === 'BSONRegExp') {
+  if (
+    id !== null &&
+    typeof id === 'object' &&
+    'source' in id &&
+    'options' in id &&
+    (id as { _bsontype?: string })._bsontype === 'BSONRegExp'
+  ) {
     throw new MongoServerError(53, 'InvalidIdField', `The '_id' value cannot be of type regex`);
   }
 }
 
 function docArray(ctx: CommandContext, field: string): Doc[] {
   const v = ctx.body[field];
-  if (!Array.isArray(v)) throw new MongoServerError(40414, 'Location40414', `BSON field '${ctx.name}.${field}' is missing but a required field`);
-  for (const d of v) if (!isDoc(d)) throw new MongoServerError(14, 'TypeMismatch', `BSON field '${ctx.name}.${field}' must be an array of objects`);
+  if (!Array.isArray(v))
+    throw new MongoServerError(
+      40414,
+      'Location40414',
+      `BSON field '${ctx.name}.${field}' is missing but a required field`,
+    );
+  for (const d of v)
+    if (!isDoc(d))
+      throw new MongoServerError(14, 'TypeMismatch', `BSON field '${ctx.name}.${field}' must be an array of objects`);
   return v as Doc[];
 }
 
@@ -123,9 +150,18 @@ interface UpdateOutcome {
 function updateStatement(stmt: Doc): { q: Doc; u: Doc | Doc[]; upsert: boolean; multi: boolean; arrayFilters?: Doc[] } {
   const q = stmt.q ?? {};
   const u = stmt.u;
-  if (!isDoc(q)) throw new MongoServerError(14, 'TypeMismatch', "BSON field 'update.updates.q' is the wrong type, expected type 'object'");
+  if (!isDoc(q))
+    throw new MongoServerError(
+      14,
+      'TypeMismatch',
+      "BSON field 'update.updates.q' is the wrong type, expected type 'object'",
+    );
   if (!isDoc(u) && !(Array.isArray(u) && u.every(isDoc))) {
-    throw new MongoServerError(14, 'TypeMismatch', "BSON field 'update.updates.u' is the wrong type, expected type 'object' or 'array'");
+    throw new MongoServerError(
+      14,
+      'TypeMismatch',
+      "BSON field 'update.updates.u' is the wrong type, expected type 'object' or 'array'",
+    );
   }
   const arrayFilters = stmt.arrayFilters;
   if (arrayFilters !== undefined && !(Array.isArray(arrayFilters) && arrayFilters.every(isDoc))) {
@@ -139,7 +175,13 @@ function updateStatement(stmt: Doc): { q: Doc; u: Doc | Doc[]; upsert: boolean; 
 }
 
 /** Applies `u` to one current document; returns whether it changed. Throws on invalid updates. */
-function updateOne(ctx: CommandContext, coll: Collection, current: Doc, u: Doc | Doc[], arrayFilters: Doc[] | undefined): Doc | null {
+function updateOne(
+  ctx: CommandContext,
+  coll: Collection,
+  current: Doc,
+  u: Doc | Doc[],
+  arrayFilters: Doc[] | undefined,
+): Doc | null {
   const result = applyUpdate(current, u, {
     isUpsertInsert: false,
     now: new Date(),
@@ -149,10 +191,23 @@ function updateOne(ctx: CommandContext, coll: Collection, current: Doc, u: Doc |
   if (!result.modified) return null;
   const after = withIdFirst(result.doc);
   if (canonicalKey(after._id) !== canonicalKey(current._id)) {
-    throw new MongoServerError(66, 'ImmutableField', `Performing an update on the path '_id' would modify the immutable field '_id'`);
+    throw new MongoServerError(
+      66,
+      'ImmutableField',
+      `Performing an update on the path '_id' would modify the immutable field '_id'`,
+    );
   }
   checkSize(after);
-  write(ctx, (batch) => ctx.store.replace(batch, coll, current, after, !Array.isArray(u) && isReplacement(u) ? 'replace' : 'update', result.updateDescription));
+  write(ctx, (batch) =>
+    ctx.store.replace(
+      batch,
+      coll,
+      current,
+      after,
+      !Array.isArray(u) && isReplacement(u) ? 'replace' : 'update',
+      result.updateDescription,
+    ),
+  );
   return after;
 }
 
@@ -165,7 +220,8 @@ function upsertDocument(ctx: CommandContext, q: Doc, u: Doc | Doc[], arrayFilter
     ...(arrayFilters ? { arrayFilters } : {}),
   });
   let doc = result.doc;
-  if (!Array.isArray(u) && isReplacement(u) && seed._id !== undefined && doc._id === undefined) doc = { _id: seed._id, ...doc };
+  if (!Array.isArray(u) && isReplacement(u) && seed._id !== undefined && doc._id === undefined)
+    doc = { _id: seed._id, ...doc };
   doc = withIdFirst(doc);
   checkIdType(doc);
   checkSize(doc);
@@ -239,9 +295,19 @@ export async function remove(ctx: CommandContext): Promise<Doc> {
     const stmt = statements[index]!;
     try {
       const q = stmt.q ?? {};
-      if (!isDoc(q)) throw new MongoServerError(14, 'TypeMismatch', "BSON field 'delete.deletes.q' is the wrong type, expected type 'object'");
+      if (!isDoc(q))
+        throw new MongoServerError(
+          14,
+          'TypeMismatch',
+          "BSON field 'delete.deletes.q' is the wrong type, expected type 'object'",
+        );
       const limit = toNumber(stmt.limit);
-      if (limit !== 0 && limit !== 1) throw new MongoServerError(9, 'FailedToParse', 'The limit field in delete objects must be 0 or 1. Got ' + String(limit));
+      if (limit !== 0 && limit !== 1)
+        throw new MongoServerError(
+          9,
+          'FailedToParse',
+          'The limit field in delete objects must be 0 or 1. Got ' + String(limit),
+        );
       const coll = ctx.store.getCollection(ctx.db, name);
       if (!coll) continue;
       const { docs } = await findMatches(coll, ctx.store, q, limit === 1 ? 1 : Infinity);
@@ -277,11 +343,18 @@ export async function findAndModify(ctx: CommandContext): Promise<Doc> {
   const returnNew = toBool(body.new);
   const upsert = toBool(body.upsert);
   const arrayFilters = Array.isArray(body.arrayFilters) ? (body.arrayFilters as Doc[]) : undefined;
-  if (isRemove && upd !== undefined) throw new MongoServerError(9, 'FailedToParse', 'Cannot specify both an update and remove=true');
-  if (!isRemove && upd === undefined) throw new MongoServerError(9, 'FailedToParse', 'Either an update or remove=true must be specified');
-  if (isRemove && (upsert || returnNew)) throw new MongoServerError(9, 'FailedToParse', 'Cannot specify both upsert=true and remove=true');
+  if (isRemove && upd !== undefined)
+    throw new MongoServerError(9, 'FailedToParse', 'Cannot specify both an update and remove=true');
+  if (!isRemove && upd === undefined)
+    throw new MongoServerError(9, 'FailedToParse', 'Either an update or remove=true must be specified');
+  if (isRemove && (upsert || returnNew))
+    throw new MongoServerError(9, 'FailedToParse', 'Cannot specify both upsert=true and remove=true');
   if (!isRemove && !isDoc(upd) && !(Array.isArray(upd) && upd.every(isDoc))) {
-    throw new MongoServerError(14, 'TypeMismatch', "BSON field 'findAndModify.update' is the wrong type, expected type 'object' or 'array'");
+    throw new MongoServerError(
+      14,
+      'TypeMismatch',
+      "BSON field 'findAndModify.update' is the wrong type, expected type 'object' or 'array'",
+    );
   }
   const project = fields && Object.keys(fields).length > 0 ? compileProjection(fields) : (d: Doc) => d;
   const coll = ctx.store.getCollection(ctx.db, name);
@@ -302,7 +375,10 @@ export async function findAndModify(ctx: CommandContext): Promise<Doc> {
   if (!upsert) return { lastErrorObject: { n: 0, updatedExisting: false }, value: null };
   const doc = upsertDocument(ctx, query, u, arrayFilters);
   write(ctx, (batch) => ctx.store.insert(batch, ctx.store.ensureCollection(batch, ctx.db, name), doc));
-  return { lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id }, value: returnNew ? project(doc) : null };
+  return {
+    lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id },
+    value: returnNew ? project(doc) : null,
+  };
 }
 
 interface FindSpec {
@@ -325,22 +401,34 @@ function findSpec(body: Doc): FindSpec {
 }
 
 /** Runs a find; returns the full result list and what it cost (for explain). */
-export async function executeFind(ctx: CommandContext, name: string, spec: FindSpec): Promise<{ docs: Doc[]; plan: QueryPlan; docsExamined: number }> {
+export async function executeFind(
+  ctx: CommandContext,
+  name: string,
+  spec: FindSpec,
+): Promise<{ docs: Doc[]; plan: QueryPlan; docsExamined: number }> {
   const coll = ctx.store.getCollection(ctx.db, name);
   const hasSort = spec.sort !== undefined && Object.keys(spec.sort).length > 0;
-  const project = spec.projection && Object.keys(spec.projection).length > 0 ? compileProjection(spec.projection) : null;
+  const project =
+    spec.projection && Object.keys(spec.projection).length > 0 ? compileProjection(spec.projection) : null;
   const comparator = hasSort ? compileSort(spec.sort!) : null;
   const stopAfter = !hasSort && spec.limit > 0 ? spec.skip + spec.limit : Infinity;
   const result = await findMatches(coll, ctx.store, spec.filter, stopAfter);
   let docs = result.docs;
   if (comparator) docs.sort(comparator);
-  if (spec.skip > 0 || spec.limit > 0) docs = docs.slice(spec.skip, spec.limit > 0 ? spec.skip + spec.limit : undefined);
+  if (spec.skip > 0 || spec.limit > 0)
+    docs = docs.slice(spec.skip, spec.limit > 0 ? spec.skip + spec.limit : undefined);
   if (project) docs = docs.map(project);
   return { docs, plan: result.plan, docsExamined: result.docsExamined };
 }
 
 /** The cursor part of a reply: the first batch, and a server cursor when more remain. */
-export function cursorReply(ctx: CommandContext, ns: string, docs: Doc[], batchSizeRaw: unknown, singleBatch: boolean): Doc {
+export function cursorReply(
+  ctx: CommandContext,
+  ns: string,
+  docs: Doc[],
+  batchSizeRaw: unknown,
+  singleBatch: boolean,
+): Doc {
   const batchSize = toNumber(batchSizeRaw);
   const size = batchSize === undefined || batchSize <= 0 ? (batchSize === 0 ? 0 : DEFAULT_BATCH_SIZE) : batchSize;
   const firstBatch = takeBatch(docs, 0, size);
@@ -376,7 +464,12 @@ export async function count(ctx: CommandContext): Promise<Doc> {
 export async function distinct(ctx: CommandContext): Promise<Doc> {
   const name = collectionName(ctx);
   const key = ctx.body.key;
-  if (typeof key !== 'string') throw new MongoServerError(14, 'TypeMismatch', "BSON field 'distinct.key' is the wrong type, expected type 'string'");
+  if (typeof key !== 'string')
+    throw new MongoServerError(
+      14,
+      'TypeMismatch',
+      "BSON field 'distinct.key' is the wrong type, expected type 'string'",
+    );
   const query = optionalDoc(ctx.body, 'query') ?? {};
   const coll = ctx.store.getCollection(ctx.db, name);
   const { docs } = await findMatches(coll, ctx.store, query);
@@ -417,10 +510,12 @@ export async function aggregateCollection(ctx: CommandContext, name: string, pip
 /** `explain` of find/count/distinct: reports the plan and what it examined (the same stats mongod reports). */
 export async function explain(ctx: CommandContext): Promise<Doc> {
   const inner = ctx.body.explain;
-  if (!isDoc(inner)) throw new MongoServerError(14, 'TypeMismatch', "BSON field 'explain' is the wrong type, expected type 'object'");
+  if (!isDoc(inner))
+    throw new MongoServerError(14, 'TypeMismatch', "BSON field 'explain' is the wrong type, expected type 'object'");
   const innerName = Object.keys(inner)[0];
   const collName = innerName ? inner[innerName] : undefined;
-  if (typeof collName !== 'string') throw new MongoServerError(2, 'BadValue', 'explain needs a command on a collection');
+  if (typeof collName !== 'string')
+    throw new MongoServerError(2, 'BadValue', 'explain needs a command on a collection');
   let spec: FindSpec;
   if (innerName === 'find') spec = findSpec(inner);
   else if (innerName === 'count') spec = { filter: optionalDoc(inner, 'query') ?? {}, skip: 0, limit: 0 };
@@ -430,7 +525,9 @@ export async function explain(ctx: CommandContext): Promise<Doc> {
   const inputStage = plan.indexName
     ? { stage: 'IXSCAN', indexName: plan.indexName, keysExamined: plan.keysExamined }
     : { stage: 'COLLSCAN', docsExamined };
-  const winningPlan = plan.indexName ? { stage: 'FETCH', inputStage: { stage: 'IXSCAN', indexName: plan.indexName } } : { stage: 'COLLSCAN' };
+  const winningPlan = plan.indexName
+    ? { stage: 'FETCH', inputStage: { stage: 'IXSCAN', indexName: plan.indexName } }
+    : { stage: 'COLLSCAN' };
   return {
     explainVersion: '1',
     queryPlanner: { namespace: `${ctx.db}.${collName}`, parsedQuery: spec.filter, winningPlan, rejectedPlans: [] },
@@ -439,7 +536,9 @@ export async function explain(ctx: CommandContext): Promise<Doc> {
       nReturned: docs.length,
       totalKeysExamined: plan.keysExamined,
       totalDocsExamined: docsExamined,
-      executionStages: plan.indexName ? { stage: 'FETCH', nReturned: docs.length, docsExamined, inputStage } : { ...inputStage, nReturned: docs.length },
+      executionStages: plan.indexName
+        ? { stage: 'FETCH', nReturned: docs.length, docsExamined, inputStage }
+        : { ...inputStage, nReturned: docs.length },
     },
     command: inner,
     serverInfo: { host: ctx.info.host, port: ctx.info.port, version: '7.0.14' },

@@ -17,7 +17,11 @@ export async function aggregate(ctx: CommandContext): Promise<Doc> {
     throw new MongoServerError(14, 'TypeMismatch', "'pipeline' option must be specified as an array");
   }
   if (!isDoc(ctx.body.cursor) && ctx.body.explain === undefined) {
-    throw new MongoServerError(9, 'FailedToParse', "The 'cursor' option is required, except for aggregate with the explain argument");
+    throw new MongoServerError(
+      9,
+      'FailedToParse',
+      "The 'cursor' option is required, except for aggregate with the explain argument",
+    );
   }
   const stages = pipeline;
   const changeStreamAt = stages.findIndex((s) => Object.keys(s)[0] === '$changeStream');
@@ -26,7 +30,11 @@ export async function aggregate(ctx: CommandContext): Promise<Doc> {
   }
   if (changeStreamAt === 0) return openStream(ctx, target, stages);
   if (typeof target !== 'string') {
-    throw new MongoServerError(115, 'CommandNotSupported', 'aggregate: 1 is only supported with a leading $changeStream stage');
+    throw new MongoServerError(
+      115,
+      'CommandNotSupported',
+      'aggregate: 1 is only supported with a leading $changeStream stage',
+    );
   }
   return aggregateCollection(ctx, target, stages);
 }
@@ -40,7 +48,8 @@ async function openStream(ctx: CommandContext, target: unknown, stages: Doc[]): 
     throw new MongoServerError(73, 'InvalidNamespace', 'aggregate must name a collection or be 1');
   }
   const stage = stages[0]!.$changeStream;
-  if (!isDoc(stage)) throw new MongoServerError(50808, 'Location50808', '$changeStream stage expects a document as argument');
+  if (!isDoc(stage))
+    throw new MongoServerError(50808, 'Location50808', '$changeStream stage expects a document as argument');
   const stream = ctx.openChangeStream(ctx.store.changeLog, { db: ctx.db, coll, stage, pipeline: stages.slice(1) });
   const ns = `${ctx.db}.${coll ?? '$cmd.aggregate'}`;
   const cursor = ctx.cursors.registerStream(ns, stream);
@@ -49,9 +58,16 @@ async function openStream(ctx: CommandContext, target: unknown, stages: Doc[]): 
   return streamBatch(ctx, cursor.id, batchSize, 0, 'firstBatch');
 }
 
-async function streamBatch(ctx: CommandContext, id: Long, batchSize: number, maxAwaitMs: number, field: 'firstBatch' | 'nextBatch'): Promise<Doc> {
+async function streamBatch(
+  ctx: CommandContext,
+  id: Long,
+  batchSize: number,
+  maxAwaitMs: number,
+  field: 'firstBatch' | 'nextBatch',
+): Promise<Doc> {
   const cursor = ctx.cursors.get(id);
-  if (!cursor || cursor.kind !== 'stream') throw new MongoServerError(43, 'CursorNotFound', `cursor id ${id.toString()} not found`);
+  if (!cursor || cursor.kind !== 'stream')
+    throw new MongoServerError(43, 'CursorNotFound', `cursor id ${id.toString()} not found`);
   const waiting = new AbortController();
   const onDisconnect = (): void => waiting.abort();
   ctx.conn.signal.addEventListener('abort', onDisconnect, { once: true });
@@ -66,7 +82,9 @@ async function streamBatch(ctx: CommandContext, id: Long, batchSize: number, max
       ctx.cursors.kill(cursor.id);
       replyId = Long.ZERO;
     }
-    return { cursor: { [field]: result.events, postBatchResumeToken: result.postBatchResumeToken, id: replyId, ns: cursor.ns } };
+    return {
+      cursor: { [field]: result.events, postBatchResumeToken: result.postBatchResumeToken, id: replyId, ns: cursor.ns },
+    };
   } catch (err) {
     // mongod kills a cursor whose getMore failed.
     ctx.cursors.kill(cursor.id);
@@ -80,32 +98,56 @@ async function streamBatch(ctx: CommandContext, id: Long, batchSize: number, max
 export async function getMore(ctx: CommandContext): Promise<Doc> {
   const rawId = ctx.body.getMore;
   if (!(rawId instanceof Long)) {
-    throw new MongoServerError(14, 'TypeMismatch', "BSON field 'getMore.getMore' is the wrong type, expected type 'long'");
+    throw new MongoServerError(
+      14,
+      'TypeMismatch',
+      "BSON field 'getMore.getMore' is the wrong type, expected type 'long'",
+    );
   }
   const collection = ctx.body.collection;
   if (typeof collection !== 'string') {
-    throw new MongoServerError(14, 'TypeMismatch', "BSON field 'getMore.collection' is the wrong type, expected type 'string'");
+    throw new MongoServerError(
+      14,
+      'TypeMismatch',
+      "BSON field 'getMore.collection' is the wrong type, expected type 'string'",
+    );
   }
   const cursor = ctx.cursors.get(rawId);
   if (!cursor) throw new MongoServerError(43, 'CursorNotFound', `cursor id ${rawId.toString()} not found`);
   if (cursor.ns !== `${ctx.db}.${collection}`) {
-    throw new MongoServerError(13, 'Unauthorized', `Requested getMore on namespace '${ctx.db}.${collection}', but cursor belongs to a different namespace ${cursor.ns}`);
+    throw new MongoServerError(
+      13,
+      'Unauthorized',
+      `Requested getMore on namespace '${ctx.db}.${collection}', but cursor belongs to a different namespace ${cursor.ns}`,
+    );
   }
   const batchSizeRaw = toNumber(ctx.body.batchSize);
   const failure = ctx.failPoints.failGetMore();
   if (failure) {
     if (cursor.kind === 'stream') {
       ctx.cursors.kill(cursor.id);
-      throw new MongoServerError(failure.code, failure.codeName, failure.message, { errorLabels: ['ResumableChangeStreamError'] });
+      throw new MongoServerError(failure.code, failure.codeName, failure.message, {
+        errorLabels: ['ResumableChangeStreamError'],
+      });
     }
     ctx.cursors.kill(cursor.id);
     throw failure;
   }
   if (cursor.kind === 'stream') {
     const maxTimeMS = toNumber(ctx.body.maxTimeMS);
-    return streamBatch(ctx, cursor.id, batchSizeRaw && batchSizeRaw > 0 ? batchSizeRaw : DEFAULT_STREAM_BATCH, maxTimeMS ?? DEFAULT_AWAIT_MS, 'nextBatch');
+    return streamBatch(
+      ctx,
+      cursor.id,
+      batchSizeRaw && batchSizeRaw > 0 ? batchSizeRaw : DEFAULT_STREAM_BATCH,
+      maxTimeMS ?? DEFAULT_AWAIT_MS,
+      'nextBatch',
+    );
   }
-  const batch = takeBatch(cursor.docs, cursor.position, batchSizeRaw && batchSizeRaw > 0 ? batchSizeRaw : Number.MAX_SAFE_INTEGER);
+  const batch = takeBatch(
+    cursor.docs,
+    cursor.position,
+    batchSizeRaw && batchSizeRaw > 0 ? batchSizeRaw : Number.MAX_SAFE_INTEGER,
+  );
   cursor.position += batch.length;
   let id = cursor.id;
   if (cursor.position >= cursor.docs.length) {
@@ -117,7 +159,8 @@ export async function getMore(ctx: CommandContext): Promise<Doc> {
 
 export function killCursors(ctx: CommandContext): Doc {
   const ids = ctx.body.cursors;
-  if (!Array.isArray(ids)) throw new MongoServerError(14, 'TypeMismatch', "BSON field 'killCursors.cursors' must be an array");
+  if (!Array.isArray(ids))
+    throw new MongoServerError(14, 'TypeMismatch', "BSON field 'killCursors.cursors' must be an array");
   const cursorsKilled: Long[] = [];
   const cursorsNotFound: Long[] = [];
   for (const raw of ids) {

@@ -11,7 +11,11 @@ export interface ChangeStreamSpec {
 }
 
 export interface ChangeStreamCursor {
-  next(batchSize: number, maxAwaitMs: number, signal: AbortSignal): Promise<{ events: Doc[]; postBatchResumeToken: Doc; invalidated: boolean }>;
+  next(
+    batchSize: number,
+    maxAwaitMs: number,
+    signal: AbortSignal,
+  ): Promise<{ events: Doc[]; postBatchResumeToken: Doc; invalidated: boolean }>;
   close(): void;
 }
 
@@ -90,7 +94,16 @@ export class CursorManager {
 
   registerStream(ns: string, stream: ChangeStreamCursor): StreamCursor {
     const id = randomCursorId();
-    const cursor: StreamCursor = { kind: 'stream', id, key: id.toString(), ns, stream, waiting: null, firstBatchToken: null, lastUsed: Date.now() };
+    const cursor: StreamCursor = {
+      kind: 'stream',
+      id,
+      key: id.toString(),
+      ns,
+      stream,
+      waiting: null,
+      firstBatchToken: null,
+      lastUsed: Date.now(),
+    };
     this.cursors.set(cursor.key, cursor);
     return cursor;
   }

@@ -31,7 +31,11 @@ describe('collections', () => {
     const infos = (await db.listCollections().toArray()) as CollectionInfo[];
     expect(infos.map((c) => c.name)).toEqual(['images', 'plain']);
     const images = infos.find((c) => c.name === 'images');
-    expect(images).toMatchObject({ type: 'collection', options: { changeStreamPreAndPostImages: { enabled: true } }, idIndex: { v: 2, key: { _id: 1 }, name: '_id_' } });
+    expect(images).toMatchObject({
+      type: 'collection',
+      options: { changeStreamPreAndPostImages: { enabled: true } },
+      idIndex: { v: 2, key: { _id: 1 }, name: '_id_' },
+    });
     expect(images?.info?.readOnly).toBe(false);
     const named = (await db.listCollections({ name: 'plain' }, { nameOnly: true }).toArray()) as CollectionInfo[];
     expect(named).toEqual([{ name: 'plain', type: 'collection' }]);
@@ -42,7 +46,10 @@ describe('collections', () => {
     await db.createCollection('v', { validator: { qty: { $gte: 0 } } });
     const coll = db.collection('v');
     await coll.insertOne({ qty: 1 });
-    await expect(coll.insertOne({ qty: -1 })).rejects.toMatchObject({ code: 121, errInfo: { failingDocumentId: expect.anything() as unknown, details: {} } });
+    await expect(coll.insertOne({ qty: -1 })).rejects.toMatchObject({
+      code: 121,
+      errInfo: { failingDocumentId: expect.anything() as unknown, details: {} },
+    });
     await expect(coll.updateOne({ qty: 1 }, { $set: { qty: -5 } })).rejects.toMatchObject({ code: 121 });
     expect(await coll.countDocuments({ qty: 1 })).toBe(1);
   });
@@ -79,7 +86,9 @@ describe('collections', () => {
     await db.command({ collMod: 'c', changeStreamPreAndPostImages: { enabled: false } });
     const [after] = (await db.listCollections({ name: 'c' }).toArray()) as CollectionInfo[];
     expect(after?.options).toEqual({});
-    await expect(db.command({ collMod: 'missing', changeStreamPreAndPostImages: { enabled: true } })).rejects.toMatchObject({ code: 26 });
+    await expect(
+      db.command({ collMod: 'missing', changeStreamPreAndPostImages: { enabled: true } }),
+    ).rejects.toMatchObject({ code: 26 });
   });
 });
 
@@ -91,7 +100,10 @@ describe('databases', () => {
     const entry = listed.databases.find((d) => d.name === db.databaseName);
     expect(entry).toMatchObject({ name: db.databaseName, empty: false });
     expect(typeof entry?.sizeOnDisk).toBe('number');
-    const names = await runCommand<{ databases: { name: string }[] }>(h.client.db('admin'), { listDatabases: 1, nameOnly: true });
+    const names = await runCommand<{ databases: { name: string }[] }>(h.client.db('admin'), {
+      listDatabases: 1,
+      nameOnly: true,
+    });
     expect(names.databases.map((d) => d.name)).toContain(db.databaseName);
     expect(await db.dropDatabase()).toBe(true);
     const after = await h.client.db('admin').admin().listDatabases();

@@ -6,9 +6,26 @@ import { collectionName, cursorReply } from './crud.js';
 import { isDoc, toBool } from './util.js';
 
 const CREATE_OPTIONS = new Set([
-  'capped', 'size', 'max', 'validator', 'validationLevel', 'validationAction', 'changeStreamPreAndPostImages',
-  'collation', 'storageEngine', 'indexOptionDefaults', 'timeseries', 'expireAfterSeconds', 'clusteredIndex',
-  'viewOn', 'pipeline', 'idIndex', 'encryptedFields', 'flags', 'autoIndexId', 'temp',
+  'capped',
+  'size',
+  'max',
+  'validator',
+  'validationLevel',
+  'validationAction',
+  'changeStreamPreAndPostImages',
+  'collation',
+  'storageEngine',
+  'indexOptionDefaults',
+  'timeseries',
+  'expireAfterSeconds',
+  'clusteredIndex',
+  'viewOn',
+  'pipeline',
+  'idIndex',
+  'encryptedFields',
+  'flags',
+  'autoIndexId',
+  'temp',
 ]);
 
 function createOptions(body: Doc, command: string): Doc {
@@ -18,10 +35,18 @@ function createOptions(body: Doc, command: string): Doc {
     // Unknown options are ignored rather than refused: driver versions pass different extras through.
     if (!CREATE_OPTIONS.has(k)) continue;
     if (k === 'viewOn' || k === 'timeseries' || k === 'encryptedFields') {
-      throw new MongoServerError(115, 'CommandNotSupported', `'${k}' collections are not supported by the embedded engine`);
+      throw new MongoServerError(
+        115,
+        'CommandNotSupported',
+        `'${k}' collections are not supported by the embedded engine`,
+      );
     }
     if (k === 'changeStreamPreAndPostImages' && !(isDoc(v) && typeof v.enabled === 'boolean')) {
-      throw new MongoServerError(40414, 'Location40414', "BSON field 'changeStreamPreAndPostImages.enabled' is missing but a required field");
+      throw new MongoServerError(
+        40414,
+        'Location40414',
+        "BSON field 'changeStreamPreAndPostImages.enabled' is missing but a required field",
+      );
     }
     if (k === 'validator' && !isDoc(v)) throw new MongoServerError(14, 'TypeMismatch', "'validator' must be an object");
     options[k] = v;
@@ -30,8 +55,23 @@ function createOptions(body: Doc, command: string): Doc {
 }
 
 const GENERIC_FIELDS = new Set([
-  '$db', 'lsid', 'txnNumber', '$clusterTime', '$readPreference', 'readConcern', 'writeConcern', 'comment', 'maxTimeMS',
-  'apiVersion', 'apiStrict', 'apiDeprecationErrors', 'autocommit', 'startTransaction', '$audit', '$client', 'mayBypassWriteBlocking',
+  '$db',
+  'lsid',
+  'txnNumber',
+  '$clusterTime',
+  '$readPreference',
+  'readConcern',
+  'writeConcern',
+  'comment',
+  'maxTimeMS',
+  'apiVersion',
+  'apiStrict',
+  'apiDeprecationErrors',
+  'autocommit',
+  'startTransaction',
+  '$audit',
+  '$client',
+  'mayBypassWriteBlocking',
 ]);
 
 /** Fields every command may carry and that say nothing about the command itself. */
@@ -59,14 +99,17 @@ export function dropDatabase(ctx: CommandContext): Doc {
 }
 
 function parseNamespace(v: unknown, field: string): { db: string; coll: string } {
-  if (typeof v !== 'string') throw new MongoServerError(14, 'TypeMismatch', `BSON field 'renameCollection.${field}' must be a string`);
+  if (typeof v !== 'string')
+    throw new MongoServerError(14, 'TypeMismatch', `BSON field 'renameCollection.${field}' must be a string`);
   const dot = v.indexOf('.');
-  if (dot <= 0 || dot === v.length - 1) throw new MongoServerError(73, 'InvalidNamespace', `Invalid namespace specified '${v}'`);
+  if (dot <= 0 || dot === v.length - 1)
+    throw new MongoServerError(73, 'InvalidNamespace', `Invalid namespace specified '${v}'`);
   return { db: v.slice(0, dot), coll: v.slice(dot + 1) };
 }
 
 export function renameCollection(ctx: CommandContext): Doc {
-  if (ctx.db !== 'admin') throw new MongoServerError(13, 'Unauthorized', 'renameCollection may only be run against the admin database.');
+  if (ctx.db !== 'admin')
+    throw new MongoServerError(13, 'Unauthorized', 'renameCollection may only be run against the admin database.');
   const from = parseNamespace(ctx.body.renameCollection, 'renameCollection');
   const to = parseNamespace(ctx.body.to, 'to');
   validateNamespace(to.db, to.coll);
@@ -88,7 +131,11 @@ export function collMod(ctx: CommandContext): Doc {
     if (k === 'collMod' || isGenericField(k)) continue;
     if (k === 'changeStreamPreAndPostImages') {
       if (!(isDoc(v) && typeof v.enabled === 'boolean')) {
-        throw new MongoServerError(40414, 'Location40414', "BSON field 'changeStreamPreAndPostImages.enabled' is missing but a required field");
+        throw new MongoServerError(
+          40414,
+          'Location40414',
+          "BSON field 'changeStreamPreAndPostImages.enabled' is missing but a required field",
+        );
       }
       if (v.enabled) options[k] = { enabled: true };
       else delete options[k];
@@ -113,9 +160,9 @@ export function createIndexes(ctx: CommandContext): Doc {
   const name = collectionName(ctx);
   const raw = ctx.body.indexes;
   if (!Array.isArray(raw) || raw.length === 0 || !raw.every(isDoc)) {
-    throw new MongoServerError(2, 'BadValue', "Must specify at least one index to create");
+    throw new MongoServerError(2, 'BadValue', 'Must specify at least one index to create');
   }
-  const specs = (raw).map(normaliseIndexSpec);
+  const specs = raw.map(normaliseIndexSpec);
   for (const spec of specs) {
     if (spec.name === '_id_' && canonicalKey(spec.key) !== canonicalKey({ _id: 1 })) {
       throw new MongoServerError(86, 'IndexKeySpecsConflict', "The index name '_id_' is reserved for the _id index");
@@ -127,7 +174,11 @@ export function createIndexes(ctx: CommandContext): Doc {
     const coll = existed ?? ctx.store.ensureCollection(batch, ctx.db, name);
     const before = coll.indexes.length;
     const added = ctx.store.createIndexes(batch, coll, specs);
-    const reply: Doc = { numIndexesBefore: before, numIndexesAfter: before + added, createdCollectionAutomatically: !existed };
+    const reply: Doc = {
+      numIndexesBefore: before,
+      numIndexesAfter: before + added,
+      createdCollectionAutomatically: !existed,
+    };
     if (added === 0) reply.note = 'all indexes already exist';
     return reply;
   });
@@ -137,7 +188,13 @@ export function listIndexes(ctx: CommandContext): Doc {
   const name = collectionName(ctx);
   const coll = requireCollection(ctx, name);
   const cursor = isDoc(ctx.body.cursor) ? ctx.body.cursor : {};
-  return cursorReply(ctx, `${ctx.db}.${name}`, coll.indexes.map((i) => ({ ...i.spec })), cursor.batchSize, false);
+  return cursorReply(
+    ctx,
+    `${ctx.db}.${name}`,
+    coll.indexes.map((i) => ({ ...i.spec })),
+    cursor.batchSize,
+    false,
+  );
 }
 
 export function dropIndexes(ctx: CommandContext): Doc {
@@ -154,10 +211,15 @@ export function dropIndexes(ctx: CommandContext): Doc {
     if (!found) throw new MongoServerError(27, 'IndexNotFound', `can't find index with key: ${JSON.stringify(which)}`);
     names = [found.name];
   } else {
-    throw new MongoServerError(14, 'TypeMismatch', "BSON field 'dropIndexes.index' must be a string, an array of strings or an object");
+    throw new MongoServerError(
+      14,
+      'TypeMismatch',
+      "BSON field 'dropIndexes.index' must be a string, an array of strings or an object",
+    );
   }
   for (const n of names) {
-    if (!coll.indexes.some((i) => i.name === n)) throw new MongoServerError(27, 'IndexNotFound', `index not found with name [${n}]`);
+    if (!coll.indexes.some((i) => i.name === n))
+      throw new MongoServerError(27, 'IndexNotFound', `index not found with name [${n}]`);
     if (n === '_id_') throw new MongoServerError(72, 'InvalidOptions', 'cannot drop _id index');
   }
   write(ctx, (batch) => {
@@ -205,7 +267,13 @@ export function listDatabases(ctx: CommandContext): Doc {
     totalSize += sizeOnDisk;
     databases.push(nameOnly ? { name } : entry);
   }
-  return nameOnly ? { databases } : { databases, totalSize: Long.fromNumber(totalSize), totalSizeMb: Long.fromNumber(Math.round(totalSize / 1048576)) };
+  return nameOnly
+    ? { databases }
+    : {
+        databases,
+        totalSize: Long.fromNumber(totalSize),
+        totalSizeMb: Long.fromNumber(Math.round(totalSize / 1048576)),
+      };
 }
 
 export function dbStats(ctx: CommandContext): Doc {

@@ -149,16 +149,26 @@ export class Dispatcher {
     let extra: Doc = {};
     try {
       if (conn.request.bodySize > MAX_COMMAND_BODY_SIZE) {
-        throw new MongoServerError(10334, 'BSONObjectTooLarge', `BSONObj size: ${conn.request.bodySize} is invalid. Size must be between 0 and 16793600(16MB)`);
+        throw new MongoServerError(
+          10334,
+          'BSONObjectTooLarge',
+          `BSONObj size: ${conn.request.bodySize} is invalid. Size must be between 0 and 16793600(16MB)`,
+        );
       }
       const isRetryableWrite = RETRYABLE_WRITES.has(name) && ctx.session.txnNumber !== undefined;
-      const action = name === 'configureFailPoint' ? null : this.failPoints.failCommand(name, connState.appName, isRetryableWrite);
+      const action =
+        name === 'configureFailPoint' ? null : this.failPoints.failCommand(name, connState.appName, isRetryableWrite);
       if (action) {
         if (action.blockMs > 0) await new Promise((resolve) => setTimeout(resolve, action.blockMs));
         if (action.closeConnection) return CLOSE_CONNECTION;
         if (action.error) {
           const labels = action.errorLabels ?? [];
-          throw new MongoServerError(action.error.code, action.error.codeName, action.error.message, labels.length > 0 ? { errorLabels: labels } : undefined);
+          throw new MongoServerError(
+            action.error.code,
+            action.error.codeName,
+            action.error.message,
+            labels.length > 0 ? { errorLabels: labels } : undefined,
+          );
         }
         if (action.writeConcernError) extra = { writeConcernError: action.writeConcernError };
       }
@@ -178,7 +188,13 @@ export class Dispatcher {
       const err = this.shuttingDown && name === 'getMore' ? interruptedAtShutdown() : caught;
       if (err instanceof MongoServerError) return { ok: 0, ...errorFields(err), ...this.times() };
       this.options.logger.error(`command ${name} failed: ${(err as Error).stack ?? String(err)}`);
-      return { ok: 0, errmsg: `internal error: ${(err as Error).message}`, code: 1, codeName: 'InternalError', ...this.times() };
+      return {
+        ok: 0,
+        errmsg: `internal error: ${(err as Error).message}`,
+        code: 1,
+        codeName: 'InternalError',
+        ...this.times(),
+      };
     }
   }
 
@@ -189,7 +205,12 @@ export class Dispatcher {
 
   private async run(ctx: CommandContext): Promise<Doc> {
     if (ctx.name === 'configureFailPoint') {
-      if (ctx.db !== 'admin') throw new MongoServerError(13, 'Unauthorized', 'configureFailPoint may only be run against the admin database.');
+      if (ctx.db !== 'admin')
+        throw new MongoServerError(
+          13,
+          'Unauthorized',
+          'configureFailPoint may only be run against the admin database.',
+        );
       return this.failPoints.configure(ctx.body);
     }
     const handler = Object.prototype.hasOwnProperty.call(HANDLERS, ctx.name) ? HANDLERS[ctx.name] : undefined;
@@ -232,7 +253,6 @@ export class Dispatcher {
     return outcome;
   }
 }
-
 
 function shutdownInProgress(): MongoServerError {
   return new MongoServerError(91, 'ShutdownInProgress', 'The server is in quiesce mode and will shut down');

@@ -40,7 +40,9 @@ describe('retryable writes', () => {
       const next = await db.command({ ...cmd, txnNumber: Long.fromNumber(8) }, { session });
       expect(next).toMatchObject({ n: 0, writeErrors: [{ index: 0, code: 11000 }] });
       // An older txnNumber than the session's latest is refused.
-      await expect(db.command({ ...cmd, txnNumber: Long.fromNumber(3) }, { session })).rejects.toMatchObject({ code: 225 });
+      await expect(db.command({ ...cmd, txnNumber: Long.fromNumber(3) }, { session })).rejects.toMatchObject({
+        code: 225,
+      });
     } finally {
       await session.endSession();
       await client.close();
@@ -70,10 +72,17 @@ describe('retryable writes', () => {
     try {
       session.startTransaction();
       // Like a mongod without transaction support: code 20, which the driver wraps for write operations.
-      const err = await db.collection('c').insertOne({ a: 1 }, { session }).catch((e: unknown) => e);
+      const err = await db
+        .collection('c')
+        .insertOne({ a: 1 }, { session })
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(MongoServerError);
       const original = (err as MongoServerError & { originalError?: MongoServerError }).originalError ?? err;
-      expect(original).toMatchObject({ code: 20, codeName: 'IllegalOperation', message: 'transactions are not supported by the embedded engine' });
+      expect(original).toMatchObject({
+        code: 20,
+        codeName: 'IllegalOperation',
+        message: 'transactions are not supported by the embedded engine',
+      });
       await session.abortTransaction().catch(() => undefined);
     } finally {
       await session.endSession();
@@ -93,7 +102,10 @@ describe('failCommand', () => {
 
   it('errorLabels RetryableWriteError: the driver retries and succeeds', async () => {
     const coll = freshDb().collection('c');
-    await failCommand({ times: 1 }, { failCommands: ['update'], errorCode: 11602, errorLabels: ['RetryableWriteError'] });
+    await failCommand(
+      { times: 1 },
+      { failCommands: ['update'], errorCode: 11602, errorLabels: ['RetryableWriteError'] },
+    );
     await coll.insertOne({ _id: 1, n: 0 } as never);
     const res = await coll.updateOne({ _id: 1 } as never, { $inc: { n: 1 } });
     expect(res.modifiedCount).toBe(1);
@@ -119,7 +131,10 @@ describe('failCommand', () => {
 
   it('a second failure on the retry surfaces the error (the driver retries only once)', async () => {
     const coll = freshDb().collection('c');
-    await failCommand({ times: 2 }, { failCommands: ['insert'], errorCode: 11602, errorLabels: ['RetryableWriteError'] });
+    await failCommand(
+      { times: 2 },
+      { failCommands: ['insert'], errorCode: 11602, errorLabels: ['RetryableWriteError'] },
+    );
     await expect(coll.insertOne({ _id: 1 } as never)).rejects.toMatchObject({ code: 11602 });
     await coll.insertOne({ _id: 2 } as never);
     expect(await coll.countDocuments()).toBe(1);
@@ -143,12 +158,19 @@ describe('failCommand', () => {
     const db = freshDb();
     await db.collection('c').insertOne({ a: 1 });
     const blockedClient = await h.newClient({ appName: 'blocked-app' });
-    await failCommand({ times: 1 }, { failCommands: ['find'], blockConnection: true, blockTimeMS: 300, appName: 'blocked-app' });
+    await failCommand(
+      { times: 1 },
+      { failCommands: ['find'], blockConnection: true, blockTimeMS: 300, appName: 'blocked-app' },
+    );
     const order: string[] = [];
-    const blocked = blockedClient.db(db.databaseName).collection('c').findOne({}).then((d) => {
-      order.push('blocked');
-      return d;
-    });
+    const blocked = blockedClient
+      .db(db.databaseName)
+      .collection('c')
+      .findOne({})
+      .then((d) => {
+        order.push('blocked');
+        return d;
+      });
     await h.client.db('admin').command({ ping: 1 });
     await db.collection('c').findOne({});
     order.push('other');
@@ -158,7 +180,11 @@ describe('failCommand', () => {
 
   it('rejects unknown fail points and modes', async () => {
     const admin = h.client.db('admin');
-    await expect(admin.command({ configureFailPoint: 'noSuchPoint', mode: 'alwaysOn' })).rejects.toMatchObject({ code: 2 });
-    await expect(admin.command({ configureFailPoint: 'failCommand', mode: 'sometimes' })).rejects.toMatchObject({ code: 2 });
+    await expect(admin.command({ configureFailPoint: 'noSuchPoint', mode: 'alwaysOn' })).rejects.toMatchObject({
+      code: 2,
+    });
+    await expect(admin.command({ configureFailPoint: 'failCommand', mode: 'sometimes' })).rejects.toMatchObject({
+      code: 2,
+    });
   });
 });

@@ -42,12 +42,14 @@ export class FailPoints {
       this.points.set(name, { data, remaining: null, skip: 0 });
     } else if (isDoc(mode) && mode.times !== undefined) {
       const times = toNumber(mode.times);
-      if (times === undefined || times < 0) throw new MongoServerError(2, 'BadValue', "'times' must be a non-negative number");
+      if (times === undefined || times < 0)
+        throw new MongoServerError(2, 'BadValue', "'times' must be a non-negative number");
       if (times === 0) this.points.delete(name);
       else this.points.set(name, { data, remaining: Math.trunc(times), skip: 0 });
     } else if (isDoc(mode) && mode.skip !== undefined) {
       const skip = toNumber(mode.skip);
-      if (skip === undefined || skip < 0) throw new MongoServerError(2, 'BadValue', "'skip' must be a non-negative number");
+      if (skip === undefined || skip < 0)
+        throw new MongoServerError(2, 'BadValue', "'skip' must be a non-negative number");
       this.points.set(name, { data, remaining: null, skip: Math.trunc(skip) });
     } else {
       throw new MongoServerError(2, 'BadValue', `unknown failpoint mode: ${JSON.stringify(mode)}`);
@@ -69,13 +71,19 @@ export class FailPoints {
     if (!this.consume('failCommand', fp)) return null;
     const data = fp.data;
     const code = toNumber(data.errorCode);
-    const labels = Array.isArray(data.errorLabels) ? data.errorLabels.filter((l): l is string => typeof l === 'string') : null;
+    const labels = Array.isArray(data.errorLabels)
+      ? data.errorLabels.filter((l): l is string => typeof l === 'string')
+      : null;
     let errorLabels = labels;
-    if (code !== undefined && !labels && isRetryableWrite && RETRYABLE_WRITE_CODES.has(code)) errorLabels = ['RetryableWriteError'];
+    if (code !== undefined && !labels && isRetryableWrite && RETRYABLE_WRITE_CODES.has(code))
+      errorLabels = ['RetryableWriteError'];
     return {
       blockMs: toBool(data.blockConnection) ? Math.max(0, toNumber(data.blockTimeMS) ?? 0) : 0,
       closeConnection: toBool(data.closeConnection),
-      error: code !== undefined ? new MongoServerError(code, codeNameFor(code), `Failing command via 'failCommand' failpoint`) : null,
+      error:
+        code !== undefined
+          ? new MongoServerError(code, codeNameFor(code), `Failing command via 'failCommand' failpoint`)
+          : null,
       errorLabels,
       writeConcernError: isDoc(data.writeConcernError) ? data.writeConcernError : null,
     };
@@ -86,7 +94,11 @@ export class FailPoints {
     const fp = this.points.get('failGetMoreAfterCursorCheckout');
     if (!fp || !this.consume('failGetMoreAfterCursorCheckout', fp)) return null;
     const code = toNumber(fp.data.errorCode) ?? 11601;
-    return new MongoServerError(code, codeNameFor(code), "Failing getMore via 'failGetMoreAfterCursorCheckout' failpoint");
+    return new MongoServerError(
+      code,
+      codeNameFor(code),
+      "Failing getMore via 'failGetMoreAfterCursorCheckout' failpoint",
+    );
   }
 
   private consume(name: string, fp: FailPoint): boolean {

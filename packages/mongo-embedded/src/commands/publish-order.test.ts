@@ -67,12 +67,15 @@ describe.each([
     expect(cursorId.isZero()).toBe(false);
 
     const order: string[] = [];
-    const waiting = command(dispatcher, 1, { getMore: cursorId, collection: 'orders', maxTimeMS: 10_000, $db: 'shop' }).then(
-      (reply) => {
-        order.push('event');
-        return reply;
-      },
-    );
+    const waiting = command(dispatcher, 1, {
+      getMore: cursorId,
+      collection: 'orders',
+      maxTimeMS: 10_000,
+      $db: 'shop',
+    }).then((reply) => {
+      order.push('event');
+      return reply;
+    });
     const acknowledged = command(dispatcher, 2, {
       insert: 'orders',
       documents: [{ _id: new Int32(1), status: 'pending' }],

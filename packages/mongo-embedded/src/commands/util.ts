@@ -37,7 +37,12 @@ export function toBool(v: unknown): boolean {
 export function optionalDoc(body: Doc, field: string): Doc | undefined {
   const v = body[field];
   if (v === undefined || v === null) return undefined;
-  if (!isDoc(v)) throw new MongoServerError(14, 'TypeMismatch', `BSON field '${field}' is the wrong type '${typeof v}', expected type 'object'`);
+  if (!isDoc(v))
+    throw new MongoServerError(
+      14,
+      'TypeMismatch',
+      `BSON field '${field}' is the wrong type '${typeof v}', expected type 'object'`,
+    );
   return v;
 }
 
@@ -56,7 +61,8 @@ export function optionalNonNegative(body: Doc, field: string): number | undefine
   if (n === undefined || !Number.isFinite(n)) {
     throw new MongoServerError(14, 'TypeMismatch', `BSON field '${field}' is the wrong type, expected a number`);
   }
-  if (n < 0) throw new MongoServerError(51024, 'Location51024', `BSON field '${field}' value must be >= 0, actual value '${n}'`);
+  if (n < 0)
+    throw new MongoServerError(51024, 'Location51024', `BSON field '${field}' value must be >= 0, actual value '${n}'`);
   return Math.trunc(n);
 }
 

@@ -76,13 +76,19 @@ function validateExpression(expr: unknown): void {
   const first = keys[0];
   if (first?.startsWith('$')) {
     if (keys.length > 1) throw tooManyFields(expr, keys.length);
-    if (!(first in OPERATORS)) throw new MongoServerError(168, 'InvalidPipelineOperator', `Unrecognized expression '${first}'`);
+    if (!(first in OPERATORS))
+      throw new MongoServerError(168, 'InvalidPipelineOperator', `Unrecognized expression '${first}'`);
     if (first === '$literal') return;
     validateExpression(expr[first]);
     return;
   }
   for (const k of keys) {
-    if (k.startsWith('$')) throw new MongoServerError(16410, 'Location16410', `FieldPath field names may not start with '$'. Consider using $getField or $setField.`);
+    if (k.startsWith('$'))
+      throw new MongoServerError(
+        16410,
+        'Location16410',
+        `FieldPath field names may not start with '$'. Consider using $getField or $setField.`,
+      );
     validateExpression(expr[k]);
   }
 }
@@ -199,8 +205,16 @@ function arithmetic(name: string, op: ArithOp, code: number) {
         const bad = numKind(v) === null ? v : acc;
         throw location(code, `${name} only supports numeric types, not ${typeName(bad)}`);
       }
-      if ((op === 'divide' || op === 'mod') && compareValues(v, 0) === 0 && numKind(v) !== 'decimal' && numKind(acc) !== 'decimal') {
-        throw location(op === 'divide' ? 16608 : 16610, op === 'divide' ? "can't $divide by zero" : "can't $mod by zero");
+      if (
+        (op === 'divide' || op === 'mod') &&
+        compareValues(v, 0) === 0 &&
+        numKind(v) !== 'decimal' &&
+        numKind(acc) !== 'decimal'
+      ) {
+        throw location(
+          op === 'divide' ? 16608 : 16610,
+          op === 'divide' ? "can't $divide by zero" : "can't $mod by zero",
+        );
       }
       acc = arith(op, acc, v);
     }
@@ -239,7 +253,8 @@ function comparison(name: string, test: (c: number) => boolean): OpImpl {
 
 function unaryArg(arg: unknown, ctx: Ctx, name: string): unknown {
   if (isArray(arg)) {
-    if (arg.length !== 1) throw location(16020, `Expression ${name} takes exactly 1 arguments. ${arg.length} were passed in.`);
+    if (arg.length !== 1)
+      throw location(16020, `Expression ${name} takes exactly 1 arguments. ${arg.length} were passed in.`);
     return evaluate(arg[0], ctx);
   }
   return evaluate(arg, ctx);
@@ -266,7 +281,11 @@ function formatDouble(d: number): string {
 }
 
 function conversionFailure(from: unknown, to: string, detail = ''): MongoServerError {
-  return new MongoServerError(241, 'ConversionFailure', `Unsupported conversion from ${typeName(from)} to ${to} in $convert with no onError value${detail}`);
+  return new MongoServerError(
+    241,
+    'ConversionFailure',
+    `Unsupported conversion from ${typeName(from)} to ${to} in $convert with no onError value${detail}`,
+  );
 }
 
 function convertValue(v: unknown, to: string): unknown {
@@ -282,8 +301,12 @@ function convertValue(v: unknown, to: string): unknown {
       if (v instanceof Date) return new Double(v.getTime());
       if (typeof v === 'string') {
         const d = Number(v.trim());
-        if (v.trim() === '' || Number.isNaN(d) && !/^[+-]?nan$/i.test(v.trim())) {
-          throw new MongoServerError(241, 'ConversionFailure', `Failed to parse number '${v}' in $convert with no onError value: Did not consume whole string.`);
+        if (v.trim() === '' || (Number.isNaN(d) && !/^[+-]?nan$/i.test(v.trim()))) {
+          throw new MongoServerError(
+            241,
+            'ConversionFailure',
+            `Failed to parse number '${v}' in $convert with no onError value: Did not consume whole string.`,
+          );
         }
         return new Double(d);
       }
@@ -294,24 +317,44 @@ function convertValue(v: unknown, to: string): unknown {
       if (kind === 'int' || kind === 'long') n = toBigIntExact(v);
       else if (kind === 'double' || kind === 'decimal') {
         const d = toDouble(v);
-        if (!Number.isFinite(d)) throw new MongoServerError(241, 'ConversionFailure', `Attempt to convert NaN or infinity value to integer type in $convert with no onError value`);
+        if (!Number.isFinite(d))
+          throw new MongoServerError(
+            241,
+            'ConversionFailure',
+            `Attempt to convert NaN or infinity value to integer type in $convert with no onError value`,
+          );
         n = BigInt(Math.trunc(d));
       } else if (typeof v === 'boolean') n = v ? 1n : 0n;
       else if (v instanceof Date && to === 'long') n = BigInt(v.getTime());
       else if (typeof v === 'string') {
-        if (!/^[+-]?\d+$/.test(v)) throw new MongoServerError(241, 'ConversionFailure', `Failed to parse number '${v}' in $convert with no onError value: Did not consume whole string.`);
+        if (!/^[+-]?\d+$/.test(v))
+          throw new MongoServerError(
+            241,
+            'ConversionFailure',
+            `Failed to parse number '${v}' in $convert with no onError value: Did not consume whole string.`,
+          );
         n = BigInt(v);
       } else throw conversionFailure(v, to);
       if (n === null) throw conversionFailure(v, to);
       if (to === 'int') {
-        if (n < -2147483648n || n > 2147483647n) throw new MongoServerError(241, 'ConversionFailure', `Conversion would overflow target type in $convert with no onError value: ${n}`);
+        if (n < -2147483648n || n > 2147483647n)
+          throw new MongoServerError(
+            241,
+            'ConversionFailure',
+            `Conversion would overflow target type in $convert with no onError value: ${n}`,
+          );
         return new Int32(Number(n));
       }
       return Long.fromBigInt(n);
     }
     case 'decimal':
       if (kind === 'decimal') return v;
-      if (kind === 'double') return Decimal128.fromString(toDouble(v).toPrecision(15).replace(/\.?0+($|e)/, '$1'));
+      if (kind === 'double')
+        return Decimal128.fromString(
+          toDouble(v)
+            .toPrecision(15)
+            .replace(/\.?0+($|e)/, '$1'),
+        );
       if (kind !== null) return Decimal128.fromString(String(toBigIntExact(v)));
       if (typeof v === 'boolean') return Decimal128.fromString(v ? '1' : '0');
       if (typeof v === 'string') return Decimal128.fromString(v);
@@ -323,7 +366,8 @@ function convertValue(v: unknown, to: string): unknown {
       if (kind !== null) return new Date(toDouble(v));
       if (typeof v === 'string') {
         const d = new Date(v);
-        if (Number.isNaN(d.getTime())) throw new MongoServerError(241, 'ConversionFailure', `Error parsing date string '${v}'`);
+        if (Number.isNaN(d.getTime()))
+          throw new MongoServerError(241, 'ConversionFailure', `Error parsing date string '${v}'`);
         return d;
       }
       if (rankOf(v) === Rank.objectId) return (v as ObjectId).getTimestamp();
@@ -331,7 +375,11 @@ function convertValue(v: unknown, to: string): unknown {
     case 'objectId':
       if (rankOf(v) === Rank.objectId) return v;
       if (typeof v === 'string' && /^[0-9a-fA-F]{24}$/.test(v)) return new ObjectId(v);
-      throw new MongoServerError(241, 'ConversionFailure', `Failed to parse objectId '${String(v)}' in $convert with no onError value`);
+      throw new MongoServerError(
+        241,
+        'ConversionFailure',
+        `Failed to parse objectId '${String(v)}' in $convert with no onError value`,
+      );
     default:
       throw badConvertTarget(to);
   }
@@ -341,7 +389,16 @@ function badConvertTarget(to: unknown): MongoServerError {
   return new MongoServerError(2, 'BadValue', `Unknown type name: ${String(to)}`);
 }
 
-const NUMERIC_TYPE_NAMES: Record<number, string> = { 1: 'double', 2: 'string', 7: 'objectId', 8: 'bool', 9: 'date', 16: 'int', 18: 'long', 19: 'decimal' };
+const NUMERIC_TYPE_NAMES: Record<number, string> = {
+  1: 'double',
+  2: 'string',
+  7: 'objectId',
+  8: 'bool',
+  9: 'date',
+  16: 'int',
+  18: 'long',
+  19: 'decimal',
+};
 
 function pad(n: number, width: number): string {
   return String(n).padStart(width, '0');
@@ -431,9 +488,11 @@ function withVars(ctx: Ctx, bindings: Record<string, unknown>): Ctx {
 }
 
 function toIntIndex(v: unknown, name: string): number {
-  if (numKind(v) === null) throw location(28689, `${name}'s second argument must be a numeric value, but is ${typeName(v)}`);
+  if (numKind(v) === null)
+    throw location(28689, `${name}'s second argument must be a numeric value, but is ${typeName(v)}`);
   const d = toDouble(v);
-  if (!Number.isInteger(d)) throw location(28691, `${name}'s second argument must be representable as a 32-bit integer: ${d}`);
+  if (!Number.isInteger(d))
+    throw location(28691, `${name}'s second argument must be representable as a 32-bit integer: ${d}`);
   return d;
 }
 
@@ -559,7 +618,8 @@ const OPERATORS: Record<string, OpImpl> = {
     let then: unknown;
     let otherwise: unknown;
     if (isArray(arg)) {
-      if (arg.length !== 3) throw location(16020, `Expression $cond takes exactly 3 arguments. ${arg.length} were passed in.`);
+      if (arg.length !== 3)
+        throw location(16020, `Expression $cond takes exactly 3 arguments. ${arg.length} were passed in.`);
       [cond, then, otherwise] = arg as [unknown, unknown, unknown];
     } else {
       const spec = objectArg('$cond', arg);
@@ -584,7 +644,8 @@ const OPERATORS: Record<string, OpImpl> = {
   $switch: (arg, ctx) => {
     const spec = objectArg('$switch', arg);
     const branches = spec.branches;
-    if (!isArray(branches)) throw location(40061, `$switch expected an array for 'branches', found: ${typeName(branches)}`);
+    if (!isArray(branches))
+      throw location(40061, `$switch expected an array for 'branches', found: ${typeName(branches)}`);
     for (const b of branches) {
       if (!isPlainObject(b)) throw location(40061, '$switch expected each branch to be an object');
       if (!('case' in b)) throw location(40064, "$switch requires each branch have a 'case' expression");
@@ -617,13 +678,17 @@ const OPERATORS: Record<string, OpImpl> = {
   $substrCP: (arg, ctx) => {
     const [s, start, count] = exactArgs('$substrCP', arg, ctx, 3);
     const str = isNullish(s) ? '' : toStringValue(s, '$substrCP');
-    if (numKind(start) === null) throw location(34450, `$substrCP: starting index must be a numeric type (is BSON type ${typeName(start)})`);
-    if (numKind(count) === null) throw location(34452, `$substrCP: length must be a numeric type (is BSON type ${typeName(count)})`);
+    if (numKind(start) === null)
+      throw location(34450, `$substrCP: starting index must be a numeric type (is BSON type ${typeName(start)})`);
+    if (numKind(count) === null)
+      throw location(34452, `$substrCP: length must be a numeric type (is BSON type ${typeName(count)})`);
     const from = toDouble(start);
     const len = toDouble(count);
     if (from < 0) throw location(34455, `$substrCP: the starting index must be nonnegative integer.`);
     if (len < 0) throw location(34456, `$substrCP: length must be a nonnegative integer.`);
-    return Array.from(str).slice(from, from + len).join('');
+    return Array.from(str)
+      .slice(from, from + len)
+      .join('');
   },
   $strLenCP: (arg, ctx) => {
     const v = unaryArg(arg, ctx, '$strLenCP');
@@ -654,7 +719,8 @@ const OPERATORS: Record<string, OpImpl> = {
   },
   $size: (arg, ctx) => {
     const v = unaryArg(arg, ctx, '$size');
-    if (!isArray(v)) throw location(17124, `The argument to $size must be an array. Type of argument was: ${typeName(v)}`);
+    if (!isArray(v))
+      throw location(17124, `The argument to $size must be an array. Type of argument was: ${typeName(v)}`);
     return new Int32(v.length);
   },
   $arrayElemAt: (arg, ctx) => {
@@ -685,7 +751,8 @@ const OPERATORS: Record<string, OpImpl> = {
     const args = operands(arg, ctx);
     const [arr, v] = args;
     if (isNullish(arr)) return null;
-    if (!isArray(arr)) throw location(40090, `$indexOfArray requires an array as a first argument, found: ${typeName(arr)}`);
+    if (!isArray(arr))
+      throw location(40090, `$indexOfArray requires an array as a first argument, found: ${typeName(arr)}`);
     const start = args.length > 2 ? toDouble(args[2]) : 0;
     const end = args.length > 3 ? toDouble(args[3]) : arr.length;
     for (let i = start; i < Math.min(end, arr.length); i++) if (compareExpr(arr[i], v) === 0) return new Int32(i);
@@ -697,21 +764,23 @@ const OPERATORS: Record<string, OpImpl> = {
     for (const v of operands(arg, ctx)) {
       if (isNullish(v)) return null;
       if (!isArray(v)) throw location(28664, `$concatArrays only supports arrays, not ${typeName(v)}`);
-      out.push(...(v));
+      out.push(...v);
     }
     return out;
   },
   $reverseArray: (arg, ctx) => {
     const v = unaryArg(arg, ctx, '$reverseArray');
     if (isNullish(v)) return null;
-    if (!isArray(v)) throw location(34435, `The argument to $reverseArray must be an array, but was of type: ${typeName(v)}`);
-    return [...(v)].reverse();
+    if (!isArray(v))
+      throw location(34435, `The argument to $reverseArray must be an array, but was of type: ${typeName(v)}`);
+    return [...v].reverse();
   },
   $slice: (arg, ctx) => {
     const args = operands(arg, ctx);
     const arr = args[0];
     if (isNullish(arr)) return null;
-    if (!isArray(arr)) throw location(28724, `First argument to $slice must be an array, but is of type: ${typeName(arr)}`);
+    if (!isArray(arr))
+      throw location(28724, `First argument to $slice must be an array, but is of type: ${typeName(arr)}`);
     if (args.length === 2) {
       const n = toDouble(args[1]);
       return n >= 0 ? arr.slice(0, n) : arr.slice(Math.max(0, arr.length + n));
@@ -756,7 +825,7 @@ const OPERATORS: Record<string, OpImpl> = {
   $let: (arg, ctx) => {
     const spec = objectArg('$let', arg);
     const varsSpec = spec.vars;
-    if (!isPlainObject(varsSpec)) throw location(16874, "invalid parameter: expected an object (vars)");
+    if (!isPlainObject(varsSpec)) throw location(16874, 'invalid parameter: expected an object (vars)');
     const bindings: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(varsSpec)) bindings[k] = evaluate(v, ctx);
     return evaluate(spec.in, withVars(ctx, bindings));
@@ -795,14 +864,19 @@ const OPERATORS: Record<string, OpImpl> = {
     else if (rankOf(date) === Rank.timestamp) d = new Date((date as { t: number }).t * 1000);
     else throw location(16006, `can't convert from BSON type ${typeName(date)} to Date`);
     const format = spec.format === undefined ? '%Y-%m-%dT%H:%M:%S.%LZ' : evaluate(spec.format, ctx);
-    if (typeof format !== 'string') throw location(18533, `$dateToString requires that 'format' be a string, found: ${typeName(format)}`);
+    if (typeof format !== 'string')
+      throw location(18533, `$dateToString requires that 'format' be a string, found: ${typeName(format)}`);
     return formatDate(d, format, parseTimezone(spec.timezone === undefined ? undefined : evaluate(spec.timezone, ctx)));
   },
   $mergeObjects: (arg, ctx) => {
     const out: Doc = {};
     for (const v of operands(arg, ctx)) {
       if (isNullish(v)) continue;
-      if (!isPlainObject(v)) throw location(40400, `$mergeObjects requires object inputs, but input ${JSON.stringify(v)} is of type ${typeName(v)}`);
+      if (!isPlainObject(v))
+        throw location(
+          40400,
+          `$mergeObjects requires object inputs, but input ${JSON.stringify(v)} is of type ${typeName(v)}`,
+        );
       for (const [k, x] of Object.entries(v)) out[k] = x;
     }
     return out;
@@ -817,7 +891,8 @@ const OPERATORS: Record<string, OpImpl> = {
       field = arg;
       input = ctx.vars.get('CURRENT');
     }
-    if (typeof field !== 'string') throw location(5654602, `$getField requires 'field' to evaluate to type String, but got ${typeName(field)}`);
+    if (typeof field !== 'string')
+      throw location(5654602, `$getField requires 'field' to evaluate to type String, but got ${typeName(field)}`);
     if (isNullish(input)) return null;
     if (!isPlainObject(input)) return undefined;
     return input[field];
@@ -848,7 +923,8 @@ const OPERATORS: Record<string, OpImpl> = {
     const seen = new Map<string, unknown>();
     for (const v of operands(arg, ctx)) {
       if (isNullish(v)) return null;
-      if (!isArray(v)) throw location(17043, `All operands of $setUnion must be arrays. One argument is of type: ${typeName(v)}`);
+      if (!isArray(v))
+        throw location(17043, `All operands of $setUnion must be arrays. One argument is of type: ${typeName(v)}`);
       for (const el of v) if (!seen.has(canonicalKey(el))) seen.set(canonicalKey(el), el);
     }
     return [...seen.values()];

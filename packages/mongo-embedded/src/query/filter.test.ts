@@ -196,7 +196,14 @@ describe('element and array operators', () => {
 
   it('$size, $all and $elemMatch in both forms', () => {
     const docs = [
-      { _id: 1, t: ['a', 'b'], r: [{ k: 1, v: 'x' }, { k: 2, v: 'y' }] },
+      {
+        _id: 1,
+        t: ['a', 'b'],
+        r: [
+          { k: 1, v: 'x' },
+          { k: 2, v: 'y' },
+        ],
+      },
       { _id: 2, t: ['a'], r: [{ k: 1, v: 'y' }] },
       { _id: 3, t: 'a', r: [] },
     ];
@@ -287,10 +294,14 @@ describe('fieldBounds', () => {
   });
 
   it('intersects conditions for non-multikey fields', () => {
-    expect(fieldBounds({ $and: [{ a: { $gt: 1 } }, { a: { $gt: 5 } }, { a: { $lte: 9 } }] }, 'a', { multikey: false })).toEqual({
+    expect(
+      fieldBounds({ $and: [{ a: { $gt: 1 } }, { a: { $gt: 5 } }, { a: { $lte: 9 } }] }, 'a', { multikey: false }),
+    ).toEqual({
       min: { value: 5, inclusive: false },
       max: { value: 9, inclusive: true },
     });
-    expect(fieldBounds({ $and: [{ a: { $in: [1, 5, 9] } }, { a: { $gt: 4 } }] }, 'a', { multikey: false })).toEqual({ eq: [5, 9] });
+    expect(fieldBounds({ $and: [{ a: { $in: [1, 5, 9] } }, { a: { $gt: 4 } }] }, 'a', { multikey: false })).toEqual({
+      eq: [5, 9],
+    });
   });
 });

@@ -111,7 +111,10 @@ function compileTopLevelOperator(op: string, value: unknown): DocPred | null {
 }
 
 function isRegexValue(v: unknown): v is RegExp | BSONRegExp {
-  return v instanceof RegExp || (typeof v === 'object' && v !== null && (v as { _bsontype?: string })._bsontype === 'BSONRegExp');
+  return (
+    v instanceof RegExp ||
+    (typeof v === 'object' && v !== null && (v as { _bsontype?: string })._bsontype === 'BSONRegExp')
+  );
 }
 
 /** True when an object is an operator expression ({ $gt: 1 }) rather than a literal document. */
@@ -263,7 +266,8 @@ function equalityLeaf(q: unknown): ValuePred {
   if (rq === Rank.null) return (v) => v === undefined || v === null;
   switch (typeof q) {
     case 'string':
-      return (v) => v === q || (typeof v === 'object' && v !== null && rankOf(v) === Rank.string && compareValues(v, q) === 0);
+      return (v) =>
+        v === q || (typeof v === 'object' && v !== null && rankOf(v) === Rank.string && compareValues(v, q) === 0);
     case 'boolean':
       return (v) => v === q;
     default:
@@ -273,7 +277,13 @@ function equalityLeaf(q: unknown): ValuePred {
 
 function comparisonLeaf(op: '$gt' | '$gte' | '$lt' | '$lte', q: unknown): ValuePred {
   const test =
-    op === '$gt' ? (c: number) => c > 0 : op === '$gte' ? (c: number) => c >= 0 : op === '$lt' ? (c: number) => c < 0 : (c: number) => c <= 0;
+    op === '$gt'
+      ? (c: number) => c > 0
+      : op === '$gte'
+        ? (c: number) => c >= 0
+        : op === '$lt'
+          ? (c: number) => c < 0
+          : (c: number) => c <= 0;
   const rq = rankOf(q);
   if (rq === Rank.minKey || rq === Rank.maxKey) {
     // MinKey/MaxKey bound every type, so no type bracketing applies.
@@ -442,7 +452,7 @@ function typeLeaf(arg: unknown): ValuePred {
 function sizeArgument(arg: unknown): number {
   if (!isNumber(arg)) throw badValue('$size needs a number');
   const n = toDouble(arg);
-  if (!Number.isInteger(n)) throw badValue("$size must be a whole number");
+  if (!Number.isInteger(n)) throw badValue('$size must be a whole number');
   if (n < 0) throw badValue('$size may not be negative');
   return n;
 }
@@ -456,7 +466,8 @@ function modLeaf(arg: unknown): ValuePred {
   if (!isNumber(r)) throw badValue('malformed mod, remainder not a number');
   const dv = toDouble(d);
   const rv = toDouble(r);
-  if (!Number.isFinite(dv) || !Number.isFinite(rv)) throw badValue('malformed mod, divisor value is invalid :: caused by :: ');
+  if (!Number.isFinite(dv) || !Number.isFinite(rv))
+    throw badValue('malformed mod, divisor value is invalid :: caused by :: ');
   const divisor = BigInt(Math.trunc(dv));
   const remainder = BigInt(Math.trunc(rv));
   if (divisor === 0n) throw badValue('divisor cannot be 0');
@@ -475,7 +486,8 @@ function modLeaf(arg: unknown): ValuePred {
 function elemMatchLeaf(arg: unknown): ValuePred {
   if (!isPlainObject(arg)) throw badValue('$elemMatch needs an Object');
   const first = Object.keys(arg)[0];
-  const valueForm = first !== undefined && first.startsWith('$') && !['$and', '$or', '$nor', '$expr', '$where'].includes(first);
+  const valueForm =
+    first !== undefined && first.startsWith('$') && !['$and', '$or', '$nor', '$expr', '$where'].includes(first);
   if (valueForm) {
     const preds = compileOperators([], arg);
     const elemPred = allOf(preds);
@@ -556,9 +568,19 @@ export function upsertSeed(filter: Doc): Doc {
         break;
       }
     }
-    if (!ok) throw new MongoServerError(54, 'NotSingleValueField', `cannot infer query fields to set, path '${path}' is matched twice`);
+    if (!ok)
+      throw new MongoServerError(
+        54,
+        'NotSingleValueField',
+        `cannot infer query fields to set, path '${path}' is matched twice`,
+      );
     const last = parts[parts.length - 1] as string;
-    if (last in target) throw new MongoServerError(54, 'NotSingleValueField', `cannot infer query fields to set, path '${path}' is matched twice`);
+    if (last in target)
+      throw new MongoServerError(
+        54,
+        'NotSingleValueField',
+        `cannot infer query fields to set, path '${path}' is matched twice`,
+      );
     target[last] = value;
   }
   return seed;
@@ -577,7 +599,15 @@ export interface FieldBounds {
 /** Whether a value can serve as an index bound on its own (arrays and null match more than their own key). */
 function boundable(v: unknown): boolean {
   const r = rankOf(v);
-  return v !== undefined && r !== Rank.null && r !== Rank.array && r !== Rank.minKey && r !== Rank.maxKey && r !== Rank.regex && !isNaNValue(v);
+  return (
+    v !== undefined &&
+    r !== Rank.null &&
+    r !== Rank.array &&
+    r !== Rank.minKey &&
+    r !== Rank.maxKey &&
+    r !== Rank.regex &&
+    !isNaNValue(v)
+  );
 }
 
 function conditionBounds(cond: unknown): FieldBounds | null {

@@ -4,16 +4,16 @@
  * Pure functions, no I/O.
  */
 export { MongoServerError, type Doc } from './errors.js';
-export {
-  bsonTypeName,
-  canonicalKey,
-  compareValues,
-  isPlainObject,
-  valuesEqual,
-  valuesIdentical,
-} from './values.js';
+export { bsonTypeName, canonicalKey, compareValues, isPlainObject, valuesEqual, valuesIdentical } from './values.js';
 export { compileFilter, fieldBounds, upsertSeed, type Bound, type FieldBounds } from './filter.js';
-export { applyUpdate, diffDocuments, isReplacement, type UpdateDescription, type UpdateOptions, type UpdateResult } from './update.js';
+export {
+  applyUpdate,
+  diffDocuments,
+  isReplacement,
+  type UpdateDescription,
+  type UpdateOptions,
+  type UpdateResult,
+} from './update.js';
 export { compileProjection } from './projection.js';
 export { compileSort, sortDocuments } from './sort.js';
 export { compilePipeline, runPipeline, type PipelineContext } from './pipeline.js';

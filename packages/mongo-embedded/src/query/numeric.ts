@@ -86,7 +86,7 @@ function decimalArith(op: ArithOp, a: DecimalValue, b: DecimalValue): DecimalVal
     case 'divide': {
       if (b.coeff === 0n) {
         if (a.coeff === 0n) return { special: 'nan', coeff: 0n, exp: 0 };
-        return { special: (a.coeff > 0n) === (b.coeff > 0n) ? 'inf' : '-inf', coeff: 0n, exp: 0 };
+        return { special: a.coeff > 0n === b.coeff > 0n ? 'inf' : '-inf', coeff: 0n, exp: 0 };
       }
       // 40 extra digits, then Decimal128 rounds to 34 significant digits.
       const scale = 40 + Math.max(0, String(b.coeff).length - String(a.coeff).length);
@@ -150,8 +150,10 @@ export function arith(op: ArithOp, a: unknown, b: unknown, longOverflow: 'double
   const ka = numKind(a);
   const kb = numKind(b);
   if (ka === null || kb === null) throw new Error('arith on non-number');
-  if (ka === 'decimal' || kb === 'decimal') return decimalOf(decimalArith(op, toDecimalValue(a, ka), toDecimalValue(b, kb)));
-  if (ka === 'double' || kb === 'double' || op === 'divide') return new Double(doubleArith(op, toDouble(a), toDouble(b)));
+  if (ka === 'decimal' || kb === 'decimal')
+    return decimalOf(decimalArith(op, toDecimalValue(a, ka), toDecimalValue(b, kb)));
+  if (ka === 'double' || kb === 'double' || op === 'divide')
+    return new Double(doubleArith(op, toDouble(a), toDouble(b)));
   const x = toBigIntExact(a) ?? 0n;
   const y = toBigIntExact(b) ?? 0n;
   const r = bigArith(op, x, y);

@@ -30,7 +30,12 @@ export function isArrayIndex(s: string): boolean {
  * document where the field is missing. Returns true as soon as the visitor does.
  * The value at the end of the path is passed as is (a leaf array is not expanded here).
  */
-export function visitPath(value: unknown, parts: readonly string[], i: number, visit: (v: unknown) => boolean): boolean {
+export function visitPath(
+  value: unknown,
+  parts: readonly string[],
+  i: number,
+  visit: (v: unknown) => boolean,
+): boolean {
   if (i === parts.length) return visit(value);
   const part = parts[i] as string;
   if (isArray(value)) {

@@ -1,6 +1,14 @@
 import { Decimal128, Double, Int32, Long } from 'bson';
 import { describe, expect, it } from 'vitest';
-import { bsonTypeName, compileProjection, compileSort, evaluateExpression, MongoServerError, runPipeline, type Doc } from './index.js';
+import {
+  bsonTypeName,
+  compileProjection,
+  compileSort,
+  evaluateExpression,
+  MongoServerError,
+  runPipeline,
+  type Doc,
+} from './index.js';
 
 function errorOf(fn: () => unknown): MongoServerError {
   try {
@@ -27,7 +35,11 @@ describe('compileProjection', () => {
   });
 
   it('includes dotted paths, dropping scalars inside arrays', () => {
-    expect(compileProjection({ 'b.c': 1, 'arr.x': 1 })(doc)).toEqual({ _id: 1, b: { c: 2 }, arr: [{ x: 1 }, { x: 3 }] });
+    expect(compileProjection({ 'b.c': 1, 'arr.x': 1 })(doc)).toEqual({
+      _id: 1,
+      b: { c: 2 },
+      arr: [{ x: 1 }, { x: 3 }],
+    });
   });
 
   it('rejects mixing inclusion and exclusion', () => {
@@ -96,7 +108,12 @@ describe('runPipeline', () => {
   ];
 
   it('$match, $sort, $skip, $limit, $project', () => {
-    const out = runPipeline(orders, [{ $match: { cust: 'ann' } }, { $sort: { qty: -1 } }, { $limit: 1 }, { $project: { _id: 0, qty: 1 } }]);
+    const out = runPipeline(orders, [
+      { $match: { cust: 'ann' } },
+      { $sort: { qty: -1 } },
+      { $limit: 1 },
+      { $project: { _id: 0, qty: 1 } },
+    ]);
     expect(out).toEqual([{ qty: new Int32(5) }]);
     expect(runPipeline(orders, [{ $skip: 2 }]).map((d) => d._id)).toEqual([3]);
   });
@@ -137,11 +154,19 @@ describe('runPipeline', () => {
   });
 
   it('$addFields/$set, $unset, $replaceRoot, $replaceWith, $count, $unwind', () => {
-    expect(runPipeline([orders[0] as Doc], [{ $set: { 'meta.total': { $multiply: ['$qty', '$price'] } } }, { $unset: ['tags', 'price'] }])).toEqual([
-      { _id: 1, cust: 'ann', qty: new Int32(2), meta: { total: new Double(3) } },
-    ]);
+    expect(
+      runPipeline(
+        [orders[0] as Doc],
+        [{ $set: { 'meta.total': { $multiply: ['$qty', '$price'] } } }, { $unset: ['tags', 'price'] }],
+      ),
+    ).toEqual([{ _id: 1, cust: 'ann', qty: new Int32(2), meta: { total: new Double(3) } }]);
     expect(runPipeline(orders, [{ $replaceWith: { c: '$cust' } }, { $limit: 1 }])).toEqual([{ c: 'ann' }]);
-    expect(runPipeline(orders, [{ $replaceRoot: { newRoot: { $mergeObjects: [{ x: 1 }, { id: '$_id' }] } } }, { $limit: 1 }])).toEqual([{ x: 1, id: 1 }]);
+    expect(
+      runPipeline(orders, [
+        { $replaceRoot: { newRoot: { $mergeObjects: [{ x: 1 }, { id: '$_id' }] } } },
+        { $limit: 1 },
+      ]),
+    ).toEqual([{ x: 1, id: 1 }]);
     expect(runPipeline(orders, [{ $count: 'n' }])).toEqual([{ n: new Int32(3) }]);
     expect(runPipeline(orders, [{ $match: { cust: 'nobody' } }, { $count: 'n' }])).toEqual([]);
     expect(runPipeline(orders, [{ $unwind: '$tags' }]).map((d) => [d._id, d.tags])).toEqual([
@@ -162,7 +187,14 @@ describe('runPipeline', () => {
 });
 
 describe('evaluateExpression', () => {
-  const doc = { _id: 1, a: new Int32(7), b: new Int32(2), s: 'Hello', items: [{ p: 1 }, { p: 2 }], d: new Date('2024-03-05T06:07:08.009Z') };
+  const doc = {
+    _id: 1,
+    a: new Int32(7),
+    b: new Int32(2),
+    s: 'Hello',
+    items: [{ p: 1 }, { p: 2 }],
+    d: new Date('2024-03-05T06:07:08.009Z'),
+  };
 
   it('evaluates field paths, system variables and literals', () => {
     expect(evaluateExpression('$items.p', doc)).toEqual([1, 2]);
@@ -173,7 +205,9 @@ describe('evaluateExpression', () => {
 
   it('does arithmetic with MongoDB result types', () => {
     expect(evaluateExpression({ $add: ['$a', '$b'] }, doc)).toEqual(new Int32(9));
-    expect(evaluateExpression({ $add: [new Int32(2147483647), new Int32(1)] }, doc)).toEqual(Long.fromNumber(2147483648));
+    expect(evaluateExpression({ $add: [new Int32(2147483647), new Int32(1)] }, doc)).toEqual(
+      Long.fromNumber(2147483648),
+    );
     expect(evaluateExpression({ $divide: ['$a', '$b'] }, doc)).toEqual(new Double(3.5));
     expect(evaluateExpression({ $mod: ['$a', '$b'] }, doc)).toEqual(new Int32(1));
     expect(evaluateExpression({ $subtract: ['$a', new Double(0.5)] }, doc)).toEqual(new Double(6.5));
@@ -188,7 +222,9 @@ describe('evaluateExpression', () => {
     expect(evaluateExpression({ $eq: ['$missing', null] }, doc)).toBe(false);
     expect(evaluateExpression({ $cond: [{ $and: ['$a', { $not: [0] }] }, 'yes', 'no'] }, doc)).toBe('yes');
     expect(evaluateExpression({ $ifNull: ['$missing', 'dflt'] }, doc)).toBe('dflt');
-    expect(evaluateExpression({ $switch: { branches: [{ case: { $lt: ['$a', 5] }, then: 'small' }], default: 'big' } }, doc)).toBe('big');
+    expect(
+      evaluateExpression({ $switch: { branches: [{ case: { $lt: ['$a', 5] }, then: 'small' }], default: 'big' } }, doc),
+    ).toBe('big');
     expect(errorOf(() => evaluateExpression({ $switch: { branches: [] } }, doc)).code).toBe(40066);
   });
 
@@ -206,9 +242,13 @@ describe('evaluateExpression', () => {
     expect(evaluateExpression({ $toInt: '42' }, doc)).toEqual(new Int32(42));
     expect(evaluateExpression({ $toLong: '$a' }, doc)).toEqual(Long.fromNumber(7));
     expect(evaluateExpression({ $toDouble: '$a' }, doc)).toEqual(new Double(7));
-    expect(evaluateExpression({ $dateToString: { date: '$d', format: '%Y-%m-%d %H:%M:%S.%L' } }, doc)).toBe('2024-03-05 06:07:08.009');
+    expect(evaluateExpression({ $dateToString: { date: '$d', format: '%Y-%m-%d %H:%M:%S.%L' } }, doc)).toBe(
+      '2024-03-05 06:07:08.009',
+    );
     expect(evaluateExpression({ $getField: 'a' }, doc)).toEqual(new Int32(7));
-    expect(evaluateExpression({ $let: { vars: { x: '$a' }, in: { $multiply: ['$$x', 2] } } }, doc)).toEqual(new Int32(14));
+    expect(evaluateExpression({ $let: { vars: { x: '$a' }, in: { $multiply: ['$$x', 2] } } }, doc)).toEqual(
+      new Int32(14),
+    );
     expect(errorOf(() => evaluateExpression({ $size: '$s' }, doc)).code).toBe(17124);
   });
 });

@@ -45,11 +45,13 @@ function setField(doc: Doc, parts: readonly string[], i: number, value: unknown)
 }
 
 function compileAddFields(spec: unknown, ctx: PipelineContext, name: string): (doc: Doc) => Doc {
-  if (!isPlainObject(spec)) throw location(40272, `${name} specification stage must be an object, got ${bsonTypeName(spec)}`);
+  if (!isPlainObject(spec))
+    throw location(40272, `${name} specification stage must be an object, got ${bsonTypeName(spec)}`);
   const entries: { parts: string[]; expr: unknown; nested: boolean }[] = [];
   for (const [path, expr] of Object.entries(spec)) {
     if (path === '') throw location(40352, 'FieldPath cannot be constructed with empty string');
-    if (path.startsWith('$')) throw location(16410, `FieldPath field names may not start with '$'. Consider using $getField or $setField.`);
+    if (path.startsWith('$'))
+      throw location(16410, `FieldPath field names may not start with '$'. Consider using $getField or $setField.`);
     const first = isPlainObject(expr) ? Object.keys(expr)[0] : undefined;
     const nested = isPlainObject(expr) && first !== undefined && !first.startsWith('$');
     if (!nested) evaluateExpression(expr, {}, { validateOnly: true });
@@ -128,10 +130,21 @@ function compileReplaceRoot(expr: unknown, ctx: PipelineContext): (doc: Doc) => 
   };
 }
 
-const ACCUMULATORS = new Set(['$sum', '$avg', '$min', '$max', '$first', '$last', '$push', '$addToSet', '$count', '$mergeObjects']);
+const ACCUMULATORS = new Set([
+  '$sum',
+  '$avg',
+  '$min',
+  '$max',
+  '$first',
+  '$last',
+  '$push',
+  '$addToSet',
+  '$count',
+  '$mergeObjects',
+]);
 
 function compileGroup(spec: unknown, ctx: PipelineContext): Stage {
-  if (!isPlainObject(spec)) throw location(15947, 'a group\'s fields must be specified in an object');
+  if (!isPlainObject(spec)) throw location(15947, "a group's fields must be specified in an object");
   if (!('_id' in spec)) throw location(15955, 'a group specification must include an _id');
   const opts = exprOptions(ctx);
   const idExpr = spec._id;
@@ -213,9 +226,14 @@ function accumulate(op: string, values: unknown[]): unknown {
 }
 
 function nonNegativeInteger(stage: string, v: unknown, positive: boolean): number {
-  if (!isNumber(v)) throw location(positive ? 15957 : 15972, `the ${stage === '$limit' ? 'limit' : 'skip'} must be specified as a number`);
+  if (!isNumber(v))
+    throw location(
+      positive ? 15957 : 15972,
+      `the ${stage === '$limit' ? 'limit' : 'skip'} must be specified as a number`,
+    );
   const n = toDouble(v);
-  if (!Number.isInteger(n)) throw location(positive ? 15957 : 15972, `the ${stage === '$limit' ? 'limit' : 'skip'} must be an integer`);
+  if (!Number.isInteger(n))
+    throw location(positive ? 15957 : 15972, `the ${stage === '$limit' ? 'limit' : 'skip'} must be an integer`);
   if (positive && n <= 0) throw location(15958, 'the limit must be positive');
   if (n < 0) throw location(15956, 'the skip must be positive');
   return n;
@@ -257,7 +275,8 @@ function perDoc(fn: (doc: Doc) => Doc): Stage {
 }
 
 function compileStage(spec: Doc, ctx: PipelineContext): Stage {
-  if (!isPlainObject(spec)) throw location(40323, 'A pipeline stage specification object must contain exactly one field.');
+  if (!isPlainObject(spec))
+    throw location(40323, 'A pipeline stage specification object must contain exactly one field.');
   const name = stageName(spec);
   const arg = spec[name];
   switch (name) {
@@ -275,13 +294,15 @@ function compileStage(spec: Doc, ctx: PipelineContext): Stage {
     case '$unset':
       return perDoc(compileUnset(arg));
     case '$replaceRoot': {
-      if (!isPlainObject(arg) || !('newRoot' in arg)) throw location(40231, 'no newRoot specified for the $replaceRoot stage');
+      if (!isPlainObject(arg) || !('newRoot' in arg))
+        throw location(40231, 'no newRoot specified for the $replaceRoot stage');
       return perDoc(compileReplaceRoot(arg.newRoot, ctx));
     }
     case '$replaceWith':
       return perDoc(compileReplaceRoot(arg, ctx));
     case '$sort': {
-      if (!isPlainObject(arg) || Object.keys(arg).length === 0) throw location(15976, '$sort stage must have at least one sort key');
+      if (!isPlainObject(arg) || Object.keys(arg).length === 0)
+        throw location(15976, '$sort stage must have at least one sort key');
       parseSort(arg);
       return (docs) => sortDocuments(docs, arg);
     }
@@ -297,7 +318,7 @@ function compileStage(spec: Doc, ctx: PipelineContext): Stage {
       return compileGroup(arg, ctx);
     case '$count': {
       if (typeof arg !== 'string' || arg === '') throw location(40156, 'the count field must be a non-empty string');
-      if (arg.startsWith('$')) throw location(40158, "the count field cannot be a $-prefixed path");
+      if (arg.startsWith('$')) throw location(40158, 'the count field cannot be a $-prefixed path');
       if (arg.includes('.')) throw location(40160, "the count field cannot contain '.'");
       return (docs) => (docs.length === 0 ? [] : [{ [arg]: new Int32(docs.length) }]);
     }
@@ -337,7 +358,8 @@ const UPDATE_STAGES = new Set(['$addFields', '$set', '$project', '$unset', '$rep
 /** Runs a pipeline-style update on one document; only the stages MongoDB allows in updates. */
 export function runUpdatePipeline(doc: Doc, pipeline: Doc[], ctx: PipelineContext): Doc {
   for (const stage of pipeline) {
-    if (!isPlainObject(stage)) throw location(40323, 'A pipeline stage specification object must contain exactly one field.');
+    if (!isPlainObject(stage))
+      throw location(40323, 'A pipeline stage specification object must contain exactly one field.');
     const name = stageName(stage);
     if (!UPDATE_STAGES.has(name)) {
       throw new MongoServerError(72, 'InvalidOptions', `${name} is not allowed to be used within an update`);

@@ -27,7 +27,10 @@ function parseSlice(arg: unknown, path: string): Leaf {
     if (limit <= 0) throw badValue(`$slice limit must be positive`);
     return { kind: 'slice', skip: Math.trunc(toDouble(arg[0])), limit };
   }
-  throw location(28667, `Invalid $slice syntax. The given syntax { $slice: ${JSON.stringify(arg)} } did not match the find() syntax because :: Location31273: $slice only supports numbers and [skip, limit] arrays :: The given syntax did not match the expression $slice syntax. (path ${path})`);
+  throw location(
+    28667,
+    `Invalid $slice syntax. The given syntax { $slice: ${JSON.stringify(arg)} } did not match the find() syntax because :: Location31273: $slice only supports numbers and [skip, limit] arrays :: The given syntax did not match the expression $slice syntax. (path ${path})`,
+  );
 }
 
 function classify(value: unknown, path: string, mode: Mode): Tree | Leaf {
@@ -35,10 +38,16 @@ function classify(value: unknown, path: string, mode: Mode): Tree | Leaf {
   if (isNumber(value)) return { kind: toDouble(value) !== 0 ? 'include' : 'exclude' };
   if (isPlainObject(value)) {
     const keys = Object.keys(value);
-    if (keys.length === 0) throw location(51270, `An empty sub-projection is not a valid value. Found empty object at path`);
+    if (keys.length === 0)
+      throw location(51270, `An empty sub-projection is not a valid value. Found empty object at path`);
     const first = keys[0] as string;
     if (first.startsWith('$')) {
-      if (mode === 'find' && first === '$slice' && keys.length === 1 && !(isArray(value.$slice) && typeof value.$slice[0] === 'string')) {
+      if (
+        mode === 'find' &&
+        first === '$slice' &&
+        keys.length === 1 &&
+        !(isArray(value.$slice) && typeof value.$slice[0] === 'string')
+      ) {
         return parseSlice(value.$slice, path);
       }
       if (mode === 'find' && first === '$elemMatch') {
@@ -82,7 +91,12 @@ function addPath(tree: Tree, parts: string[], node: Tree | Leaf, fullPath: strin
 }
 
 /** Which projection kind a tree has: counts inclusions (incl. computed) and exclusions outside `_id`. */
-function scan(tree: Tree, top: boolean, acc: { inc: string | null; exc: string | null; special: boolean }, prefix: string): void {
+function scan(
+  tree: Tree,
+  top: boolean,
+  acc: { inc: string | null; exc: string | null; special: boolean },
+  prefix: string,
+): void {
   for (const [k, n] of tree.fields) {
     const path = prefix ? `${prefix}.${k}` : k;
     if (top && k === '_id' && !isTree(n)) continue;
@@ -183,7 +197,8 @@ export function compileProjectionMode(projection: Doc, mode: Mode): (doc: Doc) =
   const tree: Tree = { fields: new Map() };
   for (const [path, value] of Object.entries(projection)) {
     if (path === '') throw location(40352, 'FieldPath cannot be constructed with empty string');
-    if (path.startsWith('$')) throw location(16410, `FieldPath field names may not start with '$'. Consider using $getField or $setField.`);
+    if (path.startsWith('$'))
+      throw location(16410, `FieldPath field names may not start with '$'. Consider using $getField or $setField.`);
     if (path.endsWith('.$')) throw badValue('positional projection ($) is not supported by this engine');
     addPath(tree, path.split('.'), classify(value, path, mode), path);
   }
@@ -198,8 +213,16 @@ export function compileProjectionMode(projection: Doc, mode: Mode): (doc: Doc) =
   }
   const idNode = tree.fields.get('_id');
   const idExcluded = idNode !== undefined && !isTree(idNode) && idNode.kind === 'exclude';
-  if (acc.inc !== null || (idNode !== undefined && !isTree(idNode) && (idNode.kind === 'include' || idNode.kind === 'expr') && acc.exc === null && !acc.special)) {
-    if (mode === 'aggregate' && tree.fields.size === 0) throw location(51272, 'projection specification must have at least one field');
+  if (
+    acc.inc !== null ||
+    (idNode !== undefined &&
+      !isTree(idNode) &&
+      (idNode.kind === 'include' || idNode.kind === 'expr') &&
+      acc.exc === null &&
+      !acc.special)
+  ) {
+    if (mode === 'aggregate' && tree.fields.size === 0)
+      throw location(51272, 'projection specification must have at least one field');
     return (doc) => applyInclusion(doc, tree, doc, true, !idExcluded);
   }
   if (tree.fields.size === 0) {

@@ -50,7 +50,8 @@ export function parseSort(sort: Doc): SortField[] {
       throw location(15974, `Illegal key in $sort specification: ${path}: ${JSON.stringify(dirSpec)}`);
     }
     const d = toDouble(dirSpec);
-    if (d !== 1 && d !== -1) throw location(15975, '$sort key ordering must be 1 (for ascending) or -1 (for descending)');
+    if (d !== 1 && d !== -1)
+      throw location(15975, '$sort key ordering must be 1 (for ascending) or -1 (for descending)');
     fields.push({ parts: splitPath(path), dir: d });
   }
   return fields;

@@ -60,7 +60,10 @@ describe('$set and $unset', () => {
   });
 
   it('$unset removes fields, nulls array elements, ignores missing paths', () => {
-    const r = update({ _id: 1, a: 1, b: { c: 1, d: 2 }, arr: [1, 2] }, { $unset: { a: '', 'b.c': 1, 'arr.0': 1, zz: 1 } });
+    const r = update(
+      { _id: 1, a: 1, b: { c: 1, d: 2 }, arr: [1, 2] },
+      { $unset: { a: '', 'b.c': 1, 'arr.0': 1, zz: 1 } },
+    );
     expect(r.doc).toEqual({ _id: 1, b: { d: 2 }, arr: [null, 2] });
     expect(r.updateDescription.removedFields).toEqual(['a', 'b.c']);
     expect(r.updateDescription.updatedFields).toEqual({ 'arr.0': null });
@@ -115,7 +118,9 @@ describe('$inc and $mul arithmetic types', () => {
     const e = errorOf(() => update({ _id: 1, s: 'x' }, { $inc: { s: new Int32(1) } }));
     expect(e.code).toBe(14);
     expect(e.codeName).toBe('TypeMismatch');
-    expect(e.message).toBe("Cannot apply $inc to a value of non-numeric type. {_id: 1} has the field 's' of non-numeric type string");
+    expect(e.message).toBe(
+      "Cannot apply $inc to a value of non-numeric type. {_id: 1} has the field 's' of non-numeric type string",
+    );
     const e2 = errorOf(() => update({ _id: 1, n: new Int32(1) }, { $inc: { n: 'x' } }));
     expect(e2.code).toBe(14);
     expect(e2.message).toBe('Cannot increment with non-numeric argument: {n: "x"}');
@@ -148,7 +153,10 @@ describe('$min, $max, $rename, $currentDate, $setOnInsert', () => {
 
   it('$setOnInsert applies only on upsert inserts', () => {
     expect(update({ _id: 1 }, { $setOnInsert: { a: 1 } }).modified).toBe(false);
-    expect(update({ _id: 1 }, { $setOnInsert: { a: 1 } }, { ...opts, isUpsertInsert: true }).doc).toEqual({ _id: 1, a: 1 });
+    expect(update({ _id: 1 }, { $setOnInsert: { a: 1 } }, { ...opts, isUpsertInsert: true }).doc).toEqual({
+      _id: 1,
+      a: 1,
+    });
   });
 });
 
@@ -165,7 +173,10 @@ describe('array operators', () => {
     expect(r.updateDescription.updatedFields).toEqual({ arr: [1, 2, 4] });
     const p = update({ _id: 1, arr: ['b'] }, { $push: { arr: { $each: ['a'], $position: 0 } } });
     expect(p.doc.arr).toEqual(['a', 'b']);
-    const s = update({ _id: 1, arr: [{ n: 2 }, { n: 1 }] }, { $push: { arr: { $each: [{ n: 3 }], $sort: { n: -1 }, $slice: -2 } } });
+    const s = update(
+      { _id: 1, arr: [{ n: 2 }, { n: 1 }] },
+      { $push: { arr: { $each: [{ n: 3 }], $sort: { n: -1 }, $slice: -2 } } },
+    );
     expect(s.doc.arr).toEqual([{ n: 2 }, { n: 1 }]);
   });
 
@@ -177,13 +188,23 @@ describe('array operators', () => {
   });
 
   it('$addToSet adds only missing values, comparing numbers by value', () => {
-    const r = update({ _id: 1, s: [new Int32(1)] }, { $addToSet: { s: { $each: [new Double(1), new Int32(2), new Int32(2)] } } });
+    const r = update(
+      { _id: 1, s: [new Int32(1)] },
+      { $addToSet: { s: { $each: [new Double(1), new Int32(2), new Int32(2)] } } },
+    );
     expect(r.doc.s).toEqual([new Int32(1), new Int32(2)]);
     expect(update({ _id: 1, s: ['a'] }, { $addToSet: { s: 'a' } }).modified).toBe(false);
   });
 
   it('$pull by value and by condition, $pullAll, $pop', () => {
-    const doc = { _id: 1, n: [1, 5, 7, 5], o: [{ k: 1, v: 'a' }, { k: 2, v: 'b' }] };
+    const doc = {
+      _id: 1,
+      n: [1, 5, 7, 5],
+      o: [
+        { k: 1, v: 'a' },
+        { k: 2, v: 'b' },
+      ],
+    };
     expect(update(doc, { $pull: { n: 5 } }).doc.n).toEqual([1, 7]);
     expect(update(doc, { $pull: { n: { $gte: 5 } } }).doc.n).toEqual([1]);
     expect(update(doc, { $pull: { o: { k: 2 } } }).doc.o).toEqual([{ k: 1, v: 'a' }]);

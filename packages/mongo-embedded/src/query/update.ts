@@ -71,7 +71,11 @@ function emptyDescription(): UpdateDescription {
 }
 
 function immutableId(): MongoServerError {
-  return new MongoServerError(66, 'ImmutableField', "Performing an update on the path '_id' would modify the immutable field '_id'");
+  return new MongoServerError(
+    66,
+    'ImmutableField',
+    "Performing an update on the path '_id' would modify the immutable field '_id'",
+  );
 }
 
 /** A short rendering of a value for error messages, close to the server's. */
@@ -169,7 +173,11 @@ function validatePath(path: string): string[] {
   if (path === '') throw new MongoServerError(56, 'EmptyFieldName', 'An empty update path is not valid.');
   const parts = splitPath(path);
   if (parts.some((p) => p === '')) {
-    throw new MongoServerError(56, 'EmptyFieldName', `The update path '${path}' contains an empty field name, which is not allowed.`);
+    throw new MongoServerError(
+      56,
+      'EmptyFieldName',
+      `The update path '${path}' contains an empty field name, which is not allowed.`,
+    );
   }
   return parts;
 }
@@ -178,10 +186,14 @@ function parseEntries(update: Doc): Entry[] {
   const entries: Entry[] = [];
   for (const [op, spec] of Object.entries(update)) {
     if (!OPERATORS.has(op)) {
-      throw failedToParse(`Unknown modifier: ${op}. Expected a valid update modifier or pipeline-style update specified as an array`);
+      throw failedToParse(
+        `Unknown modifier: ${op}. Expected a valid update modifier or pipeline-style update specified as an array`,
+      );
     }
     if (!isPlainObject(spec)) {
-      throw failedToParse(`Modifiers operate on fields but we found type ${bsonTypeName(spec)} instead. For example: {$mod: {<field>: ...}} not {${op}: ${show(spec)}}`);
+      throw failedToParse(
+        `Modifiers operate on fields but we found type ${bsonTypeName(spec)} instead. For example: {$mod: {<field>: ...}} not {${op}: ${show(spec)}}`,
+      );
     }
     for (const [path, arg] of Object.entries(spec)) {
       const entry = { op, path, parts: validatePath(path), arg };
@@ -196,14 +208,19 @@ function checkConflicts(entries: Entry[]): void {
   const paths: { path: string; parts: string[] }[] = [];
   for (const e of entries) {
     paths.push({ path: e.path, parts: e.parts });
-    if (e.op === '$rename' && typeof e.arg === 'string' && e.arg !== '') paths.push({ path: e.arg, parts: validatePath(e.arg) });
+    if (e.op === '$rename' && typeof e.arg === 'string' && e.arg !== '')
+      paths.push({ path: e.arg, parts: validatePath(e.arg) });
   }
   paths.sort((a, b) => comparePathParts(a.parts, b.parts));
   for (let i = 1; i < paths.length; i++) {
     const prev = paths[i - 1] as { path: string; parts: string[] };
     const cur = paths[i] as { path: string; parts: string[] };
     if (cur.parts.length >= prev.parts.length && prev.parts.every((p, j) => cur.parts[j] === p)) {
-      throw new MongoServerError(40, 'ConflictingUpdateOperators', `Updating the path '${cur.path}' would create a conflict at '${prev.path}'`);
+      throw new MongoServerError(
+        40,
+        'ConflictingUpdateOperators',
+        `Updating the path '${cur.path}' would create a conflict at '${prev.path}'`,
+      );
     }
   }
 }
@@ -228,7 +245,7 @@ class Writer {
     const child = getChild(container, key);
     if (!(isPlainObject(child) || isArray(child))) return undefined;
     if (this.copied.has(child)) return child;
-    const copy = isArray(child) ? [...(child)] : { ...child };
+    const copy = isArray(child) ? [...child] : { ...child };
     this.copied.add(copy);
     setChild(container, key, copy);
     return copy;
@@ -288,7 +305,11 @@ interface Target {
 }
 
 function pathNotViable(parts: string[], i: number, container: unknown, key: string): MongoServerError {
-  return new MongoServerError(28, 'PathNotViable', `Cannot create field '${parts[i] ?? ''}' in element {${key}: ${show(container)}}`);
+  return new MongoServerError(
+    28,
+    'PathNotViable',
+    `Cannot create field '${parts[i] ?? ''}' in element {${key}: ${show(container)}}`,
+  );
 }
 
 /**
@@ -357,7 +378,9 @@ function applyArith(w: Writer, e: Entry): void {
   }
   const result = arith(e.op === '$inc' ? 'add' : 'multiply', t.value, e.arg, 'fail');
   if (result === null) {
-    throw badValue(`Failed to apply ${e.op} operations to current value (${show(t.value)}) for document ${idOf(w.original)}`);
+    throw badValue(
+      `Failed to apply ${e.op} operations to current value (${show(t.value)}) for document ${idOf(w.original)}`,
+    );
   }
   if (!valuesIdentical(result, t.value)) setValue(w, t, result);
 }
@@ -394,12 +417,20 @@ function applyMinMax(w: Writer, e: Entry): void {
 function applyCurrentDate(w: Writer, e: Entry, opts: UpdateOptions): void {
   let value: unknown;
   if (typeof e.arg === 'boolean') value = opts.now;
-  else if (isPlainObject(e.arg) && Object.keys(e.arg).length === 1 && (e.arg.$type === 'date' || e.arg.$type === 'timestamp')) {
+  else if (
+    isPlainObject(e.arg) &&
+    Object.keys(e.arg).length === 1 &&
+    (e.arg.$type === 'date' || e.arg.$type === 'timestamp')
+  ) {
     value = e.arg.$type === 'date' ? opts.now : opts.clusterTime;
   } else if (isPlainObject(e.arg) && '$type' in e.arg) {
-    throw badValue("The '$type' string field is required to be 'date' or 'timestamp': {$currentDate: {field : {$type: 'date'}}}");
+    throw badValue(
+      "The '$type' string field is required to be 'date' or 'timestamp': {$currentDate: {field : {$type: 'date'}}}",
+    );
   } else {
-    throw badValue(`${e.path} is not valid type for $currentDate. Please use a boolean ('true') or a $type expression ({$type: 'timestamp/date'}).`);
+    throw badValue(
+      `${e.path} is not valid type for $currentDate. Please use a boolean ('true') or a $type expression ({$type: 'timestamp/date'}).`,
+    );
   }
   const t = locate(w, e.parts, true) as Target;
   setValue(w, t, value);
@@ -420,16 +451,23 @@ function applyRename(w: Writer, e: Entry): void {
   // Source and destination may not pass through arrays.
   const src = locate(w, e.parts, false);
   if (!src?.exists) return;
-  if (isArray(src.parent)) throw badValue(`The source field cannot be an array element, '${e.path}' in doc with ${show(w.original)}`);
+  if (isArray(src.parent))
+    throw badValue(`The source field cannot be an array element, '${e.path}' in doc with ${show(w.original)}`);
   const value = src.value;
   delete src.parent[src.key];
   w.logRemoved(e.path);
   const t = locate(w, destParts, true) as Target;
-  if (isArray(t.parent)) throw badValue(`The destination field cannot be an array element, '${dest}' in doc with ${show(w.original)}`);
+  if (isArray(t.parent))
+    throw badValue(`The destination field cannot be an array element, '${dest}' in doc with ${show(w.original)}`);
   setValue(w, t, value);
 }
 
-function arrayTarget(w: Writer, e: Entry, create: boolean, notArray: (t: Target) => MongoServerError): { t: Target; arr: unknown[] | null } | null {
+function arrayTarget(
+  w: Writer,
+  e: Entry,
+  create: boolean,
+  notArray: (t: Target) => MongoServerError,
+): { t: Target; arr: unknown[] | null } | null {
   const t = locate(w, e.parts, create);
   if (!t) return null;
   if (!t.exists) return { t, arr: null };
@@ -444,7 +482,8 @@ function sortElements(arr: unknown[], spec: unknown): void {
     arr.sort((a, b) => compareValues(a, b) * d);
     return;
   }
-  if (!isPlainObject(spec) || Object.keys(spec).length === 0) throw badValue('The $sort is invalid: use 1/-1 to sort the whole element, or {field:1/-1} to sort embedded fields');
+  if (!isPlainObject(spec) || Object.keys(spec).length === 0)
+    throw badValue('The $sort is invalid: use 1/-1 to sort the whole element, or {field:1/-1} to sort embedded fields');
   const cmp = compileSort(spec);
   arr.sort((a, b) => cmp(isPlainObject(a) ? a : {}, isPlainObject(b) ? b : {}));
 }
@@ -459,26 +498,32 @@ function applyPush(w: Writer, e: Entry): void {
       if (!['$each', '$slice', '$sort', '$position'].includes(k)) throw badValue(`Unrecognized clause in $push: ${k}`);
     }
     const each = e.arg.$each;
-    if (!isArray(each)) throw badValue(`The argument to $each in $push must be an array but it was of type: ${bsonTypeName(each)}`);
+    if (!isArray(each))
+      throw badValue(`The argument to $each in $push must be an array but it was of type: ${bsonTypeName(each)}`);
     items = each;
     if ('$position' in e.arg) {
       const p = e.arg.$position;
-      if (!isNumber(p) || !Number.isInteger(toDouble(p))) throw badValue(`The value for $position must be an integer value, not of type: ${bsonTypeName(p)}`);
+      if (!isNumber(p) || !Number.isInteger(toDouble(p)))
+        throw badValue(`The value for $position must be an integer value, not of type: ${bsonTypeName(p)}`);
       position = toDouble(p);
     }
     if ('$slice' in e.arg) {
       const s = e.arg.$slice;
-      if (!isNumber(s) || !Number.isInteger(toDouble(s))) throw badValue(`The value for $slice must be an integer value but was given type: ${bsonTypeName(s)}`);
+      if (!isNumber(s) || !Number.isInteger(toDouble(s)))
+        throw badValue(`The value for $slice must be an integer value but was given type: ${bsonTypeName(s)}`);
       slice = toDouble(s);
     }
     if ('$sort' in e.arg) sort = e.arg.$sort;
   } else items = [e.arg];
   const found = arrayTarget(w, e, true, (t) =>
-    badValue(`The field '${e.path}' must be an array but is of type ${bsonTypeName(t.value)} in document ${idOf(w.original)}`),
+    badValue(
+      `The field '${e.path}' must be an array but is of type ${bsonTypeName(t.value)} in document ${idOf(w.original)}`,
+    ),
   ) as { t: Target; arr: unknown[] | null };
   const before = found.arr ?? [];
   let arr = [...before];
-  const at = position === null ? arr.length : position < 0 ? Math.max(0, arr.length + position) : Math.min(position, arr.length);
+  const at =
+    position === null ? arr.length : position < 0 ? Math.max(0, arr.length + position) : Math.min(position, arr.length);
   arr.splice(at, 0, ...items);
   if (sort !== undefined) sortElements(arr, sort);
   if (slice !== null) arr = slice >= 0 ? arr.slice(0, slice) : arr.slice(Math.max(0, arr.length + slice));
@@ -495,11 +540,16 @@ function applyAddToSet(w: Writer, e: Entry): void {
   let items: unknown[];
   if (isPlainObject(e.arg) && '$each' in e.arg) {
     const each = e.arg.$each;
-    if (!isArray(each)) throw typeMismatch(`The argument to $each in $addToSet must be an array but it was of type ${bsonTypeName(each)}`);
+    if (!isArray(each))
+      throw typeMismatch(
+        `The argument to $each in $addToSet must be an array but it was of type ${bsonTypeName(each)}`,
+      );
     items = each;
   } else items = [e.arg];
   const found = arrayTarget(w, e, true, (t) =>
-    badValue(`Cannot apply $addToSet to non-array field. Field named '${t.key}' has non-array type ${bsonTypeName(t.value)}`),
+    badValue(
+      `Cannot apply $addToSet to non-array field. Field named '${t.key}' has non-array type ${bsonTypeName(t.value)}`,
+    ),
   ) as { t: Target; arr: unknown[] | null };
   const arr = [...(found.arr ?? [])];
   for (const item of items) if (!arr.some((x) => valuesEqual(x, item))) arr.push(item);
@@ -532,7 +582,10 @@ function pullMatcher(arg: unknown): (el: unknown) => boolean {
     const pred = compileFilter(arg);
     return (el) => isPlainObject(el) && pred(el);
   }
-  if (arg instanceof RegExp || (typeof arg === 'object' && arg !== null && (arg as { _bsontype?: string })._bsontype === 'BSONRegExp')) {
+  if (
+    arg instanceof RegExp ||
+    (typeof arg === 'object' && arg !== null && (arg as { _bsontype?: string })._bsontype === 'BSONRegExp')
+  ) {
     const pred = compileFilter({ v: arg });
     return (el) => pred({ v: el });
   }
@@ -637,7 +690,11 @@ function finish(before: Doc, after: Doc, w: Writer): UpdateResult {
   for (const p of w.updated) updatedFields[p] = readPath(after, splitPath(p));
   const modified = w.updated.length > 0 || w.removed.length > 0;
   if (!modified) return { doc: before, modified: false, updateDescription: emptyDescription() };
-  return { doc: after, modified: true, updateDescription: { updatedFields, removedFields: [...w.removed], truncatedArrays: [] } };
+  return {
+    doc: after,
+    modified: true,
+    updateDescription: { updatedFields, removedFields: [...w.removed], truncatedArrays: [] },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -109,7 +109,9 @@ describe('canonicalKey', () => {
   });
 
   it('keeps documents equal when their numbers differ only in type', () => {
-    expect(canonicalKey({ a: new Int32(2), b: [Long.fromNumber(3)] })).toBe(canonicalKey({ a: new Double(2), b: [new Double(3)] }));
+    expect(canonicalKey({ a: new Int32(2), b: [Long.fromNumber(3)] })).toBe(
+      canonicalKey({ a: new Double(2), b: [new Double(3)] }),
+    );
     expect(valuesEqual({ a: new Int32(2) }, { a: new Double(2) })).toBe(true);
   });
 });

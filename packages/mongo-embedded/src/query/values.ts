@@ -272,7 +272,8 @@ function exactFromDouble(d: number): Exact {
 }
 
 /** Parsed Decimal128 text: coefficient and base-10 exponent, or a special value. */
-export type DecimalParts = { kind: 'nan' } | { kind: 'inf'; sign: 1 | -1 } | { kind: 'finite'; coeff: bigint; exp: number; negZero: boolean };
+export type DecimalParts =
+  { kind: 'nan' } | { kind: 'inf'; sign: 1 | -1 } | { kind: 'finite'; coeff: bigint; exp: number; negZero: boolean };
 
 const decimalCache = new Map<string, DecimalParts>();
 

@@ -70,7 +70,10 @@ describe('ChangeHistory retention', () => {
   it('applies the byte budget to restored history', () => {
     const perRecord = estimateRecordBytes(insert(1, 1000));
     const history = new ChangeHistory({ maxRecords: 1000, maxBytes: perRecord * 2 }, catalog);
-    history.restore(Array.from({ length: 10 }, (_, i) => insert(i + 1, 1000)), 10n);
+    history.restore(
+      Array.from({ length: 10 }, (_, i) => insert(i + 1, 1000)),
+      10n,
+    );
     expect(history.retained().map((r) => r.seq)).toEqual([9n, 10n]);
     expect(history.oldestSeq).toBe(9n);
   });

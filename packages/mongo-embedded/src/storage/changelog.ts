@@ -146,7 +146,10 @@ export class ChangeHistory implements ChangeLog {
 
   /** Drops the oldest records beyond the count or byte bound (always keeping the newest one). */
   private evict(): void {
-    while (this.records.length - this.start > 1 && (this.records.length - this.start > this.maxRecords || this.bytes > this.maxBytes)) {
+    while (
+      this.records.length - this.start > 1 &&
+      (this.records.length - this.start > this.maxRecords || this.bytes > this.maxBytes)
+    ) {
       this.bytes -= this.sizes[this.start]!;
       this.records[this.start] = undefined;
       this.start++;

@@ -1,6 +1,13 @@
 import { Double, Int32, Long, ObjectId, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { indexNames, runCommand, startHarness, uniqueDbName, type CursorReply, type Harness } from '../test-support/harness.js';
+import {
+  indexNames,
+  runCommand,
+  startHarness,
+  uniqueDbName,
+  type CursorReply,
+  type Harness,
+} from '../test-support/harness.js';
 import { IndexData } from './indexes.js';
 
 let h: Harness;
@@ -34,16 +41,30 @@ describe('createIndexes / listIndexes / dropIndexes', () => {
       { v: 2, key: { sku: 1 }, name: 'sku_1', unique: true },
       { v: 2, key: { opt: 1 }, name: 'opt_sparse', sparse: true },
     ]);
-    const reply = await runCommand<{ numIndexesBefore: number; numIndexesAfter: number; createdCollectionAutomatically: boolean; note?: string }>(db, {
+    const reply = await runCommand<{
+      numIndexesBefore: number;
+      numIndexesAfter: number;
+      createdCollectionAutomatically: boolean;
+      note?: string;
+    }>(db, {
       createIndexes: 'c',
       indexes: [{ key: { sku: 1 }, name: 'sku_1', unique: true }],
     });
-    expect(reply).toMatchObject({ numIndexesBefore: 4, numIndexesAfter: 4, createdCollectionAutomatically: false, note: 'all indexes already exist' });
+    expect(reply).toMatchObject({
+      numIndexesBefore: 4,
+      numIndexesAfter: 4,
+      createdCollectionAutomatically: false,
+      note: 'all indexes already exist',
+    });
   });
 
   it('creates the collection automatically and reports it', async () => {
     const db = freshDb();
-    const reply = await runCommand<{ createdCollectionAutomatically: boolean; numIndexesBefore: number; numIndexesAfter: number }>(db, {
+    const reply = await runCommand<{
+      createdCollectionAutomatically: boolean;
+      numIndexesBefore: number;
+      numIndexesAfter: number;
+    }>(db, {
       createIndexes: 'fresh',
       indexes: [{ key: { x: 1 }, name: 'x_1' }],
     });
@@ -54,8 +75,14 @@ describe('createIndexes / listIndexes / dropIndexes', () => {
   it('refuses conflicting specs with 85 and 86', async () => {
     const coll = freshDb().collection('c');
     await coll.createIndex({ a: 1 }, { name: 'my_a' });
-    await expect(coll.createIndex({ b: 1 }, { name: 'my_a' })).rejects.toMatchObject({ code: 86, codeName: 'IndexKeySpecsConflict' });
-    await expect(coll.createIndex({ a: 1 }, { name: 'my_a', unique: true })).rejects.toMatchObject({ code: 85, codeName: 'IndexOptionsConflict' });
+    await expect(coll.createIndex({ b: 1 }, { name: 'my_a' })).rejects.toMatchObject({
+      code: 86,
+      codeName: 'IndexKeySpecsConflict',
+    });
+    await expect(coll.createIndex({ a: 1 }, { name: 'my_a', unique: true })).rejects.toMatchObject({
+      code: 85,
+      codeName: 'IndexOptionsConflict',
+    });
     await expect(coll.createIndex({ a: 1 }, { name: 'other_a' })).rejects.toMatchObject({ code: 85 });
   });
 
@@ -70,7 +97,10 @@ describe('createIndexes / listIndexes / dropIndexes', () => {
     await expect(coll.dropIndex('_id_')).rejects.toMatchObject({ code: 72 });
     await coll.dropIndexes();
     expect(await indexNames(coll)).toEqual(['_id_']);
-    await expect(db.collection('missing').listIndexes().toArray()).rejects.toMatchObject({ code: 26, codeName: 'NamespaceNotFound' });
+    await expect(db.collection('missing').listIndexes().toArray()).rejects.toMatchObject({
+      code: 26,
+      codeName: 'NamespaceNotFound',
+    });
   });
 
   it('refuses a unique index over existing duplicates', async () => {
@@ -95,11 +125,20 @@ describe('unique indexes', () => {
       message: `E11000 duplicate key error collection: ${db.databaseName}.orders index: orderNo_1 dup key: { orderNo: "A-1" }`,
     });
     await coll.insertOne({ orderNo: 'A-2' });
-    await expect(coll.updateOne({ orderNo: 'A-2' }, { $set: { orderNo: 'A-1' } })).rejects.toMatchObject({ code: 11000 });
+    await expect(coll.updateOne({ orderNo: 'A-2' }, { $set: { orderNo: 'A-1' } })).rejects.toMatchObject({
+      code: 11000,
+    });
     // The failed update changed nothing and the index still allows freeing and reusing a key.
     await coll.updateOne({ orderNo: 'A-1' }, { $set: { orderNo: 'A-3' } });
     await coll.updateOne({ orderNo: 'A-2' }, { $set: { orderNo: 'A-1' } });
-    expect((await coll.find({}, { projection: { _id: 0 } }).sort({ orderNo: 1 }).toArray()).map((d) => d.orderNo as string)).toEqual(['A-1', 'A-3']);
+    expect(
+      (
+        await coll
+          .find({}, { projection: { _id: 0 } })
+          .sort({ orderNo: 1 })
+          .toArray()
+      ).map((d) => d.orderNo as string),
+    ).toEqual(['A-1', 'A-3']);
   });
 
   it('compares numbers by value, treats missing as null unless sparse, and indexes array elements', async () => {
@@ -126,8 +165,16 @@ describe('unique indexes', () => {
   it('enforces compound unique keys on the combination', async () => {
     const coll = freshDb().collection('c');
     await coll.createIndex({ a: 1, b: 1 }, { unique: true });
-    await coll.insertMany([{ a: 1, b: 1 }, { a: 1, b: 2 }, { a: 2, b: 1 }]);
-    await expect(coll.insertOne({ a: 1, b: 2 })).rejects.toMatchObject({ code: 11000, keyPattern: { a: 1, b: 1 }, keyValue: { a: 1, b: 2 } });
+    await coll.insertMany([
+      { a: 1, b: 1 },
+      { a: 1, b: 2 },
+      { a: 2, b: 1 },
+    ]);
+    await expect(coll.insertOne({ a: 1, b: 2 })).rejects.toMatchObject({
+      code: 11000,
+      keyPattern: { a: 1, b: 1 },
+      keyValue: { a: 1, b: 2 },
+    });
   });
 });
 
@@ -135,7 +182,9 @@ describe('index use', () => {
   it('answers equality and range queries through the index without scanning the collection', async () => {
     const db = freshDb();
     const coll = db.collection('c');
-    await coll.insertMany(Array.from({ length: 2000 }, (_, i) => ({ i, bucket: i % 100, s: `k${String(i).padStart(5, '0')}` })));
+    await coll.insertMany(
+      Array.from({ length: 2000 }, (_, i) => ({ i, bucket: i % 100, s: `k${String(i).padStart(5, '0')}` })),
+    );
     await coll.createIndex({ i: 1 });
     await coll.createIndex({ s: 1 });
 
@@ -144,11 +193,15 @@ describe('index use', () => {
     expect(eq.executionStats.nReturned).toBe(1);
     expect(eq.executionStats.totalDocsExamined).toBe(1);
 
-    const range = (await coll.find({ i: { $gte: 100, $lt: 110 } }).explain('executionStats')) as unknown as ExplainReply;
+    const range = (await coll
+      .find({ i: { $gte: 100, $lt: 110 } })
+      .explain('executionStats')) as unknown as ExplainReply;
     expect(range.executionStats.nReturned).toBe(10);
     expect(range.executionStats.totalDocsExamined).toBe(10);
 
-    const str = (await coll.find({ s: { $in: ['k00005', 'k01999', 'nope'] } }).explain('executionStats')) as unknown as ExplainReply;
+    const str = (await coll
+      .find({ s: { $in: ['k00005', 'k01999', 'nope'] } })
+      .explain('executionStats')) as unknown as ExplainReply;
     expect(str.executionStats.nReturned).toBe(2);
     expect(str.executionStats.totalDocsExamined).toBe(2);
 
@@ -159,7 +212,14 @@ describe('index use', () => {
 
     // The index answers the same as a scan would.
     expect(await coll.countDocuments({ i: { $gte: 100, $lt: 110 } })).toBe(10);
-    expect((await coll.find({ i: { $gt: 1995 } }).sort({ i: 1 }).toArray()).map((d) => d.i as number)).toEqual([1996, 1997, 1998, 1999]);
+    expect(
+      (
+        await coll
+          .find({ i: { $gt: 1995 } })
+          .sort({ i: 1 })
+          .toArray()
+      ).map((d) => d.i as number),
+    ).toEqual([1996, 1997, 1998, 1999]);
   });
 
   it('keeps indexes correct through updates and deletes', async () => {
@@ -186,7 +246,13 @@ describe('index use', () => {
     const db = freshDb();
     const coll = db.collection('c');
     const oid = new ObjectId();
-    await coll.insertMany([{ _id: 7, v: 'int' }, { _id: 'k', v: 'string' }, { _id: oid, v: 'oid' }, { _id: 2.5, v: 'double' }, { _id: { a: 1 }, v: 'doc' }] as never);
+    await coll.insertMany([
+      { _id: 7, v: 'int' },
+      { _id: 'k', v: 'string' },
+      { _id: oid, v: 'oid' },
+      { _id: 2.5, v: 'double' },
+      { _id: { a: 1 }, v: 'doc' },
+    ] as never);
     await coll.insertMany(Array.from({ length: 500 }, (_, i) => ({ _id: 1000 + i, v: i })) as never);
     for (const id of [7, new Int32(7), new Double(7), Long.fromNumber(7)]) {
       expect((await coll.findOne({ _id: id } as never))?.v).toBe('int');
@@ -199,19 +265,33 @@ describe('index use', () => {
     expect(await coll.findOne({ _id: '7' } as never)).toBeNull();
     // A projection and the other clauses still apply to the one candidate.
     expect(await coll.findOne({ _id: 7 } as never, { projection: { _id: 0 } })).toEqual({ v: 'int' });
-    expect(await coll.find({ _id: 7 } as never).skip(1).toArray()).toEqual([]);
+    expect(
+      await coll
+        .find({ _id: 7 } as never)
+        .skip(1)
+        .toArray(),
+    ).toEqual([]);
 
-    const hit = await runCommand<ExplainReply>(db, { explain: { find: 'c', filter: { _id: 1200 } }, verbosity: 'executionStats' });
+    const hit = await runCommand<ExplainReply>(db, {
+      explain: { find: 'c', filter: { _id: 1200 } },
+      verbosity: 'executionStats',
+    });
     expect(hit.queryPlanner.winningPlan.inputStage).toMatchObject({ stage: 'IXSCAN', indexName: '_id_' });
     expect(hit.executionStats).toMatchObject({ nReturned: 1, totalDocsExamined: 1, totalKeysExamined: 1 });
-    const miss = await runCommand<ExplainReply>(db, { explain: { find: 'c', filter: { _id: 99 } }, verbosity: 'executionStats' });
+    const miss = await runCommand<ExplainReply>(db, {
+      explain: { find: 'c', filter: { _id: 99 } },
+      verbosity: 'executionStats',
+    });
     expect(miss.executionStats).toMatchObject({ nReturned: 0, totalDocsExamined: 0 });
   });
 
   it('uses the _id index for range queries on _id', async () => {
     const db = freshDb();
     await db.collection('c').insertMany(Array.from({ length: 300 }, (_, i) => ({ _id: i })) as never);
-    const r = await runCommand<ExplainReply>(db, { explain: { find: 'c', filter: { _id: { $gte: 10, $lte: 12 } } }, verbosity: 'executionStats' });
+    const r = await runCommand<ExplainReply>(db, {
+      explain: { find: 'c', filter: { _id: { $gte: 10, $lte: 12 } } },
+      verbosity: 'executionStats',
+    });
     expect(r.executionStats.totalDocsExamined).toBe(3);
     const page = await runCommand<CursorReply>(db, { find: 'c', filter: { _id: { $gte: 290 } }, sort: { _id: 1 } });
     expect(page.cursor.firstBatch?.map((d) => d._id)).toEqual([290, 291, 292, 293, 294, 295, 296, 297, 298, 299]);
@@ -232,8 +312,18 @@ describe('IndexData unique ownership', () => {
     expect(index.findConflict({ _id: 3, k: 'a' }, 'C')).toBeNull();
     index.add({ _id: 3, k: 'a' }, 'C');
     expect(index.findConflict({ _id: 1, k: 'a' }, 'A')).toEqual(['a']);
-    expect(index.build([['A', { _id: 1, k: 'z' }], ['C', { _id: 3, k: 'z' }]])).toEqual({ duplicate: ['z'], id: 'C' });
-    expect(index.build([['A', { _id: 1, k: ['z', 'z'] }], ['C', { _id: 3, k: 'y' }]])).toBeNull();
+    expect(
+      index.build([
+        ['A', { _id: 1, k: 'z' }],
+        ['C', { _id: 3, k: 'z' }],
+      ]),
+    ).toEqual({ duplicate: ['z'], id: 'C' });
+    expect(
+      index.build([
+        ['A', { _id: 1, k: ['z', 'z'] }],
+        ['C', { _id: 3, k: 'y' }],
+      ]),
+    ).toBeNull();
     expect(index.findConflict({ _id: 4, k: 'z' }, 'D')).toEqual(['z']);
   });
 });

@@ -1,5 +1,13 @@
 import { BSONRegExp } from 'bson';
-import { canonicalKey, compareValues, compileFilter, getIndexKeyValues, getPathValues, type Doc, type FieldBounds } from '../query/index.js';
+import {
+  canonicalKey,
+  compareValues,
+  compileFilter,
+  getIndexKeyValues,
+  getPathValues,
+  type Doc,
+  type FieldBounds,
+} from '../query/index.js';
 
 /** An index definition as listIndexes shows it: `{ v: 2, key, name, unique?, sparse?, ... }`. */
 export type IndexSpec = Doc & { key: Doc; name: string };
@@ -17,8 +25,10 @@ const MAX_KEYS_PER_DOCUMENT = 10_000;
 
 function nullWithin(bounds: Bounds): boolean {
   const { min, max } = bounds;
-  const aboveMin = !min || compareValues(min.value, null) < 0 || (compareValues(min.value, null) === 0 && min.inclusive);
-  const belowMax = !max || compareValues(null, max.value) < 0 || (compareValues(null, max.value) === 0 && max.inclusive);
+  const aboveMin =
+    !min || compareValues(min.value, null) < 0 || (compareValues(min.value, null) === 0 && min.inclusive);
+  const belowMax =
+    !max || compareValues(null, max.value) < 0 || (compareValues(null, max.value) === 0 && max.inclusive);
   return aboveMin && belowMax;
 }
 
@@ -50,7 +60,8 @@ export function defaultIndexName(key: Doc): string {
 function formatDirection(dir: unknown): string {
   if (typeof dir === 'string') return dir;
   if (typeof dir === 'number') return String(dir);
-  if (dir !== null && typeof dir === 'object' && 'valueOf' in dir) return String((dir as { valueOf(): unknown }).valueOf());
+  if (dir !== null && typeof dir === 'object' && 'valueOf' in dir)
+    return String((dir as { valueOf(): unknown }).valueOf());
   return String(dir);
 }
 

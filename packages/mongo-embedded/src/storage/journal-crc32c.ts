@@ -47,7 +47,13 @@ export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, previou
   // Eight bytes per step: the table lookups are independent, which is what makes slicing fast in JS engines too.
   const fastEnd = end - ((end - start) & 7);
   while (i < fastEnd) {
-    const lo = (crc ^ ((bytes[i] as number) | ((bytes[i + 1] as number) << 8) | ((bytes[i + 2] as number) << 16) | ((bytes[i + 3] as number) << 24))) >>> 0;
+    const lo =
+      (crc ^
+        ((bytes[i] as number) |
+          ((bytes[i + 1] as number) << 8) |
+          ((bytes[i + 2] as number) << 16) |
+          ((bytes[i + 3] as number) << 24))) >>>
+      0;
     crc =
       (T7[lo & 0xff] as number) ^
       (T6[(lo >>> 8) & 0xff] as number) ^

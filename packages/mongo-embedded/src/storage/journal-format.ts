@@ -72,10 +72,14 @@ export function decodeHeader(kind: 'journal' | 'snapshot', buf: Uint8Array, path
   const b = Buffer.from(buf.buffer, buf.byteOffset, size);
   const magic = kind === 'journal' ? JOURNAL_MAGIC : SNAPSHOT_MAGIC;
   if (!b.subarray(0, 8).equals(magic)) throw new JournalCorruptError(path, 'bad magic (not a mongo-embedded file)');
-  if (b.readUInt32LE(size - 4) !== crc32c(b, 0, size - 4)) throw new JournalCorruptError(path, 'header checksum mismatch');
+  if (b.readUInt32LE(size - 4) !== crc32c(b, 0, size - 4))
+    throw new JournalCorruptError(path, 'header checksum mismatch');
   const version = b.readUInt32LE(8);
   if (version !== FORMAT_VERSION) {
-    throw new JournalCorruptError(path, `format version ${version} is not supported (this build reads ${FORMAT_VERSION})`);
+    throw new JournalCorruptError(
+      path,
+      `format version ${version} is not supported (this build reads ${FORMAT_VERSION})`,
+    );
   }
   const generation = b.readBigUInt64LE(16);
   const recordCount = kind === 'snapshot' ? b.readBigUInt64LE(24) : 0n;
@@ -171,7 +175,11 @@ export async function scanFrames(
       // A copy, because decoded Binary values keep a view on their source buffer and would pin the whole chunk.
       record = BSON.deserialize(chunk.subarray(payloadStart, payloadEnd).slice(), DESERIALIZE_OPTIONS);
     } catch (error) {
-      return { validEnd: pos, problem: `invalid BSON (${error instanceof Error ? error.message : String(error)})`, frames };
+      return {
+        validEnd: pos,
+        problem: `invalid BSON (${error instanceof Error ? error.message : String(error)})`,
+        frames,
+      };
     }
     onRecord(record);
     pos += FRAME_HEADER_BYTES + length;

@@ -48,11 +48,14 @@ export const nodeJournalFs: JournalFs = {
   fileSize: (fd) =>
     new Promise((resolve, reject) => fs.fstat(fd, (error, stats) => (error ? reject(error) : resolve(stats.size)))),
   rename: (from, to) => new Promise((resolve, reject) => fs.rename(from, to, done(resolve, reject))),
-  link: (existingPath, newPath) => new Promise((resolve, reject) => fs.link(existingPath, newPath, done(resolve, reject))),
+  link: (existingPath, newPath) =>
+    new Promise((resolve, reject) => fs.link(existingPath, newPath, done(resolve, reject))),
   unlink: (path) => new Promise((resolve, reject) => fs.unlink(path, done(resolve, reject))),
   readdir: (dir) => new Promise((resolve, reject) => fs.readdir(dir, valued(resolve, reject))),
   mkdirp: (dir) =>
-    new Promise((resolve, reject) => fs.mkdir(dir, { recursive: true }, (error) => (error ? reject(error) : resolve()))),
+    new Promise((resolve, reject) =>
+      fs.mkdir(dir, { recursive: true }, (error) => (error ? reject(error) : resolve())),
+    ),
   readFile: (path) => new Promise((resolve, reject) => fs.readFile(path, valued(resolve, reject))),
 };
 

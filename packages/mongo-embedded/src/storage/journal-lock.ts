@@ -85,7 +85,8 @@ export async function acquireDirectoryLock(fs: JournalFs, dir: string): Promise<
       }
       const owner = await readOwnerPid(fs, lockPath);
       if (owner === 'missing') continue;
-      if (owner !== null && owner !== process.pid && isProcessAlive(owner)) throw new DataDirectoryLockedError(dir, owner);
+      if (owner !== null && owner !== process.pid && isProcessAlive(owner))
+        throw new DataDirectoryLockedError(dir, owner);
       // Stale: its owner is dead (or it is unreadable, or it is ours from an instance that never released it).
       try {
         await fs.unlink(lockPath);

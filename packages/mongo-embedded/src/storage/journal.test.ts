@@ -1,22 +1,20 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import {
-  BSONRegExp,
-  Binary,
-  Code,
-  Decimal128,
-  Double,
-  Int32,
-  Long,
-  MaxKey,
-  MinKey,
-  ObjectId,
-  Timestamp,
-} from 'bson';
+import { BSONRegExp, Binary, Code, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp } from 'bson';
 import { afterEach, describe, expect, it } from 'vitest';
 import { crc32c } from './journal-crc32c.js';
 import { FRAME_HEADER_BYTES, JOURNAL_HEADER_BYTES, journalFileName } from './journal-format.js';
@@ -83,7 +81,10 @@ type Verdict = 'crash-before' | 'crash-after' | 'fail' | undefined;
  * The real file system with a rule deciding, per call, to simulate a crash (this and every later call fails, as if
  * the process had died; `close` still works so the test does not leak descriptors) or a one-off I/O error.
  */
-function faultyFs(rule: (op: Op, args: readonly unknown[]) => Verdict = () => undefined, gate?: (op: Op) => Promise<void> | undefined) {
+function faultyFs(
+  rule: (op: Op, args: readonly unknown[]) => Verdict = () => undefined,
+  gate?: (op: Op) => Promise<void> | undefined,
+) {
   const state = { crashed: false, calls: new Map<Op, number>() };
   const fs: Partial<Record<Op, (...args: unknown[]) => Promise<unknown>>> = {};
   for (const op of Object.keys(nodeJournalFs) as Op[]) {
@@ -183,7 +184,12 @@ describe('Journal records', () => {
     expect((back.long as Long).toString()).toBe('9007199254740993');
     expect(back.decimal).toBeInstanceOf(Decimal128);
     expect(back.regex).toBeInstanceOf(BSONRegExp);
-    expect((back.array as unknown[]).map((v) => (v as object).constructor.name)).toEqual(['Int32', 'Double', 'Long', 'String']);
+    expect((back.array as unknown[]).map((v) => (v as object).constructor.name)).toEqual([
+      'Int32',
+      'Double',
+      'Long',
+      'String',
+    ]);
 
     const second = await open({ dir });
     await second.journal.compact([record, { after: new Int32(1) }]);
@@ -340,7 +346,10 @@ describe('Journal torn tail', () => {
         writeFileSync(path, bytes);
       },
     ],
-    ['garbage follows the last frame', (path) => appendFileSync(path, Buffer.from('\x13\x00\x00\x00garbage that is not a frame'))],
+    [
+      'garbage follows the last frame',
+      (path) => appendFileSync(path, Buffer.from('\x13\x00\x00\x00garbage that is not a frame')),
+    ],
     [
       'a torn frame followed by zeros',
       (path, ends) => {
@@ -358,28 +367,31 @@ describe('Journal torn tail', () => {
     ],
   ];
 
-  it.each(damages)('%s: earlier records load, the tail is dropped from disk, and new appends follow', async (_name, damage) => {
-    const dir = tempDir();
-    const frameEnds = await writeRecords(dir, 20);
-    const path = lastJournalPath(dir);
-    damage(path, frameEnds);
-    const damagedSize = statSync(path).size;
+  it.each(damages)(
+    '%s: earlier records load, the tail is dropped from disk, and new appends follow',
+    async (_name, damage) => {
+      const dir = tempDir();
+      const frameEnds = await writeRecords(dir, 20);
+      const path = lastJournalPath(dir);
+      damage(path, frameEnds);
+      const damagedSize = statSync(path).size;
 
-    const { journal, recovered } = await open({ dir });
-    const survivors = recovered.records.map((r) => (r.i as Int32).value);
-    expect(survivors.length).toBeGreaterThanOrEqual(19);
-    expect(survivors).toEqual(Array.from({ length: survivors.length }, (_, i) => i));
-    expect(recovered.tornBytesDropped).toBeGreaterThan(0);
-    expect(recovered.tornBytesDropped).toBeLessThanOrEqual(damagedSize - (frameEnds[survivors.length - 1] ?? 0));
-    expect(recovered.tornTail?.file).toBe(path);
-    expect(statSync(path).size).toBe(frameEnds[survivors.length - 1]);
+      const { journal, recovered } = await open({ dir });
+      const survivors = recovered.records.map((r) => (r.i as Int32).value);
+      expect(survivors.length).toBeGreaterThanOrEqual(19);
+      expect(survivors).toEqual(Array.from({ length: survivors.length }, (_, i) => i));
+      expect(recovered.tornBytesDropped).toBeGreaterThan(0);
+      expect(recovered.tornBytesDropped).toBeLessThanOrEqual(damagedSize - (frameEnds[survivors.length - 1] ?? 0));
+      expect(recovered.tornTail?.file).toBe(path);
+      expect(statSync(path).size).toBe(frameEnds[survivors.length - 1]);
 
-    await journal.append({ i: new Int32(100), text: 'after recovery' });
-    await closeJournal(journal);
-    const again = await reopen(dir);
-    expect(again.tornBytesDropped).toBe(0);
-    expect(again.records.map((r) => (r.i as Int32).value)).toEqual([...survivors, 100]);
-  });
+      await journal.append({ i: new Int32(100), text: 'after recovery' });
+      await closeJournal(journal);
+      const again = await reopen(dir);
+      expect(again.tornBytesDropped).toBe(0);
+      expect(again.records.map((r) => (r.i as Int32).value)).toEqual([...survivors, 100]);
+    },
+  );
 
   it('reads zeros after the last frame as unwritten preallocated space, not as damage', async () => {
     const dir = tempDir();
@@ -416,7 +428,9 @@ describe('Journal torn tail', () => {
   it('drops later journal files too when an older one is corrupt', async () => {
     const dir = tempDir();
     // A compaction that dies before its snapshot is renamed leaves two live journals.
-    const { fs } = faultyFs((op, args) => (op === 'rename' && pathArg(args).endsWith('snapshot.bson.tmp') ? 'crash-before' : undefined));
+    const { fs } = faultyFs((op, args) =>
+      op === 'rename' && pathArg(args).endsWith('snapshot.bson.tmp') ? 'crash-before' : undefined,
+    );
     const first = await open({ dir, fs });
     await first.journal.append({ i: new Int32(0) });
     await first.journal.append({ i: new Int32(1) });
@@ -462,7 +476,8 @@ function put(key: string, value: number): Doc {
 
 function fold(recovered: RecoveredState): Map<string, number> {
   const state = new Map<string, number>();
-  for (const record of [...(recovered.snapshot ?? []), ...recovered.records]) state.set(record.k as string, (record.v as Int32).value);
+  for (const record of [...(recovered.snapshot ?? []), ...recovered.records])
+    state.set(record.k as string, (record.v as Int32).value);
   return state;
 }
 
@@ -540,8 +555,16 @@ describe('Journal compaction', () => {
 
   /** Matches the step of a compaction at which the simulated process dies. */
   const crashPoints: [string, () => (op: Op, args: readonly unknown[]) => Verdict][] = [
-    ['before the new journal file is renamed into place', () => (op, args) => (op === 'rename' && pathArg(args).endsWith(`${journalFileName(2)}.tmp`) ? 'crash-before' : undefined)],
-    ['right after the new journal is created (journal switch)', () => (op, args) => (op === 'rename' && pathArg(args).endsWith(`${journalFileName(2)}.tmp`) ? 'crash-after' : undefined)],
+    [
+      'before the new journal file is renamed into place',
+      () => (op, args) =>
+        op === 'rename' && pathArg(args).endsWith(`${journalFileName(2)}.tmp`) ? 'crash-before' : undefined,
+    ],
+    [
+      'right after the new journal is created (journal switch)',
+      () => (op, args) =>
+        op === 'rename' && pathArg(args).endsWith(`${journalFileName(2)}.tmp`) ? 'crash-after' : undefined,
+    ],
     [
       'in the middle of writing the snapshot',
       () => {
@@ -550,13 +573,24 @@ describe('Journal compaction', () => {
         return (op, args) => {
           if (op === 'open' && pathArg(args).endsWith('snapshot.bson.tmp')) snapshotOpened = true;
           // Snapshot chunks are 1 MiB; the journal writes racing them are small.
-          return snapshotOpened && op === 'write' && Number(args[3]) >= 512 * 1024 && ++bigWrites === 2 ? 'crash-before' : undefined;
+          return snapshotOpened && op === 'write' && Number(args[3]) >= 512 * 1024 && ++bigWrites === 2
+            ? 'crash-before'
+            : undefined;
         };
       },
     ],
-    ['after the temp snapshot is written and synced, before its rename', () => (op, args) => (op === 'rename' && pathArg(args).endsWith('snapshot.bson.tmp') ? 'crash-before' : undefined)],
-    ['right after the snapshot rename, before the directory fsync', () => (op, args) => (op === 'rename' && pathArg(args).endsWith('snapshot.bson.tmp') ? 'crash-after' : undefined)],
-    ['after the old journal is deleted', () => (op, args) => (op === 'unlink' && /journal-\d+\.log$/.test(pathArg(args)) ? 'crash-after' : undefined)],
+    [
+      'after the temp snapshot is written and synced, before its rename',
+      () => (op, args) => (op === 'rename' && pathArg(args).endsWith('snapshot.bson.tmp') ? 'crash-before' : undefined),
+    ],
+    [
+      'right after the snapshot rename, before the directory fsync',
+      () => (op, args) => (op === 'rename' && pathArg(args).endsWith('snapshot.bson.tmp') ? 'crash-after' : undefined),
+    ],
+    [
+      'after the old journal is deleted',
+      () => (op, args) => (op === 'unlink' && /journal-\d+\.log$/.test(pathArg(args)) ? 'crash-after' : undefined),
+    ],
   ];
 
   it.each(crashPoints)('a crash %s recovers the complete state', async (_name, makeRule) => {
@@ -771,7 +805,10 @@ describe('Journal under kill -9', () => {
     });
     let pending = '';
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`child acknowledged only ${acknowledged.length} appends in 20 s: ${stderr}`)), 20_000);
+      const timer = setTimeout(
+        () => reject(new Error(`child acknowledged only ${acknowledged.length} appends in 20 s: ${stderr}`)),
+        20_000,
+      );
       child.on('exit', (code, signal) => {
         clearTimeout(timer);
         if (signal === 'SIGKILL') resolve();

@@ -389,7 +389,8 @@ export class Journal {
   private async writeBatch(batch: RecordEntry[]): Promise<void> {
     let batchBytes = 0;
     for (const { frame } of batch) batchBytes += FRAME_HEADER_BYTES + frame.payload.length;
-    if (this.writeOffset + batchBytes > this.allocatedEnd) await this.preallocate(this.writeOffset + batchBytes + PREALLOCATE_BYTES);
+    if (this.writeOffset + batchBytes > this.allocatedEnd)
+      await this.preallocate(this.writeOffset + batchBytes + PREALLOCATE_BYTES);
     let position = this.writeOffset;
     let index = 0;
     while (index < batch.length) {
@@ -488,7 +489,9 @@ export class Journal {
     }
     this.snapshotFileBytes = size;
     await syncDirectory(fs, this.dir);
-    const obsolete = [...this.olderJournals.keys()].filter((generation) => generation < nextGeneration).sort((a, b) => a - b);
+    const obsolete = [...this.olderJournals.keys()]
+      .filter((generation) => generation < nextGeneration)
+      .sort((a, b) => a - b);
     for (const generation of obsolete) {
       try {
         await fs.unlink(join(this.dir, journalFileName(generation)));
@@ -545,18 +548,29 @@ async function lastNonZeroByte(fs: JournalFs, fd: number, start: number, end: nu
   return last;
 }
 
-async function readSnapshot(fs: JournalFs, path: string): Promise<{ records: Doc[]; nextGeneration: number; bytes: number }> {
+async function readSnapshot(
+  fs: JournalFs,
+  path: string,
+): Promise<{ records: Doc[]; nextGeneration: number; bytes: number }> {
   const fd = await fs.open(path, 'r');
   try {
     const size = await fs.fileSize(fd);
     const header = decodeHeader('snapshot', await readAt(fs, fd, 0, SNAPSHOT_HEADER_BYTES), path);
     const records: Doc[] = [];
-    const scan = await scanFrames(fs, fd, SNAPSHOT_HEADER_BYTES, size, (record) => records.push(record), header.recordCount);
+    const scan = await scanFrames(
+      fs,
+      fd,
+      SNAPSHOT_HEADER_BYTES,
+      size,
+      (record) => records.push(record),
+      header.recordCount,
+    );
     if (scan.problem !== null) throw new JournalCorruptError(path, `${scan.problem} at offset ${scan.validEnd}`);
     if (scan.frames !== header.recordCount) {
       throw new JournalCorruptError(path, `holds ${scan.frames} of its ${header.recordCount} records`);
     }
-    if (scan.validEnd !== size) throw new JournalCorruptError(path, `${size - scan.validEnd} stray bytes after the last record`);
+    if (scan.validEnd !== size)
+      throw new JournalCorruptError(path, `${size - scan.validEnd} stray bytes after the last record`);
     return { records, nextGeneration: header.generation, bytes: size };
   } finally {
     await fs.close(fd);
@@ -606,7 +620,10 @@ async function recover(fs: JournalFs, dir: string): Promise<RecoveryResult> {
     }
   });
   if (live.length === 0 && snapshot !== null) {
-    throw new JournalCorruptError(join(dir, journalFileName(firstGeneration)), 'journal file that follows the snapshot is missing');
+    throw new JournalCorruptError(
+      join(dir, journalFileName(firstGeneration)),
+      'journal file that follows the snapshot is missing',
+    );
   }
 
   const records: Doc[] = [];

@@ -27,19 +27,28 @@ describe('Store with a journal', () => {
     const track = (p: Promise<void>): void => {
       pending.push(p);
     };
-    store.write(undefined, (b) => {
-      const coll = store.ensureCollection(b, 'app', 'c');
-      for (let i = 0; i < 10; i++) store.insert(b, coll, { _id: new Int32(i), v: new Int32(0), pad: 'x'.repeat(100) });
-    }, track);
+    store.write(
+      undefined,
+      (b) => {
+        const coll = store.ensureCollection(b, 'app', 'c');
+        for (let i = 0; i < 10; i++)
+          store.insert(b, coll, { _id: new Int32(i), v: new Int32(0), pad: 'x'.repeat(100) });
+      },
+      track,
+    );
     // Rewrite the same ten documents many times: the journal grows, the live data does not.
     for (let round = 1; round <= 200; round++) {
-      store.write(undefined, (b) => {
-        const coll = store.getCollection('app', 'c')!;
-        for (let i = 0; i < 10; i++) {
-          const before = coll.getById(i)!;
-          store.replace(b, coll, before, { ...before, v: new Int32(round) }, 'replace');
-        }
-      }, track);
+      store.write(
+        undefined,
+        (b) => {
+          const coll = store.getCollection('app', 'c')!;
+          for (let i = 0; i < 10; i++) {
+            const before = coll.getById(i)!;
+            store.replace(b, coll, before, { ...before, v: new Int32(round) }, 'replace');
+          }
+        },
+        track,
+      );
       await Promise.all(pending.splice(0));
     }
     await store.compactNow();
@@ -75,9 +84,13 @@ describe('Store with a journal', () => {
       let notified = 0;
       const unsubscribe = store.changeLog.onAppend(() => notified++);
       let durable: Promise<void> = Promise.resolve();
-      store.write(undefined, (b) => store.insert(b, store.ensureCollection(b, 'app', 'c'), { _id: 1 }), (p) => {
-        durable = p;
-      });
+      store.write(
+        undefined,
+        (b) => store.insert(b, store.ensureCollection(b, 'app', 'c'), { _id: 1 }),
+        (p) => {
+          durable = p;
+        },
+      );
       expect(store.changeLog.lastSeq).toBe(0n);
       expect(store.changeLog.readFrom(0n, 10)).toEqual([]);
       await durable;

@@ -162,7 +162,10 @@ export class Store {
     this.journal = options.journal;
     this.warn = options.warn ?? (() => undefined);
     this.compactThreshold = options.compactThresholdBytes ?? 64 * 1024 * 1024;
-    const limits = { maxRecords: options.changeHistoryMaxRecords, maxBytes: options.changeHistoryMaxBytes ?? Number.POSITIVE_INFINITY };
+    const limits = {
+      maxRecords: options.changeHistoryMaxRecords,
+      maxBytes: options.changeHistoryMaxBytes ?? Number.POSITIVE_INFINITY,
+    };
     this.changes = new ChangeHistory(limits, {
       lookupDocument: (db, coll, key) => this.getCollection(db, coll)?.getById(key._id) ?? null,
       collectionExists: (db, coll) => this.getCollection(db, coll) !== undefined,
@@ -222,7 +225,11 @@ export class Store {
    * Runs synchronous mutations and journals them as one record. `track` receives a promise that resolves once the
    * record is durable (immediately in memory mode); the caller must await it before acknowledging.
    */
-  write<T>(session: WriteSession | undefined, fn: (batch: WriteBatch) => T, track: (durable: Promise<void>) => void): T {
+  write<T>(
+    session: WriteSession | undefined,
+    fn: (batch: WriteBatch) => T,
+    track: (durable: Promise<void>) => void,
+  ): T {
     if (this.closed) throw new MongoServerError(91, 'ShutdownInProgress', 'The server is shutting down');
     const batch = new WriteBatch(session);
     try {
@@ -310,9 +317,15 @@ export class Store {
     batch.entries.push({ k: 'dropDatabase', db, r: recordToDoc(r) });
   }
 
-  renameCollection(batch: WriteBatch, from: { db: string; coll: string }, to: { db: string; coll: string }, dropTarget: boolean): void {
+  renameCollection(
+    batch: WriteBatch,
+    from: { db: string; coll: string },
+    to: { db: string; coll: string },
+    dropTarget: boolean,
+  ): void {
     const source = this.getCollection(from.db, from.coll);
-    if (!source) throw new MongoServerError(26, 'NamespaceNotFound', `Source collection ${from.db}.${from.coll} does not exist`);
+    if (!source)
+      throw new MongoServerError(26, 'NamespaceNotFound', `Source collection ${from.db}.${from.coll} does not exist`);
     validateNamespace(to.db, to.coll);
     if (from.db === to.db && from.coll === to.coll) {
       throw new MongoServerError(20, 'IllegalOperation', "Can't rename a collection to itself");
@@ -342,9 +355,14 @@ export class Store {
     let added = 0;
     for (const spec of specs) {
       const existingByName = coll.indexes.find((i) => i.name === spec.name);
-      const existingByKey = coll.indexes.find((i) => canonicalKey(i.spec.key) === canonicalKey(spec.key) && sameKeyOrder(i.spec.key, spec.key));
+      const existingByKey = coll.indexes.find(
+        (i) => canonicalKey(i.spec.key) === canonicalKey(spec.key) && sameKeyOrder(i.spec.key, spec.key),
+      );
       if (existingByName) {
-        if (canonicalKey(existingByName.spec.key) !== canonicalKey(spec.key) || !sameKeyOrder(existingByName.spec.key, spec.key)) {
+        if (
+          canonicalKey(existingByName.spec.key) !== canonicalKey(spec.key) ||
+          !sameKeyOrder(existingByName.spec.key, spec.key)
+        ) {
           throw new MongoServerError(
             86,
             'IndexKeySpecsConflict',
@@ -403,7 +421,13 @@ export class Store {
     }
     coll.docs.set(id, doc);
     for (const index of coll.indexes) index.add(doc, id);
-    const r = this.record(batch, { db: coll.db, coll: coll.name, op: 'insert', documentKey: { _id: doc._id }, postImage: doc });
+    const r = this.record(batch, {
+      db: coll.db,
+      coll: coll.name,
+      op: 'insert',
+      documentKey: { _id: doc._id },
+      postImage: doc,
+    });
     batch.entries.push({ k: 'w', r: recordToDoc(r) });
   }
 
@@ -418,7 +442,9 @@ export class Store {
   ): void {
     const id = canonicalKey(before._id);
     this.checkValidator(coll, after);
-    const changedIndexes = coll.indexes.filter((index) => canonicalKey(index.keysFor(before)) !== canonicalKey(index.keysFor(after)));
+    const changedIndexes = coll.indexes.filter(
+      (index) => canonicalKey(index.keysFor(before)) !== canonicalKey(index.keysFor(after)),
+    );
     for (const index of changedIndexes) {
       const conflict = index.findConflict(after, id);
       if (conflict) throw duplicateKeyError(coll, index, conflict);
@@ -476,9 +502,15 @@ export class Store {
           if (item.seq instanceof Long) lastSeq = item.seq.toBigInt();
           break;
         case 'coll':
-          current = new Collection(asString(item.db), asString(item.name), item.uuid as Binary, (item.options as Doc | undefined) ?? {});
+          current = new Collection(
+            asString(item.db),
+            asString(item.name),
+            item.uuid as Binary,
+            (item.options as Doc | undefined) ?? {},
+          );
           current.indexes = ((item.indexes as IndexSpec[] | undefined) ?? []).map((spec) => new IndexData(spec));
-          if (current.indexes.length === 0) current.indexes.push(new IndexData({ v: 2, key: { _id: 1 }, name: '_id_' }));
+          if (current.indexes.length === 0)
+            current.indexes.push(new IndexData({ v: 2, key: { _id: 1 }, name: '_id_' }));
           this.attach(current);
           break;
         case 'docs':
@@ -515,7 +547,8 @@ export class Store {
     const name = asString(e.coll);
     switch (e.k) {
       case 'create':
-        if (!this.getCollection(db, name)) this.attach(new Collection(db, name, e.uuid as Binary, (e.options as Doc | undefined) ?? {}));
+        if (!this.getCollection(db, name))
+          this.attach(new Collection(db, name, e.uuid as Binary, (e.options as Doc | undefined) ?? {}));
         return;
       case 'drop':
         this.detach(db, name);
@@ -578,17 +611,32 @@ export class Store {
    * so holding references is enough); the returned iterable may be consumed later while writes continue.
    */
   snapshot(): Iterable<Doc> {
-    const meta: Doc = { k: 'meta', v: 1, clock: this.clock.current, seq: Long.fromBigInt(this.changes.lastAllocatedSeq) };
-    const colls = [...this.dbs.values()].flatMap((m) => [...m.values()]).map((c) => ({
-      head: { k: 'coll', db: c.db, name: c.name, uuid: c.uuid, options: c.options, indexes: c.indexes.map((i) => i.spec) },
-      docs: [...c.docs.values()],
-    }));
+    const meta: Doc = {
+      k: 'meta',
+      v: 1,
+      clock: this.clock.current,
+      seq: Long.fromBigInt(this.changes.lastAllocatedSeq),
+    };
+    const colls = [...this.dbs.values()]
+      .flatMap((m) => [...m.values()])
+      .map((c) => ({
+        head: {
+          k: 'coll',
+          db: c.db,
+          name: c.name,
+          uuid: c.uuid,
+          options: c.options,
+          indexes: c.indexes.map((i) => i.spec),
+        },
+        docs: [...c.docs.values()],
+      }));
     const history = this.changes.retained();
     return (function* (): Generator<Doc> {
       yield meta;
       for (const c of colls) {
         yield c.head;
-        for (let i = 0; i < c.docs.length; i += SNAPSHOT_CHUNK) yield { k: 'docs', docs: c.docs.slice(i, i + SNAPSHOT_CHUNK) };
+        for (let i = 0; i < c.docs.length; i += SNAPSHOT_CHUNK)
+          yield { k: 'docs', docs: c.docs.slice(i, i + SNAPSHOT_CHUNK) };
       }
       for (let i = 0; i < history.length; i += SNAPSHOT_CHUNK) {
         yield { k: 'hist', records: history.slice(i, i + SNAPSHOT_CHUNK).map(recordToDoc) };
@@ -651,7 +699,8 @@ const IGNORED_INDEX_OPTIONS = new Set(['v', 'name', 'key', 'ns', 'background']);
 function sameOptions(a: Doc, b: Doc): boolean {
   const pick = (d: Doc): Doc => {
     const out: Doc = {};
-    for (const [k, v] of Object.entries(d)) if (!IGNORED_INDEX_OPTIONS.has(k) && v !== false && v !== undefined) out[k] = v;
+    for (const [k, v] of Object.entries(d))
+      if (!IGNORED_INDEX_OPTIONS.has(k) && v !== false && v !== undefined) out[k] = v;
     return out;
   };
   return canonicalKey(pick(a)) === canonicalKey(pick(b));
@@ -659,7 +708,8 @@ function sameOptions(a: Doc, b: Doc): boolean {
 
 /** Checks a database/collection name as mongod does. */
 export function validateNamespace(db: string, coll: string): void {
-  if (db.length === 0 || /[/\\. "$\0]/.test(db)) throw new MongoServerError(73, 'InvalidNamespace', `Invalid database name: '${db}'`);
+  if (db.length === 0 || /[/\\. "$\0]/.test(db))
+    throw new MongoServerError(73, 'InvalidNamespace', `Invalid database name: '${db}'`);
   if (coll.length === 0 || coll.includes('\0') || coll.includes('$') || coll.startsWith('.')) {
     throw new MongoServerError(73, 'InvalidNamespace', `Invalid collection name: ${coll}`);
   }
@@ -672,7 +722,8 @@ export function normaliseIndexSpec(raw: Doc): IndexSpec {
     throw new MongoServerError(67, 'CannotCreateIndex', "The 'key' field must be a non-empty object");
   }
   const name = raw.name === undefined ? defaultIndexName(key as Doc) : raw.name;
-  if (typeof name !== 'string' || name.length === 0) throw new MongoServerError(2, 'BadValue', 'index name must be a non-empty string');
+  if (typeof name !== 'string' || name.length === 0)
+    throw new MongoServerError(2, 'BadValue', 'index name must be a non-empty string');
   const spec: IndexSpec = { v: 2, key: key as Doc, name };
   for (const [k, v] of Object.entries(raw)) if (k !== 'key' && k !== 'name' && k !== 'v' && k !== 'ns') spec[k] = v;
   return spec;

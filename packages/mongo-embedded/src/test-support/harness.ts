@@ -11,7 +11,10 @@ export interface Harness {
 }
 
 /** Starts an engine on an ephemeral port and connects a 7.x driver client to it. */
-export async function startHarness(options: EmbeddedServerOptions = {}, clientOptions: MongoClientOptions = {}): Promise<Harness> {
+export async function startHarness(
+  options: EmbeddedServerOptions = {},
+  clientOptions: MongoClientOptions = {},
+): Promise<Harness> {
   const server = await startEmbeddedServer({ port: 0, ...options });
   const clients: MongoClient[] = [];
   const newClient = async (opts: MongoClientOptions = {}): Promise<MongoClient> => {
@@ -41,7 +44,13 @@ export function uniqueDbName(prefix = 'test'): string {
 
 /** The cursor part of a find/aggregate/getMore/listX reply, as the server sends it. */
 export interface CursorReply<T = Record<string, unknown>> {
-  cursor: { firstBatch?: T[]; nextBatch?: T[]; id: unknown; ns: string; postBatchResumeToken?: Record<string, unknown> };
+  cursor: {
+    firstBatch?: T[];
+    nextBatch?: T[];
+    id: unknown;
+    ns: string;
+    postBatchResumeToken?: Record<string, unknown>;
+  };
   ok: number;
 }
 

@@ -103,7 +103,11 @@ function header(length: number, requestId: number, opCode: number): Buffer {
 }
 
 /** Builds an OP_MSG with a kind-0 body and optional kind-1 document sequences. */
-export function opMsg(requestId: number, body: Document, options: { flags?: number; sequences?: [string, Document[]][]; checksum?: boolean } = {}): Buffer {
+export function opMsg(
+  requestId: number,
+  body: Document,
+  options: { flags?: number; sequences?: [string, Document[]][]; checksum?: boolean } = {},
+): Buffer {
   const parts: Buffer[] = [];
   const flags = Buffer.alloc(4);
   flags.writeUInt32LE((options.flags ?? 0) | (options.checksum ? 1 : 0));

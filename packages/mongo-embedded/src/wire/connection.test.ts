@@ -46,7 +46,13 @@ describe('framing', () => {
 
   it('merges kind-1 document sequences into the command and skips a checksum', async () => {
     const c = await client();
-    c.send(opMsg(1, { insert: 'seq', $db: 'wire' }, { sequences: [['documents', [{ _id: 1 }, { _id: 2 }, { _id: 3 }]]], checksum: true }));
+    c.send(
+      opMsg(
+        1,
+        { insert: 'seq', $db: 'wire' },
+        { sequences: [['documents', [{ _id: 1 }, { _id: 2 }, { _id: 3 }]]], checksum: true },
+      ),
+    );
     expect((await c.readReply()).doc).toMatchObject({ n: 3, ok: 1 });
     c.send(opMsg(2, { count: 'seq', $db: 'wire' }));
     expect((await c.readReply()).doc).toMatchObject({ n: 3 });
@@ -81,10 +87,23 @@ describe('bad input closes only the offending connection', () => {
     ['a length smaller than the header', rawHeader(8, 2013, 16)],
     ['a length above 48 MB', rawHeader(48_000_001, 2013, 16)],
     ['an unknown opCode', Buffer.concat([rawHeader(26, 9999), Buffer.alloc(10)])],
-    ['invalid BSON', Buffer.concat([rawHeader(16 + 5 + 12, 2013), Buffer.from([0, 0, 0, 0, 0]), Buffer.from([12, 0, 0, 0, 2, 97, 0, 200, 0, 0, 0, 0])])],
-    ['an unknown section kind', Buffer.concat([rawHeader(16 + 4 + 6, 2013), Buffer.alloc(4), Buffer.from([7, 5, 0, 0, 0, 0])])],
+    [
+      'invalid BSON',
+      Buffer.concat([
+        rawHeader(16 + 5 + 12, 2013),
+        Buffer.from([0, 0, 0, 0, 0]),
+        Buffer.from([12, 0, 0, 0, 2, 97, 0, 200, 0, 0, 0, 0]),
+      ]),
+    ],
+    [
+      'an unknown section kind',
+      Buffer.concat([rawHeader(16 + 4 + 6, 2013), Buffer.alloc(4), Buffer.from([7, 5, 0, 0, 0, 0])]),
+    ],
     ['an OP_MSG without a body', Buffer.concat([rawHeader(16 + 4, 2013), Buffer.alloc(4)])],
-    ['a document length past the message end', Buffer.concat([rawHeader(16 + 4 + 1 + 5, 2013), Buffer.alloc(4), Buffer.from([0, 100, 0, 0, 0, 0])])],
+    [
+      'a document length past the message end',
+      Buffer.concat([rawHeader(16 + 4 + 1 + 5, 2013), Buffer.alloc(4), Buffer.from([0, 100, 0, 0, 0, 0])]),
+    ],
   ];
 
   for (const [name, bytes] of cases) {
@@ -124,7 +143,12 @@ describe('limits', () => {
   it('answers an unknown command with 59 and a malformed command with an error, not a crash', async () => {
     const c = await client();
     c.send(opMsg(1, { bogusCommand: 1, $db: 'admin' }));
-    expect((await c.readReply()).doc).toMatchObject({ ok: 0, code: 59, codeName: 'CommandNotFound', errmsg: "no such command: 'bogusCommand'" });
+    expect((await c.readReply()).doc).toMatchObject({
+      ok: 0,
+      code: 59,
+      codeName: 'CommandNotFound',
+      errmsg: "no such command: 'bogusCommand'",
+    });
     c.send(opMsg(2, { insert: 'x', documents: 'not-an-array', $db: 'wire' }));
     expect((await c.readReply()).doc.ok).toBe(0);
     c.send(opMsg(3, { getMore: 'nope', collection: 'x', $db: 'wire' }));

@@ -1,5 +1,12 @@
 import type { Socket } from 'node:net';
-import { decodeMessage, encodeReply, ProtocolError, readMessageLength, type Doc, type WireRequest } from './protocol.js';
+import {
+  decodeMessage,
+  encodeReply,
+  ProtocolError,
+  readMessageLength,
+  type Doc,
+  type WireRequest,
+} from './protocol.js';
 
 /** What a command handler learns about the connection that sent a request. */
 export interface ConnectionContext {

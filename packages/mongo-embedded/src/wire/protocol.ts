@@ -72,11 +72,13 @@ export function decodeMessage(msg: Buffer): WireRequest {
     const ns = readCString(msg, offset, length);
     offset = ns.next + 8; // numberToSkip, numberToReturn
     const { doc, size } = readDocument(msg, offset, length);
-    if (!ns.value.endsWith('.$cmd')) throw new ProtocolError(`OP_QUERY is only supported for commands, not ${ns.value}`);
+    if (!ns.value.endsWith('.$cmd'))
+      throw new ProtocolError(`OP_QUERY is only supported for commands, not ${ns.value}`);
     const db = ns.value.slice(0, -'.$cmd'.length);
     // Legacy handshakes may wrap the command as { $query: {...} }.
     const inner = doc.$query;
-    const body: Doc = inner !== null && typeof inner === 'object' && !Array.isArray(inner) ? { ...(inner as Doc) } : doc;
+    const body: Doc =
+      inner !== null && typeof inner === 'object' && !Array.isArray(inner) ? { ...(inner as Doc) } : doc;
     body.$db = db;
     return { requestId, opCode: OP_QUERY, body, moreToCome: false, largestDocumentSize: size, bodySize: size };
   }
@@ -124,7 +126,14 @@ export function decodeMessage(msg: Buffer): WireRequest {
     if (Object.prototype.hasOwnProperty.call(body, id)) throw new ProtocolError(`duplicate field ${id} in OP_MSG`);
     body[id] = docs;
   }
-  return { requestId, opCode: OP_MSG, body, moreToCome: (flags & FLAG_MORE_TO_COME) !== 0, largestDocumentSize: largest, bodySize };
+  return {
+    requestId,
+    opCode: OP_MSG,
+    body,
+    moreToCome: (flags & FLAG_MORE_TO_COME) !== 0,
+    largestDocumentSize: largest,
+    bodySize,
+  };
 }
 
 let nextResponseId = 1;

@@ -50,7 +50,9 @@ describe('writes', () => {
   });
 
   it('turns an ErrorBody into a typed ApiError with code and field', async () => {
-    stubFetch(apiError(400, 'VALIDATION_FAILED', 'body/status must be equal to one of the allowed values', 'body/status'));
+    stubFetch(
+      apiError(400, 'VALIDATION_FAILED', 'body/status must be equal to one of the allowed values', 'body/status'),
+    );
     const error = await createOrder({ id: 1, customer_name: 'a', product_name: 'b' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect(error).toMatchObject({ status: 400, code: 'VALIDATION_FAILED', field: 'body/status' });

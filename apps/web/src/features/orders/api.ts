@@ -35,7 +35,11 @@ async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
   try {
     response = await fetch(path, {
       ...init,
-      headers: { accept: 'application/json', ...(init.body ? { 'content-type': 'application/json' } : {}), ...init.headers },
+      headers: {
+        accept: 'application/json',
+        ...(init.body ? { 'content-type': 'application/json' } : {}),
+        ...init.headers,
+      },
     });
   } catch (error) {
     if (init.signal?.aborted) throw error;
@@ -78,7 +82,9 @@ export async function fetchOrderList(filter: OrderFilter, signal?: AbortSignal):
   const pages: ListOrdersResponse[] = [];
   let cursor: string | undefined;
   for (let page = 0; page < MAX_SNAPSHOT_PAGES; page++) {
-    const response = await request<ListOrdersResponse>(`/orders?${listSearchParams(filter, cursor).toString()}`, { signal });
+    const response = await request<ListOrdersResponse>(`/orders?${listSearchParams(filter, cursor).toString()}`, {
+      signal,
+    });
     pages.push(response);
     if (!response.next_cursor) break;
     cursor = response.next_cursor;

@@ -27,8 +27,16 @@ function order(id: number, seconds: number, overrides: Partial<Order> = {}): Ord
   };
 }
 
-const created = (o: Order, position = `p${o.id}.${o.version}`): OrderEvent => ({ type: 'order.created', order: o, position });
-const updated = (o: Order, position = `p${o.id}.${o.version}`): OrderEvent => ({ type: 'order.updated', order: o, position });
+const created = (o: Order, position = `p${o.id}.${o.version}`): OrderEvent => ({
+  type: 'order.created',
+  order: o,
+  position,
+});
+const updated = (o: Order, position = `p${o.id}.${o.version}`): OrderEvent => ({
+  type: 'order.updated',
+  order: o,
+  position,
+});
 const deleted = (id: number, position = `d${id}`): OrderEvent => ({ type: 'order.deleted', id, position });
 const left = (id: number, position = `l${id}`): OrderEvent => ({ type: 'order.left', id, position });
 
@@ -78,14 +86,23 @@ describe('applyOrderEvents', () => {
   });
 
   it('does not let a replay older than the snapshot move a card', () => {
-    const snapshot: OrderList = { orders: [order(2, 90, { version: 5 }), order(1, 80, { version: 4 })], position: 'p9' };
-    const replayed = applyOrderEvents(snapshot, [updated(order(1, 95, { version: 3 })), updated(order(2, 99, { version: 5 }))]);
+    const snapshot: OrderList = {
+      orders: [order(2, 90, { version: 5 }), order(1, 80, { version: 4 })],
+      position: 'p9',
+    };
+    const replayed = applyOrderEvents(snapshot, [
+      updated(order(1, 95, { version: 3 })),
+      updated(order(2, 99, { version: 5 })),
+    ]);
     expect(ids(replayed)).toEqual([2, 1]);
     expect(replayed.orders.map((o) => o.version)).toEqual([5, 4]);
   });
 
   it('applies a batch in commit order: delete then re-create shows the new order', () => {
-    const next = applyOrderEvents(board(), [deleted(2), created(order(2, 80, { version: 1, customer_name: 'reborn' }))]);
+    const next = applyOrderEvents(board(), [
+      deleted(2),
+      created(order(2, 80, { version: 1, customer_name: 'reborn' })),
+    ]);
     expect(ids(next)).toEqual([2, 3, 1]);
     expect(next.orders[0]?.customer_name).toBe('reborn');
   });
@@ -152,7 +169,9 @@ describe('upsertOrder / replaceIfUnchanged / removeOrder', () => {
     expect(ids(rolledBack)).toEqual([3, 2]);
     expect(rolledBack.orders[1]?.product_name).toBe('product 2');
 
-    const newerFromSocket = applyOrderEvents(afterOptimistic, [updated(order(2, 50, { version: 2, product_name: 'theirs' }))]);
+    const newerFromSocket = applyOrderEvents(afterOptimistic, [
+      updated(order(2, 50, { version: 2, product_name: 'theirs' })),
+    ]);
     expect(replaceIfUnchanged(newerFromSocket, optimistic, original)).toBe(newerFromSocket);
   });
 

@@ -140,7 +140,12 @@ export function removeOrder(list: OrderList, id: number): OrderList {
 }
 
 /** Replaces the order with this id only if the cache still holds exactly `expected` (used to undo our own write). */
-export function replaceIfUnchanged(list: OrderList, expected: Order, replacement: Order | null, filter: OrderFilter = {}): OrderList {
+export function replaceIfUnchanged(
+  list: OrderList,
+  expected: Order,
+  replacement: Order | null,
+  filter: OrderFilter = {},
+): OrderList {
   const cached = list.orders.find((o) => o.id === expected.id);
   if (cached !== expected) return list;
   if (!replacement) return removeOrder(list, expected.id);

@@ -17,7 +17,10 @@ export function describeWriteProblem(error: unknown, action: 'create' | 'update'
   }
   if (error.status === 400) {
     // The API names the field as `<part>/<path>` (`body/customer_name`) and may start its message with it.
-    const detail = error.field && error.message.startsWith(error.field) ? error.message.slice(error.field.length).trim() : error.message;
+    const detail =
+      error.field && error.message.startsWith(error.field)
+        ? error.message.slice(error.field.length).trim()
+        : error.message;
     return {
       code: 'VALIDATION',
       field: fieldKey(error.field),

@@ -15,7 +15,10 @@ const mutationKeys = {
  * Only lists that already have data: cancelling a first load would leave it pending with nothing to show.
  */
 async function cancelListFetches(queryClient: QueryClient): Promise<void> {
-  await queryClient.cancelQueries({ queryKey: orderKeys.lists(), predicate: (query) => query.state.data !== undefined });
+  await queryClient.cancelQueries({
+    queryKey: orderKeys.lists(),
+    predicate: (query) => query.state.data !== undefined,
+  });
 }
 
 function cachedOrder(queryClient: QueryClient, id: number): Order | undefined {
@@ -54,7 +57,8 @@ export function useCreateOrder() {
     },
     onSuccess: (order, _body, context) => {
       const optimistic = context.optimistic;
-      if (optimistic) patchOrderLists(queryClient, (list, filter) => replaceIfUnchanged(list, optimistic, order, filter));
+      if (optimistic)
+        patchOrderLists(queryClient, (list, filter) => replaceIfUnchanged(list, optimistic, order, filter));
     },
     onError: (_error, _body, context) => {
       const optimistic = context?.optimistic;
@@ -89,7 +93,8 @@ export function useUpdateOrder() {
     },
     onSuccess: (order, _variables, context) => {
       const optimistic = context.optimistic;
-      if (optimistic) patchOrderLists(queryClient, (list, filter) => replaceIfUnchanged(list, optimistic, order, filter));
+      if (optimistic)
+        patchOrderLists(queryClient, (list, filter) => replaceIfUnchanged(list, optimistic, order, filter));
     },
     onError: (error, { id }, context) => {
       const { previous, optimistic } = context ?? {};

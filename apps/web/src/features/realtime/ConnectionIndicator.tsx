@@ -17,7 +17,12 @@ const HINTS: Record<ConnectionState, string> = {
 /** Live / reconnecting / offline, in words (not only colour), announced politely when it changes. */
 export function ConnectionIndicator({ state }: { state: ConnectionState }) {
   return (
-    <div className={`connection connection-${state}`} role="status" aria-label={`Connection: ${LABELS[state]}`} title={HINTS[state]}>
+    <div
+      className={`connection connection-${state}`}
+      role="status"
+      aria-label={`Connection: ${LABELS[state]}`}
+      title={HINTS[state]}
+    >
       <span className="connection-dot" aria-hidden="true" />
       {LABELS[state]}
     </div>

@@ -31,7 +31,11 @@ export function RealtimeProvider({
   children: ReactNode;
 }) {
   const config = useMemo<RealtimeConfig>(
-    () => ({ WebSocketImpl: WebSocketImpl ?? WebSocket, backoff: { ...DEFAULT_BACKOFF, ...backoff }, ...(url ? { url } : {}) }),
+    () => ({
+      WebSocketImpl: WebSocketImpl ?? WebSocket,
+      backoff: { ...DEFAULT_BACKOFF, ...backoff },
+      ...(url ? { url } : {}),
+    }),
     [WebSocketImpl, backoff, url],
   );
   return <RealtimeContext value={config}>{children}</RealtimeContext>;

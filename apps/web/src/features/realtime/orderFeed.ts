@@ -237,7 +237,9 @@ export class OrderFeed {
     this.#setState(offline ? 'offline' : 'reconnecting');
     // A server going away (restart, deploy) is usually back at once: the first retry after it is not delayed.
     const delay =
-      closeCode === CloseCode.GoingAway && this.#attempts === 1 ? 0 : backoffDelay(this.#attempts, this.#options.backoff);
+      closeCode === CloseCode.GoingAway && this.#attempts === 1
+        ? 0
+        : backoffDelay(this.#attempts, this.#options.backoff);
     clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = setTimeout(() => this.#connect(), delay);
   }

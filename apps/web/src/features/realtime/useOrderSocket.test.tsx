@@ -28,7 +28,11 @@ function connectionText(): string {
 }
 
 /** Waits for socket number `index`, completes its handshake and answers `ready`. */
-async function acceptSocket(server: FakeSocketServer, index: number, position: string | null = 'pos-0'): Promise<FakeSocket> {
+async function acceptSocket(
+  server: FakeSocketServer,
+  index: number,
+  position: string | null = 'pos-0',
+): Promise<FakeSocket> {
   await waitFor(() => expect(server.sockets.length).toBeGreaterThan(index));
   const socket = server.sockets[index]!;
   act(() => socket.accept());
@@ -124,11 +128,16 @@ describe('live board from the socket', () => {
     act(() => void queryClient.resetQueries({ queryKey: orderKeys.lists() }));
     await screen.findByRole('status', { name: 'Loading orders' });
 
-    send(socket, updated(makeOrder(1, 50, { version: 2, status: 'delivered', product_name: 'From the socket' }), 'pos-9'));
+    send(
+      socket,
+      updated(makeOrder(1, 50, { version: 2, status: 'delivered', product_name: 'From the socket' }), 'pos-9'),
+    );
     await nextFrame();
     expect(screen.getByRole('status', { name: 'Loading orders' })).toBeTruthy();
     // The list was read before that update: it still has version 1.
-    act(() => held.resolve(json(200, { orders: [makeOrder(2, 20), makeOrder(1, 10)], position: 'pos-0', next_cursor: null })));
+    act(() =>
+      held.resolve(json(200, { orders: [makeOrder(2, 20), makeOrder(1, 10)], position: 'pos-0', next_cursor: null })),
+    );
 
     await waitFor(() => expect(boardOrder()).toEqual(['Order #1', 'Order #2']));
     expect(within(card(1)).getByText('From the socket')).toBeTruthy();
@@ -144,7 +153,15 @@ describe('live board from the socket', () => {
 
     send(socket, updated(makeOrder(1, 50, { version: 2, product_name: 'Live value' }), 'pos-5'));
     await waitFor(() => expect(within(card(1)).getByText('Live value')).toBeTruthy());
-    act(() => held.resolve(json(200, { orders: [makeOrder(1, 10, { product_name: 'Stale value' })], position: 'pos-0', next_cursor: null })));
+    act(() =>
+      held.resolve(
+        json(200, {
+          orders: [makeOrder(1, 10, { product_name: 'Stale value' })],
+          position: 'pos-0',
+          next_cursor: null,
+        }),
+      ),
+    );
 
     await waitFor(() => expect(queryClient.isFetching()).toBe(0));
     await nextFrame();
@@ -316,7 +333,9 @@ describe('filters', () => {
     expect(filteredRead?.search.getAll('status')).toEqual(['shipped']);
     const socket = await acceptSocket(sockets, 1);
     expect(sockets.sockets[0]?.closedWith).toBe(1000);
-    expect(socket.subscriptions()).toEqual([{ type: 'subscribe', protocol: 1, filter: { status: ['shipped'] }, since: 'pos-20' }]);
+    expect(socket.subscriptions()).toEqual([
+      { type: 'subscribe', protocol: 1, filter: { status: ['shipped'] }, since: 'pos-20' },
+    ]);
 
     send(socket, { type: 'order.left', id: 1, position: 'pos-21' });
     await waitFor(() => expect(screen.getByText('No orders match these filters.')).toBeTruthy());

@@ -55,7 +55,13 @@ export function CreateOrderForm() {
             {...(problem?.field === 'id' ? { 'aria-invalid': true, 'aria-describedby': errorId } : {})}
           />
         </div>
-        <OrderFields idPrefix={prefix} draft={draft} onChange={setDraft} invalidField={problem?.field} errorId={errorId} />
+        <OrderFields
+          idPrefix={prefix}
+          draft={draft}
+          onChange={setDraft}
+          invalidField={problem?.field}
+          errorId={errorId}
+        />
         <div className="form-actions">
           <button type="submit" className="primary">
             Create order

@@ -19,7 +19,10 @@ export function Dashboard() {
   const [statuses, setStatuses] = useState<OrderStatus[]>([]);
   const [customer, setCustomer] = useState('');
   const settledCustomer = useDebouncedValue(customer, CUSTOMER_SEARCH_DEBOUNCE_MS);
-  const filter = useMemo(() => normalizeFilter({ status: statuses, customer: settledCustomer }), [statuses, settledCustomer]);
+  const filter = useMemo(
+    () => normalizeFilter({ status: statuses, customer: settledCustomer }),
+    [statuses, settledCustomer],
+  );
   const { connection, activity } = useOrderSocket(filter);
 
   return (
@@ -30,7 +33,12 @@ export function Dashboard() {
       </header>
       <div className="layout">
         <div className="sidebar">
-          <OrderFilters statuses={statuses} onStatusesChange={setStatuses} customer={customer} onCustomerChange={setCustomer} />
+          <OrderFilters
+            statuses={statuses}
+            onStatusesChange={setStatuses}
+            customer={customer}
+            onCustomerChange={setCustomer}
+          />
           <StatusCounts filter={filter} />
           <ChangesChart activity={activity} />
           <RecentActivity activity={activity} />

@@ -27,7 +27,12 @@ function createForm(): HTMLElement {
   return screen.getByRole('form', { name: 'New order' });
 }
 
-async function fillCreateForm(user: ReturnType<typeof renderDashboard>['user'], id: string, customer: string, product: string) {
+async function fillCreateForm(
+  user: ReturnType<typeof renderDashboard>['user'],
+  id: string,
+  customer: string,
+  product: string,
+) {
   const form = createForm();
   await user.type(within(form).getByLabelText('Order id'), id);
   await user.type(within(form).getByLabelText('Customer'), customer);
@@ -47,9 +52,18 @@ describe('creating an order', () => {
     await waitFor(() => expect(boardOrder()).toEqual(['Order #7', 'Order #1']));
     expect(within(card(7)).getByText('Grace')).toBeTruthy();
     expect(within(card(7)).getByText(/Saving/)).toBeTruthy();
-    expect(api.calls('POST', '/orders')[0]?.body).toEqual({ id: 7, customer_name: 'Grace', product_name: 'Compiler', status: 'shipped' });
+    expect(api.calls('POST', '/orders')[0]?.body).toEqual({
+      id: 7,
+      customer_name: 'Grace',
+      product_name: 'Compiler',
+      status: 'shipped',
+    });
 
-    act(() => answer.resolve(json(201, makeOrder(7, 60, { customer_name: 'Grace', product_name: 'Compiler', status: 'shipped' }))));
+    act(() =>
+      answer.resolve(
+        json(201, makeOrder(7, 60, { customer_name: 'Grace', product_name: 'Compiler', status: 'shipped' })),
+      ),
+    );
     await waitFor(() => expect(within(card(7)).queryByText(/Saving/)).toBeNull());
     expect(boardOrder()).toEqual(['Order #7', 'Order #1']);
     expect(within(createForm()).getByLabelText<HTMLInputElement>('Order id').value).toBe('');
@@ -136,7 +150,9 @@ describe('editing an order', () => {
     await user.click(within(form).getByRole('button', { name: 'Save' }));
 
     const alert = await screen.findByRole('alert');
-    expect(alert.textContent).toContain('Order #1 was changed elsewhere while you were editing it. Your change was not saved.');
+    expect(alert.textContent).toContain(
+      'Order #1 was changed elsewhere while you were editing it. Your change was not saved.',
+    );
     expect(boardOrder()).toEqual(['Order #2', 'Order #1']);
     expect(within(card(1)).getByText('Customer 1')).toBeTruthy();
     expect(screen.queryByText('Mine')).toBeNull();
@@ -151,7 +167,9 @@ describe('editing an order', () => {
 
   it('gives the edit back with the refused field marked (400)', async () => {
     const { user, api } = await boardWith([makeOrder(1, 10)]);
-    api.respondOnce('PUT', '/orders/1', () => apiError(400, 'VALIDATION_FAILED', 'body/customer_name must match pattern "\\S"', 'body/customer_name'));
+    api.respondOnce('PUT', '/orders/1', () =>
+      apiError(400, 'VALIDATION_FAILED', 'body/customer_name must match pattern "\\S"', 'body/customer_name'),
+    );
 
     await user.click(screen.getByRole('button', { name: 'Edit order #1' }));
     const form = screen.getByRole('form', { name: 'Edit order #1' });
@@ -160,7 +178,9 @@ describe('editing an order', () => {
     await user.click(within(form).getByRole('button', { name: 'Save' }));
 
     const reopened = await screen.findByRole('form', { name: 'Edit order #1' });
-    expect(within(reopened).getByRole('alert').textContent).toBe('Order #1 was not saved: Customer — must match pattern "\\S"');
+    expect(within(reopened).getByRole('alert').textContent).toBe(
+      'Order #1 was not saved: Customer — must match pattern "\\S"',
+    );
     const customer = within(reopened).getByLabelText<HTMLInputElement>('Customer');
     expect(customer.value).toBe('X');
     expect(customer.getAttribute('aria-invalid')).toBe('true');

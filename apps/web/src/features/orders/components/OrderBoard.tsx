@@ -92,27 +92,30 @@ export function OrderBoard({ filter }: { filter: OrderFilter }) {
 
   const cancelEdit = useCallback(() => setEditing(null), []);
 
-  const saveEdit = useCallback((order: Order, edit: EditState) => {
-    const changes = changedFields(order, edit.draft);
-    setEditing(null);
-    if (Object.keys(changes).length === 0) return;
-    mutateUpdate(
-      { id: edit.id, changes, expectedVersion: edit.baseVersion },
-      {
-        onError: (error) => {
-          const problem = describeWriteProblem(error, 'update', edit.id);
-          if (problem.code === 'VALIDATION') {
-            // Give the person their input back, with the refused field marked.
-            setEditing({ ...edit, problem });
-          } else if (problem.code === 'VERSION_MISMATCH') {
-            addNotice({ message: problem.message, reloadId: edit.id });
-          } else {
-            addNotice({ message: problem.message });
-          }
+  const saveEdit = useCallback(
+    (order: Order, edit: EditState) => {
+      const changes = changedFields(order, edit.draft);
+      setEditing(null);
+      if (Object.keys(changes).length === 0) return;
+      mutateUpdate(
+        { id: edit.id, changes, expectedVersion: edit.baseVersion },
+        {
+          onError: (error) => {
+            const problem = describeWriteProblem(error, 'update', edit.id);
+            if (problem.code === 'VALIDATION') {
+              // Give the person their input back, with the refused field marked.
+              setEditing({ ...edit, problem });
+            } else if (problem.code === 'VERSION_MISMATCH') {
+              addNotice({ message: problem.message, reloadId: edit.id });
+            } else {
+              addNotice({ message: problem.message });
+            }
+          },
         },
-      },
-    );
-  }, [mutateUpdate, addNotice]);
+      );
+    },
+    [mutateUpdate, addNotice],
+  );
 
   const askDelete = useCallback((id: number | null) => setConfirmingDelete(id), []);
 
@@ -199,7 +202,9 @@ export function OrderBoard({ filter }: { filter: OrderFilter }) {
       {orders.length === 0 ? (
         <div className="board-empty">
           <p>{filtered ? 'No orders match these filters.' : 'No orders yet.'}</p>
-          <p>{filtered ? 'Change the filters to see more.' : 'Create one above; orders created anywhere appear here.'}</p>
+          <p>
+            {filtered ? 'Change the filters to see more.' : 'Create one above; orders created anywhere appear here.'}
+          </p>
         </div>
       ) : (
         <div ref={scrollRef} className="board-scroll" role="region" aria-label="Order board" tabIndex={0}>
