@@ -97,7 +97,6 @@ function recordingLog() {
   };
 }
 
-const WALL = new Date('2026-03-01T12:00:00.000Z');
 const STORED = {
   customer_name: 'Ada',
   product_name: 'Lamp',
@@ -108,7 +107,7 @@ const STORED = {
 };
 
 function change(n: number, operationType: string, fields: Partial<RawChange> = {}): RawChange {
-  return { _id: { _data: pos(n) }, operationType, wallTime: WALL, ...fields };
+  return { _id: { _data: pos(n) }, operationType, ...fields };
 }
 
 const feeds: ChangeFeed[] = [];
@@ -178,7 +177,7 @@ describe('change mapping', () => {
     });
   });
 
-  it('normalizes a document written directly through the driver without dates or version', () => {
+  it('shows a document written directly through the driver without dates or version with the documented defaults', () => {
     const mapped = mapChange(
       change(1, 'insert', { fullDocument: { _id: 9, customer_name: 'Bob', product_name: 'Pen', status: 'shipped' } }),
     );
@@ -188,8 +187,9 @@ describe('change mapping', () => {
         order: {
           id: 9,
           status: 'shipped',
-          created_at: WALL.toISOString(),
-          updated_at: WALL.toISOString(),
+          // The same defaults REST shows (no wall-clock time: GET /orders/9 must read the same).
+          created_at: '1970-01-01T00:00:00.000Z',
+          updated_at: '1970-01-01T00:00:00.000Z',
           version: 1,
         },
       },

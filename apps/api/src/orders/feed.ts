@@ -1,12 +1,6 @@
-import {
-  ORDER_STATUSES,
-  ResyncReason,
-  backoffDelay,
-  orderValidator,
-  type FilterFields,
-  type Order,
-  type OrderStatus,
-} from '@orders/contracts';
+import { ResyncReason, backoffDelay, type FilterFields, type Order } from '@orders/contracts';
+import { errorCode, isDatabaseUnavailable, positionFailure } from '../driver-errors.js';
+import { filterFieldsOfDocument, orderFromDocument, orderIdOf } from './order-document.js';
 
 /*
  * The change feed: ONE change stream per API process on the orders collection (DESIGN decision 4).
@@ -21,7 +15,6 @@ export interface RawChange {
   fullDocument?: unknown;
   fullDocumentBeforeChange?: unknown;
   documentKey?: unknown;
-  wallTime?: unknown;
 }
 
 /** The subset of the driver's `ChangeStream` the feed and replays use. */
@@ -84,8 +77,6 @@ export type MappedChange =
   | { type: 'skip'; position: string; reason: string; expected: boolean }
   | { type: 'invalidate'; position: string | null };
 
-const VALID_STATUSES: ReadonlySet<string> = new Set(ORDER_STATUSES);
-
 /** Reads the `_data` string of a resume token, or null when it is not one. */
 export function tokenData(token: unknown): string | null {
   if (typeof token === 'object' && token !== null && '_data' in token) {
@@ -96,41 +87,6 @@ export function tokenData(token: unknown): string | null {
 }
 
 /**
- * Builds a contract order from a stored document, tolerating documents written directly through the driver:
- * missing dates take the event's wall time, a missing version is 1. Returns null when the document cannot be
- * an order (non-integer id, unknown status, missing names).
- */
-export function normalizeOrderDocument(raw: unknown, wallTime: Date): Order | null {
-  if (typeof raw !== 'object' || raw === null) return null;
-  const doc = raw as Record<string, unknown>;
-  const id = toSafeInteger(doc._id);
-  if (id === null || id < 1) return null;
-  if (typeof doc.status !== 'string' || !VALID_STATUSES.has(doc.status)) return null;
-  const created = toDate(doc.created_at) ?? toDate(doc.updated_at) ?? wallTime;
-  const updated = toDate(doc.updated_at) ?? wallTime;
-  const version = toSafeInteger(doc.version);
-  const order = {
-    id,
-    customer_name: doc.customer_name,
-    product_name: doc.product_name,
-    status: doc.status,
-    created_at: created.toISOString(),
-    updated_at: updated.toISOString(),
-    version: version !== null && version >= 1 ? version : 1,
-  };
-  return orderValidator.check(order) ? order : null;
-}
-
-/** The filterable fields of a pre-image, or null when there is none or it is not an order. */
-function filterFieldsOf(raw: unknown): FilterFields | null {
-  if (typeof raw !== 'object' || raw === null) return null;
-  const doc = raw as Record<string, unknown>;
-  if (typeof doc.status !== 'string' || !VALID_STATUSES.has(doc.status)) return null;
-  if (typeof doc.customer_name !== 'string') return null;
-  return { status: doc.status as OrderStatus, customer_name: doc.customer_name };
-}
-
-/**
  * Maps one raw change event. `document` overrides `fullDocument` (the feed passes the looked-up document when
  * the event had none). Never throws: anything that cannot be an order event is a `skip` with a reason.
  */
@@ -138,8 +94,7 @@ export function mapChange(change: RawChange, document?: unknown): MappedChange {
   const position = tokenData(change._id);
   if (change.operationType === 'invalidate') return { type: 'invalidate', position };
   if (position === null) return { type: 'skip', position: '', reason: 'change has no resume token', expected: false };
-  const wallTime = change.wallTime instanceof Date ? change.wallTime : new Date();
-  const before = filterFieldsOf(change.fullDocumentBeforeChange);
+  const before = filterFieldsOfDocument(change.fullDocumentBeforeChange);
   switch (change.operationType) {
     case 'insert':
     case 'update':
@@ -149,15 +104,15 @@ export function mapChange(change: RawChange, document?: unknown): MappedChange {
         // The order was deleted before the lookup: its delete event follows, so nothing is lost by skipping.
         return { type: 'skip', position, reason: 'no document (deleted since)', expected: true };
       }
-      const order = normalizeOrderDocument(raw, wallTime);
-      if (order === null) return { type: 'skip', position, reason: 'document is not a valid order', expected: false };
+      const mapped = orderFromDocument(raw);
+      if (!mapped.ok) return { type: 'skip', position, reason: mapped.reason, expected: false };
+      const order = mapped.order;
       const kind = change.operationType === 'insert' ? 'created' : 'updated';
       return { type: 'event', item: { kind, position, id: order.id, order, before } };
     }
     case 'delete': {
-      const key = change.documentKey;
-      const id = typeof key === 'object' && key !== null ? toSafeInteger((key as { _id?: unknown })._id) : null;
-      if (id === null || id < 1)
+      const id = documentIdOf(change);
+      if (id === null)
         return { type: 'skip', position, reason: 'deleted document id is not an order id', expected: false };
       return { type: 'event', item: { kind: 'deleted', position, id, order: null, before } };
     }
@@ -167,11 +122,11 @@ export function mapChange(change: RawChange, document?: unknown): MappedChange {
   }
 }
 
-/** The id of the document a change is about, when it is an integer. */
+/** The order id of the document a change is about, when it has one. */
 function documentIdOf(change: RawChange): number | null {
   const key = change.documentKey;
   if (typeof key !== 'object' || key === null) return null;
-  return toSafeInteger((key as { _id?: unknown })._id);
+  return orderIdOf((key as { _id?: unknown })._id);
 }
 
 /**
@@ -187,64 +142,6 @@ export async function mapChangeWithLookup(change: RawChange, lookup: LookupOrder
   const id = documentIdOf(change);
   if (id === null) return mapChange(change);
   return mapChange(change, (await lookup(id)) ?? null);
-}
-
-const BSON_NUMBERS: ReadonlySet<unknown> = new Set(['Int32', 'Long', 'Double']);
-
-function toSafeInteger(value: unknown): number | null {
-  if (typeof value === 'number') return Number.isSafeInteger(value) ? value : null;
-  if (typeof value === 'bigint') return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : null;
-  // BSON Int32/Long/Double objects (when the driver does not promote them) convert through valueOf.
-  if (typeof value === 'object' && value !== null && '_bsontype' in value && BSON_NUMBERS.has(value._bsontype)) {
-    const n = Number(value.valueOf());
-    return Number.isSafeInteger(n) ? n : null;
-  }
-  return null;
-}
-
-function toDate(value: unknown): Date | null {
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value;
-  if (typeof value === 'string') {
-    const date = new Date(value);
-    return Number.isNaN(date.getTime()) ? null : date;
-  }
-  return null;
-}
-
-// ---- errors ------------------------------------------------------------------------------------------------
-
-/** Server error codes that mean "this position can no longer be resumed from". */
-const HISTORY_LOST = 286;
-const POSITION_ERRORS = new Set([260, 280, 40647, 50811]);
-
-/** The numeric server code of an error, when it has one. */
-export function errorCode(err: unknown): number | null {
-  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'number') return err.code;
-  return null;
-}
-
-/**
- * Why a stream opened at a client's or the feed's position failed, as the reason a client is told to resync;
- * null when the failure says nothing about the position (the database is down, a timeout, …).
- */
-export function positionFailure(err: unknown): ResyncReason | null {
-  const code = errorCode(err);
-  if (code === HISTORY_LOST) return ResyncReason.HistoryLost;
-  if (code !== null && POSITION_ERRORS.has(code)) return ResyncReason.UnknownPosition;
-  return null;
-}
-
-/** True for errors of the connection rather than of the request: retry them with the position kept. */
-export function isTransient(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const name = err.name;
-  if (name === 'MongoNetworkError' || name === 'MongoServerSelectionError' || name === 'MongoNetworkTimeoutError') {
-    return true;
-  }
-  if (name === 'MongoTopologyClosedError' || name === 'MongoNotConnectedError') return true;
-  const labels = (err as { errorLabels?: unknown }).errorLabels;
-  if (Array.isArray(labels) && labels.includes('ResumableChangeStreamError')) return true;
-  return /ECONNREFUSED|ECONNRESET|EPIPE|socket hang up/i.test(err.message);
 }
 
 // ---- the feed ----------------------------------------------------------------------------------------------
@@ -434,7 +331,7 @@ export class ChangeFeed {
       this.resetTo(reason === ResyncReason.HistoryLost ? ResyncReason.HistoryLost : ResyncReason.FeedReset);
       return;
     }
-    if (isTransient(err)) {
+    if (isDatabaseUnavailable(err)) {
       // The database is unreachable: keep the position and resume from it when it is back, so nothing is lost.
       this.opts.log.warn({ err: errorSummary(err), failures: this.failures }, 'feed: database unavailable; retrying');
       return;

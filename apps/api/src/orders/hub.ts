@@ -12,7 +12,7 @@ import {
   type SubscribeMessage,
 } from '@orders/contracts';
 import type { ChangeItem, FeedLogger, FeedSink, OpenReplay, ReplayCursor } from './feed.js';
-import { positionFailure } from './feed.js';
+import { positionFailure } from '../driver-errors.js';
 import { encodeTextFrame, type TextFrame } from './text-frame.js';
 
 /*

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger, FastifyPluginCallback } from 'fastify';
 import type { Collection, Db } from 'mongodb';
 import { CloseCode } from '@orders/contracts';
 import type { AppConfig } from '../config.js';
+import { NAMESPACE_EXISTS, errorCode } from '../driver-errors.js';
 import {
   ChangeFeed,
   createReplayOpener,
@@ -124,7 +125,7 @@ async function postImageMode(
     if (info === undefined) {
       await db.createCollection(orders.collectionName, setting).catch(async (err: unknown) => {
         // Someone created it meanwhile (e.g. another API process): enable images on it instead.
-        if (errorCodeOf(err) !== 48) throw err;
+        if (errorCode(err) !== NAMESPACE_EXISTS) throw err;
         await db.command({ collMod: orders.collectionName, ...setting });
       });
     } else if (!imagesEnabled(info)) {
@@ -140,10 +141,6 @@ async function postImageMode(
 function imagesEnabled(info: unknown): boolean {
   const options = (info as { options?: { changeStreamPreAndPostImages?: { enabled?: unknown } } }).options;
   return options?.changeStreamPreAndPostImages?.enabled === true;
-}
-
-function errorCodeOf(err: unknown): unknown {
-  return typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
 }
 
 function feedStateStore(collection: Collection<FeedStateDocument>, name: string): PositionStore {
