@@ -1,15 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ResyncReason } from '@orders/contracts';
 import {
-  ChangeFeed,
-  createReplayOpener,
   mapChange,
   type ChangeCursor,
   type ChangeItem,
-  type FeedSink,
   type RawChange,
   type StreamStart,
-} from '../src/orders/feed.js';
+} from '../src/realtime/change-mapping.js';
+import { ChangeFeed, type FeedSink } from '../src/realtime/feed.js';
+import { createReplayOpener } from '../src/realtime/replay.js';
 import { pos, serverError } from './support/realtime-fakes.js';
 
 type Step = { change: RawChange } | { idle: string } | { error: Error };

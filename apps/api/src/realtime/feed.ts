@@ -1,51 +1,21 @@
-import { ResyncReason, backoffDelay, type FilterFields, type Order } from '@orders/contracts';
+import { ResyncReason, backoffDelay } from '@orders/contracts';
 import { errorCode, isDatabaseUnavailable, positionFailure } from '../driver-errors.js';
-import { filterFieldsOfDocument, orderFromDocument, orderIdOf } from './order-document.js';
+import {
+  mapChangeWithLookup,
+  tokenData,
+  type ChangeCursor,
+  type ChangeItem,
+  type LookupOrder,
+  type OpenChangeStream,
+} from './change-mapping.js';
+import { FeedPosition } from './position.js';
 
 /*
- * The change feed: ONE change stream per API process on the orders collection (DESIGN decision 4).
- * It maps the database's change events to contract events and hands them to a sink (the hub), in commit order.
- * The event source is a parameter (`OpenChangeStream`) so the feed is tested without a database.
+ * The change feed: ONE change stream per API process on the orders collection. It maps the database's change
+ * events (change-mapping.ts) and hands them to a sink (the hub), in commit order, writing the current position
+ * as it goes. The event source is a parameter (`OpenChangeStream`) so the feed is tested without a database.
+ * See docs/ARCHITECTURE.md, "The change feed" and "Recovery and replay".
  */
-
-/** The subset of a driver change event the feed reads. Every field is checked at runtime. */
-export interface RawChange {
-  _id?: unknown;
-  operationType?: unknown;
-  fullDocument?: unknown;
-  fullDocumentBeforeChange?: unknown;
-  documentKey?: unknown;
-}
-
-/** The subset of the driver's `ChangeStream` the feed and replays use. */
-export interface ChangeCursor {
-  /** Next change, or null when a batch came back empty (then `resumeToken` is the post-batch token). */
-  tryNext(): Promise<RawChange | null>;
-  readonly resumeToken: unknown;
-  close(): Promise<void>;
-}
-
-/** Where a stream starts: after a position (`startAfter`/`resumeAfter`), or at the present. */
-export interface StreamStart {
-  startAfter?: string;
-  resumeAfter?: string;
-}
-
-/** Opens a change stream on the orders collection. Errors may surface on the first `tryNext`. */
-export type OpenChangeStream = (start: StreamStart) => ChangeCursor;
-
-/** Fetches the current stored document of an order (used when an update event carries no document). */
-export type LookupOrder = (id: number) => Promise<unknown>;
-
-/** A change, mapped to what clients see. `before` is the pre-image's filterable fields when the server had one. */
-export interface ChangeItem {
-  kind: 'created' | 'updated' | 'deleted';
-  position: string;
-  id: number;
-  /** The full order for created/updated; null for deleted. */
-  order: Order | null;
-  before: FilterFields | null;
-}
 
 /** Receives the feed's output, in commit order. The hub implements it. */
 export interface FeedSink {
@@ -70,85 +40,11 @@ export interface FeedLogger {
   error(obj: object, msg?: string): void;
 }
 
-/** The result of mapping one raw change. */
-export type MappedChange =
-  | { type: 'event'; item: ChangeItem }
-  /** `expected` skips (deleted since, non-order operations) are normal; the others are worth a warning. */
-  | { type: 'skip'; position: string; reason: string; expected: boolean }
-  | { type: 'invalidate'; position: string | null };
-
-/** Reads the `_data` string of a resume token, or null when it is not one. */
-export function tokenData(token: unknown): string | null {
-  if (typeof token === 'object' && token !== null && '_data' in token) {
-    const data = token._data;
-    if (typeof data === 'string' && data.length > 0) return data;
-  }
-  return null;
-}
-
-/**
- * Maps one raw change event. `document` overrides `fullDocument` (the feed passes the looked-up document when
- * the event had none). Never throws: anything that cannot be an order event is a `skip` with a reason.
- */
-export function mapChange(change: RawChange, document?: unknown): MappedChange {
-  const position = tokenData(change._id);
-  if (change.operationType === 'invalidate') return { type: 'invalidate', position };
-  if (position === null) return { type: 'skip', position: '', reason: 'change has no resume token', expected: false };
-  const before = filterFieldsOfDocument(change.fullDocumentBeforeChange);
-  switch (change.operationType) {
-    case 'insert':
-    case 'update':
-    case 'replace': {
-      const raw = document !== undefined ? document : change.fullDocument;
-      if (raw === null || raw === undefined) {
-        // The order was deleted before the lookup: its delete event follows, so nothing is lost by skipping.
-        return { type: 'skip', position, reason: 'no document (deleted since)', expected: true };
-      }
-      const mapped = orderFromDocument(raw);
-      if (!mapped.ok) return { type: 'skip', position, reason: mapped.reason, expected: false };
-      const order = mapped.order;
-      const kind = change.operationType === 'insert' ? 'created' : 'updated';
-      return { type: 'event', item: { kind, position, id: order.id, order, before } };
-    }
-    case 'delete': {
-      const id = documentIdOf(change);
-      if (id === null)
-        return { type: 'skip', position, reason: 'deleted document id is not an order id', expected: false };
-      return { type: 'event', item: { kind: 'deleted', position, id, order: null, before } };
-    }
-    default:
-      // drop/rename come before an invalidate; other operation types do not change orders.
-      return { type: 'skip', position, reason: `operation ${String(change.operationType)}`, expected: true };
-  }
-}
-
-/** The order id of the document a change is about, when it has one. */
-function documentIdOf(change: RawChange): number | null {
-  const key = change.documentKey;
-  if (typeof key !== 'object' || key === null) return null;
-  return orderIdOf((key as { _id?: unknown })._id);
-}
-
-/**
- * Maps a change, looking the document up when an update/replace event carries none
- * (e.g. `fullDocument: 'whenAvailable'` without a stored post-image).
- */
-export async function mapChangeWithLookup(change: RawChange, lookup: LookupOrder | undefined): Promise<MappedChange> {
-  const needsLookup =
-    lookup !== undefined &&
-    (change.operationType === 'update' || change.operationType === 'replace') &&
-    (change.fullDocument === null || change.fullDocument === undefined);
-  if (!needsLookup) return mapChange(change);
-  const id = documentIdOf(change);
-  if (id === null) return mapChange(change);
-  return mapChange(change, (await lookup(id)) ?? null);
-}
-
-// ---- the feed ----------------------------------------------------------------------------------------------
-
 export interface ChangeFeedOptions {
   open: OpenChangeStream;
   sink: FeedSink;
+  /** The position this feed writes (and the hub and `GET /orders` read); default: one of its own. */
+  position?: FeedPosition;
   store: PositionStore;
   log: FeedLogger;
   lookup?: LookupOrder;
@@ -179,10 +75,10 @@ export interface ChangeFeedOptions {
  * background; `close` stops it, closes the stream and persists the position.
  */
 export class ChangeFeed {
-  private readonly opts: Required<Omit<ChangeFeedOptions, 'lookup' | 'prepare' | 'random'>> &
+  private readonly opts: Required<Omit<ChangeFeedOptions, 'lookup' | 'prepare' | 'random' | 'position'>> &
     Pick<ChangeFeedOptions, 'lookup' | 'prepare' | 'random'>;
+  private readonly current: FeedPosition;
   private needsPrepare = true;
-  private current: string | null = null;
   private saved: string | null = null;
   private lastSaveAt = 0;
   private persistTimer: NodeJS.Timeout | null = null;
@@ -202,11 +98,12 @@ export class ChangeFeed {
       maxResumeFailures: 3,
       ...options,
     };
+    this.current = options.position ?? new FeedPosition();
   }
 
   /** Latest position handed to the sink (an event's or the idle post-batch token); null before the first. */
   position(): string | null {
-    return this.current;
+    return this.current.current();
   }
 
   /** True while the change stream is established and reading. */
@@ -223,7 +120,7 @@ export class ChangeFeed {
     try {
       const stored = await this.opts.store.load();
       if (stored !== null) {
-        this.current = stored;
+        this.current.set(stored);
         this.saved = stored;
         // The stream resumes after `stored`, so every event after it reaches the sink: the hub can serve
         // replays from there out of its ring.
@@ -260,7 +157,8 @@ export class ChangeFeed {
         await this.opts.prepare().catch((err: unknown) => this.opts.log.warn({ err }, 'feed: prepare failed'));
         if (this.closing) break;
       }
-      const start = this.current !== null ? { startAfter: this.current } : {};
+      const resumeFrom = this.current.current();
+      const start = resumeFrom !== null ? { startAfter: resumeFrom } : {};
       let cursor: ChangeCursor | null = null;
       let failed = false;
       try {
@@ -297,7 +195,8 @@ export class ChangeFeed {
       this.settleFirstAttempt();
       if (change === null) {
         const idle = tokenData(cursor.resumeToken);
-        if (idle !== null && (this.current === null || idle > this.current)) this.advance(idle);
+        const now = this.current.current();
+        if (idle !== null && (now === null || idle > now)) this.advance(idle);
         continue;
       }
       const mapped = await mapChangeWithLookup(change, this.opts.lookup);
@@ -310,7 +209,7 @@ export class ChangeFeed {
         if (mapped.position !== '') this.advance(mapped.position);
         continue;
       }
-      this.current = mapped.item.position;
+      this.current.set(mapped.item.position);
       this.opts.sink.publish(mapped.item);
       this.schedulePersist();
     }
@@ -318,7 +217,7 @@ export class ChangeFeed {
   }
 
   private advance(position: string): void {
-    this.current = position;
+    this.current.set(position);
     this.opts.sink.advance(position);
     this.schedulePersist();
   }
@@ -344,7 +243,7 @@ export class ChangeFeed {
 
   /** Gives up continuity: clients resync, the feed reopens at the present. */
   private resetTo(reason: ResyncReason): void {
-    this.current = null;
+    this.current.set(null);
     this.opts.sink.reset(reason);
   }
 
@@ -380,7 +279,7 @@ export class ChangeFeed {
   }
 
   private async persist(): Promise<void> {
-    const position = this.current;
+    const position = this.current.current();
     if (position === null || position === this.saved) return;
     this.lastSaveAt = Date.now();
     try {
@@ -394,37 +293,4 @@ export class ChangeFeed {
 
 function errorSummary(err: unknown): object {
   return err instanceof Error ? { name: err.name, message: err.message, code: errorCode(err) } : { err };
-}
-
-// ---- replays -----------------------------------------------------------------------------------------------
-
-/** One step of a replay: an event, or "nothing more right now, history read up to `position`". */
-export type ReplayStep =
-  { kind: 'event'; item: ChangeItem } | { kind: 'idle'; position: string | null } | { kind: 'invalidated' };
-
-/** A temporary change stream that replays history after a client's position. */
-export interface ReplayCursor {
-  next(): Promise<ReplayStep>;
-  close(): Promise<void>;
-}
-
-/** Opens replays after a position; errors (history lost, bad token) surface on the first `next`. */
-export type OpenReplay = (since: string) => ReplayCursor;
-
-/** Builds replay cursors on the same event source and mapping as the feed. */
-export function createReplayOpener(open: OpenChangeStream, lookup?: LookupOrder): OpenReplay {
-  return (since) => {
-    const cursor = open({ resumeAfter: since });
-    return {
-      async next() {
-        const change = await cursor.tryNext();
-        if (change === null) return { kind: 'idle', position: tokenData(cursor.resumeToken) };
-        const mapped = await mapChangeWithLookup(change, lookup);
-        if (mapped.type === 'invalidate') return { kind: 'invalidated' };
-        if (mapped.type === 'skip') return { kind: 'idle', position: mapped.position || null };
-        return { kind: 'event', item: mapped.item };
-      },
-      close: () => cursor.close(),
-    };
-  };
 }
