@@ -31,16 +31,13 @@ function isErrorBody(value: unknown): value is ErrorBody {
 }
 
 async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
+  // The caller's headers win over these defaults, whatever form (object, pairs, Headers) they come in.
+  const headers = new Headers(init.headers);
+  if (!headers.has('accept')) headers.set('accept', 'application/json');
+  if (init.body && !headers.has('content-type')) headers.set('content-type', 'application/json');
   let response: Response;
   try {
-    response = await fetch(path, {
-      ...init,
-      headers: {
-        accept: 'application/json',
-        ...(init.body ? { 'content-type': 'application/json' } : {}),
-        ...init.headers,
-      },
-    });
+    response = await fetch(path, { ...init, headers });
   } catch (error) {
     if (init.signal?.aborted) throw error;
     throw new ApiError(0, 'NETWORK', 'The server cannot be reached.');
@@ -112,6 +109,6 @@ export function updateOrder(id: number, changes: UpdateOrderBody, expectedVersio
 }
 
 /** `DELETE /orders/:id`. */
-export function deleteOrder(id: number): Promise<void> {
-  return request<void>(`/orders/${id}`, { method: 'DELETE' });
+export function deleteOrder(id: number): Promise<undefined> {
+  return request<undefined>(`/orders/${id}`, { method: 'DELETE' });
 }

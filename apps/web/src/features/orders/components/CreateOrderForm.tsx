@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, useState, type SubmitEvent } from 'react';
 import { useCreateOrder } from '../mutations.js';
 import { describeWriteProblem, type WriteProblem } from '../errors.js';
 import { OrderFields, type OrderDraft } from './OrderFields.js';
@@ -17,7 +17,7 @@ export function CreateOrderForm() {
   const createOrder = useCreateOrder();
   const errorId = `${prefix}-error`;
 
-  function submit(event: FormEvent<HTMLFormElement>) {
+  function submit(event: SubmitEvent<HTMLFormElement>) {
     event.preventDefault();
     const id = Number(orderId);
     if (!Number.isSafeInteger(id) || id < 1) {
