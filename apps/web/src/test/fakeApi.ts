@@ -1,3 +1,4 @@
+import { orderTime } from '@orders/client/testing';
 import type { CreateOrderBody, Order, OrderStatus } from '@orders/contracts';
 
 /** One request the page made. */
@@ -47,23 +48,6 @@ export function deferred<T>() {
   return { promise, resolve, reject };
 }
 
-const BASE = Date.parse('2026-03-01T09:00:00.000Z');
-
-/** A test order; `minutes` after a fixed base time. */
-export function makeOrder(id: number, minutes: number, overrides: Partial<Order> = {}): Order {
-  const stamp = new Date(BASE + minutes * 60_000).toISOString();
-  return {
-    id,
-    customer_name: `Customer ${id}`,
-    product_name: `Product ${id}`,
-    status: 'pending',
-    created_at: stamp,
-    updated_at: stamp,
-    version: 1,
-    ...overrides,
-  };
-}
-
 /**
  * An in-memory stand-in for the API behind `fetch`: the list (filtered, newest first, with a position), reads, and
  * writes with the API's refusals. `respondOnce` overrides the next matching request (a refusal, a held response).
@@ -72,7 +56,8 @@ export class FakeApi {
   readonly orders = new Map<number, Order>();
   readonly requests: RecordedRequest[] = [];
   position = 'pos-0';
-  private clock = BASE + 24 * 3600_000;
+  /** The server's clock for writes: a day after every test order made with `makeOrder`, so writes sort first. */
+  private clock = Date.parse(orderTime(24 * 60));
   private readonly overrides: Array<{ method: string; path: string; respond: Responder }> = [];
 
   constructor(orders: Order[] = []) {

@@ -1,4 +1,4 @@
-import type { Order, OrderEvent } from '@orders/contracts';
+import { created, deleted, left, makeOrder as order, orderTime as at, updated } from '@orders/client/testing';
 import { describe, expect, it } from 'vitest';
 import {
   applyOrderEvents,
@@ -10,35 +10,6 @@ import {
   upsertOrder,
   type OrderList,
 } from './cache.js';
-
-const T0 = Date.parse('2026-01-01T10:00:00.000Z');
-const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
-
-function order(id: number, seconds: number, overrides: Partial<Order> = {}): Order {
-  return {
-    id,
-    customer_name: `customer ${id}`,
-    product_name: `product ${id}`,
-    status: 'pending',
-    created_at: at(0),
-    updated_at: at(seconds),
-    version: 1,
-    ...overrides,
-  };
-}
-
-const created = (o: Order, position = `p${o.id}.${o.version}`): OrderEvent => ({
-  type: 'order.created',
-  order: o,
-  position,
-});
-const updated = (o: Order, position = `p${o.id}.${o.version}`): OrderEvent => ({
-  type: 'order.updated',
-  order: o,
-  position,
-});
-const deleted = (id: number, position = `d${id}`): OrderEvent => ({ type: 'order.deleted', id, position });
-const left = (id: number, position = `l${id}`): OrderEvent => ({ type: 'order.left', id, position });
 
 const ids = (list: OrderList) => list.orders.map((o) => o.id);
 
@@ -159,7 +130,7 @@ describe('upsertOrder / replaceIfUnchanged / removeOrder', () => {
   });
 
   it('rolls back only when the cache still holds our optimistic copy', () => {
-    const original = order(2, 20);
+    const original = order(2, 20, { product_name: 'product 2' });
     const start: OrderList = { orders: [order(3, 30), original], position: 'p' };
     const optimistic = { ...original, product_name: 'optimistic', updated_at: at(40) };
     const afterOptimistic = replaceIfUnchanged(start, original, optimistic);
