@@ -1,5 +1,5 @@
 import { orderTime } from '@orders/client/testing';
-import type { CreateOrderBody, Order, OrderStatus } from '@orders/contracts';
+import { ErrorCode, type CreateOrderBody, type Order, type OrderStatus } from '@orders/contracts';
 
 /** One request the page made. */
 export interface RecordedRequest {
@@ -117,15 +117,15 @@ export class FakeApi {
     if (request.path === '/orders' && request.method === 'GET') return json(200, this.listBody(request.search));
     if (request.path === '/orders' && request.method === 'POST') {
       const body = request.body as CreateOrderBody;
-      if (this.orders.has(body.id)) return apiError(409, 'ORDER_EXISTS', `Order ${body.id} already exists`);
+      if (this.orders.has(body.id)) return apiError(409, ErrorCode.OrderExists, `Order ${body.id} already exists`);
       const now = this.stamp();
       const order: Order = { ...body, status: body.status ?? 'pending', created_at: now, updated_at: now, version: 1 };
       this.orders.set(order.id, order);
       return json(201, order);
     }
-    if (id === undefined) return apiError(404, 'NOT_FOUND', 'No such route');
+    if (id === undefined) return apiError(404, ErrorCode.RouteNotFound, 'No such route');
     const existing = this.orders.get(id);
-    if (!existing) return apiError(404, 'ORDER_NOT_FOUND', `Order ${id} not found`);
+    if (!existing) return apiError(404, ErrorCode.OrderNotFound, `Order ${id} not found`);
     if (request.method === 'GET') return json(200, existing);
     if (request.method === 'DELETE') {
       this.orders.delete(id);
@@ -134,7 +134,7 @@ export class FakeApi {
     if (request.method === 'PUT') {
       const ifMatch = request.headers.get('if-match');
       if (ifMatch && ifMatch !== `"${existing.version}"`) {
-        return apiError(412, 'VERSION_MISMATCH', `Order ${id} has changed`);
+        return apiError(412, ErrorCode.VersionMismatch, `Order ${id} has changed`);
       }
       const updated: Order = {
         ...existing,
@@ -145,6 +145,6 @@ export class FakeApi {
       this.orders.set(id, updated);
       return json(200, updated);
     }
-    return apiError(404, 'NOT_FOUND', 'No such route');
+    return apiError(404, ErrorCode.RouteNotFound, 'No such route');
   }
 }

@@ -9,9 +9,16 @@ import type {
 import { MAX_PAGE_SIZE } from '@orders/contracts';
 import { listFromPages, type OrderList } from './cache.js';
 
-/** A refusal from the API (its ErrorBody), or a failure to reach it (`status` 0, code `NETWORK`). */
+/** `ApiError.code` when the server could not be reached at all (so it sent no `ErrorCode`). */
+export const NETWORK_ERROR = 'NETWORK';
+
+/** A refusal from the API (its ErrorBody), or a failure to reach it (`status` 0, code `NETWORK_ERROR`). */
 export class ApiError extends Error {
   readonly status: number;
+  /**
+   * The API's `ErrorCode` (compare with its constants), `NETWORK_ERROR`, or `HTTP_<status>` for an answer without
+   * an error body. A string, not the union: a newer server may send a code this dashboard does not know yet.
+   */
   readonly code: string;
   readonly field: string | undefined;
 
@@ -40,7 +47,7 @@ async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
     response = await fetch(path, { ...init, headers });
   } catch (error) {
     if (init.signal?.aborted) throw error;
-    throw new ApiError(0, 'NETWORK', 'The server cannot be reached.');
+    throw new ApiError(0, NETWORK_ERROR, 'The server cannot be reached.');
   }
   if (response.status === 204) return undefined as T;
   let body: unknown;

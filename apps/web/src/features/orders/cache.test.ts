@@ -1,10 +1,10 @@
 import { created, deleted, left, makeOrder as order, orderTime as at, updated } from '@orders/client/testing';
+import { matchesOrderFilter as matchesFilter } from '@orders/contracts';
 import { describe, expect, it } from 'vitest';
 import {
   applyOrderEvents,
   countByStatus,
   listFromPages,
-  matchesFilter,
   removeOrder,
   replaceIfUnchanged,
   upsertOrder,
@@ -153,13 +153,24 @@ describe('upsertOrder / replaceIfUnchanged / removeOrder', () => {
   });
 });
 
-describe('matchesFilter / countByStatus', () => {
+describe('the filter rule (shared with the server) / countByStatus', () => {
   it('matches status and a case-insensitive customer substring', () => {
     const o = order(1, 0, { customer_name: 'Bobby Tables', status: 'shipped' });
     expect(matchesFilter(o, { customer: 'bob' })).toBe(true);
     expect(matchesFilter(o, { customer: 'alice' })).toBe(false);
     expect(matchesFilter(o, { status: ['pending', 'shipped'] })).toBe(true);
     expect(matchesFilter(o, { status: ['delivered'] })).toBe(false);
+  });
+
+  it('keeps in a filtered list what the server sends to that subscription, as the server decides it', () => {
+    const empty: OrderList = { orders: [], position: 'p0' };
+    const events = [
+      created(order(1, 10, { customer_name: 'BOBBY', status: 'shipped' })),
+      created(order(2, 20, { customer_name: 'Alice', status: 'shipped' })),
+    ];
+    expect(ids(applyOrderEvents(empty, events, { customer: 'bob' }))).toEqual([1]);
+    // An empty status list is no status filter at all, on both sides.
+    expect(ids(applyOrderEvents(empty, events, { status: [] }))).toEqual([2, 1]);
   });
 
   it('counts orders per status', () => {
