@@ -2,11 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient, type Collection } from 'mongodb';
-import { ChaosClient, type Endpoint } from './client.js';
+import { ChaosClient, type ClientStats, type Endpoint } from './client.js';
 import { startApi, startEngine, type ApiProcess, type EngineProcess, type LogCounts } from './processes.js';
 import { Random, sleep } from './random.js';
 import { currentPosition, readHistory, verifyClient, type ClientVerdict } from './verify.js';
-import { Writer, type WriterStats } from './writer.js';
+import { Writer, type StoredOrder, type WriterStats } from './writer.js';
 
 /*
  * The fault run (issue 5, "How it is shown"): the engine in its own process on a data directory, several API
@@ -77,17 +77,11 @@ export interface ChaosReport {
   faults: Partial<Record<FaultKind, number>>;
   failPointsRefused: number;
   engineOutage: EngineOutageReport | null;
-  clientTotals: {
-    connects: number;
-    reconnects: number;
-    drops: number;
-    moves: number;
-    snapshots: number;
-    eventsReceived: number;
-    idempotentReplays: number;
-    resyncs: Record<string, number>;
-    closeCodes: Record<string, number>;
-  };
+  /** The clients' own counts, summed. */
+  clientTotals: Pick<
+    ClientStats,
+    'connects' | 'reconnects' | 'drops' | 'moves' | 'snapshots' | 'idempotentReplays' | 'resyncs' | 'closeCodes'
+  > & { eventsReceived: number };
   apiLogs: Record<string, number>;
   caughtUp: boolean;
   lost: number;
@@ -151,7 +145,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // The writer's and the verifier's own connection (not the API's appName, so fail points spare it).
     control = new MongoClient(engine.uri, { appName: 'chaos-control', serverSelectionTimeoutMS: 2_000 });
     await control.connect();
-    const orders: Collection = control.db(dbName).collection('orders');
+    const orders: Collection<StoredOrder> = control.db(dbName).collection<StoredOrder>('orders');
     const start = await currentPosition(orders);
 
     for (let i = 0; i < options.clients; i++) {

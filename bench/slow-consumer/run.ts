@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { MongoClient, type Collection } from 'mongodb';
 import WebSocket from 'ws';
 import { CloseCode } from '@orders/contracts';
+import type { BenchOrder } from '../fanout/harness.js';
 import { Child, raisePriority } from '../fanout/ipc.js';
 import { clientFrame, EVENT_MARKER, nowMs } from '../fanout/raw-client.js';
 import { machine } from '../fanout/report.js';
@@ -65,16 +66,6 @@ async function waitUntil(done: () => boolean, timeoutMs: number): Promise<boolea
     await sleep(20);
   }
   return true;
-}
-
-interface BenchOrder {
-  _id: number;
-  customer_name: string;
-  product_name: string;
-  status: 'pending';
-  created_at: Date;
-  updated_at: Date;
-  version: number;
 }
 
 interface ServerSample {
@@ -472,10 +463,10 @@ async function runPhase(
     const cutsBefore = before.hub?.slowConsumerCloses ?? 0;
     const peak = memoryOf(before);
     const cutTimes: number[] = [];
-    let sampling = true;
+    const stopSampling = new AbortController();
     let lastSample = before;
     const sampler = (async () => {
-      while (sampling) {
+      while (!stopSampling.signal.aborted) {
         const s = await server.call<ServerSample>('sample', { gc: false });
         lastSample = s;
         const m = memoryOf(s);
@@ -517,7 +508,7 @@ async function runPhase(
     // Slow clients the hub did not cut (still connected after draining) are closed here.
     for (const s of slow) s.destroy();
     await waitUntil(() => (lastSample.hub?.clients ?? 0) <= normals.length, 5_000);
-    sampling = false;
+    stopSampling.abort();
     await sampler;
     lag.disable();
     const after = await server.call<ServerSample>('sample', { gc: true });

@@ -1,31 +1,22 @@
-import type { Order, OrderEvent, ServerMessage } from '@orders/contracts';
+import {
+  batch,
+  created,
+  deleted,
+  left,
+  makeOrder,
+  updated,
+  type FakeSocket,
+  type FakeSocketServer,
+} from '@orders/client/testing';
+import type { Order, ServerMessage } from '@orders/contracts';
 import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import { deferred, FakeApi, json, makeOrder } from '../../test/fakeApi.js';
-import { batch, type FakeSocket, type FakeSocketServer } from '../../test/fakeSocket.js';
+import { boardOrder, card, connectionText } from '../../test/board.js';
+import { deferred, FakeApi, json } from '../../test/fakeApi.js';
 import { renderDashboard } from '../../test/render.js';
 import { orderKeys } from '../orders/queries.js';
 
-const created = (order: Order, position: string): OrderEvent => ({ type: 'order.created', order, position });
-const updated = (order: Order, position: string): OrderEvent => ({ type: 'order.updated', order, position });
-const deleted = (id: number, position: string): OrderEvent => ({ type: 'order.deleted', id, position });
-
-/** The card titles on the board, top to bottom. */
-function boardOrder(): string[] {
-  const list = screen.queryByRole('list', { name: 'Orders' });
-  if (!list) return [];
-  return within(list)
-    .getAllByRole('heading', { level: 3 })
-    .map((heading) => heading.textContent ?? '');
-}
-
-function card(id: number): HTMLElement {
-  return screen.getByRole('article', { name: `Order #${id}` });
-}
-
-function connectionText(): string {
-  return screen.getByRole('status', { name: /^Connection:/ }).textContent ?? '';
-}
+const SLOW_RECONNECTS = { baseMs: 60_000, capMs: 60_000, random: () => 0.5 };
 
 /** Waits for socket number `index`, completes its handshake and answers `ready`. */
 async function acceptSocket(
@@ -171,7 +162,7 @@ describe('live board from the socket', () => {
 
   it('removes a card when its order leaves the filter', async () => {
     const { socket } = await liveBoard([makeOrder(1, 10), makeOrder(2, 20)]);
-    send(socket, { type: 'order.left', id: 2, position: 'pos-1' });
+    send(socket, left(2, 'pos-1'));
     await waitFor(() => expect(boardOrder()).toEqual(['Order #1']));
   });
 });
@@ -265,6 +256,27 @@ describe('connection and recovery', () => {
     expect(boardOrder()).toEqual(['Order #1']);
   });
 
+  it('says offline as soon as the browser loses the network, and reconnects at once when it is back', async () => {
+    // Reconnects that would wait half a minute: only the network coming back can explain a new socket.
+    const view = renderDashboard(new FakeApi([makeOrder(1, 10)]), SLOW_RECONNECTS);
+    await screen.findByRole('list', { name: 'Orders' });
+    const socket = await acceptSocket(view.sockets, 0);
+    await waitFor(() => expect(connectionText()).toBe('Live'));
+    send(socket, created(makeOrder(2, 20), 'pos-3'));
+
+    act(() => socket.drop(1006));
+    await waitFor(() => expect(connectionText()).toBe('Reconnecting…'));
+    act(() => void window.dispatchEvent(new Event('offline')));
+    expect(connectionText()).toBe('Offline');
+    expect(view.sockets.sockets).toHaveLength(1);
+
+    act(() => void window.dispatchEvent(new Event('online')));
+    const next = await acceptSocket(view.sockets, 1, 'pos-3');
+    expect(next.subscriptions()).toEqual([{ type: 'subscribe', protocol: 1, since: 'pos-3' }]);
+    await waitFor(() => expect(connectionText()).toBe('Live'));
+    expect(boardOrder()).toEqual(['Order #2', 'Order #1']);
+  });
+
   it('answers resync with a quiet refetch and resubscribes since the new snapshot position', async () => {
     const { socket, sockets, api } = await liveBoard([makeOrder(1, 10)]);
     api.orders.set(2, makeOrder(2, 20));
@@ -337,7 +349,7 @@ describe('filters', () => {
       { type: 'subscribe', protocol: 1, filter: { status: ['shipped'] }, since: 'pos-20' },
     ]);
 
-    send(socket, { type: 'order.left', id: 1, position: 'pos-21' });
+    send(socket, left(1, 'pos-21'));
     await waitFor(() => expect(screen.getByText('No orders match these filters.')).toBeTruthy());
   });
 
