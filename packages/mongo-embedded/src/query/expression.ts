@@ -409,7 +409,7 @@ function formatDate(date: Date, format: string, offsetMinutes: number): string {
   const d = new Date(date.getTime() + offsetMinutes * 60000);
   let out = '';
   for (let i = 0; i < format.length; i++) {
-    const c = format[i];
+    const c = format.charAt(i);
     if (c !== '%') {
       out += c;
       continue;

@@ -147,9 +147,9 @@ function pathPred(parts: readonly string[], leaf: ValuePred, expand: boolean): D
 }
 
 function valuePathPred(root: unknown, parts: readonly string[], leaf: ValuePred, expand: boolean): boolean {
-  let reached = false;
+  const seen = { reached: false };
   const hit = visitPath(root, parts, 0, (v) => {
-    reached = true;
+    seen.reached = true;
     if (expand && isArray(v)) {
       if (leaf(v)) return true;
       for (const el of v) if (leaf(el)) return true;
@@ -158,7 +158,7 @@ function valuePathPred(root: unknown, parts: readonly string[], leaf: ValuePred,
     return leaf(v);
   });
   if (hit) return true;
-  return reached ? false : leaf(undefined);
+  return seen.reached ? false : leaf(undefined);
 }
 
 function compileFieldCondition(path: string, cond: unknown): DocPred {

@@ -31,7 +31,7 @@ function setField(doc: Doc, parts: readonly string[], i: number, value: unknown)
   const out: Doc = { ...doc };
   const key = parts[i] as string;
   if (i === parts.length - 1) {
-    if (value === undefined) delete out[key];
+    if (value === undefined) Reflect.deleteProperty(out, key);
     else out[key] = value;
     return out;
   }
@@ -97,7 +97,7 @@ function compileNestedAddFields(spec: Doc, opts: ExpressionOptions): (sub: Doc, 
       } else {
         const v = evaluateExpression(expr, root ?? sub, opts);
         out = { ...out };
-        if (v === undefined) delete out[k];
+        if (v === undefined) Reflect.deleteProperty(out, k);
         else out[k] = v;
       }
     }

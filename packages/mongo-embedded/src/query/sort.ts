@@ -17,11 +17,10 @@ function compareKeys(a: unknown, b: unknown): number {
 
 /** The sort key of `path` in `doc`: min element ascending, max descending; missing sorts as null. */
 export function sortKey(doc: Doc, parts: readonly string[], dir: 1 | -1): unknown {
-  let best: unknown = undefined;
-  let found = false;
+  const state: { found: boolean; best: unknown } = { found: false, best: undefined };
   const consider = (v: unknown): void => {
-    if (!found || compareKeys(v, best) * dir < 0) best = v;
-    found = true;
+    if (!state.found || compareKeys(v, state.best) * dir < 0) state.best = v;
+    state.found = true;
   };
   visitPath(doc, parts, 0, (v) => {
     if (isArray(v)) {
@@ -30,7 +29,7 @@ export function sortKey(doc: Doc, parts: readonly string[], dir: 1 | -1): unknow
     } else consider(v === undefined ? null : v);
     return false;
   });
-  return found ? best : null;
+  return state.found ? state.best : null;
 }
 
 interface SortField {

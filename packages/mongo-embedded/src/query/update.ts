@@ -399,7 +399,7 @@ function applyUnset(w: Writer, e: Entry): void {
     t.parent[Number(t.key)] = null;
     w.logUpdated(e.path);
   } else {
-    delete t.parent[t.key];
+    Reflect.deleteProperty(t.parent, t.key);
     w.logRemoved(e.path);
   }
 }
@@ -454,7 +454,7 @@ function applyRename(w: Writer, e: Entry): void {
   if (isArray(src.parent))
     throw badValue(`The source field cannot be an array element, '${e.path}' in doc with ${show(w.original)}`);
   const value = src.value;
-  delete src.parent[src.key];
+  Reflect.deleteProperty(src.parent, src.key);
   w.logRemoved(e.path);
   const t = locate(w, destParts, true) as Target;
   if (isArray(t.parent))
