@@ -10,6 +10,7 @@ import {
   MongoServerError,
   runPipeline,
   upsertSeed,
+  validateArrayFilters,
   type Doc,
 } from '../query/index.js';
 import { MAX_DOCUMENT_SIZE, type Collection, type QueryPlan } from '../storage/store.js';
@@ -115,8 +116,9 @@ export async function insert(ctx: CommandContext): Promise<Doc> {
   const checkSizes = ctx.conn.request.largestDocumentSize > MAX_DOCUMENT_SIZE;
   const writeErrors: Doc[] = [];
   let n = 0;
-  let stop = false;
-  for (let start = 0; start < docs.length && !stop; start += WRITE_CHUNK) {
+  // An object, not a `let`: the flag is set inside the write callback, where control-flow narrowing cannot see it.
+  const progress = { stop: false };
+  for (let start = 0; start < docs.length && !progress.stop; start += WRITE_CHUNK) {
     if (start > 0) await yieldToEventLoop();
     write(ctx, (batch) => {
       const coll = ctx.store.ensureCollection(batch, ctx.db, name);
@@ -131,7 +133,7 @@ export async function insert(ctx: CommandContext): Promise<Doc> {
           if (!(err instanceof MongoServerError)) throw err;
           writeErrors.push(writeError(i, err));
           if (ordered) {
-            stop = true;
+            progress.stop = true;
             break;
           }
         }
@@ -145,6 +147,27 @@ interface UpdateOutcome {
   matched: number;
   modified: number;
   upsertedId?: unknown;
+}
+
+function arrayFiltersOption(raw: unknown, field: string): Doc[] | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!Array.isArray(raw)) {
+    throw new MongoServerError(
+      14,
+      'TypeMismatch',
+      `BSON field '${field}.arrayFilters' is the wrong type '${typeof raw}', expected type 'array'`,
+    );
+  }
+  for (const f of raw) {
+    if (!isDoc(f)) {
+      throw new MongoServerError(
+        14,
+        'TypeMismatch',
+        `BSON field '${field}.arrayFilters' is the wrong type, expected an array of objects`,
+      );
+    }
+  }
+  return raw as Doc[];
 }
 
 function updateStatement(stmt: Doc): { q: Doc; u: Doc | Doc[]; upsert: boolean; multi: boolean; arrayFilters?: Doc[] } {
@@ -163,10 +186,8 @@ function updateStatement(stmt: Doc): { q: Doc; u: Doc | Doc[]; upsert: boolean; 
       "BSON field 'update.updates.u' is the wrong type, expected type 'object' or 'array'",
     );
   }
-  const arrayFilters = stmt.arrayFilters;
-  if (arrayFilters !== undefined && !(Array.isArray(arrayFilters) && arrayFilters.every(isDoc))) {
-    throw new MongoServerError(2, 'BadValue', 'arrayFilters must be an array of objects');
-  }
+  const arrayFilters = arrayFiltersOption(stmt.arrayFilters, 'update.updates');
+  if (arrayFilters) validateArrayFilters(u, arrayFilters);
   const multi = toBool(stmt.multi);
   if (multi && isDoc(u) && isReplacement(u)) {
     throw new MongoServerError(9, 'FailedToParse', 'multi update is not supported for replacement-style update');
@@ -181,11 +202,13 @@ function updateOne(
   current: Doc,
   u: Doc | Doc[],
   arrayFilters: Doc[] | undefined,
+  query: Doc,
 ): Doc | null {
   const result = applyUpdate(current, u, {
     isUpsertInsert: false,
     now: new Date(),
     clusterTime: ctx.store.clock.current,
+    query,
     ...(arrayFilters ? { arrayFilters } : {}),
   });
   if (!result.modified) return null;
@@ -217,6 +240,7 @@ function upsertDocument(ctx: CommandContext, q: Doc, u: Doc | Doc[], arrayFilter
     isUpsertInsert: true,
     now: new Date(),
     clusterTime: ctx.store.clock.current,
+    query: q,
     ...(arrayFilters ? { arrayFilters } : {}),
   });
   let doc = result.doc;
@@ -248,7 +272,7 @@ async function runUpdateStatement(ctx: CommandContext, name: string, stmt: Doc):
     if (!live || !coll) continue;
     if (live !== docs[i] && !matcher(live)) continue;
     matched++;
-    if (updateOne(ctx, coll, live, u, arrayFilters)) modified++;
+    if (updateOne(ctx, coll, live, u, arrayFilters, q)) modified++;
   }
   return { matched, modified };
 }
@@ -257,6 +281,13 @@ async function runUpdateStatement(ctx: CommandContext, name: string, stmt: Doc):
 export async function update(ctx: CommandContext): Promise<Doc> {
   const name = collectionName(ctx);
   const statements = docArray(ctx, 'updates');
+  // `sort` on update statements arrived with 8.0; the 7.0 this engine advertises fails the whole command on it.
+  for (const stmt of statements) {
+    if (stmt.sort !== undefined) {
+      throw new MongoServerError(40415, 'Location40415', "BSON field 'update.updates.sort' is an unknown field.");
+    }
+    arrayFiltersOption(stmt.arrayFilters, 'update.updates');
+  }
   const ordered = ctx.body.ordered === undefined ? true : toBool(ctx.body.ordered);
   let n = 0;
   let nModified = 0;
@@ -342,7 +373,7 @@ export async function findAndModify(ctx: CommandContext): Promise<Doc> {
   const upd = body.update;
   const returnNew = toBool(body.new);
   const upsert = toBool(body.upsert);
-  const arrayFilters = Array.isArray(body.arrayFilters) ? (body.arrayFilters as Doc[]) : undefined;
+  const arrayFilters = arrayFiltersOption(body.arrayFilters, 'findAndModify');
   if (isRemove && upd !== undefined)
     throw new MongoServerError(9, 'FailedToParse', 'Cannot specify both an update and remove=true');
   if (!isRemove && upd === undefined)
@@ -355,6 +386,10 @@ export async function findAndModify(ctx: CommandContext): Promise<Doc> {
       'TypeMismatch',
       "BSON field 'findAndModify.update' is the wrong type, expected type 'object' or 'array'",
     );
+  }
+  if (arrayFilters) {
+    if (isRemove) throw new MongoServerError(9, 'FailedToParse', 'Cannot specify arrayFilters and remove=true');
+    validateArrayFilters(upd as Doc | Doc[], arrayFilters);
   }
   const project = fields && Object.keys(fields).length > 0 ? compileProjection(fields) : (d: Doc) => d;
   const coll = ctx.store.getCollection(ctx.db, name);
@@ -369,7 +404,7 @@ export async function findAndModify(ctx: CommandContext): Promise<Doc> {
   }
   const u = upd as Doc | Doc[];
   if (found && coll) {
-    const after = updateOne(ctx, coll, found, u, arrayFilters) ?? found;
+    const after = updateOne(ctx, coll, found, u, arrayFilters, query) ?? found;
     return { lastErrorObject: { n: 1, updatedExisting: true }, value: project(returnNew ? after : found) };
   }
   if (!upsert) return { lastErrorObject: { n: 0, updatedExisting: false }, value: null };

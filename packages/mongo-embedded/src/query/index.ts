@@ -10,6 +10,7 @@ export {
   applyUpdate,
   diffDocuments,
   isReplacement,
+  validateArrayFilters,
   type UpdateDescription,
   type UpdateOptions,
   type UpdateResult,
