@@ -481,6 +481,40 @@ function objectArg(name: string, arg: unknown): Doc {
   return arg;
 }
 
+/** `$setField` / `$unsetField`: the field name must be a constant string; `$$REMOVE` as value removes it. */
+function setFieldOperator(name: '$setField' | '$unsetField', arg: unknown, ctx: Ctx): unknown {
+  if (!isPlainObject(arg)) throw location(4161100, `${name} only supports an object as its argument`);
+  const allowed = name === '$setField' ? ['field', 'input', 'value'] : ['field', 'input'];
+  for (const k of Object.keys(arg)) {
+    if (!allowed.includes(k)) throw location(4161101, `${name} found an unknown argument: ${k}`);
+  }
+  for (const k of allowed) if (!(k in arg)) throw location(4161102, `${name} requires '${k}' to be specified`);
+  let field = arg.field;
+  if (isPlainObject(field) && Object.keys(field).length === 1 && '$const' in field) field = field.$const;
+  if (isPlainObject(field) && Object.keys(field).length === 1 && '$literal' in field) field = field.$literal;
+  if (typeof field !== 'string') {
+    throw location(4161106, `${name} requires 'field' to evaluate to type String, but got ${typeName(field)}`);
+  }
+  if (field.startsWith('$'))
+    throw location(4161108, `A string that starts with '$' is not allowed in ${name}'s field: ${field}`);
+  const input = evaluate(arg.input, ctx);
+  if (isNullish(input)) return null;
+  if (!isPlainObject(input)) {
+    throw location(4161105, `${name} requires 'input' to evaluate to type Object, but got ${typeName(input)}`);
+  }
+  const value = name === '$setField' ? evaluate(arg.value, ctx) : undefined;
+  const out: Doc = {};
+  let placed = false;
+  for (const [k, v] of Object.entries(input)) {
+    if (k === field) {
+      placed = true;
+      if (value !== undefined) out[k] = value;
+    } else out[k] = v;
+  }
+  if (!placed && value !== undefined) out[field] = value;
+  return out;
+}
+
 function withVars(ctx: Ctx, bindings: Record<string, unknown>): Ctx {
   const vars = new Map(ctx.vars);
   for (const [k, v] of Object.entries(bindings)) vars.set(k, v);
@@ -897,6 +931,8 @@ const OPERATORS: Record<string, OpImpl> = {
     if (!isPlainObject(input)) return undefined;
     return input[field];
   },
+  $setField: (arg, ctx) => setFieldOperator('$setField', arg, ctx),
+  $unsetField: (arg, ctx) => setFieldOperator('$unsetField', arg, ctx),
   $objectToArray: (arg, ctx) => {
     const v = unaryArg(arg, ctx, '$objectToArray');
     if (isNullish(v)) return null;

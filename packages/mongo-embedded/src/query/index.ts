@@ -5,7 +5,8 @@
  */
 export { MongoServerError, type Doc } from './errors.js';
 export { bsonTypeName, canonicalKey, compareValues, isPlainObject, valuesEqual, valuesIdentical } from './values.js';
-export { compileFilter, fieldBounds, upsertSeed, type Bound, type FieldBounds } from './filter.js';
+export { compileFilter, fieldBounds, upsertSeed, type Bound, type FieldBounds, type FilterOptions } from './filter.js';
+export { collationSpec, parseCollation, sameCollation, withCollation, type Collation } from './collation.js';
 export {
   applyUpdate,
   diffDocuments,

@@ -1,7 +1,9 @@
 import { Int32, type Timestamp } from 'bson';
-import { badValue, location, MongoServerError, type Doc } from './errors.js';
+import { badValue, failedToParse, location, MongoServerError, type Doc } from './errors.js';
 import { avgValues, evaluateExpression, maxValue, minValue, sumValues, type ExpressionOptions } from './expression.js';
+import type { Collation } from './collation.js';
 import { compileFilter } from './filter.js';
+import { getPathValues } from './path.js';
 import { compileProjectionMode } from './projection.js';
 import { compileSort, parseSort, sortDocuments } from './sort.js';
 import { bsonTypeName, canonicalKey, isNumber, isPlainObject, toDouble, isArray } from './values.js';
@@ -10,13 +12,21 @@ import { bsonTypeName, canonicalKey, isNumber, isPlainObject, toDouble, isArray 
 export interface PipelineContext {
   now?: Date;
   clusterTime?: Timestamp;
+  /** `let` variables, visible as `$$name` in every expression (and in `$lookup` sub-pipelines). */
+  vars?: Record<string, unknown>;
+  /** The command's collation: string comparisons in `$match`, `$sort`, `$lookup` and expressions. */
+  collation?: Collation | null;
+  /** The documents of a collection (or view) of the same database, for `$lookup`; `[]` when it does not exist. */
+  resolveCollection?: (name: string) => Doc[];
 }
 
 type Stage = (docs: Doc[]) => Doc[];
 
 function exprOptions(ctx: PipelineContext): ExpressionOptions {
   const opts: ExpressionOptions = { now: ctx.now ?? new Date() };
-  if (ctx.clusterTime) opts.vars = { CLUSTER_TIME: ctx.clusterTime };
+  if (ctx.clusterTime || ctx.vars) {
+    opts.vars = { ...(ctx.vars ?? {}), ...(ctx.clusterTime ? { CLUSTER_TIME: ctx.clusterTime } : {}) };
+  }
   return opts;
 }
 
@@ -282,9 +292,18 @@ function compileStage(spec: Doc, ctx: PipelineContext): Stage {
   switch (name) {
     case '$match': {
       if (!isPlainObject(arg)) throw location(15959, 'the match filter must be an expression in an object');
-      const pred = compileFilter(arg);
+      const pred = compileFilter(arg, { collation: ctx.collation ?? null, vars: ctx.vars });
       return (docs) => docs.filter(pred);
     }
+    case '$lookup':
+      return compileLookup(arg, ctx);
+    case '$facet':
+      return compileFacet(arg, ctx);
+    case '$documents':
+      throw location(40602, '$documents is only valid as the first stage in a pipeline');
+    case '$out':
+    case '$merge':
+      throw location(40601, `${name} can only be the final stage in the pipeline`);
     case '$project':
       if (!isPlainObject(arg)) throw location(15969, '$project specification must be an object');
       return perDoc(compileProjectionMode(arg, 'aggregate'));
@@ -304,7 +323,8 @@ function compileStage(spec: Doc, ctx: PipelineContext): Stage {
       if (!isPlainObject(arg) || Object.keys(arg).length === 0)
         throw location(15976, '$sort stage must have at least one sort key');
       parseSort(arg);
-      return (docs) => sortDocuments(docs, arg);
+      const collation = ctx.collation ?? null;
+      return (docs) => sortDocuments(docs, arg, collation);
     }
     case '$skip': {
       const n = nonNegativeInteger(name, arg, false);
@@ -330,8 +350,141 @@ function compileStage(spec: Doc, ctx: PipelineContext): Stage {
       return (docs) => group(docs).sort(cmp);
     }
     default:
+      if (UNSUPPORTED_STAGES.has(name)) {
+        throw new MongoServerError(115, 'CommandNotSupported', `${name} is not supported by this engine`);
+      }
       throw location(40324, `Unrecognized pipeline stage name: '${name}'`);
   }
+}
+
+/** Stages mongod 7.0 knows that this engine does not run: refused as unsupported, not as unknown. */
+const UNSUPPORTED_STAGES = new Set([
+  '$bucket',
+  '$bucketAuto',
+  '$changeStreamSplitLargeEvent',
+  '$collStats',
+  '$currentOp',
+  '$densify',
+  '$fill',
+  '$geoNear',
+  '$graphLookup',
+  '$indexStats',
+  '$listLocalSessions',
+  '$listSessions',
+  '$listSampledQueries',
+  '$listSearchIndexes',
+  '$planCacheStats',
+  '$redact',
+  '$sample',
+  '$search',
+  '$searchMeta',
+  '$setWindowFields',
+  '$shardedDataDistribution',
+  '$unionWith',
+  '$vectorSearch',
+]);
+
+function compileLookup(spec: unknown, ctx: PipelineContext): Stage {
+  if (!isPlainObject(spec)) throw location(40319, 'the $lookup stage specification must be an object');
+  for (const k of Object.keys(spec)) {
+    if (!['from', 'as', 'localField', 'foreignField', 'let', 'pipeline'].includes(k)) {
+      throw location(5858400, `unknown argument to $lookup: ${k}`);
+    }
+  }
+  const { from, as, localField, foreignField } = spec;
+  if (typeof from !== 'string') {
+    if (isPlainObject(from)) {
+      throw new MongoServerError(
+        115,
+        'CommandNotSupported',
+        '$lookup from another database is not supported by this engine',
+      );
+    }
+    throw failedToParse("$lookup requires 'from' to be a string");
+  }
+  if (typeof as !== 'string' || as === '') throw failedToParse("must specify 'as' field for a $lookup");
+  const hasEquality = localField !== undefined || foreignField !== undefined;
+  if (hasEquality && (typeof localField !== 'string' || typeof foreignField !== 'string')) {
+    throw failedToParse("$lookup requires both or neither of 'localField' and 'foreignField' to be specified");
+  }
+  const letSpec = spec.let ?? {};
+  if (!isPlainObject(letSpec)) throw failedToParse("$lookup argument 'let' must be an object");
+  for (const [name, expr] of Object.entries(letSpec)) {
+    if (!/^[a-z][A-Za-z0-9_]*$/.test(name))
+      throw location(16867, `'${name}' starts with an invalid character for a user variable name`);
+    evaluateExpression(expr, {}, { validateOnly: true });
+  }
+  const sub = spec.pipeline;
+  if (sub !== undefined && !(isArray(sub) && sub.every(isPlainObject))) {
+    throw failedToParse("$lookup argument 'pipeline' must be an array");
+  }
+  if (!hasEquality && sub === undefined) {
+    throw failedToParse("$lookup requires either 'pipeline' or both 'localField' and 'foreignField' to be specified");
+  }
+  const subStages = sub ?? [];
+  for (const stage of subStages) {
+    const stageKey = Object.keys(stage)[0];
+    if (stageKey === '$out' || stageKey === '$merge')
+      throw location(51047, `${stageKey} is not allowed within a $lookup's sub-pipeline`);
+  }
+  const letNames = Object.keys(letSpec);
+  // Without `let`, the sub-pipeline is the same for every document: compile it once.
+  const fixed = letNames.length === 0 ? compilePipeline(subStages, ctx) : null;
+  const opts = exprOptions(ctx);
+  const asParts = as.split('.');
+  return (docs) => {
+    const foreign = ctx.resolveCollection ? ctx.resolveCollection(from) : [];
+    return docs.map((doc) => {
+      let candidates = foreign;
+      if (hasEquality) {
+        const local = getPathValues(doc, localField as string).flatMap((v) => (isArray(v) ? v : [v]));
+        const pred = compileFilter(
+          { [foreignField as string]: { $in: local.length > 0 ? local.filter((v) => !isRegex(v)) : [null] } },
+          { collation: ctx.collation ?? null },
+        );
+        candidates = foreign.filter(pred);
+      }
+      let run = fixed;
+      if (!run) {
+        const vars: Record<string, unknown> = { ...(ctx.vars ?? {}) };
+        for (const name of letNames) vars[name] = evaluateExpression(letSpec[name], doc, opts) ?? null;
+        run = compilePipeline(subStages, { ...ctx, vars });
+      }
+      return setField(doc, asParts, 0, run(candidates));
+    });
+  };
+}
+
+function isRegex(v: unknown): boolean {
+  return (
+    v instanceof RegExp ||
+    (typeof v === 'object' && v !== null && (v as { _bsontype?: string })._bsontype === 'BSONRegExp')
+  );
+}
+
+function compileFacet(spec: unknown, ctx: PipelineContext): Stage {
+  if (!isPlainObject(spec) || Object.keys(spec).length === 0) {
+    throw location(15947, 'the $facet specification must be a non-empty object');
+  }
+  const facets: [string, (docs: Doc[]) => Doc[]][] = [];
+  for (const [name, sub] of Object.entries(spec)) {
+    if (!isArray(sub) || !sub.every(isPlainObject)) {
+      throw location(40170, `arguments to $facet must be arrays, ${name} is type ${bsonTypeName(sub)}`);
+    }
+    if (sub.length === 0) throw location(40171, `sub-pipeline in $facet stage cannot be empty: ${name}`);
+    for (const stage of sub) {
+      const stageKey = Object.keys(stage)[0] ?? '';
+      if (['$out', '$merge', '$facet', '$changeStream', '$documents', '$collStats', '$indexStats'].includes(stageKey)) {
+        throw location(40600, `${stageKey} is not allowed to be used within a $facet stage`);
+      }
+    }
+    facets.push([name, compilePipeline(sub, ctx)]);
+  }
+  return (docs) => {
+    const out: Doc = {};
+    for (const [name, run] of facets) out[name] = run(docs);
+    return [out];
+  };
 }
 
 /** Compiles a pipeline once; the result runs it over an array of documents. */
@@ -349,7 +502,7 @@ export function compilePipeline(pipeline: Doc[], ctx: PipelineContext = {}): (do
  * Runs an aggregation pipeline over documents ($match $project $addFields/$set $unset $sort $skip $limit $group
  * $count $replaceRoot $replaceWith $unwind $sortByCount). Unknown stages throw 40324.
  */
-export function runPipeline(docs: Iterable<Doc>, pipeline: Doc[], ctx: { now?: Date } = {}): Doc[] {
+export function runPipeline(docs: Iterable<Doc>, pipeline: Doc[], ctx: PipelineContext = {}): Doc[] {
   return compilePipeline(pipeline, ctx)(Array.from(docs));
 }
 

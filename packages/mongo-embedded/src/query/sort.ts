@@ -1,3 +1,4 @@
+import { withCollation, type Collation } from './collation.js';
 import { badValue, location, type Doc } from './errors.js';
 import { splitPath, visitPath } from './path.js';
 import { compareValues, isNumber, rankOf, Rank, toDouble, isArray } from './values.js';
@@ -60,7 +61,11 @@ export function parseSort(sort: Doc): SortField[] {
  * Compiles a sort specification into a comparator. Arrays sort by their smallest element ascending and their
  * largest descending; missing fields sort as null. Keys are computed once per document and cached.
  */
-export function compileSort(sort: Doc): (a: Doc, b: Doc) => number {
+export function compileSort(sort: Doc, collation: Collation | null = null): (a: Doc, b: Doc) => number {
+  if (collation) {
+    const inner = compileSort(sort);
+    return (a, b) => withCollation(collation, () => inner(a, b));
+  }
   const fields = parseSort(sort);
   if (fields.length === 0) return () => 0;
   const cache = new WeakMap<Doc, unknown[]>();
@@ -84,7 +89,8 @@ export function compileSort(sort: Doc): (a: Doc, b: Doc) => number {
 }
 
 /** Sorts documents by a sort specification, computing each document's keys once (stable). */
-export function sortDocuments(docs: readonly Doc[], sort: Doc): Doc[] {
+export function sortDocuments(docs: readonly Doc[], sort: Doc, collation: Collation | null = null): Doc[] {
+  if (collation) return withCollation(collation, () => sortDocuments(docs, sort));
   const fields = parseSort(sort);
   const keyed = docs.map((doc, i) => ({ doc, i, keys: fields.map((f) => sortKey(doc, f.parts, f.dir)) }));
   keyed.sort((a, b) => {
