@@ -1,6 +1,13 @@
 import { Long } from 'bson';
-import { canonicalKey, compileFilter, MongoServerError, type Doc } from '../query/index.js';
-import { normaliseIndexSpec, validateNamespace, type Collection } from '../storage/store.js';
+import {
+  canonicalKey,
+  collationSpec,
+  compileFilter,
+  MongoServerError,
+  parseCollation,
+  type Doc,
+} from '../query/index.js';
+import { normaliseIndexSpec, validateNamespace, type Collection, type IndexSpec } from '../storage/store.js';
 import { write, type CommandContext } from './context.js';
 import { collectionName, cursorReply } from './crud.js';
 import { isDoc, toBool } from './util.js';
@@ -49,6 +56,11 @@ function createOptions(body: Doc, command: string): Doc {
       );
     }
     if (k === 'validator' && !isDoc(v)) throw new MongoServerError(14, 'TypeMismatch', "'validator' must be an object");
+    if (k === 'collation') {
+      const collation = parseCollation(v);
+      if (collation) options[k] = collationSpec(collation);
+      continue;
+    }
     options[k] = v;
   }
   return options;
@@ -138,7 +150,7 @@ export function collMod(ctx: CommandContext): Doc {
         );
       }
       if (v.enabled) options[k] = { enabled: true };
-      else delete options[k];
+      else Reflect.deleteProperty(options, k);
     } else if (k === 'validator') {
       if (!isDoc(v)) throw new MongoServerError(14, 'TypeMismatch', "'validator' must be an object");
       compileFilter(v);
@@ -156,13 +168,25 @@ export function collMod(ctx: CommandContext): Doc {
   return {};
 }
 
+/**
+ * Stores an index's collation as mongod lists it (every field filled in); the simple collation is no collation.
+ * An index without one inherits the collection's default collation.
+ */
+function withIndexCollation(spec: IndexSpec, collectionDefault: unknown): IndexSpec {
+  const raw = 'collation' in spec ? spec.collation : collectionDefault;
+  const collation = parseCollation(raw);
+  const { collation: _ignored, ...rest } = spec;
+  return collation ? { ...rest, collation: collationSpec(collation) } : rest;
+}
+
 export function createIndexes(ctx: CommandContext): Doc {
   const name = collectionName(ctx);
   const raw = ctx.body.indexes;
   if (!Array.isArray(raw) || raw.length === 0 || !raw.every(isDoc)) {
     throw new MongoServerError(2, 'BadValue', 'Must specify at least one index to create');
   }
-  const specs = raw.map(normaliseIndexSpec);
+  const defaultCollation = ctx.store.getCollection(ctx.db, name)?.options.collation;
+  const specs = raw.map((r) => withIndexCollation(normaliseIndexSpec(r), defaultCollation));
   for (const spec of specs) {
     if (spec.name === '_id_' && canonicalKey(spec.key) !== canonicalKey({ _id: 1 })) {
       throw new MongoServerError(86, 'IndexKeySpecsConflict', "The index name '_id_' is reserved for the _id index");

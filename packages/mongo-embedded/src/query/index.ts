@@ -4,7 +4,16 @@
  * Pure functions, no I/O.
  */
 export { MongoServerError, type Doc } from './errors.js';
-export { bsonTypeName, canonicalKey, compareValues, isPlainObject, valuesEqual, valuesIdentical } from './values.js';
+export {
+  bsonTypeName,
+  canonicalKey,
+  compareValues,
+  isPlainObject,
+  Rank,
+  rankOf,
+  valuesEqual,
+  valuesIdentical,
+} from './values.js';
 export { compileFilter, fieldBounds, upsertSeed, type Bound, type FieldBounds, type FilterOptions } from './filter.js';
 export { collationSpec, parseCollation, sameCollation, withCollation, type Collation } from './collation.js';
 export {

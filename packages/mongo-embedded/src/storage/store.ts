@@ -4,6 +4,8 @@ import {
   compileFilter,
   fieldBounds,
   MongoServerError,
+  sameCollation,
+  type Collation,
   type Doc,
   type UpdateResult,
 } from '../query/index.js';
@@ -193,10 +195,10 @@ export class Store {
   }
 
   /** Picks the best index for `filter` and returns the candidate documents (a superset of the matches). */
-  plan(coll: Collection | undefined, filter: Doc): QueryPlan {
+  plan(coll: Collection | undefined, filter: Doc, collation: Collation | null = null): QueryPlan {
     if (!coll) return { indexName: null, keysExamined: 0, candidates: [] };
     const id = idEquality(filter);
-    if (id !== NOT_AN_ID_LOOKUP) {
+    if (id !== NOT_AN_ID_LOOKUP && (typeof id !== 'string' || sameCollation(coll.indexes[0]!.collation, collation))) {
       // mongod's IDHACK: a point read by _id is one hash lookup, without weighing the other indexes.
       const doc = coll.getById(id);
       return { indexName: '_id_', keysExamined: doc ? 1 : 0, candidates: doc ? [doc] : [] };
@@ -204,7 +206,7 @@ export class Store {
     let best: { index: IndexData; bounds: NonNullable<ReturnType<typeof fieldBounds>>; score: number } | null = null;
     for (const index of coll.indexes) {
       const bounds = fieldBounds(filter, index.fields[0]!, { multikey: index.multikey });
-      if (!bounds || !index.canServe(bounds)) continue;
+      if (!bounds || !index.canServe(bounds) || !index.usableUnder(bounds, collation)) continue;
       let score = bounds.eq ? (index.unique && index.fields.length === 1 ? 4 : 3) : bounds.min && bounds.max ? 2 : 1;
       if (index.name === '_id_') score += 0.5;
       if (!best || score > best.score) best = { index, bounds, score };
