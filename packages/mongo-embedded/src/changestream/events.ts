@@ -104,8 +104,6 @@ export function buildEventDocument(event: RawEvent, images: EventImages, showExp
     doc.wallTime = r.wallTime;
     return doc;
   }
-  // lsid/txnNumber are left out: mongod shows them only for writes inside multi-document transactions, and
-  // records of retryable writes carry them too.
   doc._id = event.token;
   doc.operationType = event.operationType;
   doc.clusterTime = r.clusterTime;
@@ -135,6 +133,11 @@ export function buildEventDocument(event: RawEvent, images: EventImages, showExp
       truncatedArrays: d.truncatedArrays,
       ...(showExpandedEvents ? { disambiguatedPaths: {} } : {}),
     };
+  }
+  // mongod shows the session only on the writes of multi-document transactions.
+  if (r.txnOpIndex !== undefined && r.lsid && r.txnNumber) {
+    doc.lsid = r.lsid;
+    doc.txnNumber = r.txnNumber;
   }
   if (images.fullDocumentBeforeChange !== undefined) doc.fullDocumentBeforeChange = images.fullDocumentBeforeChange;
   return doc;

@@ -22,8 +22,11 @@ export interface ChangeRecord {
   preImage?: Doc;
   updateDescription?: UpdateDescription;
   to?: { db: string; coll: string };
+  /** The session and transaction of a multi-document transaction's write (absent outside transactions). */
   lsid?: Doc;
   txnNumber?: Long;
+  /** The write's position within its transaction's commit; present exactly on transaction writes. */
+  txnOpIndex?: number;
 }
 
 /** The read side of the change history, consumed by change streams. */
@@ -177,6 +180,20 @@ export class ChangeHistory implements ChangeLog {
       }
       if (advanced) this.scheduleNotify();
     };
+  }
+
+  /**
+   * Forgets the records appended after `seq` (none of them visible yet) and hands their sequence numbers out
+   * again: a transaction whose commit could not be applied leaves no trace.
+   */
+  discardAfter(seq: bigint): void {
+    while (this.records.length > this.start) {
+      const last = this.records[this.records.length - 1];
+      if (!last || last.seq <= seq) break;
+      this.records.pop();
+      this.bytes -= this.sizes.pop() ?? 0;
+    }
+    this.allocated = seq;
   }
 
   /** Restores recovered history (records in sequence order) and makes it visible. */

@@ -45,7 +45,15 @@ export interface StoreOptions {
 export interface WriteSession {
   lsid?: Doc;
   txnNumber?: Long;
+  /** A multi-document transaction's commit: its change records carry lsid, txnNumber and txnOpIndex. */
+  inTransaction?: boolean;
 }
+
+/**
+ * Told of every committed document write while a transaction is open (`Store.documentWriteObserver`): `before` is
+ * the document as it was (null when the write inserted it).
+ */
+export type DocumentWriteObserver = (coll: Collection, idKey: string, before: Doc | null) => void;
 
 export const MAX_DOCUMENT_SIZE = 16 * 1024 * 1024;
 /** Documents (or change records) per snapshot record. */
@@ -135,10 +143,13 @@ function recordToDoc(r: ChangeRecord): Doc {
 
 function recordFromDoc(d: Doc): ChangeRecord {
   const seq = d.seq;
-  return {
+  const record: ChangeRecord = {
     ...(d as unknown as ChangeRecord),
     seq: seq instanceof Long ? seq.toBigInt() : BigInt(seq as number),
   };
+  const opIndex: unknown = d.txnOpIndex;
+  if (opIndex !== undefined) record.txnOpIndex = opIndex instanceof Int32 ? opIndex.value : Number(opIndex);
+  return record;
 }
 
 function asString(v: unknown): string {
@@ -159,6 +170,11 @@ export class Store {
   private compacting = false;
   private readonly compactThreshold: number;
   private closed = false;
+  /**
+   * Set only while multi-document transactions are open (they keep their snapshots with it), so writes outside
+   * transactions pay one null check.
+   */
+  documentWriteObserver: DocumentWriteObserver | null = null;
 
   constructor(options: StoreOptions) {
     this.journal = options.journal;
@@ -241,6 +257,68 @@ export class Store {
     }
   }
 
+  /**
+   * Applies a committed transaction's writes (the journal entries its view recorded, in order) as one journalled
+   * batch, so a crash keeps all of them or none. When one cannot be applied (a write outside the transaction took
+   * a unique key meanwhile) every applied one is undone, nothing is journalled, and the error is rethrown.
+   */
+  applyTransaction(session: WriteSession, entries: Doc[], track: (durable: Promise<void>) => void): void {
+    if (this.closed) throw new MongoServerError(91, 'ShutdownInProgress', 'The server is shutting down');
+    const batch = new WriteBatch(session);
+    const undo: (() => void)[] = [];
+    const seqBefore = this.changes.lastAllocatedSeq;
+    try {
+      for (const entry of entries) this.applyTransactionEntry(batch, entry, undo);
+    } catch (err) {
+      for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+      this.changes.discardAfter(seqBefore);
+      throw err;
+    }
+    track(this.flush(batch));
+  }
+
+  private applyTransactionEntry(batch: WriteBatch, entry: Doc, undo: (() => void)[]): void {
+    if (entry.k === 'create') {
+      const db = asString(entry.db);
+      const name = asString(entry.coll);
+      if (this.getCollection(db, name)) return;
+      this.createCollection(batch, db, name, (entry.options as Doc | undefined) ?? {});
+      undo.push(() => this.detach(db, name));
+      return;
+    }
+    if (entry.k !== 'w') throw new MongoServerError(263, 'OperationNotSupportedInTransaction', 'not in a transaction');
+    const r = recordFromDoc(entry.r as Doc);
+    let coll = this.getCollection(r.db, r.coll);
+    if (!coll) {
+      coll = this.createCollection(batch, r.db, r.coll, {});
+      undo.push(() => this.detach(r.db, r.coll));
+    }
+    const id = canonicalKey(r.documentKey?._id);
+    const before = coll.docs.get(id);
+    const restore = (after: Doc | undefined): void => {
+      if (after) for (const index of coll.indexes) index.remove(after, id);
+      if (before) {
+        coll.docs.set(id, before);
+        for (const index of coll.indexes) index.add(before, id);
+      } else coll.docs.delete(id);
+    };
+    if (r.op === 'insert' && r.postImage) {
+      const doc = r.postImage;
+      this.insert(batch, coll, doc);
+      undo.push(() => restore(doc));
+      return;
+    }
+    if (!before) throw writeConflict();
+    if ((r.op === 'update' || r.op === 'replace') && r.postImage) {
+      const after = r.postImage;
+      this.replace(batch, coll, before, after, r.op, r.updateDescription);
+      undo.push(() => restore(after));
+    } else if (r.op === 'delete') {
+      this.delete(batch, coll, before);
+      undo.push(() => restore(undefined));
+    }
+  }
+
   private flush(batch: WriteBatch): Promise<void> {
     if (batch.entries.length === 0) return Promise.resolve();
     const markDurable = batch.lastSeq > 0n ? this.changes.beginBatch(batch.lastSeq) : null;
@@ -266,8 +344,12 @@ export class Store {
       wallTime: new Date(),
       ...fields,
     };
-    if (batch.session?.lsid) rec.lsid = batch.session.lsid;
-    if (batch.session?.txnNumber) rec.txnNumber = batch.session.txnNumber;
+    const session = batch.session;
+    if (session?.inTransaction) {
+      if (session.lsid) rec.lsid = session.lsid;
+      if (session.txnNumber) rec.txnNumber = session.txnNumber;
+      rec.txnOpIndex = batch.txnOpIndex++;
+    }
     this.changes.append(rec);
     batch.lastSeq = rec.seq;
     return rec;
@@ -289,13 +371,13 @@ export class Store {
     return coll;
   }
 
-  private attach(coll: Collection): void {
+  protected attach(coll: Collection): void {
     let colls = this.dbs.get(coll.db);
     if (!colls) this.dbs.set(coll.db, (colls = new Map<string, Collection>()));
     colls.set(coll.name, coll);
   }
 
-  private detach(db: string, name: string): void {
+  protected detach(db: string, name: string): void {
     const colls = this.dbs.get(db);
     colls?.delete(name);
     if (colls && colls.size === 0) this.dbs.delete(db);
@@ -423,6 +505,7 @@ export class Store {
     }
     coll.docs.set(id, doc);
     for (const index of coll.indexes) index.add(doc, id);
+    if (this.documentWriteObserver) this.documentWriteObserver(coll, id, null);
     const r = this.record(batch, {
       db: coll.db,
       coll: coll.name,
@@ -456,6 +539,7 @@ export class Store {
       index.add(after, id);
     }
     coll.docs.set(id, after);
+    if (this.documentWriteObserver) this.documentWriteObserver(coll, id, before);
     const r = this.record(batch, {
       db: coll.db,
       coll: coll.name,
@@ -472,6 +556,7 @@ export class Store {
     const id = canonicalKey(doc._id);
     if (!coll.docs.delete(id)) return;
     for (const index of coll.indexes) index.remove(doc, id);
+    if (this.documentWriteObserver) this.documentWriteObserver(coll, id, doc);
     const r = this.record(batch, {
       db: coll.db,
       coll: coll.name,
@@ -673,6 +758,16 @@ export class Store {
   }
 }
 
+/** WriteConflict as mongod reports it inside a transaction: the driver retries the whole transaction. */
+export function writeConflict(): MongoServerError {
+  return new MongoServerError(
+    112,
+    'WriteConflict',
+    'Write conflict during plan execution and yielding is disabled. :: Please retry your operation or multi-document transaction.',
+    { errorLabels: ['TransientTransactionError'] },
+  );
+}
+
 const NOT_AN_ID_LOOKUP = Symbol('notAnIdLookup');
 
 /**
@@ -735,5 +830,7 @@ export function normaliseIndexSpec(raw: Doc): IndexSpec {
 export class WriteBatch {
   entries: Doc[] = [];
   lastSeq = 0n;
+  /** Position of the next change record within a transaction's commit. */
+  txnOpIndex = 0;
   constructor(readonly session?: WriteSession) {}
 }
