@@ -10,8 +10,9 @@ import { CursorManager, type OpenChangeStream } from './cursors.js';
 import * as crud from './crud.js';
 import * as ddl from './ddl.js';
 import { FailPoints } from './failpoints.js';
+import * as stats from './stats.js';
 import { sessionKey, TransactionManager } from './transactions.js';
-import { errorFields, isDoc } from './util.js';
+import { errorFields, isDoc, toBool } from './util.js';
 
 const HANDLERS: Record<string, CommandHandler> = {
   hello: admin.hello,
@@ -41,10 +42,23 @@ const HANDLERS: Record<string, CommandHandler> = {
   find: crud.find,
   getMore,
   killCursors,
-  aggregate,
+  aggregate: (ctx) => {
+    const pipeline = ctx.body.pipeline;
+    const first: unknown = Array.isArray(pipeline) ? pipeline[0] : undefined;
+    if (ctx.body.explain !== undefined && toBool(ctx.body.explain)) return stats.explainAggregate(ctx, ctx.body, true);
+    if (isDoc(first) && '$collStats' in first && typeof ctx.body.aggregate === 'string') {
+      return stats.collStatsAggregate(ctx, ctx.body.aggregate, pipeline as Doc[]);
+    }
+    return aggregate(ctx);
+  },
   count: crud.count,
   distinct: crud.distinct,
-  explain: crud.explain,
+  explain: (ctx) => {
+    const inner = ctx.body.explain;
+    if (isDoc(inner) && Object.keys(inner)[0] === 'aggregate')
+      return stats.explainAggregate(ctx, inner, ctx.body.verbosity);
+    return crud.explain(ctx);
+  },
   create: ddl.create,
   drop: ddl.drop,
   dropDatabase: ddl.dropDatabase,
@@ -57,7 +71,8 @@ const HANDLERS: Record<string, CommandHandler> = {
   listCollections: ddl.listCollections,
   listDatabases: ddl.listDatabases,
   dbStats: ddl.dbStats,
-  collStats: ddl.collStats,
+  collStats: stats.collStats,
+  replSetGetConfig: stats.replSetGetConfig,
   commitTransaction: () => {
     throw new MongoServerError(50768, 'Location50768', 'commitTransaction must be run within a transaction');
   },
@@ -89,6 +104,7 @@ const SIGNATURE: Doc = Object.freeze({ hash: new Binary(Buffer.alloc(20), 0), ke
 export class Dispatcher {
   readonly cursors = new CursorManager();
   readonly failPoints = new FailPoints();
+  private readonly opcounters = new stats.OpCounters();
   private readonly retries = new Map<string, RetryEntry>();
   private readonly connections = new Map<number, ConnectionState>();
   private readonly transactions: TransactionManager;
@@ -131,6 +147,7 @@ export class Dispatcher {
       store: this.options.store,
       cursors: this.cursors,
       failPoints: this.failPoints,
+      opcounters: this.opcounters,
       info: this.options.info,
       openChangeStream: this.options.openChangeStream,
       body,
@@ -145,6 +162,7 @@ export class Dispatcher {
       durable: [],
     };
     if (this.shuttingDown) return { ok: 0, ...errorFields(shutdownInProgress()), ...this.times() };
+    this.opcounters.record(name, body);
     let extra: Doc = {};
     try {
       if (conn.request.bodySize > MAX_COMMAND_BODY_SIZE) {
