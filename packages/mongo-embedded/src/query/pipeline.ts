@@ -306,7 +306,7 @@ function compileStage(spec: Doc, ctx: PipelineContext): Stage {
       throw location(40601, `${name} can only be the final stage in the pipeline`);
     case '$project':
       if (!isPlainObject(arg)) throw location(15969, '$project specification must be an object');
-      return perDoc(compileProjectionMode(arg, 'aggregate'));
+      return perDoc(compileProjectionMode(arg, 'aggregate', ctx.vars ? exprOptions(ctx) : undefined));
     case '$addFields':
     case '$set':
       return perDoc(compileAddFields(arg, ctx, name));

@@ -1,5 +1,5 @@
 import { badValue, location, type Doc } from './errors.js';
-import { evaluateExpression } from './expression.js';
+import { evaluateExpression, type ExpressionOptions } from './expression.js';
 import { compileFilter } from './filter.js';
 import { isPlainObject, isNumber, toDouble, isArray } from './values.js';
 
@@ -139,7 +139,7 @@ function applyInclusion(value: Doc, tree: Tree, root: Doc, isTop: boolean, inclu
       continue;
     }
     if (node.kind === 'expr') {
-      const r = evaluateExpression(node.expr, root);
+      const r = evaluateExpression(node.expr, root, evaluationOptions);
       if (r !== undefined) out[key] = r;
     } else if (node.kind === 'elemMatch') {
       const arr = value[key];
@@ -191,8 +191,28 @@ function projectSubtreeExclusion(v: unknown, node: Tree): unknown {
   return v;
 }
 
-/** Compiles a projection for find (`mode: 'find'`, allowing `$slice`/`$elemMatch`) or a `$project` stage. */
-export function compileProjectionMode(projection: Doc, mode: Mode): (doc: Doc) => Doc {
+/** Variables and clock of the projection being applied (set only while a projection with options runs). */
+let evaluationOptions: ExpressionOptions | undefined;
+
+/**
+ * Compiles a projection for find (`mode: 'find'`, allowing `$slice`/`$elemMatch`) or a `$project` stage.
+ * `options` carries `let` variables and `$$NOW` for computed fields.
+ */
+export function compileProjectionMode(projection: Doc, mode: Mode, options?: ExpressionOptions): (doc: Doc) => Doc {
+  const project = compileProjectionTree(projection, mode);
+  if (!options) return project;
+  return (doc) => {
+    const previous = evaluationOptions;
+    evaluationOptions = options;
+    try {
+      return project(doc);
+    } finally {
+      evaluationOptions = previous;
+    }
+  };
+}
+
+function compileProjectionTree(projection: Doc, mode: Mode): (doc: Doc) => Doc {
   if (!isPlainObject(projection)) throw badValue('projection must be an object');
   const tree: Tree = { fields: new Map() };
   for (const [path, value] of Object.entries(projection)) {
@@ -236,6 +256,6 @@ export function compileProjectionMode(projection: Doc, mode: Mode): (doc: Doc) =
  * Compiles a find projection: inclusion or exclusion (not both, except `_id`), dotted paths, `$slice`,
  * `$elemMatch` and aggregation expressions for computed fields. `_id` is included unless excluded.
  */
-export function compileProjection(projection: Doc): (doc: Doc) => Doc {
-  return compileProjectionMode(projection, 'find');
+export function compileProjection(projection: Doc, vars?: Record<string, unknown>): (doc: Doc) => Doc {
+  return compileProjectionMode(projection, 'find', vars ? { vars } : undefined);
 }

@@ -29,6 +29,8 @@ export interface UpdateOptions {
   arrayFilters?: Doc[];
   /** The query that selected the document: the positional `$` updates the first array element it matched. */
   query?: Doc;
+  /** The command's `let` variables, for pipeline-style updates. */
+  vars?: Record<string, unknown>;
 }
 
 /** What an update changed, as change streams report it. */
@@ -143,7 +145,11 @@ function applyReplacement(doc: Doc, replacement: Doc): UpdateResult {
 }
 
 function applyPipelineUpdate(doc: Doc, pipeline: Doc[], opts: UpdateOptions): UpdateResult {
-  const result = runUpdatePipeline(doc, pipeline, { now: opts.now, clusterTime: opts.clusterTime });
+  const result = runUpdatePipeline(doc, pipeline, {
+    now: opts.now,
+    clusterTime: opts.clusterTime,
+    ...(opts.vars ? { vars: opts.vars } : {}),
+  });
   let out = result;
   if ('_id' in doc) {
     if (!('_id' in result)) out = { _id: doc._id, ...result };
