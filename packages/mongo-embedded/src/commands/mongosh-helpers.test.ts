@@ -140,7 +140,7 @@ describe('explain() of an aggregate', () => {
 describe('db.serverStatus()', () => {
   it('counts inserted documents, update and delete statements, finds and getMores', async () => {
     const admin = h.client.db('admin');
-    const coll = freshDb().collection('c');
+    const coll = freshDb().collection<{ _id: number; x?: number }>('c');
     const before = (await admin.command({ serverStatus: 1 })).opcounters as Record<string, unknown>;
     await coll.insertMany([{ _id: 1 }, { _id: 2 }, { _id: 3 }]);
     await coll.find({}, { batchSize: 1 }).toArray();

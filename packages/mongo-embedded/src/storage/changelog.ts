@@ -1,4 +1,4 @@
-import { BSON, type Long, type Timestamp } from 'bson';
+import { BSON, type Binary, type Long, type Timestamp } from 'bson';
 import type { Doc } from '../query/index.js';
 
 /** What a document update changed, as change-stream `updateDescription` reports it. */
@@ -16,7 +16,27 @@ export interface ChangeRecord {
   db: string;
   /** Empty for `dropDatabase`. */
   coll: string;
-  op: 'insert' | 'update' | 'replace' | 'delete' | 'drop' | 'rename' | 'dropDatabase';
+  op:
+    | 'insert'
+    | 'update'
+    | 'replace'
+    | 'delete'
+    | 'drop'
+    | 'rename'
+    | 'dropDatabase'
+    | 'create'
+    | 'createIndexes'
+    | 'dropIndexes'
+    | 'modify';
+  /**
+   * The collection's UUID (absent for dropDatabase). Document writes keep it in memory only: after a restart it is
+   * taken from the catalog, so streams resumed across a restart may lack it for since-dropped collections.
+   */
+  collectionUUID?: Binary;
+  /** What a DDL operation did, as `operationDescription` of expanded change events shows it. */
+  operationDescription?: Doc;
+  /** A collMod's collection options before it. */
+  stateBeforeChange?: Doc;
   documentKey?: Doc;
   postImage?: Doc;
   preImage?: Doc;

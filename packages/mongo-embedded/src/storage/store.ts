@@ -131,14 +131,20 @@ function formatValue(v: unknown): string {
   }
 }
 
-function stripUndefined(doc: Doc): Doc {
-  const out: Doc = {};
-  for (const [k, v] of Object.entries(doc)) if (v !== undefined) out[k] = v;
-  return out;
-}
+const DOCUMENT_OPS = new Set<string>(['insert', 'update', 'replace', 'delete']);
 
+/**
+ * A change record as journalled. A document write's collectionUUID is left out: the catalog knows it at recovery,
+ * and the journal stays as small as before on the write path.
+ */
 function recordToDoc(r: ChangeRecord): Doc {
-  return stripUndefined({ ...r, seq: Long.fromBigInt(r.seq) });
+  const skip = DOCUMENT_OPS.has(r.op) ? 'collectionUUID' : '';
+  const out: Doc = {};
+  for (const [k, v] of Object.entries(r)) {
+    if (v !== undefined && k !== skip) out[k] = v;
+  }
+  out.seq = Long.fromBigInt(r.seq);
+  return out;
 }
 
 function recordFromDoc(d: Doc): ChangeRecord {
@@ -367,7 +373,15 @@ export class Store {
     }
     const coll = new Collection(db, name, new UUID(), options);
     this.attach(coll);
-    batch.entries.push({ k: 'create', db, coll: name, uuid: coll.uuid, options });
+    const description: Doc = 'viewOn' in options ? { ...options } : { ...options, idIndex: ID_INDEX_SPEC };
+    const r = this.record(batch, {
+      db,
+      coll: name,
+      op: 'create',
+      collectionUUID: coll.uuid,
+      operationDescription: description,
+    });
+    batch.entries.push({ k: 'create', db, coll: name, uuid: coll.uuid, options, r: recordToDoc(r) });
     return coll;
   }
 
@@ -388,7 +402,7 @@ export class Store {
     const coll = this.getCollection(db, name);
     if (!coll) return null;
     this.detach(db, name);
-    const r = this.record(batch, { db, coll: name, op: 'drop' });
+    const r = this.record(batch, { db, coll: name, op: 'drop', collectionUUID: coll.uuid });
     batch.entries.push({ k: 'drop', db, coll: name, r: recordToDoc(r) });
     return coll.indexes.length;
   }
@@ -422,13 +436,31 @@ export class Store {
     source.db = to.db;
     source.name = to.coll;
     this.attach(source);
-    const r = this.record(batch, { db: from.db, coll: from.coll, op: 'rename', to: { ...to } });
+    const r = this.record(batch, {
+      db: from.db,
+      coll: from.coll,
+      op: 'rename',
+      to: { ...to },
+      collectionUUID: source.uuid,
+      operationDescription: { to: { ...to } },
+    });
     batch.entries.push({ k: 'rename', from, to, r: recordToDoc(r) });
   }
 
   collMod(batch: WriteBatch, coll: Collection, options: Doc): void {
+    const before = coll.options;
     coll.applyOptions(options);
-    batch.entries.push({ k: 'collMod', db: coll.db, coll: coll.name, options });
+    const changed: Doc = {};
+    for (const [k, v] of Object.entries(options)) if (canonicalKey(v) !== canonicalKey(before[k])) changed[k] = v;
+    const r = this.record(batch, {
+      db: coll.db,
+      coll: coll.name,
+      op: 'modify',
+      collectionUUID: coll.uuid,
+      operationDescription: changed,
+      stateBeforeChange: { collectionOptions: { uuid: coll.uuid, ...before } },
+    });
+    batch.entries.push({ k: 'collMod', db: coll.db, coll: coll.name, options, r: recordToDoc(r) });
   }
 
   /**
@@ -480,7 +512,14 @@ export class Store {
       const dup = index.build(coll.docs.entries());
       if (dup) throw duplicateKeyError(coll, index, dup.duplicate);
       coll.indexes.push(index);
-      batch.entries.push({ k: 'createIndex', db: coll.db, coll: coll.name, spec });
+      const r = this.record(batch, {
+        db: coll.db,
+        coll: coll.name,
+        op: 'createIndexes',
+        collectionUUID: coll.uuid,
+        operationDescription: { indexes: [spec] },
+      });
+      batch.entries.push({ k: 'createIndex', db: coll.db, coll: coll.name, spec, r: recordToDoc(r) });
       added++;
     }
     return added;
@@ -490,8 +529,15 @@ export class Store {
     const at = coll.indexes.findIndex((i) => i.name === name);
     if (at < 0) throw new MongoServerError(27, 'IndexNotFound', `index not found with name [${name}]`);
     if (name === '_id_') throw new MongoServerError(72, 'InvalidOptions', 'cannot drop _id index');
-    coll.indexes.splice(at, 1);
-    batch.entries.push({ k: 'dropIndex', db: coll.db, coll: coll.name, name });
+    const [dropped] = coll.indexes.splice(at, 1);
+    const r = this.record(batch, {
+      db: coll.db,
+      coll: coll.name,
+      op: 'dropIndexes',
+      collectionUUID: coll.uuid,
+      operationDescription: { indexes: [dropped?.spec ?? { name }] },
+    });
+    batch.entries.push({ k: 'dropIndex', db: coll.db, coll: coll.name, name, r: recordToDoc(r) });
   }
 
   /** Inserts one document (which must already carry `_id`). Throws 11000 / 121 without side effects. */
@@ -510,6 +556,7 @@ export class Store {
       db: coll.db,
       coll: coll.name,
       op: 'insert',
+      collectionUUID: coll.uuid,
       documentKey: { _id: doc._id },
       postImage: doc,
     });
@@ -544,6 +591,7 @@ export class Store {
       db: coll.db,
       coll: coll.name,
       op,
+      collectionUUID: coll.uuid,
       documentKey: { _id: after._id },
       postImage: after,
       ...(coll.preAndPostImages ? { preImage: before } : {}),
@@ -561,6 +609,7 @@ export class Store {
       db: coll.db,
       coll: coll.name,
       op: 'delete',
+      collectionUUID: coll.uuid,
       documentKey: { _id: doc._id },
       ...(coll.preAndPostImages ? { preImage: doc } : {}),
     });
@@ -624,7 +673,16 @@ export class Store {
           this.clock.advanceTo(r.clusterTime);
         }
         this.replay(e, r);
+        if (r && !r.collectionUUID) {
+          const uuid = this.getCollection(r.db, r.coll)?.uuid;
+          if (uuid) r.collectionUUID = uuid;
+        }
       }
+    }
+    for (const r of history) {
+      if (r.collectionUUID || !DOCUMENT_OPS.has(r.op)) continue;
+      const uuid = this.getCollection(r.db, r.coll)?.uuid;
+      if (uuid) r.collectionUUID = uuid;
     }
     this.changes.restore(history, lastSeq);
   }
@@ -767,6 +825,8 @@ export function writeConflict(): MongoServerError {
     { errorLabels: ['TransientTransactionError'] },
   );
 }
+
+const ID_INDEX_SPEC: Doc = Object.freeze({ v: 2, key: Object.freeze({ _id: 1 }), name: '_id_' });
 
 const NOT_AN_ID_LOOKUP = Symbol('notAnIdLookup');
 
