@@ -45,7 +45,7 @@ describe('client.watch() (allChangesForCluster)', () => {
       .collection('ignored')
       .insertOne({ _id: 'internal' } as Document);
     await second.collection('b').insertOne({ _id: 2 } as Document);
-    await first.collection('a').deleteOne({ _id: 1 });
+    await first.collection<{ _id: number }>('a').deleteOne({ _id: 1 });
     const events = await take(stream, 3);
     expect(
       events.map((e) => ('ns' in e ? [e.operationType, e.ns.db, 'coll' in e.ns ? e.ns.coll : undefined] : [])),
@@ -103,8 +103,13 @@ describe('showExpandedEvents', () => {
 
   it('updateDescription.disambiguatedPaths tells array indexes from numeric field names', async () => {
     const db = h.client.db(uniqueDbName('paths'));
-    const coll = db.collection('c');
-    await coll.insertOne({ _id: 1, arr: [{ x: 1 }], obj: { '0': { x: 1 } }, plain: 0 } as Document);
+    const coll = db.collection<{
+      _id: number;
+      arr: { x: number }[];
+      obj: Record<string, { x: number }>;
+      plain: number;
+    }>('c');
+    await coll.insertOne({ _id: 1, arr: [{ x: 1 }], obj: { '0': { x: 1 } }, plain: 0 });
     const expanded = await opened(coll.watch([], { showExpandedEvents: true, maxAwaitTimeMS: 50 }));
     const plain = await opened(coll.watch([], { maxAwaitTimeMS: 50 }));
     await coll.updateOne({ _id: 1 }, { $set: { 'arr.0.x': 2, 'obj.0.x': 2, plain: 1 } });
