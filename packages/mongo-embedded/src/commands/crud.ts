@@ -14,6 +14,7 @@ import {
   upsertSeed,
   validateArrayFilters,
   type Doc,
+  type TextScores,
 } from '../query/index.js';
 import { MAX_DOCUMENT_SIZE, type Collection, type QueryPlan } from '../storage/store.js';
 import { write, type CommandContext } from './context.js';
@@ -25,6 +26,7 @@ import {
   requireNotView,
   resolveView,
   SIMPLE,
+  withTextSearch,
   type QueryOptions,
 } from './query-options.js';
 import { takeBatch } from './cursors.js';
@@ -283,7 +285,7 @@ async function runUpdateStatement(
 ): Promise<UpdateOutcome> {
   const { q, u, upsert, multi, arrayFilters } = updateStatement(stmt);
   const coll = ctx.store.getCollection(ctx.db, name);
-  const opts = queryOptions(stmt.collation, letVars, coll);
+  const opts = withTextSearch(queryOptions(stmt.collation, letVars, coll), coll, q);
   const { docs } = await findMatches(coll, ctx.store, q, multi ? Infinity : 1, opts);
   if (docs.length === 0) {
     if (!upsert) return { matched: 0, modified: 0 };
@@ -374,7 +376,7 @@ export async function remove(ctx: CommandContext): Promise<Doc> {
         );
       const coll = ctx.store.getCollection(ctx.db, name);
       if (!coll) continue;
-      const opts = queryOptions(stmt.collation, letVars, coll);
+      const opts = withTextSearch(queryOptions(stmt.collation, letVars, coll), coll, q);
       const { docs } = await findMatches(coll, ctx.store, q, limit === 1 ? 1 : Infinity, opts);
       for (let start = 0; start < docs.length; start += WRITE_CHUNK) {
         if (start > 0) await yieldToEventLoop();
@@ -485,11 +487,14 @@ export async function executeFind(
 ): Promise<{ docs: Doc[]; plan: QueryPlan; docsExamined: number }> {
   const coll = ctx.store.getCollection(ctx.db, name);
   if (coll && isView(coll)) return findThroughView(ctx, coll, spec);
-  const opts = queryOptions(spec.collation, spec.vars, coll);
+  const opts = withTextSearch(queryOptions(spec.collation, spec.vars, coll), coll, spec.filter);
+  const scores = opts.text?.scores;
   const hasSort = spec.sort !== undefined && Object.keys(spec.sort).length > 0;
   const project =
-    spec.projection && Object.keys(spec.projection).length > 0 ? compileProjection(spec.projection, spec.vars) : null;
-  const comparator = hasSort ? compileSort(spec.sort!, opts.collation) : null;
+    spec.projection && Object.keys(spec.projection).length > 0
+      ? compileProjection(spec.projection, spec.vars, scores)
+      : null;
+  const comparator = hasSort ? compileSort(spec.sort!, opts.collation, scores) : null;
   const stopAfter = !hasSort && spec.limit > 0 ? spec.skip + spec.limit : Infinity;
   const result = await findMatches(coll, ctx.store, spec.filter, stopAfter, opts);
   let docs = result.docs;
@@ -552,7 +557,7 @@ export async function count(ctx: CommandContext): Promise<Doc> {
   if (isView(coll)) n = (await runAggregation(ctx, name, [{ $match: query }], ctx.body.collation, undefined)).length;
   else if (Object.keys(query).length === 0) n = coll.docs.size;
   else {
-    const opts = queryOptions(ctx.body.collation, undefined, coll);
+    const opts = withTextSearch(queryOptions(ctx.body.collation, undefined, coll), coll, query);
     n = (await findMatches(coll, ctx.store, query, limit > 0 ? skip + limit : Infinity, opts)).docs.length;
   }
   n = Math.max(0, n - skip);
@@ -614,6 +619,7 @@ export async function runAggregation(
     coll = ctx.store.getCollection(ctx.db, resolved.source);
   }
   let input: Doc[];
+  let textScores: TextScores | undefined;
   const first = pipeline[0];
   if (name === null) {
     if (!first || first.$documents === undefined) {
@@ -630,7 +636,9 @@ export async function runAggregation(
     input = listed;
     pipeline = pipeline.slice(1);
   } else if (first && isDoc(first.$match) && !hasExpr(first.$match)) {
-    input = (await findMatches(coll, ctx.store, first.$match, Infinity, { collation, vars })).docs;
+    const opts = withTextSearch({ collation, vars }, coll, first.$match);
+    textScores = opts.text?.scores;
+    input = (await findMatches(coll, ctx.store, first.$match, Infinity, opts)).docs;
     pipeline = pipeline.slice(1);
   } else {
     input = coll ? [...coll.docs.values()] : [];
@@ -638,6 +646,7 @@ export async function runAggregation(
   return runPipeline(input, pipeline, {
     now: new Date(),
     collation,
+    ...(textScores ? { textScores } : {}),
     ...(vars ? { vars } : {}),
     resolveCollection: (from) => lookupSource(ctx, from),
   });

@@ -5,6 +5,7 @@ import {
   compileFilter,
   compilePipeline,
   MongoServerError,
+  normaliseTextIndexSpec,
   parseCollation,
   type Doc,
 } from '../query/index.js';
@@ -230,7 +231,9 @@ export function createIndexes(ctx: CommandContext): Doc {
   }
   requireNotView(ctx.store.getCollection(ctx.db, name));
   const defaultCollation = ctx.store.getCollection(ctx.db, name)?.options.collation;
-  const specs = raw.map((r) => withIndexCollation(normaliseIndexSpec(r), defaultCollation));
+  const specs = raw.map((r) =>
+    withIndexCollation(normaliseTextIndexSpec(normaliseIndexSpec(r)) as IndexSpec, defaultCollation),
+  );
   for (const spec of specs) {
     if (spec.name === '_id_' && canonicalKey(spec.key) !== canonicalKey({ _id: 1 })) {
       throw new MongoServerError(86, 'IndexKeySpecsConflict', "The index name '_id_' is reserved for the _id index");

@@ -1,4 +1,14 @@
-import { evaluateExpression, MongoServerError, parseCollation, type Collation, type Doc } from '../query/index.js';
+import {
+  evaluateExpression,
+  hasTextQuery,
+  MongoServerError,
+  parseCollation,
+  textIndexOf,
+  type Collation,
+  type Doc,
+  type TextIndex,
+  type TextScores,
+} from '../query/index.js';
 import type { Collection } from '../storage/store.js';
 import { isDoc } from './util.js';
 
@@ -6,6 +16,8 @@ import { isDoc } from './util.js';
 export interface QueryOptions {
   collation: Collation | null;
   vars: Record<string, unknown> | undefined;
+  /** Set when the filter has `$text`: the collection's text index and the scores of the matches. */
+  text?: { index: TextIndex; scores: TextScores };
 }
 
 /** No collation, no variables: the hot paths' options, shared so they allocate nothing. */
@@ -57,6 +69,21 @@ export function queryOptions(
 ): QueryOptions {
   const collation = effectiveCollation(collationRaw, coll);
   return collation === null && letVars === undefined ? SIMPLE : { collation, vars: letVars };
+}
+
+/**
+ * Adds what `$text` needs when the filter uses it: the collection's text index (error 27 without one) and a fresh
+ * score table. Filters without `$text` get `opts` back unchanged.
+ */
+export function withTextSearch(opts: QueryOptions, coll: Collection | undefined, filter: Doc): QueryOptions {
+  if (!hasTextQuery(filter)) return opts;
+  let index: TextIndex | null = null;
+  for (const i of coll?.indexes ?? []) index ??= textIndexOf(i.spec);
+  if (!index) {
+    if (coll) throw new MongoServerError(27, 'IndexNotFound', 'text index required for $text query');
+    index = { weights: {}, defaultLanguage: 'english' };
+  }
+  return { ...opts, text: { index, scores: new WeakMap() } };
 }
 
 /** Whether a namespace is a view (created with `viewOn`). */

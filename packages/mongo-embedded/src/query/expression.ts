@@ -1,6 +1,7 @@
 import { Decimal128, Double, Int32, Long, ObjectId } from 'bson';
 import { location, MongoServerError, type Doc } from './errors.js';
 import { arith, type ArithOp } from './numeric.js';
+import type { TextScores } from './text.js';
 import {
   bsonTypeName,
   canonicalKey,
@@ -23,12 +24,15 @@ export interface ExpressionOptions {
   now?: Date;
   /** User variables ($let, $map...), without the `$$` prefix. */
   vars?: Record<string, unknown>;
+  /** Scores of the `$text` query that selected the documents, for `{ $meta: 'textScore' }`. */
+  textScores?: TextScores;
 }
 
 interface Ctx {
   root: unknown;
   vars: Map<string, unknown>;
   now: Date;
+  textScores?: TextScores | undefined;
 }
 
 /**
@@ -42,7 +46,7 @@ export function evaluateExpression(expr: unknown, doc: Doc, options: ExpressionO
   }
   const vars = new Map<string, unknown>([['CURRENT', doc]]);
   if (options.vars) for (const [k, v] of Object.entries(options.vars)) vars.set(k, v);
-  return evaluate(expr, { root: doc, vars, now: options.now ?? new Date() });
+  return evaluate(expr, { root: doc, vars, now: options.now ?? new Date(), textScores: options.textScores });
 }
 
 /** MongoDB truthiness: false, null, missing and numeric zero are false; everything else is true. */
@@ -480,6 +484,21 @@ function objectArg(name: string, arg: unknown): Doc {
   if (!isPlainObject(arg)) throw location(40517, `${name} only supports an object as its argument`);
   return arg;
 }
+
+/** `$meta` names mongod knows besides textScore. */
+const META_NAMES = new Set([
+  'randVal',
+  'searchScore',
+  'searchHighlights',
+  'geoNearDistance',
+  'geoNearPoint',
+  'recordId',
+  'indexKey',
+  'sortKey',
+  'searchScoreDetails',
+  'searchSequenceToken',
+  'vectorSearchScore',
+]);
 
 /** `$setField` / `$unsetField`: the field name must be a constant string; `$$REMOVE` as value removes it. */
 function setFieldOperator(name: '$setField' | '$unsetField', arg: unknown, ctx: Ctx): unknown {
@@ -932,6 +951,19 @@ const OPERATORS: Record<string, OpImpl> = {
     return input[field];
   },
   $setField: (arg, ctx) => setFieldOperator('$setField', arg, ctx),
+  $meta: (arg, ctx) => {
+    if (arg === 'textScore') {
+      const score = ctx.textScores?.get(ctx.root as Doc);
+      if (score === undefined) {
+        throw location(40218, 'query requires text score metadata, but it is not available');
+      }
+      return new Double(score);
+    }
+    if (typeof arg === 'string' && META_NAMES.has(arg)) {
+      throw new MongoServerError(115, 'CommandNotSupported', `$meta '${arg}' is not supported by this engine`);
+    }
+    throw location(17308, `Unsupported argument to $meta: ${typeof arg === 'string' ? arg : typeName(arg)}`);
+  },
   $unsetField: (arg, ctx) => setFieldOperator('$unsetField', arg, ctx),
   $objectToArray: (arg, ctx) => {
     const v = unaryArg(arg, ctx, '$objectToArray');

@@ -2,6 +2,7 @@ import { BSONRegExp } from 'bson';
 import { badValue, MongoServerError, type Doc } from './errors.js';
 import { withCollation, type Collation } from './collation.js';
 import { evaluateExpression, isTruthy } from './expression.js';
+import { compileTextQuery, type TextIndex, type TextScores } from './text.js';
 import { splitPath, visitPath } from './path.js';
 import {
   bsonTypeName,
@@ -30,9 +31,9 @@ const alwaysTrue: DocPred = () => true;
  */
 export function compileFilter(filter: Doc, options?: FilterOptions): (doc: Doc) => boolean {
   if (!isPlainObject(filter)) throw badValue('query filter must be an object');
-  if (!options?.collation && !options?.vars) return compileDocument(filter);
+  if (!options?.collation && !options?.vars && !options?.text) return compileDocument(filter);
   const previous = compiling;
-  compiling = { collation: options.collation ?? null, vars: options.vars };
+  compiling = { collation: options.collation ?? null, vars: options.vars, text: options.text, textSeen: false };
   let pred: DocPred;
   try {
     pred = compileDocument(filter);
@@ -49,10 +50,17 @@ export interface FilterOptions {
   collation?: Collation | null;
   /** `let` variables visible to `$expr` as `$$name`. */
   vars?: Record<string, unknown> | undefined;
+  /** The collection's text index and where to record scores, for `$text`. */
+  text?: { index: TextIndex; scores: TextScores } | undefined;
 }
 
 /** The options of the compileFilter call in progress (compilation is synchronous). */
-let compiling: { collation: Collation | null; vars: Record<string, unknown> | undefined } = {
+let compiling: {
+  collation: Collation | null;
+  vars: Record<string, unknown> | undefined;
+  text?: { index: TextIndex; scores: TextScores } | undefined;
+  textSeen?: boolean;
+} = {
   collation: null,
   vars: undefined,
 };
@@ -126,7 +134,13 @@ function compileTopLevelOperator(op: string, value: unknown): DocPred | null {
       return () => false;
     case '$where':
       throw new MongoServerError(2, 'BadValue', '$where is not supported by this engine');
-    case '$text':
+    case '$text': {
+      const text = compiling.text;
+      if (!text) throw new MongoServerError(27, 'IndexNotFound', 'text index required for $text query');
+      if (compiling.textSeen) throw badValue('Too many text expressions');
+      compiling.textSeen = true;
+      return compileTextQuery(value, text.index, text.scores);
+    }
     case '$jsonSchema':
     case '$sampleRate':
       throw new MongoServerError(115, 'CommandNotSupported', `${op} is not supported by this engine`);

@@ -30,3 +30,11 @@ export { compileSort, sortDocuments } from './sort.js';
 export { compilePipeline, runPipeline, type PipelineContext } from './pipeline.js';
 export { evaluateExpression, type ExpressionOptions } from './expression.js';
 export { getIndexKeyValues, getPathValues } from './path.js';
+export {
+  compileTextQuery,
+  hasTextQuery,
+  normaliseTextIndexSpec,
+  textIndexOf,
+  type TextIndex,
+  type TextScores,
+} from './text.js';

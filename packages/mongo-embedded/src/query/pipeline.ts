@@ -4,6 +4,7 @@ import { avgValues, evaluateExpression, maxValue, minValue, sumValues, type Expr
 import type { Collation } from './collation.js';
 import { compileFilter } from './filter.js';
 import { getPathValues } from './path.js';
+import { hasTextQuery, type TextScores } from './text.js';
 import { compileProjectionMode } from './projection.js';
 import { compileSort, parseSort, sortDocuments } from './sort.js';
 import { bsonTypeName, canonicalKey, isNumber, isPlainObject, toDouble, isArray } from './values.js';
@@ -16,6 +17,8 @@ export interface PipelineContext {
   vars?: Record<string, unknown>;
   /** The command's collation: string comparisons in `$match`, `$sort`, `$lookup` and expressions. */
   collation?: Collation | null;
+  /** Scores of a leading `$text` match, for `{ $meta: 'textScore' }` in later stages. */
+  textScores?: TextScores;
   /** The documents of a collection (or view) of the same database, for `$lookup`; `[]` when it does not exist. */
   resolveCollection?: (name: string) => Doc[];
 }
@@ -27,6 +30,7 @@ function exprOptions(ctx: PipelineContext): ExpressionOptions {
   if (ctx.clusterTime || ctx.vars) {
     opts.vars = { ...(ctx.vars ?? {}), ...(ctx.clusterTime ? { CLUSTER_TIME: ctx.clusterTime } : {}) };
   }
+  if (ctx.textScores) opts.textScores = ctx.textScores;
   return opts;
 }
 
@@ -292,6 +296,7 @@ function compileStage(spec: Doc, ctx: PipelineContext): Stage {
   switch (name) {
     case '$match': {
       if (!isPlainObject(arg)) throw location(15959, 'the match filter must be an expression in an object');
+      if (hasTextQuery(arg)) throw location(17313, '$match with $text is only allowed as the first pipeline stage');
       const pred = compileFilter(arg, { collation: ctx.collation ?? null, vars: ctx.vars });
       return (docs) => docs.filter(pred);
     }
@@ -306,7 +311,7 @@ function compileStage(spec: Doc, ctx: PipelineContext): Stage {
       throw location(40601, `${name} can only be the final stage in the pipeline`);
     case '$project':
       if (!isPlainObject(arg)) throw location(15969, '$project specification must be an object');
-      return perDoc(compileProjectionMode(arg, 'aggregate', ctx.vars ? exprOptions(ctx) : undefined));
+      return perDoc(compileProjectionMode(arg, 'aggregate', ctx.vars || ctx.textScores ? exprOptions(ctx) : undefined));
     case '$addFields':
     case '$set':
       return perDoc(compileAddFields(arg, ctx, name));
@@ -324,7 +329,8 @@ function compileStage(spec: Doc, ctx: PipelineContext): Stage {
         throw location(15976, '$sort stage must have at least one sort key');
       parseSort(arg);
       const collation = ctx.collation ?? null;
-      return (docs) => sortDocuments(docs, arg, collation);
+      const textScores = ctx.textScores;
+      return (docs) => sortDocuments(docs, arg, collation, textScores);
     }
     case '$skip': {
       const n = nonNegativeInteger(name, arg, false);

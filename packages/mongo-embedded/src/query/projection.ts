@@ -1,5 +1,6 @@
 import { badValue, location, type Doc } from './errors.js';
 import { evaluateExpression, type ExpressionOptions } from './expression.js';
+import type { TextScores } from './text.js';
 import { compileFilter } from './filter.js';
 import { isPlainObject, isNumber, toDouble, isArray } from './values.js';
 
@@ -55,7 +56,6 @@ function classify(value: unknown, path: string, mode: Mode): Tree | Leaf {
         if (!isPlainObject(value.$elemMatch)) throw badValue('elemMatch: Invalid argument, object required.');
         return { kind: 'elemMatch', pred: compileFilter({ [path]: { $elemMatch: value.$elemMatch } }) };
       }
-      if (first === '$meta') throw badValue('$meta projection is not supported by this engine');
       evaluateExpression(value, {}, { validateOnly: true });
       return { kind: 'expr', expr: value };
     }
@@ -199,7 +199,7 @@ let evaluationOptions: ExpressionOptions | undefined;
  * `options` carries `let` variables and `$$NOW` for computed fields.
  */
 export function compileProjectionMode(projection: Doc, mode: Mode, options?: ExpressionOptions): (doc: Doc) => Doc {
-  const project = compileProjectionTree(projection, mode);
+  const project = withMetaFields(projection, mode);
   if (!options) return project;
   return (doc) => {
     const previous = evaluationOptions;
@@ -209,6 +209,34 @@ export function compileProjectionMode(projection: Doc, mode: Mode, options?: Exp
     } finally {
       evaluationOptions = previous;
     }
+  };
+}
+
+/**
+ * `{ score: { $meta: 'textScore' } }` neither includes nor excludes: the rest of the projection decides the shape
+ * and the metadata fields are appended, as mongod does.
+ */
+function withMetaFields(projection: Doc, mode: Mode): (doc: Doc) => Doc {
+  if (!isPlainObject(projection)) throw badValue('projection must be an object');
+  const meta: [string, Doc][] = [];
+  let rest: Doc | null = null;
+  for (const [k, v] of Object.entries(projection)) {
+    if (isPlainObject(v) && Object.keys(v).length === 1 && '$meta' in v) {
+      evaluateExpression(v, {}, { validateOnly: true });
+      meta.push([k, v]);
+      rest ??= {};
+    } else if (rest) rest[k] = v;
+  }
+  if (!rest) return compileProjectionTree(projection, mode);
+  const restSpec = Object.fromEntries(Object.entries(projection).filter(([k]) => !meta.some(([m]) => m === k)));
+  const base = Object.keys(restSpec).length > 0 ? compileProjectionTree(restSpec, mode) : (doc: Doc) => doc;
+  return (doc) => {
+    const out = { ...base(doc) };
+    for (const [k, expr] of meta) {
+      const v = evaluateExpression(expr, doc, evaluationOptions);
+      if (v !== undefined) out[k] = v;
+    }
+    return out;
   };
 }
 
@@ -256,6 +284,11 @@ function compileProjectionTree(projection: Doc, mode: Mode): (doc: Doc) => Doc {
  * Compiles a find projection: inclusion or exclusion (not both, except `_id`), dotted paths, `$slice`,
  * `$elemMatch` and aggregation expressions for computed fields. `_id` is included unless excluded.
  */
-export function compileProjection(projection: Doc, vars?: Record<string, unknown>): (doc: Doc) => Doc {
-  return compileProjectionMode(projection, 'find', vars ? { vars } : undefined);
+export function compileProjection(
+  projection: Doc,
+  vars?: Record<string, unknown>,
+  textScores?: TextScores,
+): (doc: Doc) => Doc {
+  const options = vars || textScores ? { ...(vars ? { vars } : {}), ...(textScores ? { textScores } : {}) } : undefined;
+  return compileProjectionMode(projection, 'find', options);
 }
