@@ -140,7 +140,7 @@ describe('aggregation stages and expressions', () => {
 
   it('$setField and $getField handle field names a path cannot', async () => {
     const db = freshDb();
-    await db.collection('c').insertOne({ _id: 1, 'price.usd': 5 });
+    await db.collection<{ _id: number; 'price.usd': number }>('c').insertOne({ _id: 1, 'price.usd': 5 });
     const [doc] = await db
       .collection('c')
       .aggregate([
@@ -195,7 +195,7 @@ describe('aggregation stages and expressions', () => {
         { $merge: { into: 'totals', whenMatched: 'merge', whenNotMatched: 'insert' } },
       ])
       .toArray();
-    await db.collection('totals').updateOne({ _id: 1 }, { $set: { note: 'vip' } });
+    await db.collection<{ _id: number }>('totals').updateOne({ _id: 1 }, { $set: { note: 'vip' } });
     await orders
       .aggregate([
         { $match: { customerId: 1 } },
@@ -203,7 +203,11 @@ describe('aggregation stages and expressions', () => {
         { $merge: { into: 'totals', whenMatched: 'merge' } },
       ])
       .toArray();
-    expect(await db.collection('totals').findOne({ _id: 1 })).toEqual({ _id: 1, spent: 2, note: 'vip' });
+    expect(await db.collection<{ _id: number }>('totals').findOne({ _id: 1 })).toEqual({
+      _id: 1,
+      spent: 2,
+      note: 'vip',
+    });
     const fail = await failure(
       orders.aggregate([{ $match: { _id: 10 } }, { $merge: { into: 'openOrders', whenMatched: 'fail' } }]).toArray(),
     );

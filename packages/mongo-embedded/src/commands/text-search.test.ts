@@ -86,7 +86,7 @@ describe('$text', () => {
 
   it('fails with 27 without a text index, and refuses $text after the first stage and a textScore without $text', async () => {
     const db = freshDb();
-    await db.collection('plain').insertOne({ _id: 1, t: 'coffee' });
+    await db.collection<{ _id: number; t: string }>('plain').insertOne({ _id: 1, t: 'coffee' });
     const noIndex = await failure(
       db
         .collection('plain')

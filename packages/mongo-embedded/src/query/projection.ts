@@ -219,17 +219,15 @@ export function compileProjectionMode(projection: Doc, mode: Mode, options?: Exp
 function withMetaFields(projection: Doc, mode: Mode): (doc: Doc) => Doc {
   if (!isPlainObject(projection)) throw badValue('projection must be an object');
   const meta: [string, Doc][] = [];
-  let rest: Doc | null = null;
+  const rest: Doc = {};
   for (const [k, v] of Object.entries(projection)) {
     if (isPlainObject(v) && Object.keys(v).length === 1 && '$meta' in v) {
       evaluateExpression(v, {}, { validateOnly: true });
       meta.push([k, v]);
-      rest ??= {};
-    } else if (rest) rest[k] = v;
+    } else rest[k] = v;
   }
-  if (!rest) return compileProjectionTree(projection, mode);
-  const restSpec = Object.fromEntries(Object.entries(projection).filter(([k]) => !meta.some(([m]) => m === k)));
-  const base = Object.keys(restSpec).length > 0 ? compileProjectionTree(restSpec, mode) : (doc: Doc) => doc;
+  if (meta.length === 0) return compileProjectionTree(projection, mode);
+  const base = Object.keys(rest).length > 0 ? compileProjectionTree(rest, mode) : (doc: Doc) => doc;
   return (doc) => {
     const out = { ...base(doc) };
     for (const [k, expr] of meta) {
