@@ -11,7 +11,6 @@ import {
   runPipeline,
   textIndexOf,
   type Doc,
-  type TextScores,
 } from './index.js';
 
 function errorOf(fn: () => unknown): MongoServerError {
