@@ -125,6 +125,7 @@ export function serverStatus(ctx: CommandContext): Doc {
     localTime: now,
     connections: { current: 0, available: 1_000_000 },
     opcounters: ctx.opcounters.toDoc(),
+    transactions: ctx.transactions.stats(),
     opcountersRepl: {
       insert: Long.ZERO,
       query: Long.ZERO,

@@ -4,6 +4,7 @@ import type { ConnectionContext } from '../wire/connection.js';
 import type { CursorManager, OpenChangeStream } from './cursors.js';
 import type { FailPoints } from './failpoints.js';
 import type { OpCounters } from './stats.js';
+import type { TransactionManager } from './transactions.js';
 
 /** Facts about this server that hello, getCmdLineOpts and friends report. */
 export interface ServerInfo {
@@ -29,6 +30,7 @@ export interface CommandContext {
   readonly failPoints: FailPoints;
   /** serverStatus' opcounters. */
   readonly opcounters: OpCounters;
+  readonly transactions: TransactionManager;
   readonly info: ServerInfo;
   readonly openChangeStream: OpenChangeStream | null;
   readonly body: Doc;

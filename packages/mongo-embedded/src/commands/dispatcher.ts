@@ -29,7 +29,10 @@ const HANDLERS: Record<string, CommandHandler> = {
   whatsmyuri: admin.whatsmyuri,
   connectionStatus: admin.connectionStatus,
   getLog: admin.getLog,
-  endSessions: admin.ok,
+  endSessions: (ctx) => {
+    ctx.transactions.endSessions(ctx.body.endSessions);
+    return {};
+  },
   killAllSessions: admin.ok,
   killSessions: admin.ok,
   refreshSessions: admin.ok,
@@ -148,6 +151,7 @@ export class Dispatcher {
       cursors: this.cursors,
       failPoints: this.failPoints,
       opcounters: this.opcounters,
+      transactions: this.transactions,
       info: this.options.info,
       openChangeStream: this.options.openChangeStream,
       body,

@@ -304,6 +304,30 @@ describe('transaction commands', () => {
     expect(await h.client.db(db).collection('c').countDocuments()).toBe(0);
   });
 
+  it('endSessions aborts the open transaction of an ended session; serverStatus counts transactions', async () => {
+    const db = uniqueDbName('txn');
+    const status = async (): Promise<Record<string, unknown>> => {
+      const reply = await command('admin', { serverStatus: 1 });
+      return reply.transactions as Record<string, unknown>;
+    };
+    const before = await status();
+    const ended = { id: new UUID() };
+    await inTxn(db, ended, 1, { insert: 'c', documents: [{ _id: 'lost' }], startTransaction: true });
+    expect(Number((await status()).currentOpen)).toBe(Number(before.currentOpen) + 1);
+    expect(await command('admin', { endSessions: [ended] })).toMatchObject({ ok: 1 });
+    expect(await inTxn('admin', ended, 1, { commitTransaction: 1 })).toMatchObject({ ok: 0, code: 251 });
+
+    const committed = { id: new UUID() };
+    await inTxn(db, committed, 1, { insert: 'c', documents: [{ _id: 'kept' }], startTransaction: true });
+    await inTxn('admin', committed, 1, { commitTransaction: 1 });
+    const after = await status();
+    const delta = (field: string): number => Number(after[field]) - Number(before[field]);
+    expect([delta('totalStarted'), delta('totalCommitted'), delta('totalAborted'), delta('currentOpen')]).toEqual([
+      2, 1, 1, 0,
+    ]);
+    expect(await h.client.db(db).collection('c').find().toArray()).toEqual([{ _id: 'kept' }]);
+  });
+
   it('refuses bad transaction fields and commands a transaction may not run, aborting the transaction', async () => {
     const db = uniqueDbName('txn');
     const lsid = { id: new UUID() };

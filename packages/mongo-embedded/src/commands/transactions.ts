@@ -76,12 +76,37 @@ export class TransactionManager {
   private readonly sessions = new Map<string, Transaction>();
   private readonly active = new Set<Transaction>();
   private sweeper: NodeJS.Timeout | null = null;
+  private started = 0;
+  private committedCount = 0;
+  private abortedCount = 0;
 
   constructor(private readonly store: Store) {}
 
   /** Open transactions. */
   get openCount(): number {
     return this.active.size;
+  }
+
+  /** serverStatus' `transactions` section (the counters mongod reports for a replica-set member). */
+  stats(): Doc {
+    return {
+      currentActive: Long.ZERO,
+      currentInactive: Long.fromNumber(this.active.size),
+      currentOpen: Long.fromNumber(this.active.size),
+      totalAborted: Long.fromNumber(this.abortedCount),
+      totalCommitted: Long.fromNumber(this.committedCount),
+      totalStarted: Long.fromNumber(this.started),
+    };
+  }
+
+  /** `endSessions`: the open transactions of the ended sessions are aborted, as mongod does. */
+  endSessions(lsids: unknown): void {
+    if (!Array.isArray(lsids)) return;
+    for (const lsid of lsids) {
+      const key = sessionKey(lsid);
+      const txn = key === null ? undefined : this.sessions.get(key);
+      if (txn) this.abort(txn, 'its session ended');
+    }
   }
 
   /**
@@ -185,6 +210,7 @@ export class TransactionManager {
     this.sessions.set(key, txn);
     if (this.sessions.size > MAX_REMEMBERED_SESSIONS) this.forgetOldestSession();
     this.active.add(txn);
+    this.started++;
     this.watchStore();
     return txn;
   }
@@ -209,11 +235,13 @@ export class TransactionManager {
       );
     } catch (err) {
       txn.state = 'aborted';
+      this.abortedCount++;
       txn.abortReason = 'its commit conflicted with a write outside the transaction';
       if (err instanceof MongoServerError && err.code === 11000) throw writeConflict();
       throw err;
     }
     txn.state = 'committed';
+    this.committedCount++;
     return {};
   }
 
@@ -221,6 +249,7 @@ export class TransactionManager {
   abort(txn: Transaction, reason: string | null): void {
     if (txn.state !== 'inProgress') return;
     txn.state = 'aborted';
+    this.abortedCount++;
     txn.abortReason = reason;
     this.active.delete(txn);
     this.unwatchStoreIfIdle();
