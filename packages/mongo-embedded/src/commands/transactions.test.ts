@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Long, MongoClient, MongoServerError, UUID, type ChangeStreamDocument, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startEmbeddedServer } from '../index.js';
-import { startHarness, uniqueDbName, type Harness } from '../test-support/harness.js';
+import { runCommand, startHarness, uniqueDbName, type CursorReply, type Harness } from '../test-support/harness.js';
 import { opMsg, RawClient } from '../test-support/raw-socket.js';
 
 interface Account {
@@ -403,6 +403,40 @@ describe('change events of transactions', () => {
       await session.endSession();
       await stream.close();
     }
+  });
+});
+
+describe('change events of transactions on the wire', () => {
+  it('a getMore returns every event of the commit in one batch', async () => {
+    const db = freshDb();
+    const coll = db.collection<{ _id: number }>('c');
+    await coll.insertOne({ _id: 0 });
+    const opened = await runCommand<CursorReply>(db, {
+      aggregate: 'c',
+      pipeline: [{ $changeStream: {} }],
+      cursor: {},
+    });
+    const session = h.client.startSession();
+    try {
+      await session.withTransaction(async () => {
+        await coll.insertOne({ _id: 1 }, { session });
+        await coll.insertOne({ _id: 2 }, { session });
+        await coll.deleteOne({ _id: 0 }, { session });
+      });
+    } finally {
+      await session.endSession();
+    }
+    const more = await runCommand<CursorReply<{ operationType: string; documentKey: { _id: number } }>>(db, {
+      getMore: opened.cursor.id,
+      collection: 'c',
+      maxTimeMS: 1000,
+    });
+    expect(more.cursor.nextBatch?.map((e) => [e.operationType, e.documentKey._id])).toEqual([
+      ['insert', 1],
+      ['insert', 2],
+      ['delete', 0],
+    ]);
+    await db.command({ killCursors: 'c', cursors: [opened.cursor.id] });
   });
 });
 
