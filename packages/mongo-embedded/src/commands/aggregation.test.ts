@@ -258,3 +258,97 @@ describe('views', () => {
     expect(bad.code).toBe(157);
   });
 });
+
+describe('error paths and $merge modes', () => {
+  it('$merge with a pipeline sees $$new; keepExisting, replace and discard do what they say; bad modes fail', async () => {
+    const db = freshDb();
+    const target = db.collection<{ _id: number; n?: number; seen?: number; extra?: boolean }>('target');
+    await target.insertMany([
+      { _id: 1, n: 1, extra: true },
+      { _id: 2, n: 2, extra: true },
+    ]);
+    const src = db.collection<{ _id: number; n: number }>('src');
+    await src.insertMany([
+      { _id: 1, n: 10 },
+      { _id: 3, n: 30 },
+    ]);
+    await src
+      .aggregate([
+        { $merge: { into: 'target', whenMatched: [{ $set: { seen: '$$new.n' } }], whenNotMatched: 'discard' } },
+      ])
+      .toArray();
+    expect(await target.find().sort({ _id: 1 }).toArray()).toEqual([
+      { _id: 1, n: 1, extra: true, seen: 10 },
+      { _id: 2, n: 2, extra: true },
+    ]);
+    await src.aggregate([{ $merge: { into: 'target', whenMatched: 'keepExisting' } }]).toArray();
+    expect(await target.findOne({ _id: 1 })).toEqual({ _id: 1, n: 1, extra: true, seen: 10 });
+    expect(await target.findOne({ _id: 3 })).toEqual({ _id: 3, n: 30 });
+    await src.aggregate([{ $merge: { into: 'target', whenMatched: 'replace' } }]).toArray();
+    expect(await target.findOne({ _id: 1 })).toEqual({ _id: 1, n: 10 });
+
+    const noMatch = await failure(
+      src
+        .aggregate([
+          { $match: { _id: 3 } },
+          { $set: { _id: 99 } },
+          { $merge: { into: 'target', whenNotMatched: 'fail' } },
+        ])
+        .toArray(),
+    );
+    expect(noMatch.code).toBe(13113);
+    const badMode = await failure(src.aggregate([{ $merge: { into: 'target', whenMatched: 'explode' } }]).toArray());
+    expect(badMode.code).toBe(2);
+    const noIndex = await failure(src.aggregate([{ $merge: { into: 'target', on: 'n' } }]).toArray());
+    expect(noIndex.code).toBe(51183);
+    await target.createIndexes([{ key: { n: 1 }, unique: true }]);
+    const missingOn = await failure(
+      src.aggregate([{ $project: { _id: 1 } }, { $merge: { into: 'target', on: 'n' } }]).toArray(),
+    );
+    expect(missingOn.code).toBe(51132);
+  });
+
+  it('views: bad definitions, views on views, $out into a view', async () => {
+    const db = freshDb();
+    await shop(db);
+    const cases: [Record<string, unknown>, number][] = [
+      [{ create: 'v', pipeline: [] }, 9],
+      [{ create: 'v', viewOn: 1 }, 14],
+      [{ create: 'v', viewOn: '' }, 2],
+      [{ create: 'v', viewOn: 'orders', pipeline: 'x' }, 14],
+      [{ create: 'v', viewOn: 'orders', capped: true }, 72],
+      [{ create: 'v', viewOn: 'orders', pipeline: [{ $nope: 1 }] }, 40324],
+    ];
+    for (const [command, code] of cases) expect((await failure(db.command(command))).code).toBe(code);
+    await db.createCollection('open', { viewOn: 'orders', pipeline: [{ $match: { status: 'open' } }] });
+    await db.createCollection('bigOpen', { viewOn: 'open', pipeline: [{ $match: { total: { $gt: 2 } } }] });
+    const bigOpen = await db.collection<Order>('bigOpen').find().sort({ _id: 1 }).toArray();
+    expect(bigOpen.map((d) => d._id)).toEqual([10, 12]);
+    const into = await failure(
+      db
+        .collection('orders')
+        .aggregate([{ $out: 'open' }])
+        .toArray(),
+    );
+    expect(into.code).toBe(166);
+    const lookedUp = await db
+      .collection('customers')
+      .aggregate([
+        { $lookup: { from: 'bigOpen', localField: '_id', foreignField: 'customerId', as: 'o' } },
+        { $project: { n: { $size: '$o' } } },
+      ])
+      .toArray();
+    expect(lookedUp.map((d) => d.n as number)).toEqual([1, 1]);
+  });
+
+  it('let, arrayFilters and $documents refuse wrong types', async () => {
+    const db = freshDb();
+    const { orders } = await shop(db);
+    expect((await failure(db.command({ find: 'orders', filter: {}, let: 5 }))).code).toBe(14);
+    expect(
+      (await failure(db.command({ findAndModify: 'orders', query: {}, remove: true, arrayFilters: [{ i: 0 }] }))).code,
+    ).toBe(9);
+    expect((await failure(db.aggregate([{ $documents: 5 }]).toArray())).code).toBe(5858203);
+    expect(await orders.countDocuments()).toBe(4);
+  });
+});
