@@ -246,7 +246,9 @@ describe('views', () => {
       () => view.updateOne({}, { $set: { total: 0 } }),
       () => view.deleteMany({}),
       () => view.findOneAndDelete({}),
-      () => view.createIndex({ total: 1 }),
+      () => view.createIndexes([{ key: { total: 1 } }]),
+      () => view.indexes(),
+      () => view.dropIndexes(),
     ];
     for (const write of writes) {
       const err = await failure(write());

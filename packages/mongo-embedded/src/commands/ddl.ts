@@ -7,6 +7,7 @@ import {
   MongoServerError,
   normaliseTextIndexSpec,
   parseCollation,
+  textIndexOf,
   type Doc,
 } from '../query/index.js';
 import { normaliseIndexSpec, validateNamespace, type Collection, type IndexSpec } from '../storage/store.js';
@@ -223,6 +224,23 @@ function withIndexCollation(spec: IndexSpec, collectionDefault: unknown): IndexS
   return collation ? { ...rest, collation: collationSpec(collation) } : rest;
 }
 
+/** mongod keeps at most one text index per collection (an identical re-creation is a no-op, not a conflict). */
+function checkOneTextIndex(coll: Collection | undefined, specs: IndexSpec[]): void {
+  const existing = coll?.indexes.map((i) => i.spec).filter((spec) => textIndexOf(spec)) ?? [];
+  for (const spec of specs) {
+    if (!textIndexOf(spec)) continue;
+    const other = existing.find((e) => e.name !== spec.name);
+    if (other) {
+      throw new MongoServerError(
+        85,
+        'IndexOptionsConflict',
+        `An equivalent index already exists with a different name and options. Requested index: ${JSON.stringify(spec)}, existing index: ${JSON.stringify(other)}`,
+      );
+    }
+    existing.push(spec);
+  }
+}
+
 export function createIndexes(ctx: CommandContext): Doc {
   const name = collectionName(ctx);
   const raw = ctx.body.indexes;
@@ -240,6 +258,7 @@ export function createIndexes(ctx: CommandContext): Doc {
     }
     if (isDoc(spec.partialFilterExpression)) compileFilter(spec.partialFilterExpression);
   }
+  checkOneTextIndex(ctx.store.getCollection(ctx.db, name), specs);
   return write(ctx, (batch) => {
     const existed = ctx.store.getCollection(ctx.db, name);
     const coll = existed ?? ctx.store.ensureCollection(batch, ctx.db, name);
@@ -258,6 +277,7 @@ export function createIndexes(ctx: CommandContext): Doc {
 export function listIndexes(ctx: CommandContext): Doc {
   const name = collectionName(ctx);
   const coll = requireCollection(ctx, name);
+  requireNotView(coll);
   const cursor = isDoc(ctx.body.cursor) ? ctx.body.cursor : {};
   return cursorReply(
     ctx,
@@ -271,6 +291,7 @@ export function listIndexes(ctx: CommandContext): Doc {
 export function dropIndexes(ctx: CommandContext): Doc {
   const name = collectionName(ctx);
   const coll = requireCollection(ctx, name);
+  requireNotView(coll);
   const which = ctx.body.index;
   const nIndexesWas = coll.indexes.length;
   let names: string[];

@@ -108,6 +108,11 @@ describe('$text', () => {
     expect(noScore.code).toBe(40218);
     const lang = await failure(coll.find({ $text: { $search: 'x', $language: 'klingon' } }).toArray());
     expect(lang.code).toBe(2);
+    const second = await failure(coll.createIndexes([{ key: { body: 'text' } }]));
+    expect(second.code).toBe(85);
+    expect(await coll.createIndexes([{ key: { title: 'text', body: 'text' }, weights: { title: 10 } }])).toEqual([
+      'title_text_body_text',
+    ]);
     const indexes = await coll.indexes();
     expect(indexes.find((i) => i.name === 'title_text_body_text')).toMatchObject({
       key: { _fts: 'text', _ftsx: 1 },
