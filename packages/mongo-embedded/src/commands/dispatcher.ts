@@ -11,7 +11,7 @@ import * as crud from './crud.js';
 import * as ddl from './ddl.js';
 import { FailPoints } from './failpoints.js';
 import * as stats from './stats.js';
-import { sessionKey, TransactionManager } from './transactions.js';
+import { BlockedByTransaction, sessionKey, TransactionManager } from './transactions.js';
 import { errorFields, isDoc, toBool } from './util.js';
 
 const HANDLERS: Record<string, CommandHandler> = {
@@ -241,7 +241,15 @@ export class Dispatcher {
     }
     const handler = Object.prototype.hasOwnProperty.call(HANDLERS, ctx.name) ? HANDLERS[ctx.name] : undefined;
     if (!handler) throw new MongoServerError(59, 'CommandNotFound', `no such command: '${ctx.name}'`);
-    return handler(ctx);
+    for (;;) {
+      try {
+        return await handler(ctx);
+      } catch (err) {
+        // It changed nothing yet: wait for the transaction that holds its document, then run it again.
+        if (!(err instanceof BlockedByTransaction)) throw err;
+        await err.ended;
+      }
+    }
   }
 
   /**

@@ -197,22 +197,46 @@ describe('multi-document transactions', () => {
     expect(attempts.length).toBeGreaterThanOrEqual(5);
   });
 
-  it('a write outside transactions to a document the transaction wrote aborts the transaction', async () => {
+  it('a write outside transactions to a document the transaction wrote waits for its commit', async () => {
+    const db = freshDb();
+    const coll = db.collection<{ _id: string; by: string; n?: number }>('c');
+    await coll.insertMany([
+      { _id: 'x', by: 'nobody' },
+      { _id: 'y', by: 'nobody' },
+    ]);
+    const session = h.client.startSession();
+    try {
+      session.startTransaction();
+      await coll.updateOne({ _id: 'x' }, { $set: { by: 'transaction', n: 1 } }, { session });
+      const outside = coll.updateOne({ _id: 'x' }, { $set: { by: 'plain write' } });
+      // Another document is not held by the transaction.
+      await coll.updateOne({ _id: 'y' }, { $set: { by: 'plain write' } });
+      await session.commitTransaction();
+      expect(await outside).toMatchObject({ matchedCount: 1, modifiedCount: 1 });
+    } finally {
+      await session.endSession();
+    }
+    // The waiting write applied on top of the committed transaction.
+    expect(await coll.find().sort({ _id: 1 }).toArray()).toEqual([
+      { _id: 'x', by: 'plain write', n: 1 },
+      { _id: 'y', by: 'plain write' },
+    ]);
+  });
+
+  it('a write outside transactions waiting for an aborted transaction applies to the committed document', async () => {
     const db = freshDb();
     const coll = db.collection<{ _id: string; by: string }>('c');
     await coll.insertOne({ _id: 'x', by: 'nobody' });
     const session = h.client.startSession();
     try {
       session.startTransaction();
-      await coll.updateOne({ _id: 'x' }, { $set: { by: 'transaction' } }, { session });
-      await coll.updateOne({ _id: 'x' }, { $set: { by: 'plain write' } });
-      const err = await failure(session.commitTransaction());
-      expect(err).toMatchObject({ code: 251, codeName: 'NoSuchTransaction' });
-      expect(err.hasErrorLabel('TransientTransactionError')).toBe(true);
+      await coll.deleteOne({ _id: 'x' }, { session });
+      const outside = coll.findOneAndUpdate({ _id: 'x' }, { $set: { by: 'plain write' } }, { returnDocument: 'after' });
+      await session.abortTransaction();
+      expect(await outside).toEqual({ _id: 'x', by: 'plain write' });
     } finally {
       await session.endSession();
     }
-    expect(await coll.findOne({ _id: 'x' })).toEqual({ _id: 'x', by: 'plain write' });
   });
 
   it('a duplicate key inside a transaction is reported and aborts it', async () => {

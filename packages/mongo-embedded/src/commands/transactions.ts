@@ -1,6 +1,6 @@
 import { Binary, Long } from 'bson';
 import { MongoServerError, type Doc } from '../query/index.js';
-import { writeConflict, type Collection, type Store } from '../storage/store.js';
+import { writeConflict, type Collection, type Store, type WriteBatch } from '../storage/store.js';
 import { TransactionView, type SnapshotImages } from '../storage/transaction-view.js';
 import { isDoc, toBool } from './util.js';
 
@@ -43,6 +43,19 @@ export interface Transaction {
   /** `ns\0idKey` of every document the transaction wrote. */
   readonly written: Set<string>;
   readonly startedAt: number;
+  /** Resolves when the transaction commits or aborts (writes waiting for it go on then). */
+  readonly ended: Promise<void>;
+  end: () => void;
+}
+
+/**
+ * Thrown by a write outside transactions that must wait for an open transaction: the dispatcher waits for `ended`
+ * and runs the command again. Not a MongoServerError, so command handlers do not turn it into a write error.
+ */
+export class BlockedByTransaction extends Error {
+  constructor(readonly ended: Promise<void>) {
+    super('the write waits for an open transaction');
+  }
 }
 
 /** The session key of an `lsid` (its UUID as hex), or null. */
@@ -69,8 +82,8 @@ function invalidOptions(message: string): MongoServerError {
  * its first command plus its own writes, and its writes reach the store (and change streams) only at commit, as
  * one journal record. Write conflicts are decided at the write, as mongod does: writing a document that another
  * open transaction wrote, or that changed since the snapshot, answers WriteConflict (112, TransientTransactionError)
- * and aborts the transaction. A write outside transactions is not blocked: it aborts the open transactions that
- * wrote the same document, whose next command answers NoSuchTransaction (251, TransientTransactionError).
+ * and aborts the transaction. A write outside transactions to a document an open transaction wrote waits for that
+ * transaction to end (see `beforeCommittedWrite`).
  */
 export class TransactionManager {
   private readonly sessions = new Map<string, Transaction>();
@@ -185,7 +198,11 @@ export class TransactionManager {
   private begin(key: string, lsid: Doc, txnNumber: Long): Transaction {
     const images: SnapshotImages = new Map();
     const written = new Set<string>();
+    let end = (): void => undefined;
+    const ended = new Promise<void>((resolve) => (end = resolve));
     const txn: Transaction = {
+      ended,
+      end,
       sessionKey: key,
       lsid,
       txnNumber,
@@ -236,12 +253,14 @@ export class TransactionManager {
     } catch (err) {
       txn.state = 'aborted';
       this.abortedCount++;
+      txn.end();
       txn.abortReason = 'its commit conflicted with a write outside the transaction';
       if (err instanceof MongoServerError && err.code === 11000) throw writeConflict();
       throw err;
     }
     txn.state = 'committed';
     this.committedCount++;
+    txn.end();
     return {};
   }
 
@@ -250,6 +269,7 @@ export class TransactionManager {
     if (txn.state !== 'inProgress') return;
     txn.state = 'aborted';
     this.abortedCount++;
+    txn.end();
     txn.abortReason = reason;
     this.active.delete(txn);
     this.unwatchStoreIfIdle();
@@ -270,7 +290,10 @@ export class TransactionManager {
   }
 
   private watchStore(): void {
-    this.store.documentWriteObserver = (coll, idKey, before) => this.committedWrite(coll, idKey, before);
+    this.store.documentWriteObserver = {
+      beforeWrite: (coll, idKey, batch) => this.beforeCommittedWrite(coll, idKey, batch),
+      afterWrite: (coll, idKey, before) => this.committedWrite(coll, idKey, before),
+    };
     this.sweeper ??= setInterval(() => this.sweep(), SWEEP_EVERY_MS);
     this.sweeper.unref();
   }
@@ -282,15 +305,26 @@ export class TransactionManager {
     this.sweeper = null;
   }
 
-  /** A committed write: open transactions keep the document as their snapshot had it, and writers of it lose. */
+  /**
+   * A write outside transactions to a document an open transaction wrote waits for that transaction, as in mongod:
+   * the command is re-run once the transaction ends, which is safe while it has changed nothing yet. Otherwise (a
+   * later document of a multi-document write, or a commit) the transaction loses and is aborted.
+   */
+  private beforeCommittedWrite(coll: Collection, idKey: string, batch: WriteBatch): void {
+    const key = `${coll.ns}\0${idKey}`;
+    for (const txn of this.active) {
+      if (!txn.written.has(key)) continue;
+      if (batch.session && !batch.session.applied && !batch.session.inTransaction) {
+        throw new BlockedByTransaction(txn.ended);
+      }
+      this.abort(txn, 'a write outside the transaction changed a document it wrote');
+    }
+  }
+
+  /** A committed write: open transactions keep the document as their snapshot had it. */
   private committedWrite(coll: Collection, idKey: string, before: Doc | null): void {
     const ns = coll.ns;
-    const key = `${ns}\0${idKey}`;
-    for (const txn of [...this.active]) {
-      if (txn.written.has(key)) {
-        this.abort(txn, 'a write outside the transaction changed a document it wrote');
-        continue;
-      }
+    for (const txn of this.active) {
       let images = txn.images.get(ns);
       if (!images) txn.images.set(ns, (images = new Map<string, Doc | null>()));
       if (!images.has(idKey)) images.set(idKey, before);

@@ -47,13 +47,17 @@ export interface WriteSession {
   txnNumber?: Long;
   /** A multi-document transaction's commit: its change records carry lsid, txnNumber and txnOpIndex. */
   inTransaction?: boolean;
+  /** Set once a write of this session's command changed something (a command that wrote nothing may be re-run). */
+  applied?: boolean;
 }
 
-/**
- * Told of every committed document write while a transaction is open (`Store.documentWriteObserver`): `before` is
- * the document as it was (null when the write inserted it).
- */
-export type DocumentWriteObserver = (coll: Collection, idKey: string, before: Doc | null) => void;
+/** Told of every committed document write while a transaction is open (`Store.documentWriteObserver`). */
+export interface DocumentWriteObserver {
+  /** Before the write changes anything; may throw to stop it (a document an open transaction wrote). */
+  beforeWrite(coll: Collection, idKey: string, batch: WriteBatch): void;
+  /** After it: `before` is the document as it was (null when the write inserted it). */
+  afterWrite(coll: Collection, idKey: string, before: Doc | null): void;
+}
 
 export const MAX_DOCUMENT_SIZE = 16 * 1024 * 1024;
 /** Documents (or change records) per snapshot record. */
@@ -294,11 +298,10 @@ export class Store {
     }
     if (entry.k !== 'w') throw new MongoServerError(263, 'OperationNotSupportedInTransaction', 'not in a transaction');
     const r = recordFromDoc(entry.r as Doc);
-    let coll = this.getCollection(r.db, r.coll);
-    if (!coll) {
-      coll = this.createCollection(batch, r.db, r.coll, {});
-      undo.push(() => this.detach(r.db, r.coll));
-    }
+    // A collection the transaction created has a 'create' entry before its writes; any other that is gone now was
+    // dropped after the transaction read it.
+    const coll = this.getCollection(r.db, r.coll);
+    if (!coll) throw writeConflict();
     const id = canonicalKey(r.documentKey?._id);
     const before = coll.docs.get(id);
     const restore = (after: Doc | undefined): void => {
@@ -351,6 +354,7 @@ export class Store {
       ...fields,
     };
     const session = batch.session;
+    if (session) session.applied = true;
     if (session?.inTransaction) {
       if (session.lsid) rec.lsid = session.lsid;
       if (session.txnNumber) rec.txnNumber = session.txnNumber;
@@ -543,6 +547,7 @@ export class Store {
   /** Inserts one document (which must already carry `_id`). Throws 11000 / 121 without side effects. */
   insert(batch: WriteBatch, coll: Collection, doc: Doc): void {
     const id = canonicalKey(doc._id);
+    if (this.documentWriteObserver) this.documentWriteObserver.beforeWrite(coll, id, batch);
     if (coll.docs.has(id)) throw duplicateKeyError(coll, coll.indexes[0]!, [doc._id]);
     this.checkValidator(coll, doc);
     for (const index of coll.indexes) {
@@ -551,7 +556,7 @@ export class Store {
     }
     coll.docs.set(id, doc);
     for (const index of coll.indexes) index.add(doc, id);
-    if (this.documentWriteObserver) this.documentWriteObserver(coll, id, null);
+    if (this.documentWriteObserver) this.documentWriteObserver.afterWrite(coll, id, null);
     const r = this.record(batch, {
       db: coll.db,
       coll: coll.name,
@@ -573,6 +578,7 @@ export class Store {
     updateDescription?: UpdateResult['updateDescription'],
   ): void {
     const id = canonicalKey(before._id);
+    if (this.documentWriteObserver) this.documentWriteObserver.beforeWrite(coll, id, batch);
     this.checkValidator(coll, after);
     const changedIndexes = coll.indexes.filter(
       (index) => canonicalKey(index.keysFor(before)) !== canonicalKey(index.keysFor(after)),
@@ -586,7 +592,7 @@ export class Store {
       index.add(after, id);
     }
     coll.docs.set(id, after);
-    if (this.documentWriteObserver) this.documentWriteObserver(coll, id, before);
+    if (this.documentWriteObserver) this.documentWriteObserver.afterWrite(coll, id, before);
     const r = this.record(batch, {
       db: coll.db,
       coll: coll.name,
@@ -602,9 +608,11 @@ export class Store {
 
   delete(batch: WriteBatch, coll: Collection, doc: Doc): void {
     const id = canonicalKey(doc._id);
-    if (!coll.docs.delete(id)) return;
+    if (!coll.docs.has(id)) return;
+    if (this.documentWriteObserver) this.documentWriteObserver.beforeWrite(coll, id, batch);
+    coll.docs.delete(id);
     for (const index of coll.indexes) index.remove(doc, id);
-    if (this.documentWriteObserver) this.documentWriteObserver(coll, id, doc);
+    if (this.documentWriteObserver) this.documentWriteObserver.afterWrite(coll, id, doc);
     const r = this.record(batch, {
       db: coll.db,
       coll: coll.name,

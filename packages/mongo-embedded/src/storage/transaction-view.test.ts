@@ -124,4 +124,21 @@ describe('a transaction commit in the store', () => {
     expect(journal.records.length).toBe(records + 1);
     expect(store.changes.lastAllocatedSeq).toBe(seq + 1n);
   });
+
+  it('answers WriteConflict for writes to a collection dropped since the transaction read it', () => {
+    const store = new Store({ changeHistoryMaxRecords: 100 });
+    const track = (): void => undefined;
+    store.write(undefined, (b) => store.insert(b, store.ensureCollection(b, 'app', 'c'), { _id: 1 }), track);
+    const view = new TransactionView(store, new Map(), NO_GUARD);
+    view.write(undefined, (b) => view.insert(b, view.ensureCollection(b, 'app', 'c'), { _id: 2 }));
+    store.write(undefined, (b) => store.dropCollection(b, 'app', 'c'), track);
+    let caught: unknown = null;
+    try {
+      store.applyTransaction(SESSION, view.entries, track);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toMatchObject({ code: 112, codeName: 'WriteConflict' });
+    expect(store.getCollection('app', 'c')).toBeUndefined();
+  });
 });
