@@ -89,6 +89,16 @@ describe('collation en', () => {
       'apple',
       'Banana',
     ]);
+    const groups = await coll
+      .aggregate<{ _id: string; n: number }>([{ $group: { _id: '$name', n: { $sum: 1 } } }, { $sort: { _id: 1 } }], {
+        collation: { locale: 'en', strength: 1 },
+      })
+      .toArray();
+    expect(groups).toEqual([
+      { _id: 'apple', n: 1 },
+      { _id: 'Banana', n: 1 },
+      { _id: 'cafe', n: 3 },
+    ]);
     const updated = await coll.updateMany({ name: 'cafe' }, { $set: { tagged: true } }, { collation: ci });
     expect(updated.modifiedCount).toBe(2);
     const agg = await coll.aggregate([{ $match: { name: 'BANANA' } }], { collation: ci }).toArray();

@@ -1,7 +1,7 @@
 import { Int32, type Timestamp } from 'bson';
 import { badValue, failedToParse, location, MongoServerError, type Doc } from './errors.js';
 import { avgValues, evaluateExpression, maxValue, minValue, sumValues, type ExpressionOptions } from './expression.js';
-import type { Collation } from './collation.js';
+import { withCollation, type Collation } from './collation.js';
 import { compileFilter } from './filter.js';
 import { getPathValues } from './path.js';
 import { hasTextQuery, type TextScores } from './text.js';
@@ -161,6 +161,7 @@ function compileGroup(spec: unknown, ctx: PipelineContext): Stage {
   if (!isPlainObject(spec)) throw location(15947, "a group's fields must be specified in an object");
   if (!('_id' in spec)) throw location(15955, 'a group specification must include an _id');
   const opts = exprOptions(ctx);
+  const collation = ctx.collation ?? null;
   const idExpr = spec._id;
   evaluateExpression(idExpr, {}, { validateOnly: true });
   const fields: { name: string; op: string; expr: unknown }[] = [];
@@ -183,7 +184,8 @@ function compileGroup(spec: unknown, ctx: PipelineContext): Stage {
     for (const doc of docs) {
       let id = evaluateExpression(idExpr, doc, opts);
       if (id === undefined) id = null;
-      const key = canonicalKey(id);
+      // Under a collation, strings it considers equal form one group (the first one met names it).
+      const key = collation && typeof id === 'string' ? `c:${collation.key(id)}` : canonicalKey(id);
       let g = groups.get(key);
       if (!g) {
         g = { id, values: fields.map(() => []) };
@@ -497,11 +499,14 @@ function compileFacet(spec: unknown, ctx: PipelineContext): Stage {
 export function compilePipeline(pipeline: Doc[], ctx: PipelineContext = {}): (docs: Doc[]) => Doc[] {
   if (!isArray(pipeline)) throw badValue("'pipeline' option must be specified as an array");
   const stages = pipeline.map((s) => compileStage(s, ctx));
-  return (docs) => {
+  const run = (docs: Doc[]): Doc[] => {
     let cur = docs;
     for (const s of stages) cur = s(cur);
     return cur;
   };
+  // Expressions and accumulators compare strings too ($eq, $min, $in...): the whole run is under the collation.
+  const collation = ctx.collation ?? null;
+  return collation ? (docs) => withCollation(collation, () => run(docs)) : run;
 }
 
 /**
