@@ -3,7 +3,7 @@ import { badValue, failedToParse, location, MongoServerError, type Doc } from '.
 import { avgValues, evaluateExpression, maxValue, minValue, sumValues, type ExpressionOptions } from './expression.js';
 import { withCollation, type Collation } from './collation.js';
 import { compileFilter } from './filter.js';
-import { getPathValues } from './path.js';
+import { getIndexKeyValues, getPathValues } from './path.js';
 import { hasTextQuery, type TextScores } from './text.js';
 import { compileProjectionMode } from './projection.js';
 import { compileSort, parseSort, sortDocuments } from './sort.js';
@@ -442,15 +442,12 @@ function compileLookup(spec: unknown, ctx: PipelineContext): Stage {
   const asParts = as.split('.');
   return (docs) => {
     const foreign = ctx.resolveCollection ? ctx.resolveCollection(from) : [];
+    const join = hasEquality ? equalityJoin(foreign, foreignField as string, ctx.collation ?? null) : null;
     return docs.map((doc) => {
       let candidates = foreign;
-      if (hasEquality) {
+      if (join) {
         const local = getPathValues(doc, localField as string).flatMap((v) => (isArray(v) ? v : [v]));
-        const pred = compileFilter(
-          { [foreignField as string]: { $in: local.length > 0 ? local.filter((v) => !isRegex(v)) : [null] } },
-          { collation: ctx.collation ?? null },
-        );
-        candidates = foreign.filter(pred);
+        candidates = join(local.length > 0 ? local.filter((v) => !isRegex(v)) : [null]);
       }
       let run = fixed;
       if (!run) {
@@ -460,6 +457,37 @@ function compileLookup(spec: unknown, ctx: PipelineContext): Stage {
       }
       return setField(doc, asParts, 0, run(candidates));
     });
+  };
+}
+
+/**
+ * The foreign documents whose `foreignField` equals one of the local values (an array field by any element; null
+ * also matches a missing field), in their natural order. Without a collation the foreign side is hashed once per
+ * stage run; under one, each lookup is a filtered scan.
+ */
+function equalityJoin(
+  foreign: Doc[],
+  foreignField: string,
+  collation: Collation | null,
+): (localValues: unknown[]) => Doc[] {
+  if (collation) {
+    return (localValues) => foreign.filter(compileFilter({ [foreignField]: { $in: localValues } }, { collation }));
+  }
+  const byKey = new Map<string, number[]>();
+  foreign.forEach((doc, i) => {
+    // An empty array yields `undefined`: it equals no local value (null matches only null and missing).
+    const values = getIndexKeyValues(doc, foreignField).filter((v) => v !== undefined);
+    const keys = new Set(values.map(canonicalKey));
+    for (const k of keys) {
+      const list = byKey.get(k);
+      if (list) list.push(i);
+      else byKey.set(k, [i]);
+    }
+  });
+  return (localValues) => {
+    const hits = new Set<number>();
+    for (const v of localValues) for (const i of byKey.get(canonicalKey(v ?? null)) ?? []) hits.add(i);
+    return [...hits].sort((a, b) => a - b).map((i) => foreign[i] as Doc);
   };
 }
 

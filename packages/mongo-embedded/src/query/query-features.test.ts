@@ -27,7 +27,13 @@ const customers: Doc[] = [
   { _id: 1, name: 'Ada' },
   { _id: 2, name: 'Grace' },
 ];
-const orders: Doc[] = [{ _id: 10, c: 1, tags: ['x'] }, { _id: 11, c: [1, 2] }, { _id: 12 }];
+const orders: Doc[] = [
+  { _id: 10, c: 1, tags: ['x'] },
+  { _id: 11, c: [1, 2] },
+  { _id: 12 },
+  { _id: 13, c: [] },
+  { _id: 14, c: null },
+];
 const resolveCollection = (name: string): Doc[] => (name === 'orders' ? orders : []);
 
 describe('$lookup', () => {
@@ -47,7 +53,7 @@ describe('$lookup', () => {
         resolveCollection,
       },
     );
-    expect((missing[0]?.o as Doc[]).map((o) => o._id)).toEqual([12]);
+    expect((missing[0]?.o as Doc[]).map((o) => o._id)).toEqual([12, 14]);
   });
 
   it('refuses malformed specifications with mongod codes', () => {
