@@ -427,7 +427,7 @@ export async function findAndModify(ctx: CommandContext): Promise<Doc> {
     if (isRemove) throw new MongoServerError(9, 'FailedToParse', 'Cannot specify arrayFilters and remove=true');
     validateArrayFilters(upd as Doc | Doc[], arrayFilters);
   }
-  const project = fields && Object.keys(fields).length > 0 ? compileProjection(fields) : (d: Doc) => d;
+  const project = fields && Object.keys(fields).length > 0 ? compileProjection(fields, { query }) : (d: Doc) => d;
   const coll = ctx.store.getCollection(ctx.db, name);
   requireNotView(coll);
   const letVars = readLet(body.let, 'findAndModify');
@@ -492,7 +492,7 @@ export async function executeFind(
   const hasSort = spec.sort !== undefined && Object.keys(spec.sort).length > 0;
   const project =
     spec.projection && Object.keys(spec.projection).length > 0
-      ? compileProjection(spec.projection, spec.vars, scores)
+      ? compileProjection(spec.projection, { vars: spec.vars, textScores: scores, query: spec.filter })
       : null;
   const comparator = hasSort ? compileSort(spec.sort!, opts.collation, scores) : null;
   const stopAfter = !hasSort && spec.limit > 0 ? spec.skip + spec.limit : Infinity;

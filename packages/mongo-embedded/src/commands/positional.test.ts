@@ -91,6 +91,31 @@ describe('positional updates through the driver', () => {
     expect((await coll.findOne({ _id: 1 }))?.items.map((i) => i.qty)).toEqual([1, 5, 9]);
   });
 
+  it("projects 'items.$' as the first element the query matched, in find and findOneAndUpdate", async () => {
+    const coll = await seeded(freshDb());
+    const doc = await coll.findOne({ 'items.qty': { $gt: 2 } }, { projection: { 'items.$': 1 } });
+    expect(doc).toEqual({ _id: 1, items: [{ sku: 'b', qty: 5 }] });
+    const before = await coll.findOneAndUpdate(
+      { 'items.sku': 'c' },
+      { $set: { 'items.$.qty': 0 } },
+      { projection: { 'items.$': 1, _id: 0 } },
+    );
+    expect(before).toEqual({ items: [{ sku: 'c', qty: 9 }] });
+    const noMatch = await coll
+      .findOne({ _id: 1 }, { projection: { 'items.$': 1 } })
+      .catch((e: unknown) => e as MongoServerError);
+    expect(noMatch).toMatchObject({ code: 51246 });
+    const twice = await coll
+      .findOne({ 'items.sku': 'a' }, { projection: { 'items.$': 1, 'other.$': 1 } })
+      .catch((e: unknown) => e as MongoServerError);
+    expect(twice).toMatchObject({ code: 31276 });
+    const inAggregate = await coll
+      .aggregate([{ $project: { 'items.$': 1 } }])
+      .toArray()
+      .catch((e: unknown) => e as MongoServerError);
+    expect(inAggregate).toMatchObject({ code: 31324 });
+  });
+
   it('refuses sort on updateOne/replaceOne as the advertised 7.0 does (40415), changing nothing', async () => {
     const coll = await seeded(freshDb());
     for (const op of [

@@ -1,5 +1,6 @@
 import { badValue, location, type Doc } from './errors.js';
 import { evaluateExpression, type ExpressionOptions } from './expression.js';
+import { positionalMatch, valueAtPath, withValueAt } from './positional.js';
 import type { TextScores } from './text.js';
 import { compileFilter } from './filter.js';
 import { isPlainObject, isNumber, toDouble, isArray } from './values.js';
@@ -198,8 +199,13 @@ let evaluationOptions: ExpressionOptions | undefined;
  * Compiles a projection for find (`mode: 'find'`, allowing `$slice`/`$elemMatch`) or a `$project` stage.
  * `options` carries `let` variables and `$$NOW` for computed fields.
  */
-export function compileProjectionMode(projection: Doc, mode: Mode, options?: ExpressionOptions): (doc: Doc) => Doc {
-  const project = withMetaFields(projection, mode);
+export function compileProjectionMode(
+  projection: Doc,
+  mode: Mode,
+  options?: ExpressionOptions,
+  query?: Doc,
+): (doc: Doc) => Doc {
+  const project = withPositional(projection, mode, query) ?? withMetaFields(projection, mode);
   if (!options) return project;
   return (doc) => {
     const previous = evaluationOptions;
@@ -209,6 +215,42 @@ export function compileProjectionMode(projection: Doc, mode: Mode, options?: Exp
     } finally {
       evaluationOptions = previous;
     }
+  };
+}
+
+/**
+ * The positional projection `{ 'items.$': 1 }`: the array keeps only the first element the query matched (the
+ * element the positional update operator would pick), other fields follow the rest of the projection.
+ */
+function withPositional(projection: Doc, mode: Mode, query: Doc | undefined): ((doc: Doc) => Doc) | null {
+  if (!isPlainObject(projection)) return null;
+  const keys = Object.keys(projection).filter((k) => k === '$' || k.endsWith('.$'));
+  const key = keys[0];
+  if (key === undefined) return null;
+  if (mode === 'aggregate') throw location(31324, 'Cannot use positional projection in aggregation projection');
+  if (keys.length > 1) throw location(31276, 'Cannot specify more than one positional projection per query.');
+  const arrayPath = key.slice(0, -2);
+  if (arrayPath === '' || arrayPath.split('.').some((p) => p.startsWith('$'))) {
+    throw badValue(`Invalid positional projection path: ${key}`);
+  }
+  const spec = projection[key];
+  if (!(spec === true || (isNumber(spec) && toDouble(spec) !== 0))) {
+    throw location(31395, 'positional projection cannot be used with exclusion');
+  }
+  const rest: Doc = {};
+  for (const [k, v] of Object.entries(projection)) rest[k === key ? arrayPath : k] = k === key ? 1 : v;
+  const inner = withMetaFields(rest, mode);
+  const parts = arrayPath.split('.');
+  return (doc) => {
+    const pos = positionalMatch(query, doc, parts);
+    if (pos === null) {
+      throw location(
+        51246,
+        "Executor error during find command :: caused by :: positional operator '.$' couldn't find a matching element in the array",
+      );
+    }
+    const element = (valueAtPath(doc, parts) as unknown[])[pos];
+    return inner(withValueAt(doc, parts, 0, [element]) as Doc);
   };
 }
 
@@ -245,7 +287,6 @@ function compileProjectionTree(projection: Doc, mode: Mode): (doc: Doc) => Doc {
     if (path === '') throw location(40352, 'FieldPath cannot be constructed with empty string');
     if (path.startsWith('$'))
       throw location(16410, `FieldPath field names may not start with '$'. Consider using $getField or $setField.`);
-    if (path.endsWith('.$')) throw badValue('positional projection ($) is not supported by this engine');
     addPath(tree, path.split('.'), classify(value, path, mode), path);
   }
   const acc = { inc: null as string | null, exc: null as string | null, special: false };
@@ -284,9 +325,9 @@ function compileProjectionTree(projection: Doc, mode: Mode): (doc: Doc) => Doc {
  */
 export function compileProjection(
   projection: Doc,
-  vars?: Record<string, unknown>,
-  textScores?: TextScores,
+  context: { vars?: Record<string, unknown> | undefined; textScores?: TextScores | undefined; query?: Doc } = {},
 ): (doc: Doc) => Doc {
+  const { vars, textScores, query } = context;
   const options = vars || textScores ? { ...(vars ? { vars } : {}), ...(textScores ? { textScores } : {}) } : undefined;
-  return compileProjectionMode(projection, 'find', options);
+  return compileProjectionMode(projection, 'find', options, query);
 }

@@ -127,7 +127,7 @@ describe('let variables in filters and projections', () => {
   it('binds $$name in $expr and computed projection fields', () => {
     const pred = compileFilter({ $expr: { $gt: ['$n', '$$min'] } }, { vars: { min: 2 } });
     expect([{ n: 1 }, { n: 3 }].map((d) => pred(d))).toEqual([false, true]);
-    expect(compileProjection({ twice: { $multiply: ['$n', '$$k'] } }, { k: 2 })({ _id: 1, n: 4 })).toEqual({
+    expect(compileProjection({ twice: { $multiply: ['$n', '$$k'] } }, { vars: { k: 2 } })({ _id: 1, n: 4 })).toEqual({
       _id: 1,
       twice: new Int32(8),
     });

@@ -4,6 +4,7 @@ import { compileFilter } from './filter.js';
 import { arith, zeroLike } from './numeric.js';
 import { isArrayIndex, splitPath } from './path.js';
 import { runUpdatePipeline } from './pipeline.js';
+import { positionalMatch } from './positional.js';
 import { compileSort } from './sort.js';
 import {
   bsonTypeName,
@@ -757,42 +758,6 @@ function parseArrayFilters(raw: Doc[]): Map<string, ArrayFilter> {
     out.set(id, { matches: (element) => pred({ [id]: element }) });
   }
   return out;
-}
-
-/** A copy of `doc` whose value at `parts` is `value` (used to test the query against one array element). */
-function withValueAt(doc: unknown, parts: readonly string[], i: number, value: unknown): unknown {
-  if (i === parts.length) return value;
-  const key = parts[i] as string;
-  if (isArray(doc)) {
-    const copy = [...doc];
-    copy[Number(key)] = withValueAt(doc[Number(key)], parts, i + 1, value);
-    return copy;
-  }
-  const base = isPlainObject(doc) ? doc : {};
-  return { ...base, [key]: withValueAt(base[key], parts, i + 1, value) };
-}
-
-/** The query's conditions on the array at `prefix` or inside its elements, as one `$and` list. */
-function conditionsOn(query: Doc, prefix: string, out: Doc[]): void {
-  for (const [key, value] of Object.entries(query)) {
-    if (key === '$and' && isArray(value)) {
-      for (const sub of value) if (isPlainObject(sub)) conditionsOn(sub, prefix, out);
-    } else if (key === prefix || key.startsWith(`${prefix}.`)) out.push({ [key]: value });
-  }
-}
-
-/** The index of the first element of the array at `arrayParts` that the query's conditions on it match. */
-function positionalMatch(query: Doc | undefined, doc: Doc, arrayParts: string[]): number | null {
-  const arr = readPath(doc, arrayParts);
-  if (!query || !isArray(arr)) return null;
-  const conds: Doc[] = [];
-  conditionsOn(query, arrayParts.join('.'), conds);
-  if (conds.length === 0) return null;
-  const pred = compileFilter({ $and: conds });
-  for (let i = 0; i < arr.length; i++) {
-    if (pred(withValueAt(doc, arrayParts, 0, [arr[i]]) as Doc)) return i;
-  }
-  return null;
 }
 
 function expandPath(
