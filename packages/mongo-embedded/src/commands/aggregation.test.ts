@@ -175,7 +175,10 @@ describe('aggregation stages and expressions', () => {
       .toArray();
     expect(docs).toEqual([{ x: 2 }, { x: 3 }]);
     const err = await failure(db.aggregate([{ $match: {} }]).toArray());
-    expect(err.code).toBe(73);
+    expect([err.code, err.message]).toEqual([
+      73,
+      "{aggregate: 1} is not valid for '$match'; a collection is required.",
+    ]);
   });
 
   it('$out replaces the target; $merge merges, replaces, keeps or fails as asked', async () => {

@@ -626,7 +626,7 @@ export async function runAggregation(
       throw new MongoServerError(
         73,
         'InvalidNamespace',
-        "{aggregate: 1} is not valid for '$match'; a collection is required.",
+        `{aggregate: 1} is not valid for '${first ? (Object.keys(first)[0] ?? '') : ''}'; a collection is required.`,
       );
     }
     const listed = evaluateExpression(first.$documents, {}, { now: new Date(), ...(vars ? { vars } : {}) });
@@ -635,7 +635,7 @@ export async function runAggregation(
     }
     input = listed;
     pipeline = pipeline.slice(1);
-  } else if (first && isDoc(first.$match) && !hasExpr(first.$match)) {
+  } else if (first && isDoc(first.$match)) {
     const opts = withTextSearch({ collation, vars }, coll, first.$match);
     textScores = opts.text?.scores;
     input = (await findMatches(coll, ctx.store, first.$match, Infinity, opts)).docs;
@@ -650,10 +650,6 @@ export async function runAggregation(
     ...(vars ? { vars } : {}),
     resolveCollection: (from) => lookupSource(ctx, from),
   });
-}
-
-function hasExpr(filter: Doc): boolean {
-  return '$expr' in filter;
 }
 
 /** The documents `$lookup` reads from a collection or view of the command's database. */
