@@ -77,10 +77,10 @@ const HANDLERS: Record<string, CommandHandler> = {
   collStats: stats.collStats,
   replSetGetConfig: stats.replSetGetConfig,
   commitTransaction: () => {
-    throw new MongoServerError(50768, 'Location50768', 'commitTransaction must be run within a transaction');
+    throw new MongoServerError(125, 'CommandFailed', 'commitTransaction must be run within a transaction');
   },
   abortTransaction: () => {
-    throw new MongoServerError(50768, 'Location50768', 'abortTransaction must be run within a transaction');
+    throw new MongoServerError(125, 'CommandFailed', 'abortTransaction must be run within a transaction');
   },
 };
 
@@ -176,7 +176,7 @@ export class Dispatcher {
           `BSONObj size: ${conn.request.bodySize} is invalid. Size must be between 0 and 16793600(16MB)`,
         );
       }
-      const inTransaction = body.autocommit !== undefined;
+      const inTransaction = body.autocommit !== undefined || body.startTransaction !== undefined;
       const isRetryableWrite = RETRYABLE_WRITES.has(name) && ctx.session.txnNumber !== undefined && !inTransaction;
       const action =
         name === 'configureFailPoint' ? null : this.failPoints.failCommand(name, connState.appName, isRetryableWrite);

@@ -357,14 +357,29 @@ describe('transaction commands', () => {
     const lsid = { id: new UUID() };
     const txnNumber = Long.fromNumber(1);
     const find = { find: 'c', startTransaction: true };
-    expect(await command(db, { ...find, lsid, txnNumber, autocommit: true })).toMatchObject({ ok: 0, code: 72 });
-    expect(await command(db, { ...find, lsid, autocommit: false })).toMatchObject({ ok: 0, code: 72 });
-    expect(await command(db, { ...find, txnNumber, autocommit: false })).toMatchObject({ ok: 0, code: 72 });
+    const invalid = (errmsg: string): Record<string, unknown> => ({
+      ok: 0,
+      code: 72,
+      codeName: 'InvalidOptions',
+      errmsg,
+    });
+    expect(await command(db, { ...find, lsid, txnNumber, autocommit: true })).toMatchObject(
+      invalid('Specifying autocommit=true is not allowed.'),
+    );
+    expect(await command(db, { ...find, lsid, autocommit: false })).toMatchObject(
+      invalid("'autocommit' field requires a transaction number to also be specified"),
+    );
+    expect(await command(db, { ...find, txnNumber, autocommit: false })).toMatchObject(
+      invalid('Transaction number requires a session ID to also be specified'),
+    );
+    expect(await command(db, { ...find, lsid, txnNumber })).toMatchObject(
+      invalid("'startTransaction' field requires 'autocommit' field to also be specified"),
+    );
     expect(await command(db, { ...find, lsid, txnNumber, autocommit: 'no' })).toMatchObject({ ok: 0, code: 14 });
     expect(await inTxn(db, lsid, 1, { find: 'c', startTransaction: false })).toMatchObject({ ok: 0, code: 72 });
 
     await inTxn(db, lsid, 2, { insert: 'c', documents: [{ _id: 1 }], startTransaction: true });
-    expect(await inTxn(db, lsid, 2, { createIndexes: 'c', indexes: [{ key: { a: 1 }, name: 'a' }] })).toMatchObject({
+    expect(await inTxn(db, lsid, 2, { count: 'c' })).toMatchObject({
       ok: 0,
       code: 263,
       codeName: 'OperationNotSupportedInTransaction',
@@ -376,7 +391,11 @@ describe('transaction commands', () => {
       ok: 0,
       code: 263,
     });
-    expect(await command('admin', { commitTransaction: 1 })).toMatchObject({ ok: 0, code: 50768 });
+    expect(await command('admin', { commitTransaction: 1 })).toMatchObject({
+      ok: 0,
+      code: 125,
+      errmsg: 'commitTransaction must be run within a transaction',
+    });
     expect(await h.client.db(db).collection('c').countDocuments()).toBe(0);
   });
 });

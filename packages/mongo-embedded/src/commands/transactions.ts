@@ -127,12 +127,23 @@ export class TransactionManager {
    * errors mongod gives for a missing session, a wrong txnNumber or an aborted transaction.
    */
   enter(name: string, body: Doc): Transaction {
-    if (body.autocommit !== false) invalidOptionsFor(body);
+    // mongod's checks of the session fields, in its order and with its messages.
     const lsid = body.lsid;
     const key = sessionKey(lsid);
-    if (key === null || !isDoc(lsid)) throw invalidOptions('Transactions require a logical session id (lsid)');
     const txnNumber = body.txnNumber;
-    if (!(txnNumber instanceof Long)) throw invalidOptions("'autocommit' field requires a transaction number");
+    if (txnNumber !== undefined && (key === null || !isDoc(lsid))) {
+      throw invalidOptions('Transaction number requires a session ID to also be specified');
+    }
+    if (body.autocommit !== undefined && txnNumber === undefined) {
+      throw invalidOptions("'autocommit' field requires a transaction number to also be specified");
+    }
+    if (body.autocommit === undefined) {
+      throw invalidOptions("'startTransaction' field requires 'autocommit' field to also be specified");
+    }
+    if (body.autocommit !== false) invalidOptionsFor(body);
+    if (key === null || !isDoc(lsid) || !(txnNumber instanceof Long)) {
+      throw new MongoServerError(14, 'TypeMismatch', "BSON field 'txnNumber' is the wrong type, expected type 'long'");
+    }
     const previous = this.sessions.get(key);
     if (body.startTransaction !== undefined) {
       if (body.startTransaction !== true) throw invalidOptions('Specifying startTransaction=false is not allowed.');
