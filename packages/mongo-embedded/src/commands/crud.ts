@@ -13,6 +13,7 @@ import {
   runPipeline,
   upsertSeed,
   validateArrayFilters,
+  type Collation,
   type Doc,
   type TextScores,
 } from '../query/index.js';
@@ -220,6 +221,7 @@ function updateOne(
   arrayFilters: Doc[] | undefined,
   query: Doc,
   vars?: Record<string, unknown>,
+  collation: Collation | null = null,
 ): Doc | null {
   const result = applyUpdate(current, u, {
     isUpsertInsert: false,
@@ -227,6 +229,7 @@ function updateOne(
     clusterTime: ctx.store.clock.current,
     query,
     ...(vars ? { vars } : {}),
+    ...(collation ? { collation } : {}),
     ...(arrayFilters ? { arrayFilters } : {}),
   });
   if (!result.modified) return null;
@@ -303,7 +306,7 @@ async function runUpdateStatement(
     if (!live || !coll) continue;
     if (live !== docs[i] && !matcher(live)) continue;
     matched++;
-    if (updateOne(ctx, coll, live, u, arrayFilters, q, letVars)) modified++;
+    if (updateOne(ctx, coll, live, u, arrayFilters, q, letVars, opts.collation)) modified++;
   }
   return { matched, modified };
 }
@@ -443,7 +446,7 @@ export async function findAndModify(ctx: CommandContext): Promise<Doc> {
   }
   const u = upd as Doc | Doc[];
   if (found && coll) {
-    const after = updateOne(ctx, coll, found, u, arrayFilters, query, letVars) ?? found;
+    const after = updateOne(ctx, coll, found, u, arrayFilters, query, letVars, opts.collation) ?? found;
     return { lastErrorObject: { n: 1, updatedExisting: true }, value: project(returnNew ? after : found) };
   }
   if (!upsert) return { lastErrorObject: { n: 0, updatedExisting: false }, value: null };

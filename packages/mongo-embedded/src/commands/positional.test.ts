@@ -58,6 +58,16 @@ describe('positional updates through the driver', () => {
     expect(after?.items.map((i) => i.flag ?? false)).toEqual([false, true, true]);
   });
 
+  it("'items.$' under a collation picks the element the collated query matched", async () => {
+    const coll = await seeded(freshDb());
+    await coll.updateOne(
+      { 'items.sku': 'C' },
+      { $set: { 'items.$.qty': 0 } },
+      { collation: { locale: 'en', strength: 2 } },
+    );
+    expect((await coll.findOne({ _id: 1 }))?.items.map((i) => i.qty)).toEqual([1, 5, 0]);
+  });
+
   it('a statement that matches nothing still fails on a bad arrayFilters, with mongod codes', async () => {
     const db = freshDb();
     const coll = await seeded(db);

@@ -1,3 +1,4 @@
+import type { Collation } from './collation.js';
 import type { Doc } from './errors.js';
 import { compileFilter } from './filter.js';
 import { isArrayIndex } from './path.js';
@@ -40,13 +41,18 @@ function conditionsOn(query: Doc, prefix: string, out: Doc[]): void {
 
 /**
  * The index of the first element of the array at `arrayParts` that the query's conditions on it match. */
-export function positionalMatch(query: Doc | undefined, doc: Doc, arrayParts: string[]): number | null {
+export function positionalMatch(
+  query: Doc | undefined,
+  doc: Doc,
+  arrayParts: string[],
+  collation: Collation | null = null,
+): number | null {
   const arr = valueAtPath(doc, arrayParts);
   if (!query || !isArray(arr)) return null;
   const conds: Doc[] = [];
   conditionsOn(query, arrayParts.join('.'), conds);
   if (conds.length === 0) return null;
-  const pred = compileFilter({ $and: conds });
+  const pred = compileFilter({ $and: conds }, { collation });
   for (let i = 0; i < arr.length; i++) {
     if (pred(withValueAt(doc, arrayParts, 0, [arr[i]]) as Doc)) return i;
   }

@@ -4,6 +4,7 @@ import { compileFilter } from './filter.js';
 import { arith, zeroLike } from './numeric.js';
 import { isArrayIndex, splitPath } from './path.js';
 import { runUpdatePipeline } from './pipeline.js';
+import type { Collation } from './collation.js';
 import { positionalMatch } from './positional.js';
 import { compileSort } from './sort.js';
 import {
@@ -32,6 +33,8 @@ export interface UpdateOptions {
   query?: Doc;
   /** The command's `let` variables, for pipeline-style updates. */
   vars?: Record<string, unknown>;
+  /** The statement's collation: the positional `$` matches array elements under it, as the query did. */
+  collation?: Collation | null;
 }
 
 /** What an update changed, as change streams report it. */
@@ -765,7 +768,7 @@ function expandPath(
   e: Entry,
   i: number,
   prefix: string[],
-  ctx: { doc: Doc; query: Doc | undefined; filters: Map<string, ArrayFilter> | null },
+  ctx: { doc: Doc; query: Doc | undefined; filters: Map<string, ArrayFilter> | null; collation: Collation | null },
   out: string[][],
 ): void {
   if (i === e.parts.length) {
@@ -774,7 +777,7 @@ function expandPath(
   }
   const part = e.parts[i] as string;
   if (part === '$') {
-    const pos = positionalMatch(ctx.query, ctx.doc, prefix);
+    const pos = positionalMatch(ctx.query, ctx.doc, prefix, ctx.collation);
     if (pos === null) throw badValue('The positional operator did not find the match needed from the query.');
     expandPath((value as unknown[])[pos], e, i + 1, [...prefix, String(pos)], ctx, out);
     return;
@@ -823,7 +826,7 @@ function expandPositional(
       throw badValue(`Too many positional (i.e. '$') elements found in path '${e.path}'`);
     }
     const concrete: string[][] = [];
-    expandPath(doc, e, 0, [], { doc, query: opts.query, filters }, concrete);
+    expandPath(doc, e, 0, [], { doc, query: opts.query, filters, collation: opts.collation ?? null }, concrete);
     for (const parts of concrete) out.push({ op: e.op, path: parts.join('.'), parts, arg: e.arg });
   }
   return out;
