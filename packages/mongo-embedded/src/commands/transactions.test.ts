@@ -1,10 +1,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Long, MongoClient, MongoServerError, UUID, type ChangeStreamDocument, type Db } from 'mongodb';
+import { Long, MongoClient, MongoServerError, UUID, type ChangeStreamDocument, type Db, type Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startEmbeddedServer } from '../index.js';
-import { runCommand, startHarness, uniqueDbName, type CursorReply, type Harness } from '../test-support/harness.js';
+import {
+  indexNames,
+  runCommand,
+  startHarness,
+  uniqueDbName,
+  type CursorReply,
+  type Harness,
+} from '../test-support/harness.js';
 import { opMsg, RawClient } from '../test-support/raw-socket.js';
 
 interface Account {
@@ -236,6 +243,48 @@ describe('multi-document transactions', () => {
       expect(await outside).toEqual({ _id: 'x', by: 'plain write' });
     } finally {
       await session.endSession();
+    }
+  });
+
+  it('creates a collection and its indexes inside the transaction; indexes on existing collections are refused', async () => {
+    const db = freshDb();
+    await db.collection('existing').insertOne({ _id: 1 } as Document);
+    const session = h.client.startSession();
+    try {
+      session.startTransaction();
+      const fresh = await db.createCollection<{ _id: number; sku: string }>('fresh', { session });
+      expect(await fresh.createIndex({ sku: 1 }, { unique: true }, { session })).toBe('sku_1');
+      await fresh.insertOne({ _id: 1, sku: 'a' }, { session });
+      const duplicate = await failure(fresh.insertOne({ _id: 2, sku: 'a' }, { session }));
+      expect(duplicate).toMatchObject({ code: 11000 });
+    } finally {
+      await session.endSession();
+    }
+    // The duplicate aborted the transaction: nothing of it exists.
+    expect(
+      await db
+        .listCollections({}, { nameOnly: true })
+        .map((c) => c.name)
+        .toArray(),
+    ).toEqual(['existing']);
+
+    const second = h.client.startSession();
+    try {
+      second.startTransaction();
+      const fresh = await db.createCollection<{ _id: number; sku: string }>('fresh', { session: second });
+      await fresh.createIndex({ sku: 1 }, { unique: true }, { session: second });
+      await fresh.insertOne({ _id: 1, sku: 'a' }, { session: second });
+      expect(await db.listCollections({ name: 'fresh' }).toArray()).toEqual([]);
+      await second.commitTransaction();
+      expect(await fresh.find().toArray()).toEqual([{ _id: 1, sku: 'a' }]);
+      expect(await indexNames(db.collection('fresh'))).toEqual(['_id_', 'sku_1']);
+
+      second.startTransaction();
+      const refused = await failure(db.collection('existing').createIndex({ a: 1 }, undefined, { session: second }));
+      expect(refused).toMatchObject({ code: 263, codeName: 'OperationNotSupportedInTransaction' });
+      await second.abortTransaction();
+    } finally {
+      await second.endSession();
     }
   });
 

@@ -21,6 +21,8 @@ const ALLOWED_IN_TRANSACTION = new Set([
   'killCursors',
   'aggregate',
   'distinct',
+  'create',
+  'createIndexes',
   'commitTransaction',
   'abortTransaction',
 ]);

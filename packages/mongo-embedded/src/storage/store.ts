@@ -291,9 +291,21 @@ export class Store {
     if (entry.k === 'create') {
       const db = asString(entry.db);
       const name = asString(entry.coll);
+      // Created meanwhile outside the transaction: its writes go to that collection, as its indexes permit.
       if (this.getCollection(db, name)) return;
       this.createCollection(batch, db, name, (entry.options as Doc | undefined) ?? {});
       undo.push(() => this.detach(db, name));
+      return;
+    }
+    if (entry.k === 'createIndex') {
+      const coll = this.getCollection(asString(entry.db), asString(entry.coll));
+      if (!coll) throw writeConflict();
+      const spec = entry.spec as IndexSpec;
+      if (this.createIndexes(batch, coll, [spec]) > 0) {
+        undo.push(() => {
+          coll.indexes = coll.indexes.filter((index) => index.name !== spec.name);
+        });
+      }
       return;
     }
     if (entry.k !== 'w') throw new MongoServerError(263, 'OperationNotSupportedInTransaction', 'not in a transaction');

@@ -1,6 +1,6 @@
 import type { Doc, UpdateResult } from '../query/index.js';
-import { canonicalKey } from '../query/index.js';
-import { IndexData } from './indexes.js';
+import { canonicalKey, MongoServerError } from '../query/index.js';
+import { IndexData, type IndexSpec } from './indexes.js';
 import { Collection, Store, WriteBatch, type WriteSession } from './store.js';
 
 /** Documents changed outside a transaction since its snapshot: namespace → id key → the document before (or null). */
@@ -23,6 +23,8 @@ export class TransactionView extends Store {
   /** The transaction's writes as journal entries, in the order they happened. */
   readonly entries: Doc[] = [];
   private readonly viewed = new Set<string>();
+  /** Collections this transaction created: the only ones it may add indexes to, as in mongod. */
+  private readonly created = new Set<string>();
 
   constructor(
     private readonly base: Store,
@@ -41,6 +43,23 @@ export class TransactionView extends Store {
       if (committed) this.attach(snapshotCopy(committed, this.images.get(ns)));
     }
     return super.getCollection(db, name);
+  }
+
+  override createCollection(batch: WriteBatch, db: string, name: string, options: Doc): Collection {
+    const coll = super.createCollection(batch, db, name, options);
+    this.created.add(coll.ns);
+    return coll;
+  }
+
+  override createIndexes(batch: WriteBatch, coll: Collection, specs: IndexSpec[]): number {
+    if (!this.created.has(coll.ns)) {
+      throw new MongoServerError(
+        263,
+        'OperationNotSupportedInTransaction',
+        `Cannot create new indexes on existing collection ${coll.ns} in a multi-document transaction.`,
+      );
+    }
+    return super.createIndexes(batch, coll, specs);
   }
 
   override write<T>(session: WriteSession | undefined, fn: (batch: WriteBatch) => T): T {
