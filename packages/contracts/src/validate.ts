@@ -3,6 +3,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { TSchema, Static } from '@sinclair/typebox';
 import { ClientMessageSchema, ServerMessageSchema, type ClientMessage, type ServerMessage } from './protocol.js';
 import { OrderSchema, type Order } from './order.js';
+import { findInvalidText } from './text.js';
 
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
 if (!FormatRegistry.Has('date-time')) {
@@ -40,9 +41,16 @@ export function parseServerMessage(text: string): Checked<ServerMessage> {
   return parseWith(serverMessageValidator, text);
 }
 
-/** Parses a text frame and validates it as a client→server message. */
+/**
+ * Parses a text frame and validates it as a client→server message. A string with a lone surrogate (`\ud800`
+ * escaped) or a control character anywhere in the frame is refused like any other invalid frame.
+ */
 export function parseClientMessage(text: string): Checked<ClientMessage> {
-  return parseWith(clientMessageValidator, text);
+  const parsed = parseWith(clientMessageValidator, text);
+  if (!parsed.ok) return parsed;
+  const invalid = findInvalidText(parsed.value);
+  if (invalid === null) return parsed;
+  return { ok: false, error: `${invalid.path === '' ? '/' : invalid.path}: invalid text (${invalid.problem})` };
 }
 
 function parseWith<T>(validator: Validator<T>, text: string): Checked<T> {
