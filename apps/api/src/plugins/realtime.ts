@@ -15,6 +15,7 @@ import {
 import { Hub, type HubObserver, type HubStats } from '../orders/hub.js';
 import type { OrderDocument } from '../orders/order-document.js';
 import { registerWsRoute } from '../routes/ws.js';
+import { wsConnectRateLimit } from './rate-limit.js';
 
 /**
  * The real-time half of the API: the change feed (one change stream per process), the hub, and `GET /ws`.
@@ -91,7 +92,12 @@ const realtimePlugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, {
     observe: (observer) => hub.observe(observer),
   } satisfies RealtimeDecorator);
 
-  registerWsRoute(fastify, { hub, directWrites: config.ws.directWrites });
+  registerWsRoute(fastify, {
+    hub,
+    directWrites: config.ws.directWrites,
+    frameTimeoutMs: config.ws.frameTimeoutMs,
+    connectRateLimit: wsConnectRateLimit(config),
+  });
 
   fastify.addHook('onReady', async () => {
     await feed.start();
@@ -166,4 +172,4 @@ function feedLogger(logger: FastifyBaseLogger): FeedLogger {
   };
 }
 
-export default fp(realtimePlugin, { name: 'realtime', dependencies: ['mongo', 'websocket'] });
+export default fp(realtimePlugin, { name: 'realtime', dependencies: ['mongo', 'websocket', 'rate-limit'] });

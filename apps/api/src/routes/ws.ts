@@ -3,6 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { Hub, HubSocket } from '../orders/hub.js';
 import type { TextFrame } from '../orders/text-frame.js';
+import { CloseCode } from '@orders/contracts';
+import { watchFrameDeadline } from './ws-frame-deadline.js';
+
+/** The WebSocket endpoint: the only path that accepts an upgrade. */
+export const WS_PATH = '/ws';
 
 export interface WsRouteOptions {
   hub: Hub;
@@ -15,6 +20,10 @@ export interface WsRouteOptions {
    * sends every frame through ws.send (the fan-out benchmark compares the two).
    */
   directWrites?: boolean;
+  /** A frame begun must be complete within this, else close 1008 (default 10 s). */
+  frameTimeoutMs?: number;
+  /** Connection attempts per client per window (route-level `@fastify/rate-limit` setting); default none. */
+  connectRateLimit?: { max: number; timeWindow: number } | false;
 }
 
 /** Text frames: a Buffer is written as is, so the hub's one encoding serves every socket. */
@@ -29,6 +38,7 @@ export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOption
   const pingIntervalMs = options.pingIntervalMs ?? 30_000;
   const closeGraceMs = options.closeGraceMs ?? 2_000;
   const directWrites = options.directWrites ?? true;
+  const frameTimeoutMs = options.frameTimeoutMs ?? 10_000;
   const alive = new Map<WebSocket, boolean>();
 
   const heartbeat = setInterval(() => {
@@ -44,7 +54,8 @@ export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOption
   heartbeat.unref();
   fastify.addHook('onClose', () => clearInterval(heartbeat));
 
-  fastify.get('/ws', { websocket: true }, (socket, request) => {
+  const config = { rateLimit: options.connectRateLimit ?? false };
+  fastify.get(WS_PATH, { websocket: true, config }, (socket, request) => {
     // @fastify/websocket's default preClose closes every tracked socket without a code (the client sees 1005);
     // the hub closes its sockets itself with 1001 so clients know to reconnect and resume.
     fastify.websocketServer.clients.delete(socket);
@@ -55,7 +66,12 @@ export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOption
     socket.on('pong', () => alive.set(socket, true));
     socket.on('message', (data, isBinary) => connection.message(toBuffer(data), isBinary));
     socket.on('error', (err) => request.log.warn({ err }, 'ws: socket error'));
+    const stopWatching = watchFrameDeadline(socket, request.raw.socket, frameTimeoutMs, () => {
+      request.log.info('ws: frame not completed in time; closing');
+      closeWithGrace(socket, CloseCode.PolicyViolation, 'frame not completed in time', closeGraceMs);
+    });
     socket.on('close', () => {
+      stopWatching();
       alive.delete(socket);
       connection.closed();
     });
@@ -72,13 +88,7 @@ function adapt(socket: WebSocket, direct: DirectWriter | null, closeGraceMs: num
         else socket.send(frame.payload, TEXT);
       },
     }),
-    close(code, reason) {
-      socket.close(code, reason);
-      // A peer that stopped reading never answers the close; do not hold its buffers for ws's 30 s default.
-      const cut = setTimeout(() => socket.terminate(), closeGraceMs);
-      cut.unref();
-      socket.once('close', () => clearTimeout(cut));
-    },
+    close: (code, reason) => closeWithGrace(socket, code, reason, closeGraceMs),
     get readyState() {
       return socket.readyState;
     },
@@ -86,6 +96,20 @@ function adapt(socket: WebSocket, direct: DirectWriter | null, closeGraceMs: num
       return socket.bufferedAmount;
     },
   };
+}
+
+/** Closes with `code`, and cuts the connection if the peer has not answered the close within the grace. */
+function closeWithGrace(
+  socket: WebSocket,
+  code: number | undefined,
+  reason: string | undefined,
+  closeGraceMs: number,
+): void {
+  socket.close(code, reason);
+  // A peer that stopped reading never answers the close; do not hold its buffers for ws's 30 s default.
+  const cut = setTimeout(() => socket.terminate(), closeGraceMs);
+  cut.unref();
+  socket.once('close', () => clearTimeout(cut));
 }
 
 function toBuffer(data: RawData): Buffer {
