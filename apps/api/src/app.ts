@@ -12,7 +12,6 @@ import realtimePlugin from './plugins/realtime.js';
 import staticPlugin from './plugins/static.js';
 import swaggerPlugin from './plugins/swagger.js';
 import websocketPlugin from './plugins/websocket.js';
-import { WS_PATH } from './routes/ws.js';
 import healthRoutes from './routes/health.js';
 import orderRoutes from './routes/orders.js';
 import { requestTextError } from './strict-text.js';
@@ -66,7 +65,7 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): App 
   app.register(helmetPlugin, { config });
   app.register(corsPlugin, { config });
   app.register(rateLimitPlugin, { config });
-  app.register(websocketPlugin, { upgradePaths: [WS_PATH] });
+  app.register(websocketPlugin);
   app.register(swaggerPlugin);
   app.register(mongoPlugin, { config });
   app.register(realtimePlugin, { config });

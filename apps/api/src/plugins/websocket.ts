@@ -4,10 +4,11 @@ import type { FastifyPluginAsync } from 'fastify';
 import { MAX_CLIENT_FRAME_BYTES } from '@orders/contracts';
 import { errorBody } from '../error-handler.js';
 import { ErrorCode } from '../errors.js';
+import { WS_PATH } from '../routes/ws.js';
 
 export interface WebsocketPluginOptions {
-  /** The only paths a WebSocket upgrade may reach; an upgrade anywhere else is answered 404 before any 101. */
-  upgradePaths: readonly string[];
+  /** The only paths a WebSocket upgrade may reach (default: /ws); elsewhere an upgrade gets 404, never a 101. */
+  upgradePaths?: readonly string[];
 }
 
 /**
@@ -17,12 +18,12 @@ export interface WebsocketPluginOptions {
  * pre-framed messages straight to the connection, which compression forbids).
  * @see https://github.com/fastify/fastify-websocket
  */
-const websocketPlugin: FastifyPluginAsync<WebsocketPluginOptions> = async (fastify, { upgradePaths }) => {
+const websocketPlugin: FastifyPluginAsync<WebsocketPluginOptions> = async (fastify, options) => {
   await fastify.register(websocket, { options: { maxPayload: MAX_CLIENT_FRAME_BYTES, perMessageDeflate: false } });
   // @fastify/websocket upgrades on any route (and closes at once where no handler takes the socket): that
   // accepts a connection it has no use for and answers the not-found fallback with a 101. Refuse instead.
   // Added after the plugin's own onRequest hook, which is what sets `request.ws`.
-  const allowed = new Set(upgradePaths);
+  const allowed = new Set(options.upgradePaths ?? [WS_PATH]);
   fastify.addHook('onRequest', async (request, reply) => {
     if (!request.ws) return;
     const path = request.routeOptions.url;
