@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection } from 'mongodb';
-import { ORDER_STATUSES } from '@orders/contracts';
+import { ORDER_STATUSES, type OrderStatus } from '@orders/contracts';
 import type { Endpoint } from './client.js';
 import { sleep, type Random } from './random.js';
 
@@ -24,12 +24,23 @@ export interface WriterStats {
   idempotentReplays: number;
 }
 
+/** An order as the orders collection holds it: the API's stored shape, which the direct writes follow too. */
+export interface StoredOrder {
+  _id: number;
+  customer_name: string;
+  product_name: string;
+  status: OrderStatus;
+  created_at: Date;
+  updated_at: Date;
+  version: number;
+}
+
 export interface WriterOptions {
   lanes: number;
   /** Pause between two writes of a lane (ms). */
   pauseMs: number;
   endpoints: () => Endpoint[];
-  orders: Collection;
+  orders: Collection<StoredOrder>;
   random: Random;
 }
 
@@ -95,12 +106,13 @@ export class Writer {
   /** Creates order `id`; false when it could not be created. */
   private async create(id: number, viaHttp: boolean): Promise<boolean> {
     const { random } = this.options;
-    const body = { id, customer_name: random.pick(CUSTOMERS), product_name: random.pick(PRODUCTS), status: 'pending' };
+    const status: OrderStatus = 'pending';
+    const body = { id, customer_name: random.pick(CUSTOMERS), product_name: random.pick(PRODUCTS), status };
     if (viaHttp) {
       const key = randomUUID();
-      const status = await this.http('POST', '/orders', body, { 'idempotency-key': key }, [201, 409]);
+      const answer = await this.http('POST', '/orders', body, { 'idempotency-key': key }, [201, 409]);
       this.count('http', 'create');
-      return status === 201 || status === 409;
+      return answer === 201 || answer === 409;
     }
     const now = new Date();
     await this.driverWrite(() =>
@@ -110,7 +122,7 @@ export class Writer {
         created_at: now,
         updated_at: now,
         version: 1,
-      } as never),
+      }),
     );
     this.count('driver', 'create');
     return true;
@@ -128,24 +140,20 @@ export class Writer {
       return status === 200;
     }
     if (random.chance(0.2)) {
-      const current = await this.driverWrite(() => this.options.orders.findOne({ _id: id as never }));
+      const current = await this.driverWrite(() => this.options.orders.findOne({ _id: id }));
       if (current === null) return false;
-      const version = typeof current.version === 'number' ? current.version : 1;
       const { _id: _ignored, ...rest } = current;
       await this.driverWrite(() =>
         this.options.orders.replaceOne(
-          { _id: id as never },
-          { ...rest, ...change, updated_at: new Date(), version: version + 1 },
+          { _id: id },
+          { ...rest, ...change, updated_at: new Date(), version: current.version + 1 },
         ),
       );
       this.count('driver', 'replace');
       return true;
     }
     const result = await this.driverWrite(() =>
-      this.options.orders.updateOne(
-        { _id: id as never },
-        { $set: { ...change, updated_at: new Date() }, $inc: { version: 1 } },
-      ),
+      this.options.orders.updateOne({ _id: id }, { $set: { ...change, updated_at: new Date() }, $inc: { version: 1 } }),
     );
     this.count('driver', 'update');
     return result.matchedCount === 1;
@@ -157,7 +165,7 @@ export class Writer {
       this.count('http', 'delete');
       return;
     }
-    await this.driverWrite(() => this.options.orders.deleteOne({ _id: id as never }));
+    await this.driverWrite(() => this.options.orders.deleteOne({ _id: id }));
     this.count('driver', 'delete');
   }
 

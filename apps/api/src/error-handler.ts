@@ -8,8 +8,8 @@ import {
   MongoServerSelectionError,
   MongoTopologyClosedError,
 } from 'mongodb';
-import type { ErrorBody } from '@orders/contracts';
-import { ErrorCode, HttpError } from './errors.js';
+import { ErrorCode, type ErrorBody } from '@orders/contracts';
+import { HttpError } from './errors.js';
 
 /** Paths the API owns; the dashboard's SPA fallback never answers them. */
 const API_PREFIXES = ['/orders', '/ws', '/docs', '/openapi.json', '/healthz', '/readyz'];

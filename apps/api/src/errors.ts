@@ -1,30 +1,4 @@
-/**
- * Stable, machine-readable error codes carried in every error body (`ErrorBody.code`).
- * Clients switch on these, never on messages.
- */
-export const ErrorCode = {
-  ValidationFailed: 'VALIDATION_FAILED',
-  InvalidJson: 'INVALID_JSON',
-  /** Invalid UTF-8, a lone surrogate or a control character in a body string, query parameter or header. */
-  InvalidText: 'INVALID_TEXT',
-  /** A header that must appear once (Host, Content-Type, If-Match…) was sent more than once. */
-  DuplicateHeader: 'DUPLICATE_HEADER',
-  ForbiddenKey: 'FORBIDDEN_KEY',
-  InvalidCursor: 'INVALID_CURSOR',
-  RouteNotFound: 'ROUTE_NOT_FOUND',
-  OrderNotFound: 'ORDER_NOT_FOUND',
-  OrderExists: 'ORDER_EXISTS',
-  IdempotencyInFlight: 'IDEMPOTENCY_IN_FLIGHT',
-  IdempotencyKeyReused: 'IDEMPOTENCY_KEY_REUSED',
-  VersionMismatch: 'VERSION_MISMATCH',
-  BodyTooLarge: 'BODY_TOO_LARGE',
-  UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
-  /** Too many requests from this client in the current window; `Retry-After` says when to try again. */
-  RateLimited: 'RATE_LIMITED',
-  DatabaseUnavailable: 'DATABASE_UNAVAILABLE',
-  InternalError: 'INTERNAL_ERROR',
-} as const;
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+import { ErrorCode } from '@orders/contracts';
 
 /**
  * An error a handler throws to answer a specific 4xx/5xx; the error handler turns it into an `ErrorBody`.

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { decodeUtf8Strict, textProblem, type TextProblem } from '@orders/contracts';
-import { ErrorCode, HttpError } from './errors.js';
+import { ErrorCode, decodeUtf8Strict, textProblem, type TextProblem } from '@orders/contracts';
+import { HttpError } from './errors.js';
 
 /*
  * Text at the door: the request line and every header value are checked before routing, so no handler, log line

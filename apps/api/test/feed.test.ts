@@ -409,6 +409,8 @@ describe('change feed', () => {
       log: recordingLog(),
       initialBackoffMs: 60_000,
       maxBackoffMs: 60_000,
+      // The top of the jitter window, so the retry is surely still waiting when close() comes.
+      random: () => 1 - Number.EPSILON,
     });
     await feed.start();
     await vi.waitFor(() => expect(source.streams[0]?.closed).toBe(true));

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MongoClient, MongoNetworkError, MongoServerError, MongoServerSelectionError } from 'mongodb';
 import { mapError } from '../src/error-handler.js';
-import { ErrorCode, HttpError } from '../src/errors.js';
+import { ErrorCode } from '@orders/contracts';
+import { HttpError } from '../src/errors.js';
 import { etag, parseIfMatch } from '../src/http-headers.js';
 import { decodeCursor, encodeCursor } from '../src/orders/cursor.js';
 import { hashRequestBody } from '../src/orders/idempotency.js';

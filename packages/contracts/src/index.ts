@@ -1,3 +1,6 @@
+export * from './backoff.js';
+export * from './errors.js';
+export * from './filter.js';
 export * from './order.js';
 export * from './protocol.js';
 export * from './validate.js';

@@ -1,4 +1,12 @@
-import { ORDER_STATUSES, ResyncReason, orderValidator, type Order, type OrderStatus } from '@orders/contracts';
+import {
+  ORDER_STATUSES,
+  ResyncReason,
+  backoffDelay,
+  orderValidator,
+  type FilterFields,
+  type Order,
+  type OrderStatus,
+} from '@orders/contracts';
 
 /*
  * The change feed: ONE change stream per API process on the orders collection (DESIGN decision 4).
@@ -44,12 +52,6 @@ export interface ChangeItem {
   /** The full order for created/updated; null for deleted. */
   order: Order | null;
   before: FilterFields | null;
-}
-
-/** The fields subscription filters look at. */
-export interface FilterFields {
-  status: OrderStatus;
-  customer_name: string;
 }
 
 /** Receives the feed's output, in commit order. The hub implements it. */
@@ -260,9 +262,14 @@ export interface ChangeFeedOptions {
   prepare?: () => Promise<void>;
   /** At most one position write per this many ms while events flow (default 1000). */
   persistIntervalMs?: number;
-  /** First retry delay after a failure (default 100 ms), doubled per failure up to `maxBackoffMs` (default 5 s). */
+  /**
+   * Retry delays after a failure: the window starts at `initialBackoffMs` (default 100 ms) and doubles per
+   * consecutive failure up to `maxBackoffMs` (default 5 s); each delay is drawn from the window with `random`.
+   */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Uniform in [0, 1); defaults to `Math.random`. */
+  random?: () => number;
   /**
    * Consecutive non-transient failures resuming from a position before the feed gives the position up,
    * tells clients to resync and reopens at the present (default 3).
@@ -275,8 +282,8 @@ export interface ChangeFeedOptions {
  * background; `close` stops it, closes the stream and persists the position.
  */
 export class ChangeFeed {
-  private readonly opts: Required<Omit<ChangeFeedOptions, 'lookup' | 'prepare'>> &
-    Pick<ChangeFeedOptions, 'lookup' | 'prepare'>;
+  private readonly opts: Required<Omit<ChangeFeedOptions, 'lookup' | 'prepare' | 'random'>> &
+    Pick<ChangeFeedOptions, 'lookup' | 'prepare' | 'random'>;
   private needsPrepare = true;
   private current: string | null = null;
   private saved: string | null = null;
@@ -445,10 +452,12 @@ export class ChangeFeed {
   }
 
   private backoff(): number {
-    const exp = this.opts.initialBackoffMs * 2 ** Math.min(this.failures - 1, 16);
-    const capped = Math.min(this.opts.maxBackoffMs, exp);
     // Jitter spreads the retries of several API processes on one database.
-    return capped / 2 + Math.random() * (capped / 2);
+    return backoffDelay(this.failures, {
+      baseMs: this.opts.initialBackoffMs,
+      capMs: this.opts.maxBackoffMs,
+      ...(this.opts.random ? { random: this.opts.random } : {}),
+    });
   }
 
   private sleep(ms: number): Promise<void> {

@@ -1,13 +1,17 @@
 import {
   CloseCode,
+  ErrorCode,
+  MATCH_ALL_ORDERS,
   MAX_CLIENT_FRAME_BYTES,
   PROTOCOL_VERSION,
   ResyncReason,
+  matchesPreparedFilter,
   parseClientMessage,
-  type OrderFilter,
+  prepareOrderFilter,
+  type PreparedOrderFilter,
   type SubscribeMessage,
 } from '@orders/contracts';
-import type { ChangeItem, FeedLogger, FeedSink, FilterFields, OpenReplay, ReplayCursor } from './feed.js';
+import type { ChangeItem, FeedLogger, FeedSink, OpenReplay, ReplayCursor } from './feed.js';
 import { positionFailure } from './feed.js';
 import { encodeTextFrame, type TextFrame } from './text-frame.js';
 
@@ -90,32 +94,10 @@ export interface HubObserver {
   flushed(items: readonly ChangeItem[]): void;
 }
 
-/** A subscription filter, prepared for matching. */
-interface CompiledFilter {
-  key: string;
-  statuses: ReadonlySet<string> | null;
-  customer: string | null;
-}
-
-const MATCH_ALL: CompiledFilter = { key: '*', statuses: null, customer: null };
-
-function compileFilter(filter: OrderFilter | undefined): CompiledFilter {
-  const statuses = filter?.status && filter.status.length > 0 ? [...filter.status].sort() : null;
-  const customer = filter?.customer ? filter.customer.toLowerCase() : null;
-  if (statuses === null && customer === null) return MATCH_ALL;
-  return {
-    key: JSON.stringify([statuses, customer]),
-    statuses: statuses ? new Set(statuses) : null,
-    customer,
-  };
-}
-
 /** One event in the ring, with its serialized shapes cached. */
 class Entry {
   private full: string | null = null;
   private left: string | null = null;
-  private customerLower: string | null = null;
-  private beforeCustomerLower: string | null = null;
 
   constructor(readonly item: ChangeItem) {}
 
@@ -140,29 +122,18 @@ class Entry {
   }
 
   /** The shape of this event a client with `filter` receives, or null when it receives nothing. */
-  shapeFor(filter: CompiledFilter): string | null {
-    if (filter === MATCH_ALL) return this.fullJson();
+  shapeFor(filter: PreparedOrderFilter): string | null {
+    if (filter === MATCH_ALL_ORDERS) return this.fullJson();
     const { item } = this;
     const before = item.before;
-    const beforeMatches = before === null ? null : this.matches(filter, before, true);
+    const beforeMatches = before === null ? null : matchesPreparedFilter(filter, before);
     if (item.kind === 'deleted') return beforeMatches === false ? null : this.fullJson();
     const order = item.order;
-    if (order !== null && this.matches(filter, order, false)) return this.fullJson();
+    if (order !== null && matchesPreparedFilter(filter, order)) return this.fullJson();
     if (item.kind === 'created') return null;
     // An update that does not match: the client may hold the order from before, so it learns that it left.
     // With a pre-image that did not match either, the client cannot hold it and needs nothing.
     return beforeMatches === false ? null : this.leftJson();
-  }
-
-  private matches(filter: CompiledFilter, fields: FilterFields, isBefore: boolean): boolean {
-    if (filter.statuses !== null && !filter.statuses.has(fields.status)) return false;
-    if (filter.customer !== null) {
-      const lower = isBefore
-        ? (this.beforeCustomerLower ??= fields.customer_name.toLowerCase())
-        : (this.customerLower ??= fields.customer_name.toLowerCase());
-      if (!lower.includes(filter.customer)) return false;
-    }
-    return true;
   }
 }
 
@@ -234,7 +205,7 @@ type ClientState = 'connected' | 'replaying' | 'live' | 'closed';
 
 class Client {
   state: ClientState = 'connected';
-  filter: CompiledFilter = MATCH_ALL;
+  filter: PreparedOrderFilter = MATCH_ALL_ORDERS;
   /** Bumped on every subscribe, so an older subscription's replay notices it is stale. */
   generation = 0;
   invalidFrames = 0;
@@ -259,7 +230,7 @@ export class Hub implements FeedSink {
   private readonly opts: Required<Omit<HubOptions, 'openReplay' | 'log'>> & Pick<HubOptions, 'openReplay' | 'log'>;
   private readonly ring: Ring;
   private readonly groups = new Map<string, Set<Client>>();
-  private readonly groupFilters = new Map<string, CompiledFilter>();
+  private readonly groupFilters = new Map<string, PreparedOrderFilter>();
   private readonly clients = new Set<Client>();
   private pending: Entry[] = [];
   /** A flush whose socket writes are still in progress (spread over event-loop turns). */
@@ -412,7 +383,7 @@ export class Hub implements FeedSink {
       this.closeClient(client, CloseCode.ProtocolError, 'too many invalid frames');
       return;
     }
-    this.sendText(client, JSON.stringify({ type: 'error', code: 'BAD_MESSAGE', message }));
+    this.sendText(client, JSON.stringify({ type: 'error', code: ErrorCode.BadMessage, message }));
   }
 
   private subscribe(client: Client, message: SubscribeMessage): void {
@@ -421,7 +392,7 @@ export class Hub implements FeedSink {
     this.leave(client);
     this.stopReplay(client);
     client.generation += 1;
-    client.filter = compileFilter(message.filter);
+    client.filter = prepareOrderFilter(message.filter);
     const since = message.since;
     if (since === undefined) {
       this.sendReady(client, this.delivered, false);
@@ -666,7 +637,7 @@ export class Hub implements FeedSink {
     this.lastFlushAt = performance.now();
     const jobs: FanoutJob[] = [];
     for (const [key, group] of this.groups) {
-      const filter = this.groupFilters.get(key) ?? MATCH_ALL;
+      const filter = this.groupFilters.get(key) ?? MATCH_ALL_ORDERS;
       const shapes: string[] = [];
       for (const entry of events) {
         const shape = entry.shapeFor(filter);

@@ -2,7 +2,8 @@ import fp from 'fastify-plugin';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync } from 'fastify';
 import type { AppConfig } from '../config.js';
-import { ErrorCode, HttpError } from '../errors.js';
+import { ErrorCode } from '@orders/contracts';
+import { HttpError } from '../errors.js';
 import { rateLimitKey } from '../rate-limit-key.js';
 
 /**

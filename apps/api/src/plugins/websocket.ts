@@ -3,7 +3,7 @@ import websocket from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
 import { MAX_CLIENT_FRAME_BYTES } from '@orders/contracts';
 import { errorBody } from '../error-handler.js';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode } from '@orders/contracts';
 import { WS_PATH } from '../routes/ws.js';
 
 export interface WebsocketPluginOptions {

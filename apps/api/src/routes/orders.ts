@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import {
+  ErrorCode,
   CreateOrderBodySchema,
   ErrorBodySchema,
   ListOrdersQuerySchema,
@@ -14,7 +15,7 @@ import {
   type Order,
 } from '@orders/contracts';
 import { errorBody } from '../error-handler.js';
-import { ErrorCode, HttpError, orderNotFound } from '../errors.js';
+import { HttpError, orderNotFound } from '../errors.js';
 import { etag, parseIfMatch } from '../http-headers.js';
 import { decodeCursor, encodeCursor } from '../orders/cursor.js';
 import { createIdempotencyStore, hashRequestBody, type IdempotencyRecord } from '../orders/idempotency.js';

@@ -1,5 +1,11 @@
-import { parseServerMessage, type Order, type OrderEvent, type ServerMessage } from '@orders/contracts';
-import type { ChangeItem, FilterFields, ReplayCursor, ReplayStep } from '../../src/orders/feed.js';
+import {
+  parseServerMessage,
+  type FilterFields,
+  type Order,
+  type OrderEvent,
+  type ServerMessage,
+} from '@orders/contracts';
+import type { ChangeItem, ReplayCursor, ReplayStep } from '../../src/orders/feed.js';
 import type { HubSocket } from '../../src/orders/hub.js';
 
 /** A socket that records what the hub writes; every frame is validated against the contracts. */

@@ -2,7 +2,7 @@ import type { Order, OrderEvent, ServerMessage } from '@orders/contracts';
 import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { deferred, FakeApi, json, makeOrder } from '../../test/fakeApi.js';
-import { batch, type FakeSocket, type FakeSocketServer } from '../../test/fakeSocket.js';
+import { batch, type FakeSocket, type FakeSocketServer } from '@orders/client/testing';
 import { renderDashboard } from '../../test/render.js';
 import { orderKeys } from '../orders/queries.js';
 

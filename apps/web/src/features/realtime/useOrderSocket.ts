@@ -1,22 +1,24 @@
+import { OrderSocket, type ConnectionState } from '@orders/client';
 import type { OrderFilter } from '@orders/contracts';
 import { hashKey, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo, useState } from 'react';
 import { filterOfListKey, orderKeys } from '../orders/queries.js';
 import { createActivityStore, type ActivityStore } from './activity.js';
-import { OrderFeed, type ConnectionState } from './orderFeed.js';
+import { ListPatcher } from './listPatcher.js';
 import { defaultSocketUrl, useRealtimeConfig } from './RealtimeContext.js';
 
 /** What the dashboard learns from the live feed. */
-export interface OrderSocket {
+export interface OrderSocketView {
   connection: ConnectionState;
   activity: ActivityStore;
 }
 
 /**
- * The one owner of the WebSocket. Follows the list for `filter`: subscribes since its snapshot's position, patches
- * the cache once per frame from validated frames, reconnects with backoff, and resubscribes when the filter changes.
+ * The one owner of the WebSocket. Follows the list for `filter`: the socket client (`@orders/client`) subscribes
+ * since the list's snapshot position and reconnects with backoff; the list patcher applies its events to the cache
+ * once per frame. Both restart when the filter changes.
  */
-export function useOrderSocket(filter: OrderFilter): OrderSocket {
+export function useOrderSocket(filter: OrderFilter): OrderSocketView {
   const queryClient = useQueryClient();
   const { WebSocketImpl, url, backoff } = useRealtimeConfig();
   const [connection, setConnection] = useState<ConnectionState>('connecting');
@@ -26,17 +28,54 @@ export function useOrderSocket(filter: OrderFilter): OrderSocket {
   const stableFilter = useMemo(() => filterOfListKey(JSON.parse(filterHash) as unknown[]), [filterHash]);
 
   useEffect(() => {
-    const feed = new OrderFeed({
+    const socket = new OrderSocket({
+      url: url ?? defaultSocketUrl(),
+      connect: (target) => new WebSocketImpl(target),
+      filter: stableFilter,
+      backoff,
+      isOnline: () => navigator.onLine,
+      listener: {
+        events: (events) => {
+          patcher.receive(events);
+        },
+        resync: () => {
+          patcher.resync();
+        },
+        ready: (message, since) => {
+          patcher.ready(message, since);
+        },
+        stateChange: setConnection,
+      },
+    });
+    const patcher = new ListPatcher({
       queryClient,
       filter: stableFilter,
-      url: url ?? defaultSocketUrl(),
-      WebSocketImpl,
       backoff,
-      onConnectionChange: setConnection,
-      onEvents: (events) => activity.record(events),
+      follow: (position) => {
+        socket.subscribe(position);
+      },
+      onUnreachable: () => {
+        socket.reportUnreachable();
+      },
+      onEvents: (events) => {
+        activity.record(events);
+      },
     });
-    feed.start();
-    return () => feed.dispose();
+    const onOnline = () => {
+      socket.reconnectNow();
+    };
+    const onOffline = () => {
+      socket.networkOffline();
+    };
+    window.addEventListener('online', onOnline);
+    window.addEventListener('offline', onOffline);
+    patcher.start();
+    return () => {
+      window.removeEventListener('online', onOnline);
+      window.removeEventListener('offline', onOffline);
+      patcher.dispose();
+      socket.stop();
+    };
   }, [queryClient, stableFilter, url, WebSocketImpl, backoff, activity]);
 
   return { connection, activity };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, DEFAULT_BACKOFF } from './orderFeed.js';
+import { backoffDelay } from './backoff.js';
+import { DEFAULT_RECONNECT_BACKOFF as DEFAULT_BACKOFF } from './socket.js';
 
 describe('backoffDelay', () => {
   const worst = { ...DEFAULT_BACKOFF, random: () => 0.999999 };
