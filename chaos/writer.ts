@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection } from 'mongodb';
-import { ORDER_STATUSES, type OrderStatus } from '@orders/contracts';
+import { backoffDelay, ErrorCode, ORDER_STATUSES, type OrderStatus } from '@orders/contracts';
 import type { Endpoint } from './client.js';
 import { sleep, type Random } from './random.js';
 
@@ -46,6 +46,8 @@ export interface WriterOptions {
 
 const REQUEST_TIMEOUT_MS = 5_000;
 const MAX_ATTEMPTS = 8;
+/** Retries wait 100 ms, 200 ms, … up to 1 s on average (full jitter, so the lanes do not retry together). */
+const RETRY_BACKOFF = { baseMs: 200, capMs: 2_000 };
 const CUSTOMERS = ['Ada', 'Bob', 'Cleo', 'Dev', 'Eve', 'Finn', 'Gus', 'Hana'];
 const PRODUCTS = ['Lamp', 'Desk', 'Chair', 'Mug', 'Pen', 'Bike', 'Kite'];
 
@@ -169,6 +171,11 @@ export class Writer {
     this.count('driver', 'delete');
   }
 
+  /** How long to wait before retry number `retry` (1-based). */
+  private retryDelay(retry: number): number {
+    return backoffDelay(retry, { ...RETRY_BACKOFF, random: () => this.options.random.next() });
+  }
+
   /** Retries a driver write (bounded); the driver already retries once itself (retryable writes). */
   private async driverWrite<T>(write: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
@@ -177,7 +184,7 @@ export class Writer {
       } catch (err) {
         if (attempt >= MAX_ATTEMPTS || this.stopping.signal.aborted) throw err;
         this.stats.retries += 1;
-        await sleep(Math.min(1000, 50 * 2 ** attempt));
+        await sleep(this.retryDelay(attempt));
       }
     }
   }
@@ -198,7 +205,7 @@ export class Writer {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (attempt > 1) {
         this.stats.retries += 1;
-        await sleep(Math.min(1000, 50 * 2 ** attempt));
+        await sleep(this.retryDelay(attempt - 1));
       }
       const all = endpoints();
       if (all.length === 0) continue;
@@ -223,7 +230,7 @@ export class Writer {
       }
       this.stats.statuses[status] = (this.stats.statuses[status] ?? 0) + 1;
       last = String(status);
-      if (code === 'IDEMPOTENCY_IN_FLIGHT') continue;
+      if (code === ErrorCode.IdempotencyInFlight) continue;
       if (accept.includes(status)) return status;
       if (status >= 500) continue;
       throw new Error(`${method} ${path} answered ${status}`);

@@ -10,7 +10,7 @@ import {
   startDatabase,
   testConfig,
   type EmbeddedDatabase,
-} from './helpers.js';
+} from './support/app.js';
 import { RawConnection, clientFrame, upgradeRequest } from './support/raw-connection.js';
 import { TestClient } from './support/ws-client.js';
 

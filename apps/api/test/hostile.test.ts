@@ -11,7 +11,7 @@ import {
   type ServerMessage,
 } from '@orders/contracts';
 import type { App } from '../src/app.js';
-import { startApp, startDatabase, testConfig, type EmbeddedDatabase } from './helpers.js';
+import { startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
 
 /*
  * The project's own hostile suite: generated invalid input against the running API, over REST and the socket.

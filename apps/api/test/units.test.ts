@@ -17,6 +17,11 @@ describe('page cursors', () => {
     expect(decodeCursor(cursor)).toEqual(after);
   });
 
+  it('round-trip a page that ended on a stored document with a fractional _id', () => {
+    const after = { updatedAt: new Date('2026-01-02T03:04:05.678Z'), id: 5.5 };
+    expect(decodeCursor(encodeCursor(after))).toEqual(after);
+  });
+
   it('refuse anything they did not produce', () => {
     for (const bad of [
       '',

@@ -86,16 +86,20 @@ async function driverUpdate(
 
 const ids = async (page: Page) => (await readBoard(page)).map((card) => card.id);
 
+/** What beforeAll opened so far, newest last: a setup that fails part-way still closes what it started. */
+const opened: (() => Promise<void>)[] = [];
+
 beforeAll(async () => {
   stack = await startStack(process.env);
+  opened.push(() => stack.close());
   browser = await launchBrowser();
+  opened.push(() => browser.close());
   pageA = await openBoard();
   pageB = await openBoard();
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
+  for (const close of opened.reverse()) await close();
 });
 
 describe('two dashboards on the real server and the embedded database', () => {

@@ -1,18 +1,16 @@
-import type { ErrorMessage, Order, OrderEvent, Position, ReadyMessage, ResyncMessage } from '@orders/contracts';
+import type { ErrorMessage, OrderEvent, Position, ReadyMessage, ResyncMessage } from '@orders/contracts';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { OrderSocket, type ConnectionState, type OrderSocketOptions } from './socket.js';
-import { batch, createFakeSocketServer, type FakeSocket, type FakeSocketServer } from './testing/index.js';
-
-const order = (id: number, version = 1): Order => ({
-  id,
-  customer_name: 'Alice',
-  product_name: 'Kettle',
-  status: 'pending',
-  version,
-  created_at: '2026-01-01T00:00:00.000Z',
-  updated_at: '2026-01-01T00:00:00.000Z',
-});
-const created = (id: number, position: string): OrderEvent => ({ type: 'order.created', order: order(id), position });
+import {
+  batch,
+  created,
+  createFakeSocketServer,
+  deleted,
+  left,
+  makeOrder,
+  type FakeSocket,
+  type FakeSocketServer,
+} from './testing/index.js';
 
 /** Everything the client reported, in order. */
 function recorder() {
@@ -98,10 +96,10 @@ describe('OrderSocket: subscribing', () => {
     const { server, report, client } = follow();
     client.subscribe('pos-0');
     const socket = await accept(server, 0);
-    socket.push(created(1, 'pos-1'));
-    socket.push(batch(created(2, 'pos-2'), { type: 'order.deleted', id: 1, position: 'pos-3' }));
+    socket.push(created(makeOrder(1, 1), 'pos-1'));
+    socket.push(batch(created(makeOrder(2, 2), 'pos-2'), deleted(1, 'pos-3')));
     socket.push(batch());
-    socket.push({ type: 'order.left', id: 2, position: 'pos-4' });
+    socket.push(left(2, 'pos-4'));
     expect(report.events.map((event) => event.position)).toEqual(['pos-1', 'pos-2', 'pos-3', 'pos-4']);
     expect(client.position).toBe('pos-4');
   });
@@ -115,9 +113,9 @@ describe('OrderSocket: frames it cannot use', () => {
     socket.pushRaw('not json');
     socket.pushRaw(JSON.stringify({ type: 'order.created', order: { id: 2 }, position: 'pos-1' }));
     socket.pushRaw(JSON.stringify({ type: 'order.deleted', id: -1, position: 'pos-1' }));
-    socket.pushRaw(JSON.stringify({ type: 'order.created', order: order(3), position: 'pos-1', extra: true }));
+    socket.pushRaw(JSON.stringify({ type: 'order.created', order: makeOrder(3, 3), position: 'pos-1', extra: true }));
     socket.pushRaw(new Uint8Array([1, 2, 3]));
-    socket.push(created(5, 'pos-2'));
+    socket.push(created(makeOrder(5, 5), 'pos-2'));
     expect(report.invalid).toHaveLength(5);
     expect(report.invalid[0]).toBe('frame is not valid JSON');
     expect(report.invalid[4]).toBe('binary frame');
@@ -142,7 +140,7 @@ describe('OrderSocket: recovery', () => {
     const { server, report, client } = follow();
     client.subscribe('pos-0');
     const first = await accept(server, 0);
-    first.push(created(1, 'pos-7'));
+    first.push(created(makeOrder(1, 1), 'pos-7'));
     first.drop(1006);
     expect(client.state).toBe('reconnecting');
     const second = await accept(server, 1, 'pos-7');
@@ -246,7 +244,7 @@ describe('OrderSocket: resync, pause and stop', () => {
     first.push({ type: 'resync', reason: 'history_lost' });
     expect(report.resyncs).toEqual([{ type: 'resync', reason: 'history_lost' }]);
     // The socket stays open until the caller has its new snapshot.
-    first.push(created(1, 'pos-1'));
+    first.push(created(makeOrder(1, 1), 'pos-1'));
     expect(client.position).toBe('pos-1');
 
     client.subscribe('pos-50');

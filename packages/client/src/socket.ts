@@ -1,7 +1,9 @@
 import {
+  backoffDelay,
   CloseCode,
   PROTOCOL_VERSION,
   parseServerMessage,
+  type BackoffOptions,
   type ErrorMessage,
   type OrderEvent,
   type OrderFilter,
@@ -10,7 +12,6 @@ import {
   type ResyncMessage,
   type SubscribeMessage,
 } from '@orders/contracts';
-import { backoffDelay, type BackoffOptions } from './backoff.js';
 
 /** What a connection indicator shows. */
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';

@@ -1,6 +1,6 @@
 import { MongoServerError, type Collection, type Filter } from 'mongodb';
 import type { CreateOrderBody, OrderStatus, UpdateOrderBody } from '@orders/contracts';
-import type { OrderDocument } from './order-document.js';
+import { pageAfterDocument, storedVersion, type OrderDocument } from './order-document.js';
 
 /** Where a page starts: strictly after this (updated_at, id) in the list order. */
 export interface PageAfter {
@@ -16,15 +16,21 @@ export interface ListOrdersOptions {
   after?: PageAfter;
 }
 
+/**
+ * A document as read back from the collection: other clients may have written anything, so it is only an
+ * object until `orderFromDocument` has looked at it.
+ */
+export type StoredDocument = object;
+
 export interface OrdersPage {
-  orders: OrderDocument[];
+  documents: StoredDocument[];
   /** Set when more orders follow the last one returned. */
   next: PageAfter | null;
 }
 
 export type CreateResult = { status: 'created'; order: OrderDocument } | { status: 'exists' };
 export type UpdateResult =
-  | { status: 'updated'; order: OrderDocument }
+  | { status: 'updated'; document: StoredDocument }
   | { status: 'not_found' }
   | { status: 'version_mismatch'; currentVersion: number };
 export type DeleteResult =
@@ -33,7 +39,7 @@ export type DeleteResult =
 /** The orders collection as plain functions. "Not found" is `null` or a `not_found` status, never an exception. */
 export interface OrdersRepository {
   list(options: ListOrdersOptions): Promise<OrdersPage>;
-  get(id: number): Promise<OrderDocument | null>;
+  get(id: number): Promise<StoredDocument | null>;
   create(body: CreateOrderBody, now?: Date): Promise<CreateResult>;
   update(
     id: number,
@@ -71,13 +77,13 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
       .sort({ updated_at: -1, _id: -1 })
       .limit(limit + 1)
       .toArray();
-    const orders = docs.slice(0, limit);
-    const last = orders.at(-1);
-    const next = docs.length > limit && last !== undefined ? { updatedAt: last.updated_at, id: last._id } : null;
-    return { orders, next };
+    const documents: StoredDocument[] = docs.slice(0, limit);
+    const last = documents.at(-1);
+    const next = docs.length > limit && last !== undefined ? pageAfterDocument(last) : null;
+    return { documents, next };
   }
 
-  async function get(id: number): Promise<OrderDocument | null> {
+  async function get(id: number): Promise<StoredDocument | null> {
     return collection.findOne({ _id: id });
   }
 
@@ -112,12 +118,12 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
     if (changes.status !== undefined) set.status = changes.status;
     const filter: Filter<OrderDocument> =
       expectedVersion === undefined ? { _id: id } : { _id: id, version: expectedVersion };
-    const order = await collection.findOneAndUpdate(
+    const document = await collection.findOneAndUpdate(
       filter,
       { $set: set, $inc: { version: 1 } },
       { returnDocument: 'after' },
     );
-    if (order !== null) return { status: 'updated', order };
+    if (document !== null) return { status: 'updated', document };
     return missingOrMoved(id, expectedVersion);
   }
 
@@ -136,7 +142,9 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
   ): Promise<{ status: 'not_found' } | { status: 'version_mismatch'; currentVersion: number }> {
     if (expectedVersion === undefined) return { status: 'not_found' };
     const current = await collection.findOne({ _id: id }, { projection: { version: 1 } });
-    return current === null ? { status: 'not_found' } : { status: 'version_mismatch', currentVersion: current.version };
+    return current === null
+      ? { status: 'not_found' }
+      : { status: 'version_mismatch', currentVersion: storedVersion(current) };
   }
 
   async function ensureIndexes(): Promise<void> {

@@ -1,16 +1,23 @@
 import type { Duplex } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyPluginCallback } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
-import type { Hub, HubSocket } from '../orders/hub.js';
-import type { TextFrame } from '../orders/text-frame.js';
+import type { AppConfig } from '../config.js';
+import type { HubConnection, HubSocket } from '../realtime/hub/client.js';
+import type { TextFrame } from '../realtime/text-frame.js';
 import { CloseCode } from '@orders/contracts';
+import { wsConnectRateLimit } from '../plugins/rate-limit.js';
 import { watchFrameDeadline } from './ws-frame-deadline.js';
 
 /** The WebSocket endpoint: the only path that accepts an upgrade. */
 export const WS_PATH = '/ws';
 
+/** The socket adapter's view of the hub. */
+export interface SocketHub {
+  connect(socket: HubSocket): HubConnection;
+}
+
 export interface WsRouteOptions {
-  hub: Hub;
+  hub: SocketHub;
   /** Ping every socket this often; one that has not answered the previous ping is terminated (default 30 s). */
   pingIntervalMs?: number;
   /** After the server closes a socket, the peer gets this long to answer the close before it is cut (default 2 s). */
@@ -28,6 +35,21 @@ export interface WsRouteOptions {
 
 /** Text frames: a Buffer is written as is, so the hub's one encoding serves every socket. */
 const TEXT = { binary: false } as const;
+
+/**
+ * `GET /ws` on the app's hub (`fastify.realtime`): the last step of the event path, registered in app.ts.
+ * See docs/ARCHITECTURE.md, "The event path".
+ */
+const wsRoutes: FastifyPluginCallback<{ config: AppConfig }> = (fastify, { config }, done) => {
+  registerWsRoute(fastify, {
+    hub: fastify.realtime,
+    directWrites: config.ws.directWrites,
+    frameTimeoutMs: config.ws.frameTimeoutMs,
+    connectRateLimit: wsConnectRateLimit(config),
+  });
+  done();
+};
+export default wsRoutes;
 
 /**
  * `GET /ws`: the raw WebSocket endpoint. The hub owns the protocol; this file only adapts `ws` sockets to the

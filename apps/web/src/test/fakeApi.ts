@@ -1,4 +1,5 @@
-import type { CreateOrderBody, Order, OrderStatus } from '@orders/contracts';
+import { orderTime } from '@orders/client/testing';
+import { ErrorCode, type CreateOrderBody, type Order, type OrderStatus } from '@orders/contracts';
 
 /** One request the page made. */
 export interface RecordedRequest {
@@ -47,23 +48,6 @@ export function deferred<T>() {
   return { promise, resolve, reject };
 }
 
-const BASE = Date.parse('2026-03-01T09:00:00.000Z');
-
-/** A test order; `minutes` after a fixed base time. */
-export function makeOrder(id: number, minutes: number, overrides: Partial<Order> = {}): Order {
-  const stamp = new Date(BASE + minutes * 60_000).toISOString();
-  return {
-    id,
-    customer_name: `Customer ${id}`,
-    product_name: `Product ${id}`,
-    status: 'pending',
-    created_at: stamp,
-    updated_at: stamp,
-    version: 1,
-    ...overrides,
-  };
-}
-
 /**
  * An in-memory stand-in for the API behind `fetch`: the list (filtered, newest first, with a position), reads, and
  * writes with the API's refusals. `respondOnce` overrides the next matching request (a refusal, a held response).
@@ -72,7 +56,8 @@ export class FakeApi {
   readonly orders = new Map<number, Order>();
   readonly requests: RecordedRequest[] = [];
   position = 'pos-0';
-  private clock = BASE + 24 * 3600_000;
+  /** The server's clock for writes: a day after every test order made with `makeOrder`, so writes sort first. */
+  private clock = Date.parse(orderTime(24 * 60));
   private readonly overrides: Array<{ method: string; path: string; respond: Responder }> = [];
 
   constructor(orders: Order[] = []) {
@@ -132,15 +117,15 @@ export class FakeApi {
     if (request.path === '/orders' && request.method === 'GET') return json(200, this.listBody(request.search));
     if (request.path === '/orders' && request.method === 'POST') {
       const body = request.body as CreateOrderBody;
-      if (this.orders.has(body.id)) return apiError(409, 'ORDER_EXISTS', `Order ${body.id} already exists`);
+      if (this.orders.has(body.id)) return apiError(409, ErrorCode.OrderExists, `Order ${body.id} already exists`);
       const now = this.stamp();
       const order: Order = { ...body, status: body.status ?? 'pending', created_at: now, updated_at: now, version: 1 };
       this.orders.set(order.id, order);
       return json(201, order);
     }
-    if (id === undefined) return apiError(404, 'NOT_FOUND', 'No such route');
+    if (id === undefined) return apiError(404, ErrorCode.RouteNotFound, 'No such route');
     const existing = this.orders.get(id);
-    if (!existing) return apiError(404, 'ORDER_NOT_FOUND', `Order ${id} not found`);
+    if (!existing) return apiError(404, ErrorCode.OrderNotFound, `Order ${id} not found`);
     if (request.method === 'GET') return json(200, existing);
     if (request.method === 'DELETE') {
       this.orders.delete(id);
@@ -149,7 +134,7 @@ export class FakeApi {
     if (request.method === 'PUT') {
       const ifMatch = request.headers.get('if-match');
       if (ifMatch && ifMatch !== `"${existing.version}"`) {
-        return apiError(412, 'VERSION_MISMATCH', `Order ${id} has changed`);
+        return apiError(412, ErrorCode.VersionMismatch, `Order ${id} has changed`);
       }
       const updated: Order = {
         ...existing,
@@ -160,6 +145,6 @@ export class FakeApi {
       this.orders.set(id, updated);
       return json(200, updated);
     }
-    return apiError(404, 'NOT_FOUND', 'No such route');
+    return apiError(404, ErrorCode.RouteNotFound, 'No such route');
   }
 }

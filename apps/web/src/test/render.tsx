@@ -1,5 +1,5 @@
-import type { BackoffOptions } from '@orders/client';
 import { createFakeSocketServer, type FakeSocketServer } from '@orders/client/testing';
+import type { BackoffOptions } from '@orders/contracts';
 import { QueryClientProvider, type QueryClient } from '@tanstack/react-query';
 import { render } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';

@@ -1,1 +1,2 @@
 export * from './fakeSocket.js';
+export * from './orders.js';

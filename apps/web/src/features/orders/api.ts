@@ -9,9 +9,16 @@ import type {
 import { MAX_PAGE_SIZE } from '@orders/contracts';
 import { listFromPages, type OrderList } from './cache.js';
 
-/** A refusal from the API (its ErrorBody), or a failure to reach it (`status` 0, code `NETWORK`). */
+/** `ApiError.code` when the server could not be reached at all (so it sent no `ErrorCode`). */
+export const NETWORK_ERROR = 'NETWORK';
+
+/** A refusal from the API (its ErrorBody), or a failure to reach it (`status` 0, code `NETWORK_ERROR`). */
 export class ApiError extends Error {
   readonly status: number;
+  /**
+   * The API's `ErrorCode` (compare with its constants), `NETWORK_ERROR`, or `HTTP_<status>` for an answer without
+   * an error body. A string, not the union: a newer server may send a code this dashboard does not know yet.
+   */
   readonly code: string;
   readonly field: string | undefined;
 
@@ -31,19 +38,16 @@ function isErrorBody(value: unknown): value is ErrorBody {
 }
 
 async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
+  // The caller's headers win over these defaults, whatever form (object, pairs, Headers) they come in.
+  const headers = new Headers(init.headers);
+  if (!headers.has('accept')) headers.set('accept', 'application/json');
+  if (init.body && !headers.has('content-type')) headers.set('content-type', 'application/json');
   let response: Response;
   try {
-    response = await fetch(path, {
-      ...init,
-      headers: {
-        accept: 'application/json',
-        ...(init.body ? { 'content-type': 'application/json' } : {}),
-        ...init.headers,
-      },
-    });
+    response = await fetch(path, { ...init, headers });
   } catch (error) {
     if (init.signal?.aborted) throw error;
-    throw new ApiError(0, 'NETWORK', 'The server cannot be reached.');
+    throw new ApiError(0, NETWORK_ERROR, 'The server cannot be reached.');
   }
   if (response.status === 204) return undefined as T;
   let body: unknown;
@@ -112,6 +116,6 @@ export function updateOrder(id: number, changes: UpdateOrderBody, expectedVersio
 }
 
 /** `DELETE /orders/:id`. */
-export function deleteOrder(id: number): Promise<void> {
-  return request<void>(`/orders/${id}`, { method: 'DELETE' });
+export function deleteOrder(id: number): Promise<undefined> {
+  return request<undefined>(`/orders/${id}`, { method: 'DELETE' });
 }

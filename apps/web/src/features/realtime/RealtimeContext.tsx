@@ -1,4 +1,5 @@
-import { DEFAULT_RECONNECT_BACKOFF, type BackoffOptions, type WebSocketLike } from '@orders/client';
+import { DEFAULT_RECONNECT_BACKOFF, type WebSocketLike } from '@orders/client';
+import type { BackoffOptions } from '@orders/contracts';
 import { createContext, useContext, useMemo, type ReactNode } from 'react';
 
 /** A `WebSocket`-like constructor: the browser's, or a test's fake. */

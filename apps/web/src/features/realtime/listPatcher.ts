@@ -1,5 +1,11 @@
-import { backoffDelay, type BackoffOptions } from '@orders/client';
-import type { OrderEvent, OrderFilter, Position, ReadyMessage } from '@orders/contracts';
+import {
+  backoffDelay,
+  type BackoffOptions,
+  type OrderEvent,
+  type OrderFilter,
+  type Position,
+  type ReadyMessage,
+} from '@orders/contracts';
 import type { QueryClient, QueryCacheNotifyEvent } from '@tanstack/react-query';
 import { hashKey } from '@tanstack/react-query';
 import { fetchOrderList } from '../orders/api.js';

@@ -1,5 +1,5 @@
 import type { Order } from '@orders/contracts';
-import { memo, type FormEvent } from 'react';
+import { memo, type SubmitEvent } from 'react';
 import { formatAbsolute, formatRelative } from '../../../lib/format.js';
 import type { WriteProblem } from '../errors.js';
 import { OrderFields, type OrderDraft } from './OrderFields.js';
@@ -46,7 +46,7 @@ export const OrderCard = memo(function OrderCard({
   const errorId = `order-${order.id}-error`;
 
   if (editing) {
-    const submit = (event: FormEvent<HTMLFormElement>) => {
+    const submit = (event: SubmitEvent<HTMLFormElement>) => {
       event.preventDefault();
       onSave(order, editing);
     };
