@@ -37,6 +37,8 @@ export interface AppConfig {
     directWrites: boolean;
     /** A client frame (or fragmented message) begun but not completed within this is cut with close 1008. */
     frameTimeoutMs: number;
+    /** Subscribe frames one socket may send per RATE_LIMIT_WINDOW_MS; past it an error, then close 1008. */
+    subscribeMax: number;
   };
   /** Time limits on HTTP connections. See docs/ARCHITECTURE.md, "Abuse limits". */
   http: {
@@ -234,6 +236,13 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     3_600_000,
     'milliseconds from 100 to 3600000',
   );
+  const subscribeMax = read.integer(
+    'WS_SUBSCRIBE_RATE_MAX',
+    20,
+    1,
+    1_000_000,
+    'subscribe frames per socket per window, from 1 to 1000000',
+  );
   const trustProxyHops = read.integer('TRUST_PROXY', 0, 0, 10, 'a number of proxy hops from 0 (none) to 10');
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -247,7 +256,7 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     corsOrigins,
     bodyLimitBytes,
     webDistDir: absolute(baseDir, webDistDir),
-    ws: { maxBufferedBytes, batchWindowMs, hubRingSize, directWrites, frameTimeoutMs },
+    ws: { maxBufferedBytes, batchWindowMs, hubRingSize, directWrites, frameTimeoutMs, subscribeMax },
     http: { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs },
     rateLimit: { max: rateLimitMax, wsConnectMax, windowMs: rateLimitWindowMs },
     trustProxyHops,
