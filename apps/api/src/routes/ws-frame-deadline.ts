@@ -1,6 +1,9 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 
+/** The parts of a `ws` socket the deadline uses: its events, and its Receiver (read by reflection). */
+type FrameSocket = Pick<WebSocket, 'on' | 'off'>;
+
 /** ws's Receiver state between frames (GET_INFO) and while it defers an event; any other state is mid-frame. */
 const RECEIVER_BETWEEN_FRAMES = new Set([0, 6]);
 
@@ -10,7 +13,7 @@ const RECEIVER_BETWEEN_FRAMES = new Set([0, 6]);
  * `_state`, `_bufferedBytes` and `_fragments`; null when the socket has no Receiver of that shape (a test pins
  * that shape: a half frame is cut).
  */
-function midFrameProbe(socket: WebSocket): (() => boolean) | null {
+function midFrameProbe(socket: FrameSocket): (() => boolean) | null {
   const receiver: unknown = Reflect.get(socket, '_receiver');
   if (typeof receiver !== 'object' || receiver === null) return null;
   if (typeof Reflect.get(receiver, '_state') !== 'number') return null;
@@ -29,7 +32,7 @@ function midFrameProbe(socket: WebSocket): (() => boolean) | null {
  * Returns the function that stops watching. See docs/ARCHITECTURE.md, "Abuse limits".
  */
 export function watchFrameDeadline(
-  socket: WebSocket,
+  socket: FrameSocket,
   connection: Duplex,
   timeoutMs: number,
   onExpired: () => void,

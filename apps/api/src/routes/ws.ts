@@ -122,7 +122,7 @@ function adapt(socket: WebSocket, direct: DirectWriter | null, closeGraceMs: num
 
 /** Closes with `code`, and cuts the connection if the peer has not answered the close within the grace. */
 function closeWithGrace(
-  socket: WebSocket,
+  socket: Pick<WebSocket, 'close' | 'terminate' | 'once'>,
   code: number | undefined,
   reason: string | undefined,
   closeGraceMs: number,
