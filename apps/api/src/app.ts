@@ -4,12 +4,15 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AppConfig } from './config.js';
 import { installErrorHandlers } from './error-handler.js';
 import { parseJsonBody } from './json-body.js';
+import authPlugin, { type AuthPluginOptions } from './plugins/auth.js';
+import cookiePlugin from './plugins/cookie.js';
 import corsPlugin from './plugins/cors.js';
 import mongoPlugin from './plugins/mongo.js';
 import realtimePlugin from './plugins/realtime.js';
 import staticPlugin from './plugins/static.js';
 import swaggerPlugin from './plugins/swagger.js';
 import websocketPlugin from './plugins/websocket.js';
+import authRoutes from './routes/auth.js';
 import healthRoutes from './routes/health.js';
 import orderRoutes from './routes/orders.js';
 import { typeBoxValidatorCompiler } from './validation.js';
@@ -19,6 +22,8 @@ export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Fasti
 export interface BuildAppOptions {
   /** Logger options (server.ts), a logger instance, or `false` for none (tests); default: Fastify's logger at LOG_LEVEL. */
   logger?: FastifyLoggerOptions | FastifyBaseLogger | boolean;
+  /** Sign-in throttling rules (tests use small ones); default: the production rules. */
+  throttleRules?: AuthPluginOptions['throttleRules'];
 }
 
 /**
@@ -26,7 +31,7 @@ export interface BuildAppOptions {
  * `ready()`/`listen()`; boot failures (bad database, unreachable server) surface there.
  */
 export function buildApp(config: AppConfig, options: BuildAppOptions = {}): App {
-  const { logger } = options;
+  const { logger, throttleRules } = options;
   const app = Fastify({
     ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger: logger ?? { level: config.logLevel } }),
     bodyLimit: config.bodyLimitBytes,
@@ -43,14 +48,18 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): App 
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
   installErrorHandlers(app);
 
+  app.register(cookiePlugin);
+  app.register(mongoPlugin, { config });
+  // Before every plugin that adds routes: it records each route's declared access as it is registered.
+  app.register(authPlugin, { config, ...(throttleRules !== undefined && { throttleRules }) });
   app.register(corsPlugin, { config });
   app.register(websocketPlugin);
   app.register(swaggerPlugin);
-  app.register(mongoPlugin, { config });
   app.register(realtimePlugin, { config });
   app.register(staticPlugin, { config });
   app.register(healthRoutes);
   app.register(orderRoutes);
+  app.register(authRoutes, { config });
   return app;
 }
 

@@ -36,6 +36,16 @@ export interface AppConfig {
     /** Fan-out frames are encoded once and written straight to each connection (off: through ws.send). */
     directWrites: boolean;
   };
+  auth: {
+    /** Password of the `admin` user created on a first start with no users; unset: generated and written to a file. */
+    adminPassword: string | undefined;
+    /** A session unused for this long ends. */
+    sessionIdleMs: number;
+    /** A session ends this long after sign-in, however active. */
+    sessionMaxAgeMs: number;
+    /** log2 of scrypt's N for new password hashes (17 is OWASP's; lower only to make tests fast). */
+    scryptLogN: number;
+  };
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -159,6 +169,14 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     'an integer number of events from 0 to 10000000',
   );
   const directWrites = read.oneOf('WS_DIRECT_WRITES', '1', ['1', '0']) === '1';
+  const adminPassword = read.secret(
+    'ORDERS_ADMIN_PASSWORD',
+    (value) => (value.length >= 12 && value.length <= 256 ? null : 'not 12 to 256 characters long'),
+    'a password of 12 to 256 characters, or unset to generate one on first start',
+  );
+  const sessionIdleMinutes = read.integer('SESSION_IDLE_MINUTES', 720, 1, 525_600, 'minutes from 1 to 525600');
+  const sessionMaxAgeHours = read.integer('SESSION_MAX_AGE_HOURS', 168, 1, 8_760, 'hours from 1 to 8760');
+  const scryptLogN = read.integer('AUTH_SCRYPT_LOG_N', 17, 10, 20, 'an integer from 10 to 20 (17 is recommended)');
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -172,6 +190,12 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     bodyLimitBytes,
     webDistDir: absolute(baseDir, webDistDir),
     ws: { maxBufferedBytes, batchWindowMs, hubRingSize, directWrites },
+    auth: {
+      adminPassword,
+      sessionIdleMs: sessionIdleMinutes * 60_000,
+      sessionMaxAgeMs: sessionMaxAgeHours * 3_600_000,
+      scryptLogN,
+    },
   };
 }
 
@@ -229,6 +253,14 @@ class Reader {
     if (value === undefined) return undefined;
     const problem = check(value);
     return problem === null ? value : this.fail(name, redactUri(value), problem, expected, undefined);
+  }
+
+  /** Like `optional`, but a bad value is reported as `***`: a password must never reach a log or a terminal. */
+  secret(name: string, check: (value: string) => string | null, expected: string): string | undefined {
+    const value = this.env[name];
+    if (value === undefined || value === '') return undefined;
+    const problem = check(value);
+    return problem === null ? value : this.fail(name, '***', problem, expected, undefined);
   }
 
   oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {

@@ -1,3 +1,5 @@
+import { AuthErrorCode } from '@orders/contracts';
+
 /**
  * Stable, machine-readable error codes carried in every error body (`ErrorBody.code`).
  * Clients switch on these, never on messages.
@@ -17,6 +19,7 @@ export const ErrorCode = {
   UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
   DatabaseUnavailable: 'DATABASE_UNAVAILABLE',
   InternalError: 'INTERNAL_ERROR',
+  ...AuthErrorCode,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -49,4 +52,16 @@ export class HttpError extends Error {
 
 export function orderNotFound(id: number): HttpError {
   return new HttpError(404, ErrorCode.OrderNotFound, `Order ${id} does not exist`, { field: 'params/id' });
+}
+
+/** 401: no valid credentials. `WWW-Authenticate` tells API clients which scheme to use. */
+export function unauthenticated(message = 'Sign in or send Authorization: Bearer <token>'): HttpError {
+  return new HttpError(401, ErrorCode.Unauthenticated, message, {
+    headers: { 'www-authenticate': 'Bearer realm="orders"' },
+  });
+}
+
+/** 403: the credentials are valid but do not allow this request. */
+export function forbidden(message: string): HttpError {
+  return new HttpError(403, ErrorCode.Forbidden, message);
 }

@@ -14,6 +14,9 @@ export function startDatabase(): Promise<EmbeddedDatabase> {
 
 let databaseCounter = 0;
 
+/** The password of the `admin` user every test app starts with. */
+export const TEST_ADMIN_PASSWORD = 'correct horse battery staple';
+
 /** A config pointing at `uri`, with a database name of its own so tests never see each other's orders. */
 export function testConfig(uri: string, env: Record<string, string> = {}): AppConfig {
   databaseCounter += 1;
@@ -27,6 +30,9 @@ export function testConfig(uri: string, env: Record<string, string> = {}): AppCo
       MONGODB_TIMEOUT_MS: '1500',
       LOG_LEVEL: 'silent',
       WEB_DIST_DIR: join(tmpdir(), 'orders-no-dashboard-here'),
+      ORDERS_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+      // A cheap KDF keeps sign-ins fast in tests; production uses OWASP's 2^17.
+      AUTH_SCRYPT_LOG_N: '10',
       ...env,
     },
   });

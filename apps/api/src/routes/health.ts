@@ -24,13 +24,17 @@ const PING_TIMEOUT_MS = 1500;
 const healthRoutes: FastifyPluginCallbackTypebox = (fastify, _options, done) => {
   fastify.get(
     '/healthz',
-    { schema: { tags: ['health'], summary: 'Liveness: the process is up', response: { 200: HealthSchema } } },
+    {
+      config: { access: 'public' },
+      schema: { tags: ['health'], summary: 'Liveness: the process is up', response: { 200: HealthSchema } },
+    },
     () => ({ status: 'ok' as const }),
   );
 
   fastify.get(
     '/readyz',
     {
+      config: { access: 'public' },
       schema: {
         tags: ['health'],
         summary: 'Readiness: database reachable and change feed open',

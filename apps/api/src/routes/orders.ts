@@ -71,6 +71,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get(
     '/orders',
     {
+      config: { access: 'viewer' },
       schema: {
         tags: ['orders'],
         summary: 'List orders, newest change first',
@@ -107,6 +108,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get(
     '/orders/:id',
     {
+      config: { access: 'viewer' },
       schema: {
         tags: ['orders'],
         summary: 'Get one order',
@@ -141,6 +143,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post(
     '/orders',
     {
+      config: { access: 'operator' },
       schema: {
         tags: ['orders'],
         summary: 'Create an order',
@@ -206,6 +209,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.put(
     '/orders/:id',
     {
+      config: { access: 'operator' },
       schema: {
         tags: ['orders'],
         summary: 'Update an order (partial)',
@@ -236,6 +240,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.delete(
     '/orders/:id',
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['orders'],
         summary: 'Delete an order',

@@ -44,7 +44,7 @@ export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOption
   heartbeat.unref();
   fastify.addHook('onClose', () => clearInterval(heartbeat));
 
-  fastify.get('/ws', { websocket: true }, (socket, request) => {
+  fastify.get('/ws', { websocket: true, config: { access: 'viewer' } }, (socket, request) => {
     // @fastify/websocket's default preClose closes every tracked socket without a code (the client sees 1005);
     // the hub closes its sockets itself with 1001 so clients know to reconnect and resume.
     fastify.websocketServer.clients.delete(socket);

@@ -1,0 +1,74 @@
+import type { InjectOptions } from 'fastify';
+import type { Role, Scope } from '@orders/contracts';
+import type { App } from '../../src/app.js';
+import { TEST_ADMIN_PASSWORD } from '../helpers.js';
+
+/** Creates an API token straight in the app's store; returns its secret. */
+export async function createToken(
+  app: App,
+  role: Role,
+  options: { scope?: Scope | null; name?: string; expiresAt?: Date } = {},
+): Promise<string> {
+  const { secret } = await app.auth.service.tokens.create({
+    name: options.name ?? `test-${role}`,
+    role,
+    scope: options.scope ?? null,
+    expiresAt: options.expiresAt ?? new Date(Date.now() + 3_600_000),
+    createdBy: 'admin',
+  });
+  return secret;
+}
+
+/** Creates a user straight in the app's store; returns its id. */
+export async function createUser(
+  app: App,
+  username: string,
+  role: Role,
+  options: { scope?: Scope | null; password?: string } = {},
+): Promise<string> {
+  const result = await app.auth.service.users.create({
+    username,
+    passwordHash: await app.auth.service.hasher.hash(options.password ?? TEST_ADMIN_PASSWORD),
+    role,
+    scope: options.scope ?? null,
+  });
+  if (result.status !== 'created') throw new Error(`user ${username} exists`);
+  return result.user._id.toHexString();
+}
+
+/** Signs in through `POST /auth/login`; returns the `Cookie` header value of the session. */
+export async function signIn(app: App, username: string, password = TEST_ADMIN_PASSWORD): Promise<string> {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/auth/login',
+    payload: { username, password },
+  });
+  if (response.statusCode !== 200) throw new Error(`sign-in failed: ${response.statusCode} ${response.body}`);
+  const cookie = response.cookies.find((c) => c.name === 'orders_session');
+  if (cookie === undefined) throw new Error('no session cookie');
+  return `${cookie.name}=${cookie.value}`;
+}
+
+/** `Authorization` header for a token. */
+export function bearer(token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}
+
+/**
+ * The app as one principal: `inject` adds its `Authorization` header unless the request sets its own, so tests
+ * written before access control keep their requests as they were. Everything else is the app itself.
+ */
+export function actingAs(app: App, token: string): App {
+  const inject = (options: InjectOptions | string) => {
+    const request: InjectOptions = typeof options === 'string' ? { url: options } : options;
+    const headers = { ...bearer(token), ...(request.headers ?? {}) };
+    return app.inject({ ...request, headers });
+  };
+  return new Proxy(app, {
+    get(target, property) {
+      if (property === 'inject') return inject;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
