@@ -1,66 +1,9 @@
-import type {
-  CreateOrderBody,
-  ErrorBody,
-  ListOrdersResponse,
-  Order,
-  OrderFilter,
-  UpdateOrderBody,
-} from '@orders/contracts';
+import type { CreateOrderBody, ListOrdersResponse, Order, OrderFilter, UpdateOrderBody } from '@orders/contracts';
 import { MAX_PAGE_SIZE } from '@orders/contracts';
+import { request } from '../../lib/http.js';
 import { listFromPages, type OrderList } from './cache.js';
 
-/** A refusal from the API (its ErrorBody), or a failure to reach it (`status` 0, code `NETWORK`). */
-export class ApiError extends Error {
-  readonly status: number;
-  readonly code: string;
-  readonly field: string | undefined;
-
-  constructor(status: number, code: string, message: string, field?: string) {
-    super(message);
-    this.name = 'ApiError';
-    this.status = status;
-    this.code = code;
-    this.field = field;
-  }
-}
-
-function isErrorBody(value: unknown): value is ErrorBody {
-  if (typeof value !== 'object' || value === null) return false;
-  const body = value as Record<string, unknown>;
-  return typeof body.code === 'string' && typeof body.message === 'string';
-}
-
-async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(path, {
-      ...init,
-      headers: {
-        accept: 'application/json',
-        ...(init.body ? { 'content-type': 'application/json' } : {}),
-        ...init.headers,
-      },
-    });
-  } catch (error) {
-    if (init.signal?.aborted) throw error;
-    throw new ApiError(0, 'NETWORK', 'The server cannot be reached.');
-  }
-  if (response.status === 204) return undefined as T;
-  let body: unknown;
-  try {
-    body = await response.json();
-  } catch {
-    body = undefined;
-  }
-  if (!response.ok) {
-    if (isErrorBody(body)) {
-      const field = typeof body.field === 'string' ? body.field : undefined;
-      throw new ApiError(response.status, body.code, body.message, field);
-    }
-    throw new ApiError(response.status, 'HTTP_' + String(response.status), `The server answered ${response.status}.`);
-  }
-  return body as T;
-}
+export { ApiError } from '../../lib/http.js';
 
 /** Query string for one page of `GET /orders`. Repeated `status` keys, as the API expects. */
 export function listSearchParams(filter: OrderFilter, cursor?: string): URLSearchParams {
@@ -112,6 +55,6 @@ export function updateOrder(id: number, changes: UpdateOrderBody, expectedVersio
 }
 
 /** `DELETE /orders/:id`. */
-export function deleteOrder(id: number): Promise<void> {
-  return request<void>(`/orders/${id}`, { method: 'DELETE' });
+export async function deleteOrder(id: number): Promise<void> {
+  await request<unknown>(`/orders/${id}`, { method: 'DELETE' });
 }

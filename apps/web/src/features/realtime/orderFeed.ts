@@ -50,6 +50,9 @@ export function backoffDelay(attempt: number, options: BackoffOptions): number {
   return Math.floor(options.random() * ceiling);
 }
 
+/** The close codes with which the server ends a socket whose credentials no longer hold or no longer allow it. */
+export type AccessCloseCode = typeof CloseCode.Unauthenticated | typeof CloseCode.Forbidden;
+
 /** After this many failed attempts in a row the indicator says "offline" (it keeps retrying). */
 export const OFFLINE_AFTER_ATTEMPTS = 3;
 /** Events held while their list has no data yet; beyond this the list is simply read again. */
@@ -67,6 +70,12 @@ export interface OrderFeedOptions {
   onConnectionChange: (state: ConnectionState) => void;
   /** Every event received, once per frame, for the activity list and chart. */
   onEvents: (events: readonly OrderEvent[]) => void;
+  /**
+   * The server closed the socket because the credentials ended (4401: sign in again) or the role or scope changed
+   * (4403: ask who we are now). The feed reconnects as after any close; the owner decides what else to do.
+   * See docs/ARCHITECTURE.md, "Access control".
+   */
+  onAccessClosed?: (code: AccessCloseCode) => void;
 }
 
 /**
@@ -212,6 +221,9 @@ export class OrderFeed {
       if (socket !== this.#socket) return;
       this.#socket = null;
       this.#scheduleReconnect(event.code);
+      if (event.code === CloseCode.Unauthenticated || event.code === CloseCode.Forbidden) {
+        this.#options.onAccessClosed?.(event.code);
+      }
     };
     socket.onerror = () => {
       // A close event always follows; reconnecting is handled there.

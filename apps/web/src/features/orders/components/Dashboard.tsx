@@ -1,9 +1,11 @@
 import type { OrderStatus } from '@orders/contracts';
-import { useMemo, useState } from 'react';
+import { useMemo, useState, type ReactNode } from 'react';
+import { usePermissions } from '../../auth/permissions.js';
 import { useDebouncedValue } from '../../../lib/useDebouncedValue.js';
 import { ChangesChart } from '../../realtime/ChangesChart.js';
 import { ConnectionIndicator } from '../../realtime/ConnectionIndicator.js';
 import { RecentActivity } from '../../realtime/RecentActivity.js';
+import type { AccessCloseCode } from '../../realtime/orderFeed.js';
 import { useOrderSocket } from '../../realtime/useOrderSocket.js';
 import { normalizeFilter } from '../queries.js';
 import { CreateOrderForm } from './CreateOrderForm.js';
@@ -14,8 +16,17 @@ import { StatusCounts } from './StatusCounts.js';
 /** How long the customer search waits for typing to pause before it refilters and resubscribes. */
 export const CUSTOMER_SEARCH_DEBOUNCE_MS = 300;
 
-/** The whole page: header with the connection state, filters and live figures, the create form and the board. */
-export function Dashboard() {
+/**
+ * The whole page: header with the connection state and the account, filters and live figures, the create form (for
+ * roles that may create) and the board. `onAccessClosed` hears of the server closing the socket for access reasons.
+ */
+export function Dashboard({
+  account,
+  onAccessClosed,
+}: {
+  account?: ReactNode;
+  onAccessClosed?: (code: AccessCloseCode) => void;
+}) {
   const [statuses, setStatuses] = useState<OrderStatus[]>([]);
   const [customer, setCustomer] = useState('');
   const settledCustomer = useDebouncedValue(customer, CUSTOMER_SEARCH_DEBOUNCE_MS);
@@ -23,13 +34,15 @@ export function Dashboard() {
     () => normalizeFilter({ status: statuses, customer: settledCustomer }),
     [statuses, settledCustomer],
   );
-  const { connection, activity } = useOrderSocket(filter);
+  const { connection, activity } = useOrderSocket(filter, onAccessClosed);
+  const permissions = usePermissions();
 
   return (
     <div className="app">
       <header className="app-header">
         <h1>Orders</h1>
         <ConnectionIndicator state={connection} />
+        {account}
       </header>
       <div className="layout">
         <div className="sidebar">
@@ -44,8 +57,8 @@ export function Dashboard() {
           <RecentActivity activity={activity} />
         </div>
         <main className="main">
-          <CreateOrderForm />
-          <OrderBoard filter={filter} />
+          {permissions.createOrders && <CreateOrderForm />}
+          <OrderBoard filter={filter} canEdit={permissions.editOrders} canDelete={permissions.deleteOrders} />
         </main>
       </div>
     </div>

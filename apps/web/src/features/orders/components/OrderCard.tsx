@@ -1,5 +1,5 @@
 import type { Order } from '@orders/contracts';
-import { memo, type FormEvent } from 'react';
+import { memo, type SubmitEvent } from 'react';
 import { formatAbsolute, formatRelative } from '../../../lib/format.js';
 import type { WriteProblem } from '../errors.js';
 import { OrderFields, type OrderDraft } from './OrderFields.js';
@@ -20,6 +20,8 @@ interface OrderCardProps {
   saving: boolean;
   editing: EditState | null;
   confirmingDelete: boolean;
+  canEdit: boolean;
+  canDelete: boolean;
   onEdit: (order: Order) => void;
   onDraftChange: (draft: OrderDraft) => void;
   onSave: (order: Order, edit: EditState) => void;
@@ -28,13 +30,18 @@ interface OrderCardProps {
   onDelete: (order: Order) => void;
 }
 
-/** One order on the board: what it is, its status, when it last changed, and what can be done to it. */
+/**
+ * One order on the board: what it is, its status, when it last changed, and what the signed-in role may
+ * do to it.
+ */
 export const OrderCard = memo(function OrderCard({
   order,
   now,
   saving,
   editing,
   confirmingDelete,
+  canEdit,
+  canDelete,
   onEdit,
   onDraftChange,
   onSave,
@@ -45,8 +52,8 @@ export const OrderCard = memo(function OrderCard({
   const titleId = `order-${order.id}-title`;
   const errorId = `order-${order.id}-error`;
 
-  if (editing) {
-    const submit = (event: FormEvent<HTMLFormElement>) => {
+  if (editing && canEdit) {
+    const submit = (event: SubmitEvent<HTMLFormElement>) => {
       event.preventDefault();
       onSave(order, editing);
     };
@@ -116,7 +123,7 @@ export const OrderCard = memo(function OrderCard({
           </time>
           {saving && <span className="saving"> · Saving…</span>}
         </p>
-        {confirmingDelete ? (
+        {confirmingDelete && canDelete ? (
           <div className="card-actions confirm" role="group" aria-label={`Confirm deleting order #${order.id}`}>
             <span>Delete order #{order.id}?</span>
             <button type="button" className="danger" onClick={() => onDelete(order)}>
@@ -127,14 +134,20 @@ export const OrderCard = memo(function OrderCard({
             </button>
           </div>
         ) : (
-          <div className="card-actions">
-            <button type="button" onClick={() => onEdit(order)} aria-label={`Edit order #${order.id}`}>
-              Edit
-            </button>
-            <button type="button" onClick={() => onAskDelete(order.id)} aria-label={`Delete order #${order.id}`}>
-              Delete
-            </button>
-          </div>
+          (canEdit || canDelete) && (
+            <div className="card-actions">
+              {canEdit && (
+                <button type="button" onClick={() => onEdit(order)} aria-label={`Edit order #${order.id}`}>
+                  Edit
+                </button>
+              )}
+              {canDelete && (
+                <button type="button" onClick={() => onAskDelete(order.id)} aria-label={`Delete order #${order.id}`}>
+                  Delete
+                </button>
+              )}
+            </div>
+          )
         )}
       </div>
     </article>
