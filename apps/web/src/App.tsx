@@ -6,7 +6,7 @@ import { permissionsFor } from './features/auth/permissions.js';
 import { accessKey, useMe } from './features/auth/queries.js';
 import { SessionProvider, useSession } from './features/auth/session.js';
 import { Dashboard } from './features/orders/components/Dashboard.js';
-import type { AccessCloseCode } from './features/realtime/orderFeed.js';
+import type { AccessCloseCode } from './features/realtime/useOrderSocket.js';
 import { useHashPage } from './lib/useHashPage.js';
 
 /** The dashboard application (providers live in `main.tsx`, so tests can supply their own). */

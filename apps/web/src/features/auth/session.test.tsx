@@ -2,7 +2,6 @@ import type { Order, OrderEvent } from '@orders/contracts';
 import { act, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { ADMIN, apiError, FakeApi, makeOrder, makeUser } from '../../test/fakeApi.js';
-import type { FakeSocket, FakeSocketServer } from '../../test/fakeSocket.js';
 import { renderDashboard } from '../../test/render.js';
 
 const created = (order: Order, position: string): OrderEvent => ({ type: 'order.created', order, position });
@@ -15,7 +14,9 @@ function boardOrder(): string[] {
     .map((heading) => heading.textContent);
 }
 
-async function acceptSocket(server: FakeSocketServer, index: number, position = 'pos-0'): Promise<FakeSocket> {
+type SocketServer = ReturnType<typeof renderDashboard>['sockets'];
+
+async function acceptSocket(server: SocketServer, index: number, position = 'pos-0') {
   await waitFor(() => expect(server.sockets.length).toBeGreaterThan(index));
   const socket = server.sockets[index]!;
   act(() => socket.accept());

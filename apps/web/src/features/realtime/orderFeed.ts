@@ -13,6 +13,7 @@ import { hashKey } from '@tanstack/react-query';
 import { fetchOrderList } from '../orders/api.js';
 import { applyOrderEvents, type OrderList } from '../orders/cache.js';
 import { orderKeys } from '../orders/queries.js';
+import type { AccessCloseCode } from './useOrderSocket.js';
 
 /** What the connection indicator shows. */
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';
@@ -49,9 +50,6 @@ export function backoffDelay(attempt: number, options: BackoffOptions): number {
   const ceiling = Math.min(options.capMs, options.baseMs * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
   return Math.floor(options.random() * ceiling);
 }
-
-/** The close codes with which the server ends a socket whose credentials no longer hold or no longer allow it. */
-export type AccessCloseCode = typeof CloseCode.Unauthenticated | typeof CloseCode.Forbidden;
 
 /** After this many failed attempts in a row the indicator says "offline" (it keeps retrying). */
 export const OFFLINE_AFTER_ATTEMPTS = 3;

@@ -1,10 +1,13 @@
-import type { OrderFilter } from '@orders/contracts';
+import type { CloseCode, OrderFilter } from '@orders/contracts';
 import { hashKey, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useEffectEvent, useMemo, useState } from 'react';
 import { filterOfListKey, orderKeys } from '../orders/queries.js';
 import { createActivityStore, type ActivityStore } from './activity.js';
-import { OrderFeed, type AccessCloseCode, type ConnectionState } from './orderFeed.js';
+import { OrderFeed, type ConnectionState } from './orderFeed.js';
 import { defaultSocketUrl, useRealtimeConfig } from './RealtimeContext.js';
+
+/** The close codes with which the server ends a socket whose credentials no longer hold or no longer allow it. */
+export type AccessCloseCode = typeof CloseCode.Unauthenticated | typeof CloseCode.Forbidden;
 
 /** What the dashboard learns from the live feed. */
 export interface OrderSocket {
