@@ -125,7 +125,7 @@ try {
     const file = url.pathname === '/' ? 'index.html' : url.pathname.slice(1);
     try {
       const body = await readFile(join(dist, file));
-      return await route.fulfill({
+      await route.fulfill({
         status: 200,
         contentType: CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
         body,
