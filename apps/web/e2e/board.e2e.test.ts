@@ -77,16 +77,20 @@ async function driverUpdate(
 
 const ids = async (page: Page) => (await readBoard(page)).map((card) => card.id);
 
+/** What afterAll closes, newest first; filled as each piece starts, so a failed start still closes what did. */
+const openedResources: Array<() => Promise<void>> = [];
+
 beforeAll(async () => {
   stack = await startStack(process.env);
+  openedResources.unshift(() => stack.close());
   browser = await launchBrowser();
+  openedResources.unshift(() => browser.close());
   pageA = await openBoard();
   pageB = await openBoard();
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
+  for (const close of openedResources) await close();
 });
 
 describe('two dashboards on the real server and the embedded database', () => {

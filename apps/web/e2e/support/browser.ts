@@ -34,7 +34,7 @@ export async function readBoard(page: Page): Promise<CardText[]> {
   if ((await list.count()) === 0) return [];
   return list.getByRole('article').evaluateAll((articles) =>
     articles.map((article) => {
-      const details = [...article.querySelectorAll('dd')].map((dd) => dd.textContent ?? '');
+      const details = [...article.querySelectorAll('dd')].map((dd) => dd.textContent);
       return {
         id: Number((article.querySelector('h3')?.textContent ?? '').replace(/\D/g, '')),
         customer: details[0] ?? '',

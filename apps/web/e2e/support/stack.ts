@@ -89,22 +89,20 @@ async function startApiProcess(env: NodeJS.ProcessEnv): Promise<ApiProcess> {
   });
   const output: string[] = [];
   const exited = new Promise<void>((resolvePromise) => child.once('exit', () => resolvePromise()));
-  if (child.stderr) createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
+  createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
   const port = await new Promise<number>((resolvePromise, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`the API did not start:\n${output.join('\n')}`));
     }, 60_000);
-    if (child.stdout) {
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        output.push(line);
-        const match = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
-        if (match?.[1]) {
-          clearTimeout(timer);
-          resolvePromise(Number(match[1]));
-        }
-      });
-    }
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      output.push(line);
+      const match = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolvePromise(Number(match[1]));
+      }
+    });
     void exited.then(() => {
       clearTimeout(timer);
       reject(new Error(`the API exited:\n${output.join('\n')}`));
