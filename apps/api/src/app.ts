@@ -49,11 +49,12 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): App 
   installErrorHandlers(app);
 
   app.register(cookiePlugin);
+  // Before auth: its onRequest hook marks upgrade requests, so a refused upgrade's socket is destroyed after the answer.
+  app.register(websocketPlugin);
   app.register(mongoPlugin, { config });
   // Before every plugin that adds routes: it records each route's declared access as it is registered.
   app.register(authPlugin, { config, ...(throttleRules !== undefined && { throttleRules }) });
   app.register(corsPlugin, { config });
-  app.register(websocketPlugin);
   app.register(swaggerPlugin);
   app.register(realtimePlugin, { config });
   app.register(staticPlugin, { config });

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedServer } from '@orders/mongo-embedded';
-import { buildApp, type App } from '../src/app.js';
+import { buildApp, type App, type BuildAppOptions } from '../src/app.js';
 import { loadConfig, type AppConfig } from '../src/config.js';
 
 export type EmbeddedDatabase = Awaited<ReturnType<typeof startEmbeddedServer>>;
@@ -39,8 +39,8 @@ export function testConfig(uri: string, env: Record<string, string> = {}): AppCo
 }
 
 /** Builds the app with no logging and waits until it is ready (database connected, feed started). */
-export async function startApp(config: AppConfig): Promise<App> {
-  const app = buildApp(config, { logger: false });
+export async function startApp(config: AppConfig, options: Omit<BuildAppOptions, 'logger'> = {}): Promise<App> {
+  const app = buildApp(config, { ...options, logger: false });
   await app.ready();
   return app;
 }

@@ -12,10 +12,12 @@ import type { Collection } from 'mongodb';
  * "Access control".
  */
 export interface ThrottleRules {
-  /** Failures allowed per (username, address) before locking. */
+  /** Failures per (username, address) that lock it. */
   perUserAddress: number;
-  /** Failures allowed per address (any usernames) before locking. */
+  /** Failures per address (any usernames) that lock it. */
   perAddress: number;
+  /** The first lock's length; each further failure doubles it. */
+  baseLockMs: number;
   /** Longest single lock. */
   maxLockMs: number;
   /** A counter with no failure for this long starts again from zero. */
@@ -25,6 +27,7 @@ export interface ThrottleRules {
 export const DEFAULT_THROTTLE_RULES: ThrottleRules = {
   perUserAddress: 5,
   perAddress: 20,
+  baseLockMs: 1000,
   maxLockMs: 5 * 60_000,
   windowMs: 15 * 60_000,
 };
@@ -61,8 +64,9 @@ export function createLoginThrottle(
     const current = await collection.findOne({ _id: key });
     const fresh = current === null || now.getTime() - current.last_failure_at.getTime() >= rules.windowMs;
     const failures = fresh ? 1 : current.failures + 1;
-    const over = failures - allowance;
-    const lockMs = over > 0 ? Math.min(1000 * 2 ** Math.min(over - 1, 30), rules.maxLockMs) : 0;
+    // The allowance-th failure locks for baseLockMs, each further one doubles it.
+    const over = failures - allowance + 1;
+    const lockMs = over > 0 ? Math.min(rules.baseLockMs * 2 ** Math.min(over - 1, 30), rules.maxLockMs) : 0;
     const document: ThrottleDocument = {
       _id: key,
       failures,

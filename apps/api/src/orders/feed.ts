@@ -115,6 +115,10 @@ export function normalizeOrderDocument(raw: unknown, wallTime: Date): Order | nu
     created_at: created.toISOString(),
     updated_at: updated.toISOString(),
     version: version !== null && version >= 1 ? version : 1,
+    // Another writer's odd actor field is dropped, not a reason to drop the order.
+    ...(typeof doc.updated_by === 'string' &&
+      doc.updated_by.length >= 1 &&
+      doc.updated_by.length <= 200 && { updated_by: doc.updated_by }),
   };
   return orderValidator.check(order) ? order : null;
 }

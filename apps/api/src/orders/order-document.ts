@@ -12,6 +12,8 @@ export interface OrderDocument {
   created_at: Date;
   updated_at: Date;
   version: number;
+  /** Who made the last write through the API (username or token name); absent for writes by other clients. */
+  updated_by?: string;
 }
 
 /** Maps a stored document to its wire shape. */
@@ -24,6 +26,7 @@ export function toOrder(doc: OrderDocument): Order {
     created_at: toIso(doc.created_at),
     updated_at: toIso(doc.updated_at),
     version: Number(doc.version),
+    ...(typeof doc.updated_by === 'string' && { updated_by: doc.updated_by }),
   };
 }
 

@@ -49,13 +49,18 @@ export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOption
     // the hub closes its sockets itself with 1001 so clients know to reconnect and resume.
     fastify.websocketServer.clients.delete(socket);
     alive.set(socket, true);
-    const connection = hub.connect(
-      adapt(socket, directWrites ? directWriter(socket, request.raw.socket) : null, closeGraceMs),
-    );
+    const adapted = adapt(socket, directWrites ? directWriter(socket, request.raw.socket) : null, closeGraceMs);
+    const connection = hub.connect(adapted);
+    // The access hook authenticated the upgrade; the socket lives only as long as its credential.
+    const untrack =
+      request.principal !== null && request.credential !== null
+        ? fastify.auth.live.add(request.credential, request.principal, (code, reason) => adapted.close(code, reason))
+        : () => undefined;
     socket.on('pong', () => alive.set(socket, true));
     socket.on('message', (data, isBinary) => connection.message(toBuffer(data), isBinary));
     socket.on('error', (err) => request.log.warn({ err }, 'ws: socket error'));
     socket.on('close', () => {
+      untrack();
       alive.delete(socket);
       connection.closed();
     });

@@ -1,4 +1,5 @@
 import type { InjectOptions } from 'fastify';
+import WebSocket from 'ws';
 import type { Role, Scope } from '@orders/contracts';
 import type { App } from '../../src/app.js';
 import { TEST_ADMIN_PASSWORD } from '../helpers.js';
@@ -70,5 +71,22 @@ export function actingAs(app: App, token: string): App {
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
+  });
+}
+
+/** The HTTP status the upgrade got: 101 when it opened (then closed again), else the refusal's status. */
+export function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { headers });
+    socket.once('open', () => {
+      socket.close();
+      resolve(101);
+    });
+    socket.once('unexpected-response', (_request, response) => {
+      resolve(response.statusCode ?? 0);
+      response.resume();
+      socket.terminate();
+    });
+    socket.once('error', reject);
   });
 }
