@@ -81,6 +81,26 @@ describe('returning to sign-in when the session ends', () => {
     await waitFor(() => expect(boardOrder()[0]).toBe('Order #10'));
   });
 
+  it('keeps the filters picked on the board across the return to sign-in', async () => {
+    const { socket, sockets, api, user } = await liveBoard([makeOrder(1, 10), makeOrder(2, 20, { status: 'shipped' })]);
+    await user.click(screen.getByRole('checkbox', { name: 'Shipped' }));
+    await waitFor(() => expect(boardOrder()).toEqual(['Order #2']));
+    const filtered = await acceptSocket(sockets, sockets.sockets.length - 1, 'pos-0');
+    expect(filtered).not.toBe(socket);
+
+    api.session = null;
+    act(() => filtered.drop(4401));
+    await screen.findByRole('form', { name: 'Sign in' });
+    await signIn(user, 'admin', 'correct horse battery');
+
+    await waitFor(() => expect(boardOrder()).toEqual(['Order #2']));
+    expect(screen.getByRole<HTMLInputElement>('checkbox', { name: 'Shipped' }).checked).toBe(true);
+    const resumed = await acceptSocket(sockets, sockets.sockets.length - 1);
+    expect(resumed.subscriptions()).toEqual([
+      { type: 'subscribe', protocol: 1, filter: { status: ['shipped'] }, since: 'pos-0' },
+    ]);
+  });
+
   it('on a 401 from a write: shows sign-in, and the board comes back once signed in', async () => {
     const { api, user } = await liveBoard([makeOrder(1, 10)]);
     api.respondOnce('PUT', '/orders/1', () => {

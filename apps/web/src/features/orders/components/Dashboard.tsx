@@ -1,5 +1,5 @@
 import type { OrderStatus } from '@orders/contracts';
-import { useMemo, useState, type ReactNode } from 'react';
+import { useMemo, type Dispatch, type ReactNode, type SetStateAction } from 'react';
 import { usePermissions } from '../../auth/permissions.js';
 import { useDebouncedValue } from '../../../lib/useDebouncedValue.js';
 import { ChangesChart } from '../../realtime/ChangesChart.js';
@@ -15,6 +15,14 @@ import { StatusCounts } from './StatusCounts.js';
 /** How long the customer search waits for typing to pause before it refilters and resubscribes. */
 export const CUSTOMER_SEARCH_DEBOUNCE_MS = 300;
 
+/** The filters picked on the board. Kept by the page above the board, so they survive sign-in and the admin page. */
+export interface BoardFilters {
+  statuses: OrderStatus[];
+  customer: string;
+}
+
+export const NO_FILTERS: BoardFilters = { statuses: [], customer: '' };
+
 /**
  * The whole page: header with the connection state and the account, filters and live figures, the create form (for
  * roles that may create) and the board. `onAccessClosed` hears of the server closing the socket for access reasons.
@@ -22,12 +30,17 @@ export const CUSTOMER_SEARCH_DEBOUNCE_MS = 300;
 export function Dashboard({
   account,
   onAccessClosed,
+  filters,
+  onFiltersChange,
 }: {
   account?: ReactNode;
   onAccessClosed?: (code: AccessCloseCode) => void;
+  filters: BoardFilters;
+  onFiltersChange: Dispatch<SetStateAction<BoardFilters>>;
 }) {
-  const [statuses, setStatuses] = useState<OrderStatus[]>([]);
-  const [customer, setCustomer] = useState('');
+  const { statuses, customer } = filters;
+  const setStatuses = (next: OrderStatus[]) => onFiltersChange((current) => ({ ...current, statuses: next }));
+  const setCustomer = (next: string) => onFiltersChange((current) => ({ ...current, customer: next }));
   const settledCustomer = useDebouncedValue(customer, CUSTOMER_SEARCH_DEBOUNCE_MS);
   const filter = useMemo(
     () => normalizeFilter({ status: statuses, customer: settledCustomer }),
