@@ -31,7 +31,7 @@ interface OrderCardProps {
 }
 
 /**
- * One order on the board: what it is, its status, when it last changed, and what the signed-in role may
+ * One order on the board: what it is, its status, when it last changed and by whom, and what the signed-in role may
  * do to it.
  */
 export const OrderCard = memo(function OrderCard({
@@ -121,6 +121,13 @@ export const OrderCard = memo(function OrderCard({
           <time dateTime={order.updated_at} title={formatAbsolute(order.updated_at)}>
             {formatRelative(order.updated_at, now)}
           </time>
+          {order.updated_by !== undefined && (
+            // Only writes made through the API name their author; another client's write shows no one.
+            <>
+              {' by '}
+              <span className="card-actor">{order.updated_by}</span>
+            </>
+          )}
           {saving && <span className="saving"> · Saving…</span>}
         </p>
         {confirmingDelete && canDelete ? (
