@@ -32,9 +32,9 @@ export class TestClient {
     socket.on('ping', () => queueMicrotask(() => this.notify()));
   }
 
-  /** Connects to `url` (ws://127.0.0.1:port/ws) and waits for the handshake. */
-  static async connect(url: string): Promise<TestClient> {
-    const socket = new WebSocket(url);
+  /** Connects to `url` (ws://127.0.0.1:port/ws) with the upgrade's `headers` and waits for the handshake. */
+  static async connect(url: string, headers: Record<string, string> = {}): Promise<TestClient> {
+    const socket = new WebSocket(url, { headers });
     const client = new TestClient(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
@@ -44,8 +44,12 @@ export class TestClient {
   }
 
   /** Connects and subscribes; resolves once `ready` arrived. */
-  static async subscribe(url: string, message: Record<string, unknown> = {}): Promise<TestClient> {
-    const client = await TestClient.connect(url);
+  static async subscribe(
+    url: string,
+    message: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ): Promise<TestClient> {
+    const client = await TestClient.connect(url, headers);
     client.send({ type: 'subscribe', ...message });
     await client.waitFor(() => client.control().some((m) => m.type === 'ready'), 'ready');
     return client;
