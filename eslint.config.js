@@ -16,6 +16,7 @@ export default tseslint.config(
       parserOptions: {
         project: [
           './packages/contracts/tsconfig.test.json',
+          './packages/client/tsconfig.test.json',
           './packages/mongo-embedded/tsconfig.test.json',
           './apps/api/tsconfig.test.json',
           './apps/web/tsconfig.json',

@@ -29,6 +29,15 @@ export default defineConfig({
       {
         ...sourceCondition,
         test: {
+          name: 'client',
+          root: at('./packages/client'),
+          include: ['src/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        ...sourceCondition,
+        test: {
           name: 'mongo-embedded',
           root: at('./packages/mongo-embedded'),
           include: ['src/**/*.test.ts'],

@@ -1,17 +1,19 @@
+import { OrderSocket } from '@orders/client';
+import type { ListOrdersResponse, Order, OrderEvent } from '@orders/contracts';
 import WebSocket from 'ws';
-import { parseServerMessage, type ListOrdersResponse, type Order, type OrderEvent } from '@orders/contracts';
 import { sleep, type Random } from './random.js';
 
 /*
- * A dashboard-like WebSocket client that keeps its own view of the orders and records what it received, so the
- * run can check it afterwards against the database's change history:
+ * A dashboard-like client that keeps its own view of the orders and records what it received, so the run can check
+ * it afterwards against the database's change history. The connection is the dashboard's own client
+ * (`@orders/client`, over `ws`): the same subscribe, validation, resume position and reconnect backoff.
  *
  * - It starts from a snapshot (GET /orders, every page; the first page's position, taken before any read, is
  *   where the snapshot is known complete) and subscribes `since` that position.
  * - Events are applied idempotently by (id, version): a replayed event already reflected in the snapshot is an
  *   "idempotent replay", not a duplicate.
  * - On a disconnect (dropped, moved, 1001, 4000, a killed process) it reconnects to any process with `since` =
- *   the last position it applied. On `resync` it drops the socket, refetches the snapshot and subscribes again.
+ *   the last position it received. On `resync` it drops the socket, refetches the snapshot and subscribes again.
  *
  * A *segment* is a stretch of continuity: from a snapshot position, through any number of reconnects with since,
  * to the next resync. Within a segment the client must receive every change after its start exactly once, in
@@ -57,6 +59,10 @@ export interface ClientStats {
 }
 
 const REQUEST_TIMEOUT_MS = 5_000;
+/** Reconnects come quickly (the run is short) but spread out, so clients of a killed process do not move in lockstep. */
+const RECONNECT_BACKOFF = { baseMs: 50, capMs: 1_000 };
+/** A snapshot that cannot be read after this many tries leaves the client behind; the run then reports it. */
+const SNAPSHOT_ATTEMPTS = 200;
 
 export class ChaosClient {
   readonly view = new Map<number, Order>();
@@ -76,22 +82,67 @@ export class ChaosClient {
     closeCodes: {},
     protocolErrors: [],
   };
-  /** Live: subscribed and ready on an open socket. */
-  live = false;
-  private socket: WebSocket | null = null;
+  private readonly socket: OrderSocket;
+  /** The `ws` socket of the latest connection attempt, for planned drops and moves. */
+  private current: WebSocket | null = null;
   private endpoint: Endpoint | null = null;
-  private needSnapshot = true;
-  private servedSegment: Segment | null = null;
   private plannedClose: 'drop' | 'move' | null = null;
-  private wakeLoop: (() => void) | null = null;
-  private loop: Promise<void> | null = null;
+  /** Whether the connection being opened follows a planned close, and whether it resumes its segment. */
+  private attempt: { planned: 'drop' | 'move' | null; resumes: boolean } = { planned: null, resumes: false };
+  private attemptsInSegment = 0;
+  private connectFailures = 0;
+  private snapshotting: Promise<void> | null = null;
   private readonly stopping = new AbortController();
 
   constructor(
     readonly name: string,
     private readonly endpoints: () => Endpoint[],
     private readonly random: Random,
-  ) {}
+  ) {
+    this.socket = new OrderSocket({
+      url: () => this.nextUrl(),
+      connect: (url) => {
+        const socket = new WebSocket(url, { handshakeTimeout: REQUEST_TIMEOUT_MS });
+        this.current = socket;
+        return socket;
+      },
+      backoff: { ...RECONNECT_BACKOFF, random: () => random.next() },
+      listener: {
+        opened: () => {
+          this.stats.connects += 1;
+          if (this.attempt.resumes && this.attempt.planned === null) this.stats.reconnects += 1;
+        },
+        ready: (message, since) => {
+          if (since !== null && !message.resumed)
+            this.protocolError(`ready without resume after since (${JSON.stringify(message)})`);
+        },
+        events: (events) => {
+          const segment = this.segment;
+          if (segment) for (const event of events) this.apply(segment, event);
+        },
+        resync: (message) => {
+          this.stats.resyncs[message.reason] = (this.stats.resyncs[message.reason] ?? 0) + 1;
+          if (this.segment) this.segment.endedBy = 'resync';
+          // Nothing more from this socket counts: the next snapshot covers it.
+          this.socket.pause();
+          this.followFromSnapshot();
+        },
+        closed: (code) => {
+          this.stats.closeCodes[code] = (this.stats.closeCodes[code] ?? 0) + 1;
+        },
+        connectFailed: (error) => {
+          this.connectFailures += 1;
+          if (this.connectFailures % 20 === 0) process.stderr.write(`[${this.name}] ${String(error)}\n`);
+        },
+        serverError: (message) => {
+          this.protocolError(`${message.code}: ${message.message}`);
+        },
+        invalidFrame: (reason) => {
+          this.protocolError(reason);
+        },
+      },
+    });
+  }
 
   /** Current segment (null before the first snapshot). */
   get segment(): Segment | null {
@@ -103,68 +154,72 @@ export class ChaosClient {
     return this.segment?.last ?? null;
   }
 
+  /** Live: subscribed and ready on an open socket. */
+  get live(): boolean {
+    return this.socket.state === 'live';
+  }
+
   start(): void {
-    this.loop ??= this.run();
+    if (this.segments.length === 0) this.followFromSnapshot();
   }
 
   async stop(): Promise<void> {
     this.stopping.abort();
-    this.wakeLoop?.();
-    this.socket?.terminate();
-    await this.loop;
+    this.socket.stop();
+    await this.snapshotting;
   }
 
   /** Drops the connection abruptly (no close frame); the client reconnects with since. */
   drop(): void {
-    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return;
+    if (this.current?.readyState !== WebSocket.OPEN) return;
     this.plannedClose = 'drop';
     this.stats.drops += 1;
-    this.socket.terminate();
+    this.current.terminate();
   }
 
   /** Closes the connection and reconnects to another process with since. */
   move(): void {
-    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return;
+    if (this.current?.readyState !== WebSocket.OPEN) return;
     this.plannedClose = 'move';
     this.stats.moves += 1;
-    this.socket.close(1000, 'moving');
+    this.current.close(1000, 'moving');
   }
 
-  private async run(): Promise<void> {
-    const signal = this.stopping.signal;
-    let failures = 0;
-    while (!signal.aborted) {
-      try {
-        if (this.needSnapshot) {
-          await this.snapshot();
-          this.needSnapshot = false;
-        }
-        const closed = await this.connectAndServe();
-        failures = closed === 'error' ? failures + 1 : 0;
-      } catch (err) {
-        failures += 1;
-        if (failures % 20 === 0) process.stderr.write(`[${this.name}] ${(err as Error).message}\n`);
-      }
-      if (signal.aborted) break;
-      // Capped backoff with jitter so that clients of a killed process do not reconnect in lockstep.
-      const cap = Math.min(1000, 50 * 2 ** Math.min(failures, 6));
-      await sleep(cap / 2 + this.random.next() * (cap / 2), signal);
-    }
-  }
-
-  private pickEndpoint(avoid: string | null): Endpoint {
+  /** Picks the process for the next connection attempt: any, or another one after a move. */
+  private nextUrl(): string {
+    const avoid = this.plannedClose === 'move' ? (this.endpoint?.name ?? null) : null;
+    // The first connection after a snapshot starts its segment; every later one resumes it.
+    this.attempt = { planned: this.plannedClose, resumes: this.attemptsInSegment > 0 };
+    this.plannedClose = null;
+    this.attemptsInSegment += 1;
     const all = this.endpoints();
     if (all.length === 0) throw new Error('no API process is up');
     const others = all.filter((e) => e.name !== avoid);
-    return this.random.pick(others.length > 0 ? others : all);
+    this.endpoint = this.random.pick(others.length > 0 ? others : all);
+    return this.endpoint.wsUrl;
   }
 
-  /** GET /orders, every page, from any process; retried (bounded) while the database or the process is away. */
-  private async snapshot(): Promise<void> {
+  /** Reads a snapshot, then follows the feed since its position. */
+  private followFromSnapshot(): void {
+    this.snapshotting = this.snapshot().then((position) => {
+      this.snapshotting = null;
+      if (position === null || this.stopping.signal.aborted) return;
+      this.attemptsInSegment = 0;
+      this.socket.subscribe(position);
+    });
+  }
+
+  /**
+   * GET /orders, every page, from any process; retried (bounded) while the database or the process is away.
+   * Starts a new segment and answers its position, or null when stopped or out of attempts.
+   */
+  private async snapshot(): Promise<string | null> {
     const signal = this.stopping.signal;
-    for (let attempt = 0; attempt < 200 && !signal.aborted; attempt++) {
+    for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS && !signal.aborted; attempt++) {
       try {
-        const endpoint = this.pickEndpoint(null);
+        const all = this.endpoints();
+        if (all.length === 0) throw new Error('no API process is up');
+        const endpoint = this.random.pick(all);
         const orders = new Map<number, Order>();
         let position: string | null | undefined;
         let cursor: string | null = null;
@@ -175,7 +230,7 @@ export class ChaosClient {
           const body = (await response.json()) as ListOrdersResponse;
           this.stats.snapshotPages += 1;
           // The first page's position precedes every read: each change after it is in a page or will be replayed.
-          if (position === undefined) position = body.position;
+          position ??= body.position;
           for (const order of body.orders) {
             const held = orders.get(order.id);
             if (!held || held.version < order.version) orders.set(order.id, order);
@@ -194,78 +249,13 @@ export class ChaosClient {
           endedBy: 'open',
         });
         this.stats.snapshots += 1;
-        return;
+        return position;
       } catch {
         await sleep(100 + this.random.next() * 200, signal);
       }
     }
-  }
-
-  /** Connects, subscribes since the current position and applies frames until the socket closes. */
-  private async connectAndServe(): Promise<'closed' | 'resync' | 'error'> {
-    const segment = this.segment;
-    if (!segment) throw new Error('no snapshot');
-    const endpoint = this.pickEndpoint(this.plannedClose === 'move' ? (this.endpoint?.name ?? null) : null);
-    const wasPlanned = this.plannedClose;
-    this.plannedClose = null;
-    // A connection that follows a closed one of the same segment resumes it; the first after a snapshot does not.
-    const resumes = segment.last !== segment.start || this.servedSegment === segment;
-    this.servedSegment = segment;
-    const socket = new WebSocket(endpoint.wsUrl, { handshakeTimeout: REQUEST_TIMEOUT_MS });
-    this.socket = socket;
-    this.endpoint = endpoint;
-    let outcome: 'closed' | 'resync' | 'error' = 'closed';
-    let opened = false;
-    await new Promise<void>((resolveClosed) => {
-      this.wakeLoop = () => resolveClosed();
-      socket.on('open', () => {
-        opened = true;
-        this.stats.connects += 1;
-        if (resumes && wasPlanned === null) this.stats.reconnects += 1;
-        socket.send(JSON.stringify({ type: 'subscribe', since: segment.last }));
-      });
-      socket.on('message', (data: Buffer, isBinary) => {
-        if (this.socket !== socket) return;
-        if (isBinary) return this.protocolError('binary frame');
-        const parsed = parseServerMessage(data.toString('utf8'));
-        if (!parsed.ok) return this.protocolError(parsed.error);
-        const message = parsed.value;
-        switch (message.type) {
-          case 'ready':
-            if (!message.resumed) this.protocolError(`ready without resume after since (${JSON.stringify(message)})`);
-            this.live = true;
-            return;
-          case 'resync':
-            this.stats.resyncs[message.reason] = (this.stats.resyncs[message.reason] ?? 0) + 1;
-            segment.endedBy = 'resync';
-            this.needSnapshot = true;
-            this.live = false;
-            outcome = 'resync';
-            // Nothing more from this socket counts: the next snapshot covers it.
-            this.socket = null;
-            socket.close(1000, 'resync');
-            return;
-          case 'error':
-            return this.protocolError(`${message.code}: ${message.message}`);
-          case 'batch':
-            for (const event of message.events) this.apply(segment, event);
-            return;
-          default:
-            this.apply(segment, message);
-        }
-      });
-      socket.on('error', () => {
-        if (!opened) outcome = 'error';
-      });
-      socket.on('close', (code) => {
-        this.stats.closeCodes[code] = (this.stats.closeCodes[code] ?? 0) + 1;
-        if (this.socket === socket) this.socket = null;
-        this.live = false;
-        resolveClosed();
-      });
-    });
-    this.wakeLoop = null;
-    return outcome;
+    if (!signal.aborted) process.stderr.write(`[${this.name}] no snapshot after ${SNAPSHOT_ATTEMPTS} attempts\n`);
+    return null;
   }
 
   private apply(segment: Segment, event: OrderEvent): void {

@@ -6,7 +6,7 @@ import { ChaosClient, type Endpoint } from './client.js';
 import { startApi, startEngine, type ApiProcess, type EngineProcess, type LogCounts } from './processes.js';
 import { Random, sleep } from './random.js';
 import { currentPosition, readHistory, verifyClient, type ClientVerdict } from './verify.js';
-import { Writer, type WriterStats } from './writer.js';
+import { Writer, type StoredOrder, type WriterStats } from './writer.js';
 
 /*
  * The fault run (issue 5, "How it is shown"): the engine in its own process on a data directory, several API
@@ -151,7 +151,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // The writer's and the verifier's own connection (not the API's appName, so fail points spare it).
     control = new MongoClient(engine.uri, { appName: 'chaos-control', serverSelectionTimeoutMS: 2_000 });
     await control.connect();
-    const orders: Collection = control.db(dbName).collection('orders');
+    const orders: Collection<StoredOrder> = control.db(dbName).collection<StoredOrder>('orders');
     const start = await currentPosition(orders);
 
     for (let i = 0; i < options.clients; i++) {

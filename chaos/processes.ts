@@ -98,7 +98,10 @@ function waitForLine(
 ): Promise<string> {
   return new Promise((resolveLine, reject) => {
     const stdout = child.process.stdout;
-    if (!stdout) return reject(new Error(`${what}: no stdout`));
+    if (!stdout) {
+      reject(new Error(`${what}: no stdout`));
+      return;
+    }
     const lines = createInterface({ input: stdout });
     const timer = setTimeout(() => {
       void child.stop('SIGKILL');

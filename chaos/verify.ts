@@ -1,5 +1,6 @@
-import type { Collection, Document } from 'mongodb';
+import type { Collection } from 'mongodb';
 import type { ChaosClient } from './client.js';
+import type { StoredOrder } from './writer.js';
 
 /*
  * The truth the run checks against is the database itself, read through the driver: its change history on the
@@ -13,7 +14,7 @@ export interface TruthEvent {
 }
 
 /** Opens a change stream at the present and returns its position (the post-batch token of an empty batch). */
-export async function currentPosition(orders: Collection): Promise<string> {
+export async function currentPosition(orders: Collection<StoredOrder>): Promise<string> {
   const stream = orders.watch([]);
   try {
     const change = await stream.tryNext();
@@ -27,7 +28,11 @@ export async function currentPosition(orders: Collection): Promise<string> {
 }
 
 /** Every change to the orders collection after `since`, in commit order, read until the history is exhausted. */
-export async function readHistory(orders: Collection, since: string, limit = 1_000_000): Promise<TruthEvent[]> {
+export async function readHistory(
+  orders: Collection<StoredOrder>,
+  since: string,
+  limit = 1_000_000,
+): Promise<TruthEvent[]> {
   const stream = orders.watch([], { resumeAfter: { _data: since }, batchSize: 1000 });
   const events: TruthEvent[] = [];
   try {
@@ -63,12 +68,12 @@ export interface ClientVerdict {
 }
 
 /** The fields a client's view must agree on with the database. */
-function fingerprint(order: Record<string, unknown>): string {
-  return JSON.stringify([order.version ?? 1, order.status, order.customer_name, order.product_name]);
+function fingerprint(order: Pick<StoredOrder, 'version' | 'status' | 'customer_name' | 'product_name'>): string {
+  return JSON.stringify([order.version, order.status, order.customer_name, order.product_name]);
 }
 
 /** Checks one client against the history and the final documents. */
-export function verifyClient(client: ChaosClient, history: TruthEvent[], documents: Document[]): ClientVerdict {
+export function verifyClient(client: ChaosClient, history: TruthEvent[], documents: StoredOrder[]): ClientVerdict {
   let lost = 0;
   const lostExamples: string[] = [];
   for (const segment of client.segments) {
@@ -90,13 +95,13 @@ export function verifyClient(client: ChaosClient, history: TruthEvent[], documen
     divergent += 1;
     if (divergentExamples.length < 5) divergentExamples.push(text);
   };
-  const stored = new Map<number, Document>();
-  for (const doc of documents) stored.set(Number(doc._id), doc);
+  const stored = new Map<number, StoredOrder>();
+  for (const doc of documents) stored.set(doc._id, doc);
   for (const [id, doc] of stored) {
     const held = client.view.get(id);
     if (!held) note(`order ${id} missing`);
-    else if (fingerprint({ ...held }) !== fingerprint(doc)) {
-      note(`order ${id}: client ${fingerprint({ ...held })} vs database ${fingerprint(doc)}`);
+    else if (fingerprint(held) !== fingerprint(doc)) {
+      note(`order ${id}: client ${fingerprint(held)} vs database ${fingerprint(doc)}`);
     }
   }
   for (const id of client.view.keys()) if (!stored.has(id)) note(`order ${id} deleted in the database but held`);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection } from 'mongodb';
-import { ORDER_STATUSES } from '@orders/contracts';
+import { backoffDelay, ErrorCode, ORDER_STATUSES, type OrderStatus } from '@orders/contracts';
 import type { Endpoint } from './client.js';
 import { sleep, type Random } from './random.js';
 
@@ -24,17 +24,30 @@ export interface WriterStats {
   idempotentReplays: number;
 }
 
+/** An order as the orders collection holds it: the API's stored shape, which the direct writes follow too. */
+export interface StoredOrder {
+  _id: number;
+  customer_name: string;
+  product_name: string;
+  status: OrderStatus;
+  created_at: Date;
+  updated_at: Date;
+  version: number;
+}
+
 export interface WriterOptions {
   lanes: number;
   /** Pause between two writes of a lane (ms). */
   pauseMs: number;
   endpoints: () => Endpoint[];
-  orders: Collection;
+  orders: Collection<StoredOrder>;
   random: Random;
 }
 
 const REQUEST_TIMEOUT_MS = 5_000;
 const MAX_ATTEMPTS = 8;
+/** Retries wait 100 ms, 200 ms, … up to 1 s on average (full jitter, so the lanes do not retry together). */
+const RETRY_BACKOFF = { baseMs: 200, capMs: 2_000 };
 const CUSTOMERS = ['Ada', 'Bob', 'Cleo', 'Dev', 'Eve', 'Finn', 'Gus', 'Hana'];
 const PRODUCTS = ['Lamp', 'Desk', 'Chair', 'Mug', 'Pen', 'Bike', 'Kite'];
 
@@ -95,12 +108,13 @@ export class Writer {
   /** Creates order `id`; false when it could not be created. */
   private async create(id: number, viaHttp: boolean): Promise<boolean> {
     const { random } = this.options;
-    const body = { id, customer_name: random.pick(CUSTOMERS), product_name: random.pick(PRODUCTS), status: 'pending' };
+    const status: OrderStatus = 'pending';
+    const body = { id, customer_name: random.pick(CUSTOMERS), product_name: random.pick(PRODUCTS), status };
     if (viaHttp) {
       const key = randomUUID();
-      const status = await this.http('POST', '/orders', body, { 'idempotency-key': key }, [201, 409]);
+      const answer = await this.http('POST', '/orders', body, { 'idempotency-key': key }, [201, 409]);
       this.count('http', 'create');
-      return status === 201 || status === 409;
+      return answer === 201 || answer === 409;
     }
     const now = new Date();
     await this.driverWrite(() =>
@@ -110,7 +124,7 @@ export class Writer {
         created_at: now,
         updated_at: now,
         version: 1,
-      } as never),
+      }),
     );
     this.count('driver', 'create');
     return true;
@@ -128,24 +142,20 @@ export class Writer {
       return status === 200;
     }
     if (random.chance(0.2)) {
-      const current = await this.driverWrite(() => this.options.orders.findOne({ _id: id as never }));
+      const current = await this.driverWrite(() => this.options.orders.findOne({ _id: id }));
       if (current === null) return false;
-      const version = typeof current.version === 'number' ? current.version : 1;
       const { _id: _ignored, ...rest } = current;
       await this.driverWrite(() =>
         this.options.orders.replaceOne(
-          { _id: id as never },
-          { ...rest, ...change, updated_at: new Date(), version: version + 1 },
+          { _id: id },
+          { ...rest, ...change, updated_at: new Date(), version: current.version + 1 },
         ),
       );
       this.count('driver', 'replace');
       return true;
     }
     const result = await this.driverWrite(() =>
-      this.options.orders.updateOne(
-        { _id: id as never },
-        { $set: { ...change, updated_at: new Date() }, $inc: { version: 1 } },
-      ),
+      this.options.orders.updateOne({ _id: id }, { $set: { ...change, updated_at: new Date() }, $inc: { version: 1 } }),
     );
     this.count('driver', 'update');
     return result.matchedCount === 1;
@@ -157,8 +167,13 @@ export class Writer {
       this.count('http', 'delete');
       return;
     }
-    await this.driverWrite(() => this.options.orders.deleteOne({ _id: id as never }));
+    await this.driverWrite(() => this.options.orders.deleteOne({ _id: id }));
     this.count('driver', 'delete');
+  }
+
+  /** How long to wait before retry number `retry` (1-based). */
+  private retryDelay(retry: number): number {
+    return backoffDelay(retry, { ...RETRY_BACKOFF, random: () => this.options.random.next() });
   }
 
   /** Retries a driver write (bounded); the driver already retries once itself (retryable writes). */
@@ -169,7 +184,7 @@ export class Writer {
       } catch (err) {
         if (attempt >= MAX_ATTEMPTS || this.stopping.signal.aborted) throw err;
         this.stats.retries += 1;
-        await sleep(Math.min(1000, 50 * 2 ** attempt));
+        await sleep(this.retryDelay(attempt));
       }
     }
   }
@@ -190,7 +205,7 @@ export class Writer {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (attempt > 1) {
         this.stats.retries += 1;
-        await sleep(Math.min(1000, 50 * 2 ** attempt));
+        await sleep(this.retryDelay(attempt - 1));
       }
       const all = endpoints();
       if (all.length === 0) continue;
@@ -215,7 +230,7 @@ export class Writer {
       }
       this.stats.statuses[status] = (this.stats.statuses[status] ?? 0) + 1;
       last = String(status);
-      if (code === 'IDEMPOTENCY_IN_FLIGHT') continue;
+      if (code === ErrorCode.IdempotencyInFlight) continue;
       if (accept.includes(status)) return status;
       if (status >= 500) continue;
       throw new Error(`${method} ${path} answered ${status}`);

@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { ChangeItem } from '../../apps/api/src/orders/feed.js';
-import { Hub } from '../../apps/api/src/orders/hub.js';
+import type { ChangeItem } from '../../apps/api/src/realtime/change-mapping.js';
+import { Hub } from '../../apps/api/src/realtime/hub/hub.js';
+import { FeedPosition } from '../../apps/api/src/realtime/position.js';
 import websocketPlugin from '../../apps/api/src/plugins/websocket.js';
 import { registerWsRoute } from '../../apps/api/src/routes/ws.js';
 import { Child, raisePriority } from './ipc.js';
@@ -29,6 +30,8 @@ if (counts.some((c) => !Number.isInteger(c) || c < 1) || !Number.isInteger(round
 interface Side {
   name: string;
   hub: Hub;
+  /** Written before each publish, as the change feed does. */
+  position: FeedPosition;
   app: FastifyInstance;
   port: number;
   loadgens: Child[];
@@ -39,7 +42,8 @@ interface Side {
 }
 
 async function side(name: string, directWrites: boolean): Promise<Side> {
-  const hub = new Hub({ maxBufferedBytes: 4 * 1024 * 1024, batchWindowMs: 5, ringSize: 1000 });
+  const position = new FeedPosition();
+  const hub = new Hub({ position, maxBufferedBytes: 4 * 1024 * 1024, batchWindowMs: 5, ringSize: 1000 });
   const app = Fastify({ logger: false });
   await app.register(websocketPlugin);
   registerWsRoute(app, { hub, directWrites });
@@ -51,6 +55,7 @@ async function side(name: string, directWrites: boolean): Promise<Side> {
   return {
     name,
     hub,
+    position,
     app,
     port: (app.server.address() as AddressInfo).port,
     loadgens,
@@ -98,7 +103,9 @@ function flushOnce(s: Side): Promise<{ cpuUs: number; wallMs: number }> {
         resolve({ cpuUs: c.user + c.system, wallMs: performance.now() - t0 });
       },
     });
-    s.hub.publish(item());
+    const next = item();
+    s.position.set(next.position);
+    s.hub.publish(next);
   });
 }
 

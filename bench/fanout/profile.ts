@@ -1,4 +1,9 @@
-/** Summarizes a V8 CPU profile (the format `node --cpu-prof` writes) by self time per function. */
+/* Summarizes a V8 CPU profile (the format `node --cpu-prof` writes) by self time per function. */
+
+import { fileURLToPath } from 'node:url';
+
+/** This checkout's root (with a trailing slash): locations inside it are shown relative to it. */
+const REPOSITORY_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 interface ProfileNode {
   id: number;
@@ -48,11 +53,10 @@ export function hotFunctions(
 }
 
 function shorten(url: string): string {
-  const path = url.replace(/^file:\/\//, '');
+  const path = url.startsWith('file:') ? fileURLToPath(url) : url;
   const nm = path.lastIndexOf('node_modules/');
   if (nm !== -1) return path.slice(nm + 'node_modules/'.length);
-  const repo = path.indexOf('/work/main/');
-  return repo !== -1 ? path.slice(repo + '/work/main/'.length) : path;
+  return path.startsWith(REPOSITORY_ROOT) ? path.slice(REPOSITORY_ROOT.length) : path;
 }
 
 /** Markdown table of the hot functions. */

@@ -3,7 +3,7 @@ import { Session } from 'node:inspector/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Server as SocketIoServer } from 'socket.io';
-import type { ChangeItem } from '../../apps/api/src/orders/feed.js';
+import type { ChangeItem } from '../../apps/api/src/realtime/change-mapping.js';
 import { startBenchApi, type BenchApi } from './api.js';
 import type { FloorPass } from './floor.js';
 import { serve } from './ipc.js';

@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runHarness } from './harness.js';
 import { RawClient } from './raw-client.js';
 
@@ -8,6 +8,9 @@ import { RawClient } from './raw-client.js';
  * the same code paths as `npm run bench`, with 20 clients and 50 writes per transport. It asserts counts and
  * joins, never timings.
  */
+
+/** How long a fake server's frames may take to be read (a bound, not a measurement). */
+const WAIT = { timeout: 10_000, interval: 10 };
 
 describe('fan-out harness (smoke)', () => {
   it('delivers every write to every client on both transports and joins the timestamps', async () => {
@@ -135,9 +138,7 @@ describe('raw WebSocket client', () => {
     });
     const client = track(new RawClient({ host: '127.0.0.1', port, transport: 'ws', probe: false }));
     await client.ready;
-    const deadline = Date.now() + 10_000;
-    while (client.events < 14 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(client.events).toBe(14);
+    await vi.waitFor(() => expect(client.events).toBe(14), WAIT);
     // The client's frames after the upgrade: its subscribe (text), then a masked pong echoing "hi". The fake
     // server shares this process, so the pong may reach it after the client counted the last event.
     const clientFrames = (): { opcode: number; payload: string }[] => {
@@ -154,12 +155,12 @@ describe('raw WebSocket client', () => {
       }
       return frames;
     };
-    while (clientFrames().length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-    const frames = clientFrames();
-    expect(frames).toEqual([
-      { opcode: 0x1, payload: '{"type":"subscribe"}' },
-      { opcode: 0xa, payload: 'hi' },
-    ]);
+    await vi.waitFor(() => {
+      expect(clientFrames()).toEqual([
+        { opcode: 0x1, payload: '{"type":"subscribe"}' },
+        { opcode: 0xa, payload: 'hi' },
+      ]);
+    }, WAIT);
   });
 
   it('rejects ready when the server refuses the upgrade', async () => {
@@ -186,9 +187,7 @@ describe('raw WebSocket client', () => {
     });
     const client = track(new RawClient({ host: '127.0.0.1', port, transport: 'ws', probe: true }));
     await client.ready;
-    const deadline = Date.now() + 10_000;
-    while (client.samples.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(client.samples.map(([id]) => id)).toEqual([7, 8]);
+    await vi.waitFor(() => expect(client.samples.map(([id]) => id)).toEqual([7, 8]), WAIT);
     expect(client.events).toBe(2);
   });
 });

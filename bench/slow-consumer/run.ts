@@ -472,10 +472,10 @@ async function runPhase(
     const cutsBefore = before.hub?.slowConsumerCloses ?? 0;
     const peak = memoryOf(before);
     const cutTimes: number[] = [];
-    let sampling = true;
+    const stopSampling = new AbortController();
     let lastSample = before;
     const sampler = (async () => {
-      while (sampling) {
+      while (!stopSampling.signal.aborted) {
         const s = await server.call<ServerSample>('sample', { gc: false });
         lastSample = s;
         const m = memoryOf(s);
@@ -517,7 +517,7 @@ async function runPhase(
     // Slow clients the hub did not cut (still connected after draining) are closed here.
     for (const s of slow) s.destroy();
     await waitUntil(() => (lastSample.hub?.clients ?? 0) <= normals.length, 5_000);
-    sampling = false;
+    stopSampling.abort();
     await sampler;
     lag.disable();
     const after = await server.call<ServerSample>('sample', { gc: true });

@@ -15,6 +15,7 @@ import websocketPlugin from './plugins/websocket.js';
 import authRoutes from './routes/auth.js';
 import healthRoutes from './routes/health.js';
 import orderRoutes from './routes/orders.js';
+import wsRoutes from './routes/ws.js';
 import { typeBoxValidatorCompiler } from './validation.js';
 
 export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -60,6 +61,8 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): App 
   app.register(staticPlugin, { config });
   app.register(healthRoutes);
   app.register(orderRoutes);
+  // The real-time stream: change feed → hub (plugins/realtime.ts) → this socket endpoint.
+  app.register(wsRoutes, { config });
   app.register(authRoutes, { config });
   return app;
 }

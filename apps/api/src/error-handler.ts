@@ -1,15 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import {
-  MongoNetworkError,
-  MongoNotConnectedError,
-  MongoOperationTimeoutError,
-  MongoServerError,
-  MongoServerSelectionError,
-  MongoTopologyClosedError,
-} from 'mongodb';
-import type { ErrorBody } from '@orders/contracts';
-import { ErrorCode, HttpError } from './errors.js';
+import { ErrorCode, type ErrorBody } from '@orders/contracts';
+import { isDatabaseUnavailable } from './driver-errors.js';
+import { HttpError } from './errors.js';
 
 /** Paths the API owns; the dashboard's SPA fallback never answers them. */
 const API_PREFIXES = ['/orders', '/ws', '/docs', '/openapi.json', '/healthz', '/readyz'];
@@ -19,21 +12,6 @@ export function errorBody(statusCode: number, code: string, message: string, fie
   const body: ErrorBody = { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', code, message };
   if (field !== undefined) body.field = field;
   return body;
-}
-
-/** Server answers meaning "shutting down or stepping down": a retry elsewhere or later can succeed. */
-const UNAVAILABLE_SERVER_CODES = new Set([91, 189, 10107, 11600, 11602, 13435, 13436]);
-
-/** True for driver errors meaning "no usable server right now" (answered 503 DATABASE_UNAVAILABLE). */
-export function isDatabaseUnavailable(error: unknown): boolean {
-  return (
-    (error instanceof MongoServerError && typeof error.code === 'number' && UNAVAILABLE_SERVER_CODES.has(error.code)) ||
-    error instanceof MongoServerSelectionError ||
-    error instanceof MongoNetworkError ||
-    error instanceof MongoNotConnectedError ||
-    error instanceof MongoTopologyClosedError ||
-    error instanceof MongoOperationTimeoutError
-  );
 }
 
 interface MappedError {
@@ -52,7 +30,10 @@ export function mapError(error: unknown): MappedError {
       headers: { 'retry-after': '1' },
     };
   }
-  const fastifyError = error as Partial<FastifyError> & { validationContext?: string };
+  // Anything can be thrown (`throw undefined` included): only an object has fields to read.
+  const fastifyError = (typeof error === 'object' && error !== null ? error : {}) as Partial<FastifyError> & {
+    validationContext?: string;
+  };
   if (Array.isArray(fastifyError.validation) && fastifyError.validation.length > 0) {
     const first = fastifyError.validation[0]!;
     const part = fastifyError.validationContext ?? 'body';

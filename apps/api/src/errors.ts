@@ -1,27 +1,4 @@
-import { AuthErrorCode } from '@orders/contracts';
-
-/**
- * Stable, machine-readable error codes carried in every error body (`ErrorBody.code`).
- * Clients switch on these, never on messages.
- */
-export const ErrorCode = {
-  ValidationFailed: 'VALIDATION_FAILED',
-  InvalidJson: 'INVALID_JSON',
-  ForbiddenKey: 'FORBIDDEN_KEY',
-  InvalidCursor: 'INVALID_CURSOR',
-  RouteNotFound: 'ROUTE_NOT_FOUND',
-  OrderNotFound: 'ORDER_NOT_FOUND',
-  OrderExists: 'ORDER_EXISTS',
-  IdempotencyInFlight: 'IDEMPOTENCY_IN_FLIGHT',
-  IdempotencyKeyReused: 'IDEMPOTENCY_KEY_REUSED',
-  VersionMismatch: 'VERSION_MISMATCH',
-  BodyTooLarge: 'BODY_TOO_LARGE',
-  UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
-  DatabaseUnavailable: 'DATABASE_UNAVAILABLE',
-  InternalError: 'INTERNAL_ERROR',
-  ...AuthErrorCode,
-} as const;
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+import { ErrorCode } from '@orders/contracts';
 
 /**
  * An error a handler throws to answer a specific 4xx/5xx; the error handler turns it into an `ErrorBody`.

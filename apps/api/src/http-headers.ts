@@ -1,4 +1,5 @@
-import { ErrorCode, HttpError } from './errors.js';
+import { ErrorCode } from '@orders/contracts';
+import { HttpError } from './errors.js';
 
 /** The ETag of an order version: a strong validator, `"<version>"`. */
 export function etag(version: number): string {

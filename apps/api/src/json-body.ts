@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
-import { ErrorCode, HttpError } from './errors.js';
+import { ErrorCode } from '@orders/contracts';
+import { HttpError } from './errors.js';
 
 /** Keys that could change an object's prototype once the body is copied or merged somewhere. */
 function forbiddenKey(key: string, value: unknown): boolean {

@@ -3,7 +3,7 @@ import type { InjectOptions } from 'fastify';
 import { ROLES, type Role } from '@orders/contracts';
 import type { App } from '../src/app.js';
 import type { Access } from '../src/plugins/auth.js';
-import { json, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './helpers.js';
+import { json, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
 import { bearer, createToken, createUser, signIn, upgradeStatus } from './support/auth.js';
 
 let database: EmbeddedDatabase;

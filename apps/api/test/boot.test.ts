@@ -2,8 +2,8 @@ import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { DatabaseBootError, STANDALONE_MESSAGE } from '../src/db.js';
-import { startFakeStandalone } from './fake-standalone.js';
-import { testConfig } from './helpers.js';
+import { startFakeStandalone } from './support/fake-standalone.js';
+import { testConfig } from './support/app.js';
 
 /** A port on 127.0.0.1 that nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedServer } from '@orders/mongo-embedded';
 import type { App } from '../src/app.js';
-import { json, seedOrder, startApp, testConfig, type EmbeddedDatabase } from './helpers.js';
+import { json, seedOrder, startApp, testConfig, type EmbeddedDatabase } from './support/app.js';
 
 let database: EmbeddedDatabase | null = null;
 let app: App;

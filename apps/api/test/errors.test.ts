@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../src/app.js';
-import { json, startDatabase, testConfig, type EmbeddedDatabase } from './helpers.js';
+import { json, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
 
 let database: EmbeddedDatabase;
 let app: App;

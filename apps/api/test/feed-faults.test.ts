@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmbeddedServer } from '@orders/mongo-embedded';
 import type { App } from '../src/app.js';
-import { startApp, testConfig } from './helpers.js';
+import { startApp, testConfig } from './support/app.js';
 import { TestClient } from './support/ws-client.js';
 
 /*

@@ -1,15 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ResyncReason } from '@orders/contracts';
 import {
-  ChangeFeed,
-  createReplayOpener,
   mapChange,
   type ChangeCursor,
   type ChangeItem,
-  type FeedSink,
   type RawChange,
   type StreamStart,
-} from '../src/orders/feed.js';
+} from '../src/realtime/change-mapping.js';
+import { ChangeFeed, type FeedSink } from '../src/realtime/feed.js';
+import { createReplayOpener } from '../src/realtime/replay.js';
 import { pos, serverError } from './support/realtime-fakes.js';
 
 type Step = { change: RawChange } | { idle: string } | { error: Error };
@@ -97,7 +96,6 @@ function recordingLog() {
   };
 }
 
-const WALL = new Date('2026-03-01T12:00:00.000Z');
 const STORED = {
   customer_name: 'Ada',
   product_name: 'Lamp',
@@ -108,7 +106,7 @@ const STORED = {
 };
 
 function change(n: number, operationType: string, fields: Partial<RawChange> = {}): RawChange {
-  return { _id: { _data: pos(n) }, operationType, wallTime: WALL, ...fields };
+  return { _id: { _data: pos(n) }, operationType, ...fields };
 }
 
 const feeds: ChangeFeed[] = [];
@@ -178,7 +176,7 @@ describe('change mapping', () => {
     });
   });
 
-  it('normalizes a document written directly through the driver without dates or version', () => {
+  it('shows a document written directly through the driver without dates or version with the documented defaults', () => {
     const mapped = mapChange(
       change(1, 'insert', { fullDocument: { _id: 9, customer_name: 'Bob', product_name: 'Pen', status: 'shipped' } }),
     );
@@ -188,8 +186,9 @@ describe('change mapping', () => {
         order: {
           id: 9,
           status: 'shipped',
-          created_at: WALL.toISOString(),
-          updated_at: WALL.toISOString(),
+          // The same defaults REST shows (no wall-clock time: GET /orders/9 must read the same).
+          created_at: '1970-01-01T00:00:00.000Z',
+          updated_at: '1970-01-01T00:00:00.000Z',
           version: 1,
         },
       },
@@ -409,6 +408,8 @@ describe('change feed', () => {
       log: recordingLog(),
       initialBackoffMs: 60_000,
       maxBackoffMs: 60_000,
+      // The top of the jitter window, so the retry is surely still waiting when close() comes.
+      random: () => 1 - Number.EPSILON,
     });
     await feed.start();
     await vi.waitFor(() => expect(source.streams[0]?.closed).toBe(true));

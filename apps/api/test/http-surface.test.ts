@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { json, makeDashboard, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './helpers.js';
+import { json, makeDashboard, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
 
 let database: EmbeddedDatabase;
 let app: App;

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CloseCode, MAX_CLIENT_FRAME_BYTES, ResyncReason } from '@orders/contracts';
-import { Hub, type HubOptions } from '../src/orders/hub.js';
 import {
   FakeSocket,
+  FedHub,
+  type TestHubOptions,
   ScriptedReplay,
   created,
   deleted,
@@ -14,15 +15,21 @@ import {
   updated,
 } from './support/realtime-fakes.js';
 
-const hubs: Hub[] = [];
+const hubs: FedHub[] = [];
 
-function makeHub(options: Partial<HubOptions> = {}): Hub {
-  const hub = new Hub({ maxBufferedBytes: 1024 * 1024, batchWindowMs: 0, ringSize: 100, log: silentLog, ...options });
+function makeHub(options: Partial<TestHubOptions> = {}): FedHub {
+  const hub = new FedHub({
+    maxBufferedBytes: 1024 * 1024,
+    batchWindowMs: 0,
+    ringSize: 100,
+    log: silentLog,
+    ...options,
+  });
   hubs.push(hub);
   return hub;
 }
 
-function connect(hub: Hub, subscribe: object | null = { type: 'subscribe' }) {
+function connect(hub: FedHub, subscribe: object | null = { type: 'subscribe' }) {
   const socket = new FakeSocket();
   const connection = hub.connect(socket);
   if (subscribe) connection.message(JSON.stringify(subscribe));

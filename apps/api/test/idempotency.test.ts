@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { hashRequestBody, type IdempotencyRecord } from '../src/orders/idempotency.js';
 import { IDEMPOTENCY_COLLECTION } from '../src/routes/orders.js';
-import { json, seedOrder, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './helpers.js';
+import { json, seedOrder, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
 
 let database: EmbeddedDatabase;
 let app: App;

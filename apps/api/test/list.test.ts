@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Order } from '@orders/contracts';
 import type { App } from '../src/app.js';
 import type { OrderDocument } from '../src/orders/order-document.js';
-import { json, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './helpers.js';
+import { json, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
 
 let database: EmbeddedDatabase;
 let app: App;

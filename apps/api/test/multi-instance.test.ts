@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import type { AppConfig } from '../src/config.js';
-import { startApp, startDatabase, testConfig, type EmbeddedDatabase } from './helpers.js';
+import { startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
 import { TestClient } from './support/ws-client.js';
 
 /*

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPOSITORY_ROOT } from '../src/config.js';
-import { makeDashboard } from './helpers.js';
+import { makeDashboard } from './support/app.js';
 
 interface RunningServer {
   child: ChildProcess;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MongoClient, MongoNetworkError, MongoServerError, MongoServerSelectionError } from 'mongodb';
 import { mapError } from '../src/error-handler.js';
-import { ErrorCode, HttpError } from '../src/errors.js';
+import { ErrorCode } from '@orders/contracts';
+import { HttpError } from '../src/errors.js';
 import { etag, parseIfMatch } from '../src/http-headers.js';
 import { decodeCursor, encodeCursor } from '../src/orders/cursor.js';
 import { hashRequestBody } from '../src/orders/idempotency.js';
@@ -14,6 +15,11 @@ describe('page cursors', () => {
     const cursor = encodeCursor(after);
     expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(decodeCursor(cursor)).toEqual(after);
+  });
+
+  it('round-trip a page that ended on a stored document with a fractional _id', () => {
+    const after = { updatedAt: new Date('2026-01-02T03:04:05.678Z'), id: 5.5 };
+    expect(decodeCursor(encodeCursor(after))).toEqual(after);
   });
 
   it('refuse anything they did not produce', () => {

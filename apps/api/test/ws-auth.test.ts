@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloseCode } from '@orders/contracts';
 import type { App } from '../src/app.js';
-import { startApp, startDatabase, testConfig, type EmbeddedDatabase } from './helpers.js';
+import { startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
 import { actingAs, bearer, createToken, createUser, signIn, upgradeStatus } from './support/auth.js';
 import { TestClient } from './support/ws-client.js';
 

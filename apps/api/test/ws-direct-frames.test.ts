@@ -5,10 +5,10 @@ import websocket from '@fastify/websocket';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CloseCode, MAX_CLIENT_FRAME_BYTES } from '@orders/contracts';
-import { Hub } from '../src/orders/hub.js';
-import { encodeTextFrame } from '../src/orders/text-frame.js';
+import { encodeTextFrame } from '../src/realtime/text-frame.js';
 import websocketPlugin from '../src/plugins/websocket.js';
 import { registerWsRoute } from '../src/routes/ws.js';
+import { FedHub } from './support/realtime-fakes.js';
 import { created, order } from './support/realtime-fakes.js';
 import { TestClient } from './support/ws-client.js';
 
@@ -184,7 +184,7 @@ class RawPeer {
 
 /** The product's websocket plugin and route in front of a hub fed by the test. */
 async function serve(options: { pingIntervalMs: number; deflate?: boolean; directWrites?: boolean }) {
-  const hub = new Hub({ maxBufferedBytes: 4 * 1024 * 1024, batchWindowMs: 0, ringSize: 1000 });
+  const hub = new FedHub({ maxBufferedBytes: 4 * 1024 * 1024, batchWindowMs: 0, ringSize: 1000 });
   const app = Fastify({ logger: false });
   if (options.deflate) {
     await app.register(websocket, { options: { maxPayload: MAX_CLIENT_FRAME_BYTES, perMessageDeflate: true } });

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import { startEmbeddedServer } from '@orders/mongo-embedded';
 import type { App } from '../src/app.js';
-import { startApp, testConfig, type EmbeddedDatabase } from './helpers.js';
+import { startApp, testConfig, type EmbeddedDatabase } from './support/app.js';
 import { TestClient } from './support/ws-client.js';
 
 /*

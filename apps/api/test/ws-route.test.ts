@@ -4,9 +4,8 @@ import websocket from '@fastify/websocket';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode, MAX_CLIENT_FRAME_BYTES } from '@orders/contracts';
-import { Hub, type HubOptions } from '../src/orders/hub.js';
 import { registerWsRoute } from '../src/routes/ws.js';
-import { created, order } from './support/realtime-fakes.js';
+import { FedHub, created, order, type TestHubOptions } from './support/realtime-fakes.js';
 import { TestClient } from './support/ws-client.js';
 
 /*
@@ -20,10 +19,10 @@ afterEach(async () => {
 });
 
 async function serve(
-  hubOptions: Partial<HubOptions>,
+  hubOptions: Partial<TestHubOptions>,
   pingIntervalMs = 30_000,
-): Promise<{ hub: Hub; url: string; app: FastifyInstance }> {
-  const hub = new Hub({ maxBufferedBytes: 4 * 1024 * 1024, batchWindowMs: 5, ringSize: 100, ...hubOptions });
+): Promise<{ hub: FedHub; url: string; app: FastifyInstance }> {
+  const hub = new FedHub({ maxBufferedBytes: 4 * 1024 * 1024, batchWindowMs: 5, ringSize: 100, ...hubOptions });
   const app = Fastify({ logger: false });
   await app.register(websocket, { options: { maxPayload: MAX_CLIENT_FRAME_BYTES } });
   registerWsRoute(app, { hub, pingIntervalMs, closeGraceMs: 200 });

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import { CloseCode, MAX_CLIENT_FRAME_BYTES, type OrderEvent } from '@orders/contracts';
 import type { App } from '../src/app.js';
-import { startApp, startDatabase, testConfig, type EmbeddedDatabase } from './helpers.js';
+import { startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
 import { TestClient } from './support/ws-client.js';
 
 let database: EmbeddedDatabase;

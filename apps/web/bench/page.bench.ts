@@ -118,21 +118,23 @@ try {
   await page.addInitScript(FAKE_SERVER);
   await page.route(`${ORIGIN}/**`, async (route) => {
     const url = new URL(route.request().url());
-    if (url.pathname === '/orders')
-      return route.fulfill({ status: 200, contentType: 'application/json', body: listBody });
-    if (url.pathname === '/auth/me')
-      return route.fulfill({ status: 200, contentType: 'application/json', body: SIGNED_IN });
-    const file = url.pathname === '/' ? 'index.html' : url.pathname.slice(1);
-    try {
-      const body = await readFile(join(dist, file));
-      await route.fulfill({
-        status: 200,
-        contentType: CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
-        body,
-      });
-    } catch {
-      return route.fulfill({ status: 404, body: 'not found' });
+    if (url.pathname === '/orders') {
+      await route.fulfill({ status: 200, contentType: 'application/json', body: listBody });
+      return;
     }
+    if (url.pathname === '/auth/me') {
+      await route.fulfill({ status: 200, contentType: 'application/json', body: SIGNED_IN });
+      return;
+    }
+    const file = url.pathname === '/' ? 'index.html' : url.pathname.slice(1);
+    let body: Buffer;
+    try {
+      body = await readFile(join(dist, file));
+    } catch {
+      await route.fulfill({ status: 404, body: 'not found' });
+      return;
+    }
+    await route.fulfill({ status: 200, contentType: CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', body });
   });
   await page.goto(`${ORIGIN}/`);
   await page.getByText(`${ORDERS.toLocaleString('en-US')} orders`).waitFor({ timeout: 60_000 });

@@ -77,20 +77,20 @@ async function driverUpdate(
 
 const ids = async (page: Page) => (await readBoard(page)).map((card) => card.id);
 
-/** What afterAll closes, newest first; filled as each piece starts, so a failed start still closes what did. */
-const openedResources: Array<() => Promise<void>> = [];
+/** What beforeAll opened so far, newest last: a setup that fails part-way still closes what it started. */
+const opened: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
   stack = await startStack(process.env);
-  openedResources.unshift(() => stack.close());
+  opened.push(() => stack.close());
   browser = await launchBrowser();
-  openedResources.unshift(() => browser.close());
+  opened.push(() => browser.close());
   pageA = await openBoard();
   pageB = await openBoard();
 });
 
 afterAll(async () => {
-  for (const close of openedResources) await close();
+  for (const close of opened.reverse()) await close();
 });
 
 describe('two dashboards on the real server and the embedded database', () => {

@@ -1,4 +1,7 @@
 export * from './auth.js';
+export * from './backoff.js';
+export * from './errors.js';
+export * from './filter.js';
 export * from './order.js';
 export * from './protocol.js';
 export * from './validate.js';

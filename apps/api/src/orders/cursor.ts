@@ -13,11 +13,12 @@ export function encodeCursor(after: PageAfter): string {
 /** Decodes a cursor made by `encodeCursor`; null when it is not one. */
 export function decodeCursor(cursor: string): PageAfter | null {
   if (!/^[A-Za-z0-9_-]+$/.test(cursor)) return null;
-  const match = /^v1:(\d{1,15}):(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  // An id is an order id, or a fraction when the page ended on a stored document with a fractional _id.
+  const match = /^v1:(\d{1,15}):(\d{1,16}(?:\.\d{1,17})?)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
   if (match === null) return null;
   const millis = Number(match[1]);
   const id = Number(match[2]);
   const updatedAt = new Date(millis);
-  if (!Number.isSafeInteger(id) || id < 1 || Number.isNaN(updatedAt.getTime())) return null;
+  if (!(id >= 1 && id <= Number.MAX_SAFE_INTEGER) || Number.isNaN(updatedAt.getTime())) return null;
   return { updatedAt, id };
 }

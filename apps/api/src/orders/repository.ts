@@ -1,6 +1,6 @@
 import { MongoServerError, type Collection, type Filter } from 'mongodb';
 import type { CreateOrderBody, OrderStatus, Scope, UpdateOrderBody } from '@orders/contracts';
-import type { OrderDocument } from './order-document.js';
+import { pageAfterDocument, storedVersion, type OrderDocument } from './order-document.js';
 
 /** Where a page starts: strictly after this (updated_at, id) in the list order. */
 export interface PageAfter {
@@ -25,15 +25,21 @@ export interface WriteContext {
   scope?: Scope | null;
 }
 
+/**
+ * A document as read back from the collection: other clients may have written anything, so it is only an
+ * object until `orderFromDocument` has looked at it.
+ */
+export type StoredDocument = object;
+
 export interface OrdersPage {
-  orders: OrderDocument[];
+  documents: StoredDocument[];
   /** Set when more orders follow the last one returned. */
   next: PageAfter | null;
 }
 
 export type CreateResult = { status: 'created'; order: OrderDocument } | { status: 'exists' };
 export type UpdateResult =
-  | { status: 'updated'; order: OrderDocument }
+  | { status: 'updated'; document: StoredDocument }
   | { status: 'not_found' }
   | { status: 'version_mismatch'; currentVersion: number };
 export type DeleteResult =
@@ -42,7 +48,7 @@ export type DeleteResult =
 /** The orders collection as plain functions. "Not found" is `null` or a `not_found` status, never an exception. */
 export interface OrdersRepository {
   list(options: ListOrdersOptions): Promise<OrdersPage>;
-  get(id: number, scope?: Scope | null): Promise<OrderDocument | null>;
+  get(id: number, scope?: Scope | null): Promise<StoredDocument | null>;
   create(body: CreateOrderBody, now?: Date, context?: WriteContext): Promise<CreateResult>;
   update(
     id: number,
@@ -97,13 +103,13 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
       .sort({ updated_at: -1, _id: -1 })
       .limit(limit + 1)
       .toArray();
-    const orders = docs.slice(0, limit);
-    const last = orders.at(-1);
-    const next = docs.length > limit && last !== undefined ? { updatedAt: last.updated_at, id: last._id } : null;
-    return { orders, next };
+    const documents: StoredDocument[] = docs.slice(0, limit);
+    const last = documents.at(-1);
+    const next = docs.length > limit && last !== undefined ? pageAfterDocument(last) : null;
+    return { documents, next };
   }
 
-  async function get(id: number, scope?: Scope | null): Promise<OrderDocument | null> {
+  async function get(id: number, scope?: Scope | null): Promise<StoredDocument | null> {
     return collection.findOne(allOf([{ _id: id }, ...scopeClauses(scope)]));
   }
 
@@ -142,12 +148,12 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
       expectedVersion === undefined ? { _id: id } : { _id: id, version: expectedVersion },
       ...scopeClauses(scope),
     ]);
-    const order = await collection.findOneAndUpdate(
+    const document = await collection.findOneAndUpdate(
       filter,
       { $set: set, $inc: { version: 1 } },
       { returnDocument: 'after' },
     );
-    if (order !== null) return { status: 'updated', order };
+    if (document !== null) return { status: 'updated', document };
     return missingOrMoved(id, expectedVersion, scope);
   }
 
@@ -175,7 +181,9 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
     const current = await collection.findOne(allOf([{ _id: id }, ...scopeClauses(scope)]), {
       projection: { version: 1 },
     });
-    return current === null ? { status: 'not_found' } : { status: 'version_mismatch', currentVersion: current.version };
+    return current === null
+      ? { status: 'not_found' }
+      : { status: 'version_mismatch', currentVersion: storedVersion(current) };
   }
 
   async function ensureIndexes(): Promise<void> {

@@ -3,27 +3,27 @@ import type { FastifyBaseLogger, FastifyPluginCallback } from 'fastify';
 import type { Collection, Db } from 'mongodb';
 import { CloseCode } from '@orders/contracts';
 import type { AppConfig } from '../config.js';
-import {
-  ChangeFeed,
-  createReplayOpener,
-  type ChangeCursor,
-  type FeedLogger,
-  type LookupOrder,
-  type OpenChangeStream,
-  type PositionStore,
-} from '../orders/feed.js';
-import { Hub, type HubObserver, type HubStats } from '../orders/hub.js';
+import { NAMESPACE_EXISTS, errorCode } from '../driver-errors.js';
 import type { OrderDocument } from '../orders/order-document.js';
-import { registerWsRoute } from '../routes/ws.js';
+import type { ChangeCursor, LookupOrder, OpenChangeStream } from '../realtime/change-mapping.js';
+import { ChangeFeed, type FeedLogger, type PositionStore } from '../realtime/feed.js';
+import type { HubConnection, HubSocket } from '../realtime/hub/client.js';
+import { Hub, type HubObserver, type HubStats } from '../realtime/hub/hub.js';
+import { FeedPosition } from '../realtime/position.js';
+import { HistoryReplays, createReplayOpener } from '../realtime/replay.js';
 
 /**
- * The real-time half of the API: the change feed (one change stream per process), the hub, and `GET /ws`.
+ * The real-time half of the API, wired in the order events flow: database → change mapping → feed → hub (with
+ * history replays feeding it from the same side) → message builders → the socket adapter (`GET /ws`, registered
+ * in app.ts). See docs/ARCHITECTURE.md, "The event path".
  * @see https://github.com/fastify/fastify-plugin
  * @see https://www.mongodb.com/docs/manual/changeStreams/
  */
 export interface RealtimeDecorator {
-  /** Latest feed position (an event's or the idle post-batch token); `GET /orders` takes it before reading. */
+  /** The feed's current position (an event's or the idle post-batch token); `GET /orders` takes it before reading. */
   position(): string | null;
+  /** Registers a socket with the hub (the `/ws` route's socket adapter calls it). */
+  connect(socket: HubSocket): HubConnection;
   /** True while the change stream is established. */
   isFeedOpen(): boolean;
   /** Counters for /metrics. */
@@ -51,7 +51,7 @@ interface FeedStateDocument {
 /** The collection where each feed keeps its position (one document per watched collection). */
 export const FEED_STATE_COLLECTION = 'feed_state';
 
-// Synchronous registration (decorate, route, hooks): the feed starts on `onReady`, once everything is registered.
+// Synchronous registration (decorate, hooks): the feed starts on `onReady`, once everything is registered.
 const realtimePlugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, { config }, done) => {
   const log = feedLogger(fastify.log.child({ component: 'realtime' }));
   const { db, orders } = fastify.mongo;
@@ -66,16 +66,19 @@ const realtimePlugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, {
     }) satisfies ChangeCursor;
   const lookup: LookupOrder = (id) => orders.findOne({ _id: id });
 
+  const position = new FeedPosition();
   const hub = new Hub({
+    position,
     maxBufferedBytes: config.ws.maxBufferedBytes,
     batchWindowMs: config.ws.batchWindowMs,
     ringSize: config.ws.hubRingSize,
-    openReplay: createReplayOpener(open, lookup),
+    replays: new HistoryReplays({ open: createReplayOpener(open, lookup), log }),
     log,
   });
   const feed = new ChangeFeed({
     open,
     sink: hub,
+    position,
     store: feedStateStore(db.collection<FeedStateDocument>(FEED_STATE_COLLECTION), orders.collectionName),
     lookup,
     log,
@@ -85,13 +88,12 @@ const realtimePlugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, {
   });
 
   fastify.decorate('realtime', {
-    position: () => hub.position(),
+    position: () => position.current(),
+    connect: (socket) => hub.connect(socket),
     isFeedOpen: () => feed.isOpen(),
     stats: () => ({ ...hub.stats(), feedOpen: feed.isOpen() }),
     observe: (observer) => hub.observe(observer),
   } satisfies RealtimeDecorator);
-
-  registerWsRoute(fastify, { hub, directWrites: config.ws.directWrites });
 
   fastify.addHook('onReady', async () => {
     await feed.start();
@@ -124,7 +126,7 @@ async function postImageMode(
     if (info === undefined) {
       await db.createCollection(orders.collectionName, setting).catch(async (err: unknown) => {
         // Someone created it meanwhile (e.g. another API process): enable images on it instead.
-        if (errorCodeOf(err) !== 48) throw err;
+        if (errorCode(err) !== NAMESPACE_EXISTS) throw err;
         await db.command({ collMod: orders.collectionName, ...setting });
       });
     } else if (!imagesEnabled(info)) {
@@ -140,10 +142,6 @@ async function postImageMode(
 function imagesEnabled(info: unknown): boolean {
   const options = (info as { options?: { changeStreamPreAndPostImages?: { enabled?: unknown } } }).options;
   return options?.changeStreamPreAndPostImages?.enabled === true;
-}
-
-function errorCodeOf(err: unknown): unknown {
-  return typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
 }
 
 function feedStateStore(collection: Collection<FeedStateDocument>, name: string): PositionStore {

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyBaseLogger } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import {
+  ErrorCode,
   CreateOrderBodySchema,
   ErrorBodySchema,
   ListOrdersQuerySchema,
@@ -19,11 +21,11 @@ import {
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import { errorBody } from '../error-handler.js';
-import { ErrorCode, HttpError, orderNotFound } from '../errors.js';
+import { HttpError, orderNotFound } from '../errors.js';
 import { etag, parseIfMatch } from '../http-headers.js';
 import { decodeCursor, encodeCursor } from '../orders/cursor.js';
 import { createIdempotencyStore, hashRequestBody, type IdempotencyRecord } from '../orders/idempotency.js';
-import { toOrder } from '../orders/order-document.js';
+import { orderFromDocument, type OrderDocument } from '../orders/order-document.js';
 import { createOrdersRepository } from '../orders/repository.js';
 
 export const IDEMPOTENCY_COLLECTION = 'idempotency_keys';
@@ -102,8 +104,13 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       const position = fastify.realtime.position();
       const statuses = status === undefined ? undefined : Array.isArray(status) ? status : [status];
       const page = await orders.list({ statuses, customer, limit, after, scope: scopeOf(request) });
+      const shown: Order[] = [];
+      for (const document of page.documents) {
+        const order = showable(document, request.log);
+        if (order !== null) shown.push(order);
+      }
       return {
-        orders: page.orders.map(toOrder),
+        orders: shown,
         position,
         next_cursor: page.next === null ? null : encodeCursor(page.next),
       };
@@ -123,9 +130,11 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     },
     async (request, reply) => {
       // Outside the reader's scope an order looks absent: a 403 would confirm it exists.
-      const order = await orders.get(request.params.id, scopeOf(request));
-      if (order === null) throw orderNotFound(request.params.id);
-      return reply.header('etag', etag(order.version)).send(toOrder(order));
+      const document = await orders.get(request.params.id, scopeOf(request));
+      if (document === null) throw orderNotFound(request.params.id);
+      const order = showable(document, request.log);
+      if (order === null) throw unshowable(request.params.id);
+      return reply.header('etag', etag(order.version)).send(order);
     },
   );
 
@@ -142,7 +151,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return {
       status_code: 201,
       headers: { location: `/orders/${result.order._id}`, etag: etag(result.order.version) },
-      body: toOrder(result.order),
+      body: ownOrder(result.order),
     };
   }
 
@@ -249,8 +258,11 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
           throw orderNotFound(id);
         case 'version_mismatch':
           throw versionMismatch(id, expectedVersion, result.currentVersion);
-        case 'updated':
-          return reply.header('etag', etag(result.order.version)).send(toOrder(result.order));
+        case 'updated': {
+          const order = showable(result.document, request.log);
+          if (order === null) throw unshowable(id);
+          return reply.header('etag', etag(order.version)).send(order);
+        }
       }
     },
   );
@@ -311,6 +323,31 @@ function changesFitScope(changes: UpdateOrderBody, scope: Scope | null): boolean
     return false;
   }
   return true;
+}
+
+/**
+ * A stored document as an order, or null (logged) when it cannot be shown: REST lists skip such documents and
+ * reads answer 404. See docs/ARCHITECTURE.md, "Stored documents from other clients".
+ */
+function showable(document: object, log: FastifyBaseLogger): Order | null {
+  const mapped = orderFromDocument(document);
+  if (mapped.ok) return mapped.order;
+  const id: unknown = '_id' in document ? document._id : undefined;
+  log.warn({ id: String(id), reason: mapped.reason }, 'skipped a stored document that is not an order');
+  return null;
+}
+
+/** An order this API just wrote always maps; anything else is a bug worth a 500. */
+function ownOrder(document: OrderDocument): Order {
+  const mapped = orderFromDocument(document);
+  if (!mapped.ok) throw new Error(`the API wrote an order it cannot show: ${mapped.reason}`);
+  return mapped.order;
+}
+
+function unshowable(id: number): HttpError {
+  return new HttpError(404, ErrorCode.OrderNotFound, `Order ${id} is stored in a form the API cannot show`, {
+    field: 'params/id',
+  });
 }
 
 function versionMismatch(id: number, expected: number | undefined, current: number): HttpError {

@@ -1,11 +1,17 @@
 import type { Duplex } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyPluginCallback } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
-import type { Hub, HubSocket } from '../orders/hub.js';
-import type { TextFrame } from '../orders/text-frame.js';
+import type { AppConfig } from '../config.js';
+import type { HubConnection, HubSocket } from '../realtime/hub/client.js';
+import type { TextFrame } from '../realtime/text-frame.js';
+
+/** The socket adapter's view of the hub. */
+export interface SocketHub {
+  connect(socket: HubSocket): HubConnection;
+}
 
 export interface WsRouteOptions {
-  hub: Hub;
+  hub: SocketHub;
   /** Ping every socket this often; one that has not answered the previous ping is terminated (default 30 s). */
   pingIntervalMs?: number;
   /** After the server closes a socket, the peer gets this long to answer the close before it is cut (default 2 s). */
@@ -19,6 +25,16 @@ export interface WsRouteOptions {
 
 /** Text frames: a Buffer is written as is, so the hub's one encoding serves every socket. */
 const TEXT = { binary: false } as const;
+
+/**
+ * `GET /ws` on the app's hub (`fastify.realtime`): the last step of the event path, registered in app.ts.
+ * See docs/ARCHITECTURE.md, "The event path".
+ */
+const wsRoutes: FastifyPluginCallback<{ config: AppConfig }> = (fastify, { config }, done) => {
+  registerWsRoute(fastify, { hub: fastify.realtime, directWrites: config.ws.directWrites });
+  done();
+};
+export default wsRoutes;
 
 /**
  * `GET /ws`: the raw WebSocket endpoint. The hub owns the protocol; this file only adapts `ws` sockets to the

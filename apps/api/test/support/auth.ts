@@ -2,7 +2,7 @@ import type { InjectOptions } from 'fastify';
 import WebSocket from 'ws';
 import type { Role, Scope } from '@orders/contracts';
 import type { App } from '../../src/app.js';
-import { TEST_ADMIN_PASSWORD } from '../helpers.js';
+import { TEST_ADMIN_PASSWORD } from './app.js';
 
 /** Creates an API token straight in the app's store; returns its secret. */
 export async function createToken(

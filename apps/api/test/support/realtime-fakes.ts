@@ -1,6 +1,16 @@
-import { parseServerMessage, type Order, type OrderEvent, type ServerMessage } from '@orders/contracts';
-import type { ChangeItem, FilterFields, ReplayCursor, ReplayStep } from '../../src/orders/feed.js';
-import type { HubSocket } from '../../src/orders/hub.js';
+import {
+  parseServerMessage,
+  type FilterFields,
+  type Order,
+  type OrderEvent,
+  type ServerMessage,
+} from '@orders/contracts';
+import type { ResyncReason } from '@orders/contracts';
+import type { ChangeItem } from '../../src/realtime/change-mapping.js';
+import type { HubSocket } from '../../src/realtime/hub/client.js';
+import { Hub, type HubOptions } from '../../src/realtime/hub/hub.js';
+import { FeedPosition } from '../../src/realtime/position.js';
+import { HistoryReplays, type OpenReplay, type ReplayCursor, type ReplayStep } from '../../src/realtime/replay.js';
 
 /** A socket that records what the hub writes; every frame is validated against the contracts. */
 export class FakeSocket implements HubSocket {
@@ -111,3 +121,58 @@ export async function settle(): Promise<void> {
 }
 
 export const silentLog = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** Options of a hub under test: the hub's own, plus how its history replays run (none without `openReplay`). */
+export type TestHubOptions = Omit<HubOptions, 'position' | 'replays'> & {
+  openReplay?: OpenReplay;
+  replayTimeoutMs?: number;
+  maxConcurrentReplays?: number;
+};
+
+/**
+ * A hub fed directly by the test, the way the change feed feeds it: each sink call first writes the feed
+ * position (which the hub reads), as `ChangeFeed` does.
+ */
+export class FedHub extends Hub {
+  private readonly written: FeedPosition;
+
+  constructor(options: TestHubOptions, feedPosition = new FeedPosition()) {
+    const { openReplay, replayTimeoutMs, maxConcurrentReplays, ...hubOptions } = options;
+    super({
+      ...hubOptions,
+      position: feedPosition,
+      ...(openReplay && {
+        replays: new HistoryReplays({
+          open: openReplay,
+          ...(replayTimeoutMs !== undefined && { timeoutMs: replayTimeoutMs }),
+          ...(maxConcurrentReplays !== undefined && { maxConcurrent: maxConcurrentReplays }),
+          ...(hubOptions.log && { log: hubOptions.log }),
+        }),
+      }),
+    });
+    this.written = feedPosition;
+  }
+
+  /** The feed position, as `GET /orders` would read it. */
+  position(): string | null {
+    return this.written.current();
+  }
+
+  override publish(item: ChangeItem): void {
+    this.written.set(item.position);
+    super.publish(item);
+  }
+
+  /** Like the feed, never moves the position back: an older or equal position is ignored. */
+  override advance(position: string): void {
+    const current = this.written.current();
+    if (current !== null && position <= current) return;
+    this.written.set(position);
+    super.advance(position);
+  }
+
+  override reset(reason: ResyncReason): void {
+    this.written.set(null);
+    super.reset(reason);
+  }
+}

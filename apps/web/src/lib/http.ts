@@ -1,8 +1,15 @@
 import type { ErrorBody } from '@orders/contracts';
 
-/** A refusal from the API (its ErrorBody), or a failure to reach it (`status` 0, code `NETWORK`). */
+/** `ApiError.code` when the server could not be reached at all (so it sent no `ErrorCode`). */
+export const NETWORK_ERROR = 'NETWORK';
+
+/** A refusal from the API (its ErrorBody), or a failure to reach it (`status` 0, code `NETWORK_ERROR`). */
 export class ApiError extends Error {
   readonly status: number;
+  /**
+   * The API's `ErrorCode` (compare with its constants), `NETWORK_ERROR`, or `HTTP_<status>` for an answer without
+   * an error body. A string, not the union: a newer server may send a code this dashboard does not know yet.
+   */
   readonly code: string;
   readonly field: string | undefined;
   /** From `Retry-After` on a 429: how many seconds to wait before trying again. */
@@ -59,7 +66,7 @@ export async function request<T>(path: string, init: RequestInit = {}): Promise<
     response = await fetch(path, { ...init, headers });
   } catch (error) {
     if (init.signal?.aborted) throw error;
-    throw new ApiError(0, 'NETWORK', 'The server cannot be reached.');
+    throw new ApiError(0, NETWORK_ERROR, 'The server cannot be reached.');
   }
   if (response.status === 204) return undefined as T;
   let body: unknown;

@@ -1,3 +1,4 @@
+import { makeOrder, orderTime } from '@orders/client/testing';
 import type {
   ApiToken,
   CreatedToken,
@@ -11,7 +12,7 @@ import type {
   UpdateUserBody,
   User,
 } from '@orders/contracts';
-import { orderInScope, roleAllows } from '@orders/contracts';
+import { ErrorCode, orderInScope, roleAllows } from '@orders/contracts';
 
 /** One request the page made. */
 export interface RecordedRequest {
@@ -63,22 +64,10 @@ export function deferred<T>() {
   return { promise, resolve, reject };
 }
 
-const BASE = Date.parse('2026-03-01T09:00:00.000Z');
+const BASE = Date.parse(orderTime(0));
 
-/** A test order; `minutes` after a fixed base time. */
-export function makeOrder(id: number, minutes: number, overrides: Partial<Order> = {}): Order {
-  const stamp = new Date(BASE + minutes * 60_000).toISOString();
-  return {
-    id,
-    customer_name: `Customer ${id}`,
-    product_name: `Product ${id}`,
-    status: 'pending',
-    created_at: stamp,
-    updated_at: stamp,
-    version: 1,
-    ...overrides,
-  };
-}
+/** A test order; `minutes` after a fixed base time (the shared builder, re-exported for the auth tests). */
+export { makeOrder };
 
 /** The signed-in principal the fake API starts with: an unscoped admin, so every control shows. */
 export const ADMIN: Me = { username: 'admin', kind: 'user', role: 'admin', scope: null };
@@ -112,7 +101,8 @@ export class FakeApi {
   readonly tokens = new Map<string, ApiToken>();
   private nextId = 0x100;
   position = 'pos-0';
-  private clock = BASE + 24 * 3600_000;
+  /** The server's clock for writes: a day after every test order made with `makeOrder`, so writes sort first. */
+  private clock = Date.parse(orderTime(24 * 60));
   private readonly overrides: Array<{ method: string; path: string; respond: Responder }> = [];
 
   constructor(orders: Order[] = []) {
@@ -260,15 +250,15 @@ export class FakeApi {
     if (request.path === '/orders' && request.method === 'GET') return json(200, this.listBody(request.search));
     if (request.path === '/orders' && request.method === 'POST') {
       const body = request.body as CreateOrderBody;
-      if (this.orders.has(body.id)) return apiError(409, 'ORDER_EXISTS', `Order ${body.id} already exists`);
+      if (this.orders.has(body.id)) return apiError(409, ErrorCode.OrderExists, `Order ${body.id} already exists`);
       const now = this.stamp();
       const order: Order = { ...body, status: body.status ?? 'pending', created_at: now, updated_at: now, version: 1 };
       this.orders.set(order.id, order);
       return json(201, order);
     }
-    if (id === undefined) return apiError(404, 'NOT_FOUND', 'No such route');
+    if (id === undefined) return apiError(404, ErrorCode.RouteNotFound, 'No such route');
     const existing = this.orders.get(id);
-    if (!existing) return apiError(404, 'ORDER_NOT_FOUND', `Order ${id} not found`);
+    if (!existing) return apiError(404, ErrorCode.OrderNotFound, `Order ${id} not found`);
     if (request.method === 'GET') return json(200, existing);
     if (request.method === 'DELETE') {
       this.orders.delete(id);
@@ -277,7 +267,7 @@ export class FakeApi {
     if (request.method === 'PUT') {
       const ifMatch = request.headers.get('if-match');
       if (ifMatch && ifMatch !== `"${existing.version}"`) {
-        return apiError(412, 'VERSION_MISMATCH', `Order ${id} has changed`);
+        return apiError(412, ErrorCode.VersionMismatch, `Order ${id} has changed`);
       }
       const updated: Order = {
         ...existing,
@@ -288,6 +278,6 @@ export class FakeApi {
       this.orders.set(id, updated);
       return json(200, updated);
     }
-    return apiError(404, 'NOT_FOUND', 'No such route');
+    return apiError(404, ErrorCode.RouteNotFound, 'No such route');
   }
 }

@@ -1,13 +1,13 @@
+import { createFakeSocketServer, type FakeSocketServer } from '@orders/client/testing';
+import type { BackoffOptions } from '@orders/contracts';
 import { QueryClientProvider, type QueryClient } from '@tanstack/react-query';
 import { render } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { vi } from 'vitest';
 import { App } from '../App.js';
-import type { BackoffOptions } from '../features/realtime/orderFeed.js';
 import { RealtimeProvider } from '../features/realtime/RealtimeContext.js';
 import { createQueryClient } from '../lib/queryClient.js';
 import { FakeApi } from './fakeApi.js';
-import { createFakeSocketServer, type FakeSocketServer } from './fakeSocket.js';
 
 /** Reconnects at once (no jitter draw) so tests assert what happens, not when; HTTP retries wait 20 ms. */
 export const IMMEDIATE_BACKOFF: Partial<BackoffOptions> = { baseMs: 20, capMs: 20, random: () => 0 };

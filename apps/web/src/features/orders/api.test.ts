@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { apiError, json, makeOrder } from '../../test/fakeApi.js';
+import { makeOrder } from '@orders/client/testing';
+import { apiError, json } from '../../test/fakeApi.js';
 import { ApiError, createOrder, deleteOrder, fetchOrderList, listSearchParams, updateOrder } from './api.js';
 
 function stubFetch(...responses: Array<Response | Error>) {

@@ -3,7 +3,7 @@ import { MAX_PAGE_SIZE } from '@orders/contracts';
 import { request } from '../../lib/http.js';
 import { listFromPages, type OrderList } from './cache.js';
 
-export { ApiError } from '../../lib/http.js';
+export { ApiError, NETWORK_ERROR } from '../../lib/http.js';
 
 /** Query string for one page of `GET /orders`. Repeated `status` keys, as the API expects. */
 export function listSearchParams(filter: OrderFilter, cursor?: string): URLSearchParams {
@@ -55,6 +55,6 @@ export function updateOrder(id: number, changes: UpdateOrderBody, expectedVersio
 }
 
 /** `DELETE /orders/:id`. */
-export async function deleteOrder(id: number): Promise<void> {
-  await request<unknown>(`/orders/${id}`, { method: 'DELETE' });
+export function deleteOrder(id: number): Promise<undefined> {
+  return request<undefined>(`/orders/${id}`, { method: 'DELETE' });
 }

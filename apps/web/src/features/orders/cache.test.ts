@@ -1,44 +1,15 @@
-import type { Order, OrderEvent } from '@orders/contracts';
+import { created, deleted, left, makeOrder as order, orderTime as at, updated } from '@orders/client/testing';
+import { matchesOrderFilter as matchesFilter } from '@orders/contracts';
 import { describe, expect, it } from 'vitest';
 import {
   applyOrderEvents,
   countByStatus,
   listFromPages,
-  matchesFilter,
   removeOrder,
   replaceIfUnchanged,
   upsertOrder,
   type OrderList,
 } from './cache.js';
-
-const T0 = Date.parse('2026-01-01T10:00:00.000Z');
-const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
-
-function order(id: number, seconds: number, overrides: Partial<Order> = {}): Order {
-  return {
-    id,
-    customer_name: `customer ${id}`,
-    product_name: `product ${id}`,
-    status: 'pending',
-    created_at: at(0),
-    updated_at: at(seconds),
-    version: 1,
-    ...overrides,
-  };
-}
-
-const created = (o: Order, position = `p${o.id}.${o.version}`): OrderEvent => ({
-  type: 'order.created',
-  order: o,
-  position,
-});
-const updated = (o: Order, position = `p${o.id}.${o.version}`): OrderEvent => ({
-  type: 'order.updated',
-  order: o,
-  position,
-});
-const deleted = (id: number, position = `d${id}`): OrderEvent => ({ type: 'order.deleted', id, position });
-const left = (id: number, position = `l${id}`): OrderEvent => ({ type: 'order.left', id, position });
 
 const ids = (list: OrderList) => list.orders.map((o) => o.id);
 
@@ -159,7 +130,7 @@ describe('upsertOrder / replaceIfUnchanged / removeOrder', () => {
   });
 
   it('rolls back only when the cache still holds our optimistic copy', () => {
-    const original = order(2, 20);
+    const original = order(2, 20, { product_name: 'product 2' });
     const start: OrderList = { orders: [order(3, 30), original], position: 'p' };
     const optimistic = { ...original, product_name: 'optimistic', updated_at: at(40) };
     const afterOptimistic = replaceIfUnchanged(start, original, optimistic);
@@ -182,13 +153,24 @@ describe('upsertOrder / replaceIfUnchanged / removeOrder', () => {
   });
 });
 
-describe('matchesFilter / countByStatus', () => {
+describe('the filter rule (shared with the server) / countByStatus', () => {
   it('matches status and a case-insensitive customer substring', () => {
     const o = order(1, 0, { customer_name: 'Bobby Tables', status: 'shipped' });
     expect(matchesFilter(o, { customer: 'bob' })).toBe(true);
     expect(matchesFilter(o, { customer: 'alice' })).toBe(false);
     expect(matchesFilter(o, { status: ['pending', 'shipped'] })).toBe(true);
     expect(matchesFilter(o, { status: ['delivered'] })).toBe(false);
+  });
+
+  it('keeps in a filtered list what the server sends to that subscription, as the server decides it', () => {
+    const empty: OrderList = { orders: [], position: 'p0' };
+    const events = [
+      created(order(1, 10, { customer_name: 'BOBBY', status: 'shipped' })),
+      created(order(2, 20, { customer_name: 'Alice', status: 'shipped' })),
+    ];
+    expect(ids(applyOrderEvents(empty, events, { customer: 'bob' }))).toEqual([1]);
+    // An empty status list is no status filter at all, on both sides.
+    expect(ids(applyOrderEvents(empty, events, { status: [] }))).toEqual([2, 1]);
   });
 
   it('counts orders per status', () => {

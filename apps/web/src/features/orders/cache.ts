@@ -1,4 +1,14 @@
-import type { ListOrdersResponse, Order, OrderEvent, OrderFilter, OrderStatus, Position } from '@orders/contracts';
+import {
+  matchesOrderFilter,
+  matchesPreparedFilter,
+  prepareOrderFilter,
+  type ListOrdersResponse,
+  type Order,
+  type OrderEvent,
+  type OrderFilter,
+  type OrderStatus,
+  type Position,
+} from '@orders/contracts';
 
 /**
  * What the cache holds for one filtered list: the orders, newest `updated_at` first, and the feed position the list
@@ -7,13 +17,6 @@ import type { ListOrdersResponse, Order, OrderEvent, OrderFilter, OrderStatus, P
 export interface OrderList {
   readonly orders: readonly Order[];
   readonly position: Position | null;
-}
-
-/** Whether an order belongs in a list with this filter (same rule as the server: case-insensitive substring). */
-export function matchesFilter(order: Order, filter: OrderFilter): boolean {
-  if (filter.status && !filter.status.includes(order.status)) return false;
-  if (filter.customer && !order.customer_name.toLowerCase().includes(filter.customer.toLowerCase())) return false;
-  return true;
 }
 
 function updatedAtMs(order: Order): number {
@@ -92,6 +95,8 @@ export function applyOrderEvents(list: OrderList, events: readonly OrderEvent[],
     return baseById.get(id);
   };
 
+  // The server's rule for what a subscription receives, so the list keeps exactly what the socket sends.
+  const rule = prepareOrderFilter(filter);
   let changed = false;
   let position = list.position;
   for (const event of events) {
@@ -101,7 +106,7 @@ export function applyOrderEvents(list: OrderList, events: readonly OrderEvent[],
       case 'order.updated': {
         const cached = current(event.order.id);
         if (cached && cached.version >= event.order.version) break;
-        const visible = matchesFilter(event.order, filter);
+        const visible = matchesPreparedFilter(rule, event.order);
         if (!visible && !cached) break;
         overlay.set(event.order.id, visible ? event.order : null);
         changed = true;
@@ -128,7 +133,7 @@ export function upsertOrder(list: OrderList, order: Order, filter: OrderFilter =
   const index = list.orders.findIndex((o) => o.id === order.id);
   const cached = index === -1 ? undefined : list.orders[index];
   if (cached && !force && cached.version >= order.version) return list;
-  const overlay: Overlay = new Map([[order.id, matchesFilter(order, filter) ? order : null]]);
+  const overlay: Overlay = new Map([[order.id, matchesOrderFilter(order, filter) ? order : null]]);
   if (!cached && !overlay.get(order.id)) return list;
   return buildList(list, overlay, list.position);
 }

@@ -1,4 +1,4 @@
-import type { CreateOrderBody, Order, UpdateOrderBody } from '@orders/contracts';
+import { ErrorCode, type CreateOrderBody, type Order, type UpdateOrderBody } from '@orders/contracts';
 import { useMutation, useMutationState, useQueryClient, type QueryClient } from '@tanstack/react-query';
 import { ApiError, createOrder, deleteOrder, updateOrder } from './api.js';
 import { findOrder, removeOrder, replaceIfUnchanged, upsertOrder, type OrderList } from './cache.js';
@@ -98,7 +98,7 @@ export function useUpdateOrder() {
     },
     onError: (error, { id }, context) => {
       const { previous, optimistic } = context ?? {};
-      if (error instanceof ApiError && error.code === 'ORDER_NOT_FOUND') {
+      if (error instanceof ApiError && error.code === ErrorCode.OrderNotFound) {
         patchOrderLists(queryClient, (list) => removeOrder(list, id));
       } else if (previous && optimistic) {
         patchOrderLists(queryClient, (list, filter) => replaceIfUnchanged(list, optimistic, previous, filter));
@@ -118,7 +118,7 @@ export function useDeleteOrder() {
       patchOrderLists(queryClient, (list) => removeOrder(list, order.id));
     },
     onError: (error, order) => {
-      if (error instanceof ApiError && error.code === 'ORDER_NOT_FOUND') return;
+      if (error instanceof ApiError && error.code === ErrorCode.OrderNotFound) return;
       patchOrderLists(queryClient, (list, filter) => upsertOrder(list, order, filter));
     },
   });

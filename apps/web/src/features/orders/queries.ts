@@ -87,7 +87,7 @@ export function useReloadOrder() {
   const queryClient = useQueryClient();
   return useCallback(
     async (id: number) => {
-      const order = await queryClient.fetchQuery(orderDetailQuery(id));
+      const order = await queryClient.query(orderDetailQuery(id));
       patchOrderLists(queryClient, (list, filter) => upsertOrder(list, order, filter));
       return order;
     },

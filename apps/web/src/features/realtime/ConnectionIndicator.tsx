@@ -1,4 +1,4 @@
-import type { ConnectionState } from './orderFeed.js';
+import type { ConnectionState } from '@orders/client';
 
 const LABELS: Record<ConnectionState, string> = {
   connecting: 'Connecting…',

@@ -1,5 +1,9 @@
+import { DEFAULT_RECONNECT_BACKOFF, type WebSocketLike } from '@orders/client';
+import type { BackoffOptions } from '@orders/contracts';
 import { createContext, useContext, useMemo, type ReactNode } from 'react';
-import { DEFAULT_BACKOFF, type BackoffOptions, type WebSocketConstructorLike } from './orderFeed.js';
+
+/** A `WebSocket`-like constructor: the browser's, or a test's fake. */
+export type WebSocketConstructorLike = new (url: string) => WebSocketLike;
 
 /** How the dashboard reaches the live feed; tests provide a fake socket and deterministic backoff. */
 export interface RealtimeConfig {
@@ -33,7 +37,7 @@ export function RealtimeProvider({
   const config = useMemo<RealtimeConfig>(
     () => ({
       WebSocketImpl: WebSocketImpl ?? WebSocket,
-      backoff: { ...DEFAULT_BACKOFF, ...backoff },
+      backoff: { ...DEFAULT_RECONNECT_BACKOFF, ...backoff },
       ...(url ? { url } : {}),
     }),
     [WebSocketImpl, backoff, url],
@@ -46,4 +50,4 @@ export function useRealtimeConfig(): RealtimeConfig {
   return useContext(RealtimeContext) ?? BROWSER_DEFAULTS;
 }
 
-const BROWSER_DEFAULTS: RealtimeConfig = { WebSocketImpl: globalThis.WebSocket, backoff: DEFAULT_BACKOFF };
+const BROWSER_DEFAULTS: RealtimeConfig = { WebSocketImpl: globalThis.WebSocket, backoff: DEFAULT_RECONNECT_BACKOFF };

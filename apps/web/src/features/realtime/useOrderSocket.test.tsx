@@ -1,31 +1,20 @@
-import type { Order, OrderEvent, ServerMessage } from '@orders/contracts';
+import {
+  batch,
+  created,
+  deleted,
+  left,
+  makeOrder,
+  updated,
+  type FakeSocket,
+  type FakeSocketServer,
+} from '@orders/client/testing';
+import type { Order, ServerMessage } from '@orders/contracts';
 import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import { deferred, FakeApi, json, makeOrder } from '../../test/fakeApi.js';
-import { batch, type FakeSocket, type FakeSocketServer } from '../../test/fakeSocket.js';
+import { boardOrder, card, connectionText } from '../../test/board.js';
+import { deferred, FakeApi, json } from '../../test/fakeApi.js';
 import { renderDashboard } from '../../test/render.js';
 import { orderKeys } from '../orders/queries.js';
-
-const created = (order: Order, position: string): OrderEvent => ({ type: 'order.created', order, position });
-const updated = (order: Order, position: string): OrderEvent => ({ type: 'order.updated', order, position });
-const deleted = (id: number, position: string): OrderEvent => ({ type: 'order.deleted', id, position });
-
-/** The card titles on the board, top to bottom. */
-function boardOrder(): string[] {
-  const list = screen.queryByRole('list', { name: 'Orders' });
-  if (!list) return [];
-  return within(list)
-    .getAllByRole('heading', { level: 3 })
-    .map((heading) => heading.textContent ?? '');
-}
-
-function card(id: number): HTMLElement {
-  return screen.getByRole('article', { name: `Order #${id}` });
-}
-
-function connectionText(): string {
-  return screen.getByRole('status', { name: /^Connection:/ }).textContent ?? '';
-}
 
 /** Waits for socket number `index`, completes its handshake and answers `ready`. */
 async function acceptSocket(
@@ -171,7 +160,7 @@ describe('live board from the socket', () => {
 
   it('removes a card when its order leaves the filter', async () => {
     const { socket } = await liveBoard([makeOrder(1, 10), makeOrder(2, 20)]);
-    send(socket, { type: 'order.left', id: 2, position: 'pos-1' });
+    send(socket, left(2, 'pos-1'));
     await waitFor(() => expect(boardOrder()).toEqual(['Order #1']));
   });
 });
@@ -337,7 +326,7 @@ describe('filters', () => {
       { type: 'subscribe', protocol: 1, filter: { status: ['shipped'] }, since: 'pos-20' },
     ]);
 
-    send(socket, { type: 'order.left', id: 1, position: 'pos-21' });
+    send(socket, left(1, 'pos-21'));
     await waitFor(() => expect(screen.getByText('No orders match these filters.')).toBeTruthy());
   });
 

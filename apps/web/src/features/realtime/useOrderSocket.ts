@@ -1,27 +1,31 @@
-import type { CloseCode, OrderFilter } from '@orders/contracts';
+import { OrderSocket, type ConnectionState } from '@orders/client';
+import { CloseCode, type OrderFilter } from '@orders/contracts';
 import { hashKey, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useEffectEvent, useMemo, useState } from 'react';
 import { filterOfListKey, orderKeys } from '../orders/queries.js';
 import { createActivityStore, type ActivityStore } from './activity.js';
-import { OrderFeed, type ConnectionState } from './orderFeed.js';
+import { ListPatcher } from './listPatcher.js';
 import { defaultSocketUrl, useRealtimeConfig } from './RealtimeContext.js';
 
 /** The close codes with which the server ends a socket whose credentials no longer hold or no longer allow it. */
 export type AccessCloseCode = typeof CloseCode.Unauthenticated | typeof CloseCode.Forbidden;
 
 /** What the dashboard learns from the live feed. */
-export interface OrderSocket {
+export interface OrderSocketView {
   connection: ConnectionState;
   activity: ActivityStore;
 }
 
 /**
- * The one owner of the WebSocket. Follows the list for `filter`: subscribes since its snapshot's position, patches
- * the cache once per frame from validated frames, reconnects with backoff, and resubscribes when the filter changes.
- * `onAccessClosed` hears of a socket the server closed with 4401 or 4403 (a new function each render is fine: it
- * does not restart the feed).
+ * The one owner of the WebSocket. Follows the list for `filter`: the socket client (`@orders/client`) subscribes
+ * since the list's snapshot position and reconnects with backoff; the list patcher applies its events to the cache
+ * once per frame. Both restart when the filter changes. `onAccessClosed` hears of a socket the server closed with
+ * 4401 or 4403 (a new function each render is fine: it does not restart the feed).
  */
-export function useOrderSocket(filter: OrderFilter, onAccessClosed?: (code: AccessCloseCode) => void): OrderSocket {
+export function useOrderSocket(
+  filter: OrderFilter,
+  onAccessClosed?: (code: AccessCloseCode) => void,
+): OrderSocketView {
   const queryClient = useQueryClient();
   const { WebSocketImpl, url, backoff } = useRealtimeConfig();
   const [connection, setConnection] = useState<ConnectionState>('connecting');
@@ -32,18 +36,57 @@ export function useOrderSocket(filter: OrderFilter, onAccessClosed?: (code: Acce
   const accessClosed = useEffectEvent((code: AccessCloseCode) => onAccessClosed?.(code));
 
   useEffect(() => {
-    const feed = new OrderFeed({
+    const socket = new OrderSocket({
+      url: url ?? defaultSocketUrl(),
+      connect: (target) => new WebSocketImpl(target),
+      filter: stableFilter,
+      backoff,
+      isOnline: () => navigator.onLine,
+      listener: {
+        events: (events) => {
+          patcher.receive(events);
+        },
+        resync: () => {
+          patcher.resync();
+        },
+        ready: (message, since) => {
+          patcher.ready(message, since);
+        },
+        stateChange: setConnection,
+        closed: (code) => {
+          if (code === CloseCode.Unauthenticated || code === CloseCode.Forbidden) accessClosed(code);
+        },
+      },
+    });
+    const patcher = new ListPatcher({
       queryClient,
       filter: stableFilter,
-      url: url ?? defaultSocketUrl(),
-      WebSocketImpl,
       backoff,
-      onConnectionChange: setConnection,
-      onEvents: (events) => activity.record(events),
-      onAccessClosed: (code) => accessClosed(code),
+      follow: (position) => {
+        socket.subscribe(position);
+      },
+      onUnreachable: () => {
+        socket.reportUnreachable();
+      },
+      onEvents: (events) => {
+        activity.record(events);
+      },
     });
-    feed.start();
-    return () => feed.dispose();
+    const onOnline = () => {
+      socket.reconnectNow();
+    };
+    const onOffline = () => {
+      socket.networkOffline();
+    };
+    window.addEventListener('online', onOnline);
+    window.addEventListener('offline', onOffline);
+    patcher.start();
+    return () => {
+      window.removeEventListener('online', onOnline);
+      window.removeEventListener('offline', onOffline);
+      patcher.dispose();
+      socket.stop();
+    };
   }, [queryClient, stableFilter, url, WebSocketImpl, backoff, activity]);
 
   return { connection, activity };

@@ -1,6 +1,6 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useId, useState, type SubmitEvent } from 'react';
 import { useCreateOrder } from '../mutations.js';
-import { describeWriteProblem, type WriteProblem } from '../errors.js';
+import { describeWriteProblem, WriteProblemCode, type WriteProblem } from '../errors.js';
 import { OrderFields, type OrderDraft } from './OrderFields.js';
 
 const EMPTY_DRAFT: OrderDraft = { customer_name: '', product_name: '', status: 'pending' };
@@ -17,11 +17,15 @@ export function CreateOrderForm() {
   const createOrder = useCreateOrder();
   const errorId = `${prefix}-error`;
 
-  function submit(event: FormEvent<HTMLFormElement>) {
+  function submit(event: SubmitEvent<HTMLFormElement>) {
     event.preventDefault();
     const id = Number(orderId);
     if (!Number.isSafeInteger(id) || id < 1) {
-      setProblem({ code: 'VALIDATION', field: 'id', message: 'Order id must be a whole number from 1 up.' });
+      setProblem({
+        code: WriteProblemCode.Validation,
+        field: 'id',
+        message: 'Order id must be a whole number from 1 up.',
+      });
       return;
     }
     setProblem(null);

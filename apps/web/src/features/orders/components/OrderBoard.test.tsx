@@ -1,20 +1,10 @@
 import type { Order } from '@orders/contracts';
 import { act, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import { apiError, deferred, FakeApi, json, makeOrder } from '../../../test/fakeApi.js';
+import { makeOrder } from '@orders/client/testing';
+import { boardOrder, card } from '../../../test/board.js';
+import { apiError, deferred, FakeApi, json } from '../../../test/fakeApi.js';
 import { renderDashboard } from '../../../test/render.js';
-
-function boardOrder(): string[] {
-  const list = screen.queryByRole('list', { name: 'Orders' });
-  if (!list) return [];
-  return within(list)
-    .getAllByRole('heading', { level: 3 })
-    .map((heading) => heading.textContent ?? '');
-}
-
-function card(id: number): HTMLElement {
-  return screen.getByRole('article', { name: `Order #${id}` });
-}
 
 async function boardWith(orders: Order[]) {
   const view = renderDashboard(new FakeApi(orders));

@@ -1,8 +1,8 @@
-import type { Order, OrderFilter, UpdateOrderBody } from '@orders/contracts';
+import { ErrorCode, type Order, type OrderFilter, type UpdateOrderBody } from '@orders/contracts';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useLayoutEffect, useRef, useState, type RefObject } from 'react';
 import { useNow } from '../../../lib/useNow.js';
-import { describeWriteProblem } from '../errors.js';
+import { describeWriteProblem, WriteProblemCode } from '../errors.js';
 import { useDeleteOrder, usePendingOrderIds, useUpdateOrder } from '../mutations.js';
 import { useOrderList, useReloadOrder } from '../queries.js';
 import { OrderCard, type EditState } from './OrderCard.js';
@@ -112,10 +112,10 @@ export function OrderBoard({
         {
           onError: (error) => {
             const problem = describeWriteProblem(error, 'update', edit.id);
-            if (problem.code === 'VALIDATION') {
+            if (problem.code === WriteProblemCode.Validation) {
               // Give the person their input back, with the refused field marked.
               setEditing({ ...edit, problem });
-            } else if (problem.code === 'VERSION_MISMATCH') {
+            } else if (problem.code === ErrorCode.VersionMismatch) {
               addNotice({ message: problem.message, reloadId: edit.id });
             } else {
               addNotice({ message: problem.message });

@@ -2,8 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedServer } from '@orders/mongo-embedded';
-import { buildApp, type App, type BuildAppOptions } from '../src/app.js';
-import { loadConfig, type AppConfig } from '../src/config.js';
+import { buildApp, type App, type BuildAppOptions } from '../../src/app.js';
+import { loadConfig, type AppConfig } from '../../src/config.js';
 
 export type EmbeddedDatabase = Awaited<ReturnType<typeof startEmbeddedServer>>;
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, DEFAULT_BACKOFF } from './orderFeed.js';
+import { backoffDelay } from '@orders/contracts';
+import { DEFAULT_RECONNECT_BACKOFF as DEFAULT_BACKOFF } from './socket.js';
 
-describe('backoffDelay', () => {
+describe('the default reconnect timing', () => {
   const worst = { ...DEFAULT_BACKOFF, random: () => 0.999999 };
 
   it('doubles the ceiling with each attempt and stops at the cap', () => {

@@ -1,0 +1,392 @@
+import {
+  CloseCode,
+  ErrorCode,
+  MAX_CLIENT_FRAME_BYTES,
+  ResyncReason,
+  parseClientMessage,
+  prepareOrderFilter,
+  type OrderEvent,
+  type ServerMessage,
+  type SubscribeMessage,
+} from '@orders/contracts';
+import type { ChangeItem } from '../change-mapping.js';
+import type { FeedLogger, FeedSink } from '../feed.js';
+import {
+  MAX_EVENTS_PER_FRAME,
+  errorMessage,
+  frameOf,
+  readyMessage,
+  resyncMessage,
+  type Serialized,
+} from '../messages.js';
+import type { FeedPosition } from '../position.js';
+import type { HistoryReplays, ReplayTarget } from '../replay.js';
+import type { TextFrame } from '../text-frame.js';
+import { Client, OPEN, type HubConnection, type HubSocket } from './client.js';
+import { Fanout } from './fanout.js';
+import { FilterGroups } from './groups.js';
+import { Entry, Ring } from './ring.js';
+
+/*
+ * The hub: subscriptions, filter groups, fan-out, backpressure and replays, between the feed (which publishes
+ * into it) and the socket adapter (routes/ws.ts). See docs/ARCHITECTURE.md, "Fan-out" and "Recovery and replay".
+ */
+
+export interface HubOptions {
+  /** The feed's current position: the hub reads it, only the feed writes it. */
+  position: FeedPosition;
+  /** A socket whose send buffer passes this is closed with CloseCode.SlowConsumer. */
+  maxBufferedBytes: number;
+  /** Events due to a socket within this window go out as one frame. */
+  batchWindowMs: number;
+  /** How many recent events the hub keeps for replays. */
+  ringSize: number;
+  /** Replays positions older than the ring from the database's history; without it such clients resync. */
+  replays?: HistoryReplays;
+  /** Invalid frames a connection may send; the next one closes it with 1002 (default 4). */
+  maxInvalidFrames?: number;
+  /**
+   * Socket writes per event-loop turn while fanning out (default 1000): a flush to many thousands of sockets
+   * yields between slices so HTTP requests are not held up for the whole fan-out.
+   */
+  writesPerTurn?: number;
+  log?: FeedLogger;
+}
+
+/** Counters for /metrics. */
+export interface HubStats {
+  clients: number;
+  eventsPublished: number;
+  /** Events written to sockets (an event in a batch of a frame to N sockets counts N). */
+  deliveries: number;
+  framesSent: number;
+  slowConsumerCloses: number;
+  resyncsSent: number;
+  invalidFrames: number;
+  replaysFromRing: number;
+  replaysFromHistory: number;
+}
+
+/**
+ * Watches the hub's hot path (the fan-out benchmark timestamps events with it). Called synchronously: keep it
+ * cheap. `flushed` runs after the last socket write of a flush, with the events that flush carried.
+ */
+export interface HubObserver {
+  published(item: ChangeItem): void;
+  flushed(items: readonly ChangeItem[]): void;
+}
+
+/** Fan-out hub. Implements the feed's sink. */
+export class Hub implements FeedSink {
+  private readonly feedPosition: FeedPosition;
+  private readonly maxBufferedBytes: number;
+  private readonly maxInvalidFrames: number;
+  private readonly replays: HistoryReplays | undefined;
+  private readonly log: FeedLogger | undefined;
+  private readonly ring: Ring;
+  private readonly groups = new FilterGroups();
+  private readonly fanout: Fanout;
+  private readonly clients = new Set<Client>();
+  /** Position up to which every event has been written to live clients. */
+  private delivered: string | null = null;
+  private closed = false;
+  private observer: HubObserver | null = null;
+  private readonly counters: Omit<HubStats, 'clients'> = {
+    eventsPublished: 0,
+    deliveries: 0,
+    framesSent: 0,
+    slowConsumerCloses: 0,
+    resyncsSent: 0,
+    invalidFrames: 0,
+    replaysFromRing: 0,
+    replaysFromHistory: 0,
+  };
+
+  constructor(options: HubOptions) {
+    this.feedPosition = options.position;
+    this.maxBufferedBytes = options.maxBufferedBytes;
+    this.maxInvalidFrames = options.maxInvalidFrames ?? 4;
+    this.replays = options.replays;
+    this.log = options.log;
+    this.ring = new Ring(options.ringSize);
+    this.fanout = new Fanout(
+      {
+        groups: this.groups,
+        latest: () => this.feedPosition.current(),
+        write: (client, frame, events) => this.write(client, frame, events),
+        delivered: (position, entries) => {
+          this.delivered = position;
+          if (this.observer !== null) this.observer.flushed(entries.map((entry) => entry.item));
+        },
+      },
+      { batchWindowMs: options.batchWindowMs, writesPerTurn: options.writesPerTurn ?? 1000 },
+    );
+  }
+
+  stats(): HubStats {
+    return { clients: this.clients.size, ...this.counters };
+  }
+
+  /** Installs the observer (null removes it); one at a time. */
+  observe(observer: HubObserver | null): void {
+    this.observer = observer;
+  }
+
+  // ---- FeedSink: the feed has written the position before each call --------------------------------------------
+
+  publish(item: ChangeItem): void {
+    if (this.closed) return;
+    const entry = new Entry(item);
+    this.ring.push(entry);
+    this.counters.eventsPublished += 1;
+    this.observer?.published(item);
+    this.fanout.enqueue(entry);
+  }
+
+  advance(position: string): void {
+    if (this.closed) return;
+    // Nothing happened between the last event and `position`, so the ring holds everything after it.
+    if (this.ring.size === 0 && this.ring.base === null) this.ring.base = position;
+    if (this.fanout.idle) this.delivered = position;
+  }
+
+  reset(reason: ResyncReason): void {
+    if (this.closed) return;
+    this.fanout.flushNow();
+    for (const client of this.clients) {
+      if (client.state === 'connected' || client.state === 'closed') continue;
+      if (client.state === 'replaying') {
+        this.stopReplay(client);
+        client.generation += 1;
+        this.join(client);
+      }
+      this.sendResync(client, reason);
+    }
+    this.ring.clear();
+    this.delivered = null;
+  }
+
+  // ---- connections -------------------------------------------------------------------------------------------
+
+  /** Registers a socket; the transport forwards its frames and its close to the returned connection. */
+  connect(socket: HubSocket): HubConnection {
+    const client = new Client(socket);
+    if (this.closed) {
+      socket.close(CloseCode.GoingAway, 'server shutting down');
+      client.state = 'closed';
+    } else {
+      this.clients.add(client);
+    }
+    return {
+      message: (data, isBinary = false) => {
+        this.onMessage(client, data, isBinary);
+      },
+      closed: () => {
+        this.drop(client);
+      },
+    };
+  }
+
+  /** Flushes what is pending and closes every socket with `code` (1001 on shutdown). */
+  close(code: number = CloseCode.GoingAway, reason = 'server shutting down'): void {
+    if (this.closed) return;
+    this.fanout.flushNow();
+    this.closed = true;
+    this.fanout.stop();
+    for (const client of [...this.clients]) this.closeClient(client, code, reason);
+  }
+
+  private onMessage(client: Client, data: string | Buffer, isBinary: boolean): void {
+    if (client.state === 'closed') return;
+    if (isBinary) {
+      this.invalid(client, 'binary frames are not supported; send JSON text');
+      return;
+    }
+    const size = typeof data === 'string' ? data.length : data.byteLength;
+    if (size > MAX_CLIENT_FRAME_BYTES) {
+      this.closeClient(client, CloseCode.MessageTooBig, 'frame too big');
+      return;
+    }
+    const parsed = parseClientMessage(typeof data === 'string' ? data : data.toString('utf8'));
+    if (!parsed.ok) {
+      this.invalid(client, parsed.error);
+      return;
+    }
+    this.subscribe(client, parsed.value);
+  }
+
+  private invalid(client: Client, message: string): void {
+    this.counters.invalidFrames += 1;
+    client.invalidFrames += 1;
+    if (client.invalidFrames > this.maxInvalidFrames) {
+      this.closeClient(client, CloseCode.ProtocolError, 'too many invalid frames');
+      return;
+    }
+    this.sendControl(client, errorMessage(ErrorCode.BadMessage, message));
+  }
+
+  private subscribe(client: Client, message: SubscribeMessage): void {
+    // Live clients have received everything up to `delivered` from here on: ready and replays start there.
+    this.fanout.flushNow();
+    this.groups.remove(client);
+    this.stopReplay(client);
+    client.generation += 1;
+    client.filter = prepareOrderFilter(message.filter);
+    const since = message.since;
+    if (since === undefined) {
+      this.sendReady(client, this.delivered, false);
+      this.join(client);
+      return;
+    }
+    const latest = this.feedPosition.current();
+    if (latest !== null && since <= latest && this.ring.covers(since)) {
+      this.counters.replaysFromRing += 1;
+      this.sendReady(client, since, true);
+      this.replayRing(client, since);
+      this.join(client);
+      return;
+    }
+    if (!this.replays) {
+      this.resyncToLive(client, ResyncReason.HistoryLost);
+      return;
+    }
+    this.counters.replaysFromHistory += 1;
+    client.state = 'replaying';
+    client.replay = this.replays.start(since, this.replayTarget(client, since));
+  }
+
+  /** How a history replay delivers into this hub for one subscription of `client`. */
+  private replayTarget(client: Client, since: string): ReplayTarget {
+    const generation = client.generation;
+    return {
+      isCurrent: () => client.generation === generation && client.state === 'replaying' && !this.closed,
+      opened: () => {
+        this.sendReady(client, since, true);
+      },
+      add: (item) => {
+        const shape = new Entry(item).shapeFor(client.filter);
+        if (shape !== null) client.replayed.push(shape);
+        return client.replayed.length;
+      },
+      flush: () => this.sendEvents(client, client.replayed.splice(0)),
+      canHandOver: (position) => this.delivered !== null && position <= this.delivered && this.ring.covers(position),
+      handOver: (position) => {
+        this.replayRing(client, position);
+        if (client.state === 'replaying') this.join(client);
+      },
+      fail: (reason) => {
+        client.replayed = [];
+        this.resyncToLive(client, reason);
+      },
+    };
+  }
+
+  /** Sends ring events after `since` that live clients already received (pending ones go out with the flush). */
+  private replayRing(client: Client, since: string): void {
+    // The replay must end exactly where live delivery to this client starts.
+    this.fanout.flushNow();
+    const end = this.delivered;
+    if (end === null) return;
+    let batch: Serialized<OrderEvent>[] = [];
+    for (let i = this.ring.firstAfter(since); i < this.ring.size; i++) {
+      const entry = this.ring.at(i);
+      if (entry.position > end) break;
+      const shape = entry.shapeFor(client.filter);
+      if (shape === null) continue;
+      batch.push(shape);
+      if (batch.length >= MAX_EVENTS_PER_FRAME) {
+        if (!this.sendEvents(client, batch)) return;
+        batch = [];
+      }
+    }
+    if (batch.length > 0) this.sendEvents(client, batch);
+  }
+
+  private stopReplay(client: Client): void {
+    const replay = client.replay;
+    client.replay = null;
+    client.replayed = [];
+    replay?.cancel();
+  }
+
+  /** Tells the client its position cannot be replayed and delivers live from now. */
+  private resyncToLive(client: Client, reason: ResyncReason): void {
+    if (client.state === 'closed') return;
+    this.fanout.flushNow();
+    this.sendResync(client, reason);
+    this.sendReady(client, this.delivered, false);
+    this.join(client);
+  }
+
+  private join(client: Client): void {
+    if (client.state === 'closed') return;
+    // A fan-out in progress took its list of sockets before this client joined: finish it first.
+    this.fanout.flushNow();
+    client.state = 'live';
+    this.groups.add(client);
+  }
+
+  private drop(client: Client): void {
+    if (client.state === 'closed') return;
+    this.groups.remove(client);
+    this.stopReplay(client);
+    client.state = 'closed';
+    client.generation += 1;
+    this.clients.delete(client);
+  }
+
+  private closeClient(client: Client, code: number, reason: string): void {
+    this.drop(client);
+    try {
+      client.socket.close(code, reason);
+    } catch (err) {
+      this.log?.warn({ err }, 'hub: closing a socket failed');
+    }
+  }
+
+  // ---- writes ------------------------------------------------------------------------------------------------
+
+  /** Sends one frame of events to one client; false when the client was closed instead. */
+  private sendEvents(client: Client, shapes: Serialized<OrderEvent>[]): boolean {
+    if (shapes.length === 0) return client.state !== 'closed';
+    return this.write(client, frameOf(shapes), shapes.length);
+  }
+
+  private write(client: Client, frame: TextFrame | Serialized<ServerMessage>, events: number): boolean {
+    const socket = client.socket;
+    if (socket.readyState !== OPEN) {
+      this.drop(client);
+      return false;
+    }
+    if (socket.bufferedAmount > this.maxBufferedBytes) {
+      this.counters.slowConsumerCloses += 1;
+      this.closeClient(client, CloseCode.SlowConsumer, 'slow consumer: reconnect with since');
+      return false;
+    }
+    try {
+      if (typeof frame === 'string') socket.send(frame);
+      else if (socket.sendFrame) socket.sendFrame(frame);
+      else socket.send(frame.payload);
+    } catch (err) {
+      this.log?.warn({ err }, 'hub: send failed; dropping the client');
+      this.drop(client);
+      return false;
+    }
+    this.counters.framesSent += 1;
+    this.counters.deliveries += events;
+    return true;
+  }
+
+  private sendControl(client: Client, message: Serialized<ServerMessage>): void {
+    this.write(client, message, 0);
+  }
+
+  private sendReady(client: Client, position: string | null, resumed: boolean): void {
+    this.sendControl(client, readyMessage(position, resumed));
+  }
+
+  private sendResync(client: Client, reason: ResyncReason): void {
+    this.counters.resyncsSent += 1;
+    this.sendControl(client, resyncMessage(reason));
+  }
+}

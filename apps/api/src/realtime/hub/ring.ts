@@ -1,0 +1,102 @@
+import { MATCH_ALL_ORDERS, matchesPreparedFilter, type OrderEvent, type PreparedOrderFilter } from '@orders/contracts';
+import type { ChangeItem } from '../change-mapping.js';
+import { eventMessage, leftMessage, type Serialized } from '../messages.js';
+
+/** One event in the ring, with its serialized shapes built lazily, once, and shared by every socket. */
+export class Entry {
+  private full: Serialized<OrderEvent> | null = null;
+  private left: Serialized<OrderEvent> | null = null;
+
+  constructor(readonly item: ChangeItem) {}
+
+  get position(): string {
+    return this.item.position;
+  }
+
+  /** The shape of this event a client with `filter` receives, or null when it receives nothing. */
+  shapeFor(filter: PreparedOrderFilter): Serialized<OrderEvent> | null {
+    if (filter === MATCH_ALL_ORDERS) return this.fullShape();
+    const { item } = this;
+    const beforeMatches = item.before === null ? null : matchesPreparedFilter(filter, item.before);
+    if (item.kind === 'deleted') return beforeMatches === false ? null : this.fullShape();
+    if (matchesPreparedFilter(filter, item.order)) return this.fullShape();
+    if (item.kind === 'created') return null;
+    // An update that does not match: the client may hold the order from before, so it learns that it left.
+    // With a pre-image that did not match either, the client cannot hold it and needs nothing.
+    return beforeMatches === false ? null : this.leftShape();
+  }
+
+  private fullShape(): Serialized<OrderEvent> {
+    this.full ??= eventMessage(this.item);
+    return this.full;
+  }
+
+  private leftShape(): Serialized<OrderEvent> {
+    this.left ??= leftMessage(this.item);
+    return this.left;
+  }
+}
+
+/** Fixed-capacity ring of the latest events, oldest first. */
+export class Ring {
+  private readonly items: (Entry | undefined)[];
+  private head = 0;
+  private count = 0;
+  /** Every event after this position is in the ring (null: unknown, only positions inside the ring count). */
+  base: string | null = null;
+
+  constructor(private readonly capacity: number) {
+    this.items = new Array<Entry | undefined>(Math.max(1, capacity));
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  push(entry: Entry): void {
+    if (this.capacity <= 0) {
+      this.base = entry.position;
+      return;
+    }
+    if (this.count === this.capacity) {
+      const evicted = this.items[this.head];
+      if (evicted) this.base = evicted.position;
+      this.items[this.head] = entry;
+      this.head = (this.head + 1) % this.capacity;
+      return;
+    }
+    this.items[(this.head + this.count) % this.capacity] = entry;
+    this.count += 1;
+  }
+
+  at(index: number): Entry {
+    const entry = this.items[(this.head + index) % this.capacity];
+    if (!entry) throw new Error(`ring index ${String(index)} out of range`);
+    return entry;
+  }
+
+  clear(): void {
+    this.items.fill(undefined);
+    this.head = 0;
+    this.count = 0;
+    this.base = null;
+  }
+
+  /** True when every event after `since` is in the ring. */
+  covers(since: string): boolean {
+    if (this.base !== null && since >= this.base) return true;
+    return this.count > 0 && since >= this.at(0).position;
+  }
+
+  /** Index of the first entry with a position after `since`. */
+  firstAfter(since: string): number {
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.at(mid).position <= since) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}

@@ -1,0 +1,2 @@
+export * from './fakeSocket.js';
+export * from './orders.js';

@@ -1,0 +1,27 @@
+import { AuthErrorCode } from './auth.js';
+
+/**
+ * Stable, machine-readable error codes: every HTTP error body carries one (`ErrorBody.code`), and so does the
+ * socket's `{type:'error'}` message. Clients switch on these, never on messages.
+ */
+export const ErrorCode = {
+  ValidationFailed: 'VALIDATION_FAILED',
+  InvalidJson: 'INVALID_JSON',
+  ForbiddenKey: 'FORBIDDEN_KEY',
+  InvalidCursor: 'INVALID_CURSOR',
+  RouteNotFound: 'ROUTE_NOT_FOUND',
+  OrderNotFound: 'ORDER_NOT_FOUND',
+  OrderExists: 'ORDER_EXISTS',
+  IdempotencyInFlight: 'IDEMPOTENCY_IN_FLIGHT',
+  IdempotencyKeyReused: 'IDEMPOTENCY_KEY_REUSED',
+  VersionMismatch: 'VERSION_MISMATCH',
+  BodyTooLarge: 'BODY_TOO_LARGE',
+  UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
+  DatabaseUnavailable: 'DATABASE_UNAVAILABLE',
+  InternalError: 'INTERNAL_ERROR',
+  /** A socket frame that is not a valid client message (the socket stays open, up to a limit). */
+  BadMessage: 'BAD_MESSAGE',
+  /** Sign-in and access control: UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, … */
+  ...AuthErrorCode,
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
