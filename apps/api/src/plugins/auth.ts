@@ -7,7 +7,8 @@ import { LiveConnections } from '../auth/live.js';
 import type { Credential, Principal } from '../auth/principal.js';
 import { createAuthService, type AuthService, type AuthServiceOptions } from '../auth/service.js';
 import { AuthWatcher } from '../auth/watcher.js';
-import { ErrorCode, forbidden, HttpError, unauthenticated } from '../errors.js';
+import { ErrorCode } from '@orders/contracts';
+import { forbidden, HttpError, unauthenticated } from '../errors.js';
 
 /** Who may use a route: anyone (`public`), or a principal with at least this role. */
 export type Access = 'public' | Role;

@@ -23,7 +23,8 @@ import { KdfBusyError } from '../auth/password.js';
 import type { Principal } from '../auth/principal.js';
 import { toApiToken } from '../auth/tokens.js';
 import { normalizeScope, toUser, type UserDocument } from '../auth/users.js';
-import { ErrorCode, forbidden, HttpError } from '../errors.js';
+import { ErrorCode } from '@orders/contracts';
+import { forbidden, HttpError } from '../errors.js';
 
 type ErrorResponses<C extends number> = { [K in C]: typeof ErrorBodySchema };
 
