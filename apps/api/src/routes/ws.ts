@@ -1,13 +1,15 @@
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyPluginCallback } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
+import type { Scope } from '@orders/contracts';
 import type { AppConfig } from '../config.js';
 import type { HubConnection, HubSocket } from '../realtime/hub/client.js';
 import type { TextFrame } from '../realtime/text-frame.js';
 
 /** The socket adapter's view of the hub. */
 export interface SocketHub {
-  connect(socket: HubSocket): HubConnection;
+  /** `scope`: the principal's, confining what the socket receives. */
+  connect(socket: HubSocket, scope: Scope | null): HubConnection;
 }
 
 export interface WsRouteOptions {
@@ -66,7 +68,7 @@ export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOption
     fastify.websocketServer.clients.delete(socket);
     alive.set(socket, true);
     const adapted = adapt(socket, directWrites ? directWriter(socket, request.raw.socket) : null, closeGraceMs);
-    const connection = hub.connect(adapted);
+    const connection = hub.connect(adapted, request.principal?.scope ?? null);
     // The access hook authenticated the upgrade; the socket lives only as long as its credential.
     const untrack =
       request.principal !== null && request.credential !== null
