@@ -58,6 +58,7 @@ export function onUnauthenticated(listener: () => void): () => void {
  * becomes an `ApiError` carrying the API's error code, and a 401 also tells every `onUnauthenticated` listener.
  */
 export async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
+  // The caller's headers win over these defaults, whatever form (object, pairs, Headers) they come in.
   const headers = new Headers(init.headers);
   if (!headers.has('accept')) headers.set('accept', 'application/json');
   if (init.body && !headers.has('content-type')) headers.set('content-type', 'application/json');

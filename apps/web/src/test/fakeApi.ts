@@ -1,4 +1,4 @@
-import { makeOrder, orderTime } from '@orders/client/testing';
+import { orderTime } from '@orders/client/testing';
 import type {
   ApiToken,
   CreatedToken,
@@ -64,17 +64,12 @@ export function deferred<T>() {
   return { promise, resolve, reject };
 }
 
-const BASE = Date.parse(orderTime(0));
-
-/** A test order; `minutes` after a fixed base time (the shared builder, re-exported for the auth tests). */
-export { makeOrder };
-
 /** The signed-in principal the fake API starts with: an unscoped admin, so every control shows. */
 export const ADMIN: Me = { username: 'admin', kind: 'user', role: 'admin', scope: null };
 
 /** A user record of the fake API, with the password it accepts. */
 export function makeUser(id: number, username: string, overrides: Partial<User> = {}): User {
-  const stamp = new Date(BASE).toISOString();
+  const stamp = orderTime(0);
   return {
     id: id.toString(16).padStart(24, '0'),
     username,
@@ -173,7 +168,7 @@ export class FakeApi {
       const body = request.body as LoginBody;
       const entry = [...this.users.values()].find((e) => e.user.username === body.username);
       if (!entry || entry.password !== body.password || entry.user.disabled) {
-        return apiError(401, 'INVALID_CREDENTIALS', 'Wrong username or password');
+        return apiError(401, ErrorCode.InvalidCredentials, 'Wrong username or password');
       }
       this.session = { username: entry.user.username, kind: 'user', role: entry.user.role, scope: entry.user.scope };
       return json(200, this.session);
@@ -182,16 +177,16 @@ export class FakeApi {
       this.session = null;
       return json(204, null);
     }
-    if (!this.session) return apiError(401, 'UNAUTHENTICATED', 'Sign in first');
+    if (!this.session) return apiError(401, ErrorCode.Unauthenticated, 'Sign in first');
     if (path === '/auth/me' && method === 'GET') return json(200, this.session);
-    if (this.session.role !== 'admin') return apiError(403, 'FORBIDDEN', 'Admins only');
+    if (this.session.role !== 'admin') return apiError(403, ErrorCode.Forbidden, 'Admins only');
     if (path === '/auth/users' && method === 'GET') {
       return json(200, { users: [...this.users.values()].map((e) => e.user) });
     }
     if (path === '/auth/users' && method === 'POST') {
       const body = request.body as CreateUserBody;
       if ([...this.users.values()].some((e) => e.user.username === body.username)) {
-        return apiError(409, 'USER_EXISTS', `User ${body.username} already exists`);
+        return apiError(409, ErrorCode.UserExists, `User ${body.username} already exists`);
       }
       const stamp = this.stamp();
       const user: User = {
@@ -209,7 +204,7 @@ export class FakeApi {
     const userMatch = /^\/auth\/users\/([0-9a-f]{24})$/.exec(path);
     if (userMatch && method === 'PATCH') {
       const entry = this.users.get(userMatch[1] ?? '');
-      if (!entry) return apiError(404, 'USER_NOT_FOUND', 'No such user');
+      if (!entry) return apiError(404, ErrorCode.UserNotFound, 'No such user');
       const { password, ...changes } = request.body as UpdateUserBody;
       entry.user = { ...entry.user, ...changes, updated_at: this.stamp() };
       if (password !== undefined) entry.password = password;
@@ -234,7 +229,7 @@ export class FakeApi {
     }
     const tokenMatch = /^\/auth\/tokens\/([0-9a-f]{24})$/.exec(path);
     if (tokenMatch && method === 'DELETE') {
-      if (!this.tokens.delete(tokenMatch[1] ?? '')) return apiError(404, 'TOKEN_NOT_FOUND', 'No such token');
+      if (!this.tokens.delete(tokenMatch[1] ?? '')) return apiError(404, ErrorCode.TokenNotFound, 'No such token');
       return json(204, null);
     }
     return apiError(404, 'NOT_FOUND', 'No such route');
@@ -242,9 +237,9 @@ export class FakeApi {
 
   private handle(request: RecordedRequest): Response {
     if (request.path.startsWith('/auth/')) return this.handleAuth(request);
-    if (!this.session) return apiError(401, 'UNAUTHENTICATED', 'Sign in first');
+    if (!this.session) return apiError(401, ErrorCode.Unauthenticated, 'Sign in first');
     const needed = request.method === 'DELETE' ? 'admin' : request.method === 'GET' ? 'viewer' : 'operator';
-    if (!roleAllows(this.session.role, needed)) return apiError(403, 'FORBIDDEN', `Needs the ${needed} role`);
+    if (!roleAllows(this.session.role, needed)) return apiError(403, ErrorCode.Forbidden, `Needs the ${needed} role`);
     const match = /^\/orders\/(\d+)$/.exec(request.path);
     const id = match ? Number(match[1]) : undefined;
     if (request.path === '/orders' && request.method === 'GET') return json(200, this.listBody(request.search));

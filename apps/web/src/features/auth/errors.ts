@@ -1,4 +1,4 @@
-import { ApiError } from '../../lib/http.js';
+import { ApiError, NETWORK_ERROR } from '../../lib/http.js';
 
 /** "30 seconds", "2 minutes": a wait as people say it (rounded up, never "0 seconds"). */
 export function formatWait(seconds: number): string {
@@ -17,7 +17,7 @@ export function describeSignInProblem(error: unknown): string {
       ? 'Too many sign-in attempts. Wait a while, then try again.'
       : `Too many sign-in attempts. Try again in ${formatWait(error.retryAfterSeconds)}.`;
   }
-  if (error.code === 'NETWORK') return 'Sign-in failed: the server cannot be reached.';
+  if (error.code === NETWORK_ERROR) return 'Sign-in failed: the server cannot be reached.';
   if (error.status === 400) return 'Enter a username and a password.';
   return `Sign-in failed: ${error.message}`;
 }
@@ -25,7 +25,7 @@ export function describeSignInProblem(error: unknown): string {
 /** Why an admin action was refused, for the admin page's messages. */
 export function describeAdminProblem(error: unknown, action: string): string {
   if (!(error instanceof ApiError)) return `Could not ${action}: something went wrong.`;
-  if (error.code === 'NETWORK') return `Could not ${action}: the server cannot be reached.`;
+  if (error.code === NETWORK_ERROR) return `Could not ${action}: the server cannot be reached.`;
   if (error.status === 403) return `Could not ${action}: your role does not allow it.`;
   return `Could not ${action}: ${error.message}`;
 }

@@ -1,7 +1,8 @@
 import type { Me, Role } from '@orders/contracts';
 import { screen, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import { FakeApi, makeOrder } from '../../test/fakeApi.js';
+import { makeOrder } from '@orders/client/testing';
+import { FakeApi } from '../../test/fakeApi.js';
 import { renderDashboard } from '../../test/render.js';
 
 async function boardAs(role: Role) {

@@ -1,7 +1,8 @@
-import type { Order, OrderEvent } from '@orders/contracts';
+import { ErrorCode, type Order, type OrderEvent } from '@orders/contracts';
 import { act, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import { ADMIN, apiError, FakeApi, makeOrder, makeUser } from '../../test/fakeApi.js';
+import { makeOrder } from '@orders/client/testing';
+import { ADMIN, apiError, FakeApi, makeUser } from '../../test/fakeApi.js';
 import { renderDashboard } from '../../test/render.js';
 
 const created = (order: Order, position: string): OrderEvent => ({ type: 'order.created', order, position });
@@ -105,7 +106,7 @@ describe('returning to sign-in when the session ends', () => {
     const { api, user } = await liveBoard([makeOrder(1, 10)]);
     api.respondOnce('PUT', '/orders/1', () => {
       api.session = null;
-      return apiError(401, 'UNAUTHENTICATED', 'Sign in first');
+      return apiError(401, ErrorCode.Unauthenticated, 'Sign in first');
     });
     await user.click(screen.getByRole('button', { name: 'Edit order #1' }));
     const editor = screen.getByRole('form', { name: 'Edit order #1' });

@@ -22,10 +22,7 @@ export interface OrderSocketView {
  * once per frame. Both restart when the filter changes. `onAccessClosed` hears of a socket the server closed with
  * 4401 or 4403 (a new function each render is fine: it does not restart the feed).
  */
-export function useOrderSocket(
-  filter: OrderFilter,
-  onAccessClosed?: (code: AccessCloseCode) => void,
-): OrderSocketView {
+export function useOrderSocket(filter: OrderFilter, onAccessClosed?: (code: AccessCloseCode) => void): OrderSocketView {
   const queryClient = useQueryClient();
   const { WebSocketImpl, url, backoff } = useRealtimeConfig();
   const [connection, setConnection] = useState<ConnectionState>('connecting');

@@ -1,3 +1,4 @@
+import { ErrorCode } from '@orders/contracts';
 import { act, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { apiError, deferred, FakeApi, makeUser } from '../../../test/fakeApi.js';
@@ -101,7 +102,7 @@ describe('API tokens', () => {
 
   it('says why the server refused a token, and shows no secret', async () => {
     const { api, user } = await adminPage();
-    api.respondOnce('POST', '/auth/tokens', () => apiError(400, 'VALIDATION_FAILED', 'body/name is too long'));
+    api.respondOnce('POST', '/auth/tokens', () => apiError(400, ErrorCode.ValidationFailed, 'body/name is too long'));
     await user.type(within(tokenForm()).getByLabelText('Token name'), 'x');
     await user.click(within(tokenForm()).getByRole('button', { name: 'Create token' }));
     expect((await within(tokenForm()).findByRole('alert')).textContent).toBe(
@@ -222,7 +223,7 @@ describe('users', () => {
     const answer = deferred<Response>();
     api.respondOnce('PATCH', `/auth/users/${carol.id}`, () => answer.promise);
     await user.click(within(rowOf('Users', 'carol')).getByRole('button', { name: 'Disable carol' }));
-    act(() => answer.resolve(apiError(404, 'USER_NOT_FOUND', 'No such user')));
+    act(() => answer.resolve(apiError(404, ErrorCode.UserNotFound, 'No such user')));
     expect((await screen.findByRole('alert')).textContent).toBe('Could not disable carol: No such user');
   });
 });

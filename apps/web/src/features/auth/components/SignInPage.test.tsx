@@ -1,6 +1,8 @@
+import { ErrorCode } from '@orders/contracts';
 import { act, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import { apiError, deferred, FakeApi, json, makeOrder, makeUser } from '../../../test/fakeApi.js';
+import { makeOrder } from '@orders/client/testing';
+import { apiError, deferred, FakeApi, json, makeUser } from '../../../test/fakeApi.js';
 import { renderDashboard } from '../../../test/render.js';
 
 function signedOutApi(): FakeApi {
@@ -58,7 +60,7 @@ describe('sign-in page', () => {
   it('when throttled (429), says how long to wait from Retry-After', async () => {
     const { api, user } = renderDashboard(signedOutApi());
     api.respondOnce('POST', '/auth/login', () => {
-      const response = apiError(429, 'RATE_LIMITED', 'Too many attempts');
+      const response = apiError(429, ErrorCode.RateLimited, 'Too many attempts');
       response.headers.set('retry-after', '42');
       return response;
     });

@@ -1,6 +1,7 @@
 import { act, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import { FakeApi, makeOrder } from '../../../test/fakeApi.js';
+import { makeOrder } from '@orders/client/testing';
+import { FakeApi } from '../../../test/fakeApi.js';
 import { renderDashboard } from '../../../test/render.js';
 
 function updatedLine(id: number): string {
