@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient, type Collection } from 'mongodb';
-import { ChaosClient, type Endpoint } from './client.js';
+import { ChaosClient, type ClientStats, type Endpoint } from './client.js';
 import { startApi, startEngine, type ApiProcess, type EngineProcess, type LogCounts } from './processes.js';
 import { Random, sleep } from './random.js';
 import { currentPosition, readHistory, verifyClient, type ClientVerdict } from './verify.js';
@@ -77,17 +77,11 @@ export interface ChaosReport {
   faults: Partial<Record<FaultKind, number>>;
   failPointsRefused: number;
   engineOutage: EngineOutageReport | null;
-  clientTotals: {
-    connects: number;
-    reconnects: number;
-    drops: number;
-    moves: number;
-    snapshots: number;
-    eventsReceived: number;
-    idempotentReplays: number;
-    resyncs: Record<string, number>;
-    closeCodes: Record<string, number>;
-  };
+  /** The clients' own counts, summed. */
+  clientTotals: Pick<
+    ClientStats,
+    'connects' | 'reconnects' | 'drops' | 'moves' | 'snapshots' | 'idempotentReplays' | 'resyncs' | 'closeCodes'
+  > & { eventsReceived: number };
   apiLogs: Record<string, number>;
   caughtUp: boolean;
   lost: number;

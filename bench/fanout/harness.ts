@@ -154,8 +154,8 @@ interface WriteRow {
   ok: boolean;
 }
 
-/** What the writer stores: an order as the API would (the feed validates it against the contract). */
-interface BenchOrder {
+/** What the writers store: an order as the API would (the feed validates it against the contract). */
+export interface BenchOrder {
   _id: number;
   customer_name: string;
   product_name: string;

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { MongoClient, type Collection } from 'mongodb';
 import WebSocket from 'ws';
 import { CloseCode } from '@orders/contracts';
+import type { BenchOrder } from '../fanout/harness.js';
 import { Child, raisePriority } from '../fanout/ipc.js';
 import { clientFrame, EVENT_MARKER, nowMs } from '../fanout/raw-client.js';
 import { machine } from '../fanout/report.js';
@@ -65,16 +66,6 @@ async function waitUntil(done: () => boolean, timeoutMs: number): Promise<boolea
     await sleep(20);
   }
   return true;
-}
-
-interface BenchOrder {
-  _id: number;
-  customer_name: string;
-  product_name: string;
-  status: 'pending';
-  created_at: Date;
-  updated_at: Date;
-  version: number;
 }
 
 interface ServerSample {

@@ -22,15 +22,18 @@ export function createTestQueryClient(): QueryClient {
   return client;
 }
 
-/** Renders the whole dashboard against a fake API (behind `fetch`) and fake sockets. */
-export function renderDashboard(api = new FakeApi()) {
+/**
+ * Renders the whole dashboard against a fake API (behind `fetch`) and fake sockets; `backoff` replaces the
+ * immediate reconnects (keep it a constant: a new object restarts the feed).
+ */
+export function renderDashboard(api = new FakeApi(), backoff: Partial<BackoffOptions> = IMMEDIATE_BACKOFF) {
   vi.stubGlobal('fetch', api.fetch);
   const sockets: FakeSocketServer = createFakeSocketServer();
   const queryClient = createTestQueryClient();
   const user = userEvent.setup();
   const view = render(
     <QueryClientProvider client={queryClient}>
-      <RealtimeProvider WebSocketImpl={sockets.WebSocketImpl} url="ws://localhost/ws" backoff={IMMEDIATE_BACKOFF}>
+      <RealtimeProvider WebSocketImpl={sockets.WebSocketImpl} url="ws://localhost/ws" backoff={backoff}>
         <App />
       </RealtimeProvider>
     </QueryClientProvider>,

@@ -16,6 +16,8 @@ import { deferred, FakeApi, json } from '../../test/fakeApi.js';
 import { renderDashboard } from '../../test/render.js';
 import { orderKeys } from '../orders/queries.js';
 
+const SLOW_RECONNECTS = { baseMs: 60_000, capMs: 60_000, random: () => 0.5 };
+
 /** Waits for socket number `index`, completes its handshake and answers `ready`. */
 async function acceptSocket(
   server: FakeSocketServer,
@@ -252,6 +254,27 @@ describe('connection and recovery', () => {
     await waitFor(() => expect(connectionText()).toBe('Live'));
     // The board stayed on screen throughout.
     expect(boardOrder()).toEqual(['Order #1']);
+  });
+
+  it('says offline as soon as the browser loses the network, and reconnects at once when it is back', async () => {
+    // Reconnects that would wait half a minute: only the network coming back can explain a new socket.
+    const view = renderDashboard(new FakeApi([makeOrder(1, 10)]), SLOW_RECONNECTS);
+    await screen.findByRole('list', { name: 'Orders' });
+    const socket = await acceptSocket(view.sockets, 0);
+    await waitFor(() => expect(connectionText()).toBe('Live'));
+    send(socket, created(makeOrder(2, 20), 'pos-3'));
+
+    act(() => socket.drop(1006));
+    await waitFor(() => expect(connectionText()).toBe('Reconnecting…'));
+    act(() => void window.dispatchEvent(new Event('offline')));
+    expect(connectionText()).toBe('Offline');
+    expect(view.sockets.sockets).toHaveLength(1);
+
+    act(() => void window.dispatchEvent(new Event('online')));
+    const next = await acceptSocket(view.sockets, 1, 'pos-3');
+    expect(next.subscriptions()).toEqual([{ type: 'subscribe', protocol: 1, since: 'pos-3' }]);
+    await waitFor(() => expect(connectionText()).toBe('Live'));
+    expect(boardOrder()).toEqual(['Order #2', 'Order #1']);
   });
 
   it('answers resync with a quiet refetch and resubscribes since the new snapshot position', async () => {
