@@ -291,6 +291,7 @@ describe('signing in and out of the dashboard', () => {
     try {
       await page.goto(stack.baseUrl);
       await page.getByRole('form', { name: 'Sign in' }).waitFor({ timeout: SHOWS_UP.timeout });
+      await page.screenshot({ path: join(SCREENSHOT_DIR, 'sign-in.png') });
       expect(await readBoard(page)).toEqual([]);
       expect(await pageListStatus(page)).toBe(401);
       expect(await pageSocketOutcome(page)).not.toBe('open');
@@ -354,6 +355,51 @@ describe('signing in and out of the dashboard', () => {
       await expect.poll(() => connectionText(page), SHOWS_UP).toBe('Live');
       await expect.poll(() => readBoard(page), SHOWS_UP).toEqual(await databaseBoard());
       expect(await page.evaluate(() => document.documentElement.dataset.sameDocument)).toBe('yes');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('manages users and tokens from the admin page against the real API: a token secret shown once, then revoked', async () => {
+    const page = await openBoard();
+    try {
+      await page.getByRole('link', { name: 'Users and tokens' }).click();
+      const users = page.getByRole('table', { name: 'Users' });
+      await users.waitFor({ timeout: SHOWS_UP.timeout });
+      expect(await users.getByRole('rowheader').allTextContents()).toEqual(
+        expect.arrayContaining(['admin (you)', 'olivia']),
+      );
+
+      const form = page.getByRole('form', { name: 'New token' });
+      await form.getByLabel('Token name').fill('nightly-report');
+      await form.getByLabel('Role').selectOption('viewer');
+      await form.getByLabel('Only customers containing').fill('ida');
+      await form.getByRole('button', { name: 'Create token' }).click();
+      const secretBox = page.getByRole('region', { name: 'Secret of token nightly-report' });
+      await secretBox.waitFor({ timeout: SHOWS_UP.timeout });
+      const secret = (await secretBox.locator('code').textContent()) ?? '';
+      await page.mouse.move(0, 0);
+      await page.screenshot({ path: join(SCREENSHOT_DIR, 'admin.png'), fullPage: true });
+
+      // The secret works, within its scope: a viewer confined to customer "ida" reads only Ida's order.
+      const listed = await fetch(`${stack.baseUrl}/orders`, { headers: { authorization: `Bearer ${secret}` } });
+      expect(listed.status).toBe(200);
+      const body = (await listed.json()) as { orders: Array<{ id: number }> };
+      expect(body.orders.map((order) => order.id)).toEqual([501]);
+
+      await secretBox.getByRole('button', { name: 'Done' }).click();
+      await expect.poll(() => secretBox.count(), SHOWS_UP).toBe(0);
+      expect(await page.content()).not.toContain(secret);
+      const tokens = page.getByRole('table', { name: 'Tokens' });
+      await expect.poll(() => tokens.getByRole('rowheader').allTextContents(), SHOWS_UP).toContain('nightly-report');
+
+      await page.getByRole('button', { name: 'Revoke token nightly-report' }).click();
+      await page.getByRole('button', { name: 'Yes, revoke' }).click();
+      await expect
+        .poll(() => tokens.getByRole('rowheader').allTextContents(), SHOWS_UP)
+        .not.toContain('nightly-report');
+      const refused = await fetch(`${stack.baseUrl}/orders`, { headers: { authorization: `Bearer ${secret}` } });
+      expect(refused.status).toBe(401);
     } finally {
       await page.close();
     }
