@@ -5,7 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { buildApp } from '../src/app.js';
 import { hashSecret } from '../src/auth/secrets.js';
-import { json, startApp, startDatabase, testConfig, TEST_ADMIN_PASSWORD, type EmbeddedDatabase } from './support/app.js';
+import {
+  json,
+  startApp,
+  startDatabase,
+  testConfig,
+  TEST_ADMIN_PASSWORD,
+  type EmbeddedDatabase,
+} from './support/app.js';
 import { actingAs, bearer, createToken, signIn } from './support/auth.js';
 
 let database: EmbeddedDatabase;

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { json, startApp, startDatabase, testConfig, TEST_ADMIN_PASSWORD, type EmbeddedDatabase } from './support/app.js';
+import {
+  json,
+  startApp,
+  startDatabase,
+  testConfig,
+  TEST_ADMIN_PASSWORD,
+  type EmbeddedDatabase,
+} from './support/app.js';
 import { hashSecret } from '../src/auth/secrets.js';
 import { createLoginThrottle, DEFAULT_THROTTLE_RULES, type ThrottleDocument } from '../src/auth/throttle.js';
 import { bearer, createToken, createUser, signIn } from './support/auth.js';

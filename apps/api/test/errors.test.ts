@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../src/app.js';
 import { json, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { actingAs, createToken } from './support/auth.js';
 
 let database: EmbeddedDatabase;
 let app: App;
@@ -18,10 +19,11 @@ beforeAll(async () => {
   });
   app = buildApp(testConfig(database.uri), { logger: { level: 'info', stream } });
   // A route that fails the way a bug would, to show what a client and the log each get.
-  app.get('/orders-broken', () => {
+  app.get('/orders-broken', { config: { access: 'public' } }, () => {
     throw new Error('secret internals: mongodb://admin:pw@10.1.2.3 at Repo.list (/srv/repo.js:12)');
   });
   await app.ready();
+  app = actingAs(app, await createToken(app, 'admin'));
 });
 afterAll(async () => {
   await app?.close();

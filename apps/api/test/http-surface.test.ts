@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { json, makeDashboard, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { json, makeDashboard, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { startAppAsAdmin } from './support/auth.js';
 
 let database: EmbeddedDatabase;
 let app: App;
@@ -9,7 +10,9 @@ let dashboard: Awaited<ReturnType<typeof makeDashboard>>;
 beforeAll(async () => {
   database = await startDatabase();
   dashboard = await makeDashboard();
-  app = await startApp(testConfig(database.uri, { WEB_DIST_DIR: dashboard.dir, CORS_ORIGIN: 'https://board.example' }));
+  app = await startAppAsAdmin(
+    testConfig(database.uri, { WEB_DIST_DIR: dashboard.dir, CORS_ORIGIN: 'https://board.example' }),
+  );
 });
 afterAll(async () => {
   await app?.close();
@@ -26,7 +29,19 @@ describe('OpenAPI', () => {
       paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
     };
     expect(document.openapi).toMatch(/^3\./);
-    expect(Object.keys(document.paths).sort()).toEqual(['/healthz', '/orders', '/orders/{id}', '/readyz']);
+    expect(Object.keys(document.paths).sort()).toEqual([
+      '/auth/login',
+      '/auth/logout',
+      '/auth/me',
+      '/auth/tokens',
+      '/auth/tokens/{id}',
+      '/auth/users',
+      '/auth/users/{id}',
+      '/healthz',
+      '/orders',
+      '/orders/{id}',
+      '/readyz',
+    ]);
     expect(Object.keys(document.paths['/orders']!).sort()).toEqual(['get', 'post']);
     expect(Object.keys(document.paths['/orders/{id}']!).sort()).toEqual(['delete', 'get', 'put']);
     expect(Object.keys(document.paths['/orders']!.post!.responses).sort()).toEqual([

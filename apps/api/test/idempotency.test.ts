@@ -2,14 +2,15 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { hashRequestBody, type IdempotencyRecord } from '../src/orders/idempotency.js';
 import { IDEMPOTENCY_COLLECTION } from '../src/routes/orders.js';
-import { json, seedOrder, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { json, seedOrder, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { startAppAsAdmin } from './support/auth.js';
 
 let database: EmbeddedDatabase;
 let app: App;
 
 beforeAll(async () => {
   database = await startDatabase();
-  app = await startApp(testConfig(database.uri));
+  app = await startAppAsAdmin(testConfig(database.uri));
 });
 afterAll(async () => {
   await app?.close();

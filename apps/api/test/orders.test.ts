@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { json, seedOrder, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { json, seedOrder, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { startAppAsAdmin } from './support/auth.js';
 
 let database: EmbeddedDatabase;
 let app: App;
 
 beforeAll(async () => {
   database = await startDatabase();
-  app = await startApp(testConfig(database.uri, { BODY_LIMIT_BYTES: '1024' }));
+  app = await startAppAsAdmin(testConfig(database.uri, { BODY_LIMIT_BYTES: '1024' }));
 });
 afterAll(async () => {
   await app?.close();
@@ -54,8 +55,11 @@ describe('POST /orders', () => {
       'product_name',
       'status',
       'updated_at',
+      'updated_by',
       'version',
     ]);
+    // The API stamps who wrote it: the test's admin token.
+    expect(body.updated_by).toBe('test-admin');
     // Stored with the id as _id (DESIGN decision 2).
     expect(await app.mongo.orders.findOne({ _id: 200 })).toMatchObject({ customer_name: 'Bob', version: 1 });
   });

@@ -2,7 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import { startEmbeddedServer } from '@orders/mongo-embedded';
 import type { App } from '../src/app.js';
-import { startApp, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { testConfig, type EmbeddedDatabase } from './support/app.js';
+import { startAppAsAdmin } from './support/auth.js';
 import { TestClient } from './support/ws-client.js';
 
 /*
@@ -18,7 +19,7 @@ const clients: TestClient[] = [];
 
 beforeAll(async () => {
   database = await startEmbeddedServer({ host: '127.0.0.1', port: 0, changeHistoryMaxRecords: HISTORY });
-  app = await startApp(testConfig(database.uri, { HUB_RING_SIZE: '2' }));
+  app = await startAppAsAdmin(testConfig(database.uri, { HUB_RING_SIZE: '2' }));
   await app.listen({ port: 0, host: '127.0.0.1' });
   url = `ws://127.0.0.1:${(app.server.address() as AddressInfo).port}/ws`;
 });

@@ -2,7 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import { CloseCode, MAX_CLIENT_FRAME_BYTES, type OrderEvent } from '@orders/contracts';
 import type { App } from '../src/app.js';
-import { startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { startAppAsAdmin } from './support/auth.js';
 import { TestClient } from './support/ws-client.js';
 
 let database: EmbeddedDatabase;
@@ -12,7 +13,7 @@ const clients: TestClient[] = [];
 
 beforeAll(async () => {
   database = await startDatabase();
-  app = await startApp(testConfig(database.uri));
+  app = await startAppAsAdmin(testConfig(database.uri));
   await app.listen({ port: 0, host: '127.0.0.1' });
   url = `ws://127.0.0.1:${(app.server.address() as AddressInfo).port}/ws`;
 });
@@ -224,7 +225,7 @@ describe('GET /ws: bad input', () => {
 describe('GET /ws: shutdown', () => {
   it('closes every socket with 1001 when the app closes', async () => {
     const ownDatabase = await startDatabase();
-    const ownApp = await startApp(testConfig(ownDatabase.uri));
+    const ownApp = await startAppAsAdmin(testConfig(ownDatabase.uri));
     try {
       await ownApp.listen({ port: 0, host: '127.0.0.1' });
       const ownUrl = `ws://127.0.0.1:${(ownApp.server.address() as AddressInfo).port}/ws`;

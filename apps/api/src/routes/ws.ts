@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyPluginCallback } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { Scope } from '@orders/contracts';
+import type { LiveConnections } from '../auth/live.js';
 import type { AppConfig } from '../config.js';
 import type { HubConnection, HubSocket } from '../realtime/hub/client.js';
 import type { TextFrame } from '../realtime/text-frame.js';
@@ -14,6 +15,8 @@ export interface SocketHub {
 
 export interface WsRouteOptions {
   hub: SocketHub;
+  /** Where each socket is tracked by the credential that opened it, to be closed when that ends (access control). */
+  live?: LiveConnections;
   /** Ping every socket this often; one that has not answered the previous ping is terminated (default 30 s). */
   pingIntervalMs?: number;
   /** After the server closes a socket, the peer gets this long to answer the close before it is cut (default 2 s). */
@@ -33,7 +36,7 @@ const TEXT = { binary: false } as const;
  * See docs/ARCHITECTURE.md, "The event path".
  */
 const wsRoutes: FastifyPluginCallback<{ config: AppConfig }> = (fastify, { config }, done) => {
-  registerWsRoute(fastify, { hub: fastify.realtime, directWrites: config.ws.directWrites });
+  registerWsRoute(fastify, { hub: fastify.realtime, live: fastify.auth.live, directWrites: config.ws.directWrites });
   done();
 };
 export default wsRoutes;
@@ -43,7 +46,7 @@ export default wsRoutes;
  * hub's minimal interface and keeps them alive (ping/pong).
  */
 export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOptions): void {
-  const { hub } = options;
+  const { hub, live } = options;
   const pingIntervalMs = options.pingIntervalMs ?? 30_000;
   const closeGraceMs = options.closeGraceMs ?? 2_000;
   const directWrites = options.directWrites ?? true;
@@ -70,9 +73,12 @@ export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOption
     const adapted = adapt(socket, directWrites ? directWriter(socket, request.raw.socket) : null, closeGraceMs);
     const connection = hub.connect(adapted, request.principal?.scope ?? null);
     // The access hook authenticated the upgrade; the socket lives only as long as its credential.
+    const { principal, credential } = request;
     const untrack =
-      request.principal !== null && request.credential !== null
-        ? fastify.auth.live.add(request.credential, request.principal, (code, reason) => adapted.close(code, reason))
+      live !== undefined && principal !== null && credential !== null
+        ? live.add(credential, principal, (code, reason) => {
+            adapted.close(code, reason);
+          })
         : () => undefined;
     socket.on('pong', () => alive.set(socket, true));
     socket.on('message', (data, isBinary) => connection.message(toBuffer(data), isBinary));

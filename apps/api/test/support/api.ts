@@ -5,7 +5,8 @@ import type { Collection } from 'mongodb';
 import type { OrderEvent } from '@orders/contracts';
 import type { App } from '../../src/app.js';
 import type { OrderDocument } from '../../src/orders/order-document.js';
-import { startApp, startDatabase, testConfig, type EmbeddedDatabase } from './app.js';
+import { startDatabase, testConfig, type EmbeddedDatabase } from './app.js';
+import { startAppAsAdmin } from './auth.js';
 import { TestClient } from './ws-client.js';
 
 /**
@@ -55,7 +56,8 @@ export function useApi(options: ApiOptions = {}): ApiUnderTest {
 
   beforeAll(async () => {
     database = await (options.database ?? startDatabase)();
-    app = await startApp(testConfig(database.uri, options.env));
+    // As an unscoped admin: these tests are about orders and the stream, not about who may use them.
+    app = await startAppAsAdmin(testConfig(database.uri, options.env));
     if (options.listen === true) {
       await app.listen({ port: 0, host: '127.0.0.1' });
       wsUrl = `ws://127.0.0.1:${(app.server.address() as AddressInfo).port}/ws`;

@@ -2,7 +2,9 @@ import type { InjectOptions } from 'fastify';
 import WebSocket from 'ws';
 import type { Role, Scope } from '@orders/contracts';
 import type { App } from '../../src/app.js';
-import { TEST_ADMIN_PASSWORD } from './app.js';
+import { startApp, TEST_ADMIN_PASSWORD } from './app.js';
+import type { AppConfig } from '../../src/config.js';
+import type { BuildAppOptions } from '../../src/app.js';
 
 /** Creates an API token straight in the app's store; returns its secret. */
 export async function createToken(
@@ -55,9 +57,32 @@ export function bearer(token: string): Record<string, string> {
   return { authorization: `Bearer ${token}` };
 }
 
+/** Upgrade headers by listening port, so a test's sockets authenticate as the app they connect to. */
+const credentialsByPort = new Map<string, Record<string, string>>();
+
+/** Remembers the headers sockets to `url`'s port connect with (see `credentialsFor`). */
+export function registerCredentials(url: string, headers: Record<string, string>): void {
+  credentialsByPort.set(new URL(url).port, headers);
+}
+
+/** The headers registered for `url`'s port (none when nothing was registered: an anonymous socket). */
+export function credentialsFor(url: string): Record<string, string> {
+  return credentialsByPort.get(new URL(url).port) ?? {};
+}
+
 /**
- * The app as one principal: `inject` adds its `Authorization` header unless the request sets its own, so tests
- * written before access control keep their requests as they were. Everything else is the app itself.
+ * Starts the app and returns it acting as an unscoped admin (see `actingAs`): what tests written before access
+ * control need to keep testing what they test.
+ */
+export async function startAppAsAdmin(config: AppConfig, options: Omit<BuildAppOptions, 'logger'> = {}): Promise<App> {
+  const app = await startApp(config, options);
+  return actingAs(app, await createToken(app, 'admin', { name: 'test-admin' }));
+}
+
+/**
+ * The app as one principal: `inject` adds its `Authorization` header unless the request sets its own, and once it
+ * listens, sockets to its port (through `TestClient`) send it too, so tests written before access control keep
+ * their requests as they were. Everything else is the app itself.
  */
 export function actingAs(app: App, token: string): App {
   const inject = (options: InjectOptions | string) => {
@@ -65,9 +90,15 @@ export function actingAs(app: App, token: string): App {
     const headers = { ...bearer(token), ...(request.headers ?? {}) };
     return app.inject({ ...request, headers });
   };
+  const listen = async (options: { port: number; host: string }): Promise<string> => {
+    const address = await app.listen(options);
+    registerCredentials(address, bearer(token));
+    return address;
+  };
   return new Proxy(app, {
     get(target, property) {
       if (property === 'inject') return inject;
+      if (property === 'listen') return listen;
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
