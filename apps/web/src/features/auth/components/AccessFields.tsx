@@ -10,7 +10,7 @@ export interface ScopeDraft {
 
 export const EMPTY_SCOPE_DRAFT: ScopeDraft = { customer: '', statuses: [] };
 
-/** A role picker with what each role may do. */
+/** A role picker, with what the picked role may do said beside it. */
 export function RoleSelect({
   id,
   value,
@@ -27,6 +27,7 @@ export function RoleSelect({
       <label htmlFor={id}>{label}</label>
       <select
         id={id}
+        aria-describedby={`${id}-hint`}
         value={value}
         onChange={(e) => {
           const role = ROLES.find((r) => r === e.target.value);
@@ -35,10 +36,13 @@ export function RoleSelect({
       >
         {ROLES.map((role) => (
           <option key={role} value={role}>
-            {ROLE_LABELS[role]} — {ROLE_HINTS[role]}
+            {ROLE_LABELS[role]}
           </option>
         ))}
       </select>
+      <p id={`${id}-hint`} className="field-hint">
+        {ROLE_LABELS[value]} {ROLE_HINTS[value]}.
+      </p>
     </div>
   );
 }

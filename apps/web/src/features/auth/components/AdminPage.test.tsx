@@ -217,6 +217,15 @@ describe('users', () => {
     expect(api.users.get(carol.id)?.password).toBe('a brand new password');
   });
 
+  it('offers no way to disable or demote yourself', async () => {
+    await adminPage();
+    const mine = rowOf('Users', 'admin');
+    expect(within(mine).getByRole('rowheader').textContent).toBe('admin (you)');
+    expect(within(mine).queryByRole('button', { name: 'Disable admin' })).toBeNull();
+    expect(within(mine).getByRole<HTMLSelectElement>('combobox', { name: 'Role of admin' }).disabled).toBe(true);
+    expect(within(rowOf('Users', 'carol')).getByRole('button', { name: 'Disable carol' })).toBeTruthy();
+  });
+
   it('says why a change was refused', async () => {
     const { api, user } = await adminPage();
     const carol = [...api.users.values()].find((e) => e.user.username === 'carol')!.user;

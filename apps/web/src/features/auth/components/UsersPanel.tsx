@@ -223,6 +223,8 @@ function UserRow({
       <td>
         <select
           aria-label={`Role of ${user.username}`}
+          // Demoting yourself could leave nobody able to manage access; another admin can do it.
+          disabled={isMe}
           value={user.role}
           onChange={(e) => {
             const role = ROLES.find((r) => r === e.target.value);
@@ -269,14 +271,17 @@ function UserRow({
       </td>
       <td>{user.disabled ? 'Disabled' : 'Active'}</td>
       <td className="row-actions">
-        <button
-          type="button"
-          onClick={() =>
-            update(user, { disabled: !user.disabled }, `${user.disabled ? 'enable' : 'disable'} ${user.username}`)
-          }
-        >
-          {user.disabled ? `Enable ${user.username}` : `Disable ${user.username}`}
-        </button>
+        {!isMe && (
+          // Disabling yourself would end this very session and lock you out.
+          <button
+            type="button"
+            onClick={() =>
+              update(user, { disabled: !user.disabled }, `${user.disabled ? 'enable' : 'disable'} ${user.username}`)
+            }
+          >
+            {user.disabled ? `Enable ${user.username}` : `Disable ${user.username}`}
+          </button>
+        )}
         {edit?.kind === 'password' ? (
           <form aria-label={`New password for ${user.username}`} onSubmit={(e) => savePassword(e, edit.password)}>
             <label htmlFor={`${prefix}-password`}>New password</label>
