@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedServer } from '@orders/mongo-embedded';
 import type { OrderEvent } from '@orders/contracts';
 import type { OrderDocument } from '../src/orders/order-document.js';
+import { authFetch } from './support/auth.js';
 import { startApiProcess, stopApiProcess, type ApiProcess } from './support/api-process.js';
 import { TestClient } from './support/ws-client.js';
 
@@ -61,7 +62,7 @@ async function subscribe(url: string, message: Record<string, unknown> = {}): Pr
 }
 
 async function request(baseUrl: string, method: string, path: string, body?: object): Promise<number> {
-  const response = await fetch(`${baseUrl}${path}`, {
+  const response = await authFetch(`${baseUrl}${path}`, {
     method,
     ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
   });

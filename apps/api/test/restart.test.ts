@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedServer } from '@orders/mongo-embedded';
 import { CloseCode, type OrderEvent } from '@orders/contracts';
 import type { OrderDocument } from '../src/orders/order-document.js';
+import { authFetch } from './support/auth.js';
 import { startApiProcess, stopApiProcess, type ApiProcess } from './support/api-process.js';
 import { TestClient } from './support/ws-client.js';
 
@@ -54,7 +55,7 @@ async function subscribe(url: string, message: Record<string, unknown> = {}): Pr
 }
 
 async function post(baseUrl: string, body: object): Promise<void> {
-  const response = await fetch(`${baseUrl}/orders`, {
+  const response = await authFetch(`${baseUrl}/orders`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),

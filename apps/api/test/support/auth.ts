@@ -121,3 +121,10 @@ export function upgradeStatus(url: string, headers: Record<string, string>): Pro
     socket.once('error', reject);
   });
 }
+
+/** `fetch` with the credentials registered for the URL's port (see `registerCredentials`) added to its headers. */
+export function authFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  for (const [name, value] of Object.entries(credentialsFor(url))) if (!headers.has(name)) headers.set(name, value);
+  return fetch(url, { ...init, headers });
+}
