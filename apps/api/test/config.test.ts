@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       bodyLimitBytes: 16384,
       webDistDir: '/srv/app/apps/web/dist',
       ws: { maxBufferedBytes: 4 * 1024 * 1024, batchWindowMs: 5, hubRingSize: 10000, directWrites: true },
+      auth: { adminPassword: undefined, sessionIdleMs: 720 * 60_000, sessionMaxAgeMs: 168 * 3_600_000, scryptLogN: 17 },
     });
   });
 
@@ -68,6 +69,10 @@ describe('loadConfig', () => {
         WS_BATCH_WINDOW_MS: '0',
         HUB_RING_SIZE: '50',
         WS_DIRECT_WRITES: '0',
+        ORDERS_ADMIN_PASSWORD: ' a password with spaces ',
+        SESSION_IDLE_MINUTES: '30',
+        SESSION_MAX_AGE_HOURS: '24',
+        AUTH_SCRYPT_LOG_N: '15',
       },
     });
     expect(config).toEqual({
@@ -84,6 +89,13 @@ describe('loadConfig', () => {
       bodyLimitBytes: 1024,
       webDistDir: '/base/web',
       ws: { maxBufferedBytes: 65536, batchWindowMs: 0, hubRingSize: 50, directWrites: false },
+      // A password is taken as written: spaces are part of it.
+      auth: {
+        adminPassword: ' a password with spaces ',
+        sessionIdleMs: 30 * 60_000,
+        sessionMaxAgeMs: 24 * 3_600_000,
+        scryptLogN: 15,
+      },
     });
   });
 
@@ -168,5 +180,34 @@ describe('redactUri', () => {
       'mongodb://***@db1:27017,db2:27017/orders',
     );
     expect(redactUri('mongodb://db1:27017')).toBe('mongodb://db1:27017');
+  });
+});
+
+describe('auth variables', () => {
+  it('refuses a short ORDERS_ADMIN_PASSWORD without echoing it, and out-of-range lifetimes and costs', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        envFile: null,
+        env: {
+          ORDERS_ADMIN_PASSWORD: 'hunter2',
+          SESSION_IDLE_MINUTES: '0',
+          SESSION_MAX_AGE_HOURS: 'forever',
+          AUTH_SCRYPT_LOG_N: '9',
+        },
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    expect((error as ConfigError).problems.map((p) => p.variable)).toEqual([
+      'ORDERS_ADMIN_PASSWORD',
+      'SESSION_IDLE_MINUTES',
+      'SESSION_MAX_AGE_HOURS',
+      'AUTH_SCRYPT_LOG_N',
+    ]);
+    expect(message).not.toContain('hunter2');
+    expect(message).toContain('ORDERS_ADMIN_PASSWORD="***"');
   });
 });
