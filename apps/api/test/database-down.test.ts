@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedServer } from '@orders/mongo-embedded';
 import type { App } from '../src/app.js';
-import { json, seedOrder, startApp, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { closeAfterAll, json, seedOrder, startApp, testConfig, type EmbeddedDatabase } from './support/app.js';
 import { actingAs, createToken } from './support/auth.js';
 
 let database: EmbeddedDatabase | null = null;
 let app: App;
 let unauthenticated: App;
+const closeLater = closeAfterAll();
 let port: number;
 
 beforeAll(async () => {
@@ -19,9 +20,9 @@ beforeAll(async () => {
     }),
   );
   app = actingAs(unauthenticated, await createToken(unauthenticated, 'admin'));
+  closeLater(() => unauthenticated.close());
 });
 afterAll(async () => {
-  await unauthenticated?.close();
   await database?.close();
 });
 

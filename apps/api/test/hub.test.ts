@@ -452,6 +452,25 @@ describe('hub replay', () => {
     expect(socket.control()).toEqual([{ type: 'ready', protocol: 1, position: pos(9), resumed: true }]);
   });
 
+  it('absorbs a repeated subscribe (same filter, same since) into the replay in flight: one stream, one ready', async () => {
+    const replays: ScriptedReplay[] = [];
+    const hub = makeHub({
+      openReplay: (since) => {
+        const replay = new ScriptedReplay(since);
+        replays.push(replay);
+        return replay;
+      },
+    });
+    hub.advance(pos(10));
+    const { socket, connection } = connect(hub, { type: 'subscribe', since: pos(1) });
+    for (let i = 0; i < 5; i++) connection.message(JSON.stringify({ type: 'subscribe', since: pos(1) }));
+    await settle();
+    expect(replays.map((r) => r.since)).toEqual([pos(1)]);
+    replays[0]?.push({ kind: 'idle', position: pos(10) });
+    await settle();
+    expect(socket.control()).toEqual([{ type: 'ready', protocol: 1, position: pos(1), resumed: true }]);
+  });
+
   it('closes the temporary stream when the client leaves mid-replay', async () => {
     const replays: ScriptedReplay[] = [];
     const hub = makeHub({

@@ -7,7 +7,7 @@ import { startAppAsAdmin } from './support/auth.js';
 import { TestClient } from './support/ws-client.js';
 
 /*
- * Issue 5 item 4: several API instances on one database, no broker. Each runs its own feed; positions are the
+ * Several API instances on one database, no broker. Each runs its own feed; positions are the
  * database's, so a client can move from one instance to the other and resume without a gap.
  */
 
@@ -30,7 +30,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const client of clients) await client.close();
   for (const app of apps) await app.close();
-  await database?.close();
+  await database.close();
 });
 
 async function subscribe(url: string | undefined, message: Record<string, unknown> = {}): Promise<TestClient> {

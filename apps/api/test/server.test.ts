@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPOSITORY_ROOT } from '../src/config.js';
 import { authFetch, registerCredentials } from './support/auth.js';
-import { makeDashboard, TEST_ADMIN_PASSWORD } from './support/app.js';
+import { closeAfterAll, makeDashboard, TEST_ADMIN_PASSWORD } from './support/app.js';
 import { adminToken } from './support/api-process.js';
 
 interface RunningServer {
@@ -68,16 +68,17 @@ async function stop(server: RunningServer): Promise<number | null> {
 
 let dataDir: string;
 let dashboard: Awaited<ReturnType<typeof makeDashboard>>;
+const closeLater = closeAfterAll();
 let server: RunningServer | null = null;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'orders-server-'));
   dashboard = await makeDashboard();
+  closeLater(() => dashboard.remove());
 });
 afterAll(async () => {
   if (server !== null) await stop(server);
   await rm(dataDir, { recursive: true, force: true });
-  await dashboard?.remove();
 });
 
 describe('the real server over HTTP', () => {

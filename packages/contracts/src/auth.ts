@@ -196,7 +196,7 @@ export const TokenParamsSchema = Type.Object(
 );
 export type TokenParams = Static<typeof TokenParamsSchema>;
 
-/** Error codes of sign-in and access control (see `ErrorBody.code`). */
+/** Error codes of sign-in and access control (see `ErrorBody.code`); throttled sign-ins answer `ErrorCode.RateLimited`. */
 export const AuthErrorCode = {
   /** No valid credentials (none, expired, revoked, disabled user): sign in again. */
   Unauthenticated: 'UNAUTHENTICATED',
@@ -204,8 +204,6 @@ export const AuthErrorCode = {
   Forbidden: 'FORBIDDEN',
   /** Wrong username or password; says nothing about which. */
   InvalidCredentials: 'INVALID_CREDENTIALS',
-  /** Too many attempts; retry after the `Retry-After` header's seconds. */
-  RateLimited: 'RATE_LIMITED',
   /** A credential was sent in the URL (query string), where it would end up in logs and history. */
   CredentialsInUrl: 'CREDENTIALS_IN_URL',
   UserExists: 'USER_EXISTS',

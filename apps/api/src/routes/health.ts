@@ -25,8 +25,9 @@ const healthRoutes: FastifyPluginCallbackTypebox = (fastify, _options, done) => 
   fastify.get(
     '/healthz',
     {
-      config: { access: 'public' },
       schema: { tags: ['health'], summary: 'Liveness: the process is up', response: { 200: HealthSchema } },
+      // Probes are never rate-limited: an orchestrator must see a flooded process as alive.
+      config: { access: 'public', rateLimit: false },
     },
     () => ({ status: 'ok' as const }),
   );
@@ -34,12 +35,12 @@ const healthRoutes: FastifyPluginCallbackTypebox = (fastify, _options, done) => 
   fastify.get(
     '/readyz',
     {
-      config: { access: 'public' },
       schema: {
         tags: ['health'],
         summary: 'Readiness: database reachable and change feed open',
         response: { 200: ReadinessSchema, 503: ReadinessSchema },
       },
+      config: { access: 'public', rateLimit: false },
     },
     async (_request, reply) => {
       const database = (await pingDatabase()) ? ('ok' as const) : ('unreachable' as const);
@@ -51,7 +52,7 @@ const healthRoutes: FastifyPluginCallbackTypebox = (fastify, _options, done) => 
 
   async function pingDatabase(): Promise<boolean> {
     try {
-      await fastify.mongo.db.command({ ping: 1 }, { timeoutMS: PING_TIMEOUT_MS });
+      await withinTimeout(fastify.mongo.db.command({ ping: 1 }), PING_TIMEOUT_MS);
       return true;
     } catch (error) {
       fastify.log.warn({ err: error }, 'readiness: database ping failed');
@@ -62,3 +63,19 @@ const healthRoutes: FastifyPluginCallbackTypebox = (fastify, _options, done) => 
 };
 
 export default healthRoutes;
+
+/** Resolves or rejects like `work`, or rejects once `ms` have passed (the late outcome of `work` is ignored). */
+async function withinTimeout(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`no answer within ${String(ms)} ms`));
+    }, ms);
+  });
+  work.catch(() => undefined);
+  try {
+    await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
