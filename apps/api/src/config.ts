@@ -351,7 +351,9 @@ class Reader {
     const value = this.env[name];
     if (value === undefined || value === '') return undefined;
     const problem = check(value);
-    return problem === null ? value : this.fail(name, '***', problem, expected, undefined);
+    if (problem === null) return value;
+    this.fail(name, '***', problem, expected, null);
+    return undefined;
   }
 
   oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
