@@ -128,3 +128,9 @@ export function authFetch(url: string, init: RequestInit = {}): Promise<Response
   for (const [name, value] of Object.entries(credentialsFor(url))) if (!headers.has(name)) headers.set(name, value);
   return fetch(url, { ...init, headers });
 }
+
+/** The `Authorization` header line (with its CRLF) registered for a local port, for hand-written HTTP requests. */
+export function rawAuthorization(port: number): string {
+  const { authorization } = credentialsFor(`http://127.0.0.1:${port}`);
+  return authorization === undefined ? '' : `Authorization: ${authorization}\r\n`;
+}
