@@ -1,29 +1,21 @@
-import { Long, type ChangeStreamDocument, type Db } from 'mongodb';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, uniqueDbName, type Harness } from '../test-support/harness.js';
+import { Long, type ChangeStreamDocument } from 'mongodb';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useEngine } from '../test-support/harness.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
+const engine = useEngine('cs');
+const { freshDb } = engine;
+
 afterEach(async () => {
-  await h.client.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
-  await h.client.db('admin').command({ configureFailPoint: 'failGetMoreAfterCursorCheckout', mode: 'off' });
+  await engine.client.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
+  await engine.client.db('admin').command({ configureFailPoint: 'failGetMoreAfterCursorCheckout', mode: 'off' });
 });
-afterAll(async () => {
-  await h.close();
-});
-
-function freshDb(): Db {
-  return h.client.db(uniqueDbName('cs'));
-}
 
 type Event = ChangeStreamDocument;
 
 describe('change streams through the command layer', () => {
   it('sees inserts, updates, replaces and deletes made by another client, in order', async () => {
     const db = freshDb();
-    const writer = await h.newClient();
+    const writer = await engine.newClient();
     const stream = db.collection('c').watch([], { maxAwaitTimeMS: 200 });
     try {
       expect(await stream.tryNext()).toBeNull();
@@ -51,7 +43,7 @@ describe('change streams through the command layer', () => {
   it('reports one event per document of a multi-document write and none for a retried write', async () => {
     const db = freshDb();
     const stream = db.collection('c').watch([], { maxAwaitTimeMS: 200 });
-    const client = await h.newClient();
+    const client = await engine.newClient();
     const session = client.startSession();
     try {
       await stream.tryNext();
@@ -148,7 +140,7 @@ describe('change streams through the command layer', () => {
       await stream.tryNext();
       await coll.insertOne({ _id: 1 } as never);
       expect(await stream.next()).toMatchObject({ documentKey: { _id: 1 } });
-      await h.client.db('admin').command({
+      await engine.client.db('admin').command({
         configureFailPoint: 'failCommand',
         mode: { times: 1 },
         data: { failCommands: ['getMore'], closeConnection: true },
@@ -170,12 +162,12 @@ describe('change streams through the command layer', () => {
       await stream.tryNext();
       await coll.insertOne({ _id: 1 } as never);
       expect(await stream.next()).toMatchObject({ documentKey: { _id: 1 } });
-      await h.client
+      await engine.client
         .db('admin')
         .command({ configureFailPoint: 'failGetMoreAfterCursorCheckout', mode: { times: 1 }, data: { errorCode: 43 } });
       await coll.insertOne({ _id: 2 } as never);
       expect(await stream.next()).toMatchObject({ documentKey: { _id: 2 } });
-      await h.client.db('admin').command({
+      await engine.client.db('admin').command({
         configureFailPoint: 'failCommand',
         mode: { times: 1 },
         data: { failCommands: ['getMore'], errorCode: 11601, errorLabels: ['ResumableChangeStreamError'] },
@@ -192,7 +184,7 @@ describe('change streams through the command layer', () => {
     const stream = db.collection('c').watch([], { maxAwaitTimeMS: 200 });
     try {
       await stream.tryNext();
-      await h.client.db('admin').command({
+      await engine.client.db('admin').command({
         configureFailPoint: 'failCommand',
         mode: { times: 1 },
         data: { failCommands: ['getMore'], errorCode: 6 },

@@ -1,31 +1,22 @@
-import { Long, MongoServerError, type Db, type Document } from 'mongodb';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, uniqueDbName, type Harness } from '../test-support/harness.js';
+import { Long, MongoServerError, type Document } from 'mongodb';
+import { afterEach, describe, expect, it } from 'vitest';
+import { uniqueDbName, useEngine } from '../test-support/harness.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
+const engine = useEngine('fp');
+const { freshDb } = engine;
+
 afterEach(async () => {
-  await h.client.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
+  await engine.client.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
 });
-afterAll(async () => {
-  await h.close();
-});
-
-function freshDb(): Db {
-  return h.client.db(uniqueDbName('fp'));
-}
-
 async function failCommand(mode: unknown, data: Document): Promise<void> {
-  await h.client.db('admin').command({ configureFailPoint: 'failCommand', mode, data });
+  await engine.client.db('admin').command({ configureFailPoint: 'failCommand', mode, data });
 }
 
 describe('retryable writes', () => {
   // These tests set txnNumber by hand, so they use their own client: its pooled server sessions must not be reused
   // by other tests whose driver-managed txnNumbers would then be older than ours.
   it('a retried write with the same lsid and txnNumber returns the original result and is applied once', async () => {
-    const client = await h.newClient();
+    const client = await engine.newClient();
     const db = client.db(uniqueDbName('fp'));
     const session = client.startSession();
     try {
@@ -50,7 +41,7 @@ describe('retryable writes', () => {
   });
 
   it('a retried update is not applied twice', async () => {
-    const client = await h.newClient();
+    const client = await engine.newClient();
     const db = client.db(uniqueDbName('fp'));
     await db.collection('c').insertOne({ _id: 1, n: 0 } as never);
     const session = client.startSession();
@@ -133,7 +124,7 @@ describe('failCommand', () => {
   it('blockConnection delays only the blocked command; other connections keep working', async () => {
     const db = freshDb();
     await db.collection('c').insertOne({ a: 1 });
-    const blockedClient = await h.newClient({ appName: 'blocked-app' });
+    const blockedClient = await engine.newClient({ appName: 'blocked-app' });
     await failCommand(
       { times: 1 },
       { failCommands: ['find'], blockConnection: true, blockTimeMS: 300, appName: 'blocked-app' },
@@ -147,7 +138,7 @@ describe('failCommand', () => {
         order.push('blocked');
         return d;
       });
-    await h.client.db('admin').command({ ping: 1 });
+    await engine.client.db('admin').command({ ping: 1 });
     await db.collection('c').findOne({});
     order.push('other');
     expect(await blocked).toMatchObject({ a: 1 });
@@ -155,7 +146,7 @@ describe('failCommand', () => {
   });
 
   it('rejects unknown fail points and modes', async () => {
-    const admin = h.client.db('admin');
+    const admin = engine.client.db('admin');
     await expect(admin.command({ configureFailPoint: 'noSuchPoint', mode: 'alwaysOn' })).rejects.toMatchObject({
       code: 2,
     });

@@ -1,26 +1,10 @@
-import { Double, Int32, Long, ObjectId, type Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  indexNames,
-  runCommand,
-  startHarness,
-  uniqueDbName,
-  type CursorReply,
-  type Harness,
-} from '../test-support/harness.js';
+import { Double, Int32, Long, ObjectId } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { indexNames, runCommand, useEngine, type CursorReply } from '../test-support/harness.js';
 import { IndexData } from './indexes.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-
-function freshDb(): Db {
-  return h.client.db(uniqueDbName('idx'));
-}
+const engine = useEngine('idx');
+const { freshDb } = engine;
 
 interface ExplainReply {
   queryPlanner: { winningPlan: { stage: string; inputStage?: { stage: string; indexName?: string } } };

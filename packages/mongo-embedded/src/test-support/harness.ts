@@ -1,4 +1,5 @@
-import { MongoClient, type Collection, type Db, type MongoClientOptions } from 'mongodb';
+import { MongoClient, MongoServerError, type Collection, type Db, type MongoClientOptions } from 'mongodb';
+import { afterAll, beforeAll } from 'vitest';
 import { startEmbeddedServer, type EmbeddedServer, type EmbeddedServerOptions } from '../index.js';
 
 /** A running in-memory engine plus a driver client connected to it, for one test file. */
@@ -33,6 +34,61 @@ export async function startHarness(
       await server.close();
     },
   };
+}
+
+/** What `useEngine` hands a test file: the engine and client of the running file, and a fresh database per call. */
+export interface Engine {
+  readonly server: EmbeddedServer;
+  readonly client: MongoClient;
+  /** Opens another client to the same server; it is closed with the engine. */
+  readonly newClient: (options?: MongoClientOptions) => Promise<MongoClient>;
+  /** A database no other test uses, so tests sharing the engine do not see each other's data. */
+  readonly freshDb: () => Db;
+}
+
+/**
+ * Starts one in-memory engine and a connected client for the calling test file (or `describe` block) in its
+ * `beforeAll`, and closes both in its `afterAll`. The accessors throw if read outside the tests they serve.
+ */
+export function useEngine(
+  dbPrefix: string,
+  options: EmbeddedServerOptions = {},
+  clientOptions: MongoClientOptions = {},
+): Engine {
+  let running: Harness | undefined;
+  beforeAll(async () => {
+    running = await startHarness(options, clientOptions);
+  });
+  afterAll(async () => {
+    await running?.close();
+    running = undefined;
+  });
+  const current = (): Harness => {
+    if (!running) throw new Error('the engine runs only between beforeAll and afterAll');
+    return running;
+  };
+  return {
+    get server() {
+      return current().server;
+    },
+    get client() {
+      return current().client;
+    },
+    newClient: (opts) => current().newClient(opts),
+    freshDb: () => current().client.db(uniqueDbName(dbPrefix)),
+  };
+}
+
+/** The server error a rejected driver call carries; fails the test if the call succeeded or failed otherwise. */
+export async function errorOf(promise: Promise<unknown>): Promise<MongoServerError> {
+  const outcome = await promise.then(
+    () => null,
+    (err: unknown) => err,
+  );
+  if (outcome instanceof MongoServerError) return outcome;
+  const got =
+    outcome === null ? 'success' : outcome instanceof Error ? `${outcome.name}: ${outcome.message}` : typeof outcome;
+  throw new Error(`expected a MongoServerError, got ${got}`);
 }
 
 let counter = 0;
