@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { TestDoc } from './test-support/harness.js';
 import { startEmbeddedServer } from './index.js';
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
@@ -87,8 +88,8 @@ describe('cli', () => {
     try {
       await client
         .db('app')
-        .collection('c')
-        .insertMany([{ _id: 1 }, { _id: 2 }] as never);
+        .collection<TestDoc>('c')
+        .insertMany([{ _id: 1 }, { _id: 2 }]);
     } finally {
       await client.close();
     }
@@ -117,8 +118,8 @@ describe('cli', () => {
         try {
           await client
             .db('app')
-            .collection('c')
-            .insertOne({ _id: id, pad: 'x'.repeat(200) } as never);
+            .collection<TestDoc>('c')
+            .insertOne({ _id: id, pad: 'x'.repeat(200) });
         } catch {
           return;
         }

@@ -1,6 +1,7 @@
 import { MongoClient, Timestamp } from 'mongodb';
 import { MongoClient as MongoClient6 } from 'mongodb6';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestDoc } from './test-support/harness.js';
 import { startEmbeddedServer, type EmbeddedServer } from './index.js';
 
 describe('handshake and topology', () => {
@@ -57,16 +58,8 @@ describe('handshake and topology', () => {
     });
     try {
       await client.connect();
-      await client
-        .db('direct')
-        .collection('c')
-        .insertOne({ _id: 1, x: 'y' } as never);
-      expect(
-        await client
-          .db('direct')
-          .collection('c')
-          .findOne({ _id: 1 } as never),
-      ).toEqual({ _id: 1, x: 'y' });
+      await client.db('direct').collection<TestDoc>('c').insertOne({ _id: 1, x: 'y' });
+      expect(await client.db('direct').collection<TestDoc>('c').findOne({ _id: 1 })).toEqual({ _id: 1, x: 'y' });
     } finally {
       await client.close();
     }

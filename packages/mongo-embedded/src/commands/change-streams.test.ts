@@ -1,6 +1,6 @@
 import { Long, type ChangeStreamDocument } from 'mongodb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { useEngine } from '../test-support/harness.js';
+import { useEngine, type TestDoc } from '../test-support/harness.js';
 
 const engine = useEngine('cs');
 const { freshDb } = engine;
@@ -16,15 +16,15 @@ describe('change streams through the command layer', () => {
   it('sees inserts, updates, replaces and deletes made by another client, in order', async () => {
     const db = freshDb();
     const writer = await engine.newClient();
-    const stream = db.collection('c').watch([], { maxAwaitTimeMS: 200 });
+    const stream = db.collection<TestDoc>('c').watch([], { maxAwaitTimeMS: 200 });
     try {
       expect(await stream.tryNext()).toBeNull();
-      const coll = writer.db(db.databaseName).collection('c');
-      await coll.insertOne({ _id: 1, s: 'new' } as never);
-      await coll.updateOne({ _id: 1 } as never, { $set: { s: 'paid' } });
-      await coll.updateOne({ _id: 1 } as never, { $set: { s: 'paid' } }); // no-op: no event
-      await coll.replaceOne({ _id: 1 } as never, { s: 'replaced' });
-      await coll.deleteOne({ _id: 1 } as never);
+      const coll = writer.db(db.databaseName).collection<TestDoc>('c');
+      await coll.insertOne({ _id: 1, s: 'new' });
+      await coll.updateOne({ _id: 1 }, { $set: { s: 'paid' } });
+      await coll.updateOne({ _id: 1 }, { $set: { s: 'paid' } }); // no-op: no event
+      await coll.replaceOne({ _id: 1 }, { s: 'replaced' });
+      await coll.deleteOne({ _id: 1 });
       const events: Event[] = [];
       for (let i = 0; i < 4; i++) events.push(await stream.next());
       expect(events.map((e) => e.operationType)).toEqual(['insert', 'update', 'replace', 'delete']);
@@ -47,16 +47,16 @@ describe('change streams through the command layer', () => {
     const session = client.startSession();
     try {
       await stream.tryNext();
-      await db.collection('c').insertMany([
+      await db.collection<TestDoc>('c').insertMany([
         { _id: 1, g: 1 },
         { _id: 2, g: 1 },
         { _id: 3, g: 2 },
-      ] as never);
+      ]);
       await db.collection('c').updateMany({ g: 1 }, { $inc: { v: 1 } });
       const cmd = { insert: 'c', documents: [{ _id: 'retried' }], txnNumber: Long.fromNumber(1) };
       await client.db(db.databaseName).command(cmd, { session });
       await client.db(db.databaseName).command(cmd, { session });
-      await db.collection('c').insertOne({ _id: 'last' } as never);
+      await db.collection<TestDoc<string>>('c').insertOne({ _id: 'last' });
       const seen: string[] = [];
       for (let i = 0; i < 7; i++) {
         const e = await stream.next();
@@ -81,8 +81,8 @@ describe('change streams through the command layer', () => {
   it('delivers pre- and post-images when the collection has them enabled', async () => {
     const db = freshDb();
     await db.createCollection('c', { changeStreamPreAndPostImages: { enabled: true } });
-    const coll = db.collection('c');
-    await coll.insertOne({ _id: 1, v: 1 } as never);
+    const coll = db.collection<TestDoc>('c');
+    await coll.insertOne({ _id: 1, v: 1 });
     const stream = coll.watch([], {
       fullDocument: 'required',
       fullDocumentBeforeChange: 'required',
@@ -90,7 +90,7 @@ describe('change streams through the command layer', () => {
     });
     try {
       await stream.tryNext();
-      await coll.updateOne({ _id: 1 } as never, { $inc: { v: 1 } });
+      await coll.updateOne({ _id: 1 }, { $inc: { v: 1 } });
       const e = await stream.next();
       expect(e).toMatchObject({
         operationType: 'update',
@@ -123,8 +123,8 @@ describe('change streams through the command layer', () => {
     const stream = db.watch([], { maxAwaitTimeMS: 200 });
     try {
       await stream.tryNext();
-      await db.collection('a').insertOne({ _id: 'a' } as never);
-      await db.collection('b').insertOne({ _id: 'b' } as never);
+      await db.collection<TestDoc<string>>('a').insertOne({ _id: 'a' });
+      await db.collection<TestDoc<string>>('b').insertOne({ _id: 'b' });
       const [x, y] = [await stream.next(), await stream.next()];
       expect([x, y].map((e) => (e as { ns: { coll: string } }).ns.coll)).toEqual(['a', 'b']);
     } finally {
@@ -134,19 +134,19 @@ describe('change streams through the command layer', () => {
 
   it('resumes without losing or repeating events when the connection drops during getMore', async () => {
     const db = freshDb();
-    const coll = db.collection('c');
+    const coll = db.collection<TestDoc>('c');
     const stream = coll.watch([], { maxAwaitTimeMS: 200 });
     try {
       await stream.tryNext();
-      await coll.insertOne({ _id: 1 } as never);
+      await coll.insertOne({ _id: 1 });
       expect(await stream.next()).toMatchObject({ documentKey: { _id: 1 } });
       await engine.client.db('admin').command({
         configureFailPoint: 'failCommand',
         mode: { times: 1 },
         data: { failCommands: ['getMore'], closeConnection: true },
       });
-      await coll.insertOne({ _id: 2 } as never);
-      await coll.insertOne({ _id: 3 } as never);
+      await coll.insertOne({ _id: 2 });
+      await coll.insertOne({ _id: 3 });
       expect(await stream.next()).toMatchObject({ documentKey: { _id: 2 } });
       expect(await stream.next()).toMatchObject({ documentKey: { _id: 3 } });
     } finally {
@@ -156,23 +156,23 @@ describe('change streams through the command layer', () => {
 
   it('resumes after its server cursor is killed (CursorNotFound) and after a labelled error', async () => {
     const db = freshDb();
-    const coll = db.collection('c');
+    const coll = db.collection<TestDoc>('c');
     const stream = coll.watch([], { maxAwaitTimeMS: 200 });
     try {
       await stream.tryNext();
-      await coll.insertOne({ _id: 1 } as never);
+      await coll.insertOne({ _id: 1 });
       expect(await stream.next()).toMatchObject({ documentKey: { _id: 1 } });
       await engine.client
         .db('admin')
         .command({ configureFailPoint: 'failGetMoreAfterCursorCheckout', mode: { times: 1 }, data: { errorCode: 43 } });
-      await coll.insertOne({ _id: 2 } as never);
+      await coll.insertOne({ _id: 2 });
       expect(await stream.next()).toMatchObject({ documentKey: { _id: 2 } });
       await engine.client.db('admin').command({
         configureFailPoint: 'failCommand',
         mode: { times: 1 },
         data: { failCommands: ['getMore'], errorCode: 11601, errorLabels: ['ResumableChangeStreamError'] },
       });
-      await coll.insertOne({ _id: 3 } as never);
+      await coll.insertOne({ _id: 3 });
       expect(await stream.next()).toMatchObject({ documentKey: { _id: 3 } });
     } finally {
       await stream.close();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { indexNames, runCommand, useEngine } from '../test-support/harness.js';
+import { indexNames, runCommand, useEngine, type TestDoc } from '../test-support/harness.js';
 
 const engine = useEngine('ddl');
 const { freshDb } = engine;
@@ -56,9 +56,9 @@ describe('collections', () => {
 
   it('renames collections with their documents and indexes', async () => {
     const db = freshDb();
-    await db.collection('a').insertMany([{ _id: 1 }, { _id: 2 }] as never);
+    await db.collection<TestDoc>('a').insertMany([{ _id: 1 }, { _id: 2 }]);
     await db.collection('a').createIndex({ x: 1 });
-    await db.collection('b').insertOne({ _id: 'b' } as never);
+    await db.collection<TestDoc<string>>('b').insertOne({ _id: 'b' });
     await expect(db.renameCollection('a', 'b')).rejects.toMatchObject({ code: 48 });
     await expect(db.renameCollection('missing', 'z')).rejects.toMatchObject({ code: 26 });
     await db.renameCollection('a', 'b', { dropTarget: true });

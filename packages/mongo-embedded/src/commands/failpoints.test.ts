@@ -1,6 +1,6 @@
 import { Long, MongoServerError, type Document } from 'mongodb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { uniqueDbName, useEngine } from '../test-support/harness.js';
+import { uniqueDbName, useEngine, type TestDoc } from '../test-support/harness.js';
 
 const engine = useEngine('fp');
 const { freshDb } = engine;
@@ -43,14 +43,14 @@ describe('retryable writes', () => {
   it('a retried update is not applied twice', async () => {
     const client = await engine.newClient();
     const db = client.db(uniqueDbName('fp'));
-    await db.collection('c').insertOne({ _id: 1, n: 0 } as never);
+    await db.collection<TestDoc>('c').insertOne({ _id: 1, n: 0 });
     const session = client.startSession();
     try {
       const cmd = { update: 'c', updates: [{ q: { _id: 1 }, u: { $inc: { n: 1 } } }], txnNumber: Long.fromNumber(100) };
       await db.command(cmd, { session });
       const retry = await db.command(cmd, { session });
       expect(retry).toMatchObject({ n: 1, nModified: 1 });
-      expect(await db.collection('c').findOne({ _id: 1 } as never)).toEqual({ _id: 1, n: 1 });
+      expect(await db.collection<TestDoc>('c').findOne({ _id: 1 })).toEqual({ _id: 1, n: 1 });
     } finally {
       await session.endSession();
       await client.close();
@@ -60,36 +60,36 @@ describe('retryable writes', () => {
 
 describe('failCommand', () => {
   it('closeConnection: the driver retries the insert once and it is applied once', async () => {
-    const coll = freshDb().collection('c');
+    const coll = freshDb().collection<TestDoc<string>>('c');
     await failCommand({ times: 1 }, { failCommands: ['insert'], closeConnection: true });
-    const res = await coll.insertOne({ _id: 'once' } as never);
+    const res = await coll.insertOne({ _id: 'once' });
     expect(res.insertedId).toBe('once');
     expect(await coll.countDocuments()).toBe(1);
   });
 
   it('errorLabels RetryableWriteError: the driver retries and succeeds', async () => {
-    const coll = freshDb().collection('c');
+    const coll = freshDb().collection<TestDoc>('c');
     await failCommand(
       { times: 1 },
       { failCommands: ['update'], errorCode: 11602, errorLabels: ['RetryableWriteError'] },
     );
-    await coll.insertOne({ _id: 1, n: 0 } as never);
-    const res = await coll.updateOne({ _id: 1 } as never, { $inc: { n: 1 } });
+    await coll.insertOne({ _id: 1, n: 0 });
+    const res = await coll.updateOne({ _id: 1 }, { $inc: { n: 1 } });
     expect(res.modifiedCount).toBe(1);
-    expect(await coll.findOne({ _id: 1 } as never)).toEqual({ _id: 1, n: 1 });
+    expect(await coll.findOne({ _id: 1 })).toEqual({ _id: 1, n: 1 });
   });
 
   it('labels a retryable code on a retryable write by itself, like mongod', async () => {
-    const coll = freshDb().collection('c');
+    const coll = freshDb().collection<TestDoc>('c');
     await failCommand({ times: 1 }, { failCommands: ['insert'], errorCode: 91 });
-    await coll.insertOne({ _id: 1 } as never);
+    await coll.insertOne({ _id: 1 });
     expect(await coll.countDocuments()).toBe(1);
   });
 
   it('a non-retryable error reaches the application and nothing is written', async () => {
-    const coll = freshDb().collection('c');
+    const coll = freshDb().collection<TestDoc>('c');
     await failCommand({ times: 1 }, { failCommands: ['insert'], errorCode: 2 });
-    const err = await coll.insertOne({ _id: 1 } as never).catch((e: unknown) => e);
+    const err = await coll.insertOne({ _id: 1 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MongoServerError);
     expect(err).toMatchObject({ code: 2, message: "Failing command via 'failCommand' failpoint" });
     expect((err as MongoServerError).errorLabels).toEqual([]);
@@ -97,13 +97,13 @@ describe('failCommand', () => {
   });
 
   it('a second failure on the retry surfaces the error (the driver retries only once)', async () => {
-    const coll = freshDb().collection('c');
+    const coll = freshDb().collection<TestDoc>('c');
     await failCommand(
       { times: 2 },
       { failCommands: ['insert'], errorCode: 11602, errorLabels: ['RetryableWriteError'] },
     );
-    await expect(coll.insertOne({ _id: 1 } as never)).rejects.toMatchObject({ code: 11602 });
-    await coll.insertOne({ _id: 2 } as never);
+    await expect(coll.insertOne({ _id: 1 })).rejects.toMatchObject({ code: 11602 });
+    await coll.insertOne({ _id: 2 });
     expect(await coll.countDocuments()).toBe(1);
   });
 

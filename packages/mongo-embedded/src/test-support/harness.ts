@@ -1,4 +1,11 @@
-import { MongoClient, MongoServerError, type Collection, type Db, type MongoClientOptions } from 'mongodb';
+import {
+  MongoClient,
+  MongoServerError,
+  type Collection,
+  type Db,
+  type Document,
+  type MongoClientOptions,
+} from 'mongodb';
 import { afterAll, beforeAll } from 'vitest';
 import { startEmbeddedServer, type EmbeddedServer, type EmbeddedServerOptions } from '../index.js';
 
@@ -35,6 +42,12 @@ export async function startHarness(
     },
   };
 }
+
+/**
+ * A stored document whose `_id` has a known type and whose other fields are free: for collections whose tests store
+ * documents of several shapes on purpose. Without it the driver types `_id` as an ObjectId.
+ */
+export type TestDoc<Id = number> = Document & { _id?: Id };
 
 /** What `useEngine` hands a test file: the engine and client of the running file, and a fresh database per call. */
 export interface Engine {
@@ -116,7 +129,7 @@ export async function runCommand<T>(db: Db, command: Record<string, unknown>): P
 }
 
 /** Index names of a collection, in listIndexes order. */
-export async function indexNames(coll: Collection): Promise<string[]> {
+export async function indexNames<T extends Document>(coll: Collection<T>): Promise<string[]> {
   const specs = (await coll.listIndexes().toArray()) as { name: string }[];
   return specs.map((s) => s.name);
 }
