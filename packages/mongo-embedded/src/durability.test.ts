@@ -1,41 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { MongoClient, Timestamp, type Document } from 'mongodb';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startEmbeddedServer, type EmbeddedServer } from './index.js';
+import { useDataDirs, type DiskEngine } from './test-support/data-dir.js';
 import { indexNames, type TestDoc } from './test-support/harness.js';
 
-const dirs: string[] = [];
-const servers: EmbeddedServer[] = [];
-const clients: MongoClient[] = [];
+const { tempDir, open: openDir } = useDataDirs();
 
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'mongo-embedded-'));
-  dirs.push(d);
-  return d;
-}
-
-async function open(
-  dbPath: string,
-  changeHistoryMaxRecords?: number,
-): Promise<{ server: EmbeddedServer; client: MongoClient }> {
-  const server = await startEmbeddedServer({
-    port: 0,
-    dbPath,
-    ...(changeHistoryMaxRecords ? { changeHistoryMaxRecords } : {}),
-  });
-  servers.push(server);
-  const client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 5000 });
-  clients.push(client);
-  await client.connect();
-  return { server, client };
+function open(dbPath: string, changeHistoryMaxRecords?: number): Promise<DiskEngine> {
+  return openDir(dbPath, changeHistoryMaxRecords ? { changeHistoryMaxRecords } : {});
 }
 
 async function shut(server: EmbeddedServer, client: MongoClient): Promise<void> {

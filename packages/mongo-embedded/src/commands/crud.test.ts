@@ -1,32 +1,14 @@
-import { Decimal128, Double, Int32, Long, MongoBulkWriteError, MongoServerError, ObjectId, type Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  runCommand,
-  startHarness,
-  uniqueDbName,
-  type CursorReply,
-  type Harness,
-  type TestDoc,
-} from '../test-support/harness.js';
+import { Decimal128, Double, Int32, Long, MongoBulkWriteError, MongoServerError, ObjectId } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { runCommand, uniqueDbName, useEngine, type CursorReply, type TestDoc } from '../test-support/harness.js';
 
-let h: Harness;
-let db: Db;
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-
-function freshDb(): Db {
-  db = h.client.db(uniqueDbName('crud'));
-  return db;
-}
+const engine = useEngine('crud');
+const { freshDb } = engine;
 
 describe('insert', () => {
   it('generates an ObjectId _id and keeps explicit ones, including null', async () => {
-    const coll = freshDb().collection<TestDoc<ObjectId | string | null>>('c');
+    const db = freshDb();
+    const coll = db.collection<TestDoc<ObjectId | string | null>>('c');
     const reply = await db.command({ insert: 'c', documents: [{ a: 1 }, { _id: null, a: 2 }, { _id: 'x', a: 3 }] });
     expect(reply).toMatchObject({ n: 3, ok: 1 });
     const docs = await coll.find().toArray();
@@ -40,7 +22,8 @@ describe('insert', () => {
   });
 
   it('ordered inserts stop at the first duplicate; unordered report every failing index', async () => {
-    const coll = freshDb().collection<{ _id: number }>('c');
+    const db = freshDb();
+    const coll = db.collection<{ _id: number }>('c');
     await coll.insertOne({ _id: 1 });
     const ordered = await runCommand<{ n: number; writeErrors: object[] }>(db, {
       insert: 'c',
@@ -69,7 +52,8 @@ describe('insert', () => {
   });
 
   it('insertOne surfaces a duplicate key as a MongoServerError with keyPattern and keyValue', async () => {
-    const coll = freshDb().collection<TestDoc<string>>('orders');
+    const db = freshDb();
+    const coll = db.collection<TestDoc<string>>('orders');
     await coll.insertOne({ _id: 'dup' });
     const err = await coll.insertOne({ _id: 'dup' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MongoServerError);
@@ -82,7 +66,8 @@ describe('insert', () => {
   });
 
   it('sends large insertMany batches (OP_MSG document sequences) and keeps them all', async () => {
-    const coll = freshDb().collection('big');
+    const db = freshDb();
+    const coll = db.collection('big');
     const docs = Array.from({ length: 5000 }, (_, i) => ({ i, pad: 'x'.repeat(100) }));
     const res = await coll.insertMany(docs);
     expect(res.insertedCount).toBe(5000);
@@ -92,7 +77,8 @@ describe('insert', () => {
 
 describe('find and getMore', () => {
   it('applies filter, sort, skip, limit and projection', async () => {
-    const coll = freshDb().collection<TestDoc>('c');
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('c');
     await coll.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: i, n: i % 5, s: `s${i}` })));
     const docs = await coll
       .find({ n: { $gte: 3 } }, { projection: { s: 1 } })
@@ -111,7 +97,8 @@ describe('find and getMore', () => {
   });
 
   it('pages through a server cursor with batchSize, returning an int64 cursor id', async () => {
-    const coll = freshDb().collection<TestDoc>('c');
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('c');
     await coll.insertMany(Array.from({ length: 250 }, (_, i) => ({ _id: i })));
     const first = await runCommand<CursorReply>(db, { find: 'c', filter: {}, sort: { _id: 1 }, batchSize: 100 });
     expect(first.cursor.firstBatch).toHaveLength(100);
@@ -130,7 +117,8 @@ describe('find and getMore', () => {
   });
 
   it('singleBatch closes the cursor; killCursors reports what it killed', async () => {
-    const coll = freshDb().collection<TestDoc>('c');
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('c');
     await coll.insertMany(Array.from({ length: 10 }, (_, i) => ({ _id: i })));
     const single = await runCommand<CursorReply>(db, { find: 'c', batchSize: 2, singleBatch: true });
     expect(single.cursor.firstBatch).toHaveLength(2);
@@ -145,14 +133,16 @@ describe('find and getMore', () => {
   });
 
   it('refuses getMore on another namespace', async () => {
-    const coll = freshDb().collection<TestDoc>('c');
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('c');
     await coll.insertMany(Array.from({ length: 5 }, (_, i) => ({ _id: i })));
     const open = await runCommand<CursorReply>(db, { find: 'c', batchSize: 1 });
     await expect(db.command({ getMore: open.cursor.id, collection: 'other' })).rejects.toMatchObject({ code: 13 });
   });
 
   it('supports query operators through find', async () => {
-    const coll = freshDb().collection<TestDoc>('q');
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('q');
     await coll.insertMany([
       { _id: 1, n: new Int32(1), tags: ['a', 'b'], sub: { x: 1 }, s: 'apple' },
       { _id: 2, n: new Double(2.5), tags: ['b'], sub: { x: 2 }, s: 'banana' },
@@ -183,7 +173,8 @@ describe('find and getMore', () => {
   });
 
   it('rejects an invalid filter with a server error', async () => {
-    const coll = freshDb().collection('c');
+    const db = freshDb();
+    const coll = db.collection('c');
     await coll.insertOne({ a: 1 });
     await expect(coll.find({ a: { $bogus: 1 } }).toArray()).rejects.toMatchObject({ code: 2 });
   });
@@ -191,7 +182,8 @@ describe('find and getMore', () => {
 
 describe('update', () => {
   it('reports n, nModified and upserted like mongod', async () => {
-    const coll = freshDb().collection<TestDoc>('c');
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('c');
     await coll.insertMany([
       { _id: 1, s: 'new' },
       { _id: 2, s: 'new' },
@@ -219,7 +211,8 @@ describe('update', () => {
   });
 
   it('replaces whole documents and keeps the _id', async () => {
-    const coll = freshDb().collection<TestDoc>('c');
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('c');
     await coll.insertOne({ _id: 1, a: 1, b: 2 });
     const res = await coll.replaceOne({ _id: 1 }, { c: 3 });
     expect(res).toMatchObject({ matchedCount: 1, modifiedCount: 1 });
@@ -238,7 +231,8 @@ describe('update', () => {
       at?: Date;
       items: { k: string; q: number }[];
     }
-    const coll = freshDb().collection<Target>('c');
+    const db = freshDb();
+    const coll = db.collection<Target>('c');
     await coll.insertOne({
       _id: 1,
       n: 1,
@@ -291,19 +285,21 @@ describe('update', () => {
 
 describe('delete', () => {
   it('deletes one or all matches', async () => {
-    const coll = freshDb().collection<TestDoc>('c');
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('c');
     await coll.insertMany(Array.from({ length: 6 }, (_, i) => ({ _id: i, even: i % 2 === 0 })));
     expect((await coll.deleteOne({ even: true })).deletedCount).toBe(1);
     expect((await coll.deleteMany({ even: true })).deletedCount).toBe(2);
     expect((await coll.deleteMany({ nothing: 1 })).deletedCount).toBe(0);
     expect(await coll.countDocuments()).toBe(3);
-    expect((await h.client.db(uniqueDbName()).collection('missing').deleteMany({})).deletedCount).toBe(0);
+    expect((await engine.client.db(uniqueDbName()).collection('missing').deleteMany({})).deletedCount).toBe(0);
   });
 });
 
 describe('findAndModify', () => {
   it('returns the document before or after, with fields and sort', async () => {
-    const coll = freshDb().collection<TestDoc>('c');
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('c');
     await coll.insertMany([
       { _id: 1, q: 5, s: 'a' },
       { _id: 2, q: 5, s: 'b' },
@@ -337,7 +333,8 @@ describe('findAndModify', () => {
   });
 
   it('raises duplicate keys as top-level errors', async () => {
-    const coll = freshDb().collection<TestDoc>('c');
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('c');
     await coll.createIndex({ s: 1 }, { unique: true }, undefined);
     await coll.insertMany([
       { _id: 1, s: 'a' },
@@ -352,7 +349,8 @@ describe('findAndModify', () => {
 
 describe('count, distinct and aggregate', () => {
   it('counts, including on a missing collection', async () => {
-    const coll = freshDb().collection('c');
+    const db = freshDb();
+    const coll = db.collection('c');
     expect(await coll.estimatedDocumentCount()).toBe(0);
     await coll.insertMany(Array.from({ length: 10 }, (_, i) => ({ i })));
     expect(await coll.estimatedDocumentCount()).toBe(10);
@@ -361,7 +359,8 @@ describe('count, distinct and aggregate', () => {
   });
 
   it('returns distinct values, flattening arrays', async () => {
-    const coll = freshDb().collection('c');
+    const db = freshDb();
+    const coll = db.collection('c');
     await coll.insertMany([{ s: 'a', t: [1, 2] }, { s: 'b', t: [2, 3] }, { s: 'a' }]);
     expect((await coll.distinct('s')).sort()).toEqual(['a', 'b']);
     expect((await coll.distinct('t')).sort()).toEqual([1, 2, 3]);
@@ -369,7 +368,8 @@ describe('count, distinct and aggregate', () => {
   });
 
   it('runs pipelines with a cursor', async () => {
-    const coll = freshDb().collection('c');
+    const db = freshDb();
+    const coll = db.collection('c');
     await coll.insertMany([
       { s: 'a', v: 1 },
       { s: 'b', v: 2 },
@@ -394,7 +394,8 @@ describe('count, distinct and aggregate', () => {
 
 describe('BSON type round-trip', () => {
   it('keeps int32, int64, double and decimal types', async () => {
-    const coll = freshDb().collection<TestDoc>('types');
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('types');
     const doc = {
       _id: 1,
       i: new Int32(1),
