@@ -1,4 +1,4 @@
-import { Long, type ChangeStreamDocument } from 'mongodb';
+import { Long, type ChangeStream, type ChangeStreamDocument, type Collection } from 'mongodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useEngine, type TestDoc } from '../test-support/harness.js';
 
@@ -11,6 +11,22 @@ afterEach(async () => {
 });
 
 type Event = ChangeStreamDocument;
+
+const openStreams: ChangeStream[] = [];
+afterEach(async () => {
+  await Promise.all(openStreams.splice(0).map((s) => s.close()));
+});
+
+/** A stream on a fresh collection that has already delivered the insert of `{ _id: 1 }`; closed after the test. */
+async function streamPastFirstInsert(): Promise<{ coll: Collection<TestDoc>; stream: ChangeStream<TestDoc> }> {
+  const coll = freshDb().collection<TestDoc>('c');
+  const stream = coll.watch([], { maxAwaitTimeMS: 200 });
+  openStreams.push(stream);
+  await stream.tryNext();
+  await coll.insertOne({ _id: 1 });
+  expect(await stream.next()).toMatchObject({ documentKey: { _id: 1 } });
+  return { coll, stream };
+}
 
 describe('change streams through the command layer', () => {
   it('sees inserts, updates, replaces and deletes made by another client, in order', async () => {
@@ -133,50 +149,32 @@ describe('change streams through the command layer', () => {
   });
 
   it('resumes without losing or repeating events when the connection drops during getMore', async () => {
-    const db = freshDb();
-    const coll = db.collection<TestDoc>('c');
-    const stream = coll.watch([], { maxAwaitTimeMS: 200 });
-    try {
-      await stream.tryNext();
-      await coll.insertOne({ _id: 1 });
-      expect(await stream.next()).toMatchObject({ documentKey: { _id: 1 } });
-      await engine.client.db('admin').command({
-        configureFailPoint: 'failCommand',
-        mode: { times: 1 },
-        data: { failCommands: ['getMore'], closeConnection: true },
-      });
-      await coll.insertOne({ _id: 2 });
-      await coll.insertOne({ _id: 3 });
-      expect(await stream.next()).toMatchObject({ documentKey: { _id: 2 } });
-      expect(await stream.next()).toMatchObject({ documentKey: { _id: 3 } });
-    } finally {
-      await stream.close();
-    }
+    const { coll, stream } = await streamPastFirstInsert();
+    await engine.client.db('admin').command({
+      configureFailPoint: 'failCommand',
+      mode: { times: 1 },
+      data: { failCommands: ['getMore'], closeConnection: true },
+    });
+    await coll.insertOne({ _id: 2 });
+    await coll.insertOne({ _id: 3 });
+    expect(await stream.next()).toMatchObject({ documentKey: { _id: 2 } });
+    expect(await stream.next()).toMatchObject({ documentKey: { _id: 3 } });
   });
 
   it('resumes after its server cursor is killed (CursorNotFound) and after a labelled error', async () => {
-    const db = freshDb();
-    const coll = db.collection<TestDoc>('c');
-    const stream = coll.watch([], { maxAwaitTimeMS: 200 });
-    try {
-      await stream.tryNext();
-      await coll.insertOne({ _id: 1 });
-      expect(await stream.next()).toMatchObject({ documentKey: { _id: 1 } });
-      await engine.client
-        .db('admin')
-        .command({ configureFailPoint: 'failGetMoreAfterCursorCheckout', mode: { times: 1 }, data: { errorCode: 43 } });
-      await coll.insertOne({ _id: 2 });
-      expect(await stream.next()).toMatchObject({ documentKey: { _id: 2 } });
-      await engine.client.db('admin').command({
-        configureFailPoint: 'failCommand',
-        mode: { times: 1 },
-        data: { failCommands: ['getMore'], errorCode: 11601, errorLabels: ['ResumableChangeStreamError'] },
-      });
-      await coll.insertOne({ _id: 3 });
-      expect(await stream.next()).toMatchObject({ documentKey: { _id: 3 } });
-    } finally {
-      await stream.close();
-    }
+    const { coll, stream } = await streamPastFirstInsert();
+    await engine.client
+      .db('admin')
+      .command({ configureFailPoint: 'failGetMoreAfterCursorCheckout', mode: { times: 1 }, data: { errorCode: 43 } });
+    await coll.insertOne({ _id: 2 });
+    expect(await stream.next()).toMatchObject({ documentKey: { _id: 2 } });
+    await engine.client.db('admin').command({
+      configureFailPoint: 'failCommand',
+      mode: { times: 1 },
+      data: { failCommands: ['getMore'], errorCode: 11601, errorLabels: ['ResumableChangeStreamError'] },
+    });
+    await coll.insertOne({ _id: 3 });
+    expect(await stream.next()).toMatchObject({ documentKey: { _id: 3 } });
   });
 
   it('surfaces a getMore error without the resumable label', async () => {
