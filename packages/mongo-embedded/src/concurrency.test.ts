@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedServer, type EmbeddedServer } from './index.js';
+import { describe, expect, it } from 'vitest';
+
 import { opMsg, RawClient } from './test-support/raw-socket.js';
-import { useEngine } from './test-support/harness.js';
+import { useEngine, useServer } from './test-support/harness.js';
 
 describe('many concurrent connections', () => {
   const engine = useEngine('conc', {}, { maxPoolSize: 50 });
@@ -28,18 +28,12 @@ describe('many concurrent connections', () => {
 });
 
 describe('long work yields to the event loop', () => {
-  let server: EmbeddedServer;
-  beforeAll(async () => {
-    server = await startEmbeddedServer({ port: 0 });
-  });
-  afterAll(async () => {
-    await server.close();
-  });
+  const server = useServer();
 
   it('a ping on another connection is answered while a large unindexed scan runs', async () => {
-    const loader = await RawClient.connect(server.port);
-    const scanner = await RawClient.connect(server.port);
-    const pinger = await RawClient.connect(server.port);
+    const loader = await RawClient.connect(server().port);
+    const scanner = await RawClient.connect(server().port);
+    const pinger = await RawClient.connect(server().port);
     try {
       const docs = Array.from({ length: 60_000 }, (_, i) => ({ _id: i, v: i % 7 }));
       for (let i = 0; i < docs.length; i += 20_000) {

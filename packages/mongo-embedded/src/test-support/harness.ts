@@ -92,6 +92,25 @@ export function useEngine(
   };
 }
 
+/**
+ * Starts one in-memory engine without a client for the calling test file (or `describe` block), for tests that make
+ * their own connections; returns the accessor of the running server.
+ */
+export function useServer(options: EmbeddedServerOptions = {}): () => EmbeddedServer {
+  let running: EmbeddedServer | undefined;
+  beforeAll(async () => {
+    running = await startEmbeddedServer({ port: 0, ...options });
+  });
+  afterAll(async () => {
+    await running?.close();
+    running = undefined;
+  });
+  return () => {
+    if (!running) throw new Error('the engine runs only between beforeAll and afterAll');
+    return running;
+  };
+}
+
 /** The server error a rejected driver call carries; fails the test if the call succeeded or failed otherwise. */
 export async function errorOf(promise: Promise<unknown>): Promise<MongoServerError> {
   const outcome = await promise.then(
