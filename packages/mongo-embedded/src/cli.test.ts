@@ -1,27 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { afterEach, describe, expect, it } from 'vitest';
+import { useDataDirs } from './test-support/data-dir.js';
 import type { TestDoc } from './test-support/harness.js';
 import { startEmbeddedServer } from './index.js';
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 const children: ChildProcess[] = [];
-const dirs: string[] = [];
+const { tempDir } = useDataDirs();
 
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'mongo-embedded-cli-'));
-  dirs.push(d);
-  return d;
-}
 
 interface Running {
   child: ChildProcess;
