@@ -36,7 +36,17 @@ function changedFields(order: Order, draft: OrderDraft): UpdateOrderBody {
  * The board: every order of the current filter, newest change first, virtualized so ten thousand cards cost what a
  * screenful does. Also owns the edit/delete interactions and the messages about refused writes.
  */
-export function OrderBoard({ filter }: { filter: OrderFilter }) {
+export function OrderBoard({
+  filter,
+  canEdit,
+  canDelete,
+}: {
+  filter: OrderFilter;
+  /** Whether the signed-in role may edit (the Edit buttons are hidden otherwise). */
+  canEdit: boolean;
+  /** Whether the signed-in role may delete. */
+  canDelete: boolean;
+}) {
   // The virtualizer hands out new measurements through the same object on every scroll; memoizing around it (React
   // Compiler) would freeze them, so this component opts out.
   'use no memo';
@@ -229,6 +239,8 @@ export function OrderBoard({ filter }: { filter: OrderFilter }) {
                     saving={pendingIds.has(order.id)}
                     editing={isEditing ? editing : null}
                     confirmingDelete={confirmingDelete === order.id}
+                    canEdit={canEdit}
+                    canDelete={canDelete}
                     onEdit={startEdit}
                     onDraftChange={changeDraft}
                     onSave={saveEdit}
