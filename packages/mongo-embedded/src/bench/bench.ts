@@ -7,7 +7,7 @@ import { load, nowMs, summarize, watchInserts, type EventWatcher, type Latency }
 import { rawLoad } from './raw-wire.js';
 
 /*
- * `npm run bench -w @orders/mongo-embedded` (issue 2): the engine in a child process with a data directory on
+ * `npm run bench -w @orders/mongo-embedded`: the engine in a child process with a data directory on
  * disk (durable: every acknowledged insert is fsynced, group commit), driven through the official driver from
  * this process on one connection (maxPoolSize 1, one request at a time) and on ten (maxPoolSize 10, ten
  * concurrent clients). Every phase is bounded in time and count. Results: bench/results/engine.{json,md}.
