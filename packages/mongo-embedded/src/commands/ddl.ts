@@ -215,7 +215,10 @@ export function collMod(ctx: CommandContext): Doc {
   write(ctx, (batch) => {
     if (indexChange) {
       const old = ctx.store.modifyIndex(batch, coll, indexChange.index, indexChange.expireAfterSeconds);
-      reply = { expireAfterSeconds_old: old, expireAfterSeconds_new: indexChange.expireAfterSeconds };
+      reply = {
+        ...(old === undefined ? {} : { expireAfterSeconds_old: old }),
+        expireAfterSeconds_new: indexChange.expireAfterSeconds,
+      };
     }
     if (canonicalKey(options) !== canonicalKey(coll.options) || !indexChange) ctx.store.collMod(batch, coll, options);
   });
@@ -224,7 +227,7 @@ export function collMod(ctx: CommandContext): Doc {
 
 /**
  * collMod's `index: { keyPattern | name, expireAfterSeconds }`: finds the index and checks the new TTL as mongod
- * does (only an existing TTL index's expiry can be changed). `hidden` is accepted and has no effect here.
+ * does. `hidden` is accepted and has no effect here.
  */
 function parseIndexModification(coll: Collection, v: Doc): { index: IndexData; expireAfterSeconds: number } | null {
   const hasName = 'name' in v;
@@ -255,8 +258,13 @@ function parseIndexModification(coll: Collection, v: Doc): { index: IndexData; e
   if (!Number.isInteger(secs) || secs < 0 || secs > 2147483647) {
     throw new MongoServerError(2, 'BadValue', `expireAfterSeconds must be between 0 and 2147483647, got ${secs}`);
   }
-  if (index.spec.expireAfterSeconds === undefined) {
-    throw new MongoServerError(72, 'InvalidOptions', 'no expireAfterSeconds field to update');
+  // As mongod (5.1+): a single-field index other than _id may become a TTL index; others cannot expire.
+  if (index.fields.length !== 1 || index.name === '_id_' || index.fields[0] === '_id') {
+    throw new MongoServerError(
+      72,
+      'InvalidOptions',
+      `TTL indexes are single-field indexes, compound indexes and the _id index do not support TTL. Index: ${index.name}`,
+    );
   }
   return { index, expireAfterSeconds: secs };
 }

@@ -494,7 +494,7 @@ export class Store {
       operationDescription: { index: { name: index.name, expireAfterSeconds } },
       stateBeforeChange: {
         collectionOptions: { uuid: coll.uuid, ...coll.options },
-        indexOptions: { expireAfterSeconds: old },
+        indexOptions: old === undefined ? {} : { expireAfterSeconds: old },
       },
     });
     batch.entries.push({

@@ -15,7 +15,8 @@ export function ttlSecondsOf(spec: Doc): number | null {
   const secs = Number(spec.expireAfterSeconds?.valueOf());
   if (spec.expireAfterSeconds === undefined || !Number.isFinite(secs)) return null;
   const key = spec.key as Doc;
-  return Object.keys(key).length === 1 && !Object.keys(key)[0]!.startsWith('_id') ? secs : null;
+  const fields = Object.keys(key);
+  return fields.length === 1 && fields[0] !== '_id' ? secs : null;
 }
 
 /**
