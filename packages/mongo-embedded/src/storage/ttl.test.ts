@@ -55,7 +55,7 @@ afterEach(() => {
 });
 
 describe('TtlMonitor pass', () => {
-  it('deletes by the earliest date against now minus expireAfterSeconds, and counts what it did', async () => {
+  it('deletes by the earliest date up to now minus expireAfterSeconds, and counts what it did', async () => {
     const store = storeWith(new HeldJournal(), [
       { _id: 'expired', at: minutesAgo(11) },
       { _id: 'at-the-cutoff', at: minutesAgo(10) },
@@ -66,11 +66,11 @@ describe('TtlMonitor pass', () => {
     ]);
     const ttl = new TtlMonitor(store);
     await ttl.pass(NOW);
-    expect(remaining(store)).toEqual(['at-the-cutoff', 'fresh', 'text', 'nothing']);
-    expect(ttl.stats).toEqual({ deletedDocuments: 2, passes: 1 });
+    expect(remaining(store)).toEqual(['fresh', 'text', 'nothing']);
+    expect(ttl.stats).toEqual({ deletedDocuments: 3, passes: 1 });
     const deletes = store.changeLog.readFrom(0n, 100).filter((r) => r.op === 'delete');
     // In index order, oldest first, as mongod's scan of the TTL index.
-    expect(deletes.map((r) => r.documentKey)).toEqual([{ _id: 'array' }, { _id: 'expired' }]);
+    expect(deletes.map((r) => r.documentKey)).toEqual([{ _id: 'array' }, { _id: 'expired' }, { _id: 'at-the-cutoff' }]);
   });
 
   it('ignores indexes without expireAfterSeconds and compound indexes', async () => {

@@ -119,8 +119,9 @@ export class TtlMonitor {
     cutoff: Date,
     durable: Promise<void>[],
   ): void {
-    // `$lt` on a Date matches only dates (any element of an array), as the TTL index range scan does.
-    const filter = { [field]: { $lt: cutoff } };
+    // mongod scans the TTL index from the dawn of time up to the cutoff, both ends included; `$lte` on a Date
+    // matches exactly those entries: dates only (any element of an array), never strings, numbers or timestamps.
+    const filter = { [field]: { $lte: cutoff } };
     const matches = compileFilter(filter);
     const expired = this.store
       .plan(coll, filter)
