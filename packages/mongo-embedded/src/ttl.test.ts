@@ -1,9 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { MongoClient, MongoServerError, Timestamp, type ChangeStreamDocument, type Collection, type Db } from 'mongodb';
+import {
+  MongoServerError,
+  Timestamp,
+  type ChangeStreamDocument,
+  type Collection,
+  type Db,
+  type Document,
+} from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startEmbeddedServer } from './index.js';
+import { useDataDirs } from './test-support/data-dir.js';
 import { runCommand, startHarness, uniqueDbName, type Harness } from './test-support/harness.js';
 
 // Written so it would also pass against mongod started with `--setParameter ttlMonitorSleepSecs=1`.
@@ -253,39 +257,25 @@ describe('TTL monitor parameters', () => {
 });
 
 describe('TTL deletes are durable', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mongo-embedded-ttl-'));
-  afterAll(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const data = useDataDirs();
 
   it('keeps expired documents deleted after a restart', async () => {
-    const first = await startEmbeddedServer({ port: 0, dbPath: dir, ttlMonitorSleepSecs: 1 });
-    const client = new MongoClient(first.uri, { serverSelectionTimeoutMS: 5000 });
-    try {
-      await client.connect();
-      const coll = client.db('app').collection<{ _id: string; at: Date }>('history');
-      await coll.createIndex({ at: 1 }, { expireAfterSeconds: 60 }, undefined);
-      await coll.insertMany([
-        { _id: 'expired', at: new Date(Date.now() - HOUR) },
-        { _id: 'live', at: new Date(Date.now() + HOUR) },
-      ]);
-      await vi.waitFor(async () => {
-        expect(await coll.countDocuments({ _id: 'expired' })).toBe(0);
-      }, WAIT);
-    } finally {
-      await client.close();
-      await first.close();
-    }
+    const dir = data.tempDir();
+    const first = await data.open(dir, { ttlMonitorSleepSecs: 1 });
+    const coll = first.client.db('app').collection<{ _id: string; at: Date }>('history');
+    await coll.createIndex({ at: 1 }, { expireAfterSeconds: 60 }, undefined);
+    await coll.insertMany([
+      { _id: 'expired', at: new Date(Date.now() - HOUR) },
+      { _id: 'live', at: new Date(Date.now() + HOUR) },
+    ]);
+    await vi.waitFor(async () => {
+      expect(await coll.countDocuments({ _id: 'expired' })).toBe(0);
+    }, WAIT);
+    await first.client.close();
+    await first.server.close();
     // The restarted engine's first TTL pass is a minute away, so a missing document was deleted durably before.
-    const second = await startEmbeddedServer({ port: 0, dbPath: dir });
-    const again = new MongoClient(second.uri, { serverSelectionTimeoutMS: 5000 });
-    try {
-      await again.connect();
-      expect(await ids(again.db('app'), 'history')).toEqual(['live']);
-      expect((await ttlOf(again.db('app').collection('history'))).at_1).toBe(60);
-    } finally {
-      await again.close();
-      await second.close();
-    }
+    const second = await data.open(dir);
+    expect(await ids(second.client.db('app'), 'history')).toEqual(['live']);
+    expect((await ttlOf(second.client.db('app').collection('history'))).at_1).toBe(60);
   });
 });
