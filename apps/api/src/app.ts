@@ -5,12 +5,14 @@ import type { AppConfig } from './config.js';
 import { installErrorHandlers } from './error-handler.js';
 import { parseJsonBody } from './json-body.js';
 import corsPlugin from './plugins/cors.js';
+import metricsPlugin from './plugins/metrics.js';
 import mongoPlugin from './plugins/mongo.js';
 import realtimePlugin from './plugins/realtime.js';
 import staticPlugin from './plugins/static.js';
 import swaggerPlugin from './plugins/swagger.js';
 import websocketPlugin from './plugins/websocket.js';
 import healthRoutes from './routes/health.js';
+import historyRoutes from './routes/history.js';
 import orderRoutes from './routes/orders.js';
 import wsRoutes from './routes/ws.js';
 import { typeBoxValidatorCompiler } from './validation.js';
@@ -48,10 +50,12 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): App 
   app.register(websocketPlugin);
   app.register(swaggerPlugin);
   app.register(mongoPlugin, { config });
+  app.register(metricsPlugin, { config });
   app.register(realtimePlugin, { config });
   app.register(staticPlugin, { config });
   app.register(healthRoutes);
-  app.register(orderRoutes);
+  app.register(orderRoutes, { config });
+  app.register(historyRoutes, { config });
   // The real-time stream: change feed → hub (plugins/realtime.ts) → this socket endpoint.
   app.register(wsRoutes, { config });
   return app;

@@ -36,6 +36,16 @@ export interface AppConfig {
     /** Fan-out frames are encoded once and written straight to each connection (off: through ws.send). */
     directWrites: boolean;
   };
+  history: {
+    /** Entries older than this many days expire (a TTL index on the commit time); `as_of` reaches back as far. */
+    retentionDays: number;
+  };
+  metrics: {
+    /** `GET /metrics` on the API port answers only with `Authorization: Bearer <token>`; unset: not served there. */
+    token: string | undefined;
+    /** A separate listener on 127.0.0.1 serving `/metrics` without a token; unset: none. 0 picks a free port. */
+    port: number | undefined;
+  };
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -159,6 +169,17 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     'an integer number of events from 0 to 10000000',
   );
   const directWrites = read.oneOf('WS_DIRECT_WRITES', '1', ['1', '0']) === '1';
+  const retentionDays = read.integer('HISTORY_RETENTION_DAYS', 90, 1, 36_500, 'a whole number of days from 1 to 36500');
+  const metricsToken = read.optional(
+    'METRICS_TOKEN',
+    (value) => (/^[A-Za-z0-9._~+/=-]{16,256}$/.test(value) ? null : 'not a token of 16-256 URL-safe characters'),
+    'a secret of 16-256 characters (letters, digits, . _ ~ + / = -), or unset',
+  );
+  const metricsPortText = read.optional(
+    'METRICS_PORT',
+    (value) => (/^\d+$/.test(value) && Number(value) <= 65535 ? null : 'not a port'),
+    'an integer port from 0 to 65535 (served on 127.0.0.1), or unset',
+  );
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -172,6 +193,8 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     bodyLimitBytes,
     webDistDir: absolute(baseDir, webDistDir),
     ws: { maxBufferedBytes, batchWindowMs, hubRingSize, directWrites },
+    history: { retentionDays },
+    metrics: { token: metricsToken, port: metricsPortText === undefined ? undefined : Number(metricsPortText) },
   };
 }
 

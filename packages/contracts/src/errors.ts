@@ -7,6 +7,8 @@ export const ErrorCode = {
   InvalidJson: 'INVALID_JSON',
   ForbiddenKey: 'FORBIDDEN_KEY',
   InvalidCursor: 'INVALID_CURSOR',
+  /** `as_of` is in the future or older than the history's retention. */
+  AsOfOutOfRange: 'AS_OF_OUT_OF_RANGE',
   RouteNotFound: 'ROUTE_NOT_FOUND',
   OrderNotFound: 'ORDER_NOT_FOUND',
   OrderExists: 'ORDER_EXISTS',
@@ -17,6 +19,8 @@ export const ErrorCode = {
   UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
   DatabaseUnavailable: 'DATABASE_UNAVAILABLE',
   InternalError: 'INTERNAL_ERROR',
+  /** A request without the credentials it needs (e.g. `/metrics` without its bearer token). */
+  Unauthenticated: 'UNAUTHENTICATED',
   /** A socket frame that is not a valid client message (the socket stays open, up to a limit). */
   BadMessage: 'BAD_MESSAGE',
 } as const;
