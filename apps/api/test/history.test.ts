@@ -73,7 +73,7 @@ describe('order history', () => {
       version: 1,
       updated_by: 'alice',
     });
-    await api.foreignOrders().updateOne({ _id: 702 }, { $set: { status: 'delivered' }, $unset: { updated_by: '' } });
+    await api.orders().updateOne({ _id: 702 }, { $set: { status: 'delivered' }, $unset: { updated_by: '' } });
     const [second, first] = await entriesOf(702, 2);
     expect(first).toMatchObject({ operation: 'created', actor: 'alice' });
     expect(second).toMatchObject({ operation: 'updated', actor: 'external' });

@@ -124,7 +124,7 @@ export function createHistoryRepository(collection: Collection<HistoryDocument>)
 
 function onlyDuplicates(err: unknown): boolean {
   if (err instanceof MongoBulkWriteError) {
-    const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+    const errors: readonly { code?: unknown }[] = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
     return errors.length > 0 && errors.every((error) => error.code === DUPLICATE_KEY);
   }
   return err instanceof MongoServerError && err.code === DUPLICATE_KEY;
