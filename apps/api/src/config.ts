@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseEnv } from 'node:util';
 
 /**
- * The API's configuration, read and validated once at boot (DESIGN decision 8).
+ * The API's configuration, read and validated once at boot. See docs/ARCHITECTURE.md, "Configuration".
  * This is the only module that reads `process.env`; everything else receives an `AppConfig`.
  */
 export interface AppConfig {

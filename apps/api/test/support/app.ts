@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedServer } from '@orders/mongo-embedded';
@@ -44,7 +45,7 @@ export async function makeDashboard(): Promise<{ dir: string; remove(): Promise<
   const dir = await mkdtemp(join(tmpdir(), 'orders-web-'));
   await writeFile(join(dir, 'index.html'), '<!doctype html><title>Orders dashboard</title><div id="root"></div>');
   const assets = join(dir, 'assets');
-  await import('node:fs/promises').then((fs) => fs.mkdir(assets));
+  await mkdir(assets);
   await writeFile(join(assets, 'app-1234.js'), 'console.log("dashboard");');
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
@@ -55,3 +56,17 @@ export function json(response: { body: string }): Record<string, unknown> {
 }
 
 export const seedOrder = { id: 200, customer_name: 'Bob', product_name: 'T-shirt', status: 'pending' } as const;
+
+/** A pino destination that keeps every JSON log line, for tests that assert what was logged. */
+export function captureLog(): { stream: Writable; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString().split('\n')) {
+        if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      callback();
+    },
+  });
+  return { stream, lines };
+}
