@@ -8,7 +8,7 @@ import {
 import type { ChangeItem } from '../realtime/change-mapping.js';
 
 /*
- * The order history's stored shape and how a change becomes one entry. See docs/ARCHITECTURE.md, "Order history".
+ * The order history's stored shape and how a change becomes one entry. See docs/ARCHITECTURE.md, "The change feed".
  */
 
 /** The collection holding one document per recorded change, keyed by its feed position. */

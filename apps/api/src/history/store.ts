@@ -6,7 +6,7 @@ import type { HistoryStore } from './writer.js';
 
 /*
  * The order history's queries: an order's entries newest first, and the board as it stood at a moment.
- * See docs/ARCHITECTURE.md, "Order history".
+ * See docs/ARCHITECTURE.md, "The change feed".
  */
 
 const DUPLICATE_KEY = 11000;

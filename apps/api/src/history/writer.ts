@@ -8,7 +8,7 @@ import { historyDocument, type HistoryDocument } from './entry.js';
  * The history writer: a second consumer of the feed, beside the hub. Every API process records every change it
  * reads, keyed by position, with an insert-if-absent, so however many processes record a change (and however
  * often after a restart) it is stored once. The feed never persists a position past a change this writer holds,
- * so a kill -9 loses nothing: the next start reads it again. See docs/ARCHITECTURE.md, "Order history".
+ * so a kill -9 loses nothing: the next start reads it again. See docs/ARCHITECTURE.md, "The change feed".
  */
 
 /** Where entries go (the `order_history` collection in production; a fake in unit tests). */

@@ -9,7 +9,7 @@ import type { HubMetrics, HubStats } from '../realtime/hub/hub.js';
  * The API's Prometheus metrics. Names are `orders_<thing>_<unit>`; labels come from small fixed sets (route
  * pattern, method, status class, reason, source), never ids or positions. The hub's counters are read when
  * Prometheus scrapes, so the fan-out pays nothing per socket for them; its timings are observed once per flush.
- * See docs/ARCHITECTURE.md, "Metrics".
+ * See docs/ARCHITECTURE.md, "Fan-out".
  * @see https://prometheus.io/docs/practices/naming/
  */
 

@@ -12,7 +12,7 @@ import { ApiMetrics } from '../metrics/metrics.js';
  * Prometheus metrics: every answered request is counted by route pattern; `/metrics` is never public. With
  * `METRICS_TOKEN` it is served on the API port to `Authorization: Bearer <token>`; with `METRICS_PORT` on a
  * separate listener bound to 127.0.0.1 (for a local agent or a sidecar), without a token. See
- * docs/ARCHITECTURE.md, "Metrics".
+ * docs/ARCHITECTURE.md, "Configuration".
  * @see https://github.com/siimon/prom-client
  * @see https://github.com/fastify/fastify-plugin
  */

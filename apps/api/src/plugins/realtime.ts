@@ -87,7 +87,7 @@ const realtimePlugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, {
     log,
     observer: fastify.metrics.recorder.history,
   });
-  // The history first: it holds each change before the hub fans it out. See docs/ARCHITECTURE.md, "Order history".
+  // The history first: it holds each change before the hub fans it out. See docs/ARCHITECTURE.md, "The change feed".
   const sink: FeedSink = {
     publish: (item: ChangeItem) => {
       history.publish(item);
