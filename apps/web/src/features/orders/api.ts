@@ -37,7 +37,7 @@ function isErrorBody(value: unknown): value is ErrorBody {
   return typeof body.code === 'string' && typeof body.message === 'string';
 }
 
-async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
+export async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
   // The caller's headers win over these defaults, whatever form (object, pairs, Headers) they come in.
   const headers = new Headers(init.headers);
   if (!headers.has('accept')) headers.set('accept', 'application/json');

@@ -5,7 +5,10 @@ import { ChangesChart } from '../../realtime/ChangesChart.js';
 import { ConnectionIndicator } from '../../realtime/ConnectionIndicator.js';
 import { RecentActivity } from '../../realtime/RecentActivity.js';
 import { useOrderSocket } from '../../realtime/useOrderSocket.js';
-import { normalizeFilter } from '../queries.js';
+import { AsOfControl } from '../../history/AsOfControl.js';
+import { OrderTimeline } from '../../history/OrderTimeline.js';
+import { PastBoard } from '../../history/PastBoard.js';
+import { normalizeFilter, useOrderList } from '../queries.js';
 import { CreateOrderForm } from './CreateOrderForm.js';
 import { OrderBoard } from './OrderBoard.js';
 import { OrderFilters } from './OrderFilters.js';
@@ -24,6 +27,11 @@ export function Dashboard() {
     [statuses, settledCustomer],
   );
   const { connection, activity } = useOrderSocket(filter);
+  // While a past board is shown the live list stays observed, and patched by the socket, so "back to live" shows
+  // it at once, with every event that arrived meanwhile.
+  useOrderList(filter);
+  const [asOf, setAsOf] = useState<string | null>(null);
+  const [timelineId, setTimelineId] = useState<number | null>(null);
 
   return (
     <div className="app">
@@ -44,8 +52,23 @@ export function Dashboard() {
           <RecentActivity activity={activity} />
         </div>
         <main className="main">
-          <CreateOrderForm />
-          <OrderBoard filter={filter} />
+          <AsOfControl asOf={asOf} onChange={setAsOf} />
+          {timelineId !== null && (
+            <OrderTimeline
+              id={timelineId}
+              onClose={() => {
+                setTimelineId(null);
+              }}
+            />
+          )}
+          {asOf === null ? (
+            <>
+              <CreateOrderForm />
+              <OrderBoard filter={filter} onShowHistory={setTimelineId} />
+            </>
+          ) : (
+            <PastBoard asOf={asOf} filter={filter} />
+          )}
         </main>
       </div>
     </div>

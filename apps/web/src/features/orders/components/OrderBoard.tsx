@@ -36,7 +36,14 @@ function changedFields(order: Order, draft: OrderDraft): UpdateOrderBody {
  * The board: every order of the current filter, newest change first, virtualized so ten thousand cards cost what a
  * screenful does. Also owns the edit/delete interactions and the messages about refused writes.
  */
-export function OrderBoard({ filter }: { filter: OrderFilter }) {
+export function OrderBoard({
+  filter,
+  onShowHistory,
+}: {
+  filter: OrderFilter;
+  /** Opens the order's timeline. */
+  onShowHistory?: (id: number) => void;
+}) {
   // The virtualizer hands out new measurements through the same object on every scroll; memoizing around it (React
   // Compiler) would freeze them, so this component opts out.
   'use no memo';
@@ -235,6 +242,7 @@ export function OrderBoard({ filter }: { filter: OrderFilter }) {
                     onCancelEdit={cancelEdit}
                     onAskDelete={askDelete}
                     onDelete={removeOrder}
+                    onShowHistory={onShowHistory}
                   />
                 </li>
               );

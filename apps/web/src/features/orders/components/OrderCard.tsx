@@ -26,6 +26,7 @@ interface OrderCardProps {
   onCancelEdit: () => void;
   onAskDelete: (id: number | null) => void;
   onDelete: (order: Order) => void;
+  onShowHistory?: (id: number) => void;
 }
 
 /** One order on the board: what it is, its status, when it last changed, and what can be done to it. */
@@ -41,6 +42,7 @@ export const OrderCard = memo(function OrderCard({
   onCancelEdit,
   onAskDelete,
   onDelete,
+  onShowHistory,
 }: OrderCardProps) {
   const titleId = `order-${order.id}-title`;
   const errorId = `order-${order.id}-error`;
@@ -134,6 +136,15 @@ export const OrderCard = memo(function OrderCard({
             <button type="button" onClick={() => onAskDelete(order.id)} aria-label={`Delete order #${order.id}`}>
               Delete
             </button>
+            {onShowHistory && (
+              <button
+                type="button"
+                onClick={() => onShowHistory(order.id)}
+                aria-label={`History of order #${order.id}`}
+              >
+                History
+              </button>
+            )}
           </div>
         )}
       </div>
