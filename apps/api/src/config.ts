@@ -37,6 +37,11 @@ export interface AppConfig {
     directWrites: boolean;
   };
   history: {
+    /**
+     * This process records the changes it reads (default). Off: it only serves the history; another process must
+     * record, or the history has gaps (any one recording process is enough: each reads every change).
+     */
+    record: boolean;
     /** Entries older than this many days expire (a TTL index on the commit time); `as_of` reaches back as far. */
     retentionDays: number;
   };
@@ -170,6 +175,7 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
   );
   const directWrites = read.oneOf('WS_DIRECT_WRITES', '1', ['1', '0']) === '1';
   const retentionDays = read.integer('HISTORY_RETENTION_DAYS', 90, 1, 36_500, 'a whole number of days from 1 to 36500');
+  const recordHistory = read.oneOf('HISTORY_RECORD', '1', ['1', '0']) === '1';
   const metricsToken = read.optional(
     'METRICS_TOKEN',
     (value) => (/^[A-Za-z0-9._~+/=-]{16,256}$/.test(value) ? null : 'not a token of 16-256 URL-safe characters'),
@@ -193,7 +199,7 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     bodyLimitBytes,
     webDistDir: absolute(baseDir, webDistDir),
     ws: { maxBufferedBytes, batchWindowMs, hubRingSize, directWrites },
-    history: { retentionDays },
+    history: { record: recordHistory, retentionDays },
     metrics: { token: metricsToken, port: metricsPortText === undefined ? undefined : Number(metricsPortText) },
   };
 }

@@ -40,7 +40,7 @@ describe('loadConfig', () => {
       bodyLimitBytes: 16384,
       webDistDir: '/srv/app/apps/web/dist',
       ws: { maxBufferedBytes: 4 * 1024 * 1024, batchWindowMs: 5, hubRingSize: 10000, directWrites: true },
-      history: { retentionDays: 90 },
+      history: { record: true, retentionDays: 90 },
       metrics: { token: undefined, port: undefined },
     });
   });
@@ -71,6 +71,7 @@ describe('loadConfig', () => {
         HUB_RING_SIZE: '50',
         WS_DIRECT_WRITES: '0',
         HISTORY_RETENTION_DAYS: '30',
+        HISTORY_RECORD: '0',
         METRICS_TOKEN: 'a-long-enough-metrics-token',
         METRICS_PORT: '9464',
       },
@@ -89,7 +90,7 @@ describe('loadConfig', () => {
       bodyLimitBytes: 1024,
       webDistDir: '/base/web',
       ws: { maxBufferedBytes: 65536, batchWindowMs: 0, hubRingSize: 50, directWrites: false },
-      history: { retentionDays: 30 },
+      history: { record: false, retentionDays: 30 },
       metrics: { token: 'a-long-enough-metrics-token', port: 9464 },
     });
   });

@@ -17,7 +17,8 @@ import { ApiMetrics } from '../metrics/metrics.js';
  * @see https://github.com/fastify/fastify-plugin
  */
 export interface MetricsDecorator {
-  recorder: ApiMetrics;
+  /** Null when /metrics is not served (neither METRICS_TOKEN nor METRICS_PORT): then nothing is recorded. */
+  recorder: ApiMetrics | null;
   /** The separate metrics listener's port once listening (null without `METRICS_PORT`). */
   port(): number | null;
 }
@@ -32,6 +33,12 @@ declare module 'fastify' {
 const PING_TIMEOUT_MS = 1000;
 
 const metricsPlugin: FastifyPluginCallback<{ config: AppConfig }> = (fastify, { config }, done) => {
+  const { token, port } = config.metrics;
+  if (token === undefined && port === undefined) {
+    fastify.decorate('metrics', { recorder: null, port: () => null } satisfies MetricsDecorator);
+    done();
+    return;
+  }
   const recorder = new ApiMetrics({
     // Read at scrape time: the realtime plugin registers after this one.
     hub: () => fastify.realtime.stats(),
@@ -50,7 +57,6 @@ const metricsPlugin: FastifyPluginCallback<{ config: AppConfig }> = (fastify, { 
     next();
   });
 
-  const token = config.metrics.token;
   if (token !== undefined) {
     const expected = Buffer.from(`Bearer ${token}`);
     fastify.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
@@ -66,7 +72,6 @@ const metricsPlugin: FastifyPluginCallback<{ config: AppConfig }> = (fastify, { 
     });
   }
 
-  const port = config.metrics.port;
   if (port !== undefined) {
     fastify.addHook('onReady', async () => {
       server = createServer((request, response) => {

@@ -80,32 +80,37 @@ const realtimePlugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, {
     ringSize: config.ws.hubRingSize,
     replays: new HistoryReplays({ open: createReplayOpener(open, lookup), log }),
     log,
-    metrics: fastify.metrics.recorder.hub,
+    ...(fastify.metrics.recorder !== null && { metrics: fastify.metrics.recorder.hub }),
   });
-  const history = new HistoryWriter({
-    store: createHistoryRepository(db.collection<HistoryDocument>(HISTORY_COLLECTION)),
-    log,
-    observer: fastify.metrics.recorder.history,
-  });
+  const history = config.history.record
+    ? new HistoryWriter({
+        store: createHistoryRepository(db.collection<HistoryDocument>(HISTORY_COLLECTION)),
+        log,
+        ...(fastify.metrics.recorder !== null && { observer: fastify.metrics.recorder.history }),
+      })
+    : null;
   // The history first: it holds each change before the hub fans it out. See docs/ARCHITECTURE.md, "The change feed".
-  const sink: FeedSink = {
-    publish: (item: ChangeItem) => {
-      history.publish(item);
-      hub.publish(item);
-    },
-    advance: (at: string) => {
-      history.advance(at);
-      hub.advance(at);
-    },
-    reset: (reason) => {
-      history.reset();
-      hub.reset(reason);
-    },
-  };
+  const sink: FeedSink =
+    history === null
+      ? hub
+      : {
+          publish: (item: ChangeItem) => {
+            history.publish(item);
+            hub.publish(item);
+          },
+          advance: (at: string) => {
+            history.advance(at);
+            hub.advance(at);
+          },
+          reset: (reason) => {
+            history.reset();
+            hub.reset(reason);
+          },
+        };
   const feed = new ChangeFeed({
     open,
     sink,
-    durable: history,
+    ...(history !== null && { durable: history }),
     position,
     store: feedStateStore(db.collection<FeedStateDocument>(FEED_STATE_COLLECTION), orders.collectionName),
     lookup,
@@ -120,7 +125,7 @@ const realtimePlugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, {
     connect: (socket) => hub.connect(socket),
     isFeedOpen: () => feed.isOpen(),
     stats: () => ({ ...hub.stats(), feedOpen: feed.isOpen() }),
-    historyPending: () => history.pending,
+    historyPending: () => history?.pending ?? 0,
     observe: (observer) => hub.observe(observer),
   } satisfies RealtimeDecorator);
 
