@@ -22,13 +22,22 @@ interface Figures {
   postDuringFanoutPerSecond: number | null;
   /** Highest deliveries/s that met the bound, by client count. */
   deliveriesPerSecond: Record<string, number | null>;
+  /**
+   * Server CPU µs per delivery at the first throughput step, by client count: less sensitive than the rates to
+   * other processes competing for the cores.
+   */
+  cpuMicrosPerDelivery: Record<string, number | null>;
 }
 
 interface FanoutJson {
   results: {
     transport: string;
     post: { alone: { perSecond: number }; duringFanout: { perSecond: number } } | null;
-    throughput: { clients: number; best: { deliveriesPerSecond: number } | null }[];
+    throughput: {
+      clients: number;
+      best: { deliveriesPerSecond: number } | null;
+      steps: { serverCpuUsPerDelivery: number }[];
+    }[];
   }[];
 }
 
@@ -76,7 +85,12 @@ async function runSide(side: Side, round: number): Promise<Figures> {
   });
   const json = JSON.parse(await readFile(`${tmpDir}${name}.json`, 'utf8')) as FanoutJson;
   const ws = json.results.filter((result) => result.transport === 'ws');
-  const figures: Figures = { postAlonePerSecond: null, postDuringFanoutPerSecond: null, deliveriesPerSecond: {} };
+  const figures: Figures = {
+    postAlonePerSecond: null,
+    postDuringFanoutPerSecond: null,
+    deliveriesPerSecond: {},
+    cpuMicrosPerDelivery: {},
+  };
   for (const result of ws) {
     if (result.post !== null) {
       figures.postAlonePerSecond = result.post.alone.perSecond;
@@ -84,6 +98,7 @@ async function runSide(side: Side, round: number): Promise<Figures> {
     }
     for (const step of result.throughput) {
       figures.deliveriesPerSecond[String(step.clients)] = step.best?.deliveriesPerSecond ?? null;
+      figures.cpuMicrosPerDelivery[String(step.clients)] = step.steps[0]?.serverCpuUsPerDelivery ?? null;
     }
   }
   return figures;
@@ -97,7 +112,8 @@ function median(values: (number | null)[]): number | null {
 }
 
 function cell(value: number | null): string {
-  return value === null ? '—' : Math.round(value).toLocaleString('en-US');
+  if (value === null) return '—';
+  return value < 100 ? value.toFixed(2) : Math.round(value).toLocaleString('en-US');
 }
 
 function change(before: number | null, after: number | null): string {
@@ -125,6 +141,10 @@ for (const clients of clientCounts) {
   rows.push([
     `fan-out deliveries/s (highest with p99 ≤ 250 ms), ${Number(clients).toLocaleString('en-US')} clients`,
     (f) => f.deliveriesPerSecond[clients] ?? null,
+  ]);
+  rows.push([
+    `server CPU µs per delivery (first throughput step), ${Number(clients).toLocaleString('en-US')} clients`,
+    (f) => f.cpuMicrosPerDelivery[clients] ?? null,
   ]);
 }
 const table = [
