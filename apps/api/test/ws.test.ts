@@ -48,7 +48,7 @@ describe('GET /ws: every write becomes one event for every client', () => {
       expect([...positions].sort()).toEqual(positions);
       expect(new Set(positions).size).toBe(positions.length);
     }
-    const first = all[0]!;
+    const [first] = all;
     expect(first.events()[3]).toMatchObject({
       type: 'order.updated',
       order: { id: 102, status: 'delivered', product_name: 'Pen' },

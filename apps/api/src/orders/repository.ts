@@ -148,7 +148,7 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
   }
 
   async function ensureIndexes(): Promise<void> {
-    await collection.createIndex({ updated_at: -1, _id: -1 }, { name: 'updated_at_desc_id_desc' });
+    await collection.createIndex({ updated_at: -1, _id: -1 }, { name: 'updated_at_desc_id_desc' }, undefined);
   }
 
   return { list, get, create, update, remove, ensureIndexes };

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { startEmbeddedServer } from '@orders/mongo-embedded';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig, type AppConfig } from '../../src/config.js';
@@ -69,4 +70,18 @@ export function captureLog(): { stream: Writable; lines: Record<string, unknown>
     },
   });
   return { stream, lines };
+}
+
+/**
+ * Registers an afterAll that closes, in reverse order, what the file registered: only what was actually opened,
+ * so a failed beforeAll leaves nothing behind and hides nothing.
+ */
+export function closeAfterAll(): (close: () => unknown) => void {
+  const closers: (() => unknown)[] = [];
+  afterAll(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+  return (close) => {
+    closers.push(close);
+  };
 }
