@@ -107,11 +107,11 @@ export function createHistoryRepository(collection: Collection<HistoryDocument>)
   }
 
   async function ensureIndexes(retentionDays: number): Promise<void> {
-    await collection.createIndex({ order_id: 1, _id: -1 }, { name: 'order_id_position_desc' });
+    await collection.createIndex({ order_id: 1, _id: -1 }, { name: 'order_id_position_desc' }, undefined);
     const expireAfterSeconds = retentionDays * SECONDS_PER_DAY;
     const ttl = { name: 'committed_at_ttl', expireAfterSeconds };
     try {
-      await collection.createIndex({ committed_at: 1 }, ttl);
+      await collection.createIndex({ committed_at: 1 }, ttl, undefined);
     } catch (err) {
       // Same key, other options: the retention changed. collMod changes it in place, without a rebuild.
       if (!(err instanceof MongoServerError)) throw err;
