@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { HistoryEntry, OrderHistoryResponse } from '@orders/contracts';
 import { HISTORY_COLLECTION, type HistoryDocument } from '../src/history/entry.js';
+import { createHistoryRepository } from '../src/history/store.js';
 import { useApi } from './support/api.js';
 import { json } from './support/app.js';
 
@@ -90,6 +91,32 @@ describe('order history', () => {
       .toArray();
     expect(stored.map((document) => document._id).sort()).toEqual(entries.map((entry) => entry.position).sort());
     expect(entries.map((entry) => entry.order?.version)).toEqual([4, 3, 2, 1]);
+  });
+
+  it('stores an entry recorded again (another process, or after a restart) once, keeping the first', async () => {
+    const collection = api.app.mongo.db.collection<HistoryDocument>(HISTORY_COLLECTION);
+    const history = createHistoryRepository(collection);
+    const entry = (position: string, actor: string): HistoryDocument => ({
+      _id: position,
+      order_id: 9001,
+      operation: 'created',
+      committed_at: new Date('2026-12-01T00:00:00.000Z'),
+      actor,
+      changes: [],
+      order: null,
+    });
+    await history.insertMissing([entry('F0000001', 'first')]);
+    await history.insertMissing([entry('F0000001', 'again'), entry('F0000002', 'first')]);
+    await Promise.all([
+      history.insertMissing([entry('F0000002', 'again'), entry('F0000003', 'first')]),
+      history.insertMissing([entry('F0000003', 'first')]),
+    ]);
+    const stored = await collection.find({ order_id: 9001 }).sort({ _id: 1 }).toArray();
+    expect(stored.map((document) => [document._id, document.actor])).toEqual([
+      ['F0000001', 'first'],
+      ['F0000002', 'first'],
+      ['F0000003', 'first'],
+    ]);
   });
 
   it('pages newest first with a cursor, without gaps or repeats', async () => {

@@ -37,14 +37,10 @@ export function createHistoryRepository(collection: Collection<HistoryDocument>)
   async function insertMissing(documents: readonly HistoryDocument[]): Promise<void> {
     if (documents.length === 0) return;
     try {
-      await collection.bulkWrite(
-        documents.map((document) => ({
-          updateOne: { filter: { _id: document._id }, update: { $setOnInsert: document }, upsert: true },
-        })),
-        { ordered: false },
-      );
+      // Unordered: every entry is tried even when others already exist.
+      await collection.insertMany([...documents], { ordered: false });
     } catch (err) {
-      // Another process stored the same change between our check and our insert: it is stored once, as wanted.
+      // Another process (or this one, before a restart) stored some of them: each is stored once, as wanted.
       if (!onlyDuplicates(err)) throw err;
     }
   }
