@@ -36,6 +36,10 @@ export interface AppConfig {
     hubRingSize: number;
     /** Fan-out frames are encoded once and written straight to each connection (off: through ws.send). */
     directWrites: boolean;
+    /** A client frame (or fragmented message) begun but not completed within this is cut with close 1008. */
+    frameTimeoutMs: number;
+    /** Subscribe frames one socket may send per RATE_LIMIT_WINDOW_MS; past it an error, then close 1008. */
+    subscribeMax: number;
   };
   history: {
     /**
@@ -52,6 +56,28 @@ export interface AppConfig {
     /** A separate listener on 127.0.0.1 serving `/metrics` without a token; unset: none. 0 picks a free port. */
     port: number | undefined;
   };
+  /** Time limits on HTTP connections. See docs/ARCHITECTURE.md, "Abuse limits". */
+  http: {
+    /** The request line and headers must arrive within this (else 408 and the connection closes). */
+    headersTimeoutMs: number;
+    /** The whole request, body included, must arrive within this (else 408 and the connection closes). */
+    requestTimeoutMs: number;
+    /** An idle keep-alive connection is closed after this. */
+    keepAliveTimeoutMs: number;
+  };
+  /** Requests per address per window (0 turns a limit off). See docs/ARCHITECTURE.md, "Abuse limits". */
+  rateLimit: {
+    /** HTTP requests one client may make per window; /healthz and /readyz are never limited. */
+    max: number;
+    /** WebSocket connection attempts (`GET /ws`) one client may make per window. */
+    wsConnectMax: number;
+    windowMs: number;
+  };
+  /**
+   * Proxy hops in front of the API (0: none). Above 0 the client address comes from X-Forwarded-For (that many
+   * hops back) and the API is taken to be served over TLS by the proxy, so responses carry HSTS.
+   */
+  trustProxyHops: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -187,6 +213,65 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     (value) => (/^\d+$/.test(value) && Number(value) <= 65535 ? null : 'not a port'),
     'an integer port from 0 to 65535 (served on 127.0.0.1), or unset',
   );
+  const frameTimeoutMs = read.integer('WS_FRAME_TIMEOUT_MS', 10_000, 100, 600_000, 'milliseconds from 100 to 600000');
+  const headersTimeoutMs = read.integer(
+    'HTTP_HEADERS_TIMEOUT_MS',
+    10_000,
+    100,
+    600_000,
+    'milliseconds from 100 to 600000',
+  );
+  const requestTimeoutMs = read.integer(
+    'HTTP_REQUEST_TIMEOUT_MS',
+    30_000,
+    100,
+    3_600_000,
+    'milliseconds from 100 to 3600000, at least HTTP_HEADERS_TIMEOUT_MS',
+  );
+  if (requestTimeoutMs < headersTimeoutMs) {
+    problems.push({
+      variable: 'HTTP_REQUEST_TIMEOUT_MS',
+      value: String(requestTimeoutMs),
+      problem: `shorter than HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMs})`,
+      expected: 'at least HTTP_HEADERS_TIMEOUT_MS: the headers are part of the request',
+    });
+  }
+  const keepAliveTimeoutMs = read.integer(
+    'HTTP_KEEP_ALIVE_TIMEOUT_MS',
+    5_000,
+    100,
+    600_000,
+    'milliseconds from 100 to 600000',
+  );
+  const rateLimitMax = read.integer(
+    'RATE_LIMIT_MAX',
+    3_000,
+    0,
+    10_000_000,
+    'requests per window from 0 (no limit) to 10000000',
+  );
+  const wsConnectMax = read.integer(
+    'WS_CONNECT_RATE_MAX',
+    300,
+    0,
+    10_000_000,
+    'connection attempts per window from 0 (no limit) to 10000000',
+  );
+  const rateLimitWindowMs = read.integer(
+    'RATE_LIMIT_WINDOW_MS',
+    10_000,
+    100,
+    3_600_000,
+    'milliseconds from 100 to 3600000',
+  );
+  const subscribeMax = read.integer(
+    'WS_SUBSCRIBE_RATE_MAX',
+    20,
+    1,
+    1_000_000,
+    'subscribe frames per socket per window, from 1 to 1000000',
+  );
+  const trustProxyHops = read.integer('TRUST_PROXY', 0, 0, 10, 'a number of proxy hops from 0 (none) to 10');
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -199,9 +284,12 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     corsOrigins,
     bodyLimitBytes,
     webDistDir: absolute(baseDir, webDistDir),
-    ws: { maxBufferedBytes, batchWindowMs, hubRingSize, directWrites },
     history: { record: recordHistory, retentionDays },
     metrics: { token: metricsToken, port: metricsPortText === undefined ? undefined : Number(metricsPortText) },
+    ws: { maxBufferedBytes, batchWindowMs, hubRingSize, directWrites, frameTimeoutMs, subscribeMax },
+    http: { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs },
+    rateLimit: { max: rateLimitMax, wsConnectMax, windowMs: rateLimitWindowMs },
+    trustProxyHops,
   };
 }
 

@@ -39,9 +39,19 @@ describe('loadConfig', () => {
       corsOrigins: [VITE_DEV_ORIGIN],
       bodyLimitBytes: 16384,
       webDistDir: '/srv/app/apps/web/dist',
-      ws: { maxBufferedBytes: 4 * 1024 * 1024, batchWindowMs: 5, hubRingSize: 10000, directWrites: true },
       history: { record: true, retentionDays: 90 },
       metrics: { token: undefined, port: undefined },
+      ws: {
+        maxBufferedBytes: 4 * 1024 * 1024,
+        batchWindowMs: 5,
+        hubRingSize: 10000,
+        directWrites: true,
+        frameTimeoutMs: 10_000,
+        subscribeMax: 20,
+      },
+      http: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000 },
+      rateLimit: { max: 3000, wsConnectMax: 300, windowMs: 10_000 },
+      trustProxyHops: 0,
     });
   });
 
@@ -74,6 +84,15 @@ describe('loadConfig', () => {
         HISTORY_RECORD: '0',
         METRICS_TOKEN: 'a-long-enough-metrics-token',
         METRICS_PORT: '9464',
+        WS_FRAME_TIMEOUT_MS: '2000',
+        WS_SUBSCRIBE_RATE_MAX: '5',
+        HTTP_HEADERS_TIMEOUT_MS: '3000',
+        HTTP_REQUEST_TIMEOUT_MS: '4000',
+        HTTP_KEEP_ALIVE_TIMEOUT_MS: '1000',
+        RATE_LIMIT_MAX: '0',
+        WS_CONNECT_RATE_MAX: '20',
+        RATE_LIMIT_WINDOW_MS: '60000',
+        TRUST_PROXY: '1',
       },
     });
     expect(config).toEqual({
@@ -89,9 +108,19 @@ describe('loadConfig', () => {
       corsOrigins: ['https://a.example', 'http://localhost:8080'],
       bodyLimitBytes: 1024,
       webDistDir: '/base/web',
-      ws: { maxBufferedBytes: 65536, batchWindowMs: 0, hubRingSize: 50, directWrites: false },
       history: { record: false, retentionDays: 30 },
       metrics: { token: 'a-long-enough-metrics-token', port: 9464 },
+      ws: {
+        maxBufferedBytes: 65536,
+        batchWindowMs: 0,
+        hubRingSize: 50,
+        directWrites: false,
+        frameTimeoutMs: 2000,
+        subscribeMax: 5,
+      },
+      http: { headersTimeoutMs: 3000, requestTimeoutMs: 4000, keepAliveTimeoutMs: 1000 },
+      rateLimit: { max: 0, wsConnectMax: 20, windowMs: 60_000 },
+      trustProxyHops: 1,
     });
   });
 
@@ -153,6 +182,17 @@ describe('loadConfig', () => {
     expect(error.message).toContain('.env.example');
     // A connection string may carry a password: the error must not.
     expect(error.message).not.toContain('secret');
+  });
+
+  it('refuses a whole-request timeout shorter than the headers timeout, and a proxy hop count out of range', () => {
+    const error = configError(() =>
+      loadConfig({
+        envFile: null,
+        env: { HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000', TRUST_PROXY: 'yes' },
+      }),
+    );
+    expect(error.problems.map((p) => p.variable)).toEqual(['HTTP_REQUEST_TIMEOUT_MS', 'TRUST_PROXY']);
+    expect(error.message).toContain('HTTP_REQUEST_TIMEOUT_MS="10000": shorter than HTTP_HEADERS_TIMEOUT_MS (20000)');
   });
 
   it('rejects a port out of range', () => {

@@ -5,3 +5,4 @@ export * from './history.js';
 export * from './order.js';
 export * from './protocol.js';
 export * from './validate.js';
+export * from './text.js';
