@@ -4,6 +4,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AppConfig } from './config.js';
 import { installErrorHandlers } from './error-handler.js';
 import { parseJsonBody } from './json-body.js';
+import authPlugin, { type AuthPluginOptions } from './plugins/auth.js';
+import cookiePlugin from './plugins/cookie.js';
 import corsPlugin from './plugins/cors.js';
 import metricsPlugin from './plugins/metrics.js';
 import helmetPlugin from './plugins/helmet.js';
@@ -13,6 +15,7 @@ import realtimePlugin from './plugins/realtime.js';
 import staticPlugin from './plugins/static.js';
 import swaggerPlugin from './plugins/swagger.js';
 import websocketPlugin from './plugins/websocket.js';
+import authRoutes from './routes/auth.js';
 import healthRoutes from './routes/health.js';
 import historyRoutes from './routes/history.js';
 import orderRoutes from './routes/orders.js';
@@ -25,6 +28,8 @@ export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Fasti
 export interface BuildAppOptions {
   /** Logger options (server.ts), a logger instance, or `false` for none (tests); default: Fastify's logger at LOG_LEVEL. */
   logger?: FastifyLoggerOptions | FastifyBaseLogger | boolean;
+  /** Sign-in throttling rules (tests use small ones); default: the production rules. */
+  throttleRules?: AuthPluginOptions['throttleRules'];
 }
 
 /**
@@ -32,7 +37,7 @@ export interface BuildAppOptions {
  * `ready()`/`listen()`; boot failures (bad database, unreachable server) surface there.
  */
 export function buildApp(config: AppConfig, options: BuildAppOptions = {}): App {
-  const { logger } = options;
+  const { logger, throttleRules } = options;
   const app = Fastify({
     ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger: logger ?? { level: config.logLevel } }),
     bodyLimit: config.bodyLimitBytes,
@@ -65,13 +70,17 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): App 
     done(requestTextError(request.raw) ?? undefined);
   });
 
+  app.register(cookiePlugin);
   app.register(helmetPlugin, { config });
-  app.register(corsPlugin, { config });
   app.register(rateLimitPlugin, { config });
+  // Before auth: its onRequest hook marks upgrade requests, so a refused upgrade's socket is destroyed after the answer.
   app.register(websocketPlugin);
-  app.register(swaggerPlugin);
   app.register(mongoPlugin, { config });
+  // Before every plugin that adds routes: it records each route's declared access as it is registered.
+  app.register(authPlugin, { config, ...(throttleRules !== undefined && { throttleRules }) });
   app.register(metricsPlugin, { config });
+  app.register(corsPlugin, { config });
+  app.register(swaggerPlugin);
   app.register(realtimePlugin, { config });
   app.register(staticPlugin, { config });
   app.register(healthRoutes);
@@ -79,6 +88,7 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): App 
   app.register(historyRoutes, { config });
   // The real-time stream: change feed → hub (plugins/realtime.ts) → this socket endpoint.
   app.register(wsRoutes, { config });
+  app.register(authRoutes, { config });
   return app;
 }
 

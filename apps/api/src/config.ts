@@ -56,6 +56,16 @@ export interface AppConfig {
     /** A separate listener on 127.0.0.1 serving `/metrics` without a token; unset: none. 0 picks a free port. */
     port: number | undefined;
   };
+  auth: {
+    /** Password of the `admin` user created on a first start with no users; unset: generated and written to a file. */
+    adminPassword: string | undefined;
+    /** A session unused for this long ends. */
+    sessionIdleMs: number;
+    /** A session ends this long after sign-in, however active. */
+    sessionMaxAgeMs: number;
+    /** log2 of scrypt's N for new password hashes (17 is OWASP's; lower only to make tests fast). */
+    scryptLogN: number;
+  };
   /** Time limits on HTTP connections. See docs/ARCHITECTURE.md, "Abuse limits". */
   http: {
     /** The request line and headers must arrive within this (else 408 and the connection closes). */
@@ -213,6 +223,14 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     (value) => (/^\d+$/.test(value) && Number(value) <= 65535 ? null : 'not a port'),
     'an integer port from 0 to 65535 (served on 127.0.0.1), or unset',
   );
+  const adminPassword = read.secret(
+    'ORDERS_ADMIN_PASSWORD',
+    (value) => (value.length >= 12 && value.length <= 256 ? null : 'not 12 to 256 characters long'),
+    'a password of 12 to 256 characters, or unset to generate one on first start',
+  );
+  const sessionIdleMinutes = read.integer('SESSION_IDLE_MINUTES', 720, 1, 525_600, 'minutes from 1 to 525600');
+  const sessionMaxAgeHours = read.integer('SESSION_MAX_AGE_HOURS', 168, 1, 8_760, 'hours from 1 to 8760');
+  const scryptLogN = read.integer('AUTH_SCRYPT_LOG_N', 17, 10, 20, 'an integer from 10 to 20 (17 is recommended)');
   const frameTimeoutMs = read.integer('WS_FRAME_TIMEOUT_MS', 10_000, 100, 600_000, 'milliseconds from 100 to 600000');
   const headersTimeoutMs = read.integer(
     'HTTP_HEADERS_TIMEOUT_MS',
@@ -290,6 +308,12 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     http: { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs },
     rateLimit: { max: rateLimitMax, wsConnectMax, windowMs: rateLimitWindowMs },
     trustProxyHops,
+    auth: {
+      adminPassword,
+      sessionIdleMs: sessionIdleMinutes * 60_000,
+      sessionMaxAgeMs: sessionMaxAgeHours * 3_600_000,
+      scryptLogN,
+    },
   };
 }
 
@@ -348,6 +372,16 @@ class Reader {
     const problem = check(value);
     if (problem === null) return value;
     this.fail(name, redactUri(value), problem, expected, null);
+    return undefined;
+  }
+
+  /** Like `optional`, but a bad value is reported as `***`: a password must never reach a log or a terminal. */
+  secret(name: string, check: (value: string) => string | null, expected: string): string | undefined {
+    const value = this.env[name];
+    if (value === undefined || value === '') return undefined;
+    const problem = check(value);
+    if (problem === null) return value;
+    this.fail(name, '***', problem, expected, null);
     return undefined;
   }
 

@@ -59,7 +59,8 @@ const metricsPlugin: FastifyPluginCallback<{ config: AppConfig }> = (fastify, { 
 
   if (token !== undefined) {
     const expected = Buffer.from(`Bearer ${token}`);
-    fastify.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+    // Public to the access layer: this route checks its own token, which is no principal's.
+    fastify.get('/metrics', { schema: { hide: true }, config: { access: 'public' } }, async (request, reply) => {
       const given = Buffer.from(request.headers.authorization ?? '');
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
         return reply

@@ -1,6 +1,6 @@
 import type { ListOrdersResponse, Order, OrderFilter, OrderHistoryResponse } from '@orders/contracts';
 import { MAX_PAGE_SIZE } from '@orders/contracts';
-import { request } from '../orders/api.js';
+import { request } from '../../lib/http.js';
 
 /** The most history entries a timeline shows (the newest). */
 export const TIMELINE_LIMIT = 100;

@@ -39,10 +39,16 @@ function changedFields(order: Order, draft: OrderDraft): UpdateOrderBody {
 export function OrderBoard({
   filter,
   onShowHistory,
+  canEdit,
+  canDelete,
 }: {
   filter: OrderFilter;
   /** Opens the order's timeline. */
   onShowHistory?: (id: number) => void;
+  /** Whether the signed-in role may edit (the Edit buttons are hidden otherwise). */
+  canEdit: boolean;
+  /** Whether the signed-in role may delete. */
+  canDelete: boolean;
 }) {
   // The virtualizer hands out new measurements through the same object on every scroll; memoizing around it (React
   // Compiler) would freeze them, so this component opts out.
@@ -236,6 +242,8 @@ export function OrderBoard({
                     saving={pendingIds.has(order.id)}
                     editing={isEditing ? editing : null}
                     confirmingDelete={confirmingDelete === order.id}
+                    canEdit={canEdit}
+                    canDelete={canDelete}
                     onEdit={startEdit}
                     onDraftChange={changeDraft}
                     onSave={saveEdit}
