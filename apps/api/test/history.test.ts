@@ -35,7 +35,8 @@ describe('order history', () => {
     expect(created).toMatchObject({
       order_id: 701,
       operation: 'created',
-      actor: 'external',
+      // API writes name their author (the token's name); see "records writes from other clients" for the rest.
+      actor: 'test-admin',
       order: { id: 701, customer_name: 'Ann', product_name: 'Mug', status: 'pending', version: 1 },
     });
     expect(created?.changes).toEqual([
@@ -44,7 +45,11 @@ describe('order history', () => {
       { field: 'product_name', before: null, after: 'Mug' },
       { field: 'status', before: null, after: 'pending' },
     ]);
-    expect(updated).toMatchObject({ operation: 'updated', order: { status: 'shipped', version: 2 } });
+    expect(updated).toMatchObject({
+      operation: 'updated',
+      actor: 'test-admin',
+      order: { status: 'shipped', version: 2 },
+    });
     expect(updated?.changes).toEqual([
       { field: 'product_name', before: 'Mug', after: 'Big mug' },
       { field: 'status', before: 'pending', after: 'shipped' },

@@ -1,5 +1,5 @@
 import { MongoBulkWriteError, MongoServerError, type Collection, type Document, type Filter } from 'mongodb';
-import type { Order, OrderStatus } from '@orders/contracts';
+import type { Order, OrderStatus, Scope } from '@orders/contracts';
 import { escapeRegex, type PageAfter } from '../orders/repository.js';
 import type { HistoryDocument } from './entry.js';
 import type { HistoryStore } from './writer.js';
@@ -18,18 +18,39 @@ export interface BoardAsOfOptions {
   customer?: string;
   limit: number;
   after?: PageAfter;
+  /** The reader's scope: orders whose state at `asOf` is outside it are left out. */
+  scope?: Scope | null;
 }
 
 export interface HistoryRepository extends HistoryStore {
-  /** An order's entries, newest first, strictly before position `before` when given. */
+  /**
+   * An order's entries, newest first, strictly before position `before` when given. With a scope, only the
+   * entries whose order after the change is within it, and the deletes.
+   */
   listForOrder(
     id: number,
-    options: { limit: number; before?: string },
+    options: { limit: number; before?: string; scope?: Scope | null },
   ): Promise<{ documents: HistoryDocument[]; more: boolean }>;
+  /** The order as its last recorded change left it before any delete (null: never recorded). */
+  lastState(id: number): Promise<Order | null>;
   /** The orders as they stood at `asOf` (the last entry of each order committed by then, unless a delete), paged. */
   boardAsOf(options: BoardAsOfOptions): Promise<{ orders: Order[]; next: PageAfter | null }>;
   /** The lookup indexes and the retention TTL index; idempotent (a changed retention replaces the TTL index). */
   ensureIndexes(retentionDays: number): Promise<void>;
+}
+
+/**
+ * A scope's clauses on an entry's order after the change: the same rule as the live list's (status in the list,
+ * customer_name containing the text, case-insensitively). See docs/ARCHITECTURE.md, "Access control".
+ */
+function historyScopeClauses(scope: Scope | null | undefined): Document[] {
+  if (scope === null || scope === undefined) return [];
+  const clauses: Document[] = [];
+  if (scope.status !== undefined) clauses.push({ 'order.status': { $in: [...scope.status] } });
+  if (scope.customer !== undefined) {
+    clauses.push({ 'order.customer_name': { $regex: escapeRegex(scope.customer), $options: 'i' } });
+  }
+  return clauses;
 }
 
 /** Builds the history queries over the `order_history` collection. */
@@ -56,10 +77,13 @@ export function createHistoryRepository(collection: Collection<HistoryDocument>)
 
   async function listForOrder(
     id: number,
-    { limit, before }: { limit: number; before?: string },
+    { limit, before, scope }: { limit: number; before?: string; scope?: Scope | null },
   ): Promise<{ documents: HistoryDocument[]; more: boolean }> {
-    const filter: Filter<HistoryDocument> =
-      before === undefined ? { order_id: id } : { order_id: id, _id: { $lt: before } };
+    const clauses: Document[] = [{ order_id: id }];
+    if (before !== undefined) clauses.push({ _id: { $lt: before } });
+    const scoped = historyScopeClauses(scope);
+    if (scoped.length > 0) clauses.push({ $or: [{ order: null }, { $and: scoped }] });
+    const filter: Filter<HistoryDocument> = { $and: clauses };
     const documents = await collection
       .find(filter)
       .sort({ _id: -1 })
@@ -68,8 +92,17 @@ export function createHistoryRepository(collection: Collection<HistoryDocument>)
     return { documents: documents.slice(0, limit), more: documents.length > limit };
   }
 
-  async function boardAsOf({ asOf, statuses, customer, limit, after }: BoardAsOfOptions) {
-    const clauses: Document[] = [{ order: { $ne: null } }];
+  async function lastState(id: number): Promise<Order | null> {
+    const [last] = await collection
+      .find({ order_id: id, order: { $ne: null } })
+      .sort({ _id: -1 })
+      .limit(1)
+      .toArray();
+    return last?.order ?? null;
+  }
+
+  async function boardAsOf({ asOf, statuses, customer, limit, after, scope }: BoardAsOfOptions) {
+    const clauses: Document[] = [{ order: { $ne: null } }, ...historyScopeClauses(scope)];
     if (statuses !== undefined && statuses.length > 0) clauses.push({ 'order.status': { $in: [...statuses] } });
     if (customer !== undefined) {
       clauses.push({ 'order.customer_name': { $regex: escapeRegex(customer), $options: 'i' } });
@@ -115,7 +148,7 @@ export function createHistoryRepository(collection: Collection<HistoryDocument>)
     }
   }
 
-  return { insertMissing, orderBefore, listForOrder, boardAsOf, ensureIndexes };
+  return { insertMissing, orderBefore, listForOrder, lastState, boardAsOf, ensureIndexes };
 }
 
 function onlyDuplicates(err: unknown): boolean {

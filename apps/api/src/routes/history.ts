@@ -5,21 +5,36 @@ import {
   OrderHistoryQuerySchema,
   OrderHistoryResponseSchema,
   OrderParamsSchema,
+  orderInScope,
   type OrderHistoryResponse,
+  type Scope,
 } from '@orders/contracts';
 import type { AppConfig } from '../config.js';
-import { HttpError } from '../errors.js';
+import { HttpError, orderNotFound } from '../errors.js';
 import { HISTORY_COLLECTION, historyEntryOf, type HistoryDocument } from '../history/entry.js';
 import { createHistoryRepository } from '../history/store.js';
+import { createOrdersRepository } from '../orders/repository.js';
 
-/** `GET /orders/:id/history`: an order's recorded changes, newest first, deleted orders included. */
+/**
+ * `GET /orders/:id/history`: an order's recorded changes, newest first, deleted orders included. Within a scope,
+ * an order outside it looks absent (404), as on `GET /orders/:id`. See docs/ARCHITECTURE.md, "Access control".
+ */
 const historyRoutes: FastifyPluginAsyncTypebox<{ config: AppConfig }> = async (fastify, { config }) => {
   const history = createHistoryRepository(fastify.mongo.db.collection<HistoryDocument>(HISTORY_COLLECTION));
+  const orders = createOrdersRepository(fastify.mongo.orders);
   await history.ensureIndexes(config.history.retentionDays);
+
+  /** Whether the order, as it stands (or as it last stood before its delete), is within the scope. */
+  async function visible(id: number, scope: Scope): Promise<boolean> {
+    if ((await orders.get(id)) !== null) return (await orders.get(id, scope)) !== null;
+    const last = await history.lastState(id);
+    return last !== null && orderInScope(last, scope);
+  }
 
   fastify.get(
     '/orders/:id/history',
     {
+      config: { access: 'viewer' },
       schema: {
         tags: ['orders'],
         summary: "An order's history, newest change first",
@@ -31,6 +46,7 @@ const historyRoutes: FastifyPluginAsyncTypebox<{ config: AppConfig }> = async (f
         response: {
           200: OrderHistoryResponseSchema,
           400: { ...ErrorBodySchema, description: 'Invalid input; `field` names it' },
+          404: { ...ErrorBodySchema, description: 'The order is outside your scope' },
           503: { ...ErrorBodySchema, description: 'Database unavailable' },
         },
       },
@@ -46,8 +62,12 @@ const historyRoutes: FastifyPluginAsyncTypebox<{ config: AppConfig }> = async (f
           });
         }
       }
-      const page = await history.listForOrder(request.params.id, {
+      const { id } = request.params;
+      const scope = request.principal?.scope ?? null;
+      if (scope !== null && !(await visible(id, scope))) throw orderNotFound(id);
+      const page = await history.listForOrder(id, {
         limit,
+        scope,
         ...(before !== undefined && { before }),
       });
       const last = page.documents.at(-1);

@@ -109,7 +109,7 @@ const orderRoutes: FastifyPluginAsyncTypebox<{ config: AppConfig }> = async (fas
       const statuses = status === undefined ? undefined : Array.isArray(status) ? status : [status];
       if (asOfText !== undefined) {
         const asOf = checkedAsOf(asOfText, config.history.retentionDays, new Date());
-        const past = await history.boardAsOf({ asOf, statuses, customer, limit, after });
+        const past = await history.boardAsOf({ asOf, statuses, customer, limit, after, scope: scopeOf(request) });
         return {
           orders: past.orders,
           position: null,
