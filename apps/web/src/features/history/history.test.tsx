@@ -128,3 +128,24 @@ describe('the board as of a past moment', () => {
     expect((await within(past).findByRole('alert')).textContent).toContain('must lie within the retention');
   });
 });
+
+describe('for a viewer', () => {
+  it('offers the timeline and the as-of control, but no control to change an order', async () => {
+    const api = new FakeApi([makeOrder(1, 10)]);
+    api.session = { username: 'vera', kind: 'user', role: 'viewer', scope: null };
+    const view = renderDashboard(api);
+    await screen.findByRole('list', { name: 'Orders' });
+    await acceptSocket(view.sockets);
+    expect(screen.queryByRole('button', { name: 'Edit order #1' })).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Delete order #1' })).toBeNull();
+    expect(screen.queryByRole('form', { name: 'New order' })).toBeNull();
+    expect(screen.getByLabelText('Show the board as of')).toBeTruthy();
+
+    api.respondOnce('GET', '/orders/1/history', () =>
+      json(200, { entries: [entry('p1', makeOrder(1, 10), { operation: 'created' })], next_cursor: null }),
+    );
+    await view.user.click(screen.getByRole('button', { name: 'History of order #1' }));
+    await waitFor(() => expect(timelineItems(1)).toHaveLength(1));
+    expect(timelineItems(1)[0]).toContain('Created by alice');
+  });
+});
