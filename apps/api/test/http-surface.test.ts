@@ -33,6 +33,7 @@ describe('OpenAPI', () => {
       '/healthz',
       '/orders',
       '/orders/{id}',
+      '/orders/{id}/history',
       '/readyz',
     ]);
     expect(Object.keys(document.paths['/orders']!).sort()).toEqual(['get', 'post']);

@@ -38,10 +38,13 @@ function changedFields(order: Order, draft: OrderDraft): UpdateOrderBody {
  */
 export function OrderBoard({
   filter,
+  onShowHistory,
   canEdit,
   canDelete,
 }: {
   filter: OrderFilter;
+  /** Opens the order's timeline. */
+  onShowHistory?: (id: number) => void;
   /** Whether the signed-in role may edit (the Edit buttons are hidden otherwise). */
   canEdit: boolean;
   /** Whether the signed-in role may delete. */
@@ -247,6 +250,7 @@ export function OrderBoard({
                     onCancelEdit={cancelEdit}
                     onAskDelete={askDelete}
                     onDelete={removeOrder}
+                    onShowHistory={onShowHistory}
                   />
                 </li>
               );
