@@ -81,6 +81,11 @@ export function scopeClauses(scope: Scope | null | undefined): Filter<OrderDocum
   return clauses;
 }
 
+/** A stored version `$inc` may move on: an integer type, at least 1, below the largest safe integer. */
+const CLEAN_VERSION: Document = {
+  version: { $type: ['int', 'long'], $gte: 1, $lt: Number.MAX_SAFE_INTEGER },
+};
+
 /** Conditional writes retry this often when another writer changes the version between the read and the write. */
 const CAS_ATTEMPTS = 10;
 
@@ -161,15 +166,14 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
     if (changes.status !== undefined) set.status = changes.status;
     const inScope = (clause: Filter<OrderDocument>) => allOf([{ _id: id, ...clause }, ...scopeClauses(scope)]);
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      // The common case in one round trip: a stored version equal to If-Match is a positive integer already.
-      if (expectedVersion !== undefined) {
-        const document = await collection.findOneAndUpdate(
-          inScope({ version: expectedVersion }),
-          { $set: set, $inc: { version: 1 } },
-          { returnDocument: 'after' },
-        );
-        if (document !== null) return { status: 'updated', document };
-      }
+      // The common case in one atomic round trip: the stored version is a positive integer already (equal to
+      // If-Match, or an integer type ≥ 1), so $inc gives the next one; concurrent writers never collide here.
+      const document = await collection.findOneAndUpdate(
+        inScope(expectedVersion === undefined ? CLEAN_VERSION : { version: expectedVersion }),
+        { $set: set, $inc: { version: 1 } },
+        { returnDocument: 'after' },
+      );
+      if (document !== null) return { status: 'updated', document };
       const current = await collection.findOne(inScope({}), { projection: { version: 1 } });
       if (current === null) return { status: 'not_found' };
       const shown = storedVersion(current);
@@ -177,12 +181,12 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
         return { status: 'version_mismatch', currentVersion: shown };
       }
       // Compare-and-set on the raw stored value: the next version follows the shown one, whatever was stored.
-      const document = await collection.findOneAndUpdate(
+      const replaced = await collection.findOneAndUpdate(
         inScope(storedVersionClause(current)),
         { $set: { ...set, version: shown + 1 } },
         { returnDocument: 'after' },
       );
-      if (document !== null) return { status: 'updated', document };
+      if (replaced !== null) return { status: 'updated', document: replaced };
     }
     throw new Error(
       `order ${String(id)}: its version kept changing under ${String(CAS_ATTEMPTS)} attempts to update it`,
