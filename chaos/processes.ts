@@ -169,6 +169,9 @@ export async function startApi(name: string, env: Record<string, string>, logCou
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
+    // The writer's lanes are a load generator with one token, not a client the limits are meant for.
+    RATE_LIMIT_MAX: '0',
+    RATE_LIMIT_IN_FLIGHT: '0',
     ...env,
   });
   const output: string[] = [];

@@ -16,9 +16,11 @@ import { summarize, type Summary } from '../fanout/stats.js';
  * 1. Subscribe flood: one client sends only `subscribe` frames with an old `since` (replay
  *    amplification), first on one socket, then reconnecting whenever it is closed. Bytes it receives against
  *    bytes it sends, per sliding 10 s window, and /healthz latency from another client meanwhile.
- * 2. Request flood: 5,000 `GET /orders` at 50 concurrent from one address while another client (another loopback
- *    address) reads `GET /orders` in a loop: its p99 during the flood against its quiet p99. Run with the default
- *    rate limit and, for comparison, without one.
+ * 2. Request flood: 5,000 `GET /orders` at 50 concurrent from one client (its own token and loopback address)
+ *    while another client (another token and address) reads `GET /orders` in a loop: its p99 during the flood
+ *    against its quiet p99. Run with the default rate limits and, for comparison, without any.
+ *
+ * Every client signs its requests with a token of its own, made by the run after signing in as the admin.
  *
  * Bounded: every phase has a request count or a deadline. Writes bench/results/abuse.json and abuse.md.
  */
@@ -34,6 +36,46 @@ const WINDOW_MS = 10_000;
 const BYSTANDER = '127.0.0.1';
 const FLOODER = '127.0.0.2';
 const SUBSCRIBER = '127.0.0.3';
+const SEEDER = '127.0.0.4';
+
+/** The admin password the run's API processes start with (ORDERS_ADMIN_PASSWORD). */
+const ADMIN_PASSWORD = 'abuse-bench-admin-password';
+
+/** The `Authorization` header of each client, by its source address (one token each, made per API process). */
+const credentials = new Map<string, string>();
+
+/** Signs in as the admin and makes a token for each client: viewers, and an operator for the seed. */
+async function issueTokens(port: number): Promise<void> {
+  const base = `http://127.0.0.1:${port}`;
+  const login = await fetch(`${base}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+  });
+  if (login.status !== 200) throw new Error(`sign-in failed with ${login.status}`);
+  const cookie = (login.headers.get('set-cookie') ?? '').split(';', 1)[0] ?? '';
+  credentials.clear();
+  for (const [address, name, role] of [
+    [BYSTANDER, 'bystander', 'viewer'],
+    [FLOODER, 'flooder', 'viewer'],
+    [SUBSCRIBER, 'subscriber', 'viewer'],
+    [SEEDER, 'seeder', 'operator'],
+  ] as const) {
+    const created = await fetch(`${base}/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie, origin: base },
+      body: JSON.stringify({ name: `bench-${name}`, role, expires_in_days: 1 }),
+    });
+    if (created.status !== 201) throw new Error(`token creation failed with ${created.status}`);
+    const { token } = (await created.json()) as { token: string };
+    credentials.set(address, `Bearer ${token}`);
+  }
+}
+
+function authorization(address: string): Record<string, string> {
+  const header = credentials.get(address);
+  return header === undefined ? {} : { authorization: header };
+}
 
 interface ApiProcess {
   child: ChildProcess;
@@ -52,6 +94,7 @@ async function startApi(env: Record<string, string>): Promise<ApiProcess> {
       LOG_LEVEL: 'info',
       DATA_DIR: dataDir,
       WEB_DIST_DIR: join(dataDir, 'no-dashboard'),
+      ORDERS_ADMIN_PASSWORD: ADMIN_PASSWORD,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -121,7 +164,10 @@ function http(
         path,
         agent,
         localAddress,
-        headers: payload === undefined ? {} : { 'content-type': 'application/json' },
+        headers: {
+          ...authorization(localAddress),
+          ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -140,12 +186,24 @@ function http(
   });
 }
 
-/** Repeats `call` until `stop()` (or `limit` calls), collecting each duration. */
-async function loop(call: () => Promise<HttpResult>, stop: () => boolean, limit: number): Promise<number[]> {
+/**
+ * The bystander starts a read at most this often (50/s): a busy client that stays inside its own budget
+ * (RATE_LIMIT_MAX per principal), so what it measures is the flooder's effect, not its own limit.
+ */
+const BYSTANDER_PACE_MS = 20;
+
+/** Repeats `call` until `stop()` (or `limit` calls), one per `paceMs` at most, collecting each 200's duration. */
+async function loop(
+  call: () => Promise<HttpResult>,
+  stop: () => boolean,
+  limit: number,
+  paceMs = 0,
+): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < limit && !stop(); i++) {
     const result = await call();
     if (result.status === 200) times.push(result.ms);
+    if (paceMs > result.ms) await sleep(paceMs - result.ms);
   }
   return times;
 }
@@ -203,7 +261,10 @@ async function subscribeFlood(
   const connect = (): Promise<WebSocket> =>
     new Promise((resolve, reject) => {
       connections += 1;
-      const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`, { localAddress: SUBSCRIBER });
+      const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`, {
+        localAddress: SUBSCRIBER,
+        headers: authorization(SUBSCRIBER),
+      });
       socket.on('message', (data: Buffer) =>
         received.push({ at: performance.now() - started, bytes: serverFrameBytes(data.length) }),
       );
@@ -285,8 +346,8 @@ async function requestFlood(api: ApiProcess, rateLimit: string): Promise<Request
   const flooder = new Agent({ keepAlive: true, maxSockets: FLOOD_CONCURRENCY });
   const read = () => http(api.port, bystander, BYSTANDER, 'GET', '/orders?limit=20');
   // Warm-up, then the bystander's quiet latency: 300 requests one after another.
-  await loop(read, () => false, 100);
-  const quiet = await loop(read, () => false, 300);
+  await loop(read, () => false, 100, BYSTANDER_PACE_MS);
+  const quiet = await loop(read, () => false, 300, BYSTANDER_PACE_MS);
   const rssBeforeMb = rssMb(api.child.pid);
 
   let remaining = FLOOD_REQUESTS;
@@ -303,7 +364,7 @@ async function requestFlood(api: ApiProcess, rateLimit: string): Promise<Request
   const workers = Promise.all(Array.from({ length: FLOOD_CONCURRENCY }, worker)).then(() => {
     flooding = false;
   });
-  const during = await loop(read, () => !flooding, 100_000);
+  const during = await loop(read, () => !flooding, 100_000, BYSTANDER_PACE_MS);
   await workers;
   const floodSeconds = (performance.now() - floodStarted) / 1000;
   const rssAfterMb = rssMb(api.child.pid);
@@ -327,11 +388,11 @@ async function requestFlood(api: ApiProcess, rateLimit: string): Promise<Request
 
 async function seed(port: number): Promise<string> {
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
-  const before = JSON.parse((await http(port, agent, '127.0.0.4', 'GET', '/orders?limit=1')).body) as {
+  const before = JSON.parse((await http(port, agent, SEEDER, 'GET', '/orders?limit=1')).body) as {
     position: string | null;
   };
   for (let id = 1; id <= SEEDED_ORDERS; id++) {
-    const result = await http(port, agent, '127.0.0.4', 'POST', '/orders', {
+    const result = await http(port, agent, SEEDER, 'POST', '/orders', {
       id,
       customer_name: `Customer ${id} with a longer name`,
       product_name: `Product ${id % 17}`,
@@ -355,18 +416,24 @@ async function main(): Promise<void> {
 
   const api = await startApi({});
   try {
+    await issueTokens(api.port);
     const since = await seed(api.port);
     subscribeFloods.push(await subscribeFlood(api.port, since, 'one socket, 200 frames'));
     await sleep(WINDOW_MS + 500); // a fresh rate-limit window for the next client
     subscribeFloods.push(await subscribeFlood(api.port, since, 'reconnecting, 20 frames/s'));
-    requestFloods.push(await requestFlood(api, 'default (RATE_LIMIT_MAX=3000 per 10 s per address)'));
+    requestFloods.push(
+      await requestFlood(api, 'default (RATE_LIMIT_MAX=600 per 10 s per principal, RATE_LIMIT_IN_FLIGHT=6)'),
+    );
   } finally {
     await api.close();
   }
-  const unlimited = await startApi({ RATE_LIMIT_MAX: '0' });
+  const unlimited = await startApi({ RATE_LIMIT_MAX: '0', RATE_LIMIT_ADDRESS_MAX: '0', RATE_LIMIT_IN_FLIGHT: '0' });
   try {
+    await issueTokens(unlimited.port);
     await seed(unlimited.port);
-    requestFloods.push(await requestFlood(unlimited, 'off (RATE_LIMIT_MAX=0), for comparison'));
+    requestFloods.push(
+      await requestFlood(unlimited, 'off (RATE_LIMIT_MAX, _ADDRESS_MAX, _IN_FLIGHT all 0), for comparison'),
+    );
   } finally {
     await unlimited.close();
   }
@@ -391,7 +458,7 @@ async function main(): Promise<void> {
         `${r.connections} | ${JSON.stringify(r.closes)} | ${ms(r.healthz.p50)} / ${ms(r.healthz.p99)} / ${ms(r.healthz.max)} |`,
     ),
     '',
-    '## Request flood (5,000 `GET /orders` at 50 concurrent from 127.0.0.2; the bystander reads from 127.0.0.1)',
+    '## Request flood (5,000 `GET /orders` at 50 concurrent from 127.0.0.2 with its own token; the bystander reads from 127.0.0.1 with another)',
     '',
     '| rate limit | bystander quiet p50 / p99 (ms) | during flood p50 / p99 (ms) | p99 ratio | flood answers | flood time (s) | RSS before → after (MB) |',
     '| --- | --- | --- | --- | --- | --- | --- |',

@@ -31,6 +31,8 @@ export async function startBenchApi(mongoUri: string, env: Record<string, string
       CORS_ORIGIN: 'none',
       // The benchmark is the flood: 10,000 sockets and thousands of writes per second from a few loopback addresses.
       RATE_LIMIT_MAX: '0',
+      RATE_LIMIT_ADDRESS_MAX: '0',
+      RATE_LIMIT_IN_FLIGHT: '0',
       WS_CONNECT_RATE_MAX: '0',
       ...env,
     },

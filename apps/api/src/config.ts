@@ -75,10 +75,14 @@ export interface AppConfig {
     /** An idle keep-alive connection is closed after this. */
     keepAliveTimeoutMs: number;
   };
-  /** Requests per address per window (0 turns a limit off). See docs/ARCHITECTURE.md, "Abuse limits". */
+  /** Requests per client per window (0 turns a limit off). See docs/ARCHITECTURE.md, "Abuse limits". */
   rateLimit: {
-    /** HTTP requests one client may make per window; /healthz and /readyz are never limited. */
+    /** HTTP requests one principal (or, unauthenticated, one address) may make per window; never the probes. */
     max: number;
+    /** HTTP requests one address may make per window, counted before credentials are read. */
+    addressMax: number;
+    /** HTTP requests one principal (or address) may have in flight at once; past it an immediate 429. */
+    inFlight: number;
     /** WebSocket connection attempts (`GET /ws`) one client may make per window. */
     wsConnectMax: number;
     windowMs: number;
@@ -261,12 +265,30 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     600_000,
     'milliseconds from 100 to 600000',
   );
+  // One process serves a few hundred reads/s: a client's budget stays well below that, so one client cannot take
+  // the process, and far above what a dashboard (a few requests a minute) or a script at a steady pace needs.
   const rateLimitMax = read.integer(
     'RATE_LIMIT_MAX',
+    600,
+    0,
+    10_000_000,
+    'requests per window from 0 (no limit) to 10000000',
+  );
+  // Many people may share one address (an office behind NAT), so the address guard is looser than a principal's.
+  const rateLimitAddressMax = read.integer(
+    'RATE_LIMIT_ADDRESS_MAX',
     3_000,
     0,
     10_000_000,
     'requests per window from 0 (no limit) to 10000000',
+  );
+  // A browser opens at most 6 connections to one host, so a dashboard never has more requests in flight than this.
+  const rateLimitInFlight = read.integer(
+    'RATE_LIMIT_IN_FLIGHT',
+    6,
+    0,
+    100_000,
+    'requests in flight per client from 0 (no limit) to 100000',
   );
   const wsConnectMax = read.integer(
     'WS_CONNECT_RATE_MAX',
@@ -306,7 +328,13 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     metrics: { token: metricsToken, port: metricsPortText === undefined ? undefined : Number(metricsPortText) },
     ws: { maxBufferedBytes, batchWindowMs, hubRingSize, directWrites, frameTimeoutMs, subscribeMax },
     http: { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs },
-    rateLimit: { max: rateLimitMax, wsConnectMax, windowMs: rateLimitWindowMs },
+    rateLimit: {
+      max: rateLimitMax,
+      addressMax: rateLimitAddressMax,
+      inFlight: rateLimitInFlight,
+      wsConnectMax,
+      windowMs: rateLimitWindowMs,
+    },
     trustProxyHops,
     auth: {
       adminPassword,

@@ -1,10 +1,20 @@
 import type { FastifyRequest } from 'fastify';
 
 /**
- * The bucket a request counts against: the client's address (behind TRUST_PROXY hops, the forwarded one).
- * The one place that decides who "a client" is for every rate limit, so keying by an authenticated principal
- * later changes this function only. See docs/ARCHITECTURE.md, "Abuse limits".
+ * The address bucket: the client's address (behind TRUST_PROXY hops, the forwarded one). It guards every request
+ * before its credentials are read, so a flood of bogus credentials is throttled before it costs a lookup each.
+ * See docs/ARCHITECTURE.md, "Abuse limits".
+ */
+export function addressKey(request: FastifyRequest): string {
+  return `address:${request.ip}`;
+}
+
+/**
+ * The bucket a request counts against once its credentials are read: its principal (a user or an API token,
+ * wherever it connects from), else its address (public routes, anonymous requests).
+ * See docs/ARCHITECTURE.md, "Abuse limits".
  */
 export function rateLimitKey(request: FastifyRequest): string {
-  return `address:${request.ip}`;
+  const principal = request.principal;
+  return principal === null ? addressKey(request) : `${principal.kind}:${principal.id}`;
 }

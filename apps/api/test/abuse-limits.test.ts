@@ -1,10 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { App } from '../src/app.js';
 import { json, makeDashboard, seedOrder, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
 import { RawConnection, clientFrame, upgradeRequest } from './support/raw-connection.js';
-import { credentialsFor, rawAuthorization, startAppAsAdmin } from './support/auth.js';
+import { bearer, createToken, credentialsFor, rawAuthorization, startAppAsAdmin } from './support/auth.js';
 import { TestClient } from './support/ws-client.js';
 
 /*
@@ -154,7 +154,12 @@ describe('timeouts', () => {
 
 describe('rate limits', () => {
   it('answers 429 past the limit with Retry-After and RateLimit headers; the probes are never limited', async () => {
-    const { app } = await listening({ RATE_LIMIT_MAX: '5', RATE_LIMIT_WINDOW_MS: '60000' });
+    const { app } = await listening({
+      RATE_LIMIT_MAX: '5',
+      RATE_LIMIT_ADDRESS_MAX: '6',
+      RATE_LIMIT_IN_FLIGHT: '1',
+      RATE_LIMIT_WINDOW_MS: '60000',
+    });
     const remaining: string[] = [];
     for (let i = 0; i < 5; i++) {
       const response = await app.inject({ method: 'GET', url: '/orders' });
@@ -171,13 +176,12 @@ describe('rate limits', () => {
     expect(limited.headers['ratelimit-remaining']).toBe('0');
     expect(await storedCount(app)).toBe(0);
 
-    for (let i = 0; i < 20; i++) {
-      expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
-    }
+    const probes = await Promise.all(Array.from({ length: 20 }, () => app.inject({ method: 'GET', url: '/healthz' })));
+    expect(probes.map((probe) => probe.statusCode)).toEqual(Array.from({ length: 20 }, () => 200));
     expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
   });
 
-  it('counts WebSocket connection attempts per address and refuses the excess before the upgrade', async () => {
+  it('counts WebSocket connection attempts per client and refuses the excess before the upgrade', async () => {
     const { port } = await listening({ WS_CONNECT_RATE_MAX: '2', RATE_LIMIT_WINDOW_MS: '60000' });
     await wsClient(port);
     await wsClient(port);
@@ -189,14 +193,78 @@ describe('rate limits', () => {
     expect(connection.text().toLowerCase()).toContain('retry-after:');
   });
 
-  it('keys on the forwarded address behind TRUST_PROXY, so one client does not use up another one’s budget', async () => {
+  it('counts anonymous and failed requests per forwarded address before any credential is looked up', async () => {
+    const { app } = await listening({ RATE_LIMIT_ADDRESS_MAX: '3', RATE_LIMIT_WINDOW_MS: '60000', TRUST_PROXY: '1' });
+    const lookups = vi.spyOn(app.auth.service.tokens, 'resolve');
+    const bogus = (address: string) =>
+      app.inject({
+        method: 'GET',
+        url: '/orders',
+        headers: { 'x-forwarded-for': address, authorization: `Bearer ${'x'.repeat(40)}` },
+      });
+    for (let i = 0; i < 3; i++) expect((await bogus('203.0.113.1')).statusCode).toBe(401);
+    const refused = await bogus('203.0.113.1');
+    expect(refused.statusCode).toBe(429);
+    expect(json(refused)).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    // The refused request never reached the token store; another address still has its own budget.
+    expect(lookups).toHaveBeenCalledTimes(3);
+    expect((await bogus('203.0.113.2')).statusCode).toBe(401);
+    expect(
+      (await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-forwarded-for': '203.0.113.1' } })).statusCode,
+    ).toBe(200);
+  });
+
+  it('gives two principals behind one address their own budgets, and one principal on two addresses one', async () => {
     const { app } = await listening({ RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_MS: '60000', TRUST_PROXY: '1' });
-    const from = (address: string) =>
-      app.inject({ method: 'GET', url: '/orders', headers: { 'x-forwarded-for': address } });
-    expect((await from('203.0.113.1')).statusCode).toBe(200);
-    expect((await from('203.0.113.1')).statusCode).toBe(200);
-    expect((await from('203.0.113.1')).statusCode).toBe(429);
-    expect((await from('203.0.113.2')).statusCode).toBe(200);
+    const alice = await createToken(app, 'viewer', { name: 'alice' });
+    const bob = await createToken(app, 'viewer', { name: 'bob' });
+    const read = (token: string, address: string) =>
+      app.inject({ method: 'GET', url: '/orders', headers: { ...bearer(token), 'x-forwarded-for': address } });
+
+    expect((await read(alice, '203.0.113.1')).statusCode).toBe(200);
+    expect((await read(alice, '203.0.113.2')).statusCode).toBe(200);
+    const limited = await read(alice, '203.0.113.3');
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(limited.headers['ratelimit-limit']).toBe('2');
+    expect(limited.headers['ratelimit-remaining']).toBe('0');
+    expect(Number(limited.headers['ratelimit-reset'])).toBeGreaterThan(0);
+
+    const fresh = await read(bob, '203.0.113.1');
+    expect(fresh.statusCode).toBe(200);
+    expect(fresh.headers['ratelimit-remaining']).toBe('1');
+    expect((await read(bob, '203.0.113.1')).statusCode).toBe(200);
+    expect((await read(bob, '203.0.113.1')).statusCode).toBe(429);
+  });
+
+  it('answers 429 at once past RATE_LIMIT_IN_FLIGHT requests in flight for one principal, and frees the slot after', async () => {
+    const { app, port } = await listening({ RATE_LIMIT_IN_FLIGHT: '1' });
+    const body = JSON.stringify(seedOrder);
+    const authenticate = vi.spyOn(app.auth.service, 'authenticate');
+    const connection = await open(port);
+    // A request whose body is still arriving holds the principal's one slot.
+    connection.write(
+      `POST /orders HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${rawAuthorization(port)}` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 10)}`,
+    );
+    await vi.waitFor(() => {
+      expect(authenticate).toHaveBeenCalledTimes(1);
+    });
+    // Once its credentials are read, nothing but in-memory hooks stand between it and the slot.
+    await authenticate.mock.results[0]?.value;
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = await app.inject({ method: 'GET', url: '/orders' });
+    expect(second.statusCode).toBe(429);
+    expect(json(second)).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(second.headers['retry-after']).toBe('1');
+    const other = await createToken(app, 'viewer', { name: 'other' });
+    expect((await app.inject({ method: 'GET', url: '/orders', headers: bearer(other) })).statusCode).toBe(200);
+
+    connection.write(body.slice(10));
+    await expect.poll(() => connection.status()).toBe(201);
+    expect((await app.inject({ method: 'GET', url: '/orders' })).statusCode).toBe(200);
+    expect(await storedCount(app)).toBe(1);
   });
 });
 

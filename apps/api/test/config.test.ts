@@ -50,7 +50,7 @@ describe('loadConfig', () => {
         subscribeMax: 20,
       },
       http: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000 },
-      rateLimit: { max: 3000, wsConnectMax: 300, windowMs: 10_000 },
+      rateLimit: { max: 600, addressMax: 3000, inFlight: 6, wsConnectMax: 300, windowMs: 10_000 },
       trustProxyHops: 0,
       auth: { adminPassword: undefined, sessionIdleMs: 720 * 60_000, sessionMaxAgeMs: 168 * 3_600_000, scryptLogN: 17 },
     });
@@ -95,6 +95,8 @@ describe('loadConfig', () => {
         HTTP_REQUEST_TIMEOUT_MS: '4000',
         HTTP_KEEP_ALIVE_TIMEOUT_MS: '1000',
         RATE_LIMIT_MAX: '0',
+        RATE_LIMIT_ADDRESS_MAX: '50',
+        RATE_LIMIT_IN_FLIGHT: '2',
         WS_CONNECT_RATE_MAX: '20',
         RATE_LIMIT_WINDOW_MS: '60000',
         TRUST_PROXY: '1',
@@ -124,7 +126,7 @@ describe('loadConfig', () => {
         subscribeMax: 5,
       },
       http: { headersTimeoutMs: 3000, requestTimeoutMs: 4000, keepAliveTimeoutMs: 1000 },
-      rateLimit: { max: 0, wsConnectMax: 20, windowMs: 60_000 },
+      rateLimit: { max: 0, addressMax: 50, inFlight: 2, wsConnectMax: 20, windowMs: 60_000 },
       trustProxyHops: 1,
       // A password is taken as written: spaces are part of it.
       auth: {

@@ -193,3 +193,73 @@ describe('documents that cannot be orders', () => {
     expect(seen).toEqual([5, 4, 2, 1]);
   });
 });
+
+describe('writes to a document whose version another client left missing or invalid', () => {
+  const odd: ForeignDocument[] = [
+    { _id: 11, customer_name: 'No version', product_name: 'Pen', status: 'pending' },
+    { _id: 12, customer_name: 'Text version', product_name: 'Pen', status: 'pending', version: 'x' },
+    { _id: 13, customer_name: 'Zero version', product_name: 'Pen', status: 'pending', version: 0 },
+    { _id: 14, customer_name: 'Fraction', product_name: 'Pen', status: 'pending', version: 2.5 },
+    { _id: 15, customer_name: 'Null version', product_name: 'Pen', status: 'pending', version: null },
+  ];
+
+  it('PUT moves each from the shown version 1 to 2, with or without If-Match, and stores an integer', async () => {
+    for (const document of odd) await api.foreignOrders().insertOne(document);
+    for (const { _id: id } of odd) {
+      const headers = typeof id === 'number' && id % 2 === 0 ? { 'if-match': '"1"' } : {};
+      const first = await api.app.inject({
+        method: 'PUT',
+        url: `/orders/${String(id)}`,
+        headers,
+        payload: { status: 'shipped' },
+      });
+      expect(first.statusCode, first.body).toBe(200);
+      expect(json(first)).toMatchObject({ id, status: 'shipped', version: 2 });
+      expect(first.headers.etag).toBe('"2"');
+      const second = await api.app.inject({
+        method: 'PUT',
+        url: `/orders/${String(id)}`,
+        headers: { 'if-match': '"2"' },
+        payload: { status: 'delivered' },
+      });
+      expect(json(second)).toMatchObject({ status: 'delivered', version: 3 });
+      expect((await api.foreignOrders().findOne({ _id: id }))?.version).toBe(3);
+    }
+  });
+
+  it('If-Match compares with the shown version: 1 matches, anything else is 412 with the shown version', async () => {
+    await api
+      .foreignOrders()
+      .insertOne({ _id: 21, customer_name: 'T', product_name: 'P', status: 'pending', version: 'x' });
+    const stale = await api.app.inject({
+      method: 'PUT',
+      url: '/orders/21',
+      headers: { 'if-match': '"3"' },
+      payload: { status: 'shipped' },
+    });
+    expect(stale.statusCode).toBe(412);
+    expect(stale.headers.etag).toBe('"1"');
+    expect((await api.foreignOrders().findOne({ _id: 21 }))?.version).toBe('x');
+    expect((await getOrder(21)).status).toBe('pending');
+  });
+
+  it('DELETE with If-Match deletes at the shown version and refuses any other', async () => {
+    await api.foreignOrders().insertMany([
+      { _id: 31, customer_name: 'T', product_name: 'P', status: 'pending', version: 'x' },
+      { _id: 32, customer_name: 'T', product_name: 'P', status: 'pending' },
+    ]);
+    const wrong = await api.app.inject({ method: 'DELETE', url: '/orders/31', headers: { 'if-match': '"2"' } });
+    expect(wrong.statusCode).toBe(412);
+    expect(wrong.headers.etag).toBe('"1"');
+    expect(await api.foreignOrders().countDocuments({ _id: { $in: [31, 32] } })).toBe(2);
+    for (const id of [31, 32]) {
+      const deleted = await api.app.inject({
+        method: 'DELETE',
+        url: `/orders/${String(id)}`,
+        headers: { 'if-match': '"1"' },
+      });
+      expect(deleted.statusCode).toBe(204);
+    }
+    expect(await api.foreignOrders().countDocuments({ _id: { $in: [31, 32] } })).toBe(0);
+  });
+});

@@ -1,7 +1,9 @@
 import type { Db } from 'mongodb';
 import type { AppConfig } from '../config.js';
+import { CredentialCache } from './cache.js';
 import { createPasswordHasher, type PasswordHasher } from './password.js';
 import type { Authentication, Credential, Principal } from './principal.js';
+import { hashSecret } from './secrets.js';
 import { createSessionsStore, SESSIONS_COLLECTION, type SessionDocument, type SessionsStore } from './sessions.js';
 import {
   createLoginThrottle,
@@ -17,12 +19,18 @@ import { createUsersStore, USERS_COLLECTION, type UserDocument, type UsersStore 
 /** Bearer secrets look like this; anything else in an Authorization header is refused without a lookup. */
 const BEARER = /^Bearer ([A-Za-z0-9_-]{16,200})$/;
 
+/** A revocation the watcher did not bring (a missed change) holds on REST within this. */
+const CACHE_TTL_MS = 1000;
+const CACHE_MAX_ENTRIES = 10_000;
+
 export interface AuthService {
   users: UsersStore;
   sessions: SessionsStore;
   tokens: TokensStore;
   throttle: LoginThrottle;
   hasher: PasswordHasher;
+  /** Resolved credentials of the last second; the auth watcher's news forgets entries as it arrives. */
+  cache: CredentialCache;
   ensureIndexes(): Promise<void>;
   /** Reads the `Authorization` header (which wins) or the session cookie's secret. */
   authenticate(authorization: string | undefined, sessionSecret: string | undefined): Promise<Authentication>;
@@ -34,16 +42,52 @@ export interface AuthService {
 
 export interface AuthServiceOptions {
   throttleRules?: ThrottleRules;
+  /** The credential cache's clock (tests); default `Date.now`. */
+  now?: () => number;
 }
 
 /** Builds the stores and the credential checks over the database. See docs/ARCHITECTURE.md, "Access control". */
 export function createAuthService(db: Db, config: AppConfig, options: AuthServiceOptions = {}): AuthService {
-  const users = createUsersStore(db.collection<UserDocument>(USERS_COLLECTION));
-  const sessions = createSessionsStore(db.collection<SessionDocument>(SESSIONS_COLLECTION), {
+  const cache = new CredentialCache({
+    ttlMs: CACHE_TTL_MS,
+    maxEntries: CACHE_MAX_ENTRIES,
+    ...(options.now !== undefined && { now: options.now }),
+  });
+  // Every change this process makes to a credential forgets its cached entries once the database has it, so the
+  // next request on this process reads the new state.
+  const usersStore = createUsersStore(db.collection<UserDocument>(USERS_COLLECTION));
+  const users: UsersStore = {
+    ...usersStore,
+    async update(id, changes, now) {
+      const updated = await usersStore.update(id, changes, now);
+      cache.forgetUser(id);
+      return updated;
+    },
+  };
+  const sessionsStore = createSessionsStore(db.collection<SessionDocument>(SESSIONS_COLLECTION), {
     idleMs: config.auth.sessionIdleMs,
     absoluteMs: config.auth.sessionMaxAgeMs,
   });
-  const tokens = createTokensStore(db.collection<TokenDocument>(TOKENS_COLLECTION));
+  const sessions: SessionsStore = {
+    ...sessionsStore,
+    async revoke(secret) {
+      await sessionsStore.revoke(secret);
+      cache.forgetSession(hashSecret(secret));
+    },
+    async revokeAllOf(userId) {
+      await sessionsStore.revokeAllOf(userId);
+      cache.forgetUser(userId.toHexString());
+    },
+  };
+  const tokensStore = createTokensStore(db.collection<TokenDocument>(TOKENS_COLLECTION));
+  const tokens: TokensStore = {
+    ...tokensStore,
+    async revoke(id) {
+      const revoked = await tokensStore.revoke(id);
+      cache.forgetToken(id);
+      return revoked;
+    },
+  };
   const throttle = createLoginThrottle(
     db.collection<ThrottleDocument>(THROTTLE_COLLECTION),
     options.throttleRules ?? DEFAULT_THROTTLE_RULES,
@@ -90,6 +134,7 @@ export function createAuthService(db: Db, config: AppConfig, options: AuthServic
     tokens,
     throttle,
     hasher,
+    cache,
     sessionPrincipal,
     async ensureIndexes() {
       await Promise.all([
@@ -100,14 +145,26 @@ export function createAuthService(db: Db, config: AppConfig, options: AuthServic
       ]);
     },
     async authenticate(authorization, sessionSecret) {
+      let key: string;
+      let lookup: () => Promise<Authentication>;
       if (authorization !== undefined) {
         const match = BEARER.exec(authorization.trim());
         if (match === null) return { status: 'invalid', reason: 'Authorization must be "Bearer <token>"' };
-        return fromToken(await tokens.resolve(match[1] ?? ''));
+        const secret = match[1] ?? '';
+        key = `token:${secret}`;
+        lookup = async () => fromToken(await tokens.resolve(secret));
+      } else if (sessionSecret !== undefined && sessionSecret !== '') {
+        key = `session:${sessionSecret}`;
+        lookup = async () => fromSession(await sessions.resolve(sessionSecret));
+      } else {
+        return { status: 'anonymous' };
       }
-      if (sessionSecret !== undefined && sessionSecret !== '')
-        return fromSession(await sessions.resolve(sessionSecret));
-      return { status: 'anonymous' };
+      const cached = cache.get(key);
+      if (cached !== undefined) return cached;
+      const epoch = cache.epoch;
+      const result = await lookup();
+      if (result.status === 'authenticated') cache.set(key, result, epoch);
+      return result;
     },
     async recheck(credential) {
       return credential.kind === 'token'

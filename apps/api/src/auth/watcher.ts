@@ -4,6 +4,12 @@ import { SESSIONS_COLLECTION } from './sessions.js';
 import { TOKENS_COLLECTION } from './tokens.js';
 import { USERS_COLLECTION } from './users.js';
 
+/** What the watcher reports: the live sockets to close, and the cached credentials to forget. */
+export type CredentialEvents = Pick<
+  LiveConnections,
+  'sessionEnded' | 'tokenEnded' | 'userEnded' | 'userRightsChanged' | 'recheckAll'
+>;
+
 export interface AuthWatcherLogger {
   warn(obj: object, msg: string): void;
 }
@@ -27,7 +33,7 @@ export class AuthWatcher {
 
   constructor(
     private readonly db: Db,
-    private readonly live: LiveConnections,
+    private readonly live: CredentialEvents,
     private readonly log: AuthWatcherLogger,
   ) {}
 

@@ -1,4 +1,4 @@
-import { MongoServerError, type Collection, type Filter } from 'mongodb';
+import { MongoServerError, type Collection, type Document, type Filter } from 'mongodb';
 import type { CreateOrderBody, OrderStatus, Scope, UpdateOrderBody } from '@orders/contracts';
 import { pageAfterDocument, storedVersion, type OrderDocument } from './order-document.js';
 
@@ -81,6 +81,26 @@ export function scopeClauses(scope: Scope | null | undefined): Filter<OrderDocum
   return clauses;
 }
 
+/** A stored version `$inc` may move on: an integer type, at least 1, below the largest safe integer. */
+const CLEAN_VERSION: Document = {
+  version: { $type: ['int', 'long'], $gte: 1, $lt: Number.MAX_SAFE_INTEGER },
+};
+
+/** Conditional writes retry this often when another writer changes the version between the read and the write. */
+const CAS_ATTEMPTS = 10;
+
+/**
+ * Matches a document whose `version` is still exactly what `current` held (missing included), so a write based on
+ * the version shown from it cannot overwrite a newer one. See docs/ARCHITECTURE.md, "Stored documents from other
+ * clients".
+ */
+function storedVersionClause(current: { version?: unknown }): Filter<OrderDocument> {
+  // Typed as the raw value it is: another client may have stored anything there, not the number OrderDocument says.
+  const clause: Document =
+    current.version === undefined ? { version: { $exists: false } } : { version: { $eq: current.version } };
+  return clause;
+}
+
 function allOf(clauses: Filter<OrderDocument>[]): Filter<OrderDocument> {
   return clauses.length === 0 ? {} : clauses.length === 1 ? clauses[0]! : { $and: clauses };
 }
@@ -144,46 +164,59 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
     if (changes.customer_name !== undefined) set.customer_name = changes.customer_name;
     if (changes.product_name !== undefined) set.product_name = changes.product_name;
     if (changes.status !== undefined) set.status = changes.status;
-    const filter = allOf([
-      expectedVersion === undefined ? { _id: id } : { _id: id, version: expectedVersion },
-      ...scopeClauses(scope),
-    ]);
-    const document = await collection.findOneAndUpdate(
-      filter,
-      { $set: set, $inc: { version: 1 } },
-      { returnDocument: 'after' },
+    const inScope = (clause: Filter<OrderDocument>) => allOf([{ _id: id, ...clause }, ...scopeClauses(scope)]);
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      // The common case in one atomic round trip: the stored version is a positive integer already (equal to
+      // If-Match, or an integer type ≥ 1), so $inc gives the next one; concurrent writers never collide here.
+      const document = await collection.findOneAndUpdate(
+        inScope(expectedVersion === undefined ? CLEAN_VERSION : { version: expectedVersion }),
+        { $set: set, $inc: { version: 1 } },
+        { returnDocument: 'after' },
+      );
+      if (document !== null) return { status: 'updated', document };
+      const current = await collection.findOne(inScope({}), { projection: { version: 1 } });
+      if (current === null) return { status: 'not_found' };
+      const shown = storedVersion(current);
+      if (expectedVersion !== undefined && shown !== expectedVersion) {
+        return { status: 'version_mismatch', currentVersion: shown };
+      }
+      // Compare-and-set on the raw stored value: the next version follows the shown one, whatever was stored.
+      const replaced = await collection.findOneAndUpdate(
+        inScope(storedVersionClause(current)),
+        { $set: { ...set, version: shown + 1 } },
+        { returnDocument: 'after' },
+      );
+      if (replaced !== null) return { status: 'updated', document: replaced };
+    }
+    throw new Error(
+      `order ${String(id)}: its version kept changing under ${String(CAS_ATTEMPTS)} attempts to update it`,
     );
-    if (document !== null) return { status: 'updated', document };
-    return missingOrMoved(id, expectedVersion, scope);
   }
 
   async function remove(
     id: number,
     { expectedVersion, scope }: { expectedVersion?: number; scope?: Scope | null } = {},
   ): Promise<DeleteResult> {
-    const filter = allOf([
-      expectedVersion === undefined ? { _id: id } : { _id: id, version: expectedVersion },
-      ...scopeClauses(scope),
-    ]);
-    const result = await collection.deleteOne(filter);
-    if (result.deletedCount === 1) return { status: 'deleted' };
-    return missingOrMoved(id, expectedVersion, scope);
-  }
-
-  /** After a conditional write matched nothing: was the order missing, or at another version? */
-  async function missingOrMoved(
-    id: number,
-    expectedVersion: number | undefined,
-    scope: Scope | null | undefined,
-  ): Promise<{ status: 'not_found' } | { status: 'version_mismatch'; currentVersion: number }> {
-    if (expectedVersion === undefined) return { status: 'not_found' };
-    // Within the scope only: an order outside it has no version to reveal.
-    const current = await collection.findOne(allOf([{ _id: id }, ...scopeClauses(scope)]), {
-      projection: { version: 1 },
-    });
-    return current === null
-      ? { status: 'not_found' }
-      : { status: 'version_mismatch', currentVersion: storedVersion(current) };
+    const inScope = (clause: Filter<OrderDocument>) => allOf([{ _id: id, ...clause }, ...scopeClauses(scope)]);
+    if (expectedVersion === undefined) {
+      const result = await collection.deleteOne(inScope({}));
+      return result.deletedCount === 1 ? { status: 'deleted' } : { status: 'not_found' };
+    }
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      if ((await collection.deleteOne(inScope({ version: expectedVersion }))).deletedCount === 1) {
+        return { status: 'deleted' };
+      }
+      const current = await collection.findOne(inScope({}), { projection: { version: 1 } });
+      if (current === null) return { status: 'not_found' };
+      const shown = storedVersion(current);
+      if (shown !== expectedVersion) return { status: 'version_mismatch', currentVersion: shown };
+      if ((await collection.deleteOne(inScope(storedVersionClause(current)))).deletedCount === 1) {
+        return { status: 'deleted' };
+      }
+    }
+    throw new Error(
+      `order ${String(id)}: its version kept changing under ${String(CAS_ATTEMPTS)} attempts to delete it`,
+    );
   }
 
   async function ensureIndexes(): Promise<void> {

@@ -6,7 +6,7 @@ import { ensureInitialAdmin } from '../auth/bootstrap.js';
 import { LiveConnections } from '../auth/live.js';
 import type { Credential, Principal } from '../auth/principal.js';
 import { createAuthService, type AuthService, type AuthServiceOptions } from '../auth/service.js';
-import { AuthWatcher } from '../auth/watcher.js';
+import { AuthWatcher, type CredentialEvents } from '../auth/watcher.js';
 import { ErrorCode } from '@orders/contracts';
 import { forbidden, HttpError, unauthenticated } from '../errors.js';
 
@@ -85,7 +85,31 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (fastify, option
     recheck: (credential) => service.recheck(credential),
     onError: (err) => log.warn({ err }, 'auth: could not check a live credential; retrying'),
   });
-  const watcher = new AuthWatcher(fastify.mongo.db, live, log);
+  // The news closes live sockets and forgets cached credentials, so REST refuses them at once too.
+  const { cache } = service;
+  const events: CredentialEvents = {
+    sessionEnded(id) {
+      cache.forgetSession(id);
+      live.sessionEnded(id);
+    },
+    tokenEnded(id) {
+      cache.forgetToken(id);
+      live.tokenEnded(id);
+    },
+    userEnded(id) {
+      cache.forgetUser(id);
+      live.userEnded(id);
+    },
+    userRightsChanged(id) {
+      cache.forgetUser(id);
+      live.userRightsChanged(id);
+    },
+    recheckAll() {
+      cache.clear();
+      return live.recheckAll();
+    },
+  };
+  const watcher = new AuthWatcher(fastify.mongo.db, events, log);
   const routes: RouteAccess[] = [];
 
   fastify.decorateRequest('principal', null);

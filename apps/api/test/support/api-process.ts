@@ -30,6 +30,10 @@ export async function startApiProcess(env: Record<string, string>): Promise<ApiP
       LOG_LEVEL: 'info',
       ORDERS_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
       AUTH_SCRYPT_LOG_N: '10',
+      // Tests send bursts from one address as one admin; the rate-limit tests set their own limits.
+      RATE_LIMIT_MAX: '0',
+      RATE_LIMIT_ADDRESS_MAX: '0',
+      RATE_LIMIT_IN_FLIGHT: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

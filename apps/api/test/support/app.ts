@@ -35,6 +35,10 @@ export function testConfig(uri: string, env: Record<string, string> = {}): AppCo
       ORDERS_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
       // A cheap KDF keeps sign-ins fast in tests; production uses OWASP's 2^17.
       AUTH_SCRYPT_LOG_N: '10',
+      // Tests send bursts from one address as one admin; the rate-limit tests set their own limits.
+      RATE_LIMIT_MAX: '0',
+      RATE_LIMIT_ADDRESS_MAX: '0',
+      RATE_LIMIT_IN_FLIGHT: '0',
       ...env,
     },
   });
