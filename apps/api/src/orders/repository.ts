@@ -1,5 +1,11 @@
 import { MongoServerError, type Collection, type Filter } from 'mongodb';
-import type { CreateOrderBody, OrderStatus, UpdateOrderBody } from '@orders/contracts';
+import {
+  ORDER_STATUSES,
+  type CreateOrderBody,
+  type OrderStatus,
+  type StatusCounts,
+  type UpdateOrderBody,
+} from '@orders/contracts';
 import { pageAfterDocument, storedVersion, type OrderDocument } from './order-document.js';
 
 /** Where a page starts: strictly after this (updated_at, id) in the list order. */
@@ -39,6 +45,8 @@ export type DeleteResult =
 /** The orders collection as plain functions. "Not found" is `null` or a `not_found` status, never an exception. */
 export interface OrdersRepository {
   list(options: ListOrdersOptions): Promise<OrdersPage>;
+  /** Orders per status matching the filter: one indexed count per status the filter keeps. */
+  countByStatus(options: { statuses?: readonly OrderStatus[]; customer?: string }): Promise<StatusCounts>;
   get(id: number): Promise<StoredDocument | null>;
   create(body: CreateOrderBody, now?: Date): Promise<CreateResult>;
   update(
@@ -81,6 +89,29 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
     const last = documents.at(-1);
     const next = docs.length > limit && last !== undefined ? pageAfterDocument(last) : null;
     return { documents, next };
+  }
+
+  async function countByStatus({
+    statuses,
+    customer,
+  }: {
+    statuses?: readonly OrderStatus[];
+    customer?: string;
+  }): Promise<StatusCounts> {
+    const counts: StatusCounts = { pending: 0, shipped: 0, delivered: 0 };
+    const wanted = statuses === undefined || statuses.length === 0 ? ORDER_STATUSES : statuses;
+    // One equality count per status walks only that status's index range; a `$in` or an unfiltered count would have
+    // the engine gather every matching document. A customer filter narrows inside the range.
+    await Promise.all(
+      wanted.map(async (status) => {
+        const filter: Filter<OrderDocument> =
+          customer === undefined
+            ? { status }
+            : { status, customer_name: { $regex: escapeRegex(customer), $options: 'i' } };
+        counts[status] = await collection.countDocuments(filter);
+      }),
+    );
+    return counts;
   }
 
   async function get(id: number): Promise<StoredDocument | null> {
@@ -149,7 +180,8 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
 
   async function ensureIndexes(): Promise<void> {
     await collection.createIndex({ updated_at: -1, _id: -1 }, { name: 'updated_at_desc_id_desc' });
+    await collection.createIndex({ status: 1 }, { name: 'status' });
   }
 
-  return { list, get, create, update, remove, ensureIndexes };
+  return { list, countByStatus, get, create, update, remove, ensureIndexes };
 }

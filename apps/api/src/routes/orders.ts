@@ -7,12 +7,15 @@ import {
   ErrorBodySchema,
   ListOrdersQuerySchema,
   ListOrdersResponseSchema,
+  OrderCountsQuerySchema,
+  OrderCountsResponseSchema,
   OrderParamsSchema,
   OrderSchema,
   UpdateOrderBodySchema,
   type CreateOrderBody,
   type ErrorBody,
   type ListOrdersResponse,
+  type OrderCountsResponse,
   type Order,
 } from '@orders/contracts';
 import { errorBody } from '../error-handler.js';
@@ -108,6 +111,29 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         position,
         next_cursor: page.next === null ? null : encodeCursor(page.next),
       };
+    },
+  );
+
+  fastify.get(
+    '/orders/counts',
+    {
+      schema: {
+        tags: ['orders'],
+        summary: 'Count orders per status for a filter',
+        description:
+          'The same filter as the list. `position` is the change feed position taken before the counts: the changes ' +
+          'after it keep them exact. Each status is counted through its index; nothing reads the whole collection.',
+        querystring: OrderCountsQuerySchema,
+        response: { 200: OrderCountsResponseSchema, ...errors(400, 503) },
+      },
+    },
+    async (request): Promise<OrderCountsResponse> => {
+      const { status, customer } = request.query;
+      // See docs/ARCHITECTURE.md, "Snapshot with position".
+      const position = fastify.realtime.position();
+      const statuses = status === undefined ? undefined : Array.isArray(status) ? status : [status];
+      const byStatus = await orders.countByStatus({ statuses, customer });
+      return { total: byStatus.pending + byStatus.shipped + byStatus.delivered, by_status: byStatus, position };
     },
   );
 
