@@ -21,7 +21,8 @@ export const OrderIdSchema = Type.Integer({
   description: 'Order id, a positive integer',
 });
 
-const NameSchema = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
+/** A customer or product name: 1–200 characters, not blank. */
+export const NameSchema = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
 
 export const OrderSchema = Type.Object(
   {
