@@ -12,8 +12,8 @@ beforeAll(async () => {
   app = await startApp(testConfig(database.uri));
 });
 afterAll(async () => {
-  await app?.close();
-  await database?.close();
+  await app.close();
+  await database.close();
 });
 beforeEach(async () => {
   await app.mongo.orders.deleteMany({});

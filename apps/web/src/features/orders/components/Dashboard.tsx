@@ -23,7 +23,7 @@ export function Dashboard() {
     () => normalizeFilter({ status: statuses, customer: settledCustomer }),
     [statuses, settledCustomer],
   );
-  const { connection, activity } = useOrderSocket(filter);
+  const { connection, activity, loadOlder } = useOrderSocket(filter);
 
   return (
     <div className="app">
@@ -45,7 +45,7 @@ export function Dashboard() {
         </div>
         <main className="main">
           <CreateOrderForm />
-          <OrderBoard filter={filter} />
+          <OrderBoard filter={filter} onNeedOlder={loadOlder} />
         </main>
       </div>
     </div>
