@@ -412,6 +412,32 @@ export async function executeFind(
     spec.projection && Object.keys(spec.projection).length > 0 ? compileProjection(spec.projection) : null;
   const comparator = hasSort ? compileSort(spec.sort!) : null;
   const stopAfter = !hasSort && spec.limit > 0 ? spec.skip + spec.limit : Infinity;
+  if (hasSort && spec.limit > 0) {
+    // A limited sort that an index already holds in order reads only as far as the limit (the newest page of a
+    // large collection costs a page, not a sort of the collection).
+    const sorted = ctx.store.sortedScan(coll, spec.filter, spec.sort!);
+    if (sorted) {
+      const matcher = compileFilter(spec.filter);
+      const wanted = spec.skip + spec.limit;
+      const found: Doc[] = [];
+      let examined = 0;
+      for (const doc of sorted.docs) {
+        examined++;
+        if (examined % YIELD_EVERY === 0) await yieldToEventLoop();
+        if (matcher(doc)) {
+          found.push(doc);
+          if (found.length >= wanted) break;
+        }
+      }
+      let docs = found.slice(spec.skip);
+      if (project) docs = docs.map(project);
+      return {
+        docs,
+        plan: { indexName: sorted.indexName, keysExamined: examined, candidates: [] },
+        docsExamined: examined,
+      };
+    }
+  }
   const result = await findMatches(coll, ctx.store, spec.filter, stopAfter);
   let docs = result.docs;
   if (comparator) docs.sort(comparator);
@@ -455,7 +481,10 @@ export async function count(ctx: CommandContext): Promise<Doc> {
   if (!coll) return { n: 0 };
   let n: number;
   if (Object.keys(query).length === 0) n = coll.docs.size;
-  else n = (await findMatches(coll, ctx.store, query, limit > 0 ? skip + limit : Infinity)).docs.length;
+  else
+    n =
+      ctx.store.countByIndex(coll, query) ??
+      (await findMatches(coll, ctx.store, query, limit > 0 ? skip + limit : Infinity)).docs.length;
   n = Math.max(0, n - skip);
   if (limit > 0) n = Math.min(n, limit);
   return { n };
@@ -491,10 +520,41 @@ export async function distinct(ctx: CommandContext): Promise<Doc> {
   return { values };
 }
 
+/** `[{ $match }, { $group: { _id: <number or null>, <field>: { $sum: 1 } } }]`: a count, as drivers send it. */
+function isNumericWrapper(value: unknown): boolean {
+  const type = typeof value === 'object' && value !== null ? (value as { _bsontype?: unknown })._bsontype : undefined;
+  return type === 'Int32' || type === 'Double' || type === 'Long';
+}
+
+function countPipeline(pipeline: Doc[]): { filter: Doc; id: unknown; field: string } | null {
+  if (pipeline.length !== 2) return null;
+  const [match, group] = pipeline;
+  if (!match || !group || Object.keys(match).length !== 1 || Object.keys(group).length !== 1) return null;
+  if (!isDoc(match.$match) || !isDoc(group.$group)) return null;
+  const { _id: id, ...accumulators } = group.$group;
+  // A constant group key: null, or a number (plain or a BSON numeric wrapper, as the wire hands it over).
+  if (id !== null && typeof id !== 'number' && !isNumericWrapper(id)) return null;
+  const fields = Object.entries(accumulators);
+  if (fields.length !== 1) return null;
+  const [field, accumulator] = fields[0]!;
+  if (!isDoc(accumulator) || Object.keys(accumulator).length !== 1 || Number(accumulator.$sum) !== 1) return null;
+  return { filter: match.$match, id, field };
+}
+
 /** Plain (non-change-stream) aggregation over one collection. */
 export async function aggregateCollection(ctx: CommandContext, name: string, pipeline: Doc[]): Promise<Doc> {
   const coll = ctx.store.getCollection(ctx.db, name);
   const first = pipeline[0];
+  const counted = countPipeline(pipeline);
+  if (counted) {
+    // The drivers' countDocuments: `$match` then a `$group` counting everything. An index may answer it alone.
+    const n = ctx.store.countByIndex(coll, counted.filter);
+    if (n !== null) {
+      const docs = n === 0 ? [] : [{ _id: counted.id, [counted.field]: n }];
+      const cursorOpts = optionalDoc(ctx.body, 'cursor') ?? {};
+      return cursorReply(ctx, `${ctx.db}.${name}`, docs, cursorOpts.batchSize, false);
+    }
+  }
   let input: Doc[];
   if (first && isDoc(first.$match)) {
     input = (await findMatches(coll, ctx.store, first.$match)).docs;

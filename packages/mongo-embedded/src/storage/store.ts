@@ -219,6 +219,60 @@ export class Store {
     return { indexName: best.index.name, keysExamined, candidates };
   }
 
+  /**
+   * Documents in the order of `sort`, read through an index that holds them in that order, or null when no index
+   * does. Lazy: a sorted query with a limit reads only the entries it needs (the newest page of a large collection
+   * costs a page, not a sort of the collection). Every document still has to pass the filter.
+   */
+  sortedScan(coll: Collection | undefined, filter: Doc, sort: Doc): { indexName: string; docs: Iterable<Doc> } | null {
+    if (!coll) return null;
+    const fields = Object.keys(sort);
+    // Directions arrive as numbers or BSON numeric wrappers (Int32, Double), whose value `Number` reads.
+    const directions = Object.values(sort).map((d) => {
+      const n = typeof d === 'number' || (typeof d === 'object' && d !== null) ? Number(d) : Number.NaN;
+      return n === 1 || n === -1 ? n : 0;
+    });
+    if (directions.some((d) => d === 0) || directions.some((d) => d !== directions[0])) return null;
+    const index = coll.indexes.find((candidate) => candidate.canServeSort(fields));
+    if (!index) return null;
+    const bounds = fieldBounds(filter, index.fields[0]!, { multikey: false });
+    const ids = index.ordered(directions[0] === -1, bounds);
+    const docs = (function* () {
+      for (const id of ids) {
+        const doc = coll.docs.get(id);
+        if (doc) yield doc;
+      }
+    })();
+    return { indexName: index.name, docs };
+  }
+
+  /**
+   * The number of documents matching `filter` when an index answers it alone (an equality on the single field of a
+   * plain index): two binary searches instead of reading the documents. Null when no index does.
+   */
+  countByIndex(coll: Collection | undefined, filter: Doc): number | null {
+    if (!coll) return 0;
+    const keys = Object.keys(filter);
+    if (keys.length !== 1) return null;
+    const field = keys[0]!;
+    if (field.startsWith('$')) return null;
+    let value = filter[field];
+    if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+      const operators = Object.keys(value);
+      if (operators.length !== 1 || operators[0] !== '$eq') return null;
+      value = (value as Doc).$eq;
+    }
+    if (
+      typeof value !== 'string' &&
+      typeof value !== 'number' &&
+      typeof value !== 'boolean' &&
+      !(value instanceof Date)
+    )
+      return null;
+    const index = coll.indexes.find((candidate) => candidate.fields.length === 1 && candidate.canServeSort([field]));
+    return index ? index.countEqual(value) : null;
+  }
+
   // ---- writes ----
 
   /**
