@@ -1,10 +1,11 @@
+import { isatty } from 'node:tty';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseEnv } from 'node:util';
 
 /**
- * The API's configuration, read and validated once at boot (DESIGN decision 8).
+ * The API's configuration, read and validated once at boot. See docs/ARCHITECTURE.md, "Configuration".
  * This is the only module that reads `process.env`; everything else receives an `AppConfig`.
  */
 export interface AppConfig {
@@ -177,7 +178,7 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
 
 /** True when `process.stdout` is a terminal (pretty logs) — kept here so nothing else inspects the process. */
 export function stdoutIsTty(): boolean {
-  return process.stdout.isTTY === true;
+  return isatty(1);
 }
 
 function readEnvFile(path: string | null): Record<string, string> {
@@ -228,7 +229,9 @@ class Reader {
     const value = this.raw(name);
     if (value === undefined) return undefined;
     const problem = check(value);
-    return problem === null ? value : this.fail(name, redactUri(value), problem, expected, undefined);
+    if (problem === null) return value;
+    this.fail(name, redactUri(value), problem, expected, null);
+    return undefined;
   }
 
   oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {

@@ -30,7 +30,8 @@ export const STANDALONE_MESSAGE =
 
 /**
  * Connects to MONGODB_URI (checking that it supports change streams), or starts the embedded engine in-process
- * on 127.0.0.1 with its data under DATA_DIR/db and connects the same driver to it (DESIGN decision 1).
+ * on 127.0.0.1 with its data under DATA_DIR/db and connects the same driver to it.
+ * See docs/ARCHITECTURE.md, "One data path".
  */
 export async function connectDatabase(config: AppConfig, logger: BootLogger): Promise<Database> {
   const options: MongoClientOptions = {

@@ -72,6 +72,9 @@ export function mapError(error: unknown): MappedError {
       };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { body: errorBody(400, ErrorCode.InvalidJson, 'The body is not valid JSON', 'body'), headers: {} };
+    default:
+      // Any other code (or none) is mapped by its status below.
+      break;
   }
   const statusCode = typeof fastifyError.statusCode === 'number' ? fastifyError.statusCode : 500;
   if (statusCode === 400 && error instanceof SyntaxError) {

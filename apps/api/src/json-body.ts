@@ -20,12 +20,16 @@ export function parseJsonBody(
 ): void {
   if (body.length === 0) {
     // A DELETE may carry a JSON content type with no body; anything else with an empty body is a mistake.
-    if (request.method === 'DELETE') return done(null, undefined);
-    return done(
+    if (request.method === 'DELETE') {
+      done(null, undefined);
+      return;
+    }
+    done(
       new HttpError(400, ErrorCode.InvalidJson, 'The body is empty but the content type is application/json', {
         field: 'body',
       }),
     );
+    return;
   }
   const found: { key: string | null } = { key: null };
   let parsed: unknown;
@@ -35,11 +39,13 @@ export function parseJsonBody(
       return value;
     });
   } catch {
-    return done(new HttpError(400, ErrorCode.InvalidJson, 'The body is not valid JSON', { field: 'body' }));
+    done(new HttpError(400, ErrorCode.InvalidJson, 'The body is not valid JSON', { field: 'body' }));
+    return;
   }
   if (found.key !== null) {
     const field = `body/${found.key}`;
-    return done(new HttpError(400, ErrorCode.ForbiddenKey, `${field} is not an accepted field`, { field }));
+    done(new HttpError(400, ErrorCode.ForbiddenKey, `${field} is not an accepted field`, { field }));
+    return;
   }
   done(null, parsed);
 }

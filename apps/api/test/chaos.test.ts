@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { REPOSITORY_ROOT } from '../src/config.js';
 
 /*
- * The short version of `npm run chaos` (issue 5, "How it is shown"): the engine and three API processes, eight
+ * The short version of `npm run chaos`: the engine and three API processes, eight
  * WebSocket clients, HTTP and driver writes, and faults (client drops and moves, SIGTERM and kill -9 of API
  * processes, fail points on getMore and on writes, a 2 s engine stop) for 25 s with a fixed seed. Afterwards every
  * client's received positions are compared with the database's change history and its view with the documents.

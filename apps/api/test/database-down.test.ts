@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedServer } from '@orders/mongo-embedded';
 import type { App } from '../src/app.js';
-import { json, seedOrder, startApp, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { closeAfterAll, json, seedOrder, startApp, testConfig, type EmbeddedDatabase } from './support/app.js';
 
 let database: EmbeddedDatabase | null = null;
 let app: App;
+const closeLater = closeAfterAll();
 let port: number;
 
 beforeAll(async () => {
@@ -16,9 +17,9 @@ beforeAll(async () => {
       MONGODB_TIMEOUT_MS: '1000',
     }),
   );
+  closeLater(() => app.close());
 });
 afterAll(async () => {
-  await app?.close();
   await database?.close();
 });
 

@@ -1,36 +1,23 @@
-import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type App } from '../src/app.js';
-import { json, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { useApi } from './support/api.js';
+import { captureLog, json } from './support/app.js';
 
-let database: EmbeddedDatabase;
-let app: App;
-const logLines: Record<string, unknown>[] = [];
-
-beforeAll(async () => {
-  database = await startDatabase();
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString().split('\n'))
-        if (line.trim() !== '') logLines.push(JSON.parse(line) as Record<string, unknown>);
-      callback();
-    },
-  });
-  app = buildApp(testConfig(database.uri), { logger: { level: 'info', stream } });
-  // A route that fails the way a bug would, to show what a client and the log each get.
-  app.get('/orders-broken', () => {
-    throw new Error('secret internals: mongodb://admin:pw@10.1.2.3 at Repo.list (/srv/repo.js:12)');
-  });
-  await app.ready();
-});
-afterAll(async () => {
-  await app?.close();
-  await database?.close();
+const { stream, lines: logLines } = captureLog();
+const api = useApi({
+  build: (config) => {
+    const app = buildApp(config, { logger: { level: 'info', stream } });
+    // A route that fails the way a bug would, to show what a client and the log each get.
+    app.get('/orders-broken', () => {
+      throw new Error('secret internals: mongodb://admin:pw@10.1.2.3 at Repo.list (/srv/repo.js:12)');
+    });
+    return app;
+  },
 });
 
 describe('the error handler', () => {
   it('answers a 500 without the internal message, and logs it with the request context', async () => {
-    const response = await app.inject({
+    const response = await api.app.inject({
       method: 'GET',
       url: '/orders-broken',
       headers: { 'user-agent': 'error-test' },
@@ -52,7 +39,7 @@ describe('the error handler', () => {
   });
 
   it('logs a rejected request at info with its code and field', async () => {
-    const response = await app.inject({
+    const response = await api.app.inject({
       method: 'POST',
       url: '/orders',
       payload: { id: 1, customer_name: 'A', product_name: 'B', status: 'lost' },
@@ -69,9 +56,9 @@ describe('the error handler', () => {
 describe('GET /orders and the feed position', () => {
   it('takes the position before reading the orders, so no change can fall between them', async () => {
     const calls: string[] = [];
-    const realtime = app.realtime;
+    const realtime = api.app.realtime;
     const originalPosition = realtime.position.bind(realtime);
-    const orders = app.mongo.orders;
+    const orders = api.app.mongo.orders;
     const originalFind = orders.find.bind(orders);
     realtime.position = () => {
       calls.push('position');
@@ -82,7 +69,7 @@ describe('GET /orders and the feed position', () => {
       return originalFind(...args);
     }) as typeof orders.find;
     try {
-      expect((await app.inject({ method: 'GET', url: '/orders' })).statusCode).toBe(200);
+      expect((await api.app.inject({ method: 'GET', url: '/orders' })).statusCode).toBe(200);
     } finally {
       realtime.position = originalPosition;
       orders.find = originalFind;

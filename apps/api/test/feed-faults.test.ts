@@ -6,10 +6,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startEmbeddedServer } from '@orders/mongo-embedded';
 import type { App } from '../src/app.js';
 import { startApp, testConfig } from './support/app.js';
+import { eventIds as ids, foreignOrdersIn } from './support/api.js';
 import { TestClient } from './support/ws-client.js';
 
 /*
- * Issue 5 item 3: database faults. A resumable or non-resumable change-stream error, the engine going away and
+ * Database faults. A resumable or non-resumable change-stream error, the engine going away and
  * coming back, an invalidate (collection dropped), and history lost while the API was stopped: clients either
  * receive every event exactly once, or are told to resync; the feed recovers by itself.
  */
@@ -46,12 +47,13 @@ async function subscribe(url: string, message: Record<string, unknown> = {}): Pr
 
 async function insert(app: App, ids: number[]): Promise<void> {
   for (const id of ids) {
-    await app.mongo.orders.insertOne({ _id: id, customer_name: 'F', product_name: 'P', status: 'pending' } as never);
+    await foreignOrdersIn(app.mongo.db).insertOne({
+      _id: id,
+      customer_name: 'F',
+      product_name: 'P',
+      status: 'pending',
+    });
   }
-}
-
-function ids(client: TestClient): number[] {
-  return client.events().map((event) => ('order' in event ? event.order.id : event.id));
 }
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -146,9 +148,9 @@ describe('history breaks', () => {
     const { MongoClient } = await import('mongodb');
     const driver = new MongoClient(server.uri);
     cleanups.push(() => driver.close());
-    const orders = driver.db(config.mongo.dbName).collection('orders');
+    const orders = foreignOrdersIn(driver.db(config.mongo.dbName));
     for (const id of range(2, 80))
-      await orders.insertOne({ _id: id, customer_name: 'G', product_name: 'P', status: 'pending' } as never);
+      await orders.insertOne({ _id: id, customer_name: 'G', product_name: 'P', status: 'pending' });
 
     const after = await startApp(config);
     cleanups.push(() => after.close());
@@ -164,7 +166,7 @@ describe('history breaks', () => {
       { type: 'resync', reason: 'history_lost' },
       expect.objectContaining({ type: 'ready', resumed: false }),
     ]);
-    await orders.insertOne({ _id: 500, customer_name: 'Live', product_name: 'P', status: 'pending' } as never);
+    await orders.insertOne({ _id: 500, customer_name: 'Live', product_name: 'P', status: 'pending' });
     await resumed.waitForEvents(1);
     expect(ids(resumed)).toEqual([500]);
   });

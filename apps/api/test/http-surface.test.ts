@@ -1,25 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../src/app.js';
-import { json, makeDashboard, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useApi } from './support/api.js';
+import { json, makeDashboard } from './support/app.js';
 
-let database: EmbeddedDatabase;
-let app: App;
-let dashboard: Awaited<ReturnType<typeof makeDashboard>>;
-
-beforeAll(async () => {
-  database = await startDatabase();
-  dashboard = await makeDashboard();
-  app = await startApp(testConfig(database.uri, { WEB_DIST_DIR: dashboard.dir, CORS_ORIGIN: 'https://board.example' }));
+let dashboard: Awaited<ReturnType<typeof makeDashboard>> | undefined;
+const api = useApi({
+  env: async () => {
+    dashboard = await makeDashboard();
+    return { WEB_DIST_DIR: dashboard.dir, CORS_ORIGIN: 'https://board.example' };
+  },
 });
 afterAll(async () => {
-  await app?.close();
-  await database?.close();
   await dashboard?.remove();
 });
 
 describe('OpenAPI', () => {
   it('serves a document at /openapi.json listing every route with its responses', async () => {
-    const response = await app.inject({ method: 'GET', url: '/openapi.json' });
+    const response = await api.app.inject({ method: 'GET', url: '/openapi.json' });
     expect(response.statusCode).toBe(200);
     const document = json(response) as {
       openapi: string;
@@ -43,11 +39,11 @@ describe('OpenAPI', () => {
   });
 
   it('serves the browsable documentation at /docs', async () => {
-    const response = await app.inject({ method: 'GET', url: '/docs' });
+    const response = await api.app.inject({ method: 'GET', url: '/docs' });
     // swagger-ui answers /docs with its page (possibly via a redirect to /docs/).
     const page =
       response.statusCode === 302
-        ? await app.inject({ method: 'GET', url: String(response.headers.location) })
+        ? await api.app.inject({ method: 'GET', url: String(response.headers.location) })
         : response;
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toContain('text/html');
@@ -57,28 +53,28 @@ describe('OpenAPI', () => {
 
 describe('dashboard', () => {
   it('serves index.html at /', async () => {
-    const response = await app.inject({ method: 'GET', url: '/' });
+    const response = await api.app.inject({ method: 'GET', url: '/' });
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toContain('text/html');
     expect(response.body).toContain('Orders dashboard');
   });
 
   it('serves built assets with long-lived caching', async () => {
-    const response = await app.inject({ method: 'GET', url: '/assets/app-1234.js' });
+    const response = await api.app.inject({ method: 'GET', url: '/assets/app-1234.js' });
     expect(response.statusCode).toBe(200);
     expect(response.body).toContain('dashboard');
     expect(response.headers['cache-control']).toContain('immutable');
   });
 
   it('falls back to index.html for client-side routes', async () => {
-    const response = await app.inject({ method: 'GET', url: '/board/shipped?x=1' });
+    const response = await api.app.inject({ method: 'GET', url: '/board/shipped?x=1' });
     expect(response.statusCode).toBe(200);
     expect(response.body).toContain('Orders dashboard');
     expect(response.headers['cache-control']).toBe('no-cache');
   });
 
   it('answers 404 JSON, not the page, for a missing asset', async () => {
-    const response = await app.inject({ method: 'GET', url: '/assets/missing-999.js' });
+    const response = await api.app.inject({ method: 'GET', url: '/assets/missing-999.js' });
     expect(response.statusCode).toBe(404);
     expect(json(response)).toMatchObject({ code: 'ROUTE_NOT_FOUND' });
   });
@@ -90,7 +86,7 @@ describe('dashboard', () => {
       ['POST', '/board'],
       ['DELETE', '/orders'],
     ] as const) {
-      const response = await app.inject({ method, url });
+      const response = await api.app.inject({ method, url });
       expect(response.statusCode, `${method} ${url}`).toBe(404);
       expect(response.headers['content-type']).toContain('application/json');
     }
@@ -99,15 +95,15 @@ describe('dashboard', () => {
 
 describe('health', () => {
   it('/healthz answers 200 while the process is up', async () => {
-    const response = await app.inject({ method: 'GET', url: '/healthz' });
+    const response = await api.app.inject({ method: 'GET', url: '/healthz' });
     expect(response.statusCode).toBe(200);
     expect(json(response)).toEqual({ status: 'ok' });
   });
 
   it('/readyz answers 200 once the database answers and the feed is open', async () => {
-    for (let attempt = 0; attempt < 100 && !app.realtime.isFeedOpen(); attempt++)
+    for (let attempt = 0; attempt < 100 && !api.app.realtime.isFeedOpen(); attempt++)
       await new Promise((resolve) => setTimeout(resolve, 50));
-    const response = await app.inject({ method: 'GET', url: '/readyz' });
+    const response = await api.app.inject({ method: 'GET', url: '/readyz' });
     expect(response.statusCode).toBe(200);
     expect(json(response)).toEqual({ status: 'ready', checks: { database: 'ok', feed: 'open' } });
   });
@@ -115,13 +111,17 @@ describe('health', () => {
 
 describe('CORS', () => {
   it('allows a configured origin, exposing the headers clients need', async () => {
-    const response = await app.inject({ method: 'GET', url: '/orders', headers: { origin: 'https://board.example' } });
+    const response = await api.app.inject({
+      method: 'GET',
+      url: '/orders',
+      headers: { origin: 'https://board.example' },
+    });
     expect(response.headers['access-control-allow-origin']).toBe('https://board.example');
     expect(String(response.headers['access-control-expose-headers'])).toContain('ETag');
   });
 
   it('answers a preflight for writes with If-Match and Idempotency-Key', async () => {
-    const response = await app.inject({
+    const response = await api.app.inject({
       method: 'OPTIONS',
       url: '/orders/1',
       headers: {
@@ -136,7 +136,11 @@ describe('CORS', () => {
   });
 
   it('gives no CORS grant to other origins', async () => {
-    const response = await app.inject({ method: 'GET', url: '/orders', headers: { origin: 'https://evil.example' } });
+    const response = await api.app.inject({
+      method: 'GET',
+      url: '/orders',
+      headers: { origin: 'https://evil.example' },
+    });
     expect(response.headers['access-control-allow-origin']).toBeUndefined();
   });
 });

@@ -1,27 +1,18 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { App } from '../src/app.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { hashRequestBody, type IdempotencyRecord } from '../src/orders/idempotency.js';
 import { IDEMPOTENCY_COLLECTION } from '../src/routes/orders.js';
-import { json, seedOrder, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { useApi } from './support/api.js';
+import { json, seedOrder } from './support/app.js';
 
-let database: EmbeddedDatabase;
-let app: App;
+const api = useApi();
 
-beforeAll(async () => {
-  database = await startDatabase();
-  app = await startApp(testConfig(database.uri));
-});
-afterAll(async () => {
-  await app?.close();
-  await database?.close();
-});
 beforeEach(async () => {
-  await app.mongo.orders.deleteMany({});
-  await app.mongo.db.collection(IDEMPOTENCY_COLLECTION).deleteMany({});
+  await api.orders().deleteMany({});
+  await api.app.mongo.db.collection(IDEMPOTENCY_COLLECTION).deleteMany({});
 });
 
 function post(payload: unknown, key?: string) {
-  return app.inject({
+  return api.app.inject({
     method: 'POST',
     url: '/orders',
     payload: JSON.stringify(payload),
@@ -41,7 +32,7 @@ describe('POST /orders with Idempotency-Key', () => {
     expect(retry.headers.location).toBe('/orders/200');
     expect(retry.headers.etag).toBe('"1"');
     expect(json(retry)).toEqual(json(first));
-    expect(await app.mongo.orders.countDocuments()).toBe(1);
+    expect(await api.orders().countDocuments()).toBe(1);
   });
 
   it('treats the same body with keys in another order as the same request', async () => {
@@ -53,7 +44,7 @@ describe('POST /orders with Idempotency-Key', () => {
 
   it('replays the response even after the order changed, because it is the answer to that request', async () => {
     const first = await post(seedOrder, 'key-3');
-    await app.inject({ method: 'PUT', url: '/orders/200', payload: { status: 'shipped' } });
+    await api.app.inject({ method: 'PUT', url: '/orders/200', payload: { status: 'shipped' } });
     const retry = await post(seedOrder, 'key-3');
     expect(json(retry)).toEqual(json(first));
   });
@@ -67,13 +58,13 @@ describe('POST /orders with Idempotency-Key', () => {
       code: 'IDEMPOTENCY_KEY_REUSED',
       field: 'headers/idempotency-key',
     });
-    expect(await app.mongo.orders.countDocuments({ _id: 201 })).toBe(0);
+    expect(await api.orders().countDocuments({ _id: 201 })).toBe(0);
   });
 
   it('answers 409 IDEMPOTENCY_IN_FLIGHT while the first request with the key is still running', async () => {
     // The first request has claimed the key but not finished (as a slow request would look from outside).
     const firstBody = seedOrder;
-    await app.mongo.db.collection<IdempotencyRecord<unknown>>(IDEMPOTENCY_COLLECTION).insertOne({
+    await api.app.mongo.db.collection<IdempotencyRecord<unknown>>(IDEMPOTENCY_COLLECTION).insertOne({
       _id: 'key-5',
       request_hash: hashRequestBody(firstBody),
       status: 'in_flight',
@@ -83,11 +74,11 @@ describe('POST /orders with Idempotency-Key', () => {
     expect(retry.statusCode).toBe(409);
     expect(json(retry)).toMatchObject({ code: 'IDEMPOTENCY_IN_FLIGHT' });
     expect(retry.headers['retry-after']).toBe('1');
-    expect(await app.mongo.orders.countDocuments()).toBe(0);
+    expect(await api.orders().countDocuments()).toBe(0);
   });
 
   it('takes over a claim abandoned by a crashed request', async () => {
-    await app.mongo.db.collection<IdempotencyRecord<unknown>>(IDEMPOTENCY_COLLECTION).insertOne({
+    await api.app.mongo.db.collection<IdempotencyRecord<unknown>>(IDEMPOTENCY_COLLECTION).insertOne({
       _id: 'key-6',
       request_hash: hashRequestBody(seedOrder),
       status: 'in_flight',
@@ -95,7 +86,7 @@ describe('POST /orders with Idempotency-Key', () => {
     });
     const retry = await post(seedOrder, 'key-6');
     expect(retry.statusCode).toBe(201);
-    expect(await app.mongo.orders.countDocuments()).toBe(1);
+    expect(await api.orders().countDocuments()).toBe(1);
   });
 
   it('creates exactly one order when many retries with one key arrive at once', async () => {
@@ -109,7 +100,7 @@ describe('POST /orders with Idempotency-Key', () => {
     for (const response of responses.filter((r) => r.statusCode === 409)) {
       expect(json(response).code).toBe('IDEMPOTENCY_IN_FLIGHT');
     }
-    expect(await app.mongo.orders.countDocuments()).toBe(1);
+    expect(await api.orders().countDocuments()).toBe(1);
     // Once settled, every retry gets the stored answer.
     const later = await post(seedOrder, 'key-7');
     expect(later.statusCode).toBe(201);
@@ -146,7 +137,7 @@ describe('POST /orders with Idempotency-Key', () => {
   });
 
   it('keeps keys for 24 hours with a TTL index', async () => {
-    const indexes = await app.mongo.db.collection(IDEMPOTENCY_COLLECTION).indexes();
+    const indexes = await api.app.mongo.db.collection(IDEMPOTENCY_COLLECTION).indexes();
     expect(indexes.find((index) => index.name === 'created_at_ttl')).toMatchObject({
       key: { created_at: 1 },
       expireAfterSeconds: 86400,

@@ -1,22 +1,13 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { Order } from '@orders/contracts';
-import type { App } from '../src/app.js';
 import type { OrderDocument } from '../src/orders/order-document.js';
-import { json, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { useApi } from './support/api.js';
+import { json } from './support/app.js';
 
-let database: EmbeddedDatabase;
-let app: App;
+const api = useApi();
 
-beforeAll(async () => {
-  database = await startDatabase();
-  app = await startApp(testConfig(database.uri));
-});
-afterAll(async () => {
-  await app?.close();
-  await database?.close();
-});
 beforeEach(async () => {
-  await app.mongo.orders.deleteMany({});
+  await api.orders().deleteMany({});
 });
 
 interface ListBody {
@@ -26,7 +17,7 @@ interface ListBody {
 }
 
 async function list(query = ''): Promise<ListBody> {
-  const response = await app.inject({ method: 'GET', url: `/orders${query}` });
+  const response = await api.app.inject({ method: 'GET', url: `/orders${query}` });
   expect(response.statusCode, response.body).toBe(200);
   return JSON.parse(response.body) as ListBody;
 }
@@ -46,7 +37,7 @@ async function seedOrders(count: number): Promise<OrderDocument[]> {
     updated_at: new Date(base + Math.floor(index / 3) * 1000),
     version: 1,
   }));
-  await app.mongo.orders.insertMany(docs);
+  await api.orders().insertMany(docs);
   return docs;
 }
 
@@ -74,7 +65,7 @@ describe('GET /orders', () => {
 
   it('moves an updated order to the top', async () => {
     await seedOrders(5);
-    const put = await app.inject({ method: 'PUT', url: '/orders/1', payload: { status: 'delivered' } });
+    const put = await api.app.inject({ method: 'PUT', url: '/orders/1', payload: { status: 'delivered' } });
     expect(put.statusCode).toBe(200);
     const body = await list();
     expect(body.orders[0]).toMatchObject({ id: 1, status: 'delivered', version: 2 });
@@ -117,7 +108,7 @@ describe('GET /orders', () => {
     const first = await list('?limit=4');
     const firstIds = first.orders.map((order) => order.id);
     // Update an order already seen: it moves to the top, and must not push another order out of the next page.
-    await app.inject({ method: 'PUT', url: `/orders/${firstIds[3]}`, payload: { status: 'delivered' } });
+    await api.app.inject({ method: 'PUT', url: `/orders/${firstIds[3]}`, payload: { status: 'delivered' } });
     const rest: number[] = [];
     let cursor = first.next_cursor;
     for (let page = 0; page < 10 && cursor !== null; page++) {
@@ -158,7 +149,7 @@ describe('GET /orders', () => {
   });
 
   it('matches regular-expression metacharacters in the customer filter literally', async () => {
-    await app.mongo.orders.insertMany([
+    await api.orders().insertMany([
       {
         _id: 1,
         customer_name: 'A.B (Ltd)',
@@ -188,7 +179,7 @@ describe('GET /orders', () => {
   it('refuses operator injection through the query string', async () => {
     await seedOrders(3);
     for (const query of ['?customer[$ne]=x', '?status[$ne]=pending', '?$where=1', '?customer=x&$or=1']) {
-      const response = await app.inject({ method: 'GET', url: `/orders${query}` });
+      const response = await api.app.inject({ method: 'GET', url: `/orders${query}` });
       expect(response.statusCode, query).toBe(400);
       expect(json(response).code).toBe('VALIDATION_FAILED');
       expect(String(json(response).field)).toMatch(/^querystring\//);
@@ -208,7 +199,7 @@ describe('GET /orders', () => {
     ['?sort=id', 'querystring/sort'],
   ];
   it.each(badQueries)('answers 400 for %s naming %s', async (query, field) => {
-    const response = await app.inject({ method: 'GET', url: `/orders${query}` });
+    const response = await api.app.inject({ method: 'GET', url: `/orders${query}` });
     expect(response.statusCode).toBe(400);
     expect(json(response)).toMatchObject({ code: 'VALIDATION_FAILED', field });
   });
@@ -223,14 +214,18 @@ describe('GET /orders', () => {
     Buffer.from('v1:notanumber:3').toString('base64url'),
     Buffer.from('{"$gt":1}').toString('base64url'),
   ])('answers 400 INVALID_CURSOR for a cursor it did not issue (%s)', async (cursor) => {
-    const response = await app.inject({ method: 'GET', url: `/orders?cursor=${cursor}` });
+    const response = await api.app.inject({ method: 'GET', url: `/orders?cursor=${cursor}` });
     expect(response.statusCode).toBe(400);
     expect(json(response)).toMatchObject({ code: 'INVALID_CURSOR', field: 'querystring/cursor' });
   });
 
   it('answers the feed position with the snapshot once the feed has seen a change', async () => {
-    await app.inject({ method: 'POST', url: '/orders', payload: { id: 1, customer_name: 'Ann', product_name: 'Mug' } });
-    for (let attempt = 0; attempt < 100 && app.realtime.position() === null; attempt++) {
+    await api.app.inject({
+      method: 'POST',
+      url: '/orders',
+      payload: { id: 1, customer_name: 'Ann', product_name: 'Mug' },
+    });
+    for (let attempt = 0; attempt < 100 && api.app.realtime.position() === null; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const body = await list();

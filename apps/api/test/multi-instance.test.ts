@@ -6,7 +6,7 @@ import { startApp, startDatabase, testConfig, type EmbeddedDatabase } from './su
 import { TestClient } from './support/ws-client.js';
 
 /*
- * Issue 5 item 4: several API instances on one database, no broker. Each runs its own feed; positions are the
+ * Several API instances on one database, no broker. Each runs its own feed; positions are the
  * database's, so a client can move from one instance to the other and resume without a gap.
  */
 
@@ -29,7 +29,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const client of clients) await client.close();
   for (const app of apps) await app.close();
-  await database?.close();
+  await database.close();
 });
 
 async function subscribe(url: string | undefined, message: Record<string, unknown> = {}): Promise<TestClient> {

@@ -11,7 +11,7 @@ import { startApiProcess, stopApiProcess, type ApiProcess } from './support/api-
 import { TestClient } from './support/ws-client.js';
 
 /*
- * Issue 5 item 3, with real processes: the engine (its CLI, on a data directory) stops for a few seconds and starts
+ * Database outage with real processes: the engine (its CLI, on a data directory) stops for a few seconds and starts
  * again on the same port while two API processes keep running. Meanwhile /readyz says not ready and writes answer
  * 503; afterwards the feeds recover by themselves, the clients (still connected) receive every later change once,
  * without a resync, and the APIs stop logging failures (no loop of errors).

@@ -1,39 +1,13 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { App } from '../src/app.js';
-import { json, seedOrder, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useApi } from './support/api.js';
+import { json, seedOrder } from './support/app.js';
 
-let database: EmbeddedDatabase;
-let app: App;
+const api = useApi({ env: { BODY_LIMIT_BYTES: '1024' } });
+const { post: create, put: update } = api;
 
-beforeAll(async () => {
-  database = await startDatabase();
-  app = await startApp(testConfig(database.uri, { BODY_LIMIT_BYTES: '1024' }));
-});
-afterAll(async () => {
-  await app?.close();
-  await database?.close();
-});
 beforeEach(async () => {
-  await app.mongo.orders.deleteMany({});
+  await api.orders().deleteMany({});
 });
-
-function create(payload: unknown, headers: Record<string, string> = {}) {
-  return app.inject({
-    method: 'POST',
-    url: '/orders',
-    payload: JSON.stringify(payload),
-    headers: { 'content-type': 'application/json', ...headers },
-  });
-}
-
-function update(id: number | string, payload: unknown, headers: Record<string, string> = {}) {
-  return app.inject({
-    method: 'PUT',
-    url: `/orders/${id}`,
-    payload: JSON.stringify(payload),
-    headers: { 'content-type': 'application/json', ...headers },
-  });
-}
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -56,8 +30,8 @@ describe('POST /orders', () => {
       'updated_at',
       'version',
     ]);
-    // Stored with the id as _id (DESIGN decision 2).
-    expect(await app.mongo.orders.findOne({ _id: 200 })).toMatchObject({ customer_name: 'Bob', version: 1 });
+    // Stored with the id as _id. See docs/ARCHITECTURE.md, "Order identity".
+    expect(await api.orders().findOne({ _id: 200 })).toMatchObject({ customer_name: 'Bob', version: 1 });
   });
 
   it('defaults status to pending', async () => {
@@ -77,7 +51,7 @@ describe('POST /orders', () => {
       message: 'Order 200 already exists',
       field: 'body/id',
     });
-    expect((await app.mongo.orders.findOne({ _id: 200 }))?.customer_name).toBe('Bob');
+    expect((await api.orders().findOne({ _id: 200 }))?.customer_name).toBe('Bob');
   });
 
   const badBodies: [string, unknown, string][] = [
@@ -101,7 +75,7 @@ describe('POST /orders', () => {
     const body = json(response);
     expect(body).toMatchObject({ statusCode: 400, error: 'Bad Request', code: 'VALIDATION_FAILED', field });
     expect(body.message).toContain(field);
-    expect(await app.mongo.orders.countDocuments()).toBe(0);
+    expect(await api.orders().countDocuments()).toBe(0);
   });
 
   it('says which values a status may take', async () => {
@@ -110,7 +84,7 @@ describe('POST /orders', () => {
   });
 
   it('refuses a __proto__ key instead of dropping it', async () => {
-    const response = await app.inject({
+    const response = await api.app.inject({
       method: 'POST',
       url: '/orders',
       headers: { 'content-type': 'application/json' },
@@ -118,11 +92,11 @@ describe('POST /orders', () => {
     });
     expect(response.statusCode).toBe(400);
     expect(json(response)).toMatchObject({ code: 'FORBIDDEN_KEY', field: 'body/__proto__' });
-    expect(await app.mongo.orders.countDocuments()).toBe(0);
+    expect(await api.orders().countDocuments()).toBe(0);
   });
 
   it('refuses a constructor.prototype key', async () => {
-    const response = await app.inject({
+    const response = await api.app.inject({
       method: 'POST',
       url: '/orders',
       headers: { 'content-type': 'application/json' },
@@ -134,7 +108,7 @@ describe('POST /orders', () => {
   });
 
   it('answers 400 INVALID_JSON for a body that is not JSON', async () => {
-    const response = await app.inject({
+    const response = await api.app.inject({
       method: 'POST',
       url: '/orders',
       headers: { 'content-type': 'application/json' },
@@ -145,7 +119,7 @@ describe('POST /orders', () => {
   });
 
   it('answers 400 INVALID_JSON for an empty JSON body', async () => {
-    const response = await app.inject({
+    const response = await api.app.inject({
       method: 'POST',
       url: '/orders',
       headers: { 'content-type': 'application/json' },
@@ -164,7 +138,7 @@ describe('POST /orders', () => {
   it.each(['text/plain', 'application/x-www-form-urlencoded', 'application/xml'])(
     'answers 415 for content type %s',
     async (type) => {
-      const response = await app.inject({
+      const response = await api.app.inject({
         method: 'POST',
         url: '/orders',
         headers: { 'content-type': type },
@@ -180,7 +154,7 @@ describe('POST /orders', () => {
   );
 
   it('accepts application/json with a charset', async () => {
-    const response = await app.inject({
+    const response = await api.app.inject({
       method: 'POST',
       url: '/orders',
       headers: { 'content-type': 'application/json; charset=utf-8' },
@@ -193,14 +167,14 @@ describe('POST /orders', () => {
 describe('GET /orders/:id', () => {
   it('returns the order with its ETag', async () => {
     await create(seedOrder);
-    const response = await app.inject({ method: 'GET', url: '/orders/200' });
+    const response = await api.app.inject({ method: 'GET', url: '/orders/200' });
     expect(response.statusCode).toBe(200);
     expect(response.headers.etag).toBe('"1"');
     expect(json(response)).toMatchObject(seedOrder);
   });
 
   it('answers 404 ORDER_NOT_FOUND for an unknown id', async () => {
-    const response = await app.inject({ method: 'GET', url: '/orders/999' });
+    const response = await api.app.inject({ method: 'GET', url: '/orders/999' });
     expect(response.statusCode).toBe(404);
     expect(json(response)).toEqual({
       statusCode: 404,
@@ -212,7 +186,7 @@ describe('GET /orders/:id', () => {
   });
 
   it.each(['abc', '0', '-3', '1.5', '99999999999999999999'])('answers 400 naming params/id for id %s', async (id) => {
-    const response = await app.inject({ method: 'GET', url: `/orders/${id}` });
+    const response = await api.app.inject({ method: 'GET', url: `/orders/${id}` });
     expect(response.statusCode).toBe(400);
     expect(json(response)).toMatchObject({ code: 'VALIDATION_FAILED', field: 'params/id' });
   });
@@ -234,14 +208,14 @@ describe('PUT /orders/:id', () => {
     });
     expect(body.created_at).toBe(created.created_at);
     expect(Date.parse(String(body.updated_at))).toBeGreaterThanOrEqual(Date.parse(String(created.updated_at)));
-    expect(json(await app.inject({ method: 'GET', url: '/orders/200' }))).toEqual(body);
+    expect(json(await api.app.inject({ method: 'GET', url: '/orders/200' }))).toEqual(body);
   });
 
   it('answers 404 ORDER_NOT_FOUND for an unknown id and creates nothing', async () => {
     const response = await update(404, { status: 'shipped' });
     expect(response.statusCode).toBe(404);
     expect(json(response)).toMatchObject({ code: 'ORDER_NOT_FOUND' });
-    expect(await app.mongo.orders.countDocuments()).toBe(0);
+    expect(await api.orders().countDocuments()).toBe(0);
   });
 
   it('honours If-Match in each accepted form', async () => {
@@ -260,7 +234,7 @@ describe('PUT /orders/:id', () => {
     expect(response.statusCode).toBe(412);
     expect(response.headers.etag).toBe('"2"');
     expect(json(response)).toMatchObject({ statusCode: 412, code: 'VERSION_MISMATCH', field: 'headers/if-match' });
-    expect((await app.mongo.orders.findOne({ _id: 200 }))?.status).toBe('shipped');
+    expect((await api.orders().findOne({ _id: 200 }))?.status).toBe('shipped');
   });
 
   it('answers 404, not 412, when If-Match names an order that does not exist', async () => {
@@ -289,12 +263,12 @@ describe('PUT /orders/:id', () => {
     const response = await update(200, payload);
     expect(response.statusCode).toBe(400);
     expect(json(response)).toMatchObject({ code: 'VALIDATION_FAILED', field });
-    expect((await app.mongo.orders.findOne({ _id: 200 }))?.version).toBe(1);
+    expect((await api.orders().findOne({ _id: 200 }))?.version).toBe(1);
   });
 
   it('answers 415 for a non-JSON update', async () => {
     await create(seedOrder);
-    const response = await app.inject({
+    const response = await api.app.inject({
       method: 'PUT',
       url: '/orders/200',
       headers: { 'content-type': 'text/plain' },
@@ -307,11 +281,11 @@ describe('PUT /orders/:id', () => {
 describe('DELETE /orders/:id', () => {
   it('deletes: 204 with no body, then 404', async () => {
     await create(seedOrder);
-    const response = await app.inject({ method: 'DELETE', url: '/orders/200' });
+    const response = await api.app.inject({ method: 'DELETE', url: '/orders/200' });
     expect(response.statusCode).toBe(204);
     expect(response.body).toBe('');
-    expect((await app.inject({ method: 'GET', url: '/orders/200' })).statusCode).toBe(404);
-    const again = await app.inject({ method: 'DELETE', url: '/orders/200' });
+    expect((await api.app.inject({ method: 'GET', url: '/orders/200' })).statusCode).toBe(404);
+    const again = await api.app.inject({ method: 'DELETE', url: '/orders/200' });
     expect(again.statusCode).toBe(404);
     expect(json(again)).toMatchObject({ code: 'ORDER_NOT_FOUND' });
   });
@@ -319,19 +293,19 @@ describe('DELETE /orders/:id', () => {
   it('honours If-Match: 412 on a stale version, 204 on the current one', async () => {
     await create(seedOrder);
     await update(200, { status: 'shipped' });
-    const stale = await app.inject({ method: 'DELETE', url: '/orders/200', headers: { 'if-match': '"1"' } });
+    const stale = await api.app.inject({ method: 'DELETE', url: '/orders/200', headers: { 'if-match': '"1"' } });
     expect(stale.statusCode).toBe(412);
     expect(json(stale)).toMatchObject({ code: 'VERSION_MISMATCH' });
-    expect(await app.mongo.orders.countDocuments()).toBe(1);
-    const current = await app.inject({ method: 'DELETE', url: '/orders/200', headers: { 'if-match': '"2"' } });
+    expect(await api.orders().countDocuments()).toBe(1);
+    const current = await api.app.inject({ method: 'DELETE', url: '/orders/200', headers: { 'if-match': '"2"' } });
     expect(current.statusCode).toBe(204);
-    expect(await app.mongo.orders.countDocuments()).toBe(0);
+    expect(await api.orders().countDocuments()).toBe(0);
   });
 });
 
 describe('unknown routes', () => {
   it('answer 404 with the shared error body', async () => {
-    const response = await app.inject({ method: 'POST', url: '/nope' });
+    const response = await api.app.inject({ method: 'POST', url: '/nope' });
     expect(response.statusCode).toBe(404);
     expect(json(response)).toEqual({
       statusCode: 404,

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeAfterAll } from './support/app.js';
 import { startApiProcess, stopApiProcess, type ApiProcess } from './support/api-process.js';
 import { TestClient } from './support/ws-client.js';
 
@@ -13,16 +14,17 @@ import { TestClient } from './support/ws-client.js';
 
 let dataDir: string;
 let api: ApiProcess;
+const closeLater = closeAfterAll();
 const clients: TestClient[] = [];
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'orders-seed-ws-'));
+  closeLater(() => rm(dataDir, { recursive: true, force: true }));
   api = await startApiProcess({ MONGODB_URI: '', DATA_DIR: dataDir, WEB_DIST_DIR: join(dataDir, 'no-dashboard') });
+  closeLater(() => stopApiProcess(api));
 });
 afterAll(async () => {
   for (const client of clients) await client.close();
-  if (api) await stopApiProcess(api);
-  await rm(dataDir, { recursive: true, force: true });
 });
 
 async function connectBefore(): Promise<TestClient> {

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPOSITORY_ROOT } from '../src/config.js';
-import { makeDashboard } from './support/app.js';
+import { closeAfterAll, makeDashboard } from './support/app.js';
 
 interface RunningServer {
   child: ChildProcess;
@@ -55,16 +55,17 @@ async function stop(server: RunningServer): Promise<number | null> {
 
 let dataDir: string;
 let dashboard: Awaited<ReturnType<typeof makeDashboard>>;
+const closeLater = closeAfterAll();
 let server: RunningServer | null = null;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'orders-server-'));
   dashboard = await makeDashboard();
+  closeLater(() => dashboard.remove());
 });
 afterAll(async () => {
   if (server !== null) await stop(server);
   await rm(dataDir, { recursive: true, force: true });
-  await dashboard?.remove();
 });
 
 describe('the real server over HTTP', () => {

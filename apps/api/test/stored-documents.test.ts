@@ -2,14 +2,19 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { ObjectId } from 'mongodb';
 import { orderValidator, type ListOrdersResponse, type Order } from '@orders/contracts';
 import { useApi, type ForeignDocument } from './support/api.js';
-import { json } from './support/app.js';
+import { buildApp } from '../src/app.js';
+import { captureLog, json } from './support/app.js';
 
 /*
  * Documents written straight through the driver, as another client would: one mapping decides how they are
  * shown, so REST and the socket agree on every field, and no document, however malformed, takes a read down.
  */
 
-const api = useApi({ listen: true });
+const log = captureLog();
+const api = useApi({
+  listen: true,
+  build: (config) => buildApp(config, { logger: { level: 'warn', stream: log.stream } }),
+});
 
 beforeEach(async () => {
   await api.orders().deleteMany({});
@@ -150,6 +155,13 @@ describe('documents that cannot be orders', () => {
       expect(response.statusCode).toBe(404);
       expect(json(response)).toMatchObject({ code: 'ORDER_NOT_FOUND', field: 'params/id' });
     }
+    const warnings = log.lines.filter((line) => line.msg === 'skipped a stored document that is not an order');
+    expect(warnings).toContainEqual(
+      expect.objectContaining({ id: '11', reason: 'status is not pending, shipped or delivered' }),
+    );
+    expect(warnings).toContainEqual(
+      expect.objectContaining({ id: 'abc', reason: '_id is not an order id (a positive integer)' }),
+    );
     // Most skipped documents would match this filter: the filtered list skips them too.
     expect((await listAll('?status=pending&customer=n')).orders.map((order) => order.id)).toEqual([20, 999_999]);
   });

@@ -1,9 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
 import { startEmbeddedServer } from '@orders/mongo-embedded';
-import type { App } from '../src/app.js';
-import { startApp, testConfig, type EmbeddedDatabase } from './support/app.js';
-import { TestClient } from './support/ws-client.js';
+import { eventIds as ids, useApi } from './support/api.js';
 
 /*
  * Resuming older than the hub's ring: a ring of 2 events forces replays through a temporary change stream,
@@ -11,39 +8,17 @@ import { TestClient } from './support/ws-client.js';
  */
 const HISTORY = 40;
 
-let database: EmbeddedDatabase;
-let app: App;
-let url: string;
-const clients: TestClient[] = [];
-
-beforeAll(async () => {
-  database = await startEmbeddedServer({ host: '127.0.0.1', port: 0, changeHistoryMaxRecords: HISTORY });
-  app = await startApp(testConfig(database.uri, { HUB_RING_SIZE: '2' }));
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  url = `ws://127.0.0.1:${(app.server.address() as AddressInfo).port}/ws`;
+const api = useApi({
+  listen: true,
+  database: () => startEmbeddedServer({ host: '127.0.0.1', port: 0, changeHistoryMaxRecords: HISTORY }),
+  env: { HUB_RING_SIZE: '2' },
 });
-afterEach(async () => {
-  for (const client of clients.splice(0)) await client.close();
-});
-afterAll(async () => {
-  await app?.close();
-  await database?.close();
-});
-
-async function subscribe(message: Record<string, unknown> = {}): Promise<TestClient> {
-  const client = await TestClient.subscribe(url, message);
-  clients.push(client);
-  return client;
-}
+const { subscribe } = api;
 
 async function insert(ids: number[]): Promise<void> {
   for (const id of ids) {
-    await app.mongo.orders.insertOne({ _id: id, customer_name: 'H', product_name: 'P', status: 'pending' } as never);
+    await api.foreignOrders().insertOne({ _id: id, customer_name: 'H', product_name: 'P', status: 'pending' });
   }
-}
-
-function ids(client: TestClient): number[] {
-  return client.events().map((event) => ('order' in event ? event.order.id : event.id));
 }
 
 describe('resume from the database history', () => {
@@ -61,7 +36,7 @@ describe('resume from the database history', () => {
     await insert([11, 12]);
     await again.waitForEvents(11);
     expect(ids(again)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
-    expect(app.realtime.stats().replaysFromHistory).toBeGreaterThanOrEqual(1);
+    expect(api.app.realtime.stats().replaysFromHistory).toBeGreaterThanOrEqual(1);
   });
 
   it('applies the client filter to a replay from history', async () => {
@@ -72,11 +47,11 @@ describe('resume from the database history', () => {
     await first.close();
 
     await insert([21, 22, 23]);
-    await app.mongo.orders.updateOne({ _id: 22 }, { $set: { status: 'shipped' } });
-    await app.mongo.orders.updateOne({ _id: 23 }, { $set: { status: 'shipped' } });
+    await api.orders().updateOne({ _id: 22 }, { $set: { status: 'shipped' } });
+    await api.orders().updateOne({ _id: 23 }, { $set: { status: 'shipped' } });
     const shipped = await subscribe({ since, filter: { status: ['shipped'] } });
     await shipped.waitForEvents(2);
-    await app.mongo.orders.updateOne({ _id: 23 }, { $set: { status: 'delivered' } });
+    await api.orders().updateOne({ _id: 23 }, { $set: { status: 'delivered' } });
     await shipped.waitForEvents(3);
     expect(shipped.events().map((e) => [e.type, 'order' in e ? e.order.id : e.id])).toEqual([
       ['order.updated', 22],
@@ -105,8 +80,7 @@ describe('resume from the database history', () => {
   });
 
   it('answers resync (unknown_position) to a position this database never produced', async () => {
-    const client = await TestClient.connect(url);
-    clients.push(client);
+    const client = await api.connect();
     client.send({ type: 'subscribe', since: 'not-a-resume-token' });
     await client.waitFor(() => client.control().length >= 2, 'resync and ready');
     expect(client.control().slice(0, 2)).toEqual([

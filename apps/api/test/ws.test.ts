@@ -1,62 +1,22 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
-import { CloseCode, MAX_CLIENT_FRAME_BYTES, type OrderEvent } from '@orders/contracts';
-import type { App } from '../src/app.js';
-import { startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { CloseCode, MAX_CLIENT_FRAME_BYTES } from '@orders/contracts';
+import { summary, useApi } from './support/api.js';
+import { startApp, startDatabase, testConfig } from './support/app.js';
 import { TestClient } from './support/ws-client.js';
 
-let database: EmbeddedDatabase;
-let app: App;
-let url: string;
-const clients: TestClient[] = [];
-
-beforeAll(async () => {
-  database = await startDatabase();
-  app = await startApp(testConfig(database.uri));
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  url = `ws://127.0.0.1:${(app.server.address() as AddressInfo).port}/ws`;
-});
-afterEach(async () => {
-  for (const client of clients.splice(0)) await client.close();
-});
-afterAll(async () => {
-  await app?.close();
-  await database?.close();
-});
-
-async function subscribe(message: Record<string, unknown> = {}): Promise<TestClient> {
-  const client = await TestClient.subscribe(url, message);
-  clients.push(client);
-  return client;
-}
-
-async function connect(): Promise<TestClient> {
-  const client = await TestClient.connect(url);
-  clients.push(client);
-  return client;
-}
-
-function post(body: unknown) {
-  return app.inject({ method: 'POST', url: '/orders', payload: body as object });
-}
-
-function put(id: number, body: unknown) {
-  return app.inject({ method: 'PUT', url: `/orders/${id}`, payload: body as object });
-}
-
-function summary(event: OrderEvent): [string, number, number | null] {
-  return 'order' in event ? [event.type, event.order.id, event.order.version] : [event.type, event.id, null];
-}
+const api = useApi({ listen: true });
+const { subscribe, connect, post, put } = api;
 
 describe('GET /ws: every write becomes one event for every client', () => {
   it('delivers inserts, updates, replaces and deletes, made through the API and directly through the driver, in commit order', async () => {
     const all = await Promise.all([subscribe(), subscribe(), subscribe()]);
-    const orders = app.mongo.orders;
+    const orders = api.orders();
 
     expect((await post({ id: 101, customer_name: 'Ann', product_name: 'Mug' })).statusCode).toBe(201);
     expect((await put(101, { status: 'shipped' })).statusCode).toBe(200);
     // Directly through the driver, bypassing the API; the document lacks the server-stamped fields.
-    await orders.insertOne({ _id: 102, customer_name: 'Bo', product_name: 'Pen', status: 'pending' } as never);
+    await api.foreignOrders().insertOne({ _id: 102, customer_name: 'Bo', product_name: 'Pen', status: 'pending' });
     await orders.updateOne({ _id: 102 }, { $set: { status: 'delivered' } });
     await orders.replaceOne(
       { _id: 101 },
@@ -69,7 +29,7 @@ describe('GET /ws: every write becomes one event for every client', () => {
         version: 7,
       },
     );
-    expect((await app.inject({ method: 'DELETE', url: '/orders/101' })).statusCode).toBe(204);
+    expect((await api.app.inject({ method: 'DELETE', url: '/orders/101' })).statusCode).toBe(204);
     await orders.deleteOne({ _id: 102 });
 
     const expected = [
@@ -89,11 +49,11 @@ describe('GET /ws: every write becomes one event for every client', () => {
       expect(new Set(positions).size).toBe(positions.length);
     }
     const [first] = all;
-    expect(first?.events()[3]).toMatchObject({
+    expect(first.events()[3]).toMatchObject({
       type: 'order.updated',
       order: { id: 102, status: 'delivered', product_name: 'Pen' },
     });
-    expect(first?.events()[4]).toMatchObject({ order: { product_name: 'Cup', status: 'delivered' } });
+    expect(first.events()[4]).toMatchObject({ order: { product_name: 'Cup', status: 'delivered' } });
   });
 
   it('delivers 1,000 rapid writes to one order in order, each as its own version, ending at the stored state', async () => {
@@ -112,7 +72,7 @@ describe('GET /ws: every write becomes one event for every client', () => {
     await client.waitForEvents(1001, 30_000);
     const versions = client.events().map((event) => ('order' in event ? event.order.version : -1));
     expect(versions).toEqual(Array.from({ length: 1001 }, (_, i) => i + 1));
-    const stored = (await app.inject({ method: 'GET', url: '/orders/200' })).json<Record<string, unknown>>();
+    const stored = (await api.app.inject({ method: 'GET', url: '/orders/200' })).json<Record<string, unknown>>();
     const last = client.events().at(-1);
     expect(last && 'order' in last ? last.order : null).toEqual(stored);
   });
@@ -120,15 +80,17 @@ describe('GET /ws: every write becomes one event for every client', () => {
   it('keeps delivering to the other clients when one disconnects mid-stream', async () => {
     const stays = await subscribe();
     const leaves = await subscribe();
-    await app.mongo.orders.insertMany(
-      Array.from(
-        { length: 50 },
-        (_, i) => ({ _id: 300 + i, customer_name: 'C', product_name: 'P', status: 'pending' }) as never,
-      ),
+    await api.foreignOrders().insertMany(
+      Array.from({ length: 50 }, (_, i) => ({
+        _id: 300 + i,
+        customer_name: 'C',
+        product_name: 'P',
+        status: 'pending',
+      })),
     );
     await leaves.waitForEvents(1);
     leaves.socket.terminate();
-    await app.mongo.orders.deleteMany({ _id: { $gte: 300, $lt: 350 } });
+    await api.orders().deleteMany({ _id: { $gte: 300, $lt: 350 } });
     await stays.waitForEvents(100);
     expect(stays.events().map((e) => e.type)).toEqual([
       ...Array.from({ length: 50 }, () => 'order.created'),
@@ -162,13 +124,13 @@ describe('GET /ws: resuming', () => {
     await first.close();
 
     await put(500, { status: 'shipped' });
-    await app.mongo.orders.updateOne({ _id: 500 }, { $set: { product_name: 'T' }, $inc: { version: 1 } });
+    await api.orders().updateOne({ _id: 500 }, { $set: { product_name: 'T' }, $inc: { version: 1 } });
     await put(500, { status: 'delivered' });
 
     const again = await subscribe({ since });
     expect(again.control()[0]).toEqual({ type: 'ready', protocol: 1, position: since, resumed: true });
     await again.waitForEvents(3);
-    await app.inject({ method: 'DELETE', url: '/orders/500' });
+    await api.app.inject({ method: 'DELETE', url: '/orders/500' });
     await again.waitForEvents(4);
     expect(again.events().map(summary)).toEqual([
       ['order.updated', 500, 2],
@@ -180,7 +142,7 @@ describe('GET /ws: resuming', () => {
 
   it('loses nothing between GET /orders and a subscription since its position', async () => {
     await post({ id: 600, customer_name: 'Snap', product_name: 'Shot' });
-    const listing = (await app.inject({ method: 'GET', url: '/orders' })).json<{ position: string | null }>();
+    const listing = (await api.app.inject({ method: 'GET', url: '/orders' })).json<{ position: string | null }>();
     expect(listing.position).not.toBeNull();
     // Writes between the snapshot and the subscription.
     await put(600, { status: 'shipped' });
@@ -229,7 +191,7 @@ describe('GET /ws: shutdown', () => {
       await ownApp.listen({ port: 0, host: '127.0.0.1' });
       const ownUrl = `ws://127.0.0.1:${(ownApp.server.address() as AddressInfo).port}/ws`;
       const sockets = await Promise.all([TestClient.subscribe(ownUrl), TestClient.subscribe(ownUrl)]);
-      clients.push(...sockets);
+      sockets.forEach(api.closeAfterTest);
       await ownApp.close();
       for (const socket of sockets) expect(await socket.closed()).toBe(CloseCode.GoingAway);
       expect(ownApp.realtime.isFeedOpen()).toBe(false);

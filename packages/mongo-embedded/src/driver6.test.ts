@@ -52,4 +52,25 @@ describe('driver 6.22 smoke set', () => {
       await stream.close();
     }
   });
+
+  it('runs withTransaction: both writes commit together, and a conflicting transaction is retried', async () => {
+    const coll = client.db('v6').collection<{ _id: string; n: number }>('txn');
+    await coll.insertOne({ _id: 'counter', n: 0 });
+    const increment = async (): Promise<void> => {
+      const session = client.startSession();
+      try {
+        await session.withTransaction(async () => {
+          const doc = await coll.findOne({ _id: 'counter' }, { session });
+          await new Promise((resolve) => setImmediate(resolve));
+          await coll.updateOne({ _id: 'counter' }, { $set: { n: (doc?.n ?? 0) + 1 } }, { session });
+          await coll.insertOne({ _id: `log-${String(doc?.n ?? 0)}`, n: 1 }, { session });
+        });
+      } finally {
+        await session.endSession();
+      }
+    };
+    await Promise.all([increment(), increment(), increment()]);
+    expect(await coll.findOne({ _id: 'counter' })).toEqual({ _id: 'counter', n: 3 });
+    expect(await coll.countDocuments({ _id: { $regex: /^log-/ } })).toBe(3);
+  });
 });

@@ -50,7 +50,7 @@ describe('restart from the data directory', () => {
     const db = first.client.db('app');
     await db.createCollection('orders', { changeStreamPreAndPostImages: { enabled: true } });
     const orders = db.collection('orders');
-    await orders.createIndex({ orderNo: 1 }, { unique: true });
+    await orders.createIndex({ orderNo: 1 }, { unique: true }, undefined);
     await orders.insertMany(Array.from({ length: 100 }, (_, i) => ({ _id: i, orderNo: `N${i}`, qty: i })) as never);
     await orders.updateMany({ qty: { $lt: 10 } }, { $set: { status: 'small' } });
     await orders.deleteMany({ qty: { $gte: 90 } });

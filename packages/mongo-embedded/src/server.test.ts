@@ -42,7 +42,7 @@ describe('handshake and topology', () => {
       const session = client.startSession();
       try {
         await client.db('t').collection('c').insertOne({ a: 1 }, { session });
-        expect(session.serverSession?.id).toBeDefined();
+        expect(session.serverSession.id).toBeDefined();
       } finally {
         await session.endSession();
       }

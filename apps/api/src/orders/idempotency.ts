@@ -44,7 +44,8 @@ function canonicalJson(value: unknown): string {
     const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
   }
-  return JSON.stringify(value) ?? 'null';
+  // JSON has no undefined: an absent value reads as null, as JSON.stringify writes it inside arrays.
+  return value === undefined ? 'null' : JSON.stringify(value);
 }
 
 /**
@@ -95,6 +96,7 @@ export function createIdempotencyStore<R>(
     await collection.createIndex(
       { created_at: 1 },
       { name: 'created_at_ttl', expireAfterSeconds: IDEMPOTENCY_TTL_SECONDS },
+      undefined,
     );
   }
 

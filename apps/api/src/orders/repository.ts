@@ -184,8 +184,8 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
   }
 
   async function ensureIndexes(): Promise<void> {
-    await collection.createIndex({ updated_at: -1, _id: -1 }, { name: 'updated_at_desc_id_desc' }, {});
-    await collection.createIndex({ status: 1 }, { name: 'status' }, {});
+    await collection.createIndex({ updated_at: -1, _id: -1 }, { name: 'updated_at_desc_id_desc' }, undefined);
+    await collection.createIndex({ status: 1 }, { name: 'status' }, undefined);
   }
 
   return { list, countByStatus, get, create, update, remove, ensureIndexes };

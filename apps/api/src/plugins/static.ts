@@ -30,7 +30,7 @@ const staticPlugin: FastifyPluginAsync<{ config: AppConfig }> = async (fastify, 
     index: ['index.html'],
     setHeaders(reply, path) {
       // Vite fingerprints everything under assets/, so those never change; index.html must be revalidated.
-      const fingerprinted = path.includes(`${join('/', 'assets', '/')}`);
+      const fingerprinted = path.includes(join('/', 'assets', '/'));
       reply.header('cache-control', fingerprinted ? 'public, max-age=31536000, immutable' : 'no-cache');
     },
   });

@@ -150,12 +150,17 @@ export class ChangeFeed {
     await this.persist();
   }
 
+  /** Read through a method: `close()` sets the flag while the loop awaits, which narrowing cannot see. */
+  private isClosing(): boolean {
+    return this.closing;
+  }
+
   private async run(): Promise<void> {
     while (!this.closing) {
       if (this.needsPrepare && this.opts.prepare) {
         this.needsPrepare = false;
         await this.opts.prepare().catch((err: unknown) => this.opts.log.warn({ err }, 'feed: prepare failed'));
-        if (this.closing) break;
+        if (this.isClosing()) break;
       }
       const resumeFrom = this.current.current();
       const start = resumeFrom !== null ? { startAfter: resumeFrom } : {};
@@ -170,7 +175,7 @@ export class ChangeFeed {
           this.resetTo(ResyncReason.Invalidated);
         }
       } catch (err) {
-        if (this.closing) break;
+        if (this.isClosing()) break;
         failed = true;
         this.open = false;
         this.settleFirstAttempt();
@@ -188,7 +193,7 @@ export class ChangeFeed {
   private async read(cursor: ChangeCursor): Promise<'invalidated' | 'closed'> {
     while (!this.closing) {
       const change = await cursor.tryNext();
-      if (this.closing) return 'closed';
+      if (this.isClosing()) return 'closed';
       // The first answered tryNext means the aggregate succeeded: the stream is established.
       this.open = true;
       this.failures = 0;
@@ -200,7 +205,7 @@ export class ChangeFeed {
         continue;
       }
       const mapped = await mapChangeWithLookup(change, this.opts.lookup);
-      if (this.closing) return 'closed';
+      if (this.isClosing()) return 'closed';
       if (mapped.type === 'invalidate') return 'invalidated';
       if (mapped.type === 'skip') {
         if (!mapped.expected) {

@@ -119,10 +119,11 @@ export class HistoryReplays {
         this.release();
         return;
       }
-      let timedOut = false;
+      // An object, not a boolean: the timer sets it while `read` awaits, which narrowing cannot see.
+      const deadline = { passed: false };
       let stream: ReplayCursor | null = null;
       const timer = setTimeout(() => {
-        timedOut = true;
+        deadline.passed = true;
         void stream?.close().catch(() => undefined);
       }, this.timeoutMs);
       try {
@@ -131,7 +132,7 @@ export class HistoryReplays {
         await this.read(stream, since, target, current);
       } catch (err) {
         if (!current()) return;
-        const reason = timedOut ? ResyncReason.FeedReset : (positionFailure(err) ?? ResyncReason.FeedReset);
+        const reason = deadline.passed ? ResyncReason.FeedReset : (positionFailure(err) ?? ResyncReason.FeedReset);
         this.log?.warn({ err, reason }, 'replay: reading history failed; the client resyncs');
         target.fail(reason);
       } finally {

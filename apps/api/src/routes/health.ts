@@ -47,7 +47,7 @@ const healthRoutes: FastifyPluginCallbackTypebox = (fastify, _options, done) => 
 
   async function pingDatabase(): Promise<boolean> {
     try {
-      await fastify.mongo.db.command({ ping: 1 }, { timeoutMS: PING_TIMEOUT_MS });
+      await withinTimeout(fastify.mongo.db.command({ ping: 1 }), PING_TIMEOUT_MS);
       return true;
     } catch (error) {
       fastify.log.warn({ err: error }, 'readiness: database ping failed');
@@ -58,3 +58,19 @@ const healthRoutes: FastifyPluginCallbackTypebox = (fastify, _options, done) => 
 };
 
 export default healthRoutes;
+
+/** Resolves or rejects like `work`, or rejects once `ms` have passed (the late outcome of `work` is ignored). */
+async function withinTimeout(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`no answer within ${String(ms)} ms`));
+    }, ms);
+  });
+  work.catch(() => undefined);
+  try {
+    await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -97,7 +97,8 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
           });
         }
       }
-      // Before the read (DESIGN decision 5): every change after this position is either in the page or replayed.
+      // Before the read: every change after this position is either in the page or replayed.
+      // See docs/ARCHITECTURE.md, "Snapshot with position".
       const position = fastify.realtime.position();
       const statuses = status === undefined ? undefined : Array.isArray(status) ? status : [status];
       const page = await orders.list({ statuses, customer, limit, after });

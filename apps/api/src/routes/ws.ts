@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyPluginCallback } from 'fastify';
-import type { RawData, WebSocket } from 'ws';
+import type { WebSocket } from '@fastify/websocket';
+import type { RawData } from 'ws';
 import type { AppConfig } from '../config.js';
 import type { HubConnection, HubSocket } from '../realtime/hub/client.js';
 import type { TextFrame } from '../realtime/text-frame.js';

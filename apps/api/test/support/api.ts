@@ -1,26 +1,34 @@
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import type { LightMyRequestResponse } from 'fastify';
-import type { Collection } from 'mongodb';
+import type { Collection, Db, ObjectId } from 'mongodb';
 import type { OrderEvent } from '@orders/contracts';
-import type { App } from '../../src/app.js';
+import { buildApp, type App } from '../../src/app.js';
+import type { AppConfig } from '../../src/config.js';
 import type { OrderDocument } from '../../src/orders/order-document.js';
-import { startApp, startDatabase, testConfig, type EmbeddedDatabase } from './app.js';
+import { startDatabase, testConfig, type EmbeddedDatabase } from './app.js';
 import { TestClient } from './ws-client.js';
 
 /**
- * What another client (mongosh, a script) may store in the orders collection: any fields, any types. Tests write
+ * What another client (mongosh, a script) may store in the orders collection: any `_id`, any fields. Tests write
  * such documents through this type instead of casting them to `OrderDocument`.
  */
-export type ForeignDocument = { _id: unknown } & Record<string, unknown>;
+export type ForeignDocument = { _id: number | string | ObjectId } & Record<string, unknown>;
+
+/** The orders collection of `db`, for documents other clients could have written. */
+export function foreignOrdersIn(db: Db): Collection<ForeignDocument> {
+  return db.collection<ForeignDocument>('orders');
+}
 
 export interface ApiOptions {
-  /** Extra environment for the app's config. */
-  env?: Record<string, string>;
+  /** Extra environment for the app's config (a function when it depends on the database or on setup). */
+  env?: Record<string, string> | ((database: EmbeddedDatabase) => Promise<Record<string, string>>);
   /** Starts the database (default: an in-memory engine on an ephemeral port). */
   database?: () => Promise<EmbeddedDatabase>;
   /** Listen on 127.0.0.1:0 so real sockets can connect (default false: `app.inject` only). */
   listen?: boolean;
+  /** Builds the app (default: `buildApp` without logging); `useApi` waits for `ready()`. */
+  build?: (config: AppConfig) => App;
 }
 
 /** A database and an app started for one test file, with the request and socket helpers the tests share. */
@@ -30,17 +38,19 @@ export interface ApiUnderTest {
   /** ws://127.0.0.1:port/ws (needs `listen`). */
   readonly wsUrl: string;
   /** The orders collection, typed as the API writes it. */
-  orders(): Collection<OrderDocument>;
+  orders: () => Collection<OrderDocument>;
   /** The orders collection, for documents other clients could have written. */
-  foreignOrders(): Collection<ForeignDocument>;
+  foreignOrders: () => Collection<ForeignDocument>;
   /** Connects and subscribes; the socket is closed after the test. */
-  subscribe(message?: Record<string, unknown>): Promise<TestClient>;
+  subscribe: (message?: Record<string, unknown>) => Promise<TestClient>;
   /** Connects without subscribing; the socket is closed after the test. */
-  connect(): Promise<TestClient>;
+  connect: () => Promise<TestClient>;
+  /** Closes `client` after the test (for clients of other servers). */
+  closeAfterTest: (client: TestClient) => TestClient;
   /** POST /orders with a JSON body. */
-  post(body: unknown, headers?: Record<string, string>): Promise<LightMyRequestResponse>;
+  post: (body: unknown, headers?: Record<string, string>) => Promise<LightMyRequestResponse>;
   /** PUT /orders/:id with a JSON body. */
-  put(id: number | string, body: unknown, headers?: Record<string, string>): Promise<LightMyRequestResponse>;
+  put: (id: number | string, body: unknown, headers?: Record<string, string>) => Promise<LightMyRequestResponse>;
 }
 
 /**
@@ -55,7 +65,10 @@ export function useApi(options: ApiOptions = {}): ApiUnderTest {
 
   beforeAll(async () => {
     database = await (options.database ?? startDatabase)();
-    app = await startApp(testConfig(database.uri, options.env));
+    const env = typeof options.env === 'function' ? await options.env(database) : options.env;
+    const build = options.build ?? ((config: AppConfig) => buildApp(config, { logger: false }));
+    app = build(testConfig(database.uri, env));
+    await app.ready();
     if (options.listen === true) {
       await app.listen({ port: 0, host: '127.0.0.1' });
       wsUrl = `ws://127.0.0.1:${(app.server.address() as AddressInfo).port}/ws`;
@@ -98,9 +111,10 @@ export function useApi(options: ApiOptions = {}): ApiUnderTest {
       return wsUrl;
     },
     orders: () => started().mongo.orders,
-    foreignOrders: () => started().mongo.db.collection<ForeignDocument>(started().mongo.orders.collectionName),
+    foreignOrders: () => foreignOrdersIn(started().mongo.db),
     subscribe: async (message = {}) => track(await TestClient.subscribe(useUrl(), message)),
     connect: async () => track(await TestClient.connect(useUrl())),
+    closeAfterTest: track,
     post: (body, headers) => send('POST', '/orders', body, headers),
     put: (id, body, headers) => send('PUT', `/orders/${id}`, body, headers),
   };

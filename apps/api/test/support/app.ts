@@ -1,6 +1,8 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { startEmbeddedServer } from '@orders/mongo-embedded';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig, type AppConfig } from '../../src/config.js';
@@ -44,7 +46,7 @@ export async function makeDashboard(): Promise<{ dir: string; remove(): Promise<
   const dir = await mkdtemp(join(tmpdir(), 'orders-web-'));
   await writeFile(join(dir, 'index.html'), '<!doctype html><title>Orders dashboard</title><div id="root"></div>');
   const assets = join(dir, 'assets');
-  await import('node:fs/promises').then((fs) => fs.mkdir(assets));
+  await mkdir(assets);
   await writeFile(join(assets, 'app-1234.js'), 'console.log("dashboard");');
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
@@ -55,3 +57,31 @@ export function json(response: { body: string }): Record<string, unknown> {
 }
 
 export const seedOrder = { id: 200, customer_name: 'Bob', product_name: 'T-shirt', status: 'pending' } as const;
+
+/** A pino destination that keeps every JSON log line, for tests that assert what was logged. */
+export function captureLog(): { stream: Writable; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString().split('\n')) {
+        if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      callback();
+    },
+  });
+  return { stream, lines };
+}
+
+/**
+ * Registers an afterAll that closes, in reverse order, what the file registered: only what was actually opened,
+ * so a failed beforeAll leaves nothing behind and hides nothing.
+ */
+export function closeAfterAll(): (close: () => unknown) => void {
+  const closers: (() => unknown)[] = [];
+  afterAll(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+  return (close) => {
+    closers.push(close);
+  };
+}

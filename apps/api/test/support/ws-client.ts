@@ -109,8 +109,15 @@ export class TestClient {
   async close(): Promise<void> {
     if (this.closeCode !== null) return;
     this.socket.close(1000);
-    await Promise.race([this.closedPromise, new Promise((resolve) => setTimeout(resolve, 2000))]);
-    if (this.closeCode === null) this.socket.terminate();
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<false>((resolve) => {
+      timer = setTimeout(() => {
+        resolve(false);
+      }, 2000);
+    });
+    const closedInTime = await Promise.race([this.closedPromise.then(() => true), gaveUp]);
+    clearTimeout(timer);
+    if (!closedInTime) this.socket.terminate();
   }
 
   private notify(): void {

@@ -64,13 +64,14 @@ export function watchInserts(
     .db(db)
     .collection<{ _id: number }>(coll)
     .watch([{ $match: { operationType: 'insert' } }]);
-  let reading = true;
+  // An object, because close() clears it from another closure, which control-flow analysis does not follow.
+  const state = { reading: true };
   let markReady: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
   const reader = (async () => {
     await stream.tryNext().catch(() => null);
     markReady();
-    while (reading) {
+    while (state.reading) {
       const change = await stream.tryNext().catch(() => null);
       if (change?.operationType !== 'insert') continue;
       arrived(change.documentKey._id, nowMs());
@@ -79,7 +80,7 @@ export function watchInserts(
   return {
     ready,
     async close() {
-      reading = false;
+      state.reading = false;
       await stream.close();
       await reader;
     },

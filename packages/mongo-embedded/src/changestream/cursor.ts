@@ -90,7 +90,12 @@ export function openChangeStream(
   const stages = validateUserStages(spec.pipeline);
   // Surfaces malformed stage arguments at aggregate time rather than at the first event.
   compileUserStages(stages);
-  return new LogChangeStreamCursor(log, { db: spec.db, coll: spec.coll }, options, stages, {
+  const scope = {
+    db: options.allChangesForCluster ? null : spec.db,
+    coll: spec.coll,
+    expanded: options.showExpandedEvents,
+  };
+  return new LogChangeStreamCursor(log, scope, options, stages, {
     ...DEFAULT_LIMITS,
     ...limits,
   });

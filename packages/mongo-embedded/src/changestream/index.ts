@@ -12,7 +12,8 @@
  *   missing), 280 (user stages changed `_id`); 286 when a slow stream falls behind the retained history.
  * - Update post-images for `whenAvailable`/`required` exist only where the record carries a pre-image, i.e. the
  *   collection had changeStreamPreAndPostImages enabled at write time.
- * - lsid/txnNumber are not shown: mongod shows them only for writes inside multi-document transactions.
+ * - lsid/txnNumber are shown only on the writes of multi-document transactions (as mongod does); those events
+ *   arrive together, in the transaction's order, once its commit is durable.
  */
 export {
   openChangeStream,

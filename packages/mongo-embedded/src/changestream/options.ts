@@ -13,6 +13,8 @@ export interface ChangeStreamOptions {
   startAfter?: ResumeTokenData;
   startAtOperationTime?: Timestamp;
   showExpandedEvents: boolean;
+  /** A cluster-wide stream (opened on admin with `aggregate: 1`). */
+  allChangesForCluster: boolean;
 }
 
 const FULL_DOCUMENT_MODES: readonly FullDocumentMode[] = ['default', 'updateLookup', 'whenAvailable', 'required'];
@@ -70,7 +72,7 @@ function enumValue<T extends string>(field: string, value: unknown, allowed: rea
 /**
  * Validates the `$changeStream` stage for a stream on `db` (and `coll`, or the whole database when null).
  * Throws the codes mongod uses: 14/2/40415 for bad fields, 50865/40674 for conflicting resume options,
- * 260 for `resumeAfter` an invalidate, 73 for internal namespaces, 72/115 for cluster-wide streams.
+ * 260 for `resumeAfter` an invalidate, 73 for internal namespaces, 72 for a cluster-wide stream outside admin.
  */
 export function parseChangeStreamStage(stage: unknown, db: string, coll: string | null): ChangeStreamOptions {
   if (stage === null || typeof stage !== 'object' || Array.isArray(stage)) {
@@ -100,6 +102,7 @@ export function parseChangeStreamStage(stage: unknown, db: string, coll: string 
       'off',
     ),
     showExpandedEvents: spec.showExpandedEvents === true,
+    allChangesForCluster: spec.allChangesForCluster === true,
   };
 
   if (spec.resumeAfter !== undefined) options.resumeAfter = decodeResumeToken(spec.resumeAfter, 'resumeAfter');
@@ -141,11 +144,7 @@ export function parseChangeStreamStage(stage: unknown, db: string, coll: string 
           `collection name; found ${coll === null ? db + '.$cmd.aggregate' : db + '.' + coll}`,
       );
     }
-    throw new MongoServerError(
-      115,
-      'CommandNotSupported',
-      'cluster-wide change streams are not supported by the embedded engine; watch a database or a collection',
-    );
+    return options;
   }
   if (db === 'admin' || db === 'local' || (db === 'config' && spec.allowToRunOnConfigDB !== true)) {
     throw new MongoServerError(

@@ -124,6 +124,16 @@ export function serverStatus(ctx: CommandContext): Doc {
     uptimeMillis: Long.fromNumber(now.getTime() - ctx.info.startedAt.getTime()),
     localTime: now,
     connections: { current: 0, available: 1_000_000 },
+    opcounters: ctx.opcounters.toDoc(),
+    transactions: ctx.transactions.stats(),
+    opcountersRepl: {
+      insert: Long.ZERO,
+      query: Long.ZERO,
+      update: Long.ZERO,
+      delete: Long.ZERO,
+      getmore: Long.ZERO,
+      command: Long.ZERO,
+    },
     repl: { setName: ctx.info.setName, isWritablePrimary: true, primary: ctx.info.address, me: ctx.info.address },
     metrics: { cursor: { open: { total: Long.fromNumber(ctx.cursors.size) } } },
   };

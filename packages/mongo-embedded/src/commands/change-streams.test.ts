@@ -1,4 +1,4 @@
-import { Long, type ChangeStreamDocument, type Db, type Document } from 'mongodb';
+import { Long, type ChangeStreamDocument, type Db } from 'mongodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, uniqueDbName, type Harness } from '../test-support/harness.js';
 
@@ -18,7 +18,7 @@ function freshDb(): Db {
   return h.client.db(uniqueDbName('cs'));
 }
 
-type Event = ChangeStreamDocument<Document>;
+type Event = ChangeStreamDocument;
 
 describe('change streams through the command layer', () => {
   it('sees inserts, updates, replaces and deletes made by another client, in order', async () => {

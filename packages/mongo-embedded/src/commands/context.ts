@@ -3,6 +3,8 @@ import type { Store, WriteBatch, WriteSession } from '../storage/store.js';
 import type { ConnectionContext } from '../wire/connection.js';
 import type { CursorManager, OpenChangeStream } from './cursors.js';
 import type { FailPoints } from './failpoints.js';
+import type { OpCounters } from './stats.js';
+import type { TransactionManager } from './transactions.js';
 
 /** Facts about this server that hello, getCmdLineOpts and friends report. */
 export interface ServerInfo {
@@ -26,6 +28,9 @@ export interface CommandContext {
   readonly store: Store;
   readonly cursors: CursorManager;
   readonly failPoints: FailPoints;
+  /** serverStatus' opcounters. */
+  readonly opcounters: OpCounters;
+  readonly transactions: TransactionManager;
   readonly info: ServerInfo;
   readonly openChangeStream: OpenChangeStream | null;
   readonly body: Doc;

@@ -331,7 +331,7 @@ describe('findAndModify', () => {
 
   it('raises duplicate keys as top-level errors', async () => {
     const coll = freshDb().collection('c');
-    await coll.createIndex({ s: 1 }, { unique: true });
+    await coll.createIndex({ s: 1 }, { unique: true }, undefined);
     await coll.insertMany([
       { _id: 1, s: 'a' },
       { _id: 2, s: 'b' },

@@ -2,6 +2,8 @@ import { BSON, Long, ObjectId } from 'bson';
 import {
   applyUpdate,
   canonicalKey,
+  diffDocuments,
+  evaluateExpression,
   compileFilter,
   compileProjection,
   compileSort,
@@ -10,10 +12,24 @@ import {
   MongoServerError,
   runPipeline,
   upsertSeed,
+  validateArrayFilters,
+  type Collation,
   type Doc,
+  type TextScores,
 } from '../query/index.js';
 import { MAX_DOCUMENT_SIZE, type Collection, type QueryPlan } from '../storage/store.js';
 import { write, type CommandContext } from './context.js';
+import {
+  effectiveCollation,
+  isView,
+  queryOptions,
+  readLet,
+  requireNotView,
+  resolveView,
+  SIMPLE,
+  withTextSearch,
+  type QueryOptions,
+} from './query-options.js';
 import { takeBatch } from './cursors.js';
 import {
   errorFields,
@@ -45,9 +61,10 @@ export async function findMatches(
   store: CommandContext['store'],
   filter: Doc,
   stopAfter = Infinity,
+  opts: QueryOptions = SIMPLE,
 ): Promise<{ docs: Doc[]; plan: QueryPlan; docsExamined: number }> {
-  const matcher = compileFilter(filter);
-  const plan = store.plan(coll, filter);
+  const matcher = opts === SIMPLE ? compileFilter(filter) : compileFilter(filter, opts);
+  const plan = store.plan(coll, filter, opts.collation);
   const docs: Doc[] = [];
   let examined = 0;
   for (const doc of plan.candidates) {
@@ -111,12 +128,14 @@ function docArray(ctx: CommandContext, field: string): Doc[] {
 export async function insert(ctx: CommandContext): Promise<Doc> {
   const name = collectionName(ctx);
   const docs = docArray(ctx, 'documents');
+  requireNotView(ctx.store.getCollection(ctx.db, name));
   const ordered = ctx.body.ordered === undefined ? true : toBool(ctx.body.ordered);
   const checkSizes = ctx.conn.request.largestDocumentSize > MAX_DOCUMENT_SIZE;
   const writeErrors: Doc[] = [];
   let n = 0;
-  let stop = false;
-  for (let start = 0; start < docs.length && !stop; start += WRITE_CHUNK) {
+  // An object, not a `let`: the flag is set inside the write callback, where control-flow narrowing cannot see it.
+  const progress = { stop: false };
+  for (let start = 0; start < docs.length && !progress.stop; start += WRITE_CHUNK) {
     if (start > 0) await yieldToEventLoop();
     write(ctx, (batch) => {
       const coll = ctx.store.ensureCollection(batch, ctx.db, name);
@@ -131,7 +150,7 @@ export async function insert(ctx: CommandContext): Promise<Doc> {
           if (!(err instanceof MongoServerError)) throw err;
           writeErrors.push(writeError(i, err));
           if (ordered) {
-            stop = true;
+            progress.stop = true;
             break;
           }
         }
@@ -145,6 +164,27 @@ interface UpdateOutcome {
   matched: number;
   modified: number;
   upsertedId?: unknown;
+}
+
+function arrayFiltersOption(raw: unknown, field: string): Doc[] | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!Array.isArray(raw)) {
+    throw new MongoServerError(
+      14,
+      'TypeMismatch',
+      `BSON field '${field}.arrayFilters' is the wrong type '${typeof raw}', expected type 'array'`,
+    );
+  }
+  for (const f of raw) {
+    if (!isDoc(f)) {
+      throw new MongoServerError(
+        14,
+        'TypeMismatch',
+        `BSON field '${field}.arrayFilters' is the wrong type, expected an array of objects`,
+      );
+    }
+  }
+  return raw as Doc[];
 }
 
 function updateStatement(stmt: Doc): { q: Doc; u: Doc | Doc[]; upsert: boolean; multi: boolean; arrayFilters?: Doc[] } {
@@ -163,10 +203,8 @@ function updateStatement(stmt: Doc): { q: Doc; u: Doc | Doc[]; upsert: boolean; 
       "BSON field 'update.updates.u' is the wrong type, expected type 'object' or 'array'",
     );
   }
-  const arrayFilters = stmt.arrayFilters;
-  if (arrayFilters !== undefined && !(Array.isArray(arrayFilters) && arrayFilters.every(isDoc))) {
-    throw new MongoServerError(2, 'BadValue', 'arrayFilters must be an array of objects');
-  }
+  const arrayFilters = arrayFiltersOption(stmt.arrayFilters, 'update.updates');
+  if (arrayFilters) validateArrayFilters(u, arrayFilters);
   const multi = toBool(stmt.multi);
   if (multi && isDoc(u) && isReplacement(u)) {
     throw new MongoServerError(9, 'FailedToParse', 'multi update is not supported for replacement-style update');
@@ -181,11 +219,17 @@ function updateOne(
   current: Doc,
   u: Doc | Doc[],
   arrayFilters: Doc[] | undefined,
+  query: Doc,
+  vars?: Record<string, unknown>,
+  collation: Collation | null = null,
 ): Doc | null {
   const result = applyUpdate(current, u, {
     isUpsertInsert: false,
     now: new Date(),
     clusterTime: ctx.store.clock.current,
+    query,
+    ...(vars ? { vars } : {}),
+    ...(collation ? { collation } : {}),
     ...(arrayFilters ? { arrayFilters } : {}),
   });
   if (!result.modified) return null;
@@ -211,12 +255,20 @@ function updateOne(
   return after;
 }
 
-function upsertDocument(ctx: CommandContext, q: Doc, u: Doc | Doc[], arrayFilters: Doc[] | undefined): Doc {
+function upsertDocument(
+  ctx: CommandContext,
+  q: Doc,
+  u: Doc | Doc[],
+  arrayFilters: Doc[] | undefined,
+  vars?: Record<string, unknown>,
+): Doc {
   const seed = upsertSeed(q);
   const result = applyUpdate(seed, u, {
     isUpsertInsert: true,
     now: new Date(),
     clusterTime: ctx.store.clock.current,
+    query: q,
+    ...(vars ? { vars } : {}),
     ...(arrayFilters ? { arrayFilters } : {}),
   });
   let doc = result.doc;
@@ -228,17 +280,23 @@ function upsertDocument(ctx: CommandContext, q: Doc, u: Doc | Doc[], arrayFilter
   return doc;
 }
 
-async function runUpdateStatement(ctx: CommandContext, name: string, stmt: Doc): Promise<UpdateOutcome> {
+async function runUpdateStatement(
+  ctx: CommandContext,
+  name: string,
+  stmt: Doc,
+  letVars: Record<string, unknown> | undefined,
+): Promise<UpdateOutcome> {
   const { q, u, upsert, multi, arrayFilters } = updateStatement(stmt);
   const coll = ctx.store.getCollection(ctx.db, name);
-  const { docs } = await findMatches(coll, ctx.store, q, multi ? Infinity : 1);
+  const opts = withTextSearch(queryOptions(stmt.collation, letVars, coll), coll, q);
+  const { docs } = await findMatches(coll, ctx.store, q, multi ? Infinity : 1, opts);
   if (docs.length === 0) {
     if (!upsert) return { matched: 0, modified: 0 };
-    const doc = upsertDocument(ctx, q, u, arrayFilters);
+    const doc = upsertDocument(ctx, q, u, arrayFilters, letVars);
     write(ctx, (batch) => ctx.store.insert(batch, ctx.store.ensureCollection(batch, ctx.db, name), doc));
     return { matched: 0, modified: 0, upsertedId: doc._id };
   }
-  const matcher = compileFilter(q);
+  const matcher = opts === SIMPLE ? compileFilter(q) : compileFilter(q, opts);
   let matched = 0;
   let modified = 0;
   for (let i = 0; i < docs.length; i++) {
@@ -248,7 +306,7 @@ async function runUpdateStatement(ctx: CommandContext, name: string, stmt: Doc):
     if (!live || !coll) continue;
     if (live !== docs[i] && !matcher(live)) continue;
     matched++;
-    if (updateOne(ctx, coll, live, u, arrayFilters)) modified++;
+    if (updateOne(ctx, coll, live, u, arrayFilters, q, letVars, opts.collation)) modified++;
   }
   return { matched, modified };
 }
@@ -257,6 +315,15 @@ async function runUpdateStatement(ctx: CommandContext, name: string, stmt: Doc):
 export async function update(ctx: CommandContext): Promise<Doc> {
   const name = collectionName(ctx);
   const statements = docArray(ctx, 'updates');
+  requireNotView(ctx.store.getCollection(ctx.db, name));
+  const letVars = readLet(ctx.body.let, 'update');
+  // `sort` on update statements arrived with 8.0; the 7.0 this engine advertises fails the whole command on it.
+  for (const stmt of statements) {
+    if (stmt.sort !== undefined) {
+      throw new MongoServerError(40415, 'Location40415', "BSON field 'update.updates.sort' is an unknown field.");
+    }
+    arrayFiltersOption(stmt.arrayFilters, 'update.updates');
+  }
   const ordered = ctx.body.ordered === undefined ? true : toBool(ctx.body.ordered);
   let n = 0;
   let nModified = 0;
@@ -264,7 +331,7 @@ export async function update(ctx: CommandContext): Promise<Doc> {
   const writeErrors: Doc[] = [];
   for (let index = 0; index < statements.length; index++) {
     try {
-      const outcome = await runUpdateStatement(ctx, name, statements[index]!);
+      const outcome = await runUpdateStatement(ctx, name, statements[index]!, letVars);
       if (outcome.upsertedId !== undefined) {
         upserted.push({ index, _id: outcome.upsertedId });
         n += 1;
@@ -288,6 +355,8 @@ export async function update(ctx: CommandContext): Promise<Doc> {
 export async function remove(ctx: CommandContext): Promise<Doc> {
   const name = collectionName(ctx);
   const statements = docArray(ctx, 'deletes');
+  requireNotView(ctx.store.getCollection(ctx.db, name));
+  const letVars = readLet(ctx.body.let, 'delete');
   const ordered = ctx.body.ordered === undefined ? true : toBool(ctx.body.ordered);
   let n = 0;
   const writeErrors: Doc[] = [];
@@ -310,7 +379,8 @@ export async function remove(ctx: CommandContext): Promise<Doc> {
         );
       const coll = ctx.store.getCollection(ctx.db, name);
       if (!coll) continue;
-      const { docs } = await findMatches(coll, ctx.store, q, limit === 1 ? 1 : Infinity);
+      const opts = withTextSearch(queryOptions(stmt.collation, letVars, coll), coll, q);
+      const { docs } = await findMatches(coll, ctx.store, q, limit === 1 ? 1 : Infinity, opts);
       for (let start = 0; start < docs.length; start += WRITE_CHUNK) {
         if (start > 0) await yieldToEventLoop();
         write(ctx, (batch) => {
@@ -342,7 +412,7 @@ export async function findAndModify(ctx: CommandContext): Promise<Doc> {
   const upd = body.update;
   const returnNew = toBool(body.new);
   const upsert = toBool(body.upsert);
-  const arrayFilters = Array.isArray(body.arrayFilters) ? (body.arrayFilters as Doc[]) : undefined;
+  const arrayFilters = arrayFiltersOption(body.arrayFilters, 'findAndModify');
   if (isRemove && upd !== undefined)
     throw new MongoServerError(9, 'FailedToParse', 'Cannot specify both an update and remove=true');
   if (!isRemove && upd === undefined)
@@ -356,10 +426,17 @@ export async function findAndModify(ctx: CommandContext): Promise<Doc> {
       "BSON field 'findAndModify.update' is the wrong type, expected type 'object' or 'array'",
     );
   }
-  const project = fields && Object.keys(fields).length > 0 ? compileProjection(fields) : (d: Doc) => d;
+  if (arrayFilters) {
+    if (isRemove) throw new MongoServerError(9, 'FailedToParse', 'Cannot specify arrayFilters and remove=true');
+    validateArrayFilters(upd as Doc | Doc[], arrayFilters);
+  }
+  const project = fields && Object.keys(fields).length > 0 ? compileProjection(fields, { query }) : (d: Doc) => d;
   const coll = ctx.store.getCollection(ctx.db, name);
-  const { docs } = await findMatches(coll, ctx.store, query, sort ? Infinity : 1);
-  if (sort && Object.keys(sort).length > 0) docs.sort(compileSort(sort));
+  requireNotView(coll);
+  const letVars = readLet(body.let, 'findAndModify');
+  const opts = queryOptions(body.collation, letVars, coll);
+  const { docs } = await findMatches(coll, ctx.store, query, sort ? Infinity : 1, opts);
+  if (sort && Object.keys(sort).length > 0) docs.sort(compileSort(sort, opts.collation));
   const found = docs[0] && coll ? coll.getById(docs[0]._id) : undefined;
 
   if (isRemove) {
@@ -369,11 +446,11 @@ export async function findAndModify(ctx: CommandContext): Promise<Doc> {
   }
   const u = upd as Doc | Doc[];
   if (found && coll) {
-    const after = updateOne(ctx, coll, found, u, arrayFilters) ?? found;
+    const after = updateOne(ctx, coll, found, u, arrayFilters, query, letVars, opts.collation) ?? found;
     return { lastErrorObject: { n: 1, updatedExisting: true }, value: project(returnNew ? after : found) };
   }
   if (!upsert) return { lastErrorObject: { n: 0, updatedExisting: false }, value: null };
-  const doc = upsertDocument(ctx, query, u, arrayFilters);
+  const doc = upsertDocument(ctx, query, u, arrayFilters, letVars);
   write(ctx, (batch) => ctx.store.insert(batch, ctx.store.ensureCollection(batch, ctx.db, name), doc));
   return {
     lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id },
@@ -387,11 +464,16 @@ interface FindSpec {
   projection?: Doc;
   skip: number;
   limit: number;
+  collation?: unknown;
+  vars?: Record<string, unknown> | undefined;
 }
 
 function findSpec(body: Doc): FindSpec {
   const limitRaw = toNumber(body.limit);
+  const vars = readLet(body.let, 'find');
   return {
+    ...(body.collation !== undefined ? { collation: body.collation } : {}),
+    ...(vars ? { vars } : {}),
     filter: optionalDoc(body, 'filter') ?? {},
     ...(optionalDoc(body, 'sort') ? { sort: optionalDoc(body, 'sort') } : {}),
     ...(optionalDoc(body, 'projection') ? { projection: optionalDoc(body, 'projection') } : {}),
@@ -407,44 +489,65 @@ export async function executeFind(
   spec: FindSpec,
 ): Promise<{ docs: Doc[]; plan: QueryPlan; docsExamined: number }> {
   const coll = ctx.store.getCollection(ctx.db, name);
+  if (coll && isView(coll)) return findThroughView(ctx, coll, spec);
+  const opts = withTextSearch(queryOptions(spec.collation, spec.vars, coll), coll, spec.filter);
+  const scores = opts.text?.scores;
   const hasSort = spec.sort !== undefined && Object.keys(spec.sort).length > 0;
   const project =
-    spec.projection && Object.keys(spec.projection).length > 0 ? compileProjection(spec.projection) : null;
-  const comparator = hasSort ? compileSort(spec.sort!) : null;
+    spec.projection && Object.keys(spec.projection).length > 0
+      ? compileProjection(spec.projection, { vars: spec.vars, textScores: scores, query: spec.filter })
+      : null;
+  const comparator = hasSort ? compileSort(spec.sort!, opts.collation, scores) : null;
   const stopAfter = !hasSort && spec.limit > 0 ? spec.skip + spec.limit : Infinity;
-  if (hasSort && spec.limit > 0) {
+  // Under a collation or with $text the order is not the index's binary order: those sort the matches.
+  const sorted =
+    hasSort && spec.limit > 0 && opts === SIMPLE ? ctx.store.sortedScan(coll, spec.filter, spec.sort!) : null;
+  if (sorted) {
     // A limited sort that an index already holds in order reads only as far as the limit (the newest page of a
     // large collection costs a page, not a sort of the collection).
-    const sorted = ctx.store.sortedScan(coll, spec.filter, spec.sort!);
-    if (sorted) {
-      const matcher = compileFilter(spec.filter);
-      const wanted = spec.skip + spec.limit;
-      const found: Doc[] = [];
-      let examined = 0;
-      for (const doc of sorted.docs) {
-        examined++;
-        if (examined % YIELD_EVERY === 0) await yieldToEventLoop();
-        if (matcher(doc)) {
-          found.push(doc);
-          if (found.length >= wanted) break;
-        }
+    const matcher = compileFilter(spec.filter);
+    const wanted = spec.skip + spec.limit;
+    const found: Doc[] = [];
+    let examined = 0;
+    for (const doc of sorted.docs) {
+      examined++;
+      if (examined % YIELD_EVERY === 0) await yieldToEventLoop();
+      if (matcher(doc)) {
+        found.push(doc);
+        if (found.length >= wanted) break;
       }
-      let docs = found.slice(spec.skip);
-      if (project) docs = docs.map(project);
-      return {
-        docs,
-        plan: { indexName: sorted.indexName, keysExamined: examined, candidates: [] },
-        docsExamined: examined,
-      };
     }
+    let docs = found.slice(spec.skip);
+    if (project) docs = docs.map(project);
+    return {
+      docs,
+      plan: { indexName: sorted.indexName, keysExamined: examined, candidates: [] },
+      docsExamined: examined,
+    };
   }
-  const result = await findMatches(coll, ctx.store, spec.filter, stopAfter);
+  const result = await findMatches(coll, ctx.store, spec.filter, stopAfter, opts);
   let docs = result.docs;
   if (comparator) docs.sort(comparator);
   if (spec.skip > 0 || spec.limit > 0)
     docs = docs.slice(spec.skip, spec.limit > 0 ? spec.skip + spec.limit : undefined);
   if (project) docs = docs.map(project);
   return { docs, plan: result.plan, docsExamined: result.docsExamined };
+}
+
+/** A find on a view: the view's pipeline, then the find's filter, sort, skip, limit and projection as stages. */
+async function findThroughView(
+  ctx: CommandContext,
+  view: Collection,
+  spec: FindSpec,
+): Promise<{ docs: Doc[]; plan: QueryPlan; docsExamined: number }> {
+  const stages: Doc[] = [];
+  if (Object.keys(spec.filter).length > 0) stages.push({ $match: spec.filter });
+  if (spec.sort && Object.keys(spec.sort).length > 0) stages.push({ $sort: spec.sort });
+  if (spec.skip > 0) stages.push({ $skip: spec.skip });
+  if (spec.limit > 0) stages.push({ $limit: spec.limit });
+  if (spec.projection && Object.keys(spec.projection).length > 0) stages.push({ $project: spec.projection });
+  const docs = await runAggregation(ctx, view.name, stages, spec.collation, spec.vars);
+  return { docs, plan: { indexName: null, keysExamined: 0, candidates: [] }, docsExamined: docs.length };
 }
 
 /** The cursor part of a reply: the first batch, and a server cursor when more remain. */
@@ -480,11 +583,14 @@ export async function count(ctx: CommandContext): Promise<Doc> {
   const coll = ctx.store.getCollection(ctx.db, name);
   if (!coll) return { n: 0 };
   let n: number;
-  if (Object.keys(query).length === 0) n = coll.docs.size;
-  else
+  if (isView(coll)) n = (await runAggregation(ctx, name, [{ $match: query }], ctx.body.collation, undefined)).length;
+  else if (Object.keys(query).length === 0) n = coll.docs.size;
+  else {
+    const opts = withTextSearch(queryOptions(ctx.body.collation, undefined, coll), coll, query);
     n =
-      ctx.store.countByIndex(coll, query) ??
-      (await findMatches(coll, ctx.store, query, limit > 0 ? skip + limit : Infinity)).docs.length;
+      (opts === SIMPLE ? ctx.store.countByIndex(coll, query) : null) ??
+      (await findMatches(coll, ctx.store, query, limit > 0 ? skip + limit : Infinity, opts)).docs.length;
+  }
   n = Math.max(0, n - skip);
   if (limit > 0) n = Math.min(n, limit);
   return { n };
@@ -501,12 +607,17 @@ export async function distinct(ctx: CommandContext): Promise<Doc> {
     );
   const query = optionalDoc(ctx.body, 'query') ?? {};
   const coll = ctx.store.getCollection(ctx.db, name);
-  const { docs } = await findMatches(coll, ctx.store, query);
+  const opts = queryOptions(ctx.body.collation, undefined, coll);
+  const docs = isView(coll)
+    ? await runAggregation(ctx, name, [{ $match: query }], ctx.body.collation, undefined)
+    : (await findMatches(coll, ctx.store, query, Infinity, opts)).docs;
+  const collation = opts.collation;
   const seen = new Set<string>();
   const values: unknown[] = [];
   const add = (v: unknown): void => {
     if (v === undefined) return;
-    const k = canonicalKey(v);
+    // Strings equal under the collation are one distinct value (the first one met is reported).
+    const k = collation && typeof v === 'string' ? `c:${collation.key(v)}` : canonicalKey(v);
     if (seen.has(k)) return;
     seen.add(k);
     values.push(v);
@@ -520,12 +631,74 @@ export async function distinct(ctx: CommandContext): Promise<Doc> {
   return { values };
 }
 
-/** `[{ $match }, { $group: { _id: <number or null>, <field>: { $sum: 1 } } }]`: a count, as drivers send it. */
+/**
+ * Runs a pipeline over a collection, a view (its pipeline first) or, with `name` null, over no input
+ * (`aggregate: 1`, which must start with `$documents`). A leading `$match` on a collection uses its indexes.
+ */
+export async function runAggregation(
+  ctx: CommandContext,
+  name: string | null,
+  pipeline: Doc[],
+  collationRaw: unknown,
+  vars: Record<string, unknown> | undefined,
+): Promise<Doc[]> {
+  let coll = name === null ? undefined : ctx.store.getCollection(ctx.db, name);
+  const collation = effectiveCollation(collationRaw, coll);
+  if (coll && isView(coll)) {
+    const resolved = resolveView((n) => ctx.store.getCollection(ctx.db, n), coll);
+    pipeline = [...resolved.pipeline, ...pipeline];
+    coll = ctx.store.getCollection(ctx.db, resolved.source);
+  }
+  let input: Doc[];
+  let textScores: TextScores | undefined;
+  const first = pipeline[0];
+  if (name === null) {
+    if (!first || first.$documents === undefined) {
+      throw new MongoServerError(
+        73,
+        'InvalidNamespace',
+        `{aggregate: 1} is not valid for '${first ? (Object.keys(first)[0] ?? '') : ''}'; a collection is required.`,
+      );
+    }
+    const listed = evaluateExpression(first.$documents, {}, { now: new Date(), ...(vars ? { vars } : {}) });
+    if (!Array.isArray(listed) || !listed.every(isDoc)) {
+      throw new MongoServerError(5858203, 'Location5858203', 'an array is expected');
+    }
+    input = listed;
+    pipeline = pipeline.slice(1);
+  } else if (first && isDoc(first.$match)) {
+    const opts = withTextSearch({ collation, vars }, coll, first.$match);
+    textScores = opts.text?.scores;
+    input = (await findMatches(coll, ctx.store, first.$match, Infinity, opts)).docs;
+    pipeline = pipeline.slice(1);
+  } else {
+    input = coll ? [...coll.docs.values()] : [];
+  }
+  return runPipeline(input, pipeline, {
+    now: new Date(),
+    collation,
+    ...(textScores ? { textScores } : {}),
+    ...(vars ? { vars } : {}),
+    resolveCollection: (from) => lookupSource(ctx, from),
+  });
+}
+
+/** The documents `$lookup` reads from a collection or view of the command's database. */
+function lookupSource(ctx: CommandContext, name: string): Doc[] {
+  const coll = ctx.store.getCollection(ctx.db, name);
+  if (!coll) return [];
+  if (!isView(coll)) return [...coll.docs.values()];
+  const resolved = resolveView((n) => ctx.store.getCollection(ctx.db, n), coll);
+  const source = ctx.store.getCollection(ctx.db, resolved.source);
+  return runPipeline(source ? [...source.docs.values()] : [], resolved.pipeline, { now: new Date() });
+}
+
 function isNumericWrapper(value: unknown): boolean {
   const type = typeof value === 'object' && value !== null ? (value as { _bsontype?: unknown })._bsontype : undefined;
   return type === 'Int32' || type === 'Double' || type === 'Long';
 }
 
+/** `[{ $match }, { $group: { _id: <number or null>, <field>: { $sum: 1 } } }]`: a count, as drivers send it. */
 function countPipeline(pipeline: Doc[]): { filter: Doc; id: unknown; field: string } | null {
   if (pipeline.length !== 2) return null;
   const [match, group] = pipeline;
@@ -541,30 +714,41 @@ function countPipeline(pipeline: Doc[]): { filter: Doc; id: unknown; field: stri
   return { filter: match.$match, id, field };
 }
 
-/** Plain (non-change-stream) aggregation over one collection. */
-export async function aggregateCollection(ctx: CommandContext, name: string, pipeline: Doc[]): Promise<Doc> {
-  const coll = ctx.store.getCollection(ctx.db, name);
-  const first = pipeline[0];
+/**
+ * The drivers' countDocuments (`$match`, then a `$group` counting everything) on a collection, answered by an index
+ * alone when one can (see `Store.countByIndex`); null when the pipeline must run.
+ */
+function countedByIndex(ctx: CommandContext, name: string | null, pipeline: Doc[]): Doc[] | null {
   const counted = countPipeline(pipeline);
+  if (!counted || name === null || ctx.body.let !== undefined) return null;
+  const coll = ctx.store.getCollection(ctx.db, name);
+  if (coll && isView(coll)) return null;
+  if (effectiveCollation(ctx.body.collation, coll) !== null) return null;
+  const n = ctx.store.countByIndex(coll, counted.filter);
+  if (n === null) return null;
+  return n === 0 ? [] : [{ _id: counted.id, [counted.field]: n }];
+}
+
+/** Plain (non-change-stream) aggregation: a collection, a view or `aggregate: 1`; a final `$out`/`$merge` writes. */
+export async function aggregateCollection(ctx: CommandContext, name: string | null, pipeline: Doc[]): Promise<Doc> {
+  const counted = countedByIndex(ctx, name, pipeline);
   if (counted) {
-    // The drivers' countDocuments: `$match` then a `$group` counting everything. An index may answer it alone.
-    const n = ctx.store.countByIndex(coll, counted.filter);
-    if (n !== null) {
-      const docs = n === 0 ? [] : [{ _id: counted.id, [counted.field]: n }];
-      const cursorOpts = optionalDoc(ctx.body, 'cursor') ?? {};
-      return cursorReply(ctx, `${ctx.db}.${name}`, docs, cursorOpts.batchSize, false);
-    }
+    const cursorOpts = optionalDoc(ctx.body, 'cursor') ?? {};
+    return cursorReply(ctx, `${ctx.db}.${name ?? '$cmd.aggregate'}`, counted, cursorOpts.batchSize, false);
   }
-  let input: Doc[];
-  if (first && isDoc(first.$match)) {
-    input = (await findMatches(coll, ctx.store, first.$match)).docs;
-    pipeline = pipeline.slice(1);
-  } else {
-    input = coll ? [...coll.docs.values()] : [];
-  }
-  const docs = runPipeline(input, pipeline, { now: new Date() });
+  const vars = readLet(ctx.body.let, 'aggregate');
+  const last = pipeline[pipeline.length - 1];
+  const lastName = last ? Object.keys(last)[0] : undefined;
+  const writeStage = lastName === '$out' || lastName === '$merge' ? (last as Doc) : null;
+  const stages = writeStage ? pipeline.slice(0, -1) : pipeline;
+  const docs = await runAggregation(ctx, name, stages, ctx.body.collation, vars);
   const cursorOpts = optionalDoc(ctx.body, 'cursor') ?? {};
-  return cursorReply(ctx, `${ctx.db}.${name}`, docs, cursorOpts.batchSize, false);
+  const ns = `${ctx.db}.${name ?? '$cmd.aggregate'}`;
+  if (writeStage) {
+    writeAggregationOutput(ctx, writeStage, docs);
+    return cursorReply(ctx, ns, [], cursorOpts.batchSize, false);
+  }
+  return cursorReply(ctx, ns, docs, cursorOpts.batchSize, false);
 }
 
 /** `explain` of find/count/distinct: reports the plan and what it examined (the same stats mongod reports). */
@@ -606,3 +790,145 @@ export async function explain(ctx: CommandContext): Promise<Doc> {
 }
 
 export { errorFields };
+
+function outputNamespace(ctx: CommandContext, spec: unknown, stage: string): { db: string; coll: string } {
+  if (typeof spec === 'string') return { db: ctx.db, coll: spec };
+  if (isDoc(spec) && typeof spec.coll === 'string') {
+    return { db: typeof spec.db === 'string' ? spec.db : ctx.db, coll: spec.coll };
+  }
+  throw new MongoServerError(
+    9,
+    'FailedToParse',
+    `${stage} expects a string or an object with 'db' and 'coll' fields for its target namespace`,
+  );
+}
+
+/** The `on` fields of a document: the key `$merge` matches target documents by. */
+function mergeKey(doc: Doc, on: string[]): Doc {
+  const key: Doc = {};
+  for (const field of on) {
+    const values = getPathValues(doc, field);
+    if (values.length !== 1 || Array.isArray(values[0]) || values[0] === null) {
+      throw new MongoServerError(
+        51132,
+        'Location51132',
+        `$merge write error: 'on' field '${field}' cannot be missing, null or an array`,
+      );
+    }
+    key[field] = values[0];
+  }
+  return key;
+}
+
+/** Writes the result of a pipeline ending in `$out` (replace the target's documents) or `$merge`. */
+function writeAggregationOutput(ctx: CommandContext, stage: Doc, docs: Doc[]): void {
+  const isOut = '$out' in stage;
+  const spec = isOut ? stage.$out : stage.$merge;
+  const mergeSpec = !isOut && isDoc(spec) && 'into' in spec ? spec : null;
+  const target = outputNamespace(ctx, isOut ? spec : (mergeSpec?.into ?? spec), isOut ? '$out' : '$merge');
+  requireNotView(ctx.store.getCollection(target.db, target.coll));
+  if (isOut) {
+    const ids = new Set<string>();
+    const prepared = docs.map((d) => {
+      const doc = withIdFirst(d);
+      const key = canonicalKey(doc._id);
+      if (ids.has(key)) {
+        throw new MongoServerError(
+          11000,
+          'DuplicateKey',
+          `E11000 duplicate key error collection: ${target.db}.${target.coll} index: _id_`,
+        );
+      }
+      ids.add(key);
+      return doc;
+    });
+    write(ctx, (batch) => {
+      const coll = ctx.store.ensureCollection(batch, target.db, target.coll);
+      for (const old of [...coll.docs.values()]) ctx.store.delete(batch, coll, old);
+      for (const doc of prepared) ctx.store.insert(batch, coll, doc);
+    });
+    return;
+  }
+  const on = mergeSpec?.on === undefined ? ['_id'] : typeof mergeSpec.on === 'string' ? [mergeSpec.on] : mergeSpec.on;
+  if (!Array.isArray(on) || on.length === 0 || !on.every((f) => typeof f === 'string')) {
+    throw new MongoServerError(51186, 'Location51186', "$merge 'on' field must be a string or an array of strings");
+  }
+  const onFields = on;
+  const whenMatched: unknown = mergeSpec?.whenMatched ?? 'merge';
+  const whenNotMatched: unknown = mergeSpec?.whenNotMatched ?? 'insert';
+  if (!(Array.isArray(whenMatched) || (typeof whenMatched === 'string' && MERGE_WHEN_MATCHED.has(whenMatched)))) {
+    throw new MongoServerError(
+      2,
+      'BadValue',
+      `Enumeration value '${JSON.stringify(whenMatched)}' for field '$merge.whenMatched' is not a valid value.`,
+    );
+  }
+  if (!(typeof whenNotMatched === 'string' && MERGE_WHEN_NOT_MATCHED.has(whenNotMatched))) {
+    throw new MongoServerError(
+      2,
+      'BadValue',
+      `Enumeration value '${JSON.stringify(whenNotMatched)}' for field '$merge.whenNotMatched' is not a valid value.`,
+    );
+  }
+  const existing = ctx.store.getCollection(target.db, target.coll);
+  const byId = onFields.length === 1 && onFields[0] === '_id';
+  if (!byId && existing && !existing.indexes.some((i) => i.unique && sameFieldSet(i.fields, onFields))) {
+    throw new MongoServerError(51183, 'Location51183', 'Cannot find index to verify that join fields will be unique');
+  }
+  write(ctx, (batch) => {
+    const coll = ctx.store.ensureCollection(batch, target.db, target.coll);
+    for (const raw of docs) {
+      const doc = byId ? withIdFirst(raw) : raw;
+      const key = mergeKey(doc, onFields);
+      const current = byId ? coll.getById(key._id) : [...coll.docs.values()].find((d) => compileFilter(key)(d));
+      if (!current) {
+        if (whenNotMatched === 'discard') continue;
+        if (whenNotMatched === 'fail') {
+          throw new MongoServerError(
+            13113,
+            'MergeStageNoMatchingDocument',
+            '$merge could not find a matching document in the target collection for at least one document in the source collection',
+          );
+        }
+        ctx.store.insert(batch, coll, withIdFirst(doc));
+        continue;
+      }
+      if (whenMatched === 'keepExisting') continue;
+      if (whenMatched === 'fail') {
+        throw new MongoServerError(
+          11000,
+          'DuplicateKey',
+          `E11000 duplicate key error collection: ${coll.ns} index: _id_`,
+        );
+      }
+      let after: Doc;
+      if (Array.isArray(whenMatched)) {
+        const mergeVars = isDoc(mergeSpec?.let) ? mergeSpec.let : { new: '$$ROOT' };
+        const vars: Record<string, unknown> = {};
+        for (const [k, expr] of Object.entries(mergeVars)) vars[k] = evaluateExpression(expr, doc) ?? null;
+        after = applyUpdate(current, whenMatched as Doc[], {
+          isUpsertInsert: false,
+          now: new Date(),
+          clusterTime: ctx.store.clock.current,
+          vars,
+        }).doc;
+      } else if (whenMatched === 'replace') {
+        const { _id: _unused, ...rest } = doc;
+        after = { _id: current._id, ...rest };
+      } else {
+        after = { ...current, ...doc, _id: current._id };
+      }
+      after = withIdFirst(after);
+      checkSize(after);
+      const description = diffDocuments(current, after);
+      ctx.store.replace(batch, coll, current, after, whenMatched === 'replace' ? 'replace' : 'update', description);
+    }
+  });
+}
+
+const MERGE_WHEN_MATCHED = new Set(['replace', 'keepExisting', 'merge', 'fail']);
+const MERGE_WHEN_NOT_MATCHED = new Set(['insert', 'discard', 'fail']);
+
+function sameFieldSet(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((f) => b.includes(f));
+}

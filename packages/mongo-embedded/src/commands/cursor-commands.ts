@@ -29,14 +29,15 @@ export async function aggregate(ctx: CommandContext): Promise<Doc> {
     throw new MongoServerError(40602, 'Location40602', '$changeStream is only valid as the first stage in a pipeline');
   }
   if (changeStreamAt === 0) return openStream(ctx, target, stages);
-  if (typeof target !== 'string') {
+  if (typeof target === 'string') return aggregateCollection(ctx, target, stages);
+  if (toNumber(target) !== 1) {
     throw new MongoServerError(
-      115,
-      'CommandNotSupported',
-      'aggregate: 1 is only supported with a leading $changeStream stage',
+      14,
+      'TypeMismatch',
+      "Invalid command format: the 'aggregate' field must specify a collection name or 1",
     );
   }
-  return aggregateCollection(ctx, target, stages);
+  return aggregateCollection(ctx, null, stages);
 }
 
 async function openStream(ctx: CommandContext, target: unknown, stages: Doc[]): Promise<Doc> {

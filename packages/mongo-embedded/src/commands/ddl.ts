@@ -1,8 +1,19 @@
 import { Long } from 'bson';
-import { canonicalKey, compileFilter, MongoServerError, type Doc } from '../query/index.js';
-import { normaliseIndexSpec, validateNamespace, type Collection } from '../storage/store.js';
+import {
+  canonicalKey,
+  collationSpec,
+  compileFilter,
+  compilePipeline,
+  MongoServerError,
+  normaliseTextIndexSpec,
+  parseCollation,
+  textIndexOf,
+  type Doc,
+} from '../query/index.js';
+import { normaliseIndexSpec, validateNamespace, type Collection, type IndexSpec } from '../storage/store.js';
 import { write, type CommandContext } from './context.js';
 import { collectionName, cursorReply } from './crud.js';
+import { isView, requireNotView } from './query-options.js';
 import { isDoc, toBool } from './util.js';
 
 const CREATE_OPTIONS = new Set([
@@ -34,7 +45,37 @@ function createOptions(body: Doc, command: string): Doc {
     if (k === command || isGenericField(k)) continue;
     // Unknown options are ignored rather than refused: driver versions pass different extras through.
     if (!CREATE_OPTIONS.has(k)) continue;
-    if (k === 'viewOn' || k === 'timeseries' || k === 'encryptedFields') {
+    if (k === 'viewOn') {
+      if (typeof v !== 'string') {
+        throw new MongoServerError(
+          14,
+          'TypeMismatch',
+          "BSON field 'create.viewOn' is the wrong type, expected type 'string'",
+        );
+      }
+      if (v === '') throw new MongoServerError(2, 'BadValue', "'viewOn' cannot be empty");
+    }
+    if (k === 'pipeline') {
+      if (!Array.isArray(v) || !v.every(isDoc)) {
+        throw new MongoServerError(
+          14,
+          'TypeMismatch',
+          "BSON field 'create.pipeline' is the wrong type, expected type 'array'",
+        );
+      }
+      for (const stage of v) {
+        const stageName = Object.keys(stage)[0] ?? '';
+        if (stageName === '$out' || stageName === '$merge' || stageName === '$changeStream') {
+          throw new MongoServerError(
+            157,
+            'OptionNotSupportedOnView',
+            `${stageName} cannot be used in a view definition`,
+          );
+        }
+      }
+      compilePipeline(v);
+    }
+    if (k === 'timeseries' || k === 'encryptedFields') {
       throw new MongoServerError(
         115,
         'CommandNotSupported',
@@ -49,6 +90,11 @@ function createOptions(body: Doc, command: string): Doc {
       );
     }
     if (k === 'validator' && !isDoc(v)) throw new MongoServerError(14, 'TypeMismatch', "'validator' must be an object");
+    if (k === 'collation') {
+      const collation = parseCollation(v);
+      if (collation) options[k] = collationSpec(collation);
+      continue;
+    }
     options[k] = v;
   }
   return options;
@@ -82,6 +128,17 @@ export function isGenericField(name: string): boolean {
 export function create(ctx: CommandContext): Doc {
   const name = collectionName(ctx);
   const options = createOptions(ctx.body, 'create');
+  if ('pipeline' in options && !('viewOn' in options)) {
+    throw new MongoServerError(9, 'FailedToParse', "'pipeline' requires 'viewOn' to also be specified");
+  }
+  if ('viewOn' in options) {
+    for (const k of Object.keys(options)) {
+      if (k !== 'viewOn' && k !== 'pipeline' && k !== 'collation') {
+        throw new MongoServerError(72, 'InvalidOptions', `option '${k}' is not supported when creating a view`);
+      }
+    }
+    if (!('pipeline' in options)) options.pipeline = [];
+  }
   if (options.validator) compileFilter(options.validator as Doc);
   write(ctx, (batch) => ctx.store.createCollection(batch, ctx.db, name, options));
   return {};
@@ -138,7 +195,7 @@ export function collMod(ctx: CommandContext): Doc {
         );
       }
       if (v.enabled) options[k] = { enabled: true };
-      else delete options[k];
+      else Reflect.deleteProperty(options, k);
     } else if (k === 'validator') {
       if (!isDoc(v)) throw new MongoServerError(14, 'TypeMismatch', "'validator' must be an object");
       compileFilter(v);
@@ -156,19 +213,52 @@ export function collMod(ctx: CommandContext): Doc {
   return {};
 }
 
+/**
+ * Stores an index's collation as mongod lists it (every field filled in); the simple collation is no collation.
+ * An index without one inherits the collection's default collation.
+ */
+function withIndexCollation(spec: IndexSpec, collectionDefault: unknown): IndexSpec {
+  const raw = 'collation' in spec ? spec.collation : collectionDefault;
+  const collation = parseCollation(raw);
+  const { collation: _ignored, ...rest } = spec;
+  return collation ? { ...rest, collation: collationSpec(collation) } : rest;
+}
+
+/** mongod keeps at most one text index per collection (an identical re-creation is a no-op, not a conflict). */
+function checkOneTextIndex(coll: Collection | undefined, specs: IndexSpec[]): void {
+  const existing = coll?.indexes.map((i) => i.spec).filter((spec) => textIndexOf(spec)) ?? [];
+  for (const spec of specs) {
+    if (!textIndexOf(spec)) continue;
+    const other = existing.find((e) => e.name !== spec.name);
+    if (other) {
+      throw new MongoServerError(
+        85,
+        'IndexOptionsConflict',
+        `An equivalent index already exists with a different name and options. Requested index: ${JSON.stringify(spec)}, existing index: ${JSON.stringify(other)}`,
+      );
+    }
+    existing.push(spec);
+  }
+}
+
 export function createIndexes(ctx: CommandContext): Doc {
   const name = collectionName(ctx);
   const raw = ctx.body.indexes;
   if (!Array.isArray(raw) || raw.length === 0 || !raw.every(isDoc)) {
     throw new MongoServerError(2, 'BadValue', 'Must specify at least one index to create');
   }
-  const specs = raw.map(normaliseIndexSpec);
+  requireNotView(ctx.store.getCollection(ctx.db, name));
+  const defaultCollation = ctx.store.getCollection(ctx.db, name)?.options.collation;
+  const specs = raw.map((r) =>
+    withIndexCollation(normaliseTextIndexSpec(normaliseIndexSpec(r)) as IndexSpec, defaultCollation),
+  );
   for (const spec of specs) {
     if (spec.name === '_id_' && canonicalKey(spec.key) !== canonicalKey({ _id: 1 })) {
       throw new MongoServerError(86, 'IndexKeySpecsConflict', "The index name '_id_' is reserved for the _id index");
     }
     if (isDoc(spec.partialFilterExpression)) compileFilter(spec.partialFilterExpression);
   }
+  checkOneTextIndex(ctx.store.getCollection(ctx.db, name), specs);
   return write(ctx, (batch) => {
     const existed = ctx.store.getCollection(ctx.db, name);
     const coll = existed ?? ctx.store.ensureCollection(batch, ctx.db, name);
@@ -187,6 +277,7 @@ export function createIndexes(ctx: CommandContext): Doc {
 export function listIndexes(ctx: CommandContext): Doc {
   const name = collectionName(ctx);
   const coll = requireCollection(ctx, name);
+  requireNotView(coll);
   const cursor = isDoc(ctx.body.cursor) ? ctx.body.cursor : {};
   return cursorReply(
     ctx,
@@ -200,6 +291,7 @@ export function listIndexes(ctx: CommandContext): Doc {
 export function dropIndexes(ctx: CommandContext): Doc {
   const name = collectionName(ctx);
   const coll = requireCollection(ctx, name);
+  requireNotView(coll);
   const which = ctx.body.index;
   const nIndexesWas = coll.indexes.length;
   let names: string[];
@@ -234,15 +326,18 @@ export function listCollections(ctx: CommandContext): Doc {
   const matcher = compileFilter(filter);
   const entries: Doc[] = [];
   for (const c of ctx.store.collections(ctx.db)) {
-    const full: Doc = {
-      name: c.name,
-      type: 'collection',
-      options: { ...c.options },
-      info: { readOnly: false, uuid: c.uuid },
-      idIndex: { v: 2, key: { _id: 1 }, name: '_id_' },
-    };
+    const view = isView(c);
+    const full: Doc = view
+      ? { name: c.name, type: 'view', options: { ...c.options }, info: { readOnly: true } }
+      : {
+          name: c.name,
+          type: 'collection',
+          options: { ...c.options },
+          info: { readOnly: false, uuid: c.uuid },
+          idIndex: { v: 2, key: { _id: 1 }, name: '_id_' },
+        };
     if (!matcher(full)) continue;
-    entries.push(nameOnly ? { name: c.name, type: 'collection' } : full);
+    entries.push(nameOnly ? { name: c.name, type: full.type } : full);
   }
   entries.sort((a, b) => String(a.name).localeCompare(String(b.name)));
   const cursor = isDoc(ctx.body.cursor) ? ctx.body.cursor : {};
@@ -254,14 +349,23 @@ function approximateSize(coll: Collection): number {
   return coll.docs.size * 256;
 }
 
+/**
+ * The databases every replica-set member has (server metadata, sessions, the oplog), which mongod lists even before
+ * anyone writes to them; their own size stands for that internal data, which the engine keeps elsewhere.
+ */
+const INTERNAL_DATABASES = ['admin', 'config', 'local'];
+const INTERNAL_DATABASE_BYTES = 8192;
+
 export function listDatabases(ctx: CommandContext): Doc {
   const filter = isDoc(ctx.body.filter) ? ctx.body.filter : {};
   const matcher = compileFilter(filter);
   const nameOnly = toBool(ctx.body.nameOnly);
   const databases: Doc[] = [];
   let totalSize = 0;
-  for (const name of ctx.store.databaseNames().sort()) {
-    const sizeOnDisk = ctx.store.collections(name).reduce((n, c) => n + approximateSize(c), 0) + 4096;
+  const names = new Set([...ctx.store.databaseNames(), ...INTERNAL_DATABASES]);
+  for (const name of [...names].sort()) {
+    const internal = INTERNAL_DATABASES.includes(name) ? INTERNAL_DATABASE_BYTES : 4096;
+    const sizeOnDisk = ctx.store.collections(name).reduce((n, c) => n + approximateSize(c), 0) + internal;
     const entry: Doc = { name, sizeOnDisk: Long.fromNumber(sizeOnDisk), empty: false };
     if (!matcher(entry)) continue;
     totalSize += sizeOnDisk;
@@ -292,24 +396,5 @@ export function dbStats(ctx: CommandContext): Doc {
     indexSize: 0,
     totalSize: dataSize,
     scaleFactor: 1,
-  };
-}
-
-export function collStats(ctx: CommandContext): Doc {
-  const name = collectionName(ctx);
-  const coll = requireCollection(ctx, name);
-  const size = approximateSize(coll);
-  const indexSizes: Doc = {};
-  for (const i of coll.indexes) indexSizes[i.name] = i.size * 32;
-  return {
-    ns: coll.ns,
-    count: coll.docs.size,
-    size,
-    avgObjSize: coll.docs.size > 0 ? size / coll.docs.size : 0,
-    storageSize: size,
-    nindexes: coll.indexes.length,
-    totalIndexSize: coll.indexes.reduce((n, i) => n + i.size * 32, 0),
-    indexSizes,
-    capped: false,
   };
 }

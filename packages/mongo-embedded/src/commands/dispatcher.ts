@@ -1,6 +1,6 @@
 import { Binary, Long } from 'bson';
 import { MongoServerError, type Doc } from '../query/index.js';
-import type { Store } from '../storage/store.js';
+import { writeConflict, type Store } from '../storage/store.js';
 import { CLOSE_CONNECTION, type ConnectionContext } from '../wire/connection.js';
 import { MAX_COMMAND_BODY_SIZE } from '../wire/protocol.js';
 import * as admin from './admin.js';
@@ -10,7 +10,9 @@ import { CursorManager, type OpenChangeStream } from './cursors.js';
 import * as crud from './crud.js';
 import * as ddl from './ddl.js';
 import { FailPoints } from './failpoints.js';
-import { errorFields, illegal, isDoc, toBool } from './util.js';
+import * as stats from './stats.js';
+import { BlockedByTransaction, sessionKey, TransactionManager } from './transactions.js';
+import { errorFields, isDoc, toBool } from './util.js';
 
 const HANDLERS: Record<string, CommandHandler> = {
   hello: admin.hello,
@@ -27,7 +29,10 @@ const HANDLERS: Record<string, CommandHandler> = {
   whatsmyuri: admin.whatsmyuri,
   connectionStatus: admin.connectionStatus,
   getLog: admin.getLog,
-  endSessions: admin.ok,
+  endSessions: (ctx) => {
+    ctx.transactions.endSessions(ctx.body.endSessions);
+    return {};
+  },
   killAllSessions: admin.ok,
   killSessions: admin.ok,
   refreshSessions: admin.ok,
@@ -40,10 +45,23 @@ const HANDLERS: Record<string, CommandHandler> = {
   find: crud.find,
   getMore,
   killCursors,
-  aggregate,
+  aggregate: (ctx) => {
+    const pipeline = ctx.body.pipeline;
+    const first: unknown = Array.isArray(pipeline) ? pipeline[0] : undefined;
+    if (ctx.body.explain !== undefined && toBool(ctx.body.explain)) return stats.explainAggregate(ctx, ctx.body, true);
+    if (isDoc(first) && '$collStats' in first && typeof ctx.body.aggregate === 'string') {
+      return stats.collStatsAggregate(ctx, ctx.body.aggregate, pipeline as Doc[]);
+    }
+    return aggregate(ctx);
+  },
   count: crud.count,
   distinct: crud.distinct,
-  explain: crud.explain,
+  explain: (ctx) => {
+    const inner = ctx.body.explain;
+    if (isDoc(inner) && Object.keys(inner)[0] === 'aggregate')
+      return stats.explainAggregate(ctx, inner, ctx.body.verbosity);
+    return crud.explain(ctx);
+  },
   create: ddl.create,
   drop: ddl.drop,
   dropDatabase: ddl.dropDatabase,
@@ -56,12 +74,13 @@ const HANDLERS: Record<string, CommandHandler> = {
   listCollections: ddl.listCollections,
   listDatabases: ddl.listDatabases,
   dbStats: ddl.dbStats,
-  collStats: ddl.collStats,
+  collStats: stats.collStats,
+  replSetGetConfig: stats.replSetGetConfig,
   commitTransaction: () => {
-    throw illegal('transactions are not supported by the embedded engine');
+    throw new MongoServerError(125, 'CommandFailed', 'commitTransaction must be run within a transaction');
   },
   abortTransaction: () => {
-    throw illegal('transactions are not supported by the embedded engine');
+    throw new MongoServerError(125, 'CommandFailed', 'abortTransaction must be run within a transaction');
   },
 };
 
@@ -84,22 +103,19 @@ export interface DispatcherOptions {
 /** The (unsigned) $clusterTime signature: the same on every reply, so built once (replies are only serialized). */
 const SIGNATURE: Doc = Object.freeze({ hash: new Binary(Buffer.alloc(20), 0), keyId: Long.ZERO });
 
-function sessionKey(lsid: unknown): string | null {
-  if (!isDoc(lsid)) return null;
-  const id = lsid.id;
-  if (id instanceof Binary) return id.toString('hex');
-  return null;
-}
-
 /** Routes requests to command handlers and wraps every reply in the envelope (ok, operationTime, $clusterTime). */
 export class Dispatcher {
   readonly cursors = new CursorManager();
   readonly failPoints = new FailPoints();
+  private readonly opcounters = new stats.OpCounters();
   private readonly retries = new Map<string, RetryEntry>();
   private readonly connections = new Map<number, ConnectionState>();
+  private readonly transactions: TransactionManager;
   private shuttingDown = false;
 
-  constructor(private readonly options: DispatcherOptions) {}
+  constructor(private readonly options: DispatcherOptions) {
+    this.transactions = new TransactionManager(options.store);
+  }
 
   /** Forgets per-connection state when a client disconnects. */
   connectionClosed(connectionId: number): void {
@@ -108,6 +124,7 @@ export class Dispatcher {
 
   close(): void {
     this.cursors.closeAll();
+    this.transactions.close();
   }
 
   /**
@@ -119,6 +136,7 @@ export class Dispatcher {
   beginShutdown(): void {
     this.shuttingDown = true;
     this.cursors.closeAll();
+    this.transactions.close();
   }
 
   /** Handles one request; never throws for command-level problems. */
@@ -132,6 +150,8 @@ export class Dispatcher {
       store: this.options.store,
       cursors: this.cursors,
       failPoints: this.failPoints,
+      opcounters: this.opcounters,
+      transactions: this.transactions,
       info: this.options.info,
       openChangeStream: this.options.openChangeStream,
       body,
@@ -146,6 +166,7 @@ export class Dispatcher {
       durable: [],
     };
     if (this.shuttingDown) return { ok: 0, ...errorFields(shutdownInProgress()), ...this.times() };
+    this.opcounters.record(name, body);
     let extra: Doc = {};
     try {
       if (conn.request.bodySize > MAX_COMMAND_BODY_SIZE) {
@@ -155,7 +176,8 @@ export class Dispatcher {
           `BSONObj size: ${conn.request.bodySize} is invalid. Size must be between 0 and 16793600(16MB)`,
         );
       }
-      const isRetryableWrite = RETRYABLE_WRITES.has(name) && ctx.session.txnNumber !== undefined;
+      const inTransaction = body.autocommit !== undefined || body.startTransaction !== undefined;
+      const isRetryableWrite = RETRYABLE_WRITES.has(name) && ctx.session.txnNumber !== undefined && !inTransaction;
       const action =
         name === 'configureFailPoint' ? null : this.failPoints.failCommand(name, connState.appName, isRetryableWrite);
       if (action) {
@@ -172,20 +194,19 @@ export class Dispatcher {
         }
         if (action.writeConcernError) extra = { writeConcernError: action.writeConcernError };
       }
-      if (toBool(body.startTransaction) || body.autocommit === false) {
-        throw illegal('transactions are not supported by the embedded engine');
-      }
-      const payload = isRetryableWrite ? await this.runRetryable(ctx) : await this.run(ctx);
+      let payload: Doc;
+      if (inTransaction) payload = await this.runInTransaction(ctx);
+      else payload = isRetryableWrite ? await this.runRetryable(ctx) : await this.run(ctx);
       await Promise.all(ctx.durable);
       // A change stream sees a write no later than its writer: the getMores this commit woke answer in microtasks,
       // and the acknowledgement waits for the event loop's next check phase, so their replies go out first.
       if (ctx.durable.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      if (this.shuttingDown && name === 'getMore') throw interruptedAtShutdown();
+      if (this.isShuttingDown() && name === 'getMore') throw interruptedAtShutdown();
       return { ...payload, ...extra, ok: 1, ...this.times() };
     } catch (caught) {
       await Promise.allSettled(ctx.durable);
       // A getMore cut short by the shutdown (its cursor was killed) reports why, as mongod does.
-      const err = this.shuttingDown && name === 'getMore' ? interruptedAtShutdown() : caught;
+      const err = this.isShuttingDown() && name === 'getMore' ? interruptedAtShutdown() : caught;
       if (err instanceof MongoServerError) return { ok: 0, ...errorFields(err), ...this.times() };
       this.options.logger.error(`command ${name} failed: ${(err as Error).stack ?? String(err)}`);
       return {
@@ -196,6 +217,11 @@ export class Dispatcher {
         ...this.times(),
       };
     }
+  }
+
+  /** Read through a method: shutdown may begin while a command awaits, which a narrowed field would hide. */
+  private isShuttingDown(): boolean {
+    return this.shuttingDown;
   }
 
   private times(): Doc {
@@ -215,7 +241,48 @@ export class Dispatcher {
     }
     const handler = Object.prototype.hasOwnProperty.call(HANDLERS, ctx.name) ? HANDLERS[ctx.name] : undefined;
     if (!handler) throw new MongoServerError(59, 'CommandNotFound', `no such command: '${ctx.name}'`);
-    return handler(ctx);
+    for (;;) {
+      try {
+        return await handler(ctx);
+      } catch (err) {
+        // It changed nothing yet: wait for the transaction that holds its document, then run it again.
+        if (!(err instanceof BlockedByTransaction)) throw err;
+        await err.ended;
+      }
+    }
+  }
+
+  /**
+   * A command of a multi-document transaction: it reads and writes the transaction's view, an error aborts the
+   * transaction (as in mongod), and commitTransaction applies the writes as one journalled batch.
+   */
+  private async runInTransaction(ctx: CommandContext): Promise<Doc> {
+    const txn = this.transactions.enter(ctx.name, ctx.body);
+    if (ctx.name === 'commitTransaction') {
+      if (txn.state === 'committed') {
+        await txn.committed;
+        return {};
+      }
+      return this.transactions.commit(txn, (durable) => ctx.durable.push(durable));
+    }
+    if (ctx.name === 'abortTransaction') {
+      this.transactions.abort(txn, null);
+      return {};
+    }
+    try {
+      refuseInTransaction(ctx);
+      const payload = await this.run({ ...ctx, store: txn.view, session: {} });
+      const writeErrors = payload.writeErrors;
+      if (Array.isArray(writeErrors) && writeErrors.length > 0) {
+        this.transactions.abort(txn, null);
+        // mongod reports a conflict inside a transaction as the command's error, labelled for a retry.
+        if (writeErrors.some((e) => isDoc(e) && e.code === 112)) throw writeConflict();
+      }
+      return payload;
+    } catch (err) {
+      this.transactions.abort(txn, null);
+      throw err;
+    }
   }
 
   /**
@@ -251,6 +318,23 @@ export class Dispatcher {
       if (this.retries.get(key) === entry) this.retries.delete(key);
     });
     return outcome;
+  }
+}
+
+/** Stages that write or watch, which mongod refuses inside a transaction. */
+const STAGES_REFUSED_IN_TRANSACTION = ['$out', '$merge', '$changeStream'];
+
+function refuseInTransaction(ctx: CommandContext): void {
+  if (ctx.name !== 'aggregate' || !Array.isArray(ctx.body.pipeline)) return;
+  for (const stage of ctx.body.pipeline) {
+    const stageName = isDoc(stage) ? Object.keys(stage)[0] : undefined;
+    if (stageName !== undefined && STAGES_REFUSED_IN_TRANSACTION.includes(stageName)) {
+      throw new MongoServerError(
+        263,
+        'OperationNotSupportedInTransaction',
+        `${stageName} cannot be used in a transaction`,
+      );
+    }
   }
 }
 

@@ -65,30 +65,6 @@ describe('retryable writes', () => {
       await client.close();
     }
   });
-
-  it('refuses transactions with IllegalOperation', async () => {
-    const db = freshDb();
-    const session = h.client.startSession();
-    try {
-      session.startTransaction();
-      // Like a mongod without transaction support: code 20, which the driver wraps for write operations.
-      const err = await db
-        .collection('c')
-        .insertOne({ a: 1 }, { session })
-        .catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(MongoServerError);
-      const original = (err as MongoServerError & { originalError?: MongoServerError }).originalError ?? err;
-      expect(original).toMatchObject({
-        code: 20,
-        codeName: 'IllegalOperation',
-        message: 'transactions are not supported by the embedded engine',
-      });
-      await session.abortTransaction().catch(() => undefined);
-    } finally {
-      await session.endSession();
-    }
-    expect(await db.collection('c').countDocuments()).toBe(0);
-  });
 });
 
 describe('failCommand', () => {

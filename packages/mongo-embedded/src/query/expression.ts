@@ -1,6 +1,7 @@
 import { Decimal128, Double, Int32, Long, ObjectId } from 'bson';
 import { location, MongoServerError, type Doc } from './errors.js';
 import { arith, type ArithOp } from './numeric.js';
+import type { TextScores } from './text.js';
 import {
   bsonTypeName,
   canonicalKey,
@@ -23,12 +24,15 @@ export interface ExpressionOptions {
   now?: Date;
   /** User variables ($let, $map...), without the `$$` prefix. */
   vars?: Record<string, unknown>;
+  /** Scores of the `$text` query that selected the documents, for `{ $meta: 'textScore' }`. */
+  textScores?: TextScores;
 }
 
 interface Ctx {
   root: unknown;
   vars: Map<string, unknown>;
   now: Date;
+  textScores?: TextScores | undefined;
 }
 
 /**
@@ -42,7 +46,7 @@ export function evaluateExpression(expr: unknown, doc: Doc, options: ExpressionO
   }
   const vars = new Map<string, unknown>([['CURRENT', doc]]);
   if (options.vars) for (const [k, v] of Object.entries(options.vars)) vars.set(k, v);
-  return evaluate(expr, { root: doc, vars, now: options.now ?? new Date() });
+  return evaluate(expr, { root: doc, vars, now: options.now ?? new Date(), textScores: options.textScores });
 }
 
 /** MongoDB truthiness: false, null, missing and numeric zero are false; everything else is true. */
@@ -409,7 +413,7 @@ function formatDate(date: Date, format: string, offsetMinutes: number): string {
   const d = new Date(date.getTime() + offsetMinutes * 60000);
   let out = '';
   for (let i = 0; i < format.length; i++) {
-    const c = format[i];
+    const c = format.charAt(i);
     if (c !== '%') {
       out += c;
       continue;
@@ -479,6 +483,55 @@ function parseTimezone(tz: unknown): number {
 function objectArg(name: string, arg: unknown): Doc {
   if (!isPlainObject(arg)) throw location(40517, `${name} only supports an object as its argument`);
   return arg;
+}
+
+/** `$meta` names mongod knows besides textScore. */
+const META_NAMES = new Set([
+  'randVal',
+  'searchScore',
+  'searchHighlights',
+  'geoNearDistance',
+  'geoNearPoint',
+  'recordId',
+  'indexKey',
+  'sortKey',
+  'searchScoreDetails',
+  'searchSequenceToken',
+  'vectorSearchScore',
+]);
+
+/** `$setField` / `$unsetField`: the field name must be a constant string; `$$REMOVE` as value removes it. */
+function setFieldOperator(name: '$setField' | '$unsetField', arg: unknown, ctx: Ctx): unknown {
+  if (!isPlainObject(arg)) throw location(4161100, `${name} only supports an object as its argument`);
+  const allowed = name === '$setField' ? ['field', 'input', 'value'] : ['field', 'input'];
+  for (const k of Object.keys(arg)) {
+    if (!allowed.includes(k)) throw location(4161101, `${name} found an unknown argument: ${k}`);
+  }
+  for (const k of allowed) if (!(k in arg)) throw location(4161102, `${name} requires '${k}' to be specified`);
+  let field = arg.field;
+  if (isPlainObject(field) && Object.keys(field).length === 1 && '$const' in field) field = field.$const;
+  if (isPlainObject(field) && Object.keys(field).length === 1 && '$literal' in field) field = field.$literal;
+  if (typeof field !== 'string') {
+    throw location(4161106, `${name} requires 'field' to evaluate to type String, but got ${typeName(field)}`);
+  }
+  if (field.startsWith('$'))
+    throw location(4161108, `A string that starts with '$' is not allowed in ${name}'s field: ${field}`);
+  const input = evaluate(arg.input, ctx);
+  if (isNullish(input)) return null;
+  if (!isPlainObject(input)) {
+    throw location(4161105, `${name} requires 'input' to evaluate to type Object, but got ${typeName(input)}`);
+  }
+  const value = name === '$setField' ? evaluate(arg.value, ctx) : undefined;
+  const out: Doc = {};
+  let placed = false;
+  for (const [k, v] of Object.entries(input)) {
+    if (k === field) {
+      placed = true;
+      if (value !== undefined) out[k] = value;
+    } else out[k] = v;
+  }
+  if (!placed && value !== undefined) out[field] = value;
+  return out;
 }
 
 function withVars(ctx: Ctx, bindings: Record<string, unknown>): Ctx {
@@ -897,6 +950,21 @@ const OPERATORS: Record<string, OpImpl> = {
     if (!isPlainObject(input)) return undefined;
     return input[field];
   },
+  $setField: (arg, ctx) => setFieldOperator('$setField', arg, ctx),
+  $meta: (arg, ctx) => {
+    if (arg === 'textScore') {
+      const score = ctx.textScores?.get(ctx.root as Doc);
+      if (score === undefined) {
+        throw location(40218, 'query requires text score metadata, but it is not available');
+      }
+      return new Double(score);
+    }
+    if (typeof arg === 'string' && META_NAMES.has(arg)) {
+      throw new MongoServerError(115, 'CommandNotSupported', `$meta '${arg}' is not supported by this engine`);
+    }
+    throw location(17308, `Unsupported argument to $meta: ${typeof arg === 'string' ? arg : typeName(arg)}`);
+  },
+  $unsetField: (arg, ctx) => setFieldOperator('$unsetField', arg, ctx),
   $objectToArray: (arg, ctx) => {
     const v = unaryArg(arg, ctx, '$objectToArray');
     if (isNullish(v)) return null;

@@ -1,6 +1,8 @@
 import { BSONRegExp } from 'bson';
 import { badValue, MongoServerError, type Doc } from './errors.js';
+import { withCollation, type Collation } from './collation.js';
 import { evaluateExpression, isTruthy } from './expression.js';
+import { compileTextQuery, type TextIndex, type TextScores } from './text.js';
 import { splitPath, visitPath } from './path.js';
 import {
   bsonTypeName,
@@ -27,10 +29,41 @@ const alwaysTrue: DocPred = () => true;
  * Compiles a MongoDB query filter into a predicate, once, so evaluating it per document is cheap.
  * Throws MongoServerError (code 2 BadValue, ...) for malformed filters, as the server does.
  */
-export function compileFilter(filter: Doc): (doc: Doc) => boolean {
+export function compileFilter(filter: Doc, options?: FilterOptions): (doc: Doc) => boolean {
   if (!isPlainObject(filter)) throw badValue('query filter must be an object');
-  return compileDocument(filter);
+  if (!options?.collation && !options?.vars && !options?.text) return compileDocument(filter);
+  const previous = compiling;
+  compiling = { collation: options.collation ?? null, vars: options.vars, text: options.text, textSeen: false };
+  let pred: DocPred;
+  try {
+    pred = compileDocument(filter);
+  } finally {
+    compiling = previous;
+  }
+  const collation = options.collation ?? null;
+  return collation ? (doc) => withCollation(collation, () => pred(doc)) : pred;
 }
+
+/** Options that change what a filter means. */
+export interface FilterOptions {
+  /** String comparison for equality, ranges, `$in` and `$expr` (null: simple binary order). */
+  collation?: Collation | null;
+  /** `let` variables visible to `$expr` as `$$name`. */
+  vars?: Record<string, unknown> | undefined;
+  /** The collection's text index and where to record scores, for `$text`. */
+  text?: { index: TextIndex; scores: TextScores } | undefined;
+}
+
+/** The options of the compileFilter call in progress (compilation is synchronous). */
+let compiling: {
+  collation: Collation | null;
+  vars: Record<string, unknown> | undefined;
+  text?: { index: TextIndex; scores: TextScores } | undefined;
+  textSeen?: boolean;
+} = {
+  collation: null,
+  vars: undefined,
+};
 
 function compileDocument(filter: Doc): DocPred {
   const preds: DocPred[] = [];
@@ -89,6 +122,8 @@ function compileTopLevelOperator(op: string, value: unknown): DocPred | null {
     case '$expr': {
       // Validate operator names eagerly so a bad $expr fails at parse time like on the server.
       evaluateExpression(value, {}, { validateOnly: true });
+      const vars = compiling.vars;
+      if (vars) return (doc) => isTruthy(evaluateExpression(value, doc, { vars }));
       return (doc) => isTruthy(evaluateExpression(value, doc));
     }
     case '$comment':
@@ -99,7 +134,13 @@ function compileTopLevelOperator(op: string, value: unknown): DocPred | null {
       return () => false;
     case '$where':
       throw new MongoServerError(2, 'BadValue', '$where is not supported by this engine');
-    case '$text':
+    case '$text': {
+      const text = compiling.text;
+      if (!text) throw new MongoServerError(27, 'IndexNotFound', 'text index required for $text query');
+      if (compiling.textSeen) throw badValue('Too many text expressions');
+      compiling.textSeen = true;
+      return compileTextQuery(value, text.index, text.scores);
+    }
     case '$jsonSchema':
     case '$sampleRate':
       throw new MongoServerError(115, 'CommandNotSupported', `${op} is not supported by this engine`);
@@ -147,9 +188,9 @@ function pathPred(parts: readonly string[], leaf: ValuePred, expand: boolean): D
 }
 
 function valuePathPred(root: unknown, parts: readonly string[], leaf: ValuePred, expand: boolean): boolean {
-  let reached = false;
+  const seen = { reached: false };
   const hit = visitPath(root, parts, 0, (v) => {
-    reached = true;
+    seen.reached = true;
     if (expand && isArray(v)) {
       if (leaf(v)) return true;
       for (const el of v) if (leaf(el)) return true;
@@ -158,7 +199,7 @@ function valuePathPred(root: unknown, parts: readonly string[], leaf: ValuePred,
     return leaf(v);
   });
   if (hit) return true;
-  return reached ? false : leaf(undefined);
+  return seen.reached ? false : leaf(undefined);
 }
 
 function compileFieldCondition(path: string, cond: unknown): DocPred {
@@ -266,6 +307,7 @@ function equalityLeaf(q: unknown): ValuePred {
   if (rq === Rank.null) return (v) => v === undefined || v === null;
   switch (typeof q) {
     case 'string':
+      if (compiling.collation) return (v) => v === q || (rankOf(v) === Rank.string && compareValues(v, q) === 0);
       return (v) =>
         v === q || (typeof v === 'object' && v !== null && rankOf(v) === Rank.string && compareValues(v, q) === 0);
     case 'boolean':
@@ -317,7 +359,7 @@ function inLeaf(list: unknown[]): ValuePred {
   }
   const matchesNull = values.some((v) => v === null || v === undefined);
   let valuePred: ValuePred;
-  if (values.length > 8) {
+  if (values.length > 8 && !compiling.collation) {
     // Large lists: one canonical key per candidate instead of comparing with every entry.
     const keys = new Set(values.map(canonicalKey));
     valuePred = (v) => (v === undefined ? matchesNull : keys.has(canonicalKey(v)));

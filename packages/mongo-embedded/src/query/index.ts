@@ -4,12 +4,23 @@
  * Pure functions, no I/O.
  */
 export { MongoServerError, type Doc } from './errors.js';
-export { bsonTypeName, canonicalKey, compareValues, isPlainObject, valuesEqual, valuesIdentical } from './values.js';
-export { compileFilter, fieldBounds, upsertSeed, type Bound, type FieldBounds } from './filter.js';
+export {
+  bsonTypeName,
+  canonicalKey,
+  compareValues,
+  isPlainObject,
+  Rank,
+  rankOf,
+  valuesEqual,
+  valuesIdentical,
+} from './values.js';
+export { compileFilter, fieldBounds, upsertSeed, type Bound, type FieldBounds, type FilterOptions } from './filter.js';
+export { collationSpec, parseCollation, sameCollation, withCollation, type Collation } from './collation.js';
 export {
   applyUpdate,
   diffDocuments,
   isReplacement,
+  validateArrayFilters,
   type UpdateDescription,
   type UpdateOptions,
   type UpdateResult,
@@ -19,3 +30,11 @@ export { compileSort, sortDocuments } from './sort.js';
 export { compilePipeline, runPipeline, type PipelineContext } from './pipeline.js';
 export { evaluateExpression, type ExpressionOptions } from './expression.js';
 export { getIndexKeyValues, getPathValues } from './path.js';
+export {
+  compileTextQuery,
+  hasTextQuery,
+  normaliseTextIndexSpec,
+  textIndexOf,
+  type TextIndex,
+  type TextScores,
+} from './text.js';

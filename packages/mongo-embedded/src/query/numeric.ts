@@ -86,7 +86,8 @@ function decimalArith(op: ArithOp, a: DecimalValue, b: DecimalValue): DecimalVal
     case 'divide': {
       if (b.coeff === 0n) {
         if (a.coeff === 0n) return { special: 'nan', coeff: 0n, exp: 0 };
-        return { special: a.coeff > 0n === b.coeff > 0n ? 'inf' : '-inf', coeff: 0n, exp: 0 };
+        // A zero divisor carries no sign here, so the dividend's sign decides (IEEE with +0).
+        return { special: a.coeff > 0n ? 'inf' : '-inf', coeff: 0n, exp: 0 };
       }
       // 40 extra digits, then Decimal128 rounds to 34 significant digits.
       const scale = 40 + Math.max(0, String(b.coeff).length - String(a.coeff).length);

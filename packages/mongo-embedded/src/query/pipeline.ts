@@ -1,7 +1,10 @@
 import { Int32, type Timestamp } from 'bson';
-import { badValue, location, MongoServerError, type Doc } from './errors.js';
+import { badValue, failedToParse, location, MongoServerError, type Doc } from './errors.js';
 import { avgValues, evaluateExpression, maxValue, minValue, sumValues, type ExpressionOptions } from './expression.js';
+import { withCollation, type Collation } from './collation.js';
 import { compileFilter } from './filter.js';
+import { getIndexKeyValues, getPathValues } from './path.js';
+import { hasTextQuery, type TextScores } from './text.js';
 import { compileProjectionMode } from './projection.js';
 import { compileSort, parseSort, sortDocuments } from './sort.js';
 import { bsonTypeName, canonicalKey, isNumber, isPlainObject, toDouble, isArray } from './values.js';
@@ -10,13 +13,24 @@ import { bsonTypeName, canonicalKey, isNumber, isPlainObject, toDouble, isArray 
 export interface PipelineContext {
   now?: Date;
   clusterTime?: Timestamp;
+  /** `let` variables, visible as `$$name` in every expression (and in `$lookup` sub-pipelines). */
+  vars?: Record<string, unknown>;
+  /** The command's collation: string comparisons in `$match`, `$sort`, `$lookup` and expressions. */
+  collation?: Collation | null;
+  /** Scores of a leading `$text` match, for `{ $meta: 'textScore' }` in later stages. */
+  textScores?: TextScores;
+  /** The documents of a collection (or view) of the same database, for `$lookup`; `[]` when it does not exist. */
+  resolveCollection?: (name: string) => Doc[];
 }
 
 type Stage = (docs: Doc[]) => Doc[];
 
 function exprOptions(ctx: PipelineContext): ExpressionOptions {
   const opts: ExpressionOptions = { now: ctx.now ?? new Date() };
-  if (ctx.clusterTime) opts.vars = { CLUSTER_TIME: ctx.clusterTime };
+  if (ctx.clusterTime || ctx.vars) {
+    opts.vars = { ...(ctx.vars ?? {}), ...(ctx.clusterTime ? { CLUSTER_TIME: ctx.clusterTime } : {}) };
+  }
+  if (ctx.textScores) opts.textScores = ctx.textScores;
   return opts;
 }
 
@@ -31,7 +45,7 @@ function setField(doc: Doc, parts: readonly string[], i: number, value: unknown)
   const out: Doc = { ...doc };
   const key = parts[i] as string;
   if (i === parts.length - 1) {
-    if (value === undefined) delete out[key];
+    if (value === undefined) Reflect.deleteProperty(out, key);
     else out[key] = value;
     return out;
   }
@@ -97,7 +111,7 @@ function compileNestedAddFields(spec: Doc, opts: ExpressionOptions): (sub: Doc, 
       } else {
         const v = evaluateExpression(expr, root ?? sub, opts);
         out = { ...out };
-        if (v === undefined) delete out[k];
+        if (v === undefined) Reflect.deleteProperty(out, k);
         else out[k] = v;
       }
     }
@@ -147,6 +161,7 @@ function compileGroup(spec: unknown, ctx: PipelineContext): Stage {
   if (!isPlainObject(spec)) throw location(15947, "a group's fields must be specified in an object");
   if (!('_id' in spec)) throw location(15955, 'a group specification must include an _id');
   const opts = exprOptions(ctx);
+  const collation = ctx.collation ?? null;
   const idExpr = spec._id;
   evaluateExpression(idExpr, {}, { validateOnly: true });
   const fields: { name: string; op: string; expr: unknown }[] = [];
@@ -169,7 +184,8 @@ function compileGroup(spec: unknown, ctx: PipelineContext): Stage {
     for (const doc of docs) {
       let id = evaluateExpression(idExpr, doc, opts);
       if (id === undefined) id = null;
-      const key = canonicalKey(id);
+      // Under a collation, strings it considers equal form one group (the first one met names it).
+      const key = collation && typeof id === 'string' ? `c:${collation.key(id)}` : canonicalKey(id);
       let g = groups.get(key);
       if (!g) {
         g = { id, values: fields.map(() => []) };
@@ -282,12 +298,22 @@ function compileStage(spec: Doc, ctx: PipelineContext): Stage {
   switch (name) {
     case '$match': {
       if (!isPlainObject(arg)) throw location(15959, 'the match filter must be an expression in an object');
-      const pred = compileFilter(arg);
+      if (hasTextQuery(arg)) throw location(17313, '$match with $text is only allowed as the first pipeline stage');
+      const pred = compileFilter(arg, { collation: ctx.collation ?? null, vars: ctx.vars });
       return (docs) => docs.filter(pred);
     }
+    case '$lookup':
+      return compileLookup(arg, ctx);
+    case '$facet':
+      return compileFacet(arg, ctx);
+    case '$documents':
+      throw location(40602, '$documents is only valid as the first stage in a pipeline');
+    case '$out':
+    case '$merge':
+      throw location(40601, `${name} can only be the final stage in the pipeline`);
     case '$project':
       if (!isPlainObject(arg)) throw location(15969, '$project specification must be an object');
-      return perDoc(compileProjectionMode(arg, 'aggregate'));
+      return perDoc(compileProjectionMode(arg, 'aggregate', ctx.vars || ctx.textScores ? exprOptions(ctx) : undefined));
     case '$addFields':
     case '$set':
       return perDoc(compileAddFields(arg, ctx, name));
@@ -304,7 +330,9 @@ function compileStage(spec: Doc, ctx: PipelineContext): Stage {
       if (!isPlainObject(arg) || Object.keys(arg).length === 0)
         throw location(15976, '$sort stage must have at least one sort key');
       parseSort(arg);
-      return (docs) => sortDocuments(docs, arg);
+      const collation = ctx.collation ?? null;
+      const textScores = ctx.textScores;
+      return (docs) => sortDocuments(docs, arg, collation, textScores);
     }
     case '$skip': {
       const n = nonNegativeInteger(name, arg, false);
@@ -330,26 +358,190 @@ function compileStage(spec: Doc, ctx: PipelineContext): Stage {
       return (docs) => group(docs).sort(cmp);
     }
     default:
+      if (UNSUPPORTED_STAGES.has(name)) {
+        throw new MongoServerError(115, 'CommandNotSupported', `${name} is not supported by this engine`);
+      }
       throw location(40324, `Unrecognized pipeline stage name: '${name}'`);
   }
+}
+
+/** Stages mongod 7.0 knows that this engine does not run: refused as unsupported, not as unknown. */
+const UNSUPPORTED_STAGES = new Set([
+  '$bucket',
+  '$bucketAuto',
+  '$changeStreamSplitLargeEvent',
+  '$collStats',
+  '$currentOp',
+  '$densify',
+  '$fill',
+  '$geoNear',
+  '$graphLookup',
+  '$indexStats',
+  '$listLocalSessions',
+  '$listSessions',
+  '$listSampledQueries',
+  '$listSearchIndexes',
+  '$planCacheStats',
+  '$redact',
+  '$sample',
+  '$search',
+  '$searchMeta',
+  '$setWindowFields',
+  '$shardedDataDistribution',
+  '$unionWith',
+  '$vectorSearch',
+]);
+
+function compileLookup(spec: unknown, ctx: PipelineContext): Stage {
+  if (!isPlainObject(spec)) throw location(40319, 'the $lookup stage specification must be an object');
+  for (const k of Object.keys(spec)) {
+    if (!['from', 'as', 'localField', 'foreignField', 'let', 'pipeline'].includes(k)) {
+      throw location(5858400, `unknown argument to $lookup: ${k}`);
+    }
+  }
+  const { from, as, localField, foreignField } = spec;
+  if (typeof from !== 'string') {
+    if (isPlainObject(from)) {
+      throw new MongoServerError(
+        115,
+        'CommandNotSupported',
+        '$lookup from another database is not supported by this engine',
+      );
+    }
+    throw failedToParse("$lookup requires 'from' to be a string");
+  }
+  if (typeof as !== 'string' || as === '') throw failedToParse("must specify 'as' field for a $lookup");
+  const hasEquality = localField !== undefined || foreignField !== undefined;
+  if (hasEquality && (typeof localField !== 'string' || typeof foreignField !== 'string')) {
+    throw failedToParse("$lookup requires both or neither of 'localField' and 'foreignField' to be specified");
+  }
+  const letSpec = spec.let ?? {};
+  if (!isPlainObject(letSpec)) throw failedToParse("$lookup argument 'let' must be an object");
+  for (const [name, expr] of Object.entries(letSpec)) {
+    if (!/^[a-z][A-Za-z0-9_]*$/.test(name))
+      throw location(16867, `'${name}' starts with an invalid character for a user variable name`);
+    evaluateExpression(expr, {}, { validateOnly: true });
+  }
+  const sub = spec.pipeline;
+  if (sub !== undefined && !(isArray(sub) && sub.every(isPlainObject))) {
+    throw failedToParse("$lookup argument 'pipeline' must be an array");
+  }
+  if (!hasEquality && sub === undefined) {
+    throw failedToParse("$lookup requires either 'pipeline' or both 'localField' and 'foreignField' to be specified");
+  }
+  const subStages = sub ?? [];
+  for (const stage of subStages) {
+    const stageKey = Object.keys(stage)[0];
+    if (stageKey === '$out' || stageKey === '$merge')
+      throw location(51047, `${stageKey} is not allowed within a $lookup's sub-pipeline`);
+  }
+  const letNames = Object.keys(letSpec);
+  // Without `let`, the sub-pipeline is the same for every document: compile it once.
+  const fixed = letNames.length === 0 ? compilePipeline(subStages, ctx) : null;
+  const opts = exprOptions(ctx);
+  const asParts = as.split('.');
+  return (docs) => {
+    const foreign = ctx.resolveCollection ? ctx.resolveCollection(from) : [];
+    const join = hasEquality ? equalityJoin(foreign, foreignField as string, ctx.collation ?? null) : null;
+    return docs.map((doc) => {
+      let candidates = foreign;
+      if (join) {
+        const local = getPathValues(doc, localField as string).flatMap((v) => (isArray(v) ? v : [v]));
+        candidates = join(local.length > 0 ? local.filter((v) => !isRegex(v)) : [null]);
+      }
+      let run = fixed;
+      if (!run) {
+        const vars: Record<string, unknown> = { ...(ctx.vars ?? {}) };
+        for (const name of letNames) vars[name] = evaluateExpression(letSpec[name], doc, opts) ?? null;
+        run = compilePipeline(subStages, { ...ctx, vars });
+      }
+      return setField(doc, asParts, 0, run(candidates));
+    });
+  };
+}
+
+/**
+ * The foreign documents whose `foreignField` equals one of the local values (an array field by any element; null
+ * also matches a missing field), in their natural order. Without a collation the foreign side is hashed once per
+ * stage run; under one, each lookup is a filtered scan.
+ */
+function equalityJoin(
+  foreign: Doc[],
+  foreignField: string,
+  collation: Collation | null,
+): (localValues: unknown[]) => Doc[] {
+  if (collation) {
+    return (localValues) => foreign.filter(compileFilter({ [foreignField]: { $in: localValues } }, { collation }));
+  }
+  const byKey = new Map<string, number[]>();
+  foreign.forEach((doc, i) => {
+    // An empty array yields `undefined`: it equals no local value (null matches only null and missing).
+    const values = getIndexKeyValues(doc, foreignField).filter((v) => v !== undefined);
+    const keys = new Set(values.map(canonicalKey));
+    for (const k of keys) {
+      const list = byKey.get(k);
+      if (list) list.push(i);
+      else byKey.set(k, [i]);
+    }
+  });
+  return (localValues) => {
+    const hits = new Set<number>();
+    for (const v of localValues) for (const i of byKey.get(canonicalKey(v ?? null)) ?? []) hits.add(i);
+    return [...hits].sort((a, b) => a - b).map((i) => foreign[i] as Doc);
+  };
+}
+
+function isRegex(v: unknown): boolean {
+  return (
+    v instanceof RegExp ||
+    (typeof v === 'object' && v !== null && (v as { _bsontype?: string })._bsontype === 'BSONRegExp')
+  );
+}
+
+function compileFacet(spec: unknown, ctx: PipelineContext): Stage {
+  if (!isPlainObject(spec) || Object.keys(spec).length === 0) {
+    throw location(15947, 'the $facet specification must be a non-empty object');
+  }
+  const facets: [string, (docs: Doc[]) => Doc[]][] = [];
+  for (const [name, sub] of Object.entries(spec)) {
+    if (!isArray(sub) || !sub.every(isPlainObject)) {
+      throw location(40170, `arguments to $facet must be arrays, ${name} is type ${bsonTypeName(sub)}`);
+    }
+    if (sub.length === 0) throw location(40171, `sub-pipeline in $facet stage cannot be empty: ${name}`);
+    for (const stage of sub) {
+      const stageKey = Object.keys(stage)[0] ?? '';
+      if (['$out', '$merge', '$facet', '$changeStream', '$documents', '$collStats', '$indexStats'].includes(stageKey)) {
+        throw location(40600, `${stageKey} is not allowed to be used within a $facet stage`);
+      }
+    }
+    facets.push([name, compilePipeline(sub, ctx)]);
+  }
+  return (docs) => {
+    const out: Doc = {};
+    for (const [name, run] of facets) out[name] = run(docs);
+    return [out];
+  };
 }
 
 /** Compiles a pipeline once; the result runs it over an array of documents. */
 export function compilePipeline(pipeline: Doc[], ctx: PipelineContext = {}): (docs: Doc[]) => Doc[] {
   if (!isArray(pipeline)) throw badValue("'pipeline' option must be specified as an array");
   const stages = pipeline.map((s) => compileStage(s, ctx));
-  return (docs) => {
+  const run = (docs: Doc[]): Doc[] => {
     let cur = docs;
     for (const s of stages) cur = s(cur);
     return cur;
   };
+  // Expressions and accumulators compare strings too ($eq, $min, $in...): the whole run is under the collation.
+  const collation = ctx.collation ?? null;
+  return collation ? (docs) => withCollation(collation, () => run(docs)) : run;
 }
 
 /**
  * Runs an aggregation pipeline over documents ($match $project $addFields/$set $unset $sort $skip $limit $group
  * $count $replaceRoot $replaceWith $unwind $sortByCount). Unknown stages throw 40324.
  */
-export function runPipeline(docs: Iterable<Doc>, pipeline: Doc[], ctx: { now?: Date } = {}): Doc[] {
+export function runPipeline(docs: Iterable<Doc>, pipeline: Doc[], ctx: PipelineContext = {}): Doc[] {
   return compilePipeline(pipeline, ctx)(Array.from(docs));
 }
 

@@ -1,5 +1,7 @@
 import { badValue, location, type Doc } from './errors.js';
-import { evaluateExpression } from './expression.js';
+import { evaluateExpression, type ExpressionOptions } from './expression.js';
+import { positionalMatch, valueAtPath, withValueAt } from './positional.js';
+import type { TextScores } from './text.js';
 import { compileFilter } from './filter.js';
 import { isPlainObject, isNumber, toDouble, isArray } from './values.js';
 
@@ -55,7 +57,6 @@ function classify(value: unknown, path: string, mode: Mode): Tree | Leaf {
         if (!isPlainObject(value.$elemMatch)) throw badValue('elemMatch: Invalid argument, object required.');
         return { kind: 'elemMatch', pred: compileFilter({ [path]: { $elemMatch: value.$elemMatch } }) };
       }
-      if (first === '$meta') throw badValue('$meta projection is not supported by this engine');
       evaluateExpression(value, {}, { validateOnly: true });
       return { kind: 'expr', expr: value };
     }
@@ -139,7 +140,7 @@ function applyInclusion(value: Doc, tree: Tree, root: Doc, isTop: boolean, inclu
       continue;
     }
     if (node.kind === 'expr') {
-      const r = evaluateExpression(node.expr, root);
+      const r = evaluateExpression(node.expr, root, evaluationOptions);
       if (r !== undefined) out[key] = r;
     } else if (node.kind === 'elemMatch') {
       const arr = value[key];
@@ -191,15 +192,101 @@ function projectSubtreeExclusion(v: unknown, node: Tree): unknown {
   return v;
 }
 
-/** Compiles a projection for find (`mode: 'find'`, allowing `$slice`/`$elemMatch`) or a `$project` stage. */
-export function compileProjectionMode(projection: Doc, mode: Mode): (doc: Doc) => Doc {
+/** Variables and clock of the projection being applied (set only while a projection with options runs). */
+let evaluationOptions: ExpressionOptions | undefined;
+
+/**
+ * Compiles a projection for find (`mode: 'find'`, allowing `$slice`/`$elemMatch`) or a `$project` stage.
+ * `options` carries `let` variables and `$$NOW` for computed fields.
+ */
+export function compileProjectionMode(
+  projection: Doc,
+  mode: Mode,
+  options?: ExpressionOptions,
+  query?: Doc,
+): (doc: Doc) => Doc {
+  const project = withPositional(projection, mode, query) ?? withMetaFields(projection, mode);
+  if (!options) return project;
+  return (doc) => {
+    const previous = evaluationOptions;
+    evaluationOptions = options;
+    try {
+      return project(doc);
+    } finally {
+      evaluationOptions = previous;
+    }
+  };
+}
+
+/**
+ * The positional projection `{ 'items.$': 1 }`: the array keeps only the first element the query matched (the
+ * element the positional update operator would pick), other fields follow the rest of the projection.
+ */
+function withPositional(projection: Doc, mode: Mode, query: Doc | undefined): ((doc: Doc) => Doc) | null {
+  if (!isPlainObject(projection)) return null;
+  const keys = Object.keys(projection).filter((k) => k === '$' || k.endsWith('.$'));
+  const key = keys[0];
+  if (key === undefined) return null;
+  if (mode === 'aggregate') throw location(31324, 'Cannot use positional projection in aggregation projection');
+  if (keys.length > 1) throw location(31276, 'Cannot specify more than one positional projection per query.');
+  const arrayPath = key.slice(0, -2);
+  if (arrayPath === '' || arrayPath.split('.').some((p) => p.startsWith('$'))) {
+    throw badValue(`Invalid positional projection path: ${key}`);
+  }
+  const spec = projection[key];
+  if (!(spec === true || (isNumber(spec) && toDouble(spec) !== 0))) {
+    throw location(31395, 'positional projection cannot be used with exclusion');
+  }
+  const rest: Doc = {};
+  for (const [k, v] of Object.entries(projection)) rest[k === key ? arrayPath : k] = k === key ? 1 : v;
+  const inner = withMetaFields(rest, mode);
+  const parts = arrayPath.split('.');
+  return (doc) => {
+    const pos = positionalMatch(query, doc, parts);
+    if (pos === null) {
+      throw location(
+        51246,
+        "Executor error during find command :: caused by :: positional operator '.$' couldn't find a matching element in the array",
+      );
+    }
+    const element = (valueAtPath(doc, parts) as unknown[])[pos];
+    return inner(withValueAt(doc, parts, 0, [element]) as Doc);
+  };
+}
+
+/**
+ * `{ score: { $meta: 'textScore' } }` neither includes nor excludes: the rest of the projection decides the shape
+ * and the metadata fields are appended, as mongod does.
+ */
+function withMetaFields(projection: Doc, mode: Mode): (doc: Doc) => Doc {
+  if (!isPlainObject(projection)) throw badValue('projection must be an object');
+  const meta: [string, Doc][] = [];
+  const rest: Doc = {};
+  for (const [k, v] of Object.entries(projection)) {
+    if (isPlainObject(v) && Object.keys(v).length === 1 && '$meta' in v) {
+      evaluateExpression(v, {}, { validateOnly: true });
+      meta.push([k, v]);
+    } else rest[k] = v;
+  }
+  if (meta.length === 0) return compileProjectionTree(projection, mode);
+  const base = Object.keys(rest).length > 0 ? compileProjectionTree(rest, mode) : (doc: Doc) => doc;
+  return (doc) => {
+    const out = { ...base(doc) };
+    for (const [k, expr] of meta) {
+      const v = evaluateExpression(expr, doc, evaluationOptions);
+      if (v !== undefined) out[k] = v;
+    }
+    return out;
+  };
+}
+
+function compileProjectionTree(projection: Doc, mode: Mode): (doc: Doc) => Doc {
   if (!isPlainObject(projection)) throw badValue('projection must be an object');
   const tree: Tree = { fields: new Map() };
   for (const [path, value] of Object.entries(projection)) {
     if (path === '') throw location(40352, 'FieldPath cannot be constructed with empty string');
     if (path.startsWith('$'))
       throw location(16410, `FieldPath field names may not start with '$'. Consider using $getField or $setField.`);
-    if (path.endsWith('.$')) throw badValue('positional projection ($) is not supported by this engine');
     addPath(tree, path.split('.'), classify(value, path, mode), path);
   }
   const acc = { inc: null as string | null, exc: null as string | null, special: false };
@@ -236,6 +323,11 @@ export function compileProjectionMode(projection: Doc, mode: Mode): (doc: Doc) =
  * Compiles a find projection: inclusion or exclusion (not both, except `_id`), dotted paths, `$slice`,
  * `$elemMatch` and aggregation expressions for computed fields. `_id` is included unless excluded.
  */
-export function compileProjection(projection: Doc): (doc: Doc) => Doc {
-  return compileProjectionMode(projection, 'find');
+export function compileProjection(
+  projection: Doc,
+  context: { vars?: Record<string, unknown> | undefined; textScores?: TextScores | undefined; query?: Doc } = {},
+): (doc: Doc) => Doc {
+  const { vars, textScores, query } = context;
+  const options = vars || textScores ? { ...(vars ? { vars } : {}), ...(textScores ? { textScores } : {}) } : undefined;
+  return compileProjectionMode(projection, 'find', options, query);
 }

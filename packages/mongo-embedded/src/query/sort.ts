@@ -1,4 +1,6 @@
+import { withCollation, type Collation } from './collation.js';
 import { badValue, location, type Doc } from './errors.js';
+import type { TextScores } from './text.js';
 import { splitPath, visitPath } from './path.js';
 import { compareValues, isNumber, rankOf, Rank, toDouble, isArray } from './values.js';
 
@@ -17,11 +19,10 @@ function compareKeys(a: unknown, b: unknown): number {
 
 /** The sort key of `path` in `doc`: min element ascending, max descending; missing sorts as null. */
 export function sortKey(doc: Doc, parts: readonly string[], dir: 1 | -1): unknown {
-  let best: unknown = undefined;
-  let found = false;
+  const state: { found: boolean; best: unknown } = { found: false, best: undefined };
   const consider = (v: unknown): void => {
-    if (!found || compareKeys(v, best) * dir < 0) best = v;
-    found = true;
+    if (!state.found || compareKeys(v, state.best) * dir < 0) state.best = v;
+    state.found = true;
   };
   visitPath(doc, parts, 0, (v) => {
     if (isArray(v)) {
@@ -30,12 +31,34 @@ export function sortKey(doc: Doc, parts: readonly string[], dir: 1 | -1): unknow
     } else consider(v === undefined ? null : v);
     return false;
   });
-  return found ? best : null;
+  return state.found ? state.best : null;
 }
 
 interface SortField {
   parts: string[];
   dir: 1 | -1;
+  /** `{ $meta: 'textScore' }`: highest score first. */
+  textScore?: boolean;
+}
+
+/** The sort keys of the text scores in force (set only while a sort with `$meta: 'textScore'` runs). */
+let sortTextScores: TextScores | undefined;
+
+function keyOf(doc: Doc, f: SortField): unknown {
+  if (!f.textScore) return sortKey(doc, f.parts, f.dir);
+  const score = sortTextScores?.get(doc);
+  if (score === undefined) throw location(40218, 'query requires text score metadata, but it is not available');
+  return score;
+}
+
+function withTextScores<T>(scores: TextScores | undefined, fn: () => T): T {
+  const previous = sortTextScores;
+  sortTextScores = scores;
+  try {
+    return fn();
+  } finally {
+    sortTextScores = previous;
+  }
 }
 
 /** Parses a sort specification (`{a: 1, 'b.c': -1}`); throws on invalid directions. */
@@ -45,7 +68,10 @@ export function parseSort(sort: Doc): SortField[] {
     if (path === '') throw badValue('The sort pattern contains an empty field name');
     if (!isNumber(dirSpec)) {
       if (typeof dirSpec === 'object' && dirSpec !== null && '$meta' in dirSpec) {
-        throw badValue(`$meta sort is not supported by this engine`);
+        if ((dirSpec as Doc).$meta !== 'textScore')
+          throw badValue(`$meta sort by '${String((dirSpec as Doc).$meta)}' is not supported by this engine`);
+        fields.push({ parts: [path], dir: -1, textScore: true });
+        continue;
       }
       throw location(15974, `Illegal key in $sort specification: ${path}: ${JSON.stringify(dirSpec)}`);
     }
@@ -61,14 +87,26 @@ export function parseSort(sort: Doc): SortField[] {
  * Compiles a sort specification into a comparator. Arrays sort by their smallest element ascending and their
  * largest descending; missing fields sort as null. Keys are computed once per document and cached.
  */
-export function compileSort(sort: Doc): (a: Doc, b: Doc) => number {
+export function compileSort(
+  sort: Doc,
+  collation: Collation | null = null,
+  textScores?: TextScores,
+): (a: Doc, b: Doc) => number {
+  if (textScores) {
+    const inner = compileSort(sort, collation);
+    return (a, b) => withTextScores(textScores, () => inner(a, b));
+  }
+  if (collation) {
+    const inner = compileSort(sort);
+    return (a, b) => withCollation(collation, () => inner(a, b));
+  }
   const fields = parseSort(sort);
   if (fields.length === 0) return () => 0;
   const cache = new WeakMap<Doc, unknown[]>();
   const keysOf = (doc: Doc): unknown[] => {
     let keys = cache.get(doc);
     if (!keys) {
-      keys = fields.map((f) => sortKey(doc, f.parts, f.dir));
+      keys = fields.map((f) => keyOf(doc, f));
       cache.set(doc, keys);
     }
     return keys;
@@ -85,9 +123,16 @@ export function compileSort(sort: Doc): (a: Doc, b: Doc) => number {
 }
 
 /** Sorts documents by a sort specification, computing each document's keys once (stable). */
-export function sortDocuments(docs: readonly Doc[], sort: Doc): Doc[] {
+export function sortDocuments(
+  docs: readonly Doc[],
+  sort: Doc,
+  collation: Collation | null = null,
+  textScores?: TextScores,
+): Doc[] {
+  if (textScores) return withTextScores(textScores, () => sortDocuments(docs, sort, collation));
+  if (collation) return withCollation(collation, () => sortDocuments(docs, sort));
   const fields = parseSort(sort);
-  const keyed = docs.map((doc, i) => ({ doc, i, keys: fields.map((f) => sortKey(doc, f.parts, f.dir)) }));
+  const keyed = docs.map((doc, i) => ({ doc, i, keys: fields.map((f) => keyOf(doc, f)) }));
   keyed.sort((a, b) => {
     for (let k = 0; k < fields.length; k++) {
       const c = compareKeys(a.keys[k], b.keys[k]);

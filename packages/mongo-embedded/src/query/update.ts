@@ -4,6 +4,8 @@ import { compileFilter } from './filter.js';
 import { arith, zeroLike } from './numeric.js';
 import { isArrayIndex, splitPath } from './path.js';
 import { runUpdatePipeline } from './pipeline.js';
+import type { Collation } from './collation.js';
+import { positionalMatch } from './positional.js';
 import { compileSort } from './sort.js';
 import {
   bsonTypeName,
@@ -27,6 +29,12 @@ export interface UpdateOptions {
   clusterTime: Timestamp;
   /** Filters for `$[<identifier>]` positional updates. */
   arrayFilters?: Doc[];
+  /** The query that selected the document: the positional `$` updates the first array element it matched. */
+  query?: Doc;
+  /** The command's `let` variables, for pipeline-style updates. */
+  vars?: Record<string, unknown>;
+  /** The statement's collation: the positional `$` matches array elements under it, as the query did. */
+  collation?: Collation | null;
 }
 
 /** What an update changed, as change streams report it. */
@@ -105,7 +113,11 @@ function idOf(doc: Doc): string {
  * changed, and the change-stream update description. Never mutates `doc`. Throws MongoServerError as the server.
  */
 export function applyUpdate(doc: Doc, update: Doc | Doc[], opts: UpdateOptions): UpdateResult {
-  if (isArray(update)) return applyPipelineUpdate(doc, update, opts);
+  if (isArray(update)) {
+    // mongod's own message carries this spelling.
+    if (opts.arrayFilters) throw failedToParse('arrayFilters may not be specified for pipeline-syle updates');
+    return applyPipelineUpdate(doc, update, opts);
+  }
   if (!isPlainObject(update)) throw failedToParse('Update argument must be either an object or an array');
   if (isReplacement(update)) return applyReplacement(doc, update);
   return applyOperators(doc, update, opts);
@@ -137,7 +149,11 @@ function applyReplacement(doc: Doc, replacement: Doc): UpdateResult {
 }
 
 function applyPipelineUpdate(doc: Doc, pipeline: Doc[], opts: UpdateOptions): UpdateResult {
-  const result = runUpdatePipeline(doc, pipeline, { now: opts.now, clusterTime: opts.clusterTime });
+  const result = runUpdatePipeline(doc, pipeline, {
+    now: opts.now,
+    clusterTime: opts.clusterTime,
+    ...(opts.vars ? { vars: opts.vars } : {}),
+  });
   let out = result;
   if ('_id' in doc) {
     if (!('_id' in result)) out = { _id: doc._id, ...result };
@@ -399,7 +415,7 @@ function applyUnset(w: Writer, e: Entry): void {
     t.parent[Number(t.key)] = null;
     w.logUpdated(e.path);
   } else {
-    delete t.parent[t.key];
+    Reflect.deleteProperty(t.parent, t.key);
     w.logRemoved(e.path);
   }
 }
@@ -454,7 +470,7 @@ function applyRename(w: Writer, e: Entry): void {
   if (isArray(src.parent))
     throw badValue(`The source field cannot be an array element, '${e.path}' in doc with ${show(w.original)}`);
   const value = src.value;
-  delete src.parent[src.key];
+  Reflect.deleteProperty(src.parent, src.key);
   w.logRemoved(e.path);
   const t = locate(w, destParts, true) as Target;
   if (isArray(t.parent))
@@ -623,11 +639,11 @@ function touchesId(e: Entry): boolean {
 }
 
 function applyOperators(doc: Doc, update: Doc, opts: UpdateOptions): UpdateResult {
-  const entries = parseEntries(update);
-  for (const e of entries) {
-    if (e.parts.some((p) => p === '$' || p.startsWith('$['))) {
-      throw badValue(`The positional operator is not supported by this engine: '${e.path}'`);
-    }
+  let entries = parseEntries(update);
+  const filters = opts.arrayFilters ? parseArrayFilters(opts.arrayFilters) : null;
+  if (filters || entries.some(isPositional)) {
+    checkIdentifiers(update, entries, filters);
+    entries = expandPositional(doc, entries, filters, opts);
   }
   checkConflicts(entries);
   entries.sort((a, b) => comparePathParts(a.parts, b.parts));
@@ -695,6 +711,157 @@ function finish(before: Doc, after: Doc, w: Writer): UpdateResult {
     modified: true,
     updateDescription: { updatedFields, removedFields: [...w.removed], truncatedArrays: [] },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Positional updates: `a.$` (the element the query matched), `a.$[]` (every element), `a.$[id]` (arrayFilters)
+
+function isPositional(e: Entry): boolean {
+  return e.parts.some((p) => p === '$' || p.startsWith('$['));
+}
+
+interface ArrayFilter {
+  matches: (element: unknown) => boolean;
+}
+
+const IDENTIFIER = /^[a-z][a-zA-Z0-9]*$/;
+
+/** The top-level field names an array filter constrains, looking inside `$and`/`$or`/`$nor`. */
+function filterIdentifiers(filter: Doc, out: Set<string>): void {
+  for (const [key, value] of Object.entries(filter)) {
+    if (key === '$and' || key === '$or' || key === '$nor') {
+      if (isArray(value)) for (const sub of value) if (isPlainObject(sub)) filterIdentifiers(sub, out);
+    } else if (!key.startsWith('$')) out.add(splitPath(key)[0] as string);
+  }
+}
+
+function parseArrayFilters(raw: Doc[]): Map<string, ArrayFilter> {
+  const out = new Map<string, ArrayFilter>();
+  for (const filter of raw) {
+    const ids = new Set<string>();
+    filterIdentifiers(filter, ids);
+    const [id, other] = [...ids];
+    if (id === undefined) {
+      throw failedToParse(
+        'Error parsing array filter :: caused by :: Cannot use an expression without a top-level field name in arrayFilters',
+      );
+    }
+    if (other !== undefined) {
+      throw failedToParse(
+        `Error parsing array filter :: caused by :: Each array filter must use a single top-level field name, found '${other}' and '${id}'`,
+      );
+    }
+    if (!IDENTIFIER.test(id)) {
+      throw badValue(
+        `Error parsing array filter :: caused by :: The top-level field name must be an alphanumeric string beginning with a lowercase letter, found '${id}'`,
+      );
+    }
+    if (out.has(id)) throw failedToParse(`Found multiple array filters with the same top-level field name ${id}`);
+    const pred = compileFilter(filter);
+    out.set(id, { matches: (element) => pred({ [id]: element }) });
+  }
+  return out;
+}
+
+function expandPath(
+  value: unknown,
+  e: Entry,
+  i: number,
+  prefix: string[],
+  ctx: { doc: Doc; query: Doc | undefined; filters: Map<string, ArrayFilter> | null; collation: Collation | null },
+  out: string[][],
+): void {
+  if (i === e.parts.length) {
+    out.push(prefix);
+    return;
+  }
+  const part = e.parts[i] as string;
+  if (part === '$') {
+    const pos = positionalMatch(ctx.query, ctx.doc, prefix, ctx.collation);
+    if (pos === null) throw badValue('The positional operator did not find the match needed from the query.');
+    expandPath((value as unknown[])[pos], e, i + 1, [...prefix, String(pos)], ctx, out);
+    return;
+  }
+  if (part.startsWith('$[')) {
+    if (value === undefined) {
+      throw badValue(`The path '${prefix.join('.')}' must exist in the document in order to apply array updates.`);
+    }
+    if (!isArray(value)) {
+      throw badValue(
+        `Cannot apply array updates to non-array element ${prefix[prefix.length - 1] ?? ''}: ${show(value)}`,
+      );
+    }
+    const id = part.slice(2, -1);
+    const filter = id === '' ? null : (ctx.filters?.get(id) ?? null);
+    value.forEach((el, idx) => {
+      if (filter && !filter.matches(el)) return;
+      expandPath(el, e, i + 1, [...prefix, String(idx)], ctx, out);
+    });
+    return;
+  }
+  let child: unknown;
+  if (isArray(value)) child = isArrayIndex(part) ? value[Number(part)] : undefined;
+  else if (isPlainObject(value)) child = value[part];
+  expandPath(child, e, i + 1, [...prefix, part], ctx, out);
+}
+
+/** Replaces positional entries by one entry per concrete path they designate in `doc`. */
+function expandPositional(
+  doc: Doc,
+  entries: Entry[],
+  filters: Map<string, ArrayFilter> | null,
+  opts: UpdateOptions,
+): Entry[] {
+  const out: Entry[] = [];
+  for (const e of entries) {
+    if (e.op === '$rename' && typeof e.arg === 'string' && /(^|\.)\$/.test(e.arg)) {
+      throw badValue(`The destination field for $rename may not be dynamic: ${e.arg}`);
+    }
+    if (!isPositional(e)) {
+      out.push(e);
+      continue;
+    }
+    if (e.op === '$rename') throw badValue(`The source field for $rename may not be dynamic: ${e.path}`);
+    if (e.parts.filter((p) => p === '$').length > 1) {
+      throw badValue(`Too many positional (i.e. '$') elements found in path '${e.path}'`);
+    }
+    const concrete: string[][] = [];
+    expandPath(doc, e, 0, [], { doc, query: opts.query, filters, collation: opts.collation ?? null }, concrete);
+    for (const parts of concrete) out.push({ op: e.op, path: parts.join('.'), parts, arg: e.arg });
+  }
+  return out;
+}
+
+/** Checks that every `$[id]` has a filter and every filter is used, as mongod does when it parses the update. */
+function checkIdentifiers(update: Doc, entries: Entry[], filters: Map<string, ArrayFilter> | null): void {
+  const used = new Set<string>();
+  for (const e of entries) {
+    for (const p of e.parts) {
+      if (!p.startsWith('$[')) continue;
+      if (!p.endsWith(']')) throw badValue(`Unknown positional operator '${p}' in path '${e.path}'`);
+      const id = p.slice(2, -1);
+      if (id === '') continue;
+      if (!filters?.has(id)) throw badValue(`No array filter found for identifier '${id}' in path '${e.path}'`);
+      used.add(id);
+    }
+  }
+  if (filters) {
+    for (const id of filters.keys()) {
+      if (!used.has(id)) {
+        throw failedToParse(`The array filter for identifier '${id}' was not used in the update ${show(update)}`);
+      }
+    }
+  }
+}
+
+/**
+ * Validates an update's positional paths against its arrayFilters without a document, so a statement that matches
+ * nothing still fails as mongod's parser makes it fail (unknown identifier 2, unused filter 9, bad filter 9/2).
+ */
+export function validateArrayFilters(update: Doc | Doc[], arrayFilters: Doc[]): void {
+  if (isArray(update)) throw failedToParse('arrayFilters may not be specified for pipeline-syle updates');
+  if (isReplacement(update)) return;
+  checkIdentifiers(update, parseEntries(update), parseArrayFilters(arrayFilters));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -463,12 +463,28 @@ function sign(n: number): number {
   return n < 0 ? -1 : n > 0 ? 1 : 0;
 }
 
+/** String comparison of the collation in force (see `withCollation`); null is MongoDB's simple (binary) one. */
+let activeStringCompare: ((a: string, b: string) => number) | null = null;
+
+/** Installs a string comparison for the duration of a synchronous call; `null` means the simple collation. */
+export function withStringCompare<T>(compare: ((a: string, b: string) => number) | null, fn: () => T): T {
+  const previous = activeStringCompare;
+  activeStringCompare = compare;
+  try {
+    return fn();
+  } finally {
+    activeStringCompare = previous;
+  }
+}
+
 function compareSameRank(a: unknown, b: unknown, rank: number): number {
   switch (rank) {
     case Rank.number:
       return compareNumbers(a, b);
     case Rank.string:
-      return compareStrings(stringOf(a), stringOf(b));
+      return activeStringCompare
+        ? activeStringCompare(stringOf(a), stringOf(b))
+        : compareStrings(stringOf(a), stringOf(b));
     case Rank.object:
       return compareObjects(a as Doc, b as Doc);
     case Rank.array:

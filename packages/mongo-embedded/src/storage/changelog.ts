@@ -1,4 +1,4 @@
-import { BSON, type Long, type Timestamp } from 'bson';
+import { BSON, type Binary, type Long, type Timestamp } from 'bson';
 import type { Doc } from '../query/index.js';
 
 /** What a document update changed, as change-stream `updateDescription` reports it. */
@@ -16,14 +16,37 @@ export interface ChangeRecord {
   db: string;
   /** Empty for `dropDatabase`. */
   coll: string;
-  op: 'insert' | 'update' | 'replace' | 'delete' | 'drop' | 'rename' | 'dropDatabase';
+  op:
+    | 'insert'
+    | 'update'
+    | 'replace'
+    | 'delete'
+    | 'drop'
+    | 'rename'
+    | 'dropDatabase'
+    | 'create'
+    | 'createIndexes'
+    | 'dropIndexes'
+    | 'modify';
+  /**
+   * The collection's UUID (absent for dropDatabase). Document writes keep it in memory only: after a restart it is
+   * taken from the catalog, so streams resumed across a restart may lack it for since-dropped collections.
+   */
+  collectionUUID?: Binary;
+  /** What a DDL operation did, as `operationDescription` of expanded change events shows it. */
+  operationDescription?: Doc;
+  /** A collMod's collection options before it. */
+  stateBeforeChange?: Doc;
   documentKey?: Doc;
   postImage?: Doc;
   preImage?: Doc;
   updateDescription?: UpdateDescription;
   to?: { db: string; coll: string };
+  /** The session and transaction of a multi-document transaction's write (absent outside transactions). */
   lsid?: Doc;
   txnNumber?: Long;
+  /** The write's position within its transaction's commit; present exactly on transaction writes. */
+  txnOpIndex?: number;
 }
 
 /** The read side of the change history, consumed by change streams. */
@@ -177,6 +200,20 @@ export class ChangeHistory implements ChangeLog {
       }
       if (advanced) this.scheduleNotify();
     };
+  }
+
+  /**
+   * Forgets the records appended after `seq` (none of them visible yet) and hands their sequence numbers out
+   * again: a transaction whose commit could not be applied leaves no trace.
+   */
+  discardAfter(seq: bigint): void {
+    while (this.records.length > this.start) {
+      const last = this.records[this.records.length - 1];
+      if (!last || last.seq <= seq) break;
+      this.records.pop();
+      this.bytes -= this.sizes.pop() ?? 0;
+    }
+    this.allocated = seq;
   }
 
   /** Restores recovered history (records in sequence order) and makes it visible. */

@@ -32,8 +32,8 @@ describe('createIndexes / listIndexes / dropIndexes', () => {
     const db = freshDb();
     const coll = db.collection('c');
     expect(await coll.createIndex({ a: 1, b: -1 })).toBe('a_1_b_-1');
-    expect(await coll.createIndex({ sku: 1 }, { unique: true })).toBe('sku_1');
-    expect(await coll.createIndex({ opt: 1 }, { sparse: true, name: 'opt_sparse' })).toBe('opt_sparse');
+    expect(await coll.createIndex({ sku: 1 }, { unique: true }, undefined)).toBe('sku_1');
+    expect(await coll.createIndex({ opt: 1 }, { sparse: true, name: 'opt_sparse' }, undefined)).toBe('opt_sparse');
     const indexes = await coll.listIndexes().toArray();
     expect(indexes).toEqual([
       { v: 2, key: { _id: 1 }, name: '_id_' },
@@ -74,16 +74,16 @@ describe('createIndexes / listIndexes / dropIndexes', () => {
 
   it('refuses conflicting specs with 85 and 86', async () => {
     const coll = freshDb().collection('c');
-    await coll.createIndex({ a: 1 }, { name: 'my_a' });
-    await expect(coll.createIndex({ b: 1 }, { name: 'my_a' })).rejects.toMatchObject({
+    await coll.createIndex({ a: 1 }, { name: 'my_a' }, undefined);
+    await expect(coll.createIndex({ b: 1 }, { name: 'my_a' }, undefined)).rejects.toMatchObject({
       code: 86,
       codeName: 'IndexKeySpecsConflict',
     });
-    await expect(coll.createIndex({ a: 1 }, { name: 'my_a', unique: true })).rejects.toMatchObject({
+    await expect(coll.createIndex({ a: 1 }, { name: 'my_a', unique: true }, undefined)).rejects.toMatchObject({
       code: 85,
       codeName: 'IndexOptionsConflict',
     });
-    await expect(coll.createIndex({ a: 1 }, { name: 'other_a' })).rejects.toMatchObject({ code: 85 });
+    await expect(coll.createIndex({ a: 1 }, { name: 'other_a' }, undefined)).rejects.toMatchObject({ code: 85 });
   });
 
   it('drops by name, by key and all; refuses _id_ and unknown names', async () => {
@@ -106,7 +106,7 @@ describe('createIndexes / listIndexes / dropIndexes', () => {
   it('refuses a unique index over existing duplicates', async () => {
     const coll = freshDb().collection('c');
     await coll.insertMany([{ e: 'x' }, { e: 'x' }]);
-    await expect(coll.createIndex({ e: 1 }, { unique: true })).rejects.toMatchObject({ code: 11000 });
+    await expect(coll.createIndex({ e: 1 }, { unique: true }, undefined)).rejects.toMatchObject({ code: 11000 });
     expect(await indexNames(coll)).toEqual(['_id_']);
   });
 });
@@ -115,7 +115,7 @@ describe('unique indexes', () => {
   it('enforces uniqueness on insert and update with mongod error fields', async () => {
     const db = freshDb();
     const coll = db.collection('orders');
-    await coll.createIndex({ orderNo: 1 }, { unique: true });
+    await coll.createIndex({ orderNo: 1 }, { unique: true }, undefined);
     await coll.insertOne({ orderNo: 'A-1' });
     const err = await coll.insertOne({ orderNo: 'A-1' }).catch((e: unknown) => e);
     expect(err).toMatchObject({
@@ -144,19 +144,19 @@ describe('unique indexes', () => {
   it('compares numbers by value, treats missing as null unless sparse, and indexes array elements', async () => {
     const db = freshDb();
     const nums = db.collection('nums');
-    await nums.createIndex({ n: 1 }, { unique: true });
+    await nums.createIndex({ n: 1 }, { unique: true }, undefined);
     await nums.insertOne({ n: 1 });
     await expect(nums.insertOne({ n: 1.0 })).rejects.toMatchObject({ code: 11000 });
     await nums.insertOne({ other: 1 });
     await expect(nums.insertOne({ other: 2 })).rejects.toMatchObject({ code: 11000, keyValue: { n: null } });
 
     const sparse = db.collection('sparse');
-    await sparse.createIndex({ s: 1 }, { unique: true, sparse: true });
+    await sparse.createIndex({ s: 1 }, { unique: true, sparse: true }, undefined);
     await sparse.insertMany([{ a: 1 }, { a: 2 }, { s: 'x' }]);
     await expect(sparse.insertOne({ s: 'x' })).rejects.toMatchObject({ code: 11000 });
 
     const tags = db.collection('tags');
-    await tags.createIndex({ t: 1 }, { unique: true });
+    await tags.createIndex({ t: 1 }, { unique: true }, undefined);
     await tags.insertOne({ t: ['a', 'b'] });
     await expect(tags.insertOne({ t: ['c', 'b'] })).rejects.toMatchObject({ code: 11000, keyValue: { t: 'b' } });
     await tags.insertOne({ t: ['c', 'c'] });
@@ -164,7 +164,7 @@ describe('unique indexes', () => {
 
   it('enforces compound unique keys on the combination', async () => {
     const coll = freshDb().collection('c');
-    await coll.createIndex({ a: 1, b: 1 }, { unique: true });
+    await coll.createIndex({ a: 1, b: 1 }, { unique: true }, undefined);
     await coll.insertMany([
       { a: 1, b: 1 },
       { a: 1, b: 2 },
@@ -236,7 +236,7 @@ describe('index use', () => {
 
   it('does not use a sparse index to answer a null query (which must also match missing fields)', async () => {
     const coll = freshDb().collection('c');
-    await coll.createIndex({ s: 1 }, { sparse: true });
+    await coll.createIndex({ s: 1 }, { sparse: true }, undefined);
     await coll.insertMany([{ _id: 1, s: 'a' }, { _id: 2 }, { _id: 3, s: null }] as never);
     expect((await coll.find({ s: null }).sort({ _id: 1 }).toArray()).map((d) => d._id as unknown)).toEqual([2, 3]);
     expect((await coll.find({ s: 'a' }).toArray()).map((d) => d._id as unknown)).toEqual([1]);

@@ -5,6 +5,12 @@ import {
   compileFilter,
   getIndexKeyValues,
   getPathValues,
+  parseCollation,
+  Rank,
+  rankOf,
+  sameCollation,
+  withCollation,
+  type Collation,
   type Doc,
   type FieldBounds,
 } from '../query/index.js';
@@ -84,7 +90,11 @@ export class IndexData {
    */
   private readonly uniqueKeys = new Map<string, string | Set<string>>();
 
+  /** The index's collation: its keys are ordered and compared under it (null: simple binary order). */
+  readonly collation: Collation | null;
+
   constructor(readonly spec: IndexSpec) {
+    this.collation = parseCollation(spec.collation);
     this.fields = Object.keys(spec.key);
     this.unique = spec.unique === true || spec.name === '_id_';
     this.sparse = spec.sparse === true;
@@ -134,9 +144,16 @@ export class IndexData {
 
   /** The first key of `doc` already owned by another document in this unique index, or null. */
   findConflict(doc: Doc, id: string, ignoreId?: string): unknown[] | null {
+    if (this.collation) {
+      return withCollation(this.collation, () => this.findConflictSimple(doc, id, ignoreId));
+    }
+    return this.findConflictSimple(doc, id, ignoreId);
+  }
+
+  private findConflictSimple(doc: Doc, id: string, ignoreId?: string): unknown[] | null {
     if (!this.unique) return null;
     for (const key of this.keysFor(doc)) {
-      const owners = this.uniqueKeys.get(canonicalKey(key));
+      const owners = this.uniqueKeys.get(this.uniqueKeyOf(key));
       if (owners === undefined) continue;
       if (typeof owners === 'string') {
         if (owners !== id && owners !== ignoreId) return key;
@@ -148,10 +165,18 @@ export class IndexData {
   }
 
   add(doc: Doc, id: string): void {
+    if (this.collation) {
+      withCollation(this.collation, () => this.addSimple(doc, id));
+      return;
+    }
+    this.addSimple(doc, id);
+  }
+
+  private addSimple(doc: Doc, id: string): void {
     for (const key of this.keysFor(doc)) {
       const entry = { key, id };
       this.entries.splice(this.lowerBound(entry), 0, entry);
-      if (this.unique) this.addOwner(canonicalKey(key), id);
+      if (this.unique) this.addOwner(this.uniqueKeyOf(key), id);
     }
   }
 
@@ -176,24 +201,39 @@ export class IndexData {
   }
 
   remove(doc: Doc, id: string): void {
+    if (this.collation) {
+      withCollation(this.collation, () => this.removeSimple(doc, id));
+      return;
+    }
+    this.removeSimple(doc, id);
+  }
+
+  private removeSimple(doc: Doc, id: string): void {
     for (const key of this.keysFor(doc)) {
       const entry = { key, id };
       const at = this.lowerBound(entry);
       const found = this.entries[at];
       if (found && compareEntries(found, entry) === 0) this.entries.splice(at, 1);
-      if (this.unique) this.removeOwner(canonicalKey(key), id);
+      if (this.unique) this.removeOwner(this.uniqueKeyOf(key), id);
     }
   }
 
   /** Rebuilds the index from scratch; returns the duplicate key found, if any (the index is then left empty). */
   build(docs: Iterable<[string, Doc]>): { duplicate: unknown[]; id: string } | null {
+    if (this.collation) {
+      return withCollation(this.collation, () => this.buildSimple(docs));
+    }
+    return this.buildSimple(docs);
+  }
+
+  private buildSimple(docs: Iterable<[string, Doc]>): { duplicate: unknown[]; id: string } | null {
     this.entries = [];
     this.uniqueKeys.clear();
     const all: Entry[] = [];
     for (const [id, doc] of docs) {
       for (const key of this.keysFor(doc)) {
         if (this.unique) {
-          const ck = canonicalKey(key);
+          const ck = this.uniqueKeyOf(key);
           const owner = this.uniqueKeys.get(ck);
           if (owner !== undefined && owner !== id) {
             this.uniqueKeys.clear();
@@ -227,8 +267,29 @@ export class IndexData {
     return bounds.min !== undefined || bounds.max !== undefined;
   }
 
+  /**
+   * Whether a query under `collation` may use this index for `bounds`: string (and document) keys are ordered by
+   * the index's collation, so only a query with the same collation may scan them; other bounds are unaffected.
+   */
+  usableUnder(bounds: Bounds, collation: Collation | null): boolean {
+    if (sameCollation(this.collation, collation)) return true;
+    const collated = (v: unknown): boolean => {
+      const r = rankOf(v);
+      return r === Rank.string || r === Rank.object || r === Rank.array;
+    };
+    if (bounds.eq) return !bounds.eq.some(collated);
+    return !(bounds.min && collated(bounds.min.value)) && !(bounds.max && collated(bounds.max.value));
+  }
+
   /** Document ids whose first key component lies within `bounds`, deduplicated; also counts keys examined. */
   scan(bounds: Bounds): { ids: string[]; keysExamined: number } {
+    if (this.collation) {
+      return withCollation(this.collation, () => this.scanSimple(bounds));
+    }
+    return this.scanSimple(bounds);
+  }
+
+  private scanSimple(bounds: Bounds): { ids: string[]; keysExamined: number } {
     const ids: string[] = [];
     const seen = new Set<string>();
     let keysExamined = 0;
@@ -261,7 +322,8 @@ export class IndexData {
    * own, all in one direction: entries are stored ascending whatever the spec's directions).
    */
   canServeSort(fields: readonly string[]): boolean {
-    if (this.multikey || this.sparse || this.partial || fields.length === 0) return false;
+    // A collated index orders strings by their collation key, which only a query under the same collation may use.
+    if (this.multikey || this.sparse || this.partial || this.collation || fields.length === 0) return false;
     return fields.every((field, i) => this.fields[i] === field);
   }
 
@@ -289,6 +351,13 @@ export class IndexData {
   /** How many entries have exactly `value` as their single key: two binary searches, no scan. */
   countEqual(value: unknown): number {
     return this.firstAtLeast(value, false) - this.firstAtLeast(value, true);
+  }
+
+  /** The key a unique index deduplicates on: strings equal under the index's collation share it. */
+  private uniqueKeyOf(key: unknown[]): string {
+    const collation = this.collation;
+    if (!collation) return canonicalKey(key);
+    return canonicalKey(key.map((v) => (typeof v === 'string' ? collation.key(v) : v)));
   }
 
   private firstAtLeast(value: unknown, inclusive: boolean): number {

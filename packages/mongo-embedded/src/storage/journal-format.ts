@@ -173,7 +173,7 @@ export async function scanFrames(
     let record: Doc;
     try {
       // A copy, because decoded Binary values keep a view on their source buffer and would pin the whole chunk.
-      record = BSON.deserialize(chunk.subarray(payloadStart, payloadEnd).slice(), DESERIALIZE_OPTIONS);
+      record = BSON.deserialize(Buffer.from(chunk.subarray(payloadStart, payloadEnd)), DESERIALIZE_OPTIONS);
     } catch (error) {
       return {
         validEnd: pos,

@@ -4,6 +4,8 @@ import {
   compileFilter,
   fieldBounds,
   MongoServerError,
+  sameCollation,
+  type Collation,
   type Doc,
   type UpdateResult,
 } from '../query/index.js';
@@ -43,6 +45,18 @@ export interface StoreOptions {
 export interface WriteSession {
   lsid?: Doc;
   txnNumber?: Long;
+  /** A multi-document transaction's commit: its change records carry lsid, txnNumber and txnOpIndex. */
+  inTransaction?: boolean;
+  /** Set once a write of this session's command changed something (a command that wrote nothing may be re-run). */
+  applied?: boolean;
+}
+
+/** Told of every committed document write while a transaction is open (`Store.documentWriteObserver`). */
+export interface DocumentWriteObserver {
+  /** Before the write changes anything; may throw to stop it (a document an open transaction wrote). */
+  beforeWrite(coll: Collection, idKey: string, batch: WriteBatch): void;
+  /** After it: `before` is the document as it was (null when the write inserted it). */
+  afterWrite(coll: Collection, idKey: string, before: Doc | null): void;
 }
 
 export const MAX_DOCUMENT_SIZE = 16 * 1024 * 1024;
@@ -121,22 +135,31 @@ function formatValue(v: unknown): string {
   }
 }
 
-function stripUndefined(doc: Doc): Doc {
-  const out: Doc = {};
-  for (const [k, v] of Object.entries(doc)) if (v !== undefined) out[k] = v;
-  return out;
-}
+const DOCUMENT_OPS = new Set<string>(['insert', 'update', 'replace', 'delete']);
 
+/**
+ * A change record as journalled. A document write's collectionUUID is left out: the catalog knows it at recovery,
+ * and the journal stays as small as before on the write path.
+ */
 function recordToDoc(r: ChangeRecord): Doc {
-  return stripUndefined({ ...r, seq: Long.fromBigInt(r.seq) });
+  const skip = DOCUMENT_OPS.has(r.op) ? 'collectionUUID' : '';
+  const out: Doc = {};
+  for (const [k, v] of Object.entries(r)) {
+    if (v !== undefined && k !== skip) out[k] = v;
+  }
+  out.seq = Long.fromBigInt(r.seq);
+  return out;
 }
 
 function recordFromDoc(d: Doc): ChangeRecord {
   const seq = d.seq;
-  return {
+  const record: ChangeRecord = {
     ...(d as unknown as ChangeRecord),
     seq: seq instanceof Long ? seq.toBigInt() : BigInt(seq as number),
   };
+  const opIndex: unknown = d.txnOpIndex;
+  if (opIndex !== undefined) record.txnOpIndex = opIndex instanceof Int32 ? opIndex.value : Number(opIndex);
+  return record;
 }
 
 function asString(v: unknown): string {
@@ -157,6 +180,11 @@ export class Store {
   private compacting = false;
   private readonly compactThreshold: number;
   private closed = false;
+  /**
+   * Set only while multi-document transactions are open (they keep their snapshots with it), so writes outside
+   * transactions pay one null check.
+   */
+  documentWriteObserver: DocumentWriteObserver | null = null;
 
   constructor(options: StoreOptions) {
     this.journal = options.journal;
@@ -193,10 +221,10 @@ export class Store {
   }
 
   /** Picks the best index for `filter` and returns the candidate documents (a superset of the matches). */
-  plan(coll: Collection | undefined, filter: Doc): QueryPlan {
+  plan(coll: Collection | undefined, filter: Doc, collation: Collation | null = null): QueryPlan {
     if (!coll) return { indexName: null, keysExamined: 0, candidates: [] };
     const id = idEquality(filter);
-    if (id !== NOT_AN_ID_LOOKUP) {
+    if (id !== NOT_AN_ID_LOOKUP && (typeof id !== 'string' || sameCollation(coll.indexes[0]!.collation, collation))) {
       // mongod's IDHACK: a point read by _id is one hash lookup, without weighing the other indexes.
       const doc = coll.getById(id);
       return { indexName: '_id_', keysExamined: doc ? 1 : 0, candidates: doc ? [doc] : [] };
@@ -204,7 +232,7 @@ export class Store {
     let best: { index: IndexData; bounds: NonNullable<ReturnType<typeof fieldBounds>>; score: number } | null = null;
     for (const index of coll.indexes) {
       const bounds = fieldBounds(filter, index.fields[0]!, { multikey: index.multikey });
-      if (!bounds || !index.canServe(bounds)) continue;
+      if (!bounds || !index.canServe(bounds) || !index.usableUnder(bounds, collation)) continue;
       let score = bounds.eq ? (index.unique && index.fields.length === 1 ? 4 : 3) : bounds.min && bounds.max ? 2 : 1;
       if (index.name === '_id_') score += 0.5;
       if (!best || score > best.score) best = { index, bounds, score };
@@ -293,6 +321,79 @@ export class Store {
     }
   }
 
+  /**
+   * Applies a committed transaction's writes (the journal entries its view recorded, in order) as one journalled
+   * batch, so a crash keeps all of them or none. When one cannot be applied (a write outside the transaction took
+   * a unique key meanwhile) every applied one is undone, nothing is journalled, and the error is rethrown.
+   */
+  applyTransaction(session: WriteSession, entries: Doc[], track: (durable: Promise<void>) => void): void {
+    if (this.closed) throw new MongoServerError(91, 'ShutdownInProgress', 'The server is shutting down');
+    const batch = new WriteBatch(session);
+    const undo: (() => void)[] = [];
+    const seqBefore = this.changes.lastAllocatedSeq;
+    try {
+      for (const entry of entries) this.applyTransactionEntry(batch, entry, undo);
+    } catch (err) {
+      for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+      this.changes.discardAfter(seqBefore);
+      throw err;
+    }
+    track(this.flush(batch));
+  }
+
+  private applyTransactionEntry(batch: WriteBatch, entry: Doc, undo: (() => void)[]): void {
+    if (entry.k === 'create') {
+      const db = asString(entry.db);
+      const name = asString(entry.coll);
+      // Created meanwhile outside the transaction: its writes go to that collection, as its indexes permit.
+      if (this.getCollection(db, name)) return;
+      this.createCollection(batch, db, name, (entry.options as Doc | undefined) ?? {});
+      undo.push(() => this.detach(db, name));
+      return;
+    }
+    if (entry.k === 'createIndex') {
+      const coll = this.getCollection(asString(entry.db), asString(entry.coll));
+      if (!coll) throw writeConflict();
+      const spec = entry.spec as IndexSpec;
+      if (this.createIndexes(batch, coll, [spec]) > 0) {
+        undo.push(() => {
+          coll.indexes = coll.indexes.filter((index) => index.name !== spec.name);
+        });
+      }
+      return;
+    }
+    if (entry.k !== 'w') throw new MongoServerError(263, 'OperationNotSupportedInTransaction', 'not in a transaction');
+    const r = recordFromDoc(entry.r as Doc);
+    // A collection the transaction created has a 'create' entry before its writes; any other that is gone now was
+    // dropped after the transaction read it.
+    const coll = this.getCollection(r.db, r.coll);
+    if (!coll) throw writeConflict();
+    const id = canonicalKey(r.documentKey?._id);
+    const before = coll.docs.get(id);
+    const restore = (after: Doc | undefined): void => {
+      if (after) for (const index of coll.indexes) index.remove(after, id);
+      if (before) {
+        coll.docs.set(id, before);
+        for (const index of coll.indexes) index.add(before, id);
+      } else coll.docs.delete(id);
+    };
+    if (r.op === 'insert' && r.postImage) {
+      const doc = r.postImage;
+      this.insert(batch, coll, doc);
+      undo.push(() => restore(doc));
+      return;
+    }
+    if (!before) throw writeConflict();
+    if ((r.op === 'update' || r.op === 'replace') && r.postImage) {
+      const after = r.postImage;
+      this.replace(batch, coll, before, after, r.op, r.updateDescription);
+      undo.push(() => restore(after));
+    } else if (r.op === 'delete') {
+      this.delete(batch, coll, before);
+      undo.push(() => restore(undefined));
+    }
+  }
+
   private flush(batch: WriteBatch): Promise<void> {
     if (batch.entries.length === 0) return Promise.resolve();
     const markDurable = batch.lastSeq > 0n ? this.changes.beginBatch(batch.lastSeq) : null;
@@ -318,8 +419,13 @@ export class Store {
       wallTime: new Date(),
       ...fields,
     };
-    if (batch.session?.lsid) rec.lsid = batch.session.lsid;
-    if (batch.session?.txnNumber) rec.txnNumber = batch.session.txnNumber;
+    const session = batch.session;
+    if (session) session.applied = true;
+    if (session?.inTransaction) {
+      if (session.lsid) rec.lsid = session.lsid;
+      if (session.txnNumber) rec.txnNumber = session.txnNumber;
+      rec.txnOpIndex = batch.txnOpIndex++;
+    }
     this.changes.append(rec);
     batch.lastSeq = rec.seq;
     return rec;
@@ -337,17 +443,25 @@ export class Store {
     }
     const coll = new Collection(db, name, new UUID(), options);
     this.attach(coll);
-    batch.entries.push({ k: 'create', db, coll: name, uuid: coll.uuid, options });
+    const description: Doc = 'viewOn' in options ? { ...options } : { ...options, idIndex: ID_INDEX_SPEC };
+    const r = this.record(batch, {
+      db,
+      coll: name,
+      op: 'create',
+      collectionUUID: coll.uuid,
+      operationDescription: description,
+    });
+    batch.entries.push({ k: 'create', db, coll: name, uuid: coll.uuid, options, r: recordToDoc(r) });
     return coll;
   }
 
-  private attach(coll: Collection): void {
+  protected attach(coll: Collection): void {
     let colls = this.dbs.get(coll.db);
     if (!colls) this.dbs.set(coll.db, (colls = new Map<string, Collection>()));
     colls.set(coll.name, coll);
   }
 
-  private detach(db: string, name: string): void {
+  protected detach(db: string, name: string): void {
     const colls = this.dbs.get(db);
     colls?.delete(name);
     if (colls && colls.size === 0) this.dbs.delete(db);
@@ -358,7 +472,7 @@ export class Store {
     const coll = this.getCollection(db, name);
     if (!coll) return null;
     this.detach(db, name);
-    const r = this.record(batch, { db, coll: name, op: 'drop' });
+    const r = this.record(batch, { db, coll: name, op: 'drop', collectionUUID: coll.uuid });
     batch.entries.push({ k: 'drop', db, coll: name, r: recordToDoc(r) });
     return coll.indexes.length;
   }
@@ -392,13 +506,31 @@ export class Store {
     source.db = to.db;
     source.name = to.coll;
     this.attach(source);
-    const r = this.record(batch, { db: from.db, coll: from.coll, op: 'rename', to: { ...to } });
+    const r = this.record(batch, {
+      db: from.db,
+      coll: from.coll,
+      op: 'rename',
+      to: { ...to },
+      collectionUUID: source.uuid,
+      operationDescription: { to: { ...to } },
+    });
     batch.entries.push({ k: 'rename', from, to, r: recordToDoc(r) });
   }
 
   collMod(batch: WriteBatch, coll: Collection, options: Doc): void {
+    const before = coll.options;
     coll.applyOptions(options);
-    batch.entries.push({ k: 'collMod', db: coll.db, coll: coll.name, options });
+    const changed: Doc = {};
+    for (const [k, v] of Object.entries(options)) if (canonicalKey(v) !== canonicalKey(before[k])) changed[k] = v;
+    const r = this.record(batch, {
+      db: coll.db,
+      coll: coll.name,
+      op: 'modify',
+      collectionUUID: coll.uuid,
+      operationDescription: changed,
+      stateBeforeChange: { collectionOptions: { uuid: coll.uuid, ...before } },
+    });
+    batch.entries.push({ k: 'collMod', db: coll.db, coll: coll.name, options, r: recordToDoc(r) });
   }
 
   /**
@@ -450,7 +582,14 @@ export class Store {
       const dup = index.build(coll.docs.entries());
       if (dup) throw duplicateKeyError(coll, index, dup.duplicate);
       coll.indexes.push(index);
-      batch.entries.push({ k: 'createIndex', db: coll.db, coll: coll.name, spec });
+      const r = this.record(batch, {
+        db: coll.db,
+        coll: coll.name,
+        op: 'createIndexes',
+        collectionUUID: coll.uuid,
+        operationDescription: { indexes: [spec] },
+      });
+      batch.entries.push({ k: 'createIndex', db: coll.db, coll: coll.name, spec, r: recordToDoc(r) });
       added++;
     }
     return added;
@@ -460,13 +599,21 @@ export class Store {
     const at = coll.indexes.findIndex((i) => i.name === name);
     if (at < 0) throw new MongoServerError(27, 'IndexNotFound', `index not found with name [${name}]`);
     if (name === '_id_') throw new MongoServerError(72, 'InvalidOptions', 'cannot drop _id index');
-    coll.indexes.splice(at, 1);
-    batch.entries.push({ k: 'dropIndex', db: coll.db, coll: coll.name, name });
+    const [dropped] = coll.indexes.splice(at, 1);
+    const r = this.record(batch, {
+      db: coll.db,
+      coll: coll.name,
+      op: 'dropIndexes',
+      collectionUUID: coll.uuid,
+      operationDescription: { indexes: [dropped?.spec ?? { name }] },
+    });
+    batch.entries.push({ k: 'dropIndex', db: coll.db, coll: coll.name, name, r: recordToDoc(r) });
   }
 
   /** Inserts one document (which must already carry `_id`). Throws 11000 / 121 without side effects. */
   insert(batch: WriteBatch, coll: Collection, doc: Doc): void {
     const id = canonicalKey(doc._id);
+    if (this.documentWriteObserver) this.documentWriteObserver.beforeWrite(coll, id, batch);
     if (coll.docs.has(id)) throw duplicateKeyError(coll, coll.indexes[0]!, [doc._id]);
     this.checkValidator(coll, doc);
     for (const index of coll.indexes) {
@@ -475,10 +622,12 @@ export class Store {
     }
     coll.docs.set(id, doc);
     for (const index of coll.indexes) index.add(doc, id);
+    if (this.documentWriteObserver) this.documentWriteObserver.afterWrite(coll, id, null);
     const r = this.record(batch, {
       db: coll.db,
       coll: coll.name,
       op: 'insert',
+      collectionUUID: coll.uuid,
       documentKey: { _id: doc._id },
       postImage: doc,
     });
@@ -495,6 +644,7 @@ export class Store {
     updateDescription?: UpdateResult['updateDescription'],
   ): void {
     const id = canonicalKey(before._id);
+    if (this.documentWriteObserver) this.documentWriteObserver.beforeWrite(coll, id, batch);
     this.checkValidator(coll, after);
     const changedIndexes = coll.indexes.filter(
       (index) => canonicalKey(index.keysFor(before)) !== canonicalKey(index.keysFor(after)),
@@ -508,10 +658,12 @@ export class Store {
       index.add(after, id);
     }
     coll.docs.set(id, after);
+    if (this.documentWriteObserver) this.documentWriteObserver.afterWrite(coll, id, before);
     const r = this.record(batch, {
       db: coll.db,
       coll: coll.name,
       op,
+      collectionUUID: coll.uuid,
       documentKey: { _id: after._id },
       postImage: after,
       ...(coll.preAndPostImages ? { preImage: before } : {}),
@@ -522,12 +674,16 @@ export class Store {
 
   delete(batch: WriteBatch, coll: Collection, doc: Doc): void {
     const id = canonicalKey(doc._id);
-    if (!coll.docs.delete(id)) return;
+    if (!coll.docs.has(id)) return;
+    if (this.documentWriteObserver) this.documentWriteObserver.beforeWrite(coll, id, batch);
+    coll.docs.delete(id);
     for (const index of coll.indexes) index.remove(doc, id);
+    if (this.documentWriteObserver) this.documentWriteObserver.afterWrite(coll, id, doc);
     const r = this.record(batch, {
       db: coll.db,
       coll: coll.name,
       op: 'delete',
+      collectionUUID: coll.uuid,
       documentKey: { _id: doc._id },
       ...(coll.preAndPostImages ? { preImage: doc } : {}),
     });
@@ -591,7 +747,16 @@ export class Store {
           this.clock.advanceTo(r.clusterTime);
         }
         this.replay(e, r);
+        if (r && !r.collectionUUID) {
+          const uuid = this.getCollection(r.db, r.coll)?.uuid;
+          if (uuid) r.collectionUUID = uuid;
+        }
       }
+    }
+    for (const r of history) {
+      if (r.collectionUUID || !DOCUMENT_OPS.has(r.op)) continue;
+      const uuid = this.getCollection(r.db, r.coll)?.uuid;
+      if (uuid) r.collectionUUID = uuid;
     }
     this.changes.restore(history, lastSeq);
   }
@@ -725,6 +890,18 @@ export class Store {
   }
 }
 
+/** WriteConflict as mongod reports it inside a transaction: the driver retries the whole transaction. */
+export function writeConflict(): MongoServerError {
+  return new MongoServerError(
+    112,
+    'WriteConflict',
+    'Write conflict during plan execution and yielding is disabled. :: Please retry your operation or multi-document transaction.',
+    { errorLabels: ['TransientTransactionError'] },
+  );
+}
+
+const ID_INDEX_SPEC: Doc = Object.freeze({ v: 2, key: Object.freeze({ _id: 1 }), name: '_id_' });
+
 const NOT_AN_ID_LOOKUP = Symbol('notAnIdLookup');
 
 /**
@@ -787,5 +964,7 @@ export function normaliseIndexSpec(raw: Doc): IndexSpec {
 export class WriteBatch {
   entries: Doc[] = [];
   lastSeq = 0n;
+  /** Position of the next change record within a transaction's commit. */
+  txnOpIndex = 0;
   constructor(readonly session?: WriteSession) {}
 }

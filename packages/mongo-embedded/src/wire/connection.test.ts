@@ -107,7 +107,7 @@ describe('bad input closes only the offending connection', () => {
   ];
 
   for (const [name, bytes] of cases) {
-    it(`${name}`, async () => {
+    it(name, async () => {
       const bystander = await client();
       const c = await client();
       c.send(bytes);
