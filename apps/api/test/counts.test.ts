@@ -77,6 +77,23 @@ describe('GET /orders/counts', () => {
     await expect.poll(async () => (await counts()).position).not.toBeNull();
   });
 
+  it('marks the counts with a position after every change they include and before every later one', async () => {
+    const listPosition = async () => {
+      const response = await app.inject({ method: 'GET', url: '/orders?limit=1' });
+      return (JSON.parse(response.body) as { position: string | null }).position;
+    };
+    await app.inject({ method: 'POST', url: '/orders', payload: { id: 1, customer_name: 'A', product_name: 'B' } });
+    // The feed's position once it has seen the create: the create's own position.
+    await expect.poll(listPosition).not.toBeNull();
+    const created = (await listPosition())!;
+    const counted = await counts();
+    expect(counted.total).toBe(1);
+    expect(counted.position! > created).toBe(true);
+    await app.inject({ method: 'PUT', url: '/orders/1', payload: { status: 'shipped' } });
+    await expect.poll(listPosition).not.toBe(created);
+    expect((await listPosition())! > counted.position!).toBe(true);
+  });
+
   it('refuses an unknown status, an unknown field and an empty customer', async () => {
     for (const query of ['?status=lost', '?limit=5', '?customer=']) {
       const response = await app.inject({ method: 'GET', url: `/orders/counts${query}` });

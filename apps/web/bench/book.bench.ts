@@ -50,9 +50,9 @@ async function startEngine(dbPath: string): Promise<Engine> {
   );
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   const errors: string[] = [];
-  createInterface({ input: child.stderr! }).on('line', (line) => errors.push(line));
+  createInterface({ input: child.stderr }).on('line', (line) => errors.push(line));
   const uri = await new Promise<string>((done, fail) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       if (line.startsWith('mongodb://')) done(line.trim());
     });
     void exited.then(() => fail(new Error(`the engine exited:\n${errors.join('\n')}`)));

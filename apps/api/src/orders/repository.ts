@@ -1,4 +1,4 @@
-import { MongoServerError, type Collection, type Filter } from 'mongodb';
+import { MongoServerError, type ClientSession, type Collection, type Filter } from 'mongodb';
 import {
   ORDER_STATUSES,
   type CreateOrderBody,
@@ -46,7 +46,11 @@ export type DeleteResult =
 export interface OrdersRepository {
   list(options: ListOrdersOptions): Promise<OrdersPage>;
   /** Orders per status matching the filter: one indexed count per status the filter keeps. */
-  countByStatus(options: { statuses?: readonly OrderStatus[]; customer?: string }): Promise<StatusCounts>;
+  countByStatus(options: {
+    statuses?: readonly OrderStatus[];
+    customer?: string;
+    session?: ClientSession;
+  }): Promise<StatusCounts>;
   get(id: number): Promise<StoredDocument | null>;
   create(body: CreateOrderBody, now?: Date): Promise<CreateResult>;
   update(
@@ -99,23 +103,23 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
   async function countByStatus({
     statuses,
     customer,
+    session,
   }: {
     statuses?: readonly OrderStatus[];
     customer?: string;
+    session?: ClientSession;
   }): Promise<StatusCounts> {
     const counts: StatusCounts = { pending: 0, shipped: 0, delivered: 0 };
     const wanted = statuses === undefined || statuses.length === 0 ? ORDER_STATUSES : statuses;
-    // One equality count per status walks only that status's index range; a `$in` or an unfiltered count would have
-    // the engine gather every matching document. A customer filter narrows inside the range.
-    await Promise.all(
-      wanted.map(async (status) => {
-        const filter: Filter<OrderDocument> =
-          customer === undefined
-            ? { status }
-            : { status, customer_name: { $regex: escapeRegex(customer), $options: 'i' } };
-        counts[status] = await collection.countDocuments(filter);
-      }),
-    );
+    // One equality count per status: an index answers each alone (no document is read) unless a customer filter
+    // narrows inside the status's range. In turn, not in parallel: one session runs one operation at a time.
+    for (const status of wanted) {
+      const filter: Filter<OrderDocument> =
+        customer === undefined
+          ? { status }
+          : { status, customer_name: { $regex: escapeRegex(customer), $options: 'i' } };
+      counts[status] = await collection.countDocuments(filter, session ? { session } : {});
+    }
     return counts;
   }
 

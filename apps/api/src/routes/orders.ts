@@ -25,6 +25,7 @@ import { decodeCursor, encodeCursor } from '../orders/cursor.js';
 import { createIdempotencyStore, hashRequestBody, type IdempotencyRecord } from '../orders/idempotency.js';
 import { orderFromDocument, type OrderDocument } from '../orders/order-document.js';
 import { createOrdersRepository } from '../orders/repository.js';
+import { positionAtClusterTime } from '../realtime/position.js';
 
 export const IDEMPOTENCY_COLLECTION = 'idempotency_keys';
 
@@ -130,10 +131,22 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     },
     async (request): Promise<OrderCountsResponse> => {
       const { status, customer } = request.query;
-      // See docs/ARCHITECTURE.md, "Snapshot with position".
-      const position = fastify.realtime.position();
       const statuses = status === undefined ? undefined : Array.isArray(status) ? status : [status];
-      const byStatus = await orders.countByStatus({ statuses, customer });
+      // Counts are not idempotent like versioned orders: an event must be added exactly when the counts miss it.
+      // The feed's position can lag the database (after a burst of writes), so the counts are marked with the
+      // database's own time of the read instead: the events after it are exactly the ones the counts miss. Without
+      // an operation time (a server that does not report one), the feed's position taken before the read.
+      const before = fastify.realtime.position();
+      const session = fastify.mongo.client.startSession();
+      let byStatus;
+      let position: string | null;
+      try {
+        byStatus = await orders.countByStatus({ statuses, customer, session });
+        const readAt = session.operationTime;
+        position = readAt ? positionAtClusterTime(readAt) : before;
+      } finally {
+        await session.endSession();
+      }
       return { total: byStatus.pending + byStatus.shipped + byStatus.delivered, by_status: byStatus, position };
     },
   );
