@@ -108,6 +108,8 @@ export function applyOrderEvents(list: OrderList, events: readonly OrderEvent[],
 
   // The server's rule for what a subscription receives, so the list keeps exactly what the socket sends.
   const rule = prepareOrderFilter(filter);
+  // A window with older pages still to read ends at its last order; a complete list has no end.
+  const end = list.nextCursor === undefined ? undefined : list.orders.at(-1);
   let changed = false;
   let position = list.position;
   for (const event of events) {
@@ -117,7 +119,8 @@ export function applyOrderEvents(list: OrderList, events: readonly OrderEvent[],
       case 'order.updated': {
         const cached = current(event.order.id);
         if (cached && cached.version >= event.order.version) break;
-        const visible = matchesPreparedFilter(rule, event.order);
+        // An order that sorts below the window's end belongs to a page not read yet (which will show it), not here.
+        const visible = matchesPreparedFilter(rule, event.order) && !(end && compareOrders(event.order, end) > 0);
         if (!visible && !cached) break;
         overlay.set(event.order.id, visible ? event.order : null);
         changed = true;
@@ -190,9 +193,9 @@ export function isAfter(a: Position, b: Position | null): boolean {
 
 /**
  * Adds an older page to the end of a window. The page was read after its `position`; `eventsSince` are the events
- * after that position the list has already applied. An order those events touched is left out of the page: the
- * window already shows it where it is now (at the top) or has removed it, and the page's copy may be from before.
- * Orders the window already holds are left out too (its copy is live). See docs/ARCHITECTURE.md,
+ * after that position the list has already seen. The window's own copies win (they are live); an order those events
+ * deleted or took out of the filter is left out; one they changed is shown as the events say, in the page's range
+ * only (above it, the window already shows it). The window leaves events for orders below its end to the pages. See docs/ARCHITECTURE.md,
  * "Snapshot with position".
  */
 export function appendOlderPage(
@@ -201,15 +204,40 @@ export function appendOlderPage(
   eventsSince: readonly OrderEvent[],
   filter: OrderFilter = {},
 ): OrderList {
-  const skip = new Set<number>();
-  for (const order of list.orders) skip.add(order.id);
-  for (const event of eventsSince)
-    skip.add(event.type === 'order.created' || event.type === 'order.updated' ? event.order.id : event.id);
   const rule = prepareOrderFilter(filter);
-  const older = page.orders.filter((order) => !skip.has(order.id) && matchesPreparedFilter(rule, order));
+  const held = new Set(list.orders.map((order) => order.id));
+  // What the events since the page's read say each order is now (null: gone or outside the filter).
+  const latest = new Map<number, Order | null>();
+  for (const event of eventsSince) {
+    if (event.type === 'order.created' || event.type === 'order.updated') {
+      const seen = latest.get(event.order.id);
+      if (!seen || seen.version < event.order.version) latest.set(event.order.id, event.order);
+    } else {
+      latest.set(event.id, null);
+    }
+  }
+  const older = new Map<number, Order>();
+  for (const order of page.orders) {
+    if (held.has(order.id)) continue;
+    const now = latest.get(order.id);
+    if (now === null) continue;
+    const shown = now && now.version >= order.version ? now : order;
+    if (matchesPreparedFilter(rule, shown)) older.set(shown.id, shown);
+  }
+  // Orders the window left for this page (they sorted below its end) but that the page read too early to see.
+  const from = list.orders.at(-1);
+  const to = page.next_cursor ? page.orders.at(-1) : undefined;
+  for (const order of latest.values()) {
+    if (!order || held.has(order.id) || older.has(order.id) || !matchesPreparedFilter(rule, order)) continue;
+    if (from && compareOrders(order, from) <= 0) continue;
+    if (to && compareOrders(order, to) > 0) continue;
+    older.set(order.id, order);
+  }
+  // Each order once, in list order: one that moved within the range is where its newest copy says.
+  const below = [...older.values()].sort(compareOrders);
   return {
     position: list.position,
-    orders: mergeSorted(list.orders, older.sort(compareOrders)),
+    orders: mergeSorted(list.orders, below),
     ...(page.next_cursor ? { nextCursor: page.next_cursor } : {}),
   };
 }

@@ -92,9 +92,11 @@ export function OrderBoard({ filter, onNeedOlder }: { filter: OrderFilter; onNee
     );
   }, [onNeedOlder]);
   const nearEnd = hasOlder && lastShown >= orders.length - LOAD_OLDER_AHEAD;
+  // Also on a new window end: a page read that a resync made stale is dropped, and the new window asks again.
+  const windowEnd = list.data?.nextCursor;
   useEffect(() => {
     if (nearEnd && !olderFailed) readOlder();
-  }, [nearEnd, olderFailed, readOlder, orders.length]);
+  }, [nearEnd, olderFailed, readOlder, orders.length, windowEnd]);
 
   useKeepScrollAnchor(scrollRef, orders, () => ({
     offset: virtualizer.scrollOffset ?? 0,
