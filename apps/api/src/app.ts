@@ -5,13 +5,16 @@ import type { AppConfig } from './config.js';
 import { installErrorHandlers } from './error-handler.js';
 import { parseJsonBody } from './json-body.js';
 import corsPlugin from './plugins/cors.js';
+import helmetPlugin from './plugins/helmet.js';
 import mongoPlugin from './plugins/mongo.js';
+import rateLimitPlugin from './plugins/rate-limit.js';
 import realtimePlugin from './plugins/realtime.js';
 import staticPlugin from './plugins/static.js';
 import swaggerPlugin from './plugins/swagger.js';
 import websocketPlugin from './plugins/websocket.js';
 import healthRoutes from './routes/health.js';
 import orderRoutes from './routes/orders.js';
+import { requestTextError } from './strict-text.js';
 import wsRoutes from './routes/ws.js';
 import { typeBoxValidatorCompiler } from './validation.js';
 
@@ -31,6 +34,18 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): App 
   const app = Fastify({
     ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger: logger ?? { level: config.logLevel } }),
     bodyLimit: config.bodyLimitBytes,
+    // A client gets this long to send a request, and an idle keep-alive connection is closed after this.
+    requestTimeout: config.http.requestTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: config.http.headersTimeoutMs,
+      // Node checks both timeouts only this often (30 s by default), which would stretch every limit.
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(config.http.headersTimeoutMs / 4))),
+    },
+    // Behind N proxies, the client's address is N hops back in X-Forwarded-For (rate limits key on it).
+    ...(config.trustProxyHops > 0
+      ? { trustProxy: (_address: string, hop: number) => hop < config.trustProxyHops }
+      : {}),
     // Refuse, rather than silently drop, keys that could pollute prototypes (our JSON parser enforces the same).
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -41,10 +56,16 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): App 
   app.setValidatorCompiler(typeBoxValidatorCompiler);
   // JSON only: a text/plain body must be a 415, not a string that later fails validation.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, parseJsonBody);
   installErrorHandlers(app);
+  // First of all hooks: nothing (rate limits, CORS, routes, logs) sees a request line or header it cannot trust.
+  app.addHook('onRequest', (request, _reply, done) => {
+    done(requestTextError(request.raw) ?? undefined);
+  });
 
+  app.register(helmetPlugin, { config });
   app.register(corsPlugin, { config });
+  app.register(rateLimitPlugin, { config });
   app.register(websocketPlugin);
   app.register(swaggerPlugin);
   app.register(mongoPlugin, { config });

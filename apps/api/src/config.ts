@@ -36,7 +36,33 @@ export interface AppConfig {
     hubRingSize: number;
     /** Fan-out frames are encoded once and written straight to each connection (off: through ws.send). */
     directWrites: boolean;
+    /** A client frame (or fragmented message) begun but not completed within this is cut with close 1008. */
+    frameTimeoutMs: number;
+    /** Subscribe frames one socket may send per RATE_LIMIT_WINDOW_MS; past it an error, then close 1008. */
+    subscribeMax: number;
   };
+  /** Time limits on HTTP connections. See docs/ARCHITECTURE.md, "Abuse limits". */
+  http: {
+    /** The request line and headers must arrive within this (else 408 and the connection closes). */
+    headersTimeoutMs: number;
+    /** The whole request, body included, must arrive within this (else 408 and the connection closes). */
+    requestTimeoutMs: number;
+    /** An idle keep-alive connection is closed after this. */
+    keepAliveTimeoutMs: number;
+  };
+  /** Requests per address per window (0 turns a limit off). See docs/ARCHITECTURE.md, "Abuse limits". */
+  rateLimit: {
+    /** HTTP requests one client may make per window; /healthz and /readyz are never limited. */
+    max: number;
+    /** WebSocket connection attempts (`GET /ws`) one client may make per window. */
+    wsConnectMax: number;
+    windowMs: number;
+  };
+  /**
+   * Proxy hops in front of the API (0: none). Above 0 the client address comes from X-Forwarded-For (that many
+   * hops back) and the API is taken to be served over TLS by the proxy, so responses carry HSTS.
+   */
+  trustProxyHops: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -160,6 +186,65 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     'an integer number of events from 0 to 10000000',
   );
   const directWrites = read.oneOf('WS_DIRECT_WRITES', '1', ['1', '0']) === '1';
+  const frameTimeoutMs = read.integer('WS_FRAME_TIMEOUT_MS', 10_000, 100, 600_000, 'milliseconds from 100 to 600000');
+  const headersTimeoutMs = read.integer(
+    'HTTP_HEADERS_TIMEOUT_MS',
+    10_000,
+    100,
+    600_000,
+    'milliseconds from 100 to 600000',
+  );
+  const requestTimeoutMs = read.integer(
+    'HTTP_REQUEST_TIMEOUT_MS',
+    30_000,
+    100,
+    3_600_000,
+    'milliseconds from 100 to 3600000, at least HTTP_HEADERS_TIMEOUT_MS',
+  );
+  if (requestTimeoutMs < headersTimeoutMs) {
+    problems.push({
+      variable: 'HTTP_REQUEST_TIMEOUT_MS',
+      value: String(requestTimeoutMs),
+      problem: `shorter than HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMs})`,
+      expected: 'at least HTTP_HEADERS_TIMEOUT_MS: the headers are part of the request',
+    });
+  }
+  const keepAliveTimeoutMs = read.integer(
+    'HTTP_KEEP_ALIVE_TIMEOUT_MS',
+    5_000,
+    100,
+    600_000,
+    'milliseconds from 100 to 600000',
+  );
+  const rateLimitMax = read.integer(
+    'RATE_LIMIT_MAX',
+    3_000,
+    0,
+    10_000_000,
+    'requests per window from 0 (no limit) to 10000000',
+  );
+  const wsConnectMax = read.integer(
+    'WS_CONNECT_RATE_MAX',
+    300,
+    0,
+    10_000_000,
+    'connection attempts per window from 0 (no limit) to 10000000',
+  );
+  const rateLimitWindowMs = read.integer(
+    'RATE_LIMIT_WINDOW_MS',
+    10_000,
+    100,
+    3_600_000,
+    'milliseconds from 100 to 3600000',
+  );
+  const subscribeMax = read.integer(
+    'WS_SUBSCRIBE_RATE_MAX',
+    20,
+    1,
+    1_000_000,
+    'subscribe frames per socket per window, from 1 to 1000000',
+  );
+  const trustProxyHops = read.integer('TRUST_PROXY', 0, 0, 10, 'a number of proxy hops from 0 (none) to 10');
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -172,7 +257,10 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     corsOrigins,
     bodyLimitBytes,
     webDistDir: absolute(baseDir, webDistDir),
-    ws: { maxBufferedBytes, batchWindowMs, hubRingSize, directWrites },
+    ws: { maxBufferedBytes, batchWindowMs, hubRingSize, directWrites, frameTimeoutMs, subscribeMax },
+    http: { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs },
+    rateLimit: { max: rateLimitMax, wsConnectMax, windowMs: rateLimitWindowMs },
+    trustProxyHops,
   };
 }
 

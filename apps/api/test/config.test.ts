@@ -39,7 +39,17 @@ describe('loadConfig', () => {
       corsOrigins: [VITE_DEV_ORIGIN],
       bodyLimitBytes: 16384,
       webDistDir: '/srv/app/apps/web/dist',
-      ws: { maxBufferedBytes: 4 * 1024 * 1024, batchWindowMs: 5, hubRingSize: 10000, directWrites: true },
+      ws: {
+        maxBufferedBytes: 4 * 1024 * 1024,
+        batchWindowMs: 5,
+        hubRingSize: 10000,
+        directWrites: true,
+        frameTimeoutMs: 10_000,
+        subscribeMax: 20,
+      },
+      http: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000 },
+      rateLimit: { max: 3000, wsConnectMax: 300, windowMs: 10_000 },
+      trustProxyHops: 0,
     });
   });
 
@@ -68,6 +78,15 @@ describe('loadConfig', () => {
         WS_BATCH_WINDOW_MS: '0',
         HUB_RING_SIZE: '50',
         WS_DIRECT_WRITES: '0',
+        WS_FRAME_TIMEOUT_MS: '2000',
+        WS_SUBSCRIBE_RATE_MAX: '5',
+        HTTP_HEADERS_TIMEOUT_MS: '3000',
+        HTTP_REQUEST_TIMEOUT_MS: '4000',
+        HTTP_KEEP_ALIVE_TIMEOUT_MS: '1000',
+        RATE_LIMIT_MAX: '0',
+        WS_CONNECT_RATE_MAX: '20',
+        RATE_LIMIT_WINDOW_MS: '60000',
+        TRUST_PROXY: '1',
       },
     });
     expect(config).toEqual({
@@ -83,7 +102,17 @@ describe('loadConfig', () => {
       corsOrigins: ['https://a.example', 'http://localhost:8080'],
       bodyLimitBytes: 1024,
       webDistDir: '/base/web',
-      ws: { maxBufferedBytes: 65536, batchWindowMs: 0, hubRingSize: 50, directWrites: false },
+      ws: {
+        maxBufferedBytes: 65536,
+        batchWindowMs: 0,
+        hubRingSize: 50,
+        directWrites: false,
+        frameTimeoutMs: 2000,
+        subscribeMax: 5,
+      },
+      http: { headersTimeoutMs: 3000, requestTimeoutMs: 4000, keepAliveTimeoutMs: 1000 },
+      rateLimit: { max: 0, wsConnectMax: 20, windowMs: 60_000 },
+      trustProxyHops: 1,
     });
   });
 
@@ -129,6 +158,17 @@ describe('loadConfig', () => {
     expect(error.message).toContain('.env.example');
     // A connection string may carry a password: the error must not.
     expect(error.message).not.toContain('secret');
+  });
+
+  it('refuses a whole-request timeout shorter than the headers timeout, and a proxy hop count out of range', () => {
+    const error = configError(() =>
+      loadConfig({
+        envFile: null,
+        env: { HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000', TRUST_PROXY: 'yes' },
+      }),
+    );
+    expect(error.problems.map((p) => p.variable)).toEqual(['HTTP_REQUEST_TIMEOUT_MS', 'TRUST_PROXY']);
+    expect(error.message).toContain('HTTP_REQUEST_TIMEOUT_MS="10000": shorter than HTTP_HEADERS_TIMEOUT_MS (20000)');
   });
 
   it('rejects a port out of range', () => {

@@ -29,6 +29,20 @@ function makeHub(options: Partial<TestHubOptions> = {}): FedHub {
   return hub;
 }
 
+/** A hub whose history replays the test scripts; `replays` lists them in the order they were opened. */
+function makeReplayingHub(options: Partial<TestHubOptions> = {}): { hub: FedHub; replays: ScriptedReplay[] } {
+  const replays: ScriptedReplay[] = [];
+  const hub = makeHub({
+    ...options,
+    openReplay: (since) => {
+      const replay = new ScriptedReplay(since);
+      replays.push(replay);
+      return replay;
+    },
+  });
+  return { hub, replays };
+}
+
 function connect(hub: FedHub, subscribe: object | null = { type: 'subscribe' }) {
   const socket = new FakeSocket();
   const connection = hub.connect(socket);
@@ -367,15 +381,7 @@ describe('hub replay', () => {
   });
 
   it('replays older positions from history, hands over to the ring and goes live without gaps or duplicates', async () => {
-    const replays: ScriptedReplay[] = [];
-    const hub = makeHub({
-      ringSize: 3,
-      openReplay: (since) => {
-        const replay = new ScriptedReplay(since);
-        replays.push(replay);
-        return replay;
-      },
-    });
+    const { hub, replays } = makeReplayingHub({ ringSize: 3 });
     hub.advance(pos(0));
     for (let n = 1; n <= 6; n++) hub.publish(created(n));
     await settle();
@@ -425,15 +431,7 @@ describe('hub replay', () => {
   });
 
   it('bounds the temporary streams open at once; the next replay starts when one finishes', async () => {
-    const replays: ScriptedReplay[] = [];
-    const hub = makeHub({
-      maxConcurrentReplays: 1,
-      openReplay: (since) => {
-        const replay = new ScriptedReplay(since);
-        replays.push(replay);
-        return replay;
-      },
-    });
+    const { hub, replays } = makeReplayingHub({ maxConcurrentReplays: 1 });
     hub.advance(pos(10));
     const first = connect(hub, { type: 'subscribe', since: pos(1) }).socket;
     const second = connect(hub, { type: 'subscribe', since: pos(2) }).socket;
@@ -452,15 +450,7 @@ describe('hub replay', () => {
   });
 
   it('keeps one waiting replay per client however often it re-subscribes', async () => {
-    const replays: ScriptedReplay[] = [];
-    const hub = makeHub({
-      maxConcurrentReplays: 1,
-      openReplay: (since) => {
-        const replay = new ScriptedReplay(since);
-        replays.push(replay);
-        return replay;
-      },
-    });
+    const { hub, replays } = makeReplayingHub({ maxConcurrentReplays: 1 });
     hub.advance(pos(10));
     connect(hub, { type: 'subscribe', since: pos(1) });
     const { socket, connection } = connect(hub, null);
@@ -475,7 +465,7 @@ describe('hub replay', () => {
     expect(socket.control()).toEqual([{ type: 'ready', protocol: 1, position: pos(9), resumed: true }]);
   });
 
-  it('closes the temporary stream when the client leaves mid-replay', async () => {
+  it('absorbs a repeated subscribe (same filter, same since) into the replay in flight: one stream, one ready', async () => {
     const replays: ScriptedReplay[] = [];
     const hub = makeHub({
       openReplay: (since) => {
@@ -484,6 +474,18 @@ describe('hub replay', () => {
         return replay;
       },
     });
+    hub.advance(pos(10));
+    const { socket, connection } = connect(hub, { type: 'subscribe', since: pos(1) });
+    for (let i = 0; i < 5; i++) connection.message(JSON.stringify({ type: 'subscribe', since: pos(1) }));
+    await settle();
+    expect(replays.map((r) => r.since)).toEqual([pos(1)]);
+    replays[0]?.push({ kind: 'idle', position: pos(10) });
+    await settle();
+    expect(socket.control()).toEqual([{ type: 'ready', protocol: 1, position: pos(1), resumed: true }]);
+  });
+
+  it('closes the temporary stream when the client leaves mid-replay', async () => {
+    const { hub, replays } = makeReplayingHub();
     hub.advance(pos(10));
     const { connection } = connect(hub, { type: 'subscribe', since: pos(1) });
     await settle();
@@ -494,15 +496,7 @@ describe('hub replay', () => {
   });
 
   it('ends a replay that never catches up with a resync after the timeout', async () => {
-    const replays: ScriptedReplay[] = [];
-    const hub = makeHub({
-      replayTimeoutMs: 20,
-      openReplay: (since) => {
-        const replay = new ScriptedReplay(since);
-        replays.push(replay);
-        return replay;
-      },
-    });
+    const { hub, replays } = makeReplayingHub({ replayTimeoutMs: 20 });
     hub.advance(pos(10));
     const { socket } = connect(hub, { type: 'subscribe', since: pos(1) });
     await vi.waitFor(() => expect(socket.control().map((m) => m.type)).toEqual(['resync', 'ready']), { timeout: 5000 });

@@ -1,15 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { MongoClient, type Collection } from 'mongodb';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedServer } from '@orders/mongo-embedded';
+import type { Collection } from 'mongodb';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { OrderEvent } from '@orders/contracts';
 import { startApiProcess, stopApiProcess, type ApiProcess } from './support/api-process.js';
 import { TestClient } from './support/ws-client.js';
 import type { OrderDocument } from '../src/orders/order-document.js';
-import { foreignOrdersIn, type ForeignDocument } from './support/api.js';
-import { closeAfterAll } from './support/app.js';
+import type { ForeignDocument } from './support/api.js';
+import { useDiskEngine } from './support/disk-engine.js';
 
 /*
  * Several API processes on one database, no broker. The engine runs alone (on disk, in this
@@ -18,42 +14,25 @@ import { closeAfterAll } from './support/app.js';
  * positions are the database's, so a client can move between processes and resume where it stopped.
  */
 
-type Engine = Awaited<ReturnType<typeof startEmbeddedServer>>;
-
-let dataDir: string;
-let engine: Engine;
-let driver: MongoClient;
-const closeLater = closeAfterAll();
+const engine = useDiskEngine('multi');
+let dbName: string;
 let orders: Collection<OrderDocument>;
 /** The same collection, for documents written without the fields the API stamps. */
 let foreign: Collection<ForeignDocument>;
-let dbName: string;
-let runs = 0;
 const apis: ApiProcess[] = [];
 const clients: TestClient[] = [];
 
-beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'orders-multi-'));
-  closeLater(() => rm(dataDir, { recursive: true, force: true }));
-  engine = await startEmbeddedServer({ host: '127.0.0.1', port: 0, dbPath: dataDir });
-  closeLater(() => engine.close());
-  driver = new MongoClient(engine.uri);
-  closeLater(() => driver.close());
-});
 afterEach(async () => {
   for (const client of clients.splice(0)) await client.close();
   for (const api of apis.splice(0)) await stopApiProcess(api, 'SIGKILL');
 });
 
 function freshDatabase(): void {
-  runs += 1;
-  dbName = `multi_${process.pid}_${runs}`;
-  orders = driver.db(dbName).collection<OrderDocument>('orders');
-  foreign = foreignOrdersIn(driver.db(dbName));
+  ({ name: dbName, orders, foreign } = engine.freshDatabase());
 }
 
 async function startApi(env: Record<string, string> = {}): Promise<ApiProcess> {
-  const api = await startApiProcess({ MONGODB_URI: engine.uri, MONGODB_DB: dbName, DATA_DIR: dataDir, ...env });
+  const api = await startApiProcess({ MONGODB_URI: engine.uri, MONGODB_DB: dbName, DATA_DIR: engine.dataDir, ...env });
   apis.push(api);
   return api;
 }

@@ -1,15 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { MongoClient, type Collection } from 'mongodb';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedServer } from '@orders/mongo-embedded';
+import type { Collection } from 'mongodb';
+import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode, type OrderEvent } from '@orders/contracts';
 import { startApiProcess, stopApiProcess, type ApiProcess } from './support/api-process.js';
 import { TestClient } from './support/ws-client.js';
 import type { OrderDocument } from '../src/orders/order-document.js';
-import { foreignOrdersIn, type ForeignDocument } from './support/api.js';
-import { closeAfterAll } from './support/app.js';
+import type { ForeignDocument } from './support/api.js';
+import { useDiskEngine } from './support/disk-engine.js';
 
 /*
  * The API process stops (SIGTERM, or kill -9), writes land directly in the database
@@ -17,28 +13,14 @@ import { closeAfterAll } from './support/app.js';
  * exactly the missed events. The engine runs here, on disk, and the API points at it with MONGODB_URI.
  */
 
-type Engine = Awaited<ReturnType<typeof startEmbeddedServer>>;
-
-let dataDir: string;
-let engine: Engine;
-let driver: MongoClient;
-const closeLater = closeAfterAll();
+const engine = useDiskEngine('restart');
+let dbName: string;
 let orders: Collection<OrderDocument>;
 /** The same collection, for documents written without the fields the API stamps. */
 let foreign: Collection<ForeignDocument>;
-let dbName: string;
 let api: ApiProcess | null = null;
 const clients: TestClient[] = [];
-let runs = 0;
 
-beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'orders-restart-'));
-  closeLater(() => rm(dataDir, { recursive: true, force: true }));
-  engine = await startEmbeddedServer({ host: '127.0.0.1', port: 0, dbPath: dataDir });
-  closeLater(() => engine.close());
-  driver = new MongoClient(engine.uri);
-  closeLater(() => driver.close());
-});
 afterEach(async () => {
   for (const client of clients.splice(0)) await client.close();
   if (api !== null) await stopApiProcess(api, 'SIGKILL');
@@ -46,7 +28,7 @@ afterEach(async () => {
 });
 
 async function startApi(): Promise<ApiProcess> {
-  api = await startApiProcess({ MONGODB_URI: engine.uri, MONGODB_DB: dbName, DATA_DIR: dataDir });
+  api = await startApiProcess({ MONGODB_URI: engine.uri, MONGODB_DB: dbName, DATA_DIR: engine.dataDir });
   return api;
 }
 
@@ -93,10 +75,7 @@ describe.each([
   ['kill -9', 'SIGKILL'],
 ] as const)('API restart (%s)', (_name, signal) => {
   it('delivers exactly the events committed while the API was down to a client that resumes', async () => {
-    runs += 1;
-    dbName = `restart_${process.pid}_${runs}`;
-    orders = driver.db(dbName).collection<OrderDocument>('orders');
-    foreign = foreignOrdersIn(driver.db(dbName));
+    ({ name: dbName, orders, foreign } = engine.freshDatabase());
 
     let running = await startApi();
     const watcher = await subscribe(running.wsUrl);

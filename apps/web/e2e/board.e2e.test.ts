@@ -17,8 +17,24 @@ let browser: Browser;
 let pageA: Page;
 let pageB: Page;
 
+/** Content-Security-Policy violations each page reported (DOM events and Chromium's console messages). */
+const cspViolations: string[] = [];
+
+/** Records every CSP violation `page` reports, from before its first script runs. */
+async function watchCsp(page: Page): Promise<void> {
+  page.on('console', (message) => {
+    if (message.text().includes('Content Security Policy')) cspViolations.push(`${page.url()}: ${message.text()}`);
+  });
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (event) => {
+      console.error(`Content Security Policy violation: ${event.violatedDirective} ${event.blockedURI}`);
+    });
+  });
+}
+
 async function openBoard(): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  await watchCsp(page);
   await page.goto(stack.baseUrl);
   await page.getByRole('status', { name: 'Connection: Live' }).waitFor({ timeout: SHOWS_UP.timeout });
   return page;
@@ -215,6 +231,26 @@ describe('two dashboards on the real server and the embedded database', () => {
     } finally {
       await page.close();
     }
+  });
+
+  it('runs under the strict Content-Security-Policy without a single violation (board and API docs)', async () => {
+    const page = await browser.newPage();
+    await watchCsp(page);
+    try {
+      const response = await page.goto(stack.baseUrl);
+      const csp = (await response?.allHeaders())?.['content-security-policy'] ?? '';
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).not.toContain('unsafe-inline');
+      await page.getByRole('status', { name: 'Connection: Live' }).waitFor({ timeout: SHOWS_UP.timeout });
+      await expect.poll(() => readBoard(page), SHOWS_UP).toEqual(await databaseBoard());
+      await page.goto(`${stack.baseUrl}/docs`);
+      await page.locator('.swagger-ui .opblock').first().waitFor({ timeout: SHOWS_UP.timeout });
+    } finally {
+      await page.close();
+    }
+    // Every page of this file was watched from its first script: the live board pages through all the tests above.
+    expect(cspViolations).toEqual([]);
   });
 
   it('saves a screenshot of the board for review', async () => {

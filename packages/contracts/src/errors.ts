@@ -5,6 +5,10 @@
 export const ErrorCode = {
   ValidationFailed: 'VALIDATION_FAILED',
   InvalidJson: 'INVALID_JSON',
+  /** Invalid UTF-8, a lone surrogate or a control character in a body string, query parameter or header. */
+  InvalidText: 'INVALID_TEXT',
+  /** A header that must appear once (Host, Content-Type, If-Match…) was sent more than once. */
+  DuplicateHeader: 'DUPLICATE_HEADER',
   ForbiddenKey: 'FORBIDDEN_KEY',
   InvalidCursor: 'INVALID_CURSOR',
   RouteNotFound: 'ROUTE_NOT_FOUND',
@@ -15,6 +19,8 @@ export const ErrorCode = {
   VersionMismatch: 'VERSION_MISMATCH',
   BodyTooLarge: 'BODY_TOO_LARGE',
   UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
+  /** Too many requests from this client in the current window; `Retry-After` says when to try again. */
+  RateLimited: 'RATE_LIMITED',
   DatabaseUnavailable: 'DATABASE_UNAVAILABLE',
   InternalError: 'INTERNAL_ERROR',
   /** A socket frame that is not a valid client message (the socket stays open, up to a limit). */

@@ -4,3 +4,4 @@ export * from './filter.js';
 export * from './order.js';
 export * from './protocol.js';
 export * from './validate.js';
+export * from './text.js';

@@ -50,6 +50,18 @@ describe('client messages', () => {
     expect(badStatus).toMatchObject({ ok: false, error: expect.stringContaining('/filter/status/0') as string });
     expect(parseClientMessage('{"type":"subscribe","protocol":2}').ok).toBe(false);
   });
+
+  it('rejects a lone surrogate or a control character in any string, naming the path and the problem', () => {
+    expect(parseClientMessage('{"type":"subscribe","filter":{"customer":"bo\\ud800"}}')).toEqual({
+      ok: false,
+      error: '/filter/customer: invalid text (lone_surrogate)',
+    });
+    expect(parseClientMessage('{"type":"subscribe","since":"82\\u0000"}')).toEqual({
+      ok: false,
+      error: '/since: invalid text (control_character)',
+    });
+    expect(parseClientMessage('{"type":"subscribe","filter":{"customer":"\\ud83d\\ude00"}}').ok).toBe(true);
+  });
 });
 
 describe('server messages', () => {

@@ -1,8 +1,10 @@
 import { FormatRegistry } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { Value } from '@sinclair/typebox/value';
 import type { TSchema, Static } from '@sinclair/typebox';
 import { ClientMessageSchema, ServerMessageSchema, type ClientMessage, type ServerMessage } from './protocol.js';
 import { OrderSchema, type Order } from './order.js';
+import { findInvalidText } from './text.js';
 
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
 if (!FormatRegistry.Has('date-time')) {
@@ -18,8 +20,25 @@ export interface Validator<T> {
   validate(value: unknown): Checked<T>;
 }
 
+/**
+ * The dashboard runs under a Content-Security-Policy without 'unsafe-eval' (see docs/ARCHITECTURE.md, "Abuse
+ * limits"), which forbids the code generation TypeCompiler uses: in a page, checks are interpreted instead (same
+ * schema, same answers, slower, and a browser checks only its own socket's frames). Even a try-and-fall-back would
+ * report a CSP violation, so the choice is made up front.
+ */
+const generatedCodeAllowed = typeof (globalThis as { document?: unknown }).document === 'undefined';
+
+/** TypeCompiler's checker, or the interpreted one (Value.Check/Value.Errors) where code generation is forbidden. */
+function checkerFor<S extends TSchema>(schema: S): Pick<TypeCheck<S>, 'Check' | 'Errors'> {
+  if (generatedCodeAllowed) return TypeCompiler.Compile(schema);
+  return {
+    Check: (value: unknown): value is Static<S> => Value.Check(schema, value),
+    Errors: (value: unknown) => Value.Errors(schema, value),
+  };
+}
+
 function compile<S extends TSchema>(schema: S): Validator<Static<S>> {
-  const checker: TypeCheck<S> = TypeCompiler.Compile(schema);
+  const checker = checkerFor(schema);
   return {
     check: (value): value is Static<S> => checker.Check(value),
     validate(value) {
@@ -40,9 +59,16 @@ export function parseServerMessage(text: string): Checked<ServerMessage> {
   return parseWith(serverMessageValidator, text);
 }
 
-/** Parses a text frame and validates it as a client→server message. */
+/**
+ * Parses a text frame and validates it as a client→server message. A string with a lone surrogate (`\ud800`
+ * escaped) or a control character anywhere in the frame is refused like any other invalid frame.
+ */
 export function parseClientMessage(text: string): Checked<ClientMessage> {
-  return parseWith(clientMessageValidator, text);
+  const parsed = parseWith(clientMessageValidator, text);
+  if (!parsed.ok) return parsed;
+  const invalid = findInvalidText(parsed.value);
+  if (invalid === null) return parsed;
+  return { ok: false, error: `${invalid.path === '' ? '/' : invalid.path}: invalid text (${invalid.problem})` };
 }
 
 function parseWith<T>(validator: Validator<T>, text: string): Checked<T> {

@@ -72,6 +72,7 @@ const realtimePlugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, {
     maxBufferedBytes: config.ws.maxBufferedBytes,
     batchWindowMs: config.ws.batchWindowMs,
     ringSize: config.ws.hubRingSize,
+    subscribeLimit: { max: config.ws.subscribeMax, windowMs: config.rateLimit.windowMs },
     replays: new HistoryReplays({ open: createReplayOpener(open, lookup), log }),
     log,
   });

@@ -9,6 +9,9 @@ import type { FastifyPluginAsync } from 'fastify';
  * @see https://github.com/fastify/fastify-swagger
  * @see https://github.com/fastify/fastify-swagger-ui
  */
+/** SHA-256 of the <style> element swagger-ui 6.1.3's bundle adds to the page. */
+const SWAGGER_UI_STYLE_HASH = 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w=';
+
 const swaggerPlugin: FastifyPluginAsync = async (fastify) => {
   await fastify.register(swagger, {
     openapi: {
@@ -32,7 +35,12 @@ const swaggerPlugin: FastifyPluginAsync = async (fastify) => {
         typeof json.$id === 'string' ? json.$id : `def-${index}`,
     },
   });
-  await fastify.register(swaggerUi, { routePrefix: '/docs' });
+  await fastify.register(swaggerUi, {
+    routePrefix: '/docs',
+    // The pinned swagger-ui bundle injects one fixed <style> element: the strict CSP (plugins/helmet.ts) allows
+    // exactly that element on /docs, by hash. The Chromium test fails if an upgrade changes it.
+    transformStaticCSP: (header) => header.replace("style-src 'self'", `style-src 'self' '${SWAGGER_UI_STYLE_HASH}'`),
+  });
   fastify.get('/openapi.json', { schema: { hide: true } }, () => fastify.swagger());
 };
 

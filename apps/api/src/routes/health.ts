@@ -24,7 +24,11 @@ const PING_TIMEOUT_MS = 1500;
 const healthRoutes: FastifyPluginCallbackTypebox = (fastify, _options, done) => {
   fastify.get(
     '/healthz',
-    { schema: { tags: ['health'], summary: 'Liveness: the process is up', response: { 200: HealthSchema } } },
+    {
+      schema: { tags: ['health'], summary: 'Liveness: the process is up', response: { 200: HealthSchema } },
+      // Probes are never rate-limited: an orchestrator must see a flooded process as alive.
+      config: { rateLimit: false },
+    },
     () => ({ status: 'ok' as const }),
   );
 
@@ -36,6 +40,7 @@ const healthRoutes: FastifyPluginCallbackTypebox = (fastify, _options, done) => 
         summary: 'Readiness: database reachable and change feed open',
         response: { 200: ReadinessSchema, 503: ReadinessSchema },
       },
+      config: { rateLimit: false },
     },
     async (_request, reply) => {
       const database = (await pingDatabase()) ? ('ok' as const) : ('unreachable' as const);

@@ -5,6 +5,12 @@ import type { RawData } from 'ws';
 import type { AppConfig } from '../config.js';
 import type { HubConnection, HubSocket } from '../realtime/hub/client.js';
 import type { TextFrame } from '../realtime/text-frame.js';
+import { CloseCode } from '@orders/contracts';
+import { wsConnectRateLimit } from '../plugins/rate-limit.js';
+import { watchFrameDeadline } from './ws-frame-deadline.js';
+
+/** The WebSocket endpoint: the only path that accepts an upgrade. */
+export const WS_PATH = '/ws';
 
 /** The socket adapter's view of the hub. */
 export interface SocketHub {
@@ -22,6 +28,10 @@ export interface WsRouteOptions {
    * sends every frame through ws.send (the fan-out benchmark compares the two).
    */
   directWrites?: boolean;
+  /** A frame begun must be complete within this, else close 1008 (default 10 s). */
+  frameTimeoutMs?: number;
+  /** Connection attempts per client per window (route-level `@fastify/rate-limit` setting); default none. */
+  connectRateLimit?: { max: number; timeWindow: number } | false;
 }
 
 /** Text frames: a Buffer is written as is, so the hub's one encoding serves every socket. */
@@ -32,7 +42,12 @@ const TEXT = { binary: false } as const;
  * See docs/ARCHITECTURE.md, "The event path".
  */
 const wsRoutes: FastifyPluginCallback<{ config: AppConfig }> = (fastify, { config }, done) => {
-  registerWsRoute(fastify, { hub: fastify.realtime, directWrites: config.ws.directWrites });
+  registerWsRoute(fastify, {
+    hub: fastify.realtime,
+    directWrites: config.ws.directWrites,
+    frameTimeoutMs: config.ws.frameTimeoutMs,
+    connectRateLimit: wsConnectRateLimit(config),
+  });
   done();
 };
 export default wsRoutes;
@@ -46,6 +61,7 @@ export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOption
   const pingIntervalMs = options.pingIntervalMs ?? 30_000;
   const closeGraceMs = options.closeGraceMs ?? 2_000;
   const directWrites = options.directWrites ?? true;
+  const frameTimeoutMs = options.frameTimeoutMs ?? 10_000;
   const alive = new Map<WebSocket, boolean>();
 
   const heartbeat = setInterval(() => {
@@ -61,7 +77,8 @@ export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOption
   heartbeat.unref();
   fastify.addHook('onClose', () => clearInterval(heartbeat));
 
-  fastify.get('/ws', { websocket: true }, (socket, request) => {
+  const config = { rateLimit: options.connectRateLimit ?? false };
+  fastify.get(WS_PATH, { websocket: true, config }, (socket, request) => {
     // @fastify/websocket's default preClose closes every tracked socket without a code (the client sees 1005);
     // the hub closes its sockets itself with 1001 so clients know to reconnect and resume.
     fastify.websocketServer.clients.delete(socket);
@@ -72,7 +89,12 @@ export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOption
     socket.on('pong', () => alive.set(socket, true));
     socket.on('message', (data, isBinary) => connection.message(toBuffer(data), isBinary));
     socket.on('error', (err) => request.log.warn({ err }, 'ws: socket error'));
+    const stopWatching = watchFrameDeadline(socket, request.raw.socket, frameTimeoutMs, () => {
+      request.log.info('ws: frame not completed in time; closing');
+      closeWithGrace(socket, CloseCode.PolicyViolation, 'frame not completed in time', closeGraceMs);
+    });
     socket.on('close', () => {
+      stopWatching();
       alive.delete(socket);
       connection.closed();
     });
@@ -89,13 +111,7 @@ function adapt(socket: WebSocket, direct: DirectWriter | null, closeGraceMs: num
         else socket.send(frame.payload, TEXT);
       },
     }),
-    close(code, reason) {
-      socket.close(code, reason);
-      // A peer that stopped reading never answers the close; do not hold its buffers for ws's 30 s default.
-      const cut = setTimeout(() => socket.terminate(), closeGraceMs);
-      cut.unref();
-      socket.once('close', () => clearTimeout(cut));
-    },
+    close: (code, reason) => closeWithGrace(socket, code, reason, closeGraceMs),
     get readyState() {
       return socket.readyState;
     },
@@ -103,6 +119,20 @@ function adapt(socket: WebSocket, direct: DirectWriter | null, closeGraceMs: num
       return socket.bufferedAmount;
     },
   };
+}
+
+/** Closes with `code`, and cuts the connection if the peer has not answered the close within the grace. */
+function closeWithGrace(
+  socket: Pick<WebSocket, 'close' | 'terminate' | 'once'>,
+  code: number | undefined,
+  reason: string | undefined,
+  closeGraceMs: number,
+): void {
+  socket.close(code, reason);
+  // A peer that stopped reading never answers the close; do not hold its buffers for ws's 30 s default.
+  const cut = setTimeout(() => socket.terminate(), closeGraceMs);
+  cut.unref();
+  socket.once('close', () => clearTimeout(cut));
 }
 
 function toBuffer(data: RawData): Buffer {

@@ -41,7 +41,14 @@ export class Client {
   /** Bumped on every subscribe, so an older subscription's replay notices it is stale. */
   generation = 0;
   invalidFrames = 0;
+  /** The subscription's filter, normalized (status order, absent parts): a repeated subscribe compares it. */
+  filterKey = '';
+  /** Subscribe frames in the current rate-limit window, and when that window started. */
+  subscribes = 0;
+  subscribeWindowStart = 0;
   replay: ReplayHandle | null = null;
+  /** The position the replay in flight started after. */
+  replaySince: string | null = null;
   /** Events read from history, waiting to go out as one frame. */
   replayed: Serialized<OrderEvent>[] = [];
 

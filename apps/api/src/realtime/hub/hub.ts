@@ -46,6 +46,11 @@ export interface HubOptions {
   /** Invalid frames a connection may send; the next one closes it with 1002 (default 4). */
   maxInvalidFrames?: number;
   /**
+   * Subscribe frames a connection may send per window; past it an `error` (RATE_LIMITED) and close 1008
+   * (default 20 per 10 s). Every subscribe costs a filter change and possibly a replay.
+   */
+  subscribeLimit?: { max: number; windowMs: number };
+  /**
    * Socket writes per event-loop turn while fanning out (default 1000): a flush to many thousands of sockets
    * yields between slices so HTTP requests are not held up for the whole fan-out.
    */
@@ -76,11 +81,26 @@ export interface HubObserver {
   flushed(items: readonly ChangeItem[]): void;
 }
 
+/** How many idle positions (GET /orders may hand them out between events) the hub recognizes exactly. */
+const MAX_IDLE_POSITIONS = 1024;
+
+/** The one spelling of positions this server issues (resume tokens' hex, upper case). */
+const CANONICAL_POSITION = /^[0-9A-F]+$/;
+
+/** A subscription's filter in one spelling, so a repeated subscribe with the same filter is recognized. */
+function filterKeyOf(message: SubscribeMessage): string {
+  const status = [...(message.filter?.status ?? [])].sort();
+  return JSON.stringify([status, message.filter?.customer ?? null]);
+}
+
 /** Fan-out hub. Implements the feed's sink. */
 export class Hub implements FeedSink {
   private readonly feedPosition: FeedPosition;
   private readonly maxBufferedBytes: number;
   private readonly maxInvalidFrames: number;
+  private readonly subscribeLimit: { max: number; windowMs: number };
+  /** Idle positions the feed advanced to (and GET /orders may have handed out), newest last; bounded. */
+  private readonly idlePositions = new Set<string>();
   private readonly replays: HistoryReplays | undefined;
   private readonly log: FeedLogger | undefined;
   private readonly ring: Ring;
@@ -106,6 +126,7 @@ export class Hub implements FeedSink {
     this.feedPosition = options.position;
     this.maxBufferedBytes = options.maxBufferedBytes;
     this.maxInvalidFrames = options.maxInvalidFrames ?? 4;
+    this.subscribeLimit = options.subscribeLimit ?? { max: 20, windowMs: 10_000 };
     this.replays = options.replays;
     this.log = options.log;
     this.ring = new Ring(options.ringSize);
@@ -145,6 +166,11 @@ export class Hub implements FeedSink {
 
   advance(position: string): void {
     if (this.closed) return;
+    this.idlePositions.add(position);
+    if (this.idlePositions.size > MAX_IDLE_POSITIONS) {
+      const oldest = this.idlePositions.values().next();
+      if (oldest.done !== true) this.idlePositions.delete(oldest.value);
+    }
     // Nothing happened between the last event and `position`, so the ring holds everything after it.
     if (this.ring.size === 0 && this.ring.base === null) this.ring.base = position;
     if (this.fanout.idle) this.delivered = position;
@@ -163,6 +189,7 @@ export class Hub implements FeedSink {
       this.sendResync(client, reason);
     }
     this.ring.clear();
+    this.idlePositions.clear();
     this.delivered = null;
   }
 
@@ -212,7 +239,25 @@ export class Hub implements FeedSink {
       this.invalid(client, parsed.error);
       return;
     }
+    if (!this.allowSubscribe(client)) return;
     this.subscribe(client, parsed.value);
+  }
+
+  /** Counts a subscribe against the connection's budget; past it the client is told and closed (1008). */
+  private allowSubscribe(client: Client): boolean {
+    const now = Date.now();
+    if (now - client.subscribeWindowStart >= this.subscribeLimit.windowMs) {
+      client.subscribeWindowStart = now;
+      client.subscribes = 0;
+    }
+    client.subscribes += 1;
+    if (client.subscribes <= this.subscribeLimit.max) return true;
+    this.sendControl(
+      client,
+      errorMessage(ErrorCode.RateLimited, `more than ${String(this.subscribeLimit.max)} subscribes in a window`),
+    );
+    this.closeClient(client, CloseCode.PolicyViolation, 'too many subscribes');
+    return false;
   }
 
   private invalid(client: Client, message: string): void {
@@ -228,18 +273,36 @@ export class Hub implements FeedSink {
   private subscribe(client: Client, message: SubscribeMessage): void {
     // Live clients have received everything up to `delivered` from here on: ready and replays start there.
     this.fanout.flushNow();
+    const since = message.since;
+    const filterKey = filterKeyOf(message);
+    const sameFilter = filterKey === client.filterKey && client.state !== 'connected';
+    // A repeated subscribe never replays what this socket already has (see docs/ARCHITECTURE.md, "Abuse
+    // limits"): a replay for the same filter already in flight carries on, and a live client with the same filter
+    // holds everything up to `delivered`. (Another position cancels the replay in flight: one per socket.)
+    if (sameFilter && client.state === 'replaying' && since === client.replaySince) return;
+    if (sameFilter && client.state === 'live' && (since === undefined || this.holdsThrough(since))) {
+      this.sendReady(client, this.delivered, since !== undefined);
+      return;
+    }
     this.groups.remove(client);
     this.stopReplay(client);
     client.generation += 1;
     client.filter = prepareOrderFilter(message.filter);
-    const since = message.since;
+    client.filterKey = filterKey;
     if (since === undefined) {
       this.sendReady(client, this.delivered, false);
       this.join(client);
       return;
     }
     const latest = this.feedPosition.current();
-    if (latest !== null && since <= latest && this.ring.covers(since)) {
+    // Positions are checked (see docs/ARCHITECTURE.md, "Recovery and replay"): the server issues positions in
+    // one spelling (upper-case hex) and never beyond its latest; inside the ring's range only an exact event or
+    // idle position counts; anything else is verified by the database when the replay opens there.
+    if (!CANONICAL_POSITION.test(since) || (latest !== null && since > latest)) {
+      this.resyncToLive(client, ResyncReason.UnknownPosition);
+      return;
+    }
+    if (latest !== null && this.ring.covers(since) && this.issuedInRing(since, latest)) {
       this.counters.replaysFromRing += 1;
       this.sendReady(client, since, true);
       this.replayRing(client, since);
@@ -252,7 +315,18 @@ export class Hub implements FeedSink {
     }
     this.counters.replaysFromHistory += 1;
     client.state = 'replaying';
+    client.replaySince = since;
     client.replay = this.replays.start(since, this.replayTarget(client, since));
+  }
+
+  /** True when a live client (same filter) already has everything after `since`: it is at or before `delivered`. */
+  private holdsThrough(since: string): boolean {
+    return this.delivered !== null && since <= this.delivered;
+  }
+
+  /** True when `since` is exactly a position this hub handed out: an event in the ring, the ring's base, or idle. */
+  private issuedInRing(since: string, latest: string): boolean {
+    return since === latest || since === this.ring.base || this.ring.has(since) || this.idlePositions.has(since);
   }
 
   /** How a history replay delivers into this hub for one subscription of `client`. */
@@ -305,6 +379,7 @@ export class Hub implements FeedSink {
   private stopReplay(client: Client): void {
     const replay = client.replay;
     client.replay = null;
+    client.replaySince = null;
     client.replayed = [];
     replay?.cancel();
   }

@@ -88,6 +88,12 @@ export class Ring {
     return this.count > 0 && since >= this.at(0).position;
   }
 
+  /** True when `position` is exactly the position of an event in the ring. */
+  has(position: string): boolean {
+    const index = this.firstAfter(position);
+    return index > 0 && this.at(index - 1).position === position;
+  }
+
   /** Index of the first entry with a position after `since`. */
   firstAfter(since: string): number {
     let lo = 0;

@@ -1,0 +1,141 @@
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../src/app.js';
+import { json, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { TestClient } from './support/ws-client.js';
+
+/*
+ * Bounded work per socket and checked positions (see docs/ARCHITECTURE.md, "Abuse limits" and "Recovery and
+ * replay"): a client cannot make the server replay what it already has, subscribe without limit, or resume
+ * from a position the server never issued.
+ */
+
+let database: EmbeddedDatabase;
+let app: App;
+let url: string;
+const clients: TestClient[] = [];
+
+beforeAll(async () => {
+  database = await startDatabase();
+  app = await startApp(testConfig(database.uri, { WS_SUBSCRIBE_RATE_MAX: '6', WS_BATCH_WINDOW_MS: '0' }));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  url = `ws://127.0.0.1:${(app.server.address() as AddressInfo).port}/ws`;
+});
+afterEach(async () => {
+  for (const client of clients.splice(0)) await client.close();
+});
+afterAll(async () => {
+  await app.close();
+  await database.close();
+});
+
+async function subscribe(message: Record<string, unknown> = {}): Promise<TestClient> {
+  const client = await TestClient.subscribe(url, message);
+  clients.push(client);
+  return client;
+}
+
+let nextId = 1;
+async function create(count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const id = nextId++;
+    const response = await app.inject({
+      method: 'POST',
+      url: '/orders',
+      payload: { id, customer_name: `Customer ${id}`, product_name: 'Mug' },
+    });
+    expect(response.statusCode).toBe(201);
+  }
+}
+
+const readies = (client: TestClient) => client.control().filter((m) => m.type === 'ready');
+
+describe('bounded work per socket', () => {
+  it('does not replay again what the socket already has when it repeats a subscribe', async () => {
+    const watcher = await subscribe();
+    await create(1);
+    await watcher.waitForEvents(1);
+    const since = watcher.lastPosition();
+    await create(5);
+    await watcher.waitForEvents(6);
+
+    const client = await subscribe({ since });
+    await client.waitForEvents(5);
+    for (let i = 0; i < 4; i++) client.send({ type: 'subscribe', since });
+    await client.waitFor(() => readies(client).length === 5, 'five readies');
+    expect(readies(client).slice(1)).toEqual(
+      Array.from({ length: 4 }, () => expect.objectContaining({ type: 'ready', resumed: true }) as unknown),
+    );
+    // Live delivery goes on: the next write is the sixth event, and nothing was sent twice.
+    await create(1);
+    await client.waitForEvents(6);
+    const positions = client.events().map((e) => e.position);
+    expect(new Set(positions).size).toBe(positions.length);
+    expect(positions).toEqual(
+      watcher
+        .events()
+        .slice(1)
+        .map((e) => e.position),
+    );
+  });
+
+  it('answers subscribes past the per-socket limit with an error, then closes with 1008', async () => {
+    const client = await subscribe();
+    for (let i = 0; i < 6; i++) client.send({ type: 'subscribe', filter: { status: [i % 2 ? 'pending' : 'shipped'] } });
+    expect(await client.closed()).toBe(1008);
+    expect(readies(client)).toHaveLength(6);
+    expect(client.control().at(-1)).toMatchObject({ type: 'error', code: 'RATE_LIMITED' });
+  });
+});
+
+describe('positions are checked', () => {
+  /** A position with its 16-hex-digit time field (seconds in the high 32 bits) moved by `seconds`. */
+  function shiftedTime(position: string, seconds: number): string {
+    const time = BigInt(`0x${position.slice(2, 18)}`) + (BigInt(seconds) << 32n);
+    return `${position.slice(0, 2)}${time.toString(16).toUpperCase().padStart(16, '0')}${position.slice(18)}`;
+  }
+  /** A position with its sequence field moved by `delta`, the time kept. */
+  function shiftedSequence(position: string, delta: number): string {
+    const sequence = BigInt(`0x${position.slice(18, 34)}`) + BigInt(delta);
+    return `${position.slice(0, 18)}${sequence.toString(16).toUpperCase().padStart(16, '0')}${position.slice(34)}`;
+  }
+
+  it('resyncs with unknown_position for a real position altered in any way, and resumes from the real one', async () => {
+    const watcher = await subscribe();
+    await create(3);
+    await watcher.waitForEvents(3);
+    const real = watcher.events()[1]?.position ?? '';
+    expect(real).toMatch(/^[0-9A-F]{36}$/);
+
+    const forged = {
+      'lower-cased': real.toLowerCase(),
+      '00 appended': `${real}00`,
+      'cut short': real.slice(0, -2),
+      'a day later': shiftedTime(real, 86_400),
+      'a second earlier': shiftedTime(real, -1),
+      'sequence + 1000': shiftedSequence(real, 1000),
+      'sequence - 1, same time': shiftedSequence(real, -1),
+      'not hex': 'not-a-position',
+    };
+    for (const [how, since] of Object.entries(forged)) {
+      const client = await subscribe({ since });
+      expect(client.control(), how).toEqual([
+        { type: 'resync', reason: 'unknown_position' },
+        expect.objectContaining({ type: 'ready', resumed: false }),
+      ]);
+    }
+
+    const resumed = await subscribe({ since: real });
+    expect(resumed.control()[0]).toMatchObject({ type: 'ready', resumed: true, position: real });
+    await resumed.waitForEvents(1);
+    expect(resumed.events().map((e) => e.position)).toEqual([watcher.events()[2]?.position]);
+  });
+
+  it('resumes from the position GET /orders handed out, even between events', async () => {
+    await create(2);
+    const listed = await app.inject({ method: 'GET', url: '/orders?limit=1' });
+    const position = json(listed).position as string;
+    const client = await subscribe({ since: position });
+    expect(client.control()[0]).toMatchObject({ type: 'ready', resumed: true });
+  });
+});
