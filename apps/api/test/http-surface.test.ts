@@ -22,7 +22,14 @@ describe('OpenAPI', () => {
       paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
     };
     expect(document.openapi).toMatch(/^3\./);
-    expect(Object.keys(document.paths).sort()).toEqual(['/healthz', '/orders', '/orders/{id}', '/readyz']);
+    expect(Object.keys(document.paths).sort()).toEqual([
+      '/healthz',
+      '/orders',
+      '/orders/counts',
+      '/orders/{id}',
+      '/readyz',
+    ]);
+    expect(Object.keys(document.paths['/orders/counts']!.get!.responses).sort()).toEqual(['200', '400', '503']);
     expect(Object.keys(document.paths['/orders']!).sort()).toEqual(['get', 'post']);
     expect(Object.keys(document.paths['/orders/{id}']!).sort()).toEqual(['delete', 'get', 'put']);
     expect(Object.keys(document.paths['/orders']!.post!.responses).sort()).toEqual([
