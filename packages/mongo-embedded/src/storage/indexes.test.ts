@@ -1,4 +1,4 @@
-import { Double, Int32, Long, ObjectId, type Db } from 'mongodb';
+import { Double, Int32, Long, ObjectId, type Collection, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   indexNames,
@@ -332,13 +332,13 @@ describe('sorts and counts answered by an index', () => {
   interface Row {
     _id: number;
     at: Date | string | null;
-    status?: string | number;
+    status?: string | number | null;
   }
 
   /** The same rows in two collections, one with the indexes a list and its counts use, one without any. */
   async function twins(): Promise<{
-    indexed: import('mongodb').Collection<Row>;
-    plain: import('mongodb').Collection<Row>;
+    indexed: Collection<Row>;
+    plain: Collection<Row>;
   }> {
     const db = freshDb();
     const rows: Row[] = [];
