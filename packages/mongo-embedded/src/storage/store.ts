@@ -736,6 +736,9 @@ export class Store {
     for (const colls of this.dbs.values()) {
       for (const coll of colls.values()) for (const index of coll.indexes) index.build(coll.docs.entries());
     }
+    // Document writes replayed from the journal leave the indexes alone; each touched collection's indexes are built
+    // once at the end (a sort), instead of one sorted insert per write, which grew with the collection's size.
+    const stale = new Set<Collection>();
     for (const rec of recovered.records) {
       if (rec.ct instanceof Timestamp) this.clock.advanceTo(rec.ct);
       for (const e of (rec.e as Doc[] | undefined) ?? []) {
@@ -746,13 +749,14 @@ export class Store {
           lastSeq = r.seq;
           this.clock.advanceTo(r.clusterTime);
         }
-        this.replay(e, r);
+        this.replay(e, r, stale);
         if (r && !r.collectionUUID) {
           const uuid = this.getCollection(r.db, r.coll)?.uuid;
           if (uuid) r.collectionUUID = uuid;
         }
       }
     }
+    for (const coll of stale) for (const index of coll.indexes) index.build(coll.docs.entries());
     for (const r of history) {
       if (r.collectionUUID || !DOCUMENT_OPS.has(r.op)) continue;
       const uuid = this.getCollection(r.db, r.coll)?.uuid;
@@ -761,7 +765,8 @@ export class Store {
     this.changes.restore(history, lastSeq);
   }
 
-  private replay(e: Doc, r: ChangeRecord | null): void {
+  /** Applies one journal entry; document writes mark their collection in `stale` instead of updating its indexes. */
+  private replay(e: Doc, r: ChangeRecord | null, stale: Set<Collection>): void {
     const db = asString(e.db);
     const name = asString(e.coll);
     switch (e.k) {
@@ -795,8 +800,9 @@ export class Store {
         const spec = e.spec as IndexSpec;
         if (!coll || coll.indexes.some((i) => i.name === spec.name)) return;
         const index = new IndexData(spec);
-        index.build(coll.docs.entries());
         coll.indexes.push(index);
+        // Built with the others at the end when writes were replayed without it; now otherwise.
+        if (!stale.has(coll)) index.build(coll.docs.entries());
         return;
       }
       case 'dropIndex': {
@@ -810,13 +816,11 @@ export class Store {
         if (!coll) return;
         const key = r.documentKey?._id;
         const id = canonicalKey(key);
-        const before = coll.docs.get(id);
-        if (before) for (const index of coll.indexes) index.remove(before, id);
+        stale.add(coll);
         if (r.op === 'delete') {
           coll.docs.delete(id);
         } else if (r.postImage) {
           coll.docs.set(id, r.postImage);
-          for (const index of coll.indexes) index.add(r.postImage, id);
         }
         return;
       }
