@@ -1,6 +1,7 @@
 import { OrderSocket } from '@orders/client';
 import type { ListOrdersResponse, Order, OrderEvent } from '@orders/contracts';
 import WebSocket from 'ws';
+import { authHeaders } from './auth.js';
 import { sleep, type Random } from './random.js';
 
 /*
@@ -102,7 +103,7 @@ export class ChaosClient {
     this.socket = new OrderSocket({
       url: () => this.nextUrl(),
       connect: (url) => {
-        const socket = new WebSocket(url, { handshakeTimeout: REQUEST_TIMEOUT_MS });
+        const socket = new WebSocket(url, { handshakeTimeout: REQUEST_TIMEOUT_MS, headers: { ...authHeaders() } });
         this.current = socket;
         return socket;
       },
@@ -225,7 +226,10 @@ export class ChaosClient {
         let cursor: string | null = null;
         for (let page = 0; page < 10_000; page++) {
           const url = `${endpoint.baseUrl}/orders?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-          const response = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+          const response = await fetch(url, {
+            headers: authHeaders(),
+            signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+          });
           if (response.status !== 200) throw new Error(`GET /orders answered ${response.status}`);
           const body = (await response.json()) as ListOrdersResponse;
           this.stats.snapshotPages += 1;

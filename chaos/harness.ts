@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient, type Collection } from 'mongodb';
 import { ChaosClient, type ClientStats, type Endpoint } from './client.js';
+import { authHeaders, CHAOS_ADMIN_PASSWORD, signIn } from './auth.js';
 import { startApi, startEngine, type ApiProcess, type EngineProcess, type LogCounts } from './processes.js';
 import { Random, sleep } from './random.js';
 import { currentPosition, readHistory, verifyClient, type ClientVerdict } from './verify.js';
@@ -126,7 +127,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     slot.generation += 1;
     slot.process = await startApi(
       `api-${slot.index}.${slot.generation}`,
-      { MONGODB_URI: engine.uri, MONGODB_DB: dbName, DATA_DIR: dataDir, WEB_DIST_DIR: join(dataDir, 'no-dashboard') },
+      {
+        MONGODB_URI: engine.uri,
+        MONGODB_DB: dbName,
+        DATA_DIR: dataDir,
+        WEB_DIST_DIR: join(dataDir, 'no-dashboard'),
+        ORDERS_ADMIN_PASSWORD: CHAOS_ADMIN_PASSWORD,
+      },
       logCounts,
     );
   };
@@ -136,6 +143,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     log(`engine ${engine.uri} (data ${dataDir})`);
     for (let index = 1; index <= options.apis; index++) slots.push({ index, generation: 0, process: null });
     await Promise.all(slots.map(startSlot));
+    const [firstEndpoint] = endpoints();
+    if (firstEndpoint === undefined) throw new Error('no API process started');
+    await signIn(firstEndpoint.baseUrl);
     log(
       `API processes: ${endpoints()
         .map((e) => `${e.name} ${e.baseUrl}`)
@@ -410,7 +420,8 @@ function toEndpoint(api: ApiProcess): Endpoint {
 /** The status of one request as a string ("network" when it failed before an answer). */
 async function status(url: string, init: RequestInit = {}): Promise<string> {
   try {
-    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(5_000) });
+    const headers = { ...authHeaders(), ...(init.headers as Record<string, string> | undefined) };
+    const response = await fetch(url, { ...init, headers, signal: AbortSignal.timeout(5_000) });
     await response.arrayBuffer();
     return String(response.status);
   } catch {

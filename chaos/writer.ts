@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection } from 'mongodb';
 import { backoffDelay, ErrorCode, ORDER_STATUSES, type OrderStatus } from '@orders/contracts';
+import { authHeaders } from './auth.js';
 import type { Endpoint } from './client.js';
 import { sleep, type Random } from './random.js';
 
@@ -215,7 +216,11 @@ export class Writer {
       try {
         const response = await fetch(`${endpoint.baseUrl}${path}`, {
           method,
-          headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+          headers: {
+            ...authHeaders(),
+            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+            ...headers,
+          },
           ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
           signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
         });

@@ -28,6 +28,7 @@ export default defineConfig(({ mode }) => {
       strictPort: true,
       proxy: {
         '/orders': toApi,
+        '/auth': toApi,
         '/healthz': toApi,
         '/readyz': toApi,
         '/openapi.json': toApi,

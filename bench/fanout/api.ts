@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp, type App } from '../../apps/api/src/app.js';
 import { loadConfig, type AppConfig } from '../../apps/api/src/config.js';
+import { installBenchToken } from './auth.js';
 
 /** A real API (buildApp) started for a benchmark: listening on 127.0.0.1, its change feed open. */
 export interface BenchApi {
@@ -41,6 +42,7 @@ export async function startBenchApi(mongoUri: string, env: Record<string, string
   };
   try {
     await app.listen({ port: 0, host: '127.0.0.1' });
+    await installBenchToken(app);
     if (!app.realtime.isFeedOpen()) throw new Error('the change feed is not open after ready()');
     const address = app.server.address();
     if (typeof address !== 'object' || address === null) throw new Error('no server address');

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { Agent, request } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { MongoClient, type Collection } from 'mongodb';
+import { benchAuthorization } from './auth.js';
 import { Child } from './ipc.js';
 import type { ConnectArgs, LoadReport } from './loadgen.js';
 import { nowMs, sourceAddresses, type Transport } from './raw-client.js';
@@ -719,7 +720,11 @@ function postOnce(agent: Agent, port: number, body: string): Promise<number> {
         method: 'POST',
         path: '/orders',
         agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          authorization: benchAuthorization(),
+        },
         timeout: 10_000,
       },
       (res) => {

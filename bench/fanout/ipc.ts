@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { benchToken } from './auth.js';
 
 /*
  * Request/response over the Node IPC channel between the orchestrator and its child processes (engine,
@@ -46,6 +47,8 @@ export class Child {
   /** Starts `file` (a .ts module next to this one) with extra node flags; resolves when it says it is up. */
   static async start(name: string, file: string, nodeFlags: string[] = [], timeoutMs = 30_000): Promise<Child> {
     const path = fileURLToPath(new URL(file, import.meta.url));
+    // Made before the first child starts, so every child inherits the same token.
+    benchToken();
     const proc = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', '--conditions=@orders/source', path], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { benchAuthorization } from './auth.js';
 
 /*
  * A minimal WebSocket client on a raw `net` socket, cheap enough that one load-generator process can hold
@@ -132,6 +133,7 @@ export class RawClient {
     this.socket.on('connect', () => {
       this.socket.write(
         `GET ${path} HTTP/1.1\r\nHost: ${opts.host}:${opts.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Authorization: ${benchAuthorization()}\r\n` +
           `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
       );
     });

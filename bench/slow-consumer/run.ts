@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { MongoClient, type Collection } from 'mongodb';
 import WebSocket from 'ws';
 import { CloseCode } from '@orders/contracts';
+import { benchAuthorization } from '../fanout/auth.js';
 import type { BenchOrder } from '../fanout/harness.js';
 import { Child, raisePriority } from '../fanout/ipc.js';
 import { clientFrame, EVENT_MARKER, nowMs } from '../fanout/raw-client.js';
@@ -140,7 +141,11 @@ class NormalClient {
   received = 0;
 
   constructor(url: string) {
-    this.ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true });
+    this.ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      skipUTF8Validation: true,
+      headers: { authorization: benchAuthorization() },
+    });
     this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('subscription not ready within 20 s')), 20_000);
       this.ws.once('open', () => this.ws.send(JSON.stringify({ type: 'subscribe' })));
@@ -718,7 +723,7 @@ async function main(): Promise<void> {
 
     // A probe client sizes the wire event (a frame carrying a single event) during the warm-up.
     let eventBytes = 0;
-    const probe = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    const probe = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { authorization: benchAuthorization() } });
     probe.on('message', (data: Buffer) => {
       if (eventBytes === 0 && data.includes(EVENT_MARKER) && !data.includes('"type":"batch"')) eventBytes = data.length;
     });

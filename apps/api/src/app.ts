@@ -4,6 +4,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AppConfig } from './config.js';
 import { installErrorHandlers } from './error-handler.js';
 import { parseJsonBody } from './json-body.js';
+import authPlugin, { type AuthPluginOptions } from './plugins/auth.js';
+import cookiePlugin from './plugins/cookie.js';
 import corsPlugin from './plugins/cors.js';
 import helmetPlugin from './plugins/helmet.js';
 import mongoPlugin from './plugins/mongo.js';
@@ -12,6 +14,7 @@ import realtimePlugin from './plugins/realtime.js';
 import staticPlugin from './plugins/static.js';
 import swaggerPlugin from './plugins/swagger.js';
 import websocketPlugin from './plugins/websocket.js';
+import authRoutes from './routes/auth.js';
 import healthRoutes from './routes/health.js';
 import orderRoutes from './routes/orders.js';
 import { requestTextError } from './strict-text.js';
@@ -23,6 +26,8 @@ export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Fasti
 export interface BuildAppOptions {
   /** Logger options (server.ts), a logger instance, or `false` for none (tests); default: Fastify's logger at LOG_LEVEL. */
   logger?: FastifyLoggerOptions | FastifyBaseLogger | boolean;
+  /** Sign-in throttling rules (tests use small ones); default: the production rules. */
+  throttleRules?: AuthPluginOptions['throttleRules'];
 }
 
 /**
@@ -30,7 +35,7 @@ export interface BuildAppOptions {
  * `ready()`/`listen()`; boot failures (bad database, unreachable server) surface there.
  */
 export function buildApp(config: AppConfig, options: BuildAppOptions = {}): App {
-  const { logger } = options;
+  const { logger, throttleRules } = options;
   const app = Fastify({
     ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger: logger ?? { level: config.logLevel } }),
     bodyLimit: config.bodyLimitBytes,
@@ -63,18 +68,23 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): App 
     done(requestTextError(request.raw) ?? undefined);
   });
 
+  app.register(cookiePlugin);
   app.register(helmetPlugin, { config });
-  app.register(corsPlugin, { config });
   app.register(rateLimitPlugin, { config });
+  // Before auth: its onRequest hook marks upgrade requests, so a refused upgrade's socket is destroyed after the answer.
   app.register(websocketPlugin);
-  app.register(swaggerPlugin);
   app.register(mongoPlugin, { config });
+  // Before every plugin that adds routes: it records each route's declared access as it is registered.
+  app.register(authPlugin, { config, ...(throttleRules !== undefined && { throttleRules }) });
+  app.register(corsPlugin, { config });
+  app.register(swaggerPlugin);
   app.register(realtimePlugin, { config });
   app.register(staticPlugin, { config });
   app.register(healthRoutes);
   app.register(orderRoutes);
   // The real-time stream: change feed → hub (plugins/realtime.ts) → this socket endpoint.
   app.register(wsRoutes, { config });
+  app.register(authRoutes, { config });
   return app;
 }
 

@@ -41,6 +41,16 @@ export interface AppConfig {
     /** Subscribe frames one socket may send per RATE_LIMIT_WINDOW_MS; past it an error, then close 1008. */
     subscribeMax: number;
   };
+  auth: {
+    /** Password of the `admin` user created on a first start with no users; unset: generated and written to a file. */
+    adminPassword: string | undefined;
+    /** A session unused for this long ends. */
+    sessionIdleMs: number;
+    /** A session ends this long after sign-in, however active. */
+    sessionMaxAgeMs: number;
+    /** log2 of scrypt's N for new password hashes (17 is OWASP's; lower only to make tests fast). */
+    scryptLogN: number;
+  };
   /** Time limits on HTTP connections. See docs/ARCHITECTURE.md, "Abuse limits". */
   http: {
     /** The request line and headers must arrive within this (else 408 and the connection closes). */
@@ -186,6 +196,14 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     'an integer number of events from 0 to 10000000',
   );
   const directWrites = read.oneOf('WS_DIRECT_WRITES', '1', ['1', '0']) === '1';
+  const adminPassword = read.secret(
+    'ORDERS_ADMIN_PASSWORD',
+    (value) => (value.length >= 12 && value.length <= 256 ? null : 'not 12 to 256 characters long'),
+    'a password of 12 to 256 characters, or unset to generate one on first start',
+  );
+  const sessionIdleMinutes = read.integer('SESSION_IDLE_MINUTES', 720, 1, 525_600, 'minutes from 1 to 525600');
+  const sessionMaxAgeHours = read.integer('SESSION_MAX_AGE_HOURS', 168, 1, 8_760, 'hours from 1 to 8760');
+  const scryptLogN = read.integer('AUTH_SCRYPT_LOG_N', 17, 10, 20, 'an integer from 10 to 20 (17 is recommended)');
   const frameTimeoutMs = read.integer('WS_FRAME_TIMEOUT_MS', 10_000, 100, 600_000, 'milliseconds from 100 to 600000');
   const headersTimeoutMs = read.integer(
     'HTTP_HEADERS_TIMEOUT_MS',
@@ -261,6 +279,12 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     http: { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs },
     rateLimit: { max: rateLimitMax, wsConnectMax, windowMs: rateLimitWindowMs },
     trustProxyHops,
+    auth: {
+      adminPassword,
+      sessionIdleMs: sessionIdleMinutes * 60_000,
+      sessionMaxAgeMs: sessionMaxAgeHours * 3_600_000,
+      scryptLogN,
+    },
   };
 }
 
@@ -319,6 +343,16 @@ class Reader {
     const problem = check(value);
     if (problem === null) return value;
     this.fail(name, redactUri(value), problem, expected, null);
+    return undefined;
+  }
+
+  /** Like `optional`, but a bad value is reported as `***`: a password must never reach a log or a terminal. */
+  secret(name: string, check: (value: string) => string | null, expected: string): string | undefined {
+    const value = this.env[name];
+    if (value === undefined || value === '') return undefined;
+    const problem = check(value);
+    if (problem === null) return value;
+    this.fail(name, '***', problem, expected, null);
     return undefined;
   }
 

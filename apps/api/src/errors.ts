@@ -30,3 +30,15 @@ export class HttpError extends Error {
 export function orderNotFound(id: number): HttpError {
   return new HttpError(404, ErrorCode.OrderNotFound, `Order ${id} does not exist`, { field: 'params/id' });
 }
+
+/** 401: no valid credentials. `WWW-Authenticate` tells API clients which scheme to use. */
+export function unauthenticated(message = 'Sign in or send Authorization: Bearer <token>'): HttpError {
+  return new HttpError(401, ErrorCode.Unauthenticated, message, {
+    headers: { 'www-authenticate': 'Bearer realm="orders"' },
+  });
+}
+
+/** 403: the credentials are valid but do not allow this request. */
+export function forbidden(message: string): HttpError {
+  return new HttpError(403, ErrorCode.Forbidden, message);
+}

@@ -2,16 +2,9 @@ import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import {
-  json,
-  makeDashboard,
-  seedOrder,
-  startApp,
-  startDatabase,
-  testConfig,
-  type EmbeddedDatabase,
-} from './support/app.js';
+import { json, makeDashboard, seedOrder, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
 import { RawConnection, clientFrame, upgradeRequest } from './support/raw-connection.js';
+import { credentialsFor, rawAuthorization, startAppAsAdmin } from './support/auth.js';
 import { TestClient } from './support/ws-client.js';
 
 /*
@@ -38,7 +31,7 @@ afterAll(async () => {
 });
 
 async function listening(env: Record<string, string> = {}): Promise<{ app: App; port: number }> {
-  const app = await startApp(testConfig(database.uri, env));
+  const app = await startAppAsAdmin(testConfig(database.uri, env));
   apps.push(app);
   await app.listen({ port: 0, host: '127.0.0.1' });
   return { app, port: (app.server.address() as AddressInfo).port };
@@ -94,7 +87,7 @@ describe('timeouts', () => {
     const connection = await open(port);
     const body = JSON.stringify({ ...seedOrder, customer_name: 'S'.repeat(150) });
     connection.write(
-      `POST /orders HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+      `POST /orders HTTP/1.1\r\nHost: 127.0.0.1\r\n${rawAuthorization(port)}Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
     );
     let sent = 0;
     while (sent < body.length && connection.write(body.slice(sent, sent + 1))) {
@@ -134,7 +127,7 @@ describe('timeouts', () => {
     await healthy.waitFor(() => healthy.control().some((m) => m.type === 'ready'), 'ready');
 
     const connection = await open(port);
-    connection.write(upgradeRequest('/ws'));
+    connection.write(upgradeRequest('/ws', rawAuthorization(port)));
     await expect.poll(() => connection.status()).toBe(101);
     const frame = clientFrame(0x1, Buffer.from(JSON.stringify({ type: 'subscribe' })));
     // The 2-byte header, the mask and part of the payload: the frame never completes.
@@ -149,7 +142,7 @@ describe('timeouts', () => {
 
   it('accepts a frame split across writes when the rest arrives', async () => {
     const connection = await open(port);
-    connection.write(upgradeRequest('/ws'));
+    connection.write(upgradeRequest('/ws', rawAuthorization(port)));
     await expect.poll(() => connection.status()).toBe(101);
     const frame = clientFrame(0x1, Buffer.from(JSON.stringify({ type: 'subscribe' })));
     connection.write(frame.subarray(0, 5));
@@ -189,7 +182,7 @@ describe('rate limits', () => {
     await wsClient(port);
     await wsClient(port);
     const connection = await open(port);
-    connection.write(upgradeRequest('/ws'));
+    connection.write(upgradeRequest('/ws', rawAuthorization(port)));
     await connection.waitClosed();
     expect(connection.status()).toBe(429);
     expect(connection.text()).not.toContain(' 101 ');
@@ -353,7 +346,7 @@ describe('strict text', () => {
     const utf8 = await open(port);
     utf8.write(
       Buffer.concat([
-        Buffer.from('GET /orders HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Note: '),
+        Buffer.from(`GET /orders HTTP/1.1\r\nHost: 127.0.0.1\r\n${rawAuthorization(port)}X-Note: `),
         Buffer.from('café', 'utf8'),
         Buffer.from('\r\nConnection: close\r\n\r\n'),
       ]),
@@ -415,13 +408,15 @@ describe('WebSocket upgrades', () => {
       const { port } = await listening({ WEB_DIST_DIR: dashboard.dir });
       for (const path of ['/orders', '/', '/docs', '/healthz', '/orders/1', '/ws/extra', '/nope', '/board']) {
         const connection = await open(port);
-        connection.write(upgradeRequest(path));
+        connection.write(upgradeRequest(path, rawAuthorization(port)));
         await connection.waitClosed();
         expect(connection.status(), path).toBe(404);
         expect(connection.text()).not.toContain('101 Switching Protocols');
         expect(connection.jsonBody()).toMatchObject({ code: 'ROUTE_NOT_FOUND' });
       }
-      const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+      const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`, {
+        headers: credentialsFor(`http://127.0.0.1:${port}`),
+      });
       await new Promise<void>((resolve, reject) => {
         socket.once('open', resolve);
         socket.once('error', reject);

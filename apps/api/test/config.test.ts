@@ -50,6 +50,7 @@ describe('loadConfig', () => {
       http: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000 },
       rateLimit: { max: 3000, wsConnectMax: 300, windowMs: 10_000 },
       trustProxyHops: 0,
+      auth: { adminPassword: undefined, sessionIdleMs: 720 * 60_000, sessionMaxAgeMs: 168 * 3_600_000, scryptLogN: 17 },
     });
   });
 
@@ -78,6 +79,10 @@ describe('loadConfig', () => {
         WS_BATCH_WINDOW_MS: '0',
         HUB_RING_SIZE: '50',
         WS_DIRECT_WRITES: '0',
+        ORDERS_ADMIN_PASSWORD: ' a password with spaces ',
+        SESSION_IDLE_MINUTES: '30',
+        SESSION_MAX_AGE_HOURS: '24',
+        AUTH_SCRYPT_LOG_N: '15',
         WS_FRAME_TIMEOUT_MS: '2000',
         WS_SUBSCRIBE_RATE_MAX: '5',
         HTTP_HEADERS_TIMEOUT_MS: '3000',
@@ -113,6 +118,13 @@ describe('loadConfig', () => {
       http: { headersTimeoutMs: 3000, requestTimeoutMs: 4000, keepAliveTimeoutMs: 1000 },
       rateLimit: { max: 0, wsConnectMax: 20, windowMs: 60_000 },
       trustProxyHops: 1,
+      // A password is taken as written: spaces are part of it.
+      auth: {
+        adminPassword: ' a password with spaces ',
+        sessionIdleMs: 30 * 60_000,
+        sessionMaxAgeMs: 24 * 3_600_000,
+        scryptLogN: 15,
+      },
     });
   });
 
@@ -208,5 +220,34 @@ describe('redactUri', () => {
       'mongodb://***@db1:27017,db2:27017/orders',
     );
     expect(redactUri('mongodb://db1:27017')).toBe('mongodb://db1:27017');
+  });
+});
+
+describe('auth variables', () => {
+  it('refuses a short ORDERS_ADMIN_PASSWORD without echoing it, and out-of-range lifetimes and costs', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        envFile: null,
+        env: {
+          ORDERS_ADMIN_PASSWORD: 'hunter2',
+          SESSION_IDLE_MINUTES: '0',
+          SESSION_MAX_AGE_HOURS: 'forever',
+          AUTH_SCRYPT_LOG_N: '9',
+        },
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    expect((error as ConfigError).problems.map((p) => p.variable)).toEqual([
+      'ORDERS_ADMIN_PASSWORD',
+      'SESSION_IDLE_MINUTES',
+      'SESSION_MAX_AGE_HOURS',
+      'AUTH_SCRYPT_LOG_N',
+    ]);
+    expect(message).not.toContain('hunter2');
+    expect(message).toContain('ORDERS_ADMIN_PASSWORD="***"');
   });
 });

@@ -2,9 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedServer } from '@orders/mongo-embedded';
 import type { App } from '../src/app.js';
 import { closeAfterAll, json, seedOrder, startApp, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { actingAs, createToken } from './support/auth.js';
 
 let database: EmbeddedDatabase | null = null;
 let app: App;
+let unauthenticated: App;
 const closeLater = closeAfterAll();
 let port: number;
 
@@ -12,12 +14,13 @@ beforeAll(async () => {
   database = await startEmbeddedServer({ host: '127.0.0.1', port: 0 });
   port = database.port;
   // Keep the driver's own detection quick so the test is bounded; the API's answer does not depend on it.
-  app = await startApp(
+  unauthenticated = await startApp(
     testConfig(`mongodb://127.0.0.1:${port}/?directConnection=true&heartbeatFrequencyMS=500`, {
       MONGODB_TIMEOUT_MS: '1000',
     }),
   );
-  closeLater(() => app.close());
+  app = actingAs(unauthenticated, await createToken(unauthenticated, 'admin'));
+  closeLater(() => unauthenticated.close());
 });
 afterAll(async () => {
   await database?.close();
@@ -56,9 +59,14 @@ describe('when the database goes away', () => {
 
     // The same address comes back (empty, as it was in memory): the API serves again without a restart.
     database = await startEmbeddedServer({ host: '127.0.0.1', port });
+    // Its users and tokens went with it: the token of this test is made again once the database answers.
     let status = 0;
     for (let attempt = 0; attempt < 40 && status !== 201; attempt++) {
-      status = (await app.inject({ method: 'POST', url: '/orders', payload: { ...seedOrder, id: 202 } })).statusCode;
+      const token = await createToken(unauthenticated, 'admin').catch(() => null);
+      if (token !== null) {
+        app = actingAs(unauthenticated, token);
+        status = (await app.inject({ method: 'POST', url: '/orders', payload: { ...seedOrder, id: 202 } })).statusCode;
+      }
       if (status !== 201) await new Promise((resolve) => setTimeout(resolve, 250));
     }
     expect(status).toBe(201);

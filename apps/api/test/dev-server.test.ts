@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REPOSITORY_ROOT } from '../src/config.js';
+import { adminToken } from './support/api-process.js';
+import { TEST_ADMIN_PASSWORD } from './support/app.js';
+import { authFetch, registerCredentials } from './support/auth.js';
 import { TestClient } from './support/ws-client.js';
 
 /** `npm run dev` (scripts/dev.mjs) in its own process group, so the whole tree can be signalled and checked. */
@@ -91,6 +94,8 @@ async function startDev(): Promise<DevRun> {
     // Empty = unset even if a developer's .env sets it: this test is about the embedded database.
     MONGODB_URI: '',
     WEB_DEV_PORT: String(webPort),
+    ORDERS_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+    AUTH_SCRYPT_LOG_N: '10',
   };
   // The proxy must follow PORT by itself, as it does for a developer who sets only PORT.
   delete env.VITE_API_TARGET;
@@ -117,6 +122,10 @@ async function startDev(): Promise<DevRun> {
     async () =>
       (await answers(`http://127.0.0.1:${apiPort}/healthz`)) && (await answers(`http://127.0.0.1:${webPort}/`)),
   );
+  // Requests through the proxy and straight to the API authenticate with an admin token, as a script would.
+  const auth = await adminToken(`http://127.0.0.1:${apiPort}`);
+  registerCredentials(`http://127.0.0.1:${apiPort}`, auth);
+  registerCredentials(`http://127.0.0.1:${webPort}`, auth);
   return run;
 }
 
@@ -141,7 +150,7 @@ async function refused(port: number): Promise<boolean> {
 }
 
 function postOrder(webPort: number, order: Record<string, unknown>): Promise<Response> {
-  return fetch(`http://127.0.0.1:${webPort}/orders`, {
+  return authFetch(`http://127.0.0.1:${webPort}/orders`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify(order),
@@ -209,7 +218,7 @@ describe('npm run dev', () => {
     }
 
     // The order made through the proxy is in the API's database.
-    const listed = (await (await fetch(`http://127.0.0.1:${run.apiPort}/orders`)).json()) as {
+    const listed = (await (await authFetch(`http://127.0.0.1:${run.apiPort}/orders`)).json()) as {
       orders: { id: number }[];
     };
     expect(listed.orders.map((order) => order.id).sort()).toEqual([1, 2]);

@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmbeddedServer } from '@orders/mongo-embedded';
 import type { App } from '../src/app.js';
-import { startApp, testConfig } from './support/app.js';
+import { testConfig } from './support/app.js';
+import { startAppAsAdmin } from './support/auth.js';
 import { eventIds as ids, foreignOrdersIn } from './support/api.js';
 import { TestClient } from './support/ws-client.js';
 
@@ -33,7 +34,7 @@ async function engine(options: { dbPath?: string; port?: number; changeHistoryMa
 }
 
 async function listeningApp(uri: string, env: Record<string, string> = {}): Promise<{ app: App; url: string }> {
-  const app = await startApp(testConfig(uri, env));
+  const app = await startAppAsAdmin(testConfig(uri, env));
   cleanups.push(() => app.close());
   await app.listen({ port: 0, host: '127.0.0.1' });
   return { app, url: `ws://127.0.0.1:${(app.server.address() as AddressInfo).port}/ws` };
@@ -136,7 +137,7 @@ describe('history breaks', () => {
   it('reopens at the present when its persisted position fell out of the history while the API was stopped', async () => {
     const { server } = await engine({ changeHistoryMaxRecords: 30 });
     const config = testConfig(server.uri);
-    const before = await startApp(config);
+    const before = await startAppAsAdmin(config);
     await before.listen({ port: 0, host: '127.0.0.1' });
     const url = `ws://127.0.0.1:${(before.server.address() as AddressInfo).port}/ws`;
     const client = await subscribe(url);
@@ -152,7 +153,7 @@ describe('history breaks', () => {
     for (const id of range(2, 80))
       await orders.insertOne({ _id: id, customer_name: 'G', product_name: 'P', status: 'pending' });
 
-    const after = await startApp(config);
+    const after = await startAppAsAdmin(config);
     cleanups.push(() => after.close());
     await after.listen({ port: 0, host: '127.0.0.1' });
     const afterUrl = `ws://127.0.0.1:${(after.server.address() as AddressInfo).port}/ws`;

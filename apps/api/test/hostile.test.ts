@@ -11,7 +11,8 @@ import {
   type ServerMessage,
 } from '@orders/contracts';
 import type { App } from '../src/app.js';
-import { startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { credentialsFor, startAppAsAdmin } from './support/auth.js';
 
 /*
  * The project's own hostile suite: generated invalid input against the running API, over REST and the socket.
@@ -40,7 +41,7 @@ async function storedState(): Promise<string> {
 
 beforeAll(async () => {
   database = await startDatabase();
-  app = await startApp(testConfig(database.uri));
+  app = await startAppAsAdmin(testConfig(database.uri));
   await app.listen({ port: 0, host: '127.0.0.1' });
   port = (app.server.address() as AddressInfo).port;
   for (const order of seeds) {
@@ -297,7 +298,7 @@ interface FrameOutcome {
 
 /** Sends one frame on a fresh socket and reports what the server did: an error frame, a close, or acceptance. */
 async function sendFrame(frame: string | Buffer): Promise<FrameOutcome> {
-  const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: credentialsFor(`http://127.0.0.1:${port}`) });
   try {
     return await new Promise<FrameOutcome>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no answer to a frame within 10 s')), 10_000);

@@ -23,6 +23,13 @@ describe('OpenAPI', () => {
     };
     expect(document.openapi).toMatch(/^3\./);
     expect(Object.keys(document.paths).sort()).toEqual([
+      '/auth/login',
+      '/auth/logout',
+      '/auth/me',
+      '/auth/tokens',
+      '/auth/tokens/{id}',
+      '/auth/users',
+      '/auth/users/{id}',
       '/healthz',
       '/orders',
       '/orders/counts',

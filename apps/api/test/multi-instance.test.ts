@@ -2,7 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import type { AppConfig } from '../src/config.js';
-import { startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { startAppAsAdmin } from './support/auth.js';
 import { TestClient } from './support/ws-client.js';
 
 /*
@@ -20,7 +21,7 @@ beforeAll(async () => {
   database = await startDatabase();
   config = testConfig(database.uri);
   for (let i = 0; i < 2; i++) {
-    const app = await startApp(config);
+    const app = await startAppAsAdmin(config);
     apps.push(app);
     await app.listen({ port: 0, host: '127.0.0.1' });
     urls.push(`ws://127.0.0.1:${(app.server.address() as AddressInfo).port}/ws`);

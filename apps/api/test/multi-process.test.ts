@@ -1,6 +1,7 @@
 import type { Collection } from 'mongodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OrderEvent } from '@orders/contracts';
+import { authFetch } from './support/auth.js';
 import { startApiProcess, stopApiProcess, type ApiProcess } from './support/api-process.js';
 import { TestClient } from './support/ws-client.js';
 import type { OrderDocument } from '../src/orders/order-document.js';
@@ -44,7 +45,7 @@ async function subscribe(url: string, message: Record<string, unknown> = {}): Pr
 }
 
 async function request(baseUrl: string, method: string, path: string, body?: object): Promise<number> {
-  const response = await fetch(`${baseUrl}${path}`, {
+  const response = await authFetch(`${baseUrl}${path}`, {
     method,
     ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
   });

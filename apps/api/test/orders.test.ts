@@ -28,8 +28,11 @@ describe('POST /orders', () => {
       'product_name',
       'status',
       'updated_at',
+      'updated_by',
       'version',
     ]);
+    // The API stamps who wrote it: the test's admin token.
+    expect(body.updated_by).toBe('test-admin');
     // Stored with the id as _id. See docs/ARCHITECTURE.md, "Order identity".
     expect(await api.orders().findOne({ _id: 200 })).toMatchObject({ customer_name: 'Bob', version: 1 });
   });

@@ -1,6 +1,7 @@
 import type { Collection } from 'mongodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode, type OrderEvent } from '@orders/contracts';
+import { authFetch } from './support/auth.js';
 import { startApiProcess, stopApiProcess, type ApiProcess } from './support/api-process.js';
 import { TestClient } from './support/ws-client.js';
 import type { OrderDocument } from '../src/orders/order-document.js';
@@ -39,7 +40,7 @@ async function subscribe(url: string, message: Record<string, unknown> = {}): Pr
 }
 
 async function post(baseUrl: string, body: object): Promise<void> {
-  const response = await fetch(`${baseUrl}/orders`, {
+  const response = await authFetch(`${baseUrl}/orders`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),

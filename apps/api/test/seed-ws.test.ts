@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authFetch } from './support/auth.js';
 import { closeAfterAll } from './support/app.js';
 import { startApiProcess, stopApiProcess, type ApiProcess } from './support/api-process.js';
 import { TestClient } from './support/ws-client.js';
@@ -38,7 +39,7 @@ describe("the seed's curl commands over a real socket", () => {
     // curl -X POST http://localhost:3000/orders -H "Content-Type: application/json"
     //   -d '{"id": 200, "customer_name": "Bob", "product_name": "T-shirt", "status": "pending"}'
     const beforeCreate = await connectBefore();
-    const created = await fetch(`${api.baseUrl}/orders`, {
+    const created = await authFetch(`${api.baseUrl}/orders`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: '{"id": 200, "customer_name": "Bob", "product_name": "T-shirt", "status": "pending"}',
@@ -51,7 +52,7 @@ describe("the seed's curl commands over a real socket", () => {
     // curl -X PUT http://localhost:3000/orders/200 -H "Content-Type: application/json"
     //   -d '{"status": "shipped", "product_name": "T-shirt XL"}'
     const beforeUpdate = await connectBefore();
-    const updated = await fetch(`${api.baseUrl}/orders/200`, {
+    const updated = await authFetch(`${api.baseUrl}/orders/200`, {
       method: 'PUT',
       headers: { 'Content-Type': 'application/json' },
       body: '{"status": "shipped", "product_name": "T-shirt XL"}',
@@ -63,17 +64,17 @@ describe("the seed's curl commands over a real socket", () => {
 
     // curl -X DELETE http://localhost:3000/orders/200
     const beforeDelete = await connectBefore();
-    const deleted = await fetch(`${api.baseUrl}/orders/200`, { method: 'DELETE' });
+    const deleted = await authFetch(`${api.baseUrl}/orders/200`, { method: 'DELETE' });
     expect(deleted.status).toBe(204);
     await beforeDelete.waitForEvents(1);
     expect(beforeDelete.events()).toEqual([expect.objectContaining({ type: 'order.deleted', id: 200 })]);
 
     // curl -X GET http://localhost:3000/orders: a read, so no event; a marker write shows nothing came before it.
     const beforeList = await connectBefore();
-    const listed = await fetch(`${api.baseUrl}/orders`, { method: 'GET' });
+    const listed = await authFetch(`${api.baseUrl}/orders`, { method: 'GET' });
     expect(listed.status).toBe(200);
     expect(await listed.json()).toMatchObject({ orders: [] });
-    const marker = await fetch(`${api.baseUrl}/orders`, {
+    const marker = await authFetch(`${api.baseUrl}/orders`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: '{"id": 201, "customer_name": "Marker", "product_name": "Pin"}',

@@ -6,7 +6,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPOSITORY_ROOT } from '../src/config.js';
-import { closeAfterAll, makeDashboard } from './support/app.js';
+import { authFetch, registerCredentials } from './support/auth.js';
+import { closeAfterAll, makeDashboard, TEST_ADMIN_PASSWORD } from './support/app.js';
+import { adminToken } from './support/api-process.js';
 
 interface RunningServer {
   child: ChildProcess;
@@ -24,7 +26,16 @@ async function startServer(env: Record<string, string>): Promise<RunningServer> 
   const child = spawn(process.execPath, ['--conditions=@orders/source', '--import', 'tsx', 'apps/api/src/server.ts'], {
     cwd: REPOSITORY_ROOT,
     // MONGODB_URI empty = unset, even if a developer's .env sets it: this test is about the embedded path.
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', MONGODB_URI: '', LOG_LEVEL: 'info', ...env },
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      MONGODB_URI: '',
+      LOG_LEVEL: 'info',
+      ORDERS_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+      AUTH_SCRYPT_LOG_N: '10',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -45,6 +56,8 @@ async function startServer(env: Record<string, string>): Promise<RunningServer> 
       reject(new Error(`server exited with ${code}:\n${output.join('\n')}`));
     });
   });
+  // Requests below authenticate as a script would: with an admin token made over HTTP.
+  registerCredentials(baseUrl, await adminToken(baseUrl));
   return { child, baseUrl, output, exited };
 }
 
@@ -74,7 +87,7 @@ describe('the real server over HTTP', () => {
     const { baseUrl } = server;
 
     // curl -X POST http://localhost:3000/orders -H "Content-Type: application/json" -d '{"id": 200, ...}'
-    const created = await fetch(`${baseUrl}/orders`, {
+    const created = await authFetch(`${baseUrl}/orders`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: '{"id": 200, "customer_name": "Bob", "product_name": "T-shirt", "status": "pending"}',
@@ -91,7 +104,7 @@ describe('the real server over HTTP', () => {
     });
 
     // curl -X PUT http://localhost:3000/orders/200 -H "Content-Type: application/json" -d '{"status": "shipped", ...}'
-    const updated = await fetch(`${baseUrl}/orders/200`, {
+    const updated = await authFetch(`${baseUrl}/orders/200`, {
       method: 'PUT',
       headers: { 'Content-Type': 'application/json' },
       body: '{"status": "shipped", "product_name": "T-shirt XL"}',
@@ -106,28 +119,30 @@ describe('the real server over HTTP', () => {
     });
 
     // curl -X GET http://localhost:3000/orders (before the delete, the order is listed)
-    const listed = (await (await fetch(`${baseUrl}/orders`)).json()) as { orders: { id: number; status: string }[] };
+    const listed = (await (await authFetch(`${baseUrl}/orders`)).json()) as {
+      orders: { id: number; status: string }[];
+    };
     expect(listed.orders).toEqual([expect.objectContaining({ id: 200, status: 'shipped' })]);
 
     // curl -X DELETE http://localhost:3000/orders/200
-    const deleted = await fetch(`${baseUrl}/orders/200`, { method: 'DELETE' });
+    const deleted = await authFetch(`${baseUrl}/orders/200`, { method: 'DELETE' });
     expect(deleted.status).toBe(204);
 
     // curl -X GET http://localhost:3000/orders
-    const after = await fetch(`${baseUrl}/orders`);
+    const after = await authFetch(`${baseUrl}/orders`);
     expect(after.status).toBe(200);
     expect(after.headers.get('content-type')).toContain('application/json');
     expect(await after.json()).toMatchObject({ orders: [], next_cursor: null });
 
     // And the dashboard at http://localhost:3000
-    const page = await fetch(`${baseUrl}/`);
+    const page = await authFetch(`${baseUrl}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('Orders dashboard');
   });
 
   it('stops cleanly on SIGTERM and keeps the data in DATA_DIR across a restart', async () => {
     server ??= await startServer({ DATA_DIR: dataDir, WEB_DIST_DIR: dashboard.dir });
-    const created = await fetch(`${server.baseUrl}/orders`, {
+    const created = await authFetch(`${server.baseUrl}/orders`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ id: 7, customer_name: 'Dana', product_name: 'Lamp' }),
@@ -140,7 +155,7 @@ describe('the real server over HTTP', () => {
     server = null;
 
     server = await startServer({ DATA_DIR: dataDir, WEB_DIST_DIR: dashboard.dir });
-    const order = await fetch(`${server.baseUrl}/orders/7`);
+    const order = await authFetch(`${server.baseUrl}/orders/7`);
     expect(order.status).toBe(200);
     expect(await order.json()).toMatchObject({
       id: 7,
@@ -155,7 +170,7 @@ describe('the real server over HTTP', () => {
     if (server !== null) await stop(server);
     server = await startServer({ DATA_DIR: dataDir, WEB_DIST_DIR: dashboard.dir });
     const running = server;
-    const created = await fetch(`${running.baseUrl}/orders`, {
+    const created = await authFetch(`${running.baseUrl}/orders`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ id: 8, customer_name: 'Eve', product_name: 'Desk' }),
@@ -172,7 +187,7 @@ describe('the real server over HTTP', () => {
 
     // A clean stop released the data directory: the next start opens it without a stale lock.
     server = await startServer({ DATA_DIR: dataDir, WEB_DIST_DIR: dashboard.dir });
-    expect((await fetch(`${server.baseUrl}/orders/8`)).status).toBe(200);
+    expect((await authFetch(`${server.baseUrl}/orders/8`)).status).toBe(200);
   });
 
   it('exits 1 listing every bad variable when the configuration is invalid', async () => {

@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { json, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { json, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { startAppAsAdmin } from './support/auth.js';
 import { TestClient } from './support/ws-client.js';
 
 /*
@@ -17,7 +18,7 @@ const clients: TestClient[] = [];
 
 beforeAll(async () => {
   database = await startDatabase();
-  app = await startApp(testConfig(database.uri, { WS_SUBSCRIBE_RATE_MAX: '6', WS_BATCH_WINDOW_MS: '0' }));
+  app = await startAppAsAdmin(testConfig(database.uri, { WS_SUBSCRIBE_RATE_MAX: '6', WS_BATCH_WINDOW_MS: '0' }));
   await app.listen({ port: 0, host: '127.0.0.1' });
   url = `ws://127.0.0.1:${(app.server.address() as AddressInfo).port}/ws`;
 });

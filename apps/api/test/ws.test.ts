@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import { CloseCode, MAX_CLIENT_FRAME_BYTES } from '@orders/contracts';
 import { summary, useApi } from './support/api.js';
-import { startApp, startDatabase, testConfig } from './support/app.js';
+import { startDatabase, testConfig } from './support/app.js';
+import { startAppAsAdmin } from './support/auth.js';
 import { TestClient } from './support/ws-client.js';
 
 const api = useApi({ listen: true });
@@ -186,7 +187,7 @@ describe('GET /ws: bad input', () => {
 describe('GET /ws: shutdown', () => {
   it('closes every socket with 1001 when the app closes', async () => {
     const ownDatabase = await startDatabase();
-    const ownApp = await startApp(testConfig(ownDatabase.uri));
+    const ownApp = await startAppAsAdmin(testConfig(ownDatabase.uri));
     try {
       await ownApp.listen({ port: 0, host: '127.0.0.1' });
       const ownUrl = `ws://127.0.0.1:${(ownApp.server.address() as AddressInfo).port}/ws`;

@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { launchBrowser } from '../e2e/support/browser.js';
-import { startStack, type OrderDocument } from '../e2e/support/stack.js';
+import { E2E_ADMIN, startStack, type OrderDocument } from '../e2e/support/stack.js';
 
 const ORDERS = 10_000;
 const CHANGES_PER_SECOND = 200;
@@ -79,6 +79,12 @@ try {
   for (let i = 0; i < docs.length; i += 1000) await stack.orders.insertMany(docs.slice(i, i + 1000));
 
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  // Signed in before the clock starts (the request shares the page's cookies), so the load measured is the board's.
+  const login = await page.request.post(`${stack.baseUrl}/auth/login`, {
+    data: E2E_ADMIN,
+    headers: { origin: stack.baseUrl },
+  });
+  if (!login.ok()) throw new Error(`the benchmark could not sign in: ${login.status()}`);
   const loadStarted = Date.now();
   await page.goto(stack.baseUrl);
   await page.getByText(`${ORDERS.toLocaleString('en-US')} orders`).waitFor({ timeout: 120_000 });

@@ -14,6 +14,8 @@ const ORDERS = 10_000;
 const CHANGES_PER_SECOND = 200;
 const SECONDS = 15;
 const ORIGIN = 'http://dashboard.bench';
+/** Who the stubbed `GET /auth/me` says is signed in: an admin, so every card has all its controls, as before sign-in. */
+const SIGNED_IN = JSON.stringify({ username: 'bench', kind: 'user', role: 'admin', scope: null });
 
 const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
 
@@ -118,6 +120,10 @@ try {
     const url = new URL(route.request().url());
     if (url.pathname === '/orders') {
       await route.fulfill({ status: 200, contentType: 'application/json', body: listBody });
+      return;
+    }
+    if (url.pathname === '/auth/me') {
+      await route.fulfill({ status: 200, contentType: 'application/json', body: SIGNED_IN });
       return;
     }
     const file = url.pathname === '/' ? 'index.html' : url.pathname.slice(1);

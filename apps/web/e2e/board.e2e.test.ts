@@ -3,8 +3,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectionText, launchBrowser, readBoard, type CardText } from './support/browser.js';
-import { startStack, type OrderDocument, type Stack } from './support/stack.js';
+import { connectionText, launchBrowser, readBoard, signIn, type CardText } from './support/browser.js';
+import { E2E_ADMIN, E2E_TOKEN_NAME, startStack, type OrderDocument, type Stack } from './support/stack.js';
 
 /** Screenshots for review go to the git-ignored test-results/ at the repository root (copies in docs/screenshots). */
 const SCREENSHOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test-results', 'screenshots');
@@ -32,18 +32,24 @@ async function watchCsp(page: Page): Promise<void> {
   });
 }
 
+/** A new browser (its own cookies) on the dashboard, signed in as the stack's admin, with the board live. */
 async function openBoard(): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   await watchCsp(page);
   await page.goto(stack.baseUrl);
+  await signIn(page, E2E_ADMIN.username, E2E_ADMIN.password);
   await page.getByRole('status', { name: 'Connection: Live' }).waitFor({ timeout: SHOWS_UP.timeout });
   return page;
 }
 
+/** A request as a script makes it: with the stack's admin API token. */
 async function http(method: string, path: string, body?: unknown): Promise<Response> {
   return fetch(`${stack.baseUrl}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${stack.adminToken}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
 }
@@ -56,6 +62,7 @@ async function databaseBoard(): Promise<CardText[]> {
     customer: doc.customer_name,
     product: doc.product_name,
     status: STATUS_LABEL[doc.status],
+    actor: doc.updated_by ?? '',
   }));
 }
 
@@ -114,7 +121,7 @@ describe('two dashboards on the real server and the embedded database', () => {
     for (const page of [pageA, pageB]) {
       await expect
         .poll(() => readBoard(page), SHOWS_UP)
-        .toEqual([{ id: 101, customer: 'Bob', product: 'T-shirt', status: 'Pending' }]);
+        .toEqual([{ id: 101, customer: 'Bob', product: 'T-shirt', status: 'Pending', actor: E2E_TOKEN_NAME }]);
     }
 
     const update = await http('PUT', '/orders/101', { status: 'shipped', product_name: 'T-shirt XL' });
@@ -122,7 +129,7 @@ describe('two dashboards on the real server and the embedded database', () => {
     for (const page of [pageA, pageB]) {
       await expect
         .poll(() => readBoard(page), SHOWS_UP)
-        .toEqual([{ id: 101, customer: 'Bob', product: 'T-shirt XL', status: 'Shipped' }]);
+        .toEqual([{ id: 101, customer: 'Bob', product: 'T-shirt XL', status: 'Shipped', actor: E2E_TOKEN_NAME }]);
     }
   });
 
@@ -144,8 +151,8 @@ describe('two dashboards on the real server and the embedded database', () => {
       await expect
         .poll(() => readBoard(page), SHOWS_UP)
         .toEqual([
-          { id: 101, customer: 'Bob', product: 'T-shirt XL', status: 'Delivered' },
-          { id: 102, customer: 'Alice', product: 'Mug', status: 'Pending' },
+          { id: 101, customer: 'Bob', product: 'T-shirt XL', status: 'Delivered', actor: 'admin' },
+          { id: 102, customer: 'Alice', product: 'Mug', status: 'Pending', actor: 'admin' },
         ]);
     }
   });
@@ -153,11 +160,18 @@ describe('two dashboards on the real server and the embedded database', () => {
   it('shows writes made directly through the driver (not the API) in both pages', async () => {
     await stack.orders.insertOne(driverOrder(103, 'Carol', 'Lamp'));
     for (const page of [pageA, pageB]) await expect.poll(() => ids(page), SHOWS_UP).toEqual([103, 101, 102]);
+    // Written by another client: the card names nobody.
+    for (const page of [pageA, pageB]) expect((await readBoard(page))[0]?.actor).toBe('');
 
     await driverUpdate(102, { status: 'shipped', customer_name: 'Alice B.' });
     for (const page of [pageA, pageB]) {
       await expect.poll(() => readBoard(page), SHOWS_UP).toEqual(await databaseBoard());
-      expect((await readBoard(page))[0]).toEqual({ id: 102, customer: 'Alice B.', product: 'Mug', status: 'Shipped' });
+      expect((await readBoard(page))[0]).toMatchObject({
+        id: 102,
+        customer: 'Alice B.',
+        product: 'Mug',
+        status: 'Shipped',
+      });
     }
   });
 
@@ -274,6 +288,7 @@ describe('two dashboards on the real server and the embedded database', () => {
     // The same board at phone width: one column, the board before the figures.
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     await phone.goto(stack.baseUrl);
+    await signIn(phone, E2E_ADMIN.username, E2E_ADMIN.password);
     await expect.poll(() => readBoard(phone), SHOWS_UP).toEqual(await databaseBoard());
     const widths = await phone.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
     expect(widths[0]).toBe(widths[1]);
@@ -283,5 +298,146 @@ describe('two dashboards on the real server and the embedded database', () => {
     for (const doc of await stack.orders.find({}).toArray()) counts[doc.status]++;
     const shown = (await pageA.getByRole('region', { name: 'By status' }).textContent())?.replace(/\s+/g, '');
     expect(shown).toBe(`BystatusPending${counts.pending}Shipped${counts.shipped}Delivered${counts.delivered}`);
+  });
+});
+
+/** What a request from the page itself gets for `/orders` (the page's own cookies, if any). */
+function pageListStatus(page: Page): Promise<number> {
+  return page.evaluate(() => fetch('/orders').then((response) => response.status));
+}
+
+/** Opens a WebSocket from the page: 'open', or how it closed. */
+function pageSocketOutcome(page: Page): Promise<string> {
+  return page.evaluate(
+    () =>
+      new Promise<string>((resolve) => {
+        const socket = new WebSocket(`ws://${location.host}/ws`);
+        socket.onopen = () => {
+          socket.close();
+          resolve('open');
+        };
+        socket.onclose = (event) => resolve(`closed ${event.code}`);
+      }),
+  );
+}
+
+describe('signing in and out of the dashboard', () => {
+  it('shows sign-in first, goes live once signed in, and is protected again after signing out', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    try {
+      await page.goto(stack.baseUrl);
+      await page.getByRole('form', { name: 'Sign in' }).waitFor({ timeout: SHOWS_UP.timeout });
+      await page.screenshot({ path: join(SCREENSHOT_DIR, 'sign-in.png') });
+      expect(await readBoard(page)).toEqual([]);
+      expect(await pageListStatus(page)).toBe(401);
+      expect(await pageSocketOutcome(page)).not.toBe('open');
+
+      await signIn(page, E2E_ADMIN.username, 'not the password');
+      await expect
+        .poll(() => page.getByRole('form', { name: 'Sign in' }).getByRole('alert').textContent(), SHOWS_UP)
+        .toBe('Wrong username or password.');
+
+      await signIn(page, E2E_ADMIN.username, E2E_ADMIN.password);
+      await expect.poll(() => connectionText(page), SHOWS_UP).toBe('Live');
+      await expect.poll(() => readBoard(page), SHOWS_UP).toEqual(await databaseBoard());
+      expect(await page.getByRole('region', { name: 'Account' }).textContent()).toContain('Signed in as admin');
+
+      expect((await http('POST', '/orders', { id: 501, customer_name: 'Ida', product_name: 'Kiln' })).status).toBe(201);
+      await expect
+        .poll(async () => (await readBoard(page))[0], SHOWS_UP)
+        .toEqual({ id: 501, customer: 'Ida', product: 'Kiln', status: 'Pending', actor: E2E_TOKEN_NAME });
+
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByRole('form', { name: 'Sign in' }).waitFor({ timeout: SHOWS_UP.timeout });
+      expect(await readBoard(page)).toEqual([]);
+      expect(await pageListStatus(page)).toBe(401);
+      expect(await pageSocketOutcome(page)).not.toBe('open');
+      await page.reload();
+      await page.getByRole('form', { name: 'Sign in' }).waitFor({ timeout: SHOWS_UP.timeout });
+      expect(await readBoard(page)).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('returns to sign-in when an admin disables the signed-in user, and resumes the live board without a reload once they sign in again', async () => {
+    const created = await http('POST', '/auth/users', {
+      username: 'olivia',
+      password: 'olivia password 1',
+      role: 'operator',
+    });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    try {
+      await page.goto(stack.baseUrl);
+      await signIn(page, 'olivia', 'olivia password 1');
+      await expect.poll(() => connectionText(page), SHOWS_UP).toBe('Live');
+      await page.evaluate(() => {
+        document.documentElement.dataset.sameDocument = 'yes';
+      });
+      // An operator is offered no delete.
+      expect(await page.getByRole('button', { name: /^Delete order/ }).count()).toBe(0);
+
+      expect((await http('PATCH', `/auth/users/${id}`, { disabled: true })).status).toBe(200);
+      await page.getByRole('form', { name: 'Sign in' }).waitFor({ timeout: SHOWS_UP.timeout });
+      expect(await page.getByRole('status').first().textContent()).toContain('The session of olivia has ended');
+
+      // Written while olivia is signed out: the resumed board must show it.
+      expect((await http('POST', '/orders', { id: 502, customer_name: 'Jo', product_name: 'Anvil' })).status).toBe(201);
+      expect((await http('PATCH', `/auth/users/${id}`, { disabled: false })).status).toBe(200);
+      await signIn(page, 'olivia', 'olivia password 1');
+      await expect.poll(() => connectionText(page), SHOWS_UP).toBe('Live');
+      await expect.poll(() => readBoard(page), SHOWS_UP).toEqual(await databaseBoard());
+      expect(await page.evaluate(() => document.documentElement.dataset.sameDocument)).toBe('yes');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('manages users and tokens from the admin page against the real API: a token secret shown once, then revoked', async () => {
+    const page = await openBoard();
+    try {
+      await page.getByRole('link', { name: 'Users and tokens' }).click();
+      const users = page.getByRole('table', { name: 'Users' });
+      await users.waitFor({ timeout: SHOWS_UP.timeout });
+      expect(await users.getByRole('rowheader').allTextContents()).toEqual(
+        expect.arrayContaining(['admin (you)', 'olivia']),
+      );
+
+      const form = page.getByRole('form', { name: 'New token' });
+      await form.getByLabel('Token name').fill('nightly-report');
+      await form.getByLabel('Role').selectOption('viewer');
+      await form.getByLabel('Only customers containing').fill('ida');
+      await form.getByRole('button', { name: 'Create token' }).click();
+      const secretBox = page.getByRole('region', { name: 'Secret of token nightly-report' });
+      await secretBox.waitFor({ timeout: SHOWS_UP.timeout });
+      const secret = (await secretBox.locator('code').textContent()) ?? '';
+      await page.mouse.move(0, 0);
+      await page.screenshot({ path: join(SCREENSHOT_DIR, 'admin.png'), fullPage: true });
+
+      // The secret works, within its scope: a viewer confined to customer "ida" reads only Ida's order.
+      const listed = await fetch(`${stack.baseUrl}/orders`, { headers: { authorization: `Bearer ${secret}` } });
+      expect(listed.status).toBe(200);
+      const body = (await listed.json()) as { orders: Array<{ id: number }> };
+      expect(body.orders.map((order) => order.id)).toEqual([501]);
+
+      await secretBox.getByRole('button', { name: 'Done' }).click();
+      await expect.poll(() => secretBox.count(), SHOWS_UP).toBe(0);
+      expect(await page.content()).not.toContain(secret);
+      const tokens = page.getByRole('table', { name: 'Tokens' });
+      await expect.poll(() => tokens.getByRole('rowheader').allTextContents(), SHOWS_UP).toContain('nightly-report');
+
+      await page.getByRole('button', { name: 'Revoke token nightly-report' }).click();
+      await page.getByRole('button', { name: 'Yes, revoke' }).click();
+      await expect
+        .poll(() => tokens.getByRole('rowheader').allTextContents(), SHOWS_UP)
+        .not.toContain('nightly-report');
+      const refused = await fetch(`${stack.baseUrl}/orders`, { headers: { authorization: `Bearer ${secret}` } });
+      expect(refused.status).toBe(401);
+    } finally {
+      await page.close();
+    }
   });
 });

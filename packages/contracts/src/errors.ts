@@ -1,3 +1,5 @@
+import { AuthErrorCode } from './auth.js';
+
 /**
  * Stable, machine-readable error codes: every HTTP error body carries one (`ErrorBody.code`), and so does the
  * socket's `{type:'error'}` message. Clients switch on these, never on messages.
@@ -25,5 +27,7 @@ export const ErrorCode = {
   InternalError: 'INTERNAL_ERROR',
   /** A socket frame that is not a valid client message (the socket stays open, up to a limit). */
   BadMessage: 'BAD_MESSAGE',
+  /** Sign-in and access control: UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, … */
+  ...AuthErrorCode,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,3 +1,4 @@
+export * from './auth.js';
 export * from './backoff.js';
 export * from './errors.js';
 export * from './filter.js';

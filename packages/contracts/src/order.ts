@@ -33,6 +33,13 @@ export const OrderSchema = Type.Object(
     created_at: Type.String({ format: 'date-time' }),
     updated_at: Type.String({ format: 'date-time', description: 'Stamped by the server on every write' }),
     version: Type.Integer({ minimum: 1, description: 'Incremented by the server on every write; use it in If-Match' }),
+    updated_by: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: 'Who made the last write through the API (username or token name); absent for other writers',
+      }),
+    ),
   },
   { $id: 'Order', additionalProperties: false },
 );

@@ -25,6 +25,10 @@ export const CloseCode = {
   MessageTooBig: 1009,
   /** The client fell too far behind (send buffer over the cap): reconnect and resync. */
   SlowConsumer: 4000,
+  /** The credentials behind this socket ended (signed out, revoked, expired, user disabled): sign in again, then resume. */
+  Unauthenticated: 4401,
+  /** The principal's role or scope changed, or no longer allows the stream: fetch `/auth/me` again, then resume. */
+  Forbidden: 4403,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

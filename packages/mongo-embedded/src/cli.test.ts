@@ -1,26 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { afterEach, describe, expect, it } from 'vitest';
+import { useDataDirs } from './test-support/data-dir.js';
+import type { TestDoc } from './test-support/harness.js';
 import { startEmbeddedServer } from './index.js';
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 const children: ChildProcess[] = [];
-const dirs: string[] = [];
+const { tempDir } = useDataDirs();
 
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'mongo-embedded-cli-'));
-  dirs.push(d);
-  return d;
-}
 
 interface Running {
   child: ChildProcess;
@@ -87,8 +80,8 @@ describe('cli', () => {
     try {
       await client
         .db('app')
-        .collection('c')
-        .insertMany([{ _id: 1 }, { _id: 2 }] as never);
+        .collection<TestDoc>('c')
+        .insertMany([{ _id: 1 }, { _id: 2 }]);
     } finally {
       await client.close();
     }
@@ -117,8 +110,8 @@ describe('cli', () => {
         try {
           await client
             .db('app')
-            .collection('c')
-            .insertOne({ _id: id, pad: 'x'.repeat(200) } as never);
+            .collection<TestDoc>('c')
+            .insertOne({ _id: id, pad: 'x'.repeat(200) });
         } catch {
           return;
         }

@@ -1,19 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedServer, type EmbeddedServer } from './index.js';
+import { describe, expect, it } from 'vitest';
+
 import { opMsg, RawClient } from './test-support/raw-socket.js';
-import { startHarness, uniqueDbName, type Harness } from './test-support/harness.js';
+import { useEngine, useServer } from './test-support/harness.js';
 
 describe('many concurrent connections', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({}, { maxPoolSize: 50 });
-  });
-  afterAll(async () => {
-    await h.close();
-  });
+  const engine = useEngine('conc', {}, { maxPoolSize: 50 });
 
   it('serves hundreds of concurrent operations over a 50-connection pool without losing any', async () => {
-    const coll = h.client.db(uniqueDbName('conc')).collection<{ _id: number; n: number }>('c');
+    const coll = engine.freshDb().collection<{ _id: number; n: number }>('c');
     await Promise.all(Array.from({ length: 500 }, (_, i) => coll.insertOne({ _id: i, n: 0 })));
     await Promise.all(Array.from({ length: 500 }, (_, i) => coll.updateOne({ _id: i % 100 }, { $inc: { n: 1 } })));
     expect(await coll.countDocuments()).toBe(500);
@@ -22,7 +16,7 @@ describe('many concurrent connections', () => {
   });
 
   it('serves 100 raw connections at once', async () => {
-    const clients = await Promise.all(Array.from({ length: 100 }, () => RawClient.connect(h.server.port)));
+    const clients = await Promise.all(Array.from({ length: 100 }, () => RawClient.connect(engine.server.port)));
     try {
       clients.forEach((c, i) => c.send(opMsg(i + 1, { ping: 1, $db: 'admin' })));
       const replies = await Promise.all(clients.map((c) => c.readReply()));
@@ -34,18 +28,12 @@ describe('many concurrent connections', () => {
 });
 
 describe('long work yields to the event loop', () => {
-  let server: EmbeddedServer;
-  beforeAll(async () => {
-    server = await startEmbeddedServer({ port: 0 });
-  });
-  afterAll(async () => {
-    await server.close();
-  });
+  const server = useServer();
 
   it('a ping on another connection is answered while a large unindexed scan runs', async () => {
-    const loader = await RawClient.connect(server.port);
-    const scanner = await RawClient.connect(server.port);
-    const pinger = await RawClient.connect(server.port);
+    const loader = await RawClient.connect(server().port);
+    const scanner = await RawClient.connect(server().port);
+    const pinger = await RawClient.connect(server().port);
     try {
       const docs = Array.from({ length: 60_000 }, (_, i) => ({ _id: i, v: i % 7 }));
       for (let i = 0; i < docs.length; i += 20_000) {

@@ -1,41 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { MongoClient, Timestamp, type Document } from 'mongodb';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startEmbeddedServer, type EmbeddedServer } from './index.js';
-import { indexNames } from './test-support/harness.js';
+import { useDataDirs, type DiskEngine } from './test-support/data-dir.js';
+import { indexNames, type TestDoc } from './test-support/harness.js';
 
-const dirs: string[] = [];
-const servers: EmbeddedServer[] = [];
-const clients: MongoClient[] = [];
+const { tempDir, open: openDir } = useDataDirs();
 
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'mongo-embedded-'));
-  dirs.push(d);
-  return d;
-}
-
-async function open(
-  dbPath: string,
-  changeHistoryMaxRecords?: number,
-): Promise<{ server: EmbeddedServer; client: MongoClient }> {
-  const server = await startEmbeddedServer({
-    port: 0,
-    dbPath,
-    ...(changeHistoryMaxRecords ? { changeHistoryMaxRecords } : {}),
-  });
-  servers.push(server);
-  const client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 5000 });
-  clients.push(client);
-  await client.connect();
-  return { server, client };
+function open(dbPath: string, changeHistoryMaxRecords?: number): Promise<DiskEngine> {
+  return openDir(dbPath, changeHistoryMaxRecords ? { changeHistoryMaxRecords } : {});
 }
 
 async function shut(server: EmbeddedServer, client: MongoClient): Promise<void> {
@@ -49,24 +21,24 @@ describe('restart from the data directory', () => {
     const first = await open(dir);
     const db = first.client.db('app');
     await db.createCollection('orders', { changeStreamPreAndPostImages: { enabled: true } });
-    const orders = db.collection('orders');
+    const orders = db.collection<TestDoc>('orders');
     await orders.createIndex({ orderNo: 1 }, { unique: true }, undefined);
-    await orders.insertMany(Array.from({ length: 100 }, (_, i) => ({ _id: i, orderNo: `N${i}`, qty: i })) as never);
+    await orders.insertMany(Array.from({ length: 100 }, (_, i) => ({ _id: i, orderNo: `N${i}`, qty: i })));
     await orders.updateMany({ qty: { $lt: 10 } }, { $set: { status: 'small' } });
     await orders.deleteMany({ qty: { $gte: 90 } });
     await db.collection('tmp').insertOne({ a: 1 });
     await db.collection('tmp').drop();
-    await db.collection('old').insertOne({ _id: 'moved' } as never);
+    await db.collection<TestDoc<string>>('old').insertOne({ _id: 'moved' });
     await db.renameCollection('old', 'renamed');
     const before = (await db.command({ ping: 1 })) as { operationTime: Timestamp };
     await shut(first.server, first.client);
 
     const second = await open(dir);
     const db2 = second.client.db('app');
-    const orders2 = db2.collection('orders');
+    const orders2 = db2.collection<TestDoc>('orders');
     expect(await orders2.countDocuments()).toBe(90);
     expect(await orders2.countDocuments({ status: 'small' })).toBe(10);
-    expect(await orders2.findOne({ _id: 42 } as never)).toEqual({ _id: 42, orderNo: 'N42', qty: 42 });
+    expect(await orders2.findOne({ _id: 42 })).toEqual({ _id: 42, orderNo: 'N42', qty: 42 });
     expect(await indexNames(orders2)).toEqual(['_id_', 'orderNo_1']);
     await expect(orders2.insertOne({ orderNo: 'N1' })).rejects.toMatchObject({ code: 11000 });
     const names = (await db2.listCollections({}, { nameOnly: true }).toArray())
@@ -87,27 +59,27 @@ describe('restart from the data directory', () => {
   it('resumes a change stream across a restart without losing or repeating events', async () => {
     const dir = tempDir();
     const first = await open(dir);
-    const coll = first.client.db('app').collection('events');
+    const coll = first.client.db('app').collection<TestDoc>('events');
     const stream = coll.watch([], { maxAwaitTimeMS: 100 });
     await stream.tryNext();
-    await coll.insertOne({ _id: 1 } as never);
+    await coll.insertOne({ _id: 1 });
     const firstEvent = await stream.next();
     expect(firstEvent).toMatchObject({ operationType: 'insert', documentKey: { _id: 1 } });
     const token = stream.resumeToken;
     await stream.close();
-    await coll.insertOne({ _id: 2 } as never);
-    await coll.updateOne({ _id: 2 } as never, { $set: { x: 1 } });
+    await coll.insertOne({ _id: 2 });
+    await coll.updateOne({ _id: 2 }, { $set: { x: 1 } });
     await shut(first.server, first.client);
 
     const second = await open(dir);
-    const coll2 = second.client.db('app').collection('events');
+    const coll2 = second.client.db('app').collection<TestDoc>('events');
     const resumed = coll2.watch([], { resumeAfter: token, maxAwaitTimeMS: 100 });
     try {
       const a = await resumed.next();
       const b = await resumed.next();
       expect([a.operationType, b.operationType]).toEqual(['insert', 'update']);
       expect(a).toMatchObject({ documentKey: { _id: 2 } });
-      await coll2.deleteOne({ _id: 1 } as never);
+      await coll2.deleteOne({ _id: 1 });
       expect(await resumed.next()).toMatchObject({ operationType: 'delete', documentKey: { _id: 1 } });
     } finally {
       await resumed.close();
@@ -117,14 +89,14 @@ describe('restart from the data directory', () => {
   it('answers 286 when resuming from before the retained change history', async () => {
     const dir = tempDir();
     const first = await open(dir, 5);
-    const coll = first.client.db('app').collection('h');
+    const coll = first.client.db('app').collection<TestDoc>('h');
     const stream = coll.watch([], { maxAwaitTimeMS: 100 });
     await stream.tryNext();
-    await coll.insertOne({ _id: 0 } as never);
+    await coll.insertOne({ _id: 0 });
     await stream.next();
     const token = stream.resumeToken;
     await stream.close();
-    for (let i = 1; i <= 10; i++) await coll.insertOne({ _id: i } as never);
+    for (let i = 1; i <= 10; i++) await coll.insertOne({ _id: i });
     await shut(first.server, first.client);
 
     const second = await open(dir, 5);

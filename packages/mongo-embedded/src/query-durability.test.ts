@@ -1,28 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { MongoClient, MongoServerError } from 'mongodb';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startEmbeddedServer, type EmbeddedServer } from './index.js';
+import { MongoServerError } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { useDataDirs } from './test-support/data-dir.js';
 
-const dirs: string[] = [];
-const servers: EmbeddedServer[] = [];
-const clients: MongoClient[] = [];
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-async function open(dbPath: string): Promise<{ server: EmbeddedServer; client: MongoClient }> {
-  const server = await startEmbeddedServer({ port: 0, dbPath });
-  servers.push(server);
-  const client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 5000 });
-  clients.push(client);
-  await client.connect();
-  return { server, client };
-}
+const { tempDir, open } = useDataDirs();
 
 interface Person {
   _id: number;
@@ -32,8 +12,7 @@ interface Person {
 
 describe('query features after a restart from the data directory', () => {
   it('keeps views, collated unique indexes, collection default collations and text indexes working', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mongo-embedded-query-'));
-    dirs.push(dir);
+    const dir = tempDir();
     const first = await open(dir);
     const db = first.client.db('app');
     await db.createCollection('people', { collation: { locale: 'en', strength: 2 } });

@@ -1,26 +1,20 @@
 import { MongoClient, Timestamp } from 'mongodb';
 import { MongoClient as MongoClient6 } from 'mongodb6';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedServer, type EmbeddedServer } from './index.js';
+import { describe, expect, it } from 'vitest';
+import { useServer, type TestDoc } from './test-support/harness.js';
+import { startEmbeddedServer } from './index.js';
 
 describe('handshake and topology', () => {
-  let server: EmbeddedServer;
-
-  beforeAll(async () => {
-    server = await startEmbeddedServer({ port: 0 });
-  });
-  afterAll(async () => {
-    await server.close();
-  });
+  const server = useServer();
 
   it('reports a replica-set URI with the exact address it listens on', () => {
-    expect(server.host).toBe('127.0.0.1');
-    expect(server.port).toBeGreaterThan(0);
-    expect(server.uri).toBe(`mongodb://127.0.0.1:${server.port}/?replicaSet=rs0`);
+    expect(server().host).toBe('127.0.0.1');
+    expect(server().port).toBeGreaterThan(0);
+    expect(server().uri).toBe(`mongodb://127.0.0.1:${server().port}/?replicaSet=rs0`);
   });
 
   it('is seen by driver 7 as a replica-set primary with sessions', async () => {
-    const client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 5000 });
+    const client = new MongoClient(server().uri, { serverSelectionTimeoutMS: 5000 });
     const kinds: string[] = [];
     client.on('serverDescriptionChanged', (e) => kinds.push(e.newDescription.type));
     try {
@@ -28,9 +22,9 @@ describe('handshake and topology', () => {
       const hello = await client.db('admin').command({ hello: 1 });
       expect(hello.isWritablePrimary).toBe(true);
       expect(hello.setName).toBe('rs0');
-      expect(hello.hosts).toEqual([`127.0.0.1:${server.port}`]);
-      expect(hello.primary).toBe(`127.0.0.1:${server.port}`);
-      expect(hello.me).toBe(`127.0.0.1:${server.port}`);
+      expect(hello.hosts).toEqual([`127.0.0.1:${server().port}`]);
+      expect(hello.primary).toBe(`127.0.0.1:${server().port}`);
+      expect(hello.me).toBe(`127.0.0.1:${server().port}`);
       expect(hello.maxBsonObjectSize).toBe(16777216);
       expect(hello.maxMessageSizeBytes).toBe(48000000);
       expect(hello.maxWriteBatchSize).toBe(100000);
@@ -52,28 +46,20 @@ describe('handshake and topology', () => {
   });
 
   it('accepts directConnection=true', async () => {
-    const client = new MongoClient(`mongodb://127.0.0.1:${server.port}/?directConnection=true`, {
+    const client = new MongoClient(`mongodb://127.0.0.1:${server().port}/?directConnection=true`, {
       serverSelectionTimeoutMS: 5000,
     });
     try {
       await client.connect();
-      await client
-        .db('direct')
-        .collection('c')
-        .insertOne({ _id: 1, x: 'y' } as never);
-      expect(
-        await client
-          .db('direct')
-          .collection('c')
-          .findOne({ _id: 1 } as never),
-      ).toEqual({ _id: 1, x: 'y' });
+      await client.db('direct').collection<TestDoc>('c').insertOne({ _id: 1, x: 'y' });
+      expect(await client.db('direct').collection<TestDoc>('c').findOne({ _id: 1 })).toEqual({ _id: 1, x: 'y' });
     } finally {
       await client.close();
     }
   });
 
   it('serves driver 6.22 as well', async () => {
-    const client = new MongoClient6(server.uri, { serverSelectionTimeoutMS: 5000 });
+    const client = new MongoClient6(server().uri, { serverSelectionTimeoutMS: 5000 });
     try {
       await client.connect();
       const coll = client.db('v6').collection<{ _id: number; n: number }>('c');
@@ -95,7 +81,7 @@ describe('handshake and topology', () => {
   });
 
   it('answers ping, buildInfo and unknown commands like mongod', async () => {
-    const client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 5000 });
+    const client = new MongoClient(server().uri, { serverSelectionTimeoutMS: 5000 });
     try {
       await client.connect();
       const admin = client.db('admin');
@@ -113,7 +99,7 @@ describe('handshake and topology', () => {
   });
 
   it('attaches increasing Timestamp operationTime and $clusterTime to replies', async () => {
-    const client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 5000 });
+    const client = new MongoClient(server().uri, { serverSelectionTimeoutMS: 5000 });
     try {
       await client.connect();
       const db = client.db('clock');

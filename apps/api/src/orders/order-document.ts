@@ -16,6 +16,8 @@ export interface OrderDocument {
   created_at: Date;
   updated_at: Date;
   version: number;
+  /** Who made the last write through the API (username or token name); absent for writes by other clients. */
+  updated_by?: string;
 }
 
 /** Shown for a date a stored document lacks or holds in a form that is not a date. */
@@ -59,6 +61,10 @@ export function orderFromDocument(raw: unknown): DocumentMapping {
     created_at: created.toISOString(),
     updated_at: updated.toISOString(),
     version: storedVersion(raw),
+    // Who wrote it through the API; another writer's odd actor field is dropped, not a reason to skip the order.
+    ...(typeof doc.updated_by === 'string' &&
+      doc.updated_by.length >= 1 &&
+      doc.updated_by.length <= 200 && { updated_by: doc.updated_by }),
   };
   // What is left to check is the names; the validator is the contract's own definition of a valid name.
   if (!orderValidator.check(order)) return { ok: false, reason: 'customer_name or product_name is not a valid name' };

@@ -3,6 +3,7 @@ import {
   ORDER_STATUSES,
   type CreateOrderBody,
   type OrderStatus,
+  type Scope,
   type StatusCounts,
   type UpdateOrderBody,
 } from '@orders/contracts';
@@ -20,6 +21,15 @@ export interface ListOrdersOptions {
   customer?: string;
   limit: number;
   after?: PageAfter;
+  /** The reader's scope: orders outside it are never returned. */
+  scope?: Scope | null;
+}
+
+/** Who writes, and within what: orders outside `scope` are neither read nor written (they look absent). */
+export interface WriteContext {
+  /** Recorded as `updated_by`: the username or token name. */
+  actor?: string;
+  scope?: Scope | null;
 }
 
 /**
@@ -51,14 +61,14 @@ export interface OrdersRepository {
     customer?: string;
     session?: ClientSession;
   }): Promise<StatusCounts>;
-  get(id: number): Promise<StoredDocument | null>;
-  create(body: CreateOrderBody, now?: Date): Promise<CreateResult>;
+  get(id: number, scope?: Scope | null): Promise<StoredDocument | null>;
+  create(body: CreateOrderBody, now?: Date, context?: WriteContext): Promise<CreateResult>;
   update(
     id: number,
     changes: UpdateOrderBody,
-    options?: { expectedVersion?: number; now?: Date },
+    options?: { expectedVersion?: number; now?: Date } & WriteContext,
   ): Promise<UpdateResult>;
-  remove(id: number, options?: { expectedVersion?: number }): Promise<DeleteResult>;
+  remove(id: number, options?: { expectedVersion?: number; scope?: Scope | null }): Promise<DeleteResult>;
   /** Creates the indexes the list order needs; idempotent. */
   ensureIndexes(): Promise<void>;
 }
@@ -70,10 +80,28 @@ export function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/**
+ * The clauses confining a query to a scope, the same rule as a subscription filter (status in the list,
+ * customer_name containing the text, case-insensitively). See docs/ARCHITECTURE.md, "Access control".
+ */
+export function scopeClauses(scope: Scope | null | undefined): Filter<OrderDocument>[] {
+  if (scope === null || scope === undefined) return [];
+  const clauses: Filter<OrderDocument>[] = [];
+  if (scope.status !== undefined) clauses.push({ status: { $in: [...scope.status] } });
+  if (scope.customer !== undefined) {
+    clauses.push({ customer_name: { $regex: escapeRegex(scope.customer), $options: 'i' } });
+  }
+  return clauses;
+}
+
+function allOf(clauses: Filter<OrderDocument>[]): Filter<OrderDocument> {
+  return clauses.length === 0 ? {} : clauses.length === 1 ? clauses[0]! : { $and: clauses };
+}
+
 /** Builds the repository over a collection whose `_id` is the order id. */
 export function createOrdersRepository(collection: Collection<OrderDocument>): OrdersRepository {
-  async function list({ statuses, customer, limit, after }: ListOrdersOptions): Promise<OrdersPage> {
-    const clauses: Filter<OrderDocument>[] = [];
+  async function list({ statuses, customer, limit, after, scope }: ListOrdersOptions): Promise<OrdersPage> {
+    const clauses: Filter<OrderDocument>[] = scopeClauses(scope);
     if (statuses !== undefined && statuses.length > 0) clauses.push({ status: { $in: [...statuses] } });
     if (customer !== undefined) clauses.push({ customer_name: { $regex: escapeRegex(customer), $options: 'i' } });
     if (after !== undefined) {
@@ -84,8 +112,7 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
       // of reading every newer order before it.
       clauses.push({ updated_at: { $lte: after.updatedAt } });
     }
-    const filter: Filter<OrderDocument> =
-      clauses.length === 0 ? {} : clauses.length === 1 ? clauses[0]! : { $and: clauses };
+    const filter = allOf(clauses);
     // One extra document tells whether another page follows, without a count.
     const docs = await collection
       .find(filter)
@@ -123,11 +150,11 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
     return counts;
   }
 
-  async function get(id: number): Promise<StoredDocument | null> {
-    return collection.findOne({ _id: id });
+  async function get(id: number, scope?: Scope | null): Promise<StoredDocument | null> {
+    return collection.findOne(allOf([{ _id: id }, ...scopeClauses(scope)]));
   }
 
-  async function create(body: CreateOrderBody, now = new Date()): Promise<CreateResult> {
+  async function create(body: CreateOrderBody, now = new Date(), context: WriteContext = {}): Promise<CreateResult> {
     const order: OrderDocument = {
       _id: body.id,
       customer_name: body.customer_name,
@@ -136,6 +163,7 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
       created_at: now,
       updated_at: now,
       version: 1,
+      ...(context.actor !== undefined && { updated_by: context.actor }),
     };
     try {
       await collection.insertOne(order);
@@ -149,39 +177,51 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
   async function update(
     id: number,
     changes: UpdateOrderBody,
-    { expectedVersion, now = new Date() }: { expectedVersion?: number; now?: Date } = {},
+    { expectedVersion, now = new Date(), actor, scope }: { expectedVersion?: number; now?: Date } & WriteContext = {},
   ): Promise<UpdateResult> {
     const set: Partial<OrderDocument> = { updated_at: now };
+    if (actor !== undefined) set.updated_by = actor;
     // Copy only the known fields: the body is validated, but the update document must never carry anything else.
     if (changes.customer_name !== undefined) set.customer_name = changes.customer_name;
     if (changes.product_name !== undefined) set.product_name = changes.product_name;
     if (changes.status !== undefined) set.status = changes.status;
-    const filter: Filter<OrderDocument> =
-      expectedVersion === undefined ? { _id: id } : { _id: id, version: expectedVersion };
+    const filter = allOf([
+      expectedVersion === undefined ? { _id: id } : { _id: id, version: expectedVersion },
+      ...scopeClauses(scope),
+    ]);
     const document = await collection.findOneAndUpdate(
       filter,
       { $set: set, $inc: { version: 1 } },
       { returnDocument: 'after' },
     );
     if (document !== null) return { status: 'updated', document };
-    return missingOrMoved(id, expectedVersion);
+    return missingOrMoved(id, expectedVersion, scope);
   }
 
-  async function remove(id: number, { expectedVersion }: { expectedVersion?: number } = {}): Promise<DeleteResult> {
-    const filter: Filter<OrderDocument> =
-      expectedVersion === undefined ? { _id: id } : { _id: id, version: expectedVersion };
+  async function remove(
+    id: number,
+    { expectedVersion, scope }: { expectedVersion?: number; scope?: Scope | null } = {},
+  ): Promise<DeleteResult> {
+    const filter = allOf([
+      expectedVersion === undefined ? { _id: id } : { _id: id, version: expectedVersion },
+      ...scopeClauses(scope),
+    ]);
     const result = await collection.deleteOne(filter);
     if (result.deletedCount === 1) return { status: 'deleted' };
-    return missingOrMoved(id, expectedVersion);
+    return missingOrMoved(id, expectedVersion, scope);
   }
 
   /** After a conditional write matched nothing: was the order missing, or at another version? */
   async function missingOrMoved(
     id: number,
     expectedVersion: number | undefined,
+    scope: Scope | null | undefined,
   ): Promise<{ status: 'not_found' } | { status: 'version_mismatch'; currentVersion: number }> {
     if (expectedVersion === undefined) return { status: 'not_found' };
-    const current = await collection.findOne({ _id: id }, { projection: { version: 1 } });
+    // Within the scope only: an order outside it has no version to reveal.
+    const current = await collection.findOne(allOf([{ _id: id }, ...scopeClauses(scope)]), {
+      projection: { version: 1 },
+    });
     return current === null
       ? { status: 'not_found' }
       : { status: 'version_mismatch', currentVersion: storedVersion(current) };

@@ -10,8 +10,10 @@ import type { AppConfig } from '../config.js';
 const corsPlugin: FastifyPluginAsync<{ config: AppConfig }> = async (fastify, { config }) => {
   await fastify.register(cors, {
     origin: config.corsOrigins.length === 0 ? false : config.corsOrigins,
-    methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'],
-    allowedHeaders: ['Content-Type', 'If-Match', 'Idempotency-Key'],
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['Content-Type', 'If-Match', 'Idempotency-Key', 'Authorization'],
+    // The dashboard on a listed origin (the Vite dev server) signs in with the session cookie.
+    credentials: true,
     exposedHeaders: ['ETag', 'Location', 'Idempotent-Replayed'],
     maxAge: 600,
   });

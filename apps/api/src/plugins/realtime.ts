@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyBaseLogger, FastifyPluginCallback } from 'fastify';
 import type { Collection, Db } from 'mongodb';
-import { CloseCode } from '@orders/contracts';
+import { CloseCode, type Scope } from '@orders/contracts';
 import type { AppConfig } from '../config.js';
 import { NAMESPACE_EXISTS, errorCode } from '../driver-errors.js';
 import type { OrderDocument } from '../orders/order-document.js';
@@ -22,8 +22,8 @@ import { HistoryReplays, createReplayOpener } from '../realtime/replay.js';
 export interface RealtimeDecorator {
   /** The feed's current position (an event's or the idle post-batch token); `GET /orders` takes it before reading. */
   position(): string | null;
-  /** Registers a socket with the hub (the `/ws` route's socket adapter calls it). */
-  connect(socket: HubSocket): HubConnection;
+  /** Registers a socket with the hub under its principal's scope (the `/ws` route's socket adapter calls it). */
+  connect(socket: HubSocket, scope: Scope | null): HubConnection;
   /** True while the change stream is established. */
   isFeedOpen(): boolean;
   /** Counters for /metrics. */
@@ -90,7 +90,7 @@ const realtimePlugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, {
 
   fastify.decorate('realtime', {
     position: () => position.current(),
-    connect: (socket) => hub.connect(socket),
+    connect: (socket, scope) => hub.connect(socket, scope),
     isFeedOpen: () => feed.isOpen(),
     stats: () => ({ ...hub.stats(), feedOpen: feed.isOpen() }),
     observe: (observer) => hub.observe(observer),

@@ -27,7 +27,7 @@ const healthRoutes: FastifyPluginCallbackTypebox = (fastify, _options, done) => 
     {
       schema: { tags: ['health'], summary: 'Liveness: the process is up', response: { 200: HealthSchema } },
       // Probes are never rate-limited: an orchestrator must see a flooded process as alive.
-      config: { rateLimit: false },
+      config: { access: 'public', rateLimit: false },
     },
     () => ({ status: 'ok' as const }),
   );
@@ -40,7 +40,7 @@ const healthRoutes: FastifyPluginCallbackTypebox = (fastify, _options, done) => 
         summary: 'Readiness: database reachable and change feed open',
         response: { 200: ReadinessSchema, 503: ReadinessSchema },
       },
-      config: { rateLimit: false },
+      config: { access: 'public', rateLimit: false },
     },
     async (_request, reply) => {
       const database = (await pingDatabase()) ? ('ok' as const) : ('unreachable' as const);

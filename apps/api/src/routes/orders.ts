@@ -17,7 +17,12 @@ import {
   type ListOrdersResponse,
   type OrderCountsResponse,
   type Order,
+  orderInScope,
+  type Scope,
+  type UpdateOrderBody,
 } from '@orders/contracts';
+import type { FastifyRequest } from 'fastify';
+import type { Principal } from '../auth/principal.js';
 import { errorBody } from '../error-handler.js';
 import { HttpError, orderNotFound } from '../errors.js';
 import { etag, parseIfMatch } from '../http-headers.js';
@@ -77,6 +82,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get(
     '/orders',
     {
+      config: { access: 'viewer' },
       schema: {
         tags: ['orders'],
         summary: 'List orders, newest change first',
@@ -102,7 +108,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       // See docs/ARCHITECTURE.md, "Snapshot with position".
       const position = fastify.realtime.position();
       const statuses = status === undefined ? undefined : Array.isArray(status) ? status : [status];
-      const page = await orders.list({ statuses, customer, limit, after });
+      const page = await orders.list({ statuses, customer, limit, after, scope: scopeOf(request) });
       const shown: Order[] = [];
       for (const document of page.documents) {
         const order = showable(document, request.log);
@@ -154,6 +160,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get(
     '/orders/:id',
     {
+      config: { access: 'viewer' },
       schema: {
         tags: ['orders'],
         summary: 'Get one order',
@@ -162,7 +169,8 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       },
     },
     async (request, reply) => {
-      const document = await orders.get(request.params.id);
+      // Outside the reader's scope an order looks absent: a 403 would confirm it exists.
+      const document = await orders.get(request.params.id, scopeOf(request));
       if (document === null) throw orderNotFound(request.params.id);
       const order = showable(document, request.log);
       if (order === null) throw unshowable(request.params.id);
@@ -171,8 +179,8 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   );
 
   /** Runs the create and describes the answer, so it can be sent now and replayed later. */
-  async function createOrder(body: CreateOrderBody): Promise<CreateResponse> {
-    const result = await orders.create(body);
+  async function createOrder(body: CreateOrderBody, actor: string): Promise<CreateResponse> {
+    const result = await orders.create(body, new Date(), { actor });
     if (result.status === 'exists') {
       return {
         status_code: 409,
@@ -190,6 +198,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post(
     '/orders',
     {
+      config: { access: 'operator' },
       schema: {
         tags: ['orders'],
         summary: 'Create an order',
@@ -206,9 +215,14 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         response.status_code === 201
           ? reply.code(201).headers(response.headers).send(response.body)
           : reply.code(409).headers(response.headers).send(response.body);
+      const principal = principalOf(request);
+      const status = request.body.status ?? 'pending';
+      if (!orderInScope({ customer_name: request.body.customer_name, status }, principal.scope)) {
+        throw outOfScope();
+      }
       const key = request.headers['idempotency-key'];
       if (key === undefined) {
-        return sendStored(await createOrder(request.body));
+        return sendStored(await createOrder(request.body, principal.name));
       }
       const claim = await idempotency.claim(key, hashRequestBody(request.body));
       switch (claim.kind) {
@@ -239,7 +253,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       }
       let response: CreateResponse;
       try {
-        response = await createOrder(request.body);
+        response = await createOrder(request.body, principal.name);
       } catch (error) {
         // Nothing was decided: let a retry with this key try again rather than wait for the claim to be abandoned.
         await idempotency.release(key).catch((releaseError: unknown) => {
@@ -255,6 +269,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.put(
     '/orders/:id',
     {
+      config: { access: 'operator' },
       schema: {
         tags: ['orders'],
         summary: 'Update an order (partial)',
@@ -270,7 +285,14 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     async (request, reply) => {
       const { id } = request.params;
       const expectedVersion = parseIfMatch(request.headers['if-match']);
-      const result = await orders.update(id, request.body, { expectedVersion });
+      const principal = principalOf(request);
+      // The order must be in scope before (the update's filter) and after: the fields this write sets must fit it.
+      if (!changesFitScope(request.body, principal.scope)) throw outOfScope();
+      const result = await orders.update(id, request.body, {
+        expectedVersion,
+        actor: principal.name,
+        scope: principal.scope,
+      });
       switch (result.status) {
         case 'not_found':
           throw orderNotFound(id);
@@ -288,6 +310,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.delete(
     '/orders/:id',
     {
+      config: { access: 'admin' },
       schema: {
         tags: ['orders'],
         summary: 'Delete an order',
@@ -299,7 +322,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     async (request, reply) => {
       const { id } = request.params;
       const expectedVersion = parseIfMatch(request.headers['if-match']);
-      const result = await orders.remove(id, { expectedVersion });
+      const result = await orders.remove(id, { expectedVersion, scope: scopeOf(request) });
       switch (result.status) {
         case 'not_found':
           throw orderNotFound(id);
@@ -311,6 +334,36 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     },
   );
 };
+
+function principalOf(request: FastifyRequest): Principal {
+  // The access hook sets it on every non-public route; reaching here without one is a wiring bug.
+  if (request.principal === null) throw new Error('orders route reached without a principal');
+  return request.principal;
+}
+
+function scopeOf(request: FastifyRequest): Scope | null {
+  return principalOf(request).scope;
+}
+
+function outOfScope(): HttpError {
+  return new HttpError(403, ErrorCode.Forbidden, 'This write would put the order outside your scope');
+}
+
+/** True when every field a write sets satisfies the scope's rule for that field. */
+function changesFitScope(changes: UpdateOrderBody, scope: Scope | null): boolean {
+  if (scope === null) return true;
+  if (changes.status !== undefined && scope.status !== undefined && !scope.status.includes(changes.status)) {
+    return false;
+  }
+  if (
+    changes.customer_name !== undefined &&
+    scope.customer !== undefined &&
+    !changes.customer_name.toLowerCase().includes(scope.customer.toLowerCase())
+  ) {
+    return false;
+  }
+  return true;
+}
 
 /**
  * A stored document as an order, or null (logged) when it cannot be shown: REST lists skip such documents and

@@ -2,6 +2,8 @@ import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyPluginCallback } from 'fastify';
 import type { WebSocket } from '@fastify/websocket';
 import type { RawData } from 'ws';
+import type { Scope } from '@orders/contracts';
+import type { LiveConnections } from '../auth/live.js';
 import type { AppConfig } from '../config.js';
 import type { HubConnection, HubSocket } from '../realtime/hub/client.js';
 import type { TextFrame } from '../realtime/text-frame.js';
@@ -14,11 +16,14 @@ export const WS_PATH = '/ws';
 
 /** The socket adapter's view of the hub. */
 export interface SocketHub {
-  connect(socket: HubSocket): HubConnection;
+  /** `scope`: the principal's, confining what the socket receives. */
+  connect(socket: HubSocket, scope: Scope | null): HubConnection;
 }
 
 export interface WsRouteOptions {
   hub: SocketHub;
+  /** Where each socket is tracked by the credential that opened it, to be closed when that ends (access control). */
+  live?: LiveConnections;
   /** Ping every socket this often; one that has not answered the previous ping is terminated (default 30 s). */
   pingIntervalMs?: number;
   /** After the server closes a socket, the peer gets this long to answer the close before it is cut (default 2 s). */
@@ -44,6 +49,7 @@ const TEXT = { binary: false } as const;
 const wsRoutes: FastifyPluginCallback<{ config: AppConfig }> = (fastify, { config }, done) => {
   registerWsRoute(fastify, {
     hub: fastify.realtime,
+    live: fastify.auth.live,
     directWrites: config.ws.directWrites,
     frameTimeoutMs: config.ws.frameTimeoutMs,
     connectRateLimit: wsConnectRateLimit(config),
@@ -57,7 +63,7 @@ export default wsRoutes;
  * hub's minimal interface and keeps them alive (ping/pong).
  */
 export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOptions): void {
-  const { hub } = options;
+  const { hub, live } = options;
   const pingIntervalMs = options.pingIntervalMs ?? 30_000;
   const closeGraceMs = options.closeGraceMs ?? 2_000;
   const directWrites = options.directWrites ?? true;
@@ -77,15 +83,22 @@ export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOption
   heartbeat.unref();
   fastify.addHook('onClose', () => clearInterval(heartbeat));
 
-  const config = { rateLimit: options.connectRateLimit ?? false };
+  const config = { access: 'viewer' as const, rateLimit: options.connectRateLimit ?? false };
   fastify.get(WS_PATH, { websocket: true, config }, (socket, request) => {
     // @fastify/websocket's default preClose closes every tracked socket without a code (the client sees 1005);
     // the hub closes its sockets itself with 1001 so clients know to reconnect and resume.
     fastify.websocketServer.clients.delete(socket);
     alive.set(socket, true);
-    const connection = hub.connect(
-      adapt(socket, directWrites ? directWriter(socket, request.raw.socket) : null, closeGraceMs),
-    );
+    const adapted = adapt(socket, directWrites ? directWriter(socket, request.raw.socket) : null, closeGraceMs);
+    const connection = hub.connect(adapted, request.principal?.scope ?? null);
+    // The access hook authenticated the upgrade; the socket lives only as long as its credential.
+    const { principal, credential } = request;
+    const untrack =
+      live !== undefined && principal !== null && credential !== null
+        ? live.add(credential, principal, (code, reason) => {
+            adapted.close(code, reason);
+          })
+        : () => undefined;
     socket.on('pong', () => alive.set(socket, true));
     socket.on('message', (data, isBinary) => connection.message(toBuffer(data), isBinary));
     socket.on('error', (err) => request.log.warn({ err }, 'ws: socket error'));
@@ -94,6 +107,7 @@ export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOption
       closeWithGrace(socket, CloseCode.PolicyViolation, 'frame not completed in time', closeGraceMs);
     });
     socket.on('close', () => {
+      untrack();
       stopWatching();
       alive.delete(socket);
       connection.closed();

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { REPOSITORY_ROOT } from '../../src/config.js';
+import { TEST_ADMIN_PASSWORD } from './app.js';
+import { registerCredentials } from './auth.js';
 
 /** The real API server (`server.ts`) in its own process, as `npm start` runs it. */
 export interface ApiProcess {
@@ -10,13 +12,26 @@ export interface ApiProcess {
   /** Everything the process printed, for failure messages. */
   output: string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /**
+   * `Authorization` header of an admin token made on start (empty when the database did not answer then); sockets
+   * to this process send it too (see `registerCredentials`).
+   */
+  auth: Record<string, string>;
 }
 
 /** Starts `server.ts` on a free 127.0.0.1 port; resolves once it logs that it listens. */
 export async function startApiProcess(env: Record<string, string>): Promise<ApiProcess> {
   const child = spawn(process.execPath, ['--conditions=@orders/source', '--import', 'tsx', 'apps/api/src/server.ts'], {
     cwd: REPOSITORY_ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      ORDERS_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+      AUTH_SCRYPT_LOG_N: '10',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -42,7 +57,28 @@ export async function startApiProcess(env: Record<string, string>): Promise<ApiP
       reject(new Error(`server exited with ${code}:\n${output.join('\n')}`));
     });
   });
-  return { child, baseUrl, wsUrl: `${baseUrl.replace('http', 'ws')}/ws`, output, exited };
+  const auth = await adminToken(baseUrl).catch(() => ({}));
+  registerCredentials(baseUrl, auth);
+  return { child, baseUrl, wsUrl: `${baseUrl.replace('http', 'ws')}/ws`, output, exited, auth };
+}
+
+/** Signs in as the admin and creates a token, over HTTP as a script would; its `Authorization` header. */
+export async function adminToken(baseUrl: string): Promise<Record<string, string>> {
+  const login = await fetch(`${baseUrl}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: TEST_ADMIN_PASSWORD }),
+  });
+  if (login.status !== 200) throw new Error(`sign-in failed: ${login.status}`);
+  const cookie = (login.headers.get('set-cookie') ?? '').split(';', 1)[0] ?? '';
+  const created = await fetch(`${baseUrl}/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie, origin: baseUrl },
+    body: JSON.stringify({ name: 'test-admin', role: 'admin' }),
+  });
+  if (created.status !== 201) throw new Error(`token creation failed: ${created.status}`);
+  const { token } = (await created.json()) as { token: string };
+  return { authorization: `Bearer ${token}` };
 }
 
 /** Sends `signal` and waits (bounded) for the process to exit; SIGKILL if it does not within 15 s. */

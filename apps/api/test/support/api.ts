@@ -7,6 +7,7 @@ import { buildApp, type App } from '../../src/app.js';
 import type { AppConfig } from '../../src/config.js';
 import type { OrderDocument } from '../../src/orders/order-document.js';
 import { startDatabase, testConfig, type EmbeddedDatabase } from './app.js';
+import { actingAs, createToken } from './auth.js';
 import { TestClient } from './ws-client.js';
 
 /**
@@ -67,8 +68,10 @@ export function useApi(options: ApiOptions = {}): ApiUnderTest {
     database = await (options.database ?? startDatabase)();
     const env = typeof options.env === 'function' ? await options.env(database) : options.env;
     const build = options.build ?? ((config: AppConfig) => buildApp(config, { logger: false }));
-    app = build(testConfig(database.uri, env));
-    await app.ready();
+    const built = build(testConfig(database.uri, env));
+    await built.ready();
+    // As an unscoped admin: these tests are about orders and the stream, not about who may use them.
+    app = actingAs(built, await createToken(built, 'admin', { name: 'test-admin' }));
     if (options.listen === true) {
       await app.listen({ port: 0, host: '127.0.0.1' });
       wsUrl = `ws://127.0.0.1:${(app.server.address() as AddressInfo).port}/ws`;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { startEmbeddedServer } from '@orders/mongo-embedded';
-import { buildApp, type App } from '../../src/app.js';
+import { buildApp, type App, type BuildAppOptions } from '../../src/app.js';
 import { loadConfig, type AppConfig } from '../../src/config.js';
 
 export type EmbeddedDatabase = Awaited<ReturnType<typeof startEmbeddedServer>>;
@@ -15,6 +15,9 @@ export function startDatabase(): Promise<EmbeddedDatabase> {
 }
 
 let databaseCounter = 0;
+
+/** The password of the `admin` user every test app starts with. */
+export const TEST_ADMIN_PASSWORD = 'correct horse battery staple';
 
 /** A config pointing at `uri`, with a database name of its own so tests never see each other's orders. */
 export function testConfig(uri: string, env: Record<string, string> = {}): AppConfig {
@@ -29,14 +32,17 @@ export function testConfig(uri: string, env: Record<string, string> = {}): AppCo
       MONGODB_TIMEOUT_MS: '1500',
       LOG_LEVEL: 'silent',
       WEB_DIST_DIR: join(tmpdir(), 'orders-no-dashboard-here'),
+      ORDERS_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+      // A cheap KDF keeps sign-ins fast in tests; production uses OWASP's 2^17.
+      AUTH_SCRYPT_LOG_N: '10',
       ...env,
     },
   });
 }
 
 /** Builds the app with no logging and waits until it is ready (database connected, feed started). */
-export async function startApp(config: AppConfig): Promise<App> {
-  const app = buildApp(config, { logger: false });
+export async function startApp(config: AppConfig, options: Omit<BuildAppOptions, 'logger'> = {}): Promise<App> {
+  const app = buildApp(config, { ...options, logger: false });
   await app.ready();
   return app;
 }

@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { credentialsFor } from './auth.js';
 import { parseServerMessage, type OrderEvent, type ServerMessage } from '@orders/contracts';
 
 /**
@@ -32,9 +33,12 @@ export class TestClient {
     socket.on('ping', () => queueMicrotask(() => this.notify()));
   }
 
-  /** Connects to `url` (ws://127.0.0.1:port/ws) and waits for the handshake. */
-  static async connect(url: string): Promise<TestClient> {
-    const socket = new WebSocket(url);
+  /**
+   * Connects to `url` (ws://127.0.0.1:port/ws) and waits for the handshake. The upgrade carries `headers`, by default
+   * the credentials registered for that port (an app started with `startAppAsAdmin`).
+   */
+  static async connect(url: string, headers: Record<string, string> = credentialsFor(url)): Promise<TestClient> {
+    const socket = new WebSocket(url, { headers });
     const client = new TestClient(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
@@ -44,8 +48,12 @@ export class TestClient {
   }
 
   /** Connects and subscribes; resolves once `ready` arrived. */
-  static async subscribe(url: string, message: Record<string, unknown> = {}): Promise<TestClient> {
-    const client = await TestClient.connect(url);
+  static async subscribe(
+    url: string,
+    message: Record<string, unknown> = {},
+    headers: Record<string, string> = credentialsFor(url),
+  ): Promise<TestClient> {
+    const client = await TestClient.connect(url, headers);
     client.send({ type: 'subscribe', ...message });
     await client.waitFor(() => client.control().some((m) => m.type === 'ready'), 'ready');
     return client;

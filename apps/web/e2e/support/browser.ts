@@ -24,6 +24,8 @@ export interface CardText {
   customer: string;
   product: string;
   status: string;
+  /** Who changed it last ("by alice" on the card), or '' when the card names nobody. */
+  actor: string;
 }
 
 /** The cards on the board, top to bottom (the test boards are small enough that all of them are rendered). */
@@ -38,9 +40,18 @@ export async function readBoard(page: Page): Promise<CardText[]> {
         customer: details[0] ?? '',
         product: details[1] ?? '',
         status: (article.querySelector('.badge')?.textContent ?? '').replace(/^\W+/, '').trim(),
+        actor: article.querySelector('.card-actor')?.textContent ?? '',
       };
     }),
   );
+}
+
+/** Signs in through the dashboard's form (the page must show it). */
+export async function signIn(page: Page, username: string, password: string): Promise<void> {
+  const form = page.getByRole('form', { name: 'Sign in' });
+  await form.getByLabel('Username').fill(username);
+  await form.getByLabel('Password').fill(password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
 }
 
 /** The connection indicator's words ("Live", "Reconnecting…", "Offline"). */

@@ -19,7 +19,14 @@ export interface OrderDocument {
   created_at: Date;
   updated_at: Date;
   version: number;
+  /** Who wrote it last through the API; absent when another client wrote it. */
+  updated_by?: string;
 }
+
+/** The first-start admin the stack creates (the API reads its password from ORDERS_ADMIN_PASSWORD). */
+export const E2E_ADMIN = { username: 'admin', password: 'e2e admin password' } as const;
+/** The name of the API token the stack's own HTTP requests carry (shown on cards as the actor). */
+export const E2E_TOKEN_NAME = 'e2e-script';
 
 /** One API server process (`apps/api/src/server.ts`, as `npm start` runs it). */
 interface ApiProcess {
@@ -32,6 +39,8 @@ interface ApiProcess {
 /** The embedded engine (in this process), a driver on it, the built dashboard, and the API in its own process. */
 export interface Stack {
   baseUrl: string;
+  /** An admin API token for scripted requests (`Authorization: Bearer …`), named `E2E_TOKEN_NAME`. */
+  adminToken: string;
   orders: Collection<OrderDocument>;
   /** Stops the API process (SIGTERM: sockets are closed with 1001), leaving the database up. */
   stopApi(): Promise<void>;
@@ -113,6 +122,27 @@ async function stopApiProcess(api: ApiProcess): Promise<void> {
 }
 
 /**
+ * Signs in as the stack's admin and creates an admin API token. The sign-in carries the server's own Origin, as the
+ * dashboard's would; the token then needs none.
+ */
+async function createAdminToken(baseUrl: string): Promise<string> {
+  const headers = { 'content-type': 'application/json', origin: baseUrl };
+  const login = await fetch(`${baseUrl}/auth/login`, { method: 'POST', headers, body: JSON.stringify(E2E_ADMIN) });
+  if (login.status !== 200)
+    throw new Error(`the stack's admin could not sign in: ${login.status} ${await login.text()}`);
+  const cookie = login.headers.getSetCookie()[0]?.split(';')[0];
+  if (!cookie) throw new Error('signing in set no session cookie');
+  const created = await fetch(`${baseUrl}/auth/tokens`, {
+    method: 'POST',
+    headers: { ...headers, cookie },
+    body: JSON.stringify({ name: E2E_TOKEN_NAME, role: 'admin', expires_in_days: 1 }),
+  });
+  if (created.status !== 201) throw new Error(`no API token for the stack: ${created.status} ${await created.text()}`);
+  const { token } = (await created.json()) as { token: string };
+  return token;
+}
+
+/**
  * Builds the dashboard into a temporary directory (so the test never serves a stale build), starts the embedded
  * engine on an ephemeral port and the API on a free port against it. `inheritedEnv` (the test's environment: PATH
  * and the like) is passed to the API process with the stack's own settings on top.
@@ -135,11 +165,14 @@ export async function startStack(inheritedEnv: NodeJS.ProcessEnv): Promise<Stack
       MONGODB_DB: 'orders',
       DATA_DIR: join(workDir, 'data'),
       WEB_DIST_DIR: webDist,
+      ORDERS_ADMIN_PASSWORD: E2E_ADMIN.password,
     };
     api = await startApiProcess({ ...env, PORT: '0' });
     const port = api.port;
+    const baseUrl = `http://127.0.0.1:${port}`;
     const stack: Stack = {
-      baseUrl: `http://127.0.0.1:${port}`,
+      baseUrl,
+      adminToken: await createAdminToken(baseUrl),
       orders: client.db('orders').collection<OrderDocument>('orders'),
       async stopApi() {
         if (api) await stopApiProcess(api);

@@ -1,5 +1,18 @@
 import { orderTime } from '@orders/client/testing';
-import { ErrorCode, type CreateOrderBody, type Order, type OrderStatus } from '@orders/contracts';
+import type {
+  ApiToken,
+  CreatedToken,
+  CreateTokenBody,
+  CreateUserBody,
+  CreateOrderBody,
+  LoginBody,
+  Me,
+  Order,
+  OrderStatus,
+  UpdateUserBody,
+  User,
+} from '@orders/contracts';
+import { ErrorCode, orderInScope, roleAllows } from '@orders/contracts';
 
 /** One request the page made. */
 export interface RecordedRequest {
@@ -24,9 +37,12 @@ export function json(status: number, body: unknown): Response {
 export function apiError(status: number, code: string, message: string, field?: string): Response {
   const reasons: Record<number, string> = {
     400: 'Bad Request',
+    401: 'Unauthorized',
+    403: 'Forbidden',
     404: 'Not Found',
     409: 'Conflict',
     412: 'Precondition Failed',
+    429: 'Too Many Requests',
   };
   return json(status, {
     statusCode: status,
@@ -48,6 +64,24 @@ export function deferred<T>() {
   return { promise, resolve, reject };
 }
 
+/** The signed-in principal the fake API starts with: an unscoped admin, so every control shows. */
+export const ADMIN: Me = { username: 'admin', kind: 'user', role: 'admin', scope: null };
+
+/** A user record of the fake API, with the password it accepts. */
+export function makeUser(id: number, username: string, overrides: Partial<User> = {}): User {
+  const stamp = orderTime(0);
+  return {
+    id: id.toString(16).padStart(24, '0'),
+    username,
+    role: 'viewer',
+    scope: null,
+    disabled: false,
+    created_at: stamp,
+    updated_at: stamp,
+    ...overrides,
+  };
+}
+
 /**
  * An in-memory stand-in for the API behind `fetch`: the list (filtered, newest first, with a position), reads, and
  * writes with the API's refusals. `respondOnce` overrides the next matching request (a refusal, a held response).
@@ -55,6 +89,12 @@ export function deferred<T>() {
 export class FakeApi {
   readonly orders = new Map<number, Order>();
   readonly requests: RecordedRequest[] = [];
+  /** Who the session cookie belongs to; `null`: no valid session (every order route answers 401). */
+  session: Me | null = ADMIN;
+  /** Users by id, with the password each accepts at `POST /auth/login`. */
+  readonly users = new Map<string, { user: User; password: string }>();
+  readonly tokens = new Map<string, ApiToken>();
+  private nextId = 0x100;
   position = 'pos-0';
   /** The server's clock for writes: a day after every test order made with `makeOrder`, so writes sort first. */
   private clock = Date.parse(orderTime(24 * 60));
@@ -95,13 +135,14 @@ export class FakeApi {
     return this.handle(request);
   };
 
-  /** The orders matching a list or counts query, newest first. */
+  /** The orders matching a list or counts query, newest first, as the signed-in principal may see them (its scope). */
   private matching(search: URLSearchParams): Order[] {
     const statuses = search.getAll('status') as OrderStatus[];
     const customer = search.get('customer')?.toLowerCase();
     return [...this.orders.values()]
       .filter((o) => statuses.length === 0 || statuses.includes(o.status))
       .filter((o) => !customer || o.customer_name.toLowerCase().includes(customer))
+      .filter((o) => orderInScope(o, this.session?.scope ?? null))
       .sort((a, b) => Date.parse(b.updated_at) - Date.parse(a.updated_at) || b.id - a.id);
   }
 
@@ -140,7 +181,94 @@ export class FakeApi {
     return new Date(this.clock).toISOString();
   }
 
+  /** Adds a user who can sign in with `password`. */
+  addUser(user: User, password: string): void {
+    this.users.set(user.id, { user, password });
+  }
+
+  private newId(): string {
+    this.nextId++;
+    return this.nextId.toString(16).padStart(24, '0');
+  }
+
+  private handleAuth(request: RecordedRequest): Response {
+    const { method, path } = request;
+    if (path === '/auth/login' && method === 'POST') {
+      const body = request.body as LoginBody;
+      const entry = [...this.users.values()].find((e) => e.user.username === body.username);
+      if (!entry || entry.password !== body.password || entry.user.disabled) {
+        return apiError(401, ErrorCode.InvalidCredentials, 'Wrong username or password');
+      }
+      this.session = { username: entry.user.username, kind: 'user', role: entry.user.role, scope: entry.user.scope };
+      return json(200, this.session);
+    }
+    if (path === '/auth/logout' && method === 'POST') {
+      this.session = null;
+      return json(204, null);
+    }
+    if (!this.session) return apiError(401, ErrorCode.Unauthenticated, 'Sign in first');
+    if (path === '/auth/me' && method === 'GET') return json(200, this.session);
+    if (this.session.role !== 'admin') return apiError(403, ErrorCode.Forbidden, 'Admins only');
+    if (path === '/auth/users' && method === 'GET') {
+      return json(200, { users: [...this.users.values()].map((e) => e.user) });
+    }
+    if (path === '/auth/users' && method === 'POST') {
+      const body = request.body as CreateUserBody;
+      if ([...this.users.values()].some((e) => e.user.username === body.username)) {
+        return apiError(409, ErrorCode.UserExists, `User ${body.username} already exists`);
+      }
+      const stamp = this.stamp();
+      const user: User = {
+        id: this.newId(),
+        username: body.username,
+        role: body.role,
+        scope: body.scope ?? null,
+        disabled: false,
+        created_at: stamp,
+        updated_at: stamp,
+      };
+      this.users.set(user.id, { user, password: body.password });
+      return json(201, user);
+    }
+    const userMatch = /^\/auth\/users\/([0-9a-f]{24})$/.exec(path);
+    if (userMatch && method === 'PATCH') {
+      const entry = this.users.get(userMatch[1] ?? '');
+      if (!entry) return apiError(404, ErrorCode.UserNotFound, 'No such user');
+      const { password, ...changes } = request.body as UpdateUserBody;
+      entry.user = { ...entry.user, ...changes, updated_at: this.stamp() };
+      if (password !== undefined) entry.password = password;
+      return json(200, entry.user);
+    }
+    if (path === '/auth/tokens' && method === 'GET') return json(200, { tokens: [...this.tokens.values()] });
+    if (path === '/auth/tokens' && method === 'POST') {
+      const body = request.body as CreateTokenBody;
+      const token: ApiToken = {
+        id: this.newId(),
+        name: body.name,
+        role: body.role,
+        scope: body.scope ?? null,
+        expires_at: new Date(this.clock + (body.expires_in_days ?? 90) * 86_400_000).toISOString(),
+        created_at: this.stamp(),
+        created_by: this.session.username,
+        last_used_at: null,
+      };
+      this.tokens.set(token.id, token);
+      const created: CreatedToken = { ...token, token: `ord_secret_${token.id}` };
+      return json(201, created);
+    }
+    const tokenMatch = /^\/auth\/tokens\/([0-9a-f]{24})$/.exec(path);
+    if (tokenMatch && method === 'DELETE') {
+      if (!this.tokens.delete(tokenMatch[1] ?? '')) return apiError(404, ErrorCode.TokenNotFound, 'No such token');
+      return json(204, null);
+    }
+    return apiError(404, 'NOT_FOUND', 'No such route');
+  }
+
   private handle(request: RecordedRequest): Response {
+    if (request.path.startsWith('/auth/')) return this.handleAuth(request);
+    if (!this.session) return apiError(401, ErrorCode.Unauthenticated, 'Sign in first');
+    const needed = request.method === 'DELETE' ? 'admin' : request.method === 'GET' ? 'viewer' : 'operator';
+    if (!roleAllows(this.session.role, needed)) return apiError(403, ErrorCode.Forbidden, `Needs the ${needed} role`);
     const match = /^\/orders\/(\d+)$/.exec(request.path);
     const id = match ? Number(match[1]) : undefined;
     if (request.path === '/orders' && request.method === 'GET') return json(200, this.listBody(request.search));

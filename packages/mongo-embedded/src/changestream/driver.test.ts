@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient as MongoClient6 } from 'mongodb6';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedServer, type EmbeddedServer } from '../index.js';
-import { startHarness, uniqueDbName, type Harness } from '../test-support/harness.js';
+import { startEmbeddedServer } from '../index.js';
+import { uniqueDbName, useEngine } from '../test-support/harness.js';
 
 type Event = Record<string, unknown>;
 
@@ -63,20 +63,16 @@ function nextGetMore(client: MongoClient): Promise<void> {
 }
 
 describe('change streams through driver 7', () => {
-  let h: Harness;
+  const engine = useEngine('cs');
   let writer: MongoClient;
 
   beforeAll(async () => {
-    h = await startHarness();
-    writer = await h.newClient();
-  });
-  afterAll(async () => {
-    await h.close();
+    writer = await engine.newClient();
   });
 
   it('sees inserts, updates, replaces and deletes made by another client, with mongod-shaped events', async () => {
     const db = uniqueDbName('cs');
-    const stream = h.client.db(db).collection('orders').watch([], FAST);
+    const stream = engine.client.db(db).collection('orders').watch([], FAST);
     try {
       const first = stream.tryNext(); // opens the stream (initial aggregate) before the writes
       expect(await first).toBeNull();
@@ -115,7 +111,7 @@ describe('change streams through driver 7', () => {
   it('applies each fullDocument / fullDocumentBeforeChange mode when pre- and post-images are enabled', async () => {
     const db = uniqueDbName('cs');
     await writer.db(db).createCollection('c', { changeStreamPreAndPostImages: { enabled: true } });
-    const coll = h.client.db(db).collection('c');
+    const coll = engine.client.db(db).collection('c');
     const streams = {
       whenAvailable: coll.watch([], {
         ...FAST,
@@ -159,11 +155,11 @@ describe('change streams through driver 7', () => {
     const db = uniqueDbName('cs');
     const c = writer.db(db).collection<{ _id: number; v: number }>('c');
     await c.insertOne({ _id: 1, v: 1 });
-    const lenient = h.client
+    const lenient = engine.client
       .db(db)
       .collection('c')
       .watch([], { ...FAST, fullDocumentBeforeChange: 'whenAvailable', fullDocument: 'whenAvailable' });
-    const strict = h.client
+    const strict = engine.client
       .db(db)
       .collection('c')
       .watch([], { ...FAST, fullDocumentBeforeChange: 'required' });
@@ -191,7 +187,7 @@ describe('change streams through driver 7', () => {
 
   it('a waiting getMore returns the event written while it waits', async () => {
     const db = uniqueDbName('cs');
-    const reader = await h.newClient({ monitorCommands: true });
+    const reader = await engine.newClient({ monitorCommands: true });
     const stream = reader.db(db).collection('c').watch([], { maxAwaitTimeMS: 25_000 });
     try {
       // next() opens the stream (empty first batch) and then waits in a getMore.
@@ -210,7 +206,7 @@ describe('change streams through driver 7', () => {
 
   it('user stages after $changeStream filter and reshape events; disallowed stages and _id changes fail as in mongod', async () => {
     const db = uniqueDbName('cs');
-    const coll = h.client.db(db).collection('c');
+    const coll = engine.client.db(db).collection('c');
     const stream = coll.watch(
       [
         { $match: { operationType: 'insert', 'fullDocument.keep': true } },
@@ -256,7 +252,7 @@ describe('change streams through driver 7', () => {
 
   it('resumes after another client kills the server-side cursor, losing and repeating nothing', async () => {
     const db = uniqueDbName('cs');
-    const reader = await h.newClient({ monitorCommands: true });
+    const reader = await engine.newClient({ monitorCommands: true });
     const cursorIds: unknown[] = [];
     reader.on('commandSucceeded', (e) => {
       if (e.commandName === 'aggregate') cursorIds.push((e.reply as { cursor: { id: unknown } }).cursor.id);
@@ -285,7 +281,7 @@ describe('change streams through driver 7', () => {
   for (const fault of ['errorLabels', 'closeConnection'] as const) {
     it(`resumes after a getMore ${fault === 'errorLabels' ? 'fails with ResumableChangeStreamError' : 'loses its connection'} while a writer keeps writing`, async () => {
       const db = uniqueDbName('cs');
-      const reader = await h.newClient({ monitorCommands: true });
+      const reader = await engine.newClient({ monitorCommands: true });
       const counts = commandCounter(reader);
       const stream = reader.db(db).collection('c').watch([], { batchSize: 5, maxAwaitTimeMS: 500 });
       try {
@@ -316,7 +312,7 @@ describe('change streams through driver 7', () => {
 
   it('does not resume after a getMore error without the resumable label (as with mongod)', async () => {
     const db = uniqueDbName('cs');
-    const reader = await h.newClient({ monitorCommands: true });
+    const reader = await engine.newClient({ monitorCommands: true });
     const counts = commandCounter(reader);
     const stream = reader.db(db).collection('c').watch([], FAST);
     try {
@@ -339,7 +335,7 @@ describe('change streams through driver 7', () => {
 
   it('resumeAfter, startAfter and startAtOperationTime start where asked', async () => {
     const db = uniqueDbName('cs');
-    const coll = h.client.db(db).collection('c');
+    const coll = engine.client.db(db).collection('c');
     const stream = coll.watch([], FAST);
     try {
       expect(await stream.tryNext()).toBeNull();
@@ -374,7 +370,7 @@ describe('change streams through driver 7', () => {
 
   it('drop and rename invalidate a collection stream; startAfter the invalidate starts a new stream', async () => {
     const db = uniqueDbName('cs');
-    const coll = h.client.db(db).collection('c');
+    const coll = engine.client.db(db).collection('c');
     const stream = coll.watch([], FAST);
     try {
       expect(await stream.tryNext()).toBeNull();
@@ -403,7 +399,7 @@ describe('change streams through driver 7', () => {
 
   it('db.watch() sees every collection of the database and ends at dropDatabase', async () => {
     const db = uniqueDbName('cs');
-    const stream = h.client.db(db).watch([], FAST);
+    const stream = engine.client.db(db).watch([], FAST);
     const other = writer.db(uniqueDbName('cs'));
     try {
       expect(await stream.tryNext()).toBeNull();
@@ -429,21 +425,10 @@ describe('change streams through driver 7', () => {
 });
 
 describe('change-stream history limits through driver 7', () => {
-  let server: EmbeddedServer;
-  let client: MongoClient;
-
-  beforeAll(async () => {
-    server = await startEmbeddedServer({ port: 0, changeHistoryMaxRecords: 5 });
-    client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 5000 });
-    await client.connect();
-  });
-  afterAll(async () => {
-    await client.close();
-    await server.close();
-  });
+  const engine = useEngine('history', { changeHistoryMaxRecords: 5 });
 
   it('answers 286 ChangeStreamHistoryLost when resuming from before the retained history', async () => {
-    const coll = client.db('h').collection<{ _id: number }>('c');
+    const coll = engine.client.db('h').collection<{ _id: number }>('c');
     const stream = coll.watch([], FAST);
     expect(await stream.tryNext()).toBeNull();
     await coll.insertOne({ _id: 0 });
@@ -460,22 +445,11 @@ describe('change-stream history limits through driver 7', () => {
 });
 
 describe('change-stream history byte budget through driver 7', () => {
-  let server: EmbeddedServer;
-  let client: MongoClient;
-
-  beforeAll(async () => {
-    // Room for a few hundred small records but only a handful of 20 kB post-images.
-    server = await startEmbeddedServer({ port: 0, changeHistoryMaxBytes: 100_000 });
-    client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 5000 });
-    await client.connect();
-  });
-  afterAll(async () => {
-    await client.close();
-    await server.close();
-  });
+  // Room for a few hundred small records but only a handful of 20 kB post-images.
+  const engine = useEngine('history', { changeHistoryMaxBytes: 100_000 });
 
   it('drops the oldest large records beyond the budget: resuming before them answers 286, within them resumes', async () => {
-    const coll = client.db('hb').collection<{ _id: number; blob: string }>('c');
+    const coll = engine.client.db('hb').collection<{ _id: number; blob: string }>('c');
     const stream = coll.watch([], FAST);
     expect(await stream.tryNext()).toBeNull();
     await coll.insertOne({ _id: 0, blob: 'x'.repeat(20_000) });
@@ -543,21 +517,19 @@ describe('change streams across a restart from the data directory', () => {
 });
 
 describe('change streams through driver 6.22', () => {
-  let h: Harness;
+  const engine = useEngine('cs6');
   let client6: MongoClient6;
   let writer6: MongoClient6;
 
   beforeAll(async () => {
-    h = await startHarness();
-    client6 = new MongoClient6(h.server.uri, { serverSelectionTimeoutMS: 5000, monitorCommands: true });
-    writer6 = new MongoClient6(h.server.uri, { serverSelectionTimeoutMS: 5000 });
+    client6 = new MongoClient6(engine.server.uri, { serverSelectionTimeoutMS: 5000, monitorCommands: true });
+    writer6 = new MongoClient6(engine.server.uri, { serverSelectionTimeoutMS: 5000 });
     await client6.connect();
     await writer6.connect();
   });
   afterAll(async () => {
     await client6.close();
     await writer6.close();
-    await h.close();
   });
 
   it('sees another client’s writes with images, and resumes after a dropped connection without loss or repeats', async () => {

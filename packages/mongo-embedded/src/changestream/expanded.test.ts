@@ -1,16 +1,13 @@
 import type { ChangeStream, ChangeStreamDocument, Document } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startHarness, uniqueDbName, type Harness } from '../test-support/harness.js';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { uniqueDbName, useEngine } from '../test-support/harness.js';
 
-let h: Harness;
+const engine = useEngine('stream');
+
 const streams: ChangeStream[] = [];
 
-beforeAll(async () => {
-  h = await startHarness();
-});
 afterAll(async () => {
   await Promise.all(streams.splice(0).map((s) => s.close()));
-  await h.close();
 });
 
 /** Opens the stream on the server (its first getMore), so that later writes are in it. */
@@ -36,11 +33,11 @@ async function take<T extends Document>(stream: ChangeStream<T>, count: number):
 
 describe('client.watch() (allChangesForCluster)', () => {
   it('sees writes to every database but the internal ones, in commit order', async () => {
-    const stream = await opened(h.client.watch([], { maxAwaitTimeMS: 50 }));
-    const first = h.client.db(uniqueDbName('cluster'));
-    const second = h.client.db(uniqueDbName('cluster'));
+    const stream = await opened(engine.client.watch([], { maxAwaitTimeMS: 50 }));
+    const first = engine.client.db(uniqueDbName('cluster'));
+    const second = engine.client.db(uniqueDbName('cluster'));
     await first.collection('a').insertOne({ _id: 1 } as Document);
-    await h.client
+    await engine.client
       .db('admin')
       .collection('ignored')
       .insertOne({ _id: 'internal' } as Document);
@@ -57,7 +54,7 @@ describe('client.watch() (allChangesForCluster)', () => {
   });
 
   it('refuses allChangesForCluster outside admin', async () => {
-    const db = h.client.db(uniqueDbName('cluster'));
+    const db = engine.client.db(uniqueDbName('cluster'));
     await expect(
       db.command({ aggregate: 1, pipeline: [{ $changeStream: { allChangesForCluster: true } }], cursor: {} }),
     ).rejects.toMatchObject({ code: 72 });
@@ -66,7 +63,7 @@ describe('client.watch() (allChangesForCluster)', () => {
 
 describe('showExpandedEvents', () => {
   it('reports DDL events with collectionUUID; a stream without the option sees only the document writes', async () => {
-    const db = h.client.db(uniqueDbName('ddl'));
+    const db = engine.client.db(uniqueDbName('ddl'));
     const expanded = await opened(db.watch([], { showExpandedEvents: true, maxAwaitTimeMS: 50 }));
     const plain = await opened(db.watch([], { maxAwaitTimeMS: 50 }));
     await db.createCollection('orders');
@@ -102,7 +99,7 @@ describe('showExpandedEvents', () => {
   });
 
   it('updateDescription.disambiguatedPaths tells array indexes from numeric field names', async () => {
-    const db = h.client.db(uniqueDbName('paths'));
+    const db = engine.client.db(uniqueDbName('paths'));
     const coll = db.collection<{
       _id: number;
       arr: { x: number }[];

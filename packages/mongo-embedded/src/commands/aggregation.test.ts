@@ -1,28 +1,9 @@
 import { MongoServerError, type Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, uniqueDbName, type Harness } from '../test-support/harness.js';
+import { describe, expect, it } from 'vitest';
+import { errorOf, useEngine } from '../test-support/harness.js';
 
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-
-function freshDb(): Db {
-  return h.client.db(uniqueDbName('agg'));
-}
-
-async function failure(p: Promise<unknown>): Promise<MongoServerError> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  if (!(e instanceof MongoServerError)) throw new Error(`expected a MongoServerError, got ${String(e)}`);
-  return e;
-}
+const engine = useEngine('agg');
+const { freshDb } = engine;
 
 interface Customer {
   _id: number;
@@ -80,9 +61,9 @@ describe('let variables', () => {
 
   it('an undefined variable still fails with 17276, and a bad name with 16867', async () => {
     const { orders } = await shop(freshDb());
-    const undefinedVar = await failure(orders.find({ $expr: { $eq: ['$total', '$$nope'] } }).toArray());
+    const undefinedVar = await errorOf(orders.find({ $expr: { $eq: ['$total', '$$nope'] } }).toArray());
     expect([undefinedVar.code, undefinedVar.message]).toEqual([17276, 'Use of undefined variable: nope']);
-    const badName = await failure(orders.find({}, { let: { Upper: 1 } }).toArray());
+    const badName = await errorOf(orders.find({}, { let: { Upper: 1 } }).toArray());
     expect(badName.code).toBe(16867);
   });
 });
@@ -134,7 +115,7 @@ describe('aggregation stages and expressions', () => {
       .toArray();
     expect(result?.page.map((o) => o._id)).toEqual([12]);
     expect(result?.total).toEqual([{ n: 3 }]);
-    const nested = await failure(orders.aggregate([{ $facet: { x: [{ $out: 'y' }] } }]).toArray());
+    const nested = await errorOf(orders.aggregate([{ $facet: { x: [{ $out: 'y' }] } }]).toArray());
     expect(nested.code).toBe(40600);
   });
 
@@ -174,7 +155,7 @@ describe('aggregation stages and expressions', () => {
       .aggregate([{ $documents: [{ x: 1 }, { x: 2 }, { x: 3 }] }, { $match: { x: { $gte: 2 } } }])
       .toArray();
     expect(docs).toEqual([{ x: 2 }, { x: 3 }]);
-    const err = await failure(db.aggregate([{ $match: {} }]).toArray());
+    const err = await errorOf(db.aggregate([{ $match: {} }]).toArray());
     expect([err.code, err.message]).toEqual([
       73,
       "{aggregate: 1} is not valid for '$match'; a collection is required.",
@@ -211,18 +192,18 @@ describe('aggregation stages and expressions', () => {
       spent: 2,
       note: 'vip',
     });
-    const fail = await failure(
+    const fail = await errorOf(
       orders.aggregate([{ $match: { _id: 10 } }, { $merge: { into: 'openOrders', whenMatched: 'fail' } }]).toArray(),
     );
     expect(fail.code).toBe(11000);
-    const notLast = await failure(orders.aggregate([{ $out: 'x' }, { $match: {} }]).toArray());
+    const notLast = await errorOf(orders.aggregate([{ $out: 'x' }, { $match: {} }]).toArray());
     expect(notLast.code).toBe(40601);
   });
 
   it('stages mongod has but this engine does not run answer 115; unknown stages 40324', async () => {
     const { orders } = await shop(freshDb());
-    expect((await failure(orders.aggregate([{ $sample: { size: 1 } }]).toArray())).code).toBe(115);
-    expect((await failure(orders.aggregate([{ $nope: {} }]).toArray())).code).toBe(40324);
+    expect((await errorOf(orders.aggregate([{ $sample: { size: 1 } }]).toArray())).code).toBe(115);
+    expect((await errorOf(orders.aggregate([{ $nope: {} }]).toArray())).code).toBe(40324);
   });
 });
 
@@ -254,12 +235,12 @@ describe('views', () => {
       () => view.dropIndexes(),
     ];
     for (const write of writes) {
-      const err = await failure(write());
+      const err = await errorOf(write());
       expect([err.code, err.codeName]).toEqual([166, 'CommandNotSupportedOnView']);
     }
     const infos = await db.listCollections({ name: 'openOrders' }).toArray();
     expect(infos[0]).toMatchObject({ type: 'view', options: { viewOn: 'orders' }, info: { readOnly: true } });
-    const bad = await failure(db.createCollection('v2', { viewOn: 'orders', pipeline: [{ $out: 'x' }] }));
+    const bad = await errorOf(db.createCollection('v2', { viewOn: 'orders', pipeline: [{ $out: 'x' }] }));
     expect(bad.code).toBe(157);
   });
 });
@@ -292,7 +273,7 @@ describe('error paths and $merge modes', () => {
     await src.aggregate([{ $merge: { into: 'target', whenMatched: 'replace' } }]).toArray();
     expect(await target.findOne({ _id: 1 })).toEqual({ _id: 1, n: 10 });
 
-    const noMatch = await failure(
+    const noMatch = await errorOf(
       src
         .aggregate([
           { $match: { _id: 3 } },
@@ -302,12 +283,12 @@ describe('error paths and $merge modes', () => {
         .toArray(),
     );
     expect(noMatch.code).toBe(13113);
-    const badMode = await failure(src.aggregate([{ $merge: { into: 'target', whenMatched: 'explode' } }]).toArray());
+    const badMode = await errorOf(src.aggregate([{ $merge: { into: 'target', whenMatched: 'explode' } }]).toArray());
     expect(badMode.code).toBe(2);
-    const noIndex = await failure(src.aggregate([{ $merge: { into: 'target', on: 'n' } }]).toArray());
+    const noIndex = await errorOf(src.aggregate([{ $merge: { into: 'target', on: 'n' } }]).toArray());
     expect(noIndex.code).toBe(51183);
     await target.createIndexes([{ key: { n: 1 }, unique: true }]);
-    const missingOn = await failure(
+    const missingOn = await errorOf(
       src.aggregate([{ $project: { _id: 1 } }, { $merge: { into: 'target', on: 'n' } }]).toArray(),
     );
     expect(missingOn.code).toBe(51132);
@@ -324,12 +305,12 @@ describe('error paths and $merge modes', () => {
       [{ create: 'v', viewOn: 'orders', capped: true }, 72],
       [{ create: 'v', viewOn: 'orders', pipeline: [{ $nope: 1 }] }, 40324],
     ];
-    for (const [command, code] of cases) expect((await failure(db.command(command))).code).toBe(code);
+    for (const [command, code] of cases) expect((await errorOf(db.command(command))).code).toBe(code);
     await db.createCollection('open', { viewOn: 'orders', pipeline: [{ $match: { status: 'open' } }] });
     await db.createCollection('bigOpen', { viewOn: 'open', pipeline: [{ $match: { total: { $gt: 2 } } }] });
     const bigOpen = await db.collection<Order>('bigOpen').find().sort({ _id: 1 }).toArray();
     expect(bigOpen.map((d) => d._id)).toEqual([10, 12]);
-    const into = await failure(
+    const into = await errorOf(
       db
         .collection('orders')
         .aggregate([{ $out: 'open' }])
@@ -349,11 +330,11 @@ describe('error paths and $merge modes', () => {
   it('let, arrayFilters and $documents refuse wrong types', async () => {
     const db = freshDb();
     const { orders } = await shop(db);
-    expect((await failure(db.command({ find: 'orders', filter: {}, let: 5 }))).code).toBe(14);
+    expect((await errorOf(db.command({ find: 'orders', filter: {}, let: 5 }))).code).toBe(14);
     expect(
-      (await failure(db.command({ findAndModify: 'orders', query: {}, remove: true, arrayFilters: [{ i: 0 }] }))).code,
+      (await errorOf(db.command({ findAndModify: 'orders', query: {}, remove: true, arrayFilters: [{ i: 0 }] }))).code,
     ).toBe(9);
-    expect((await failure(db.aggregate([{ $documents: 5 }]).toArray())).code).toBe(5858203);
+    expect((await errorOf(db.aggregate([{ $documents: 5 }]).toArray())).code).toBe(5858203);
     expect(await orders.countDocuments()).toBe(4);
   });
 });

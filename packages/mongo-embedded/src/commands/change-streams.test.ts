@@ -1,38 +1,46 @@
-import { Long, type ChangeStreamDocument, type Db } from 'mongodb';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, uniqueDbName, type Harness } from '../test-support/harness.js';
+import { Long, type ChangeStream, type ChangeStreamDocument, type Collection } from 'mongodb';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useEngine, type TestDoc } from '../test-support/harness.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
+const engine = useEngine('cs');
+const { freshDb } = engine;
+
 afterEach(async () => {
-  await h.client.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
-  await h.client.db('admin').command({ configureFailPoint: 'failGetMoreAfterCursorCheckout', mode: 'off' });
+  await engine.client.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
+  await engine.client.db('admin').command({ configureFailPoint: 'failGetMoreAfterCursorCheckout', mode: 'off' });
 });
-afterAll(async () => {
-  await h.close();
-});
-
-function freshDb(): Db {
-  return h.client.db(uniqueDbName('cs'));
-}
 
 type Event = ChangeStreamDocument;
+
+const openStreams: ChangeStream[] = [];
+afterEach(async () => {
+  await Promise.all(openStreams.splice(0).map((s) => s.close()));
+});
+
+/** A stream on a fresh collection that has already delivered the insert of `{ _id: 1 }`; closed after the test. */
+async function streamPastFirstInsert(): Promise<{ coll: Collection<TestDoc>; stream: ChangeStream<TestDoc> }> {
+  const coll = freshDb().collection<TestDoc>('c');
+  const stream = coll.watch([], { maxAwaitTimeMS: 200 });
+  openStreams.push(stream);
+  await stream.tryNext();
+  await coll.insertOne({ _id: 1 });
+  expect(await stream.next()).toMatchObject({ documentKey: { _id: 1 } });
+  return { coll, stream };
+}
 
 describe('change streams through the command layer', () => {
   it('sees inserts, updates, replaces and deletes made by another client, in order', async () => {
     const db = freshDb();
-    const writer = await h.newClient();
-    const stream = db.collection('c').watch([], { maxAwaitTimeMS: 200 });
+    const writer = await engine.newClient();
+    const stream = db.collection<TestDoc>('c').watch([], { maxAwaitTimeMS: 200 });
     try {
       expect(await stream.tryNext()).toBeNull();
-      const coll = writer.db(db.databaseName).collection('c');
-      await coll.insertOne({ _id: 1, s: 'new' } as never);
-      await coll.updateOne({ _id: 1 } as never, { $set: { s: 'paid' } });
-      await coll.updateOne({ _id: 1 } as never, { $set: { s: 'paid' } }); // no-op: no event
-      await coll.replaceOne({ _id: 1 } as never, { s: 'replaced' });
-      await coll.deleteOne({ _id: 1 } as never);
+      const coll = writer.db(db.databaseName).collection<TestDoc>('c');
+      await coll.insertOne({ _id: 1, s: 'new' });
+      await coll.updateOne({ _id: 1 }, { $set: { s: 'paid' } });
+      await coll.updateOne({ _id: 1 }, { $set: { s: 'paid' } }); // no-op: no event
+      await coll.replaceOne({ _id: 1 }, { s: 'replaced' });
+      await coll.deleteOne({ _id: 1 });
       const events: Event[] = [];
       for (let i = 0; i < 4; i++) events.push(await stream.next());
       expect(events.map((e) => e.operationType)).toEqual(['insert', 'update', 'replace', 'delete']);
@@ -51,20 +59,20 @@ describe('change streams through the command layer', () => {
   it('reports one event per document of a multi-document write and none for a retried write', async () => {
     const db = freshDb();
     const stream = db.collection('c').watch([], { maxAwaitTimeMS: 200 });
-    const client = await h.newClient();
+    const client = await engine.newClient();
     const session = client.startSession();
     try {
       await stream.tryNext();
-      await db.collection('c').insertMany([
+      await db.collection<TestDoc>('c').insertMany([
         { _id: 1, g: 1 },
         { _id: 2, g: 1 },
         { _id: 3, g: 2 },
-      ] as never);
+      ]);
       await db.collection('c').updateMany({ g: 1 }, { $inc: { v: 1 } });
       const cmd = { insert: 'c', documents: [{ _id: 'retried' }], txnNumber: Long.fromNumber(1) };
       await client.db(db.databaseName).command(cmd, { session });
       await client.db(db.databaseName).command(cmd, { session });
-      await db.collection('c').insertOne({ _id: 'last' } as never);
+      await db.collection<TestDoc<string>>('c').insertOne({ _id: 'last' });
       const seen: string[] = [];
       for (let i = 0; i < 7; i++) {
         const e = await stream.next();
@@ -89,8 +97,8 @@ describe('change streams through the command layer', () => {
   it('delivers pre- and post-images when the collection has them enabled', async () => {
     const db = freshDb();
     await db.createCollection('c', { changeStreamPreAndPostImages: { enabled: true } });
-    const coll = db.collection('c');
-    await coll.insertOne({ _id: 1, v: 1 } as never);
+    const coll = db.collection<TestDoc>('c');
+    await coll.insertOne({ _id: 1, v: 1 });
     const stream = coll.watch([], {
       fullDocument: 'required',
       fullDocumentBeforeChange: 'required',
@@ -98,7 +106,7 @@ describe('change streams through the command layer', () => {
     });
     try {
       await stream.tryNext();
-      await coll.updateOne({ _id: 1 } as never, { $inc: { v: 1 } });
+      await coll.updateOne({ _id: 1 }, { $inc: { v: 1 } });
       const e = await stream.next();
       expect(e).toMatchObject({
         operationType: 'update',
@@ -131,8 +139,8 @@ describe('change streams through the command layer', () => {
     const stream = db.watch([], { maxAwaitTimeMS: 200 });
     try {
       await stream.tryNext();
-      await db.collection('a').insertOne({ _id: 'a' } as never);
-      await db.collection('b').insertOne({ _id: 'b' } as never);
+      await db.collection<TestDoc<string>>('a').insertOne({ _id: 'a' });
+      await db.collection<TestDoc<string>>('b').insertOne({ _id: 'b' });
       const [x, y] = [await stream.next(), await stream.next()];
       expect([x, y].map((e) => (e as { ns: { coll: string } }).ns.coll)).toEqual(['a', 'b']);
     } finally {
@@ -141,50 +149,32 @@ describe('change streams through the command layer', () => {
   });
 
   it('resumes without losing or repeating events when the connection drops during getMore', async () => {
-    const db = freshDb();
-    const coll = db.collection('c');
-    const stream = coll.watch([], { maxAwaitTimeMS: 200 });
-    try {
-      await stream.tryNext();
-      await coll.insertOne({ _id: 1 } as never);
-      expect(await stream.next()).toMatchObject({ documentKey: { _id: 1 } });
-      await h.client.db('admin').command({
-        configureFailPoint: 'failCommand',
-        mode: { times: 1 },
-        data: { failCommands: ['getMore'], closeConnection: true },
-      });
-      await coll.insertOne({ _id: 2 } as never);
-      await coll.insertOne({ _id: 3 } as never);
-      expect(await stream.next()).toMatchObject({ documentKey: { _id: 2 } });
-      expect(await stream.next()).toMatchObject({ documentKey: { _id: 3 } });
-    } finally {
-      await stream.close();
-    }
+    const { coll, stream } = await streamPastFirstInsert();
+    await engine.client.db('admin').command({
+      configureFailPoint: 'failCommand',
+      mode: { times: 1 },
+      data: { failCommands: ['getMore'], closeConnection: true },
+    });
+    await coll.insertOne({ _id: 2 });
+    await coll.insertOne({ _id: 3 });
+    expect(await stream.next()).toMatchObject({ documentKey: { _id: 2 } });
+    expect(await stream.next()).toMatchObject({ documentKey: { _id: 3 } });
   });
 
   it('resumes after its server cursor is killed (CursorNotFound) and after a labelled error', async () => {
-    const db = freshDb();
-    const coll = db.collection('c');
-    const stream = coll.watch([], { maxAwaitTimeMS: 200 });
-    try {
-      await stream.tryNext();
-      await coll.insertOne({ _id: 1 } as never);
-      expect(await stream.next()).toMatchObject({ documentKey: { _id: 1 } });
-      await h.client
-        .db('admin')
-        .command({ configureFailPoint: 'failGetMoreAfterCursorCheckout', mode: { times: 1 }, data: { errorCode: 43 } });
-      await coll.insertOne({ _id: 2 } as never);
-      expect(await stream.next()).toMatchObject({ documentKey: { _id: 2 } });
-      await h.client.db('admin').command({
-        configureFailPoint: 'failCommand',
-        mode: { times: 1 },
-        data: { failCommands: ['getMore'], errorCode: 11601, errorLabels: ['ResumableChangeStreamError'] },
-      });
-      await coll.insertOne({ _id: 3 } as never);
-      expect(await stream.next()).toMatchObject({ documentKey: { _id: 3 } });
-    } finally {
-      await stream.close();
-    }
+    const { coll, stream } = await streamPastFirstInsert();
+    await engine.client
+      .db('admin')
+      .command({ configureFailPoint: 'failGetMoreAfterCursorCheckout', mode: { times: 1 }, data: { errorCode: 43 } });
+    await coll.insertOne({ _id: 2 });
+    expect(await stream.next()).toMatchObject({ documentKey: { _id: 2 } });
+    await engine.client.db('admin').command({
+      configureFailPoint: 'failCommand',
+      mode: { times: 1 },
+      data: { failCommands: ['getMore'], errorCode: 11601, errorLabels: ['ResumableChangeStreamError'] },
+    });
+    await coll.insertOne({ _id: 3 });
+    expect(await stream.next()).toMatchObject({ documentKey: { _id: 3 } });
   });
 
   it('surfaces a getMore error without the resumable label', async () => {
@@ -192,7 +182,7 @@ describe('change streams through the command layer', () => {
     const stream = db.collection('c').watch([], { maxAwaitTimeMS: 200 });
     try {
       await stream.tryNext();
-      await h.client.db('admin').command({
+      await engine.client.db('admin').command({
         configureFailPoint: 'failCommand',
         mode: { times: 1 },
         data: { failCommands: ['getMore'], errorCode: 6 },

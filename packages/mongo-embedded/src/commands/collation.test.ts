@@ -1,28 +1,9 @@
-import { MongoServerError, type Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCommand, startHarness, uniqueDbName, type Harness } from '../test-support/harness.js';
+import { type Db } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { errorOf, runCommand, useEngine } from '../test-support/harness.js';
 
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-
-function freshDb(): Db {
-  return h.client.db(uniqueDbName('collation'));
-}
-
-async function failure(p: Promise<unknown>): Promise<MongoServerError> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  if (!(e instanceof MongoServerError)) throw new Error(`expected a MongoServerError, got ${String(e)}`);
-  return e;
-}
+const engine = useEngine('collation');
+const { freshDb } = engine;
 
 interface Name {
   _id: number;
@@ -127,7 +108,7 @@ describe('collation en', () => {
     expect(await plan()).toBe('COLLSCAN');
     expect(await coll.countDocuments({ name: 'APPLE' }, { collation: { locale: 'en', strength: 2 } })).toBe(1);
     expect(await coll.countDocuments({ name: 'APPLE' })).toBe(0);
-    const dup = await failure(coll.insertOne({ _id: 9, name: 'CAFE' }));
+    const dup = await errorOf(coll.insertOne({ _id: 9, name: 'CAFE' }));
     expect(dup.code).toBe(11000);
   });
 
@@ -143,7 +124,7 @@ describe('collation en', () => {
       [{ locale: 'en', caseFirst: 'upper' }, 2, "Collation option 'caseFirst' is not supported by this engine"],
     ];
     for (const [collation, code, message] of cases) {
-      const err = await failure(coll.find({}, { collation: collation as { locale: string } }).toArray());
+      const err = await errorOf(coll.find({}, { collation: collation as { locale: string } }).toArray());
       expect([err.code, err.message]).toEqual([code, expect.stringContaining(message)]);
     }
     expect(await coll.countDocuments({ name: 'cafe' }, { collation: { locale: 'simple' } })).toBe(1);

@@ -1,25 +1,14 @@
-import { Decimal128, Double, Int32, Long, MongoBulkWriteError, MongoServerError, ObjectId, type Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCommand, startHarness, uniqueDbName, type CursorReply, type Harness } from '../test-support/harness.js';
+import { Decimal128, Double, Int32, Long, MongoBulkWriteError, MongoServerError, ObjectId } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { runCommand, uniqueDbName, useEngine, type CursorReply, type TestDoc } from '../test-support/harness.js';
 
-let h: Harness;
-let db: Db;
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-
-function freshDb(): Db {
-  db = h.client.db(uniqueDbName('crud'));
-  return db;
-}
+const engine = useEngine('crud');
+const { freshDb } = engine;
 
 describe('insert', () => {
   it('generates an ObjectId _id and keeps explicit ones, including null', async () => {
-    const coll = freshDb().collection('c');
+    const db = freshDb();
+    const coll = db.collection<TestDoc<ObjectId | string | null>>('c');
     const reply = await db.command({ insert: 'c', documents: [{ a: 1 }, { _id: null, a: 2 }, { _id: 'x', a: 3 }] });
     expect(reply).toMatchObject({ n: 3, ok: 1 });
     const docs = await coll.find().toArray();
@@ -28,12 +17,13 @@ describe('insert', () => {
     expect(docs.map((d) => d._id).slice(1)).toEqual([null, 'x']);
     // The server puts _id first even when the client sent it last.
     await db.command({ insert: 'c', documents: [{ b: 1, _id: 'late' }] });
-    const raw = await coll.findOne({ _id: 'late' } as never);
+    const raw = await coll.findOne({ _id: 'late' });
     expect(Object.keys(raw!)).toEqual(['_id', 'b']);
   });
 
   it('ordered inserts stop at the first duplicate; unordered report every failing index', async () => {
-    const coll = freshDb().collection<{ _id: number }>('c');
+    const db = freshDb();
+    const coll = db.collection<{ _id: number }>('c');
     await coll.insertOne({ _id: 1 });
     const ordered = await runCommand<{ n: number; writeErrors: object[] }>(db, {
       insert: 'c',
@@ -62,9 +52,10 @@ describe('insert', () => {
   });
 
   it('insertOne surfaces a duplicate key as a MongoServerError with keyPattern and keyValue', async () => {
-    const coll = freshDb().collection('orders');
-    await coll.insertOne({ _id: 'dup' } as never);
-    const err = await coll.insertOne({ _id: 'dup' } as never).catch((e: unknown) => e);
+    const db = freshDb();
+    const coll = db.collection<TestDoc<string>>('orders');
+    await coll.insertOne({ _id: 'dup' });
+    const err = await coll.insertOne({ _id: 'dup' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MongoServerError);
     expect(err).toMatchObject({
       code: 11000,
@@ -75,7 +66,8 @@ describe('insert', () => {
   });
 
   it('sends large insertMany batches (OP_MSG document sequences) and keeps them all', async () => {
-    const coll = freshDb().collection('big');
+    const db = freshDb();
+    const coll = db.collection('big');
     const docs = Array.from({ length: 5000 }, (_, i) => ({ i, pad: 'x'.repeat(100) }));
     const res = await coll.insertMany(docs);
     expect(res.insertedCount).toBe(5000);
@@ -85,8 +77,9 @@ describe('insert', () => {
 
 describe('find and getMore', () => {
   it('applies filter, sort, skip, limit and projection', async () => {
-    const coll = freshDb().collection('c');
-    await coll.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: i, n: i % 5, s: `s${i}` })) as never);
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('c');
+    await coll.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: i, n: i % 5, s: `s${i}` })));
     const docs = await coll
       .find({ n: { $gte: 3 } }, { projection: { s: 1 } })
       .sort({ n: -1, _id: 1 })
@@ -99,13 +92,14 @@ describe('find and getMore', () => {
       { _id: 19, s: 's19' },
       { _id: 3, s: 's3' },
     ]);
-    const excluded = await coll.findOne({ _id: 7 } as never, { projection: { s: 0 } });
+    const excluded = await coll.findOne({ _id: 7 }, { projection: { s: 0 } });
     expect(excluded).toEqual({ _id: 7, n: 2 });
   });
 
   it('pages through a server cursor with batchSize, returning an int64 cursor id', async () => {
-    const coll = freshDb().collection('c');
-    await coll.insertMany(Array.from({ length: 250 }, (_, i) => ({ _id: i })) as never);
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('c');
+    await coll.insertMany(Array.from({ length: 250 }, (_, i) => ({ _id: i })));
     const first = await runCommand<CursorReply>(db, { find: 'c', filter: {}, sort: { _id: 1 }, batchSize: 100 });
     expect(first.cursor.firstBatch).toHaveLength(100);
     expect(first.cursor.id).toBeInstanceOf(Long);
@@ -123,8 +117,9 @@ describe('find and getMore', () => {
   });
 
   it('singleBatch closes the cursor; killCursors reports what it killed', async () => {
-    const coll = freshDb().collection('c');
-    await coll.insertMany(Array.from({ length: 10 }, (_, i) => ({ _id: i })) as never);
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('c');
+    await coll.insertMany(Array.from({ length: 10 }, (_, i) => ({ _id: i })));
     const single = await runCommand<CursorReply>(db, { find: 'c', batchSize: 2, singleBatch: true });
     expect(single.cursor.firstBatch).toHaveLength(2);
     expect(Number(single.cursor.id)).toBe(0);
@@ -138,14 +133,16 @@ describe('find and getMore', () => {
   });
 
   it('refuses getMore on another namespace', async () => {
-    const coll = freshDb().collection('c');
-    await coll.insertMany(Array.from({ length: 5 }, (_, i) => ({ _id: i })) as never);
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('c');
+    await coll.insertMany(Array.from({ length: 5 }, (_, i) => ({ _id: i })));
     const open = await runCommand<CursorReply>(db, { find: 'c', batchSize: 1 });
     await expect(db.command({ getMore: open.cursor.id, collection: 'other' })).rejects.toMatchObject({ code: 13 });
   });
 
   it('supports query operators through find', async () => {
-    const coll = freshDb().collection('q');
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('q');
     await coll.insertMany([
       { _id: 1, n: new Int32(1), tags: ['a', 'b'], sub: { x: 1 }, s: 'apple' },
       { _id: 2, n: new Double(2.5), tags: ['b'], sub: { x: 2 }, s: 'banana' },
@@ -158,7 +155,7 @@ describe('find and getMore', () => {
           { k: 'b', q: 5 },
         ],
       },
-    ] as never);
+    ]);
     const ids = async (filter: object): Promise<unknown[]> =>
       (await coll.find(filter).sort({ _id: 1 }).toArray()).map((d) => d._id);
     expect(await ids({ n: { $gt: 1 } })).toEqual([2, 3]);
@@ -176,7 +173,8 @@ describe('find and getMore', () => {
   });
 
   it('rejects an invalid filter with a server error', async () => {
-    const coll = freshDb().collection('c');
+    const db = freshDb();
+    const coll = db.collection('c');
     await coll.insertOne({ a: 1 });
     await expect(coll.find({ a: { $bogus: 1 } }).toArray()).rejects.toMatchObject({ code: 2 });
   });
@@ -184,15 +182,16 @@ describe('find and getMore', () => {
 
 describe('update', () => {
   it('reports n, nModified and upserted like mongod', async () => {
-    const coll = freshDb().collection('c');
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('c');
     await coll.insertMany([
       { _id: 1, s: 'new' },
       { _id: 2, s: 'new' },
       { _id: 3, s: 'paid' },
-    ] as never);
+    ]);
     const many = await coll.updateMany({ s: 'new' }, { $set: { s: 'paid' } });
     expect(many).toMatchObject({ matchedCount: 2, modifiedCount: 2, upsertedCount: 0 });
-    const noop = await coll.updateOne({ _id: 3 } as never, { $set: { s: 'paid' } });
+    const noop = await coll.updateOne({ _id: 3 }, { $set: { s: 'paid' } });
     expect(noop).toMatchObject({ matchedCount: 1, modifiedCount: 0 });
     const raw = await db.command({
       update: 'c',
@@ -212,12 +211,13 @@ describe('update', () => {
   });
 
   it('replaces whole documents and keeps the _id', async () => {
-    const coll = freshDb().collection('c');
-    await coll.insertOne({ _id: 1, a: 1, b: 2 } as never);
-    const res = await coll.replaceOne({ _id: 1 } as never, { c: 3 });
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('c');
+    await coll.insertOne({ _id: 1, a: 1, b: 2 });
+    const res = await coll.replaceOne({ _id: 1 }, { c: 3 });
     expect(res).toMatchObject({ matchedCount: 1, modifiedCount: 1 });
-    expect(await coll.findOne({ _id: 1 } as never)).toEqual({ _id: 1, c: 3 });
-    await expect(coll.replaceOne({ _id: 1 } as never, { _id: 2, c: 4 })).rejects.toMatchObject({ code: 66 });
+    expect(await coll.findOne({ _id: 1 })).toEqual({ _id: 1, c: 3 });
+    await expect(coll.replaceOne({ _id: 1 }, { _id: 2, c: 4 })).rejects.toMatchObject({ code: 66 });
   });
 
   it('applies update operators', async () => {
@@ -231,7 +231,8 @@ describe('update', () => {
       at?: Date;
       items: { k: string; q: number }[];
     }
-    const coll = freshDb().collection<Target>('c');
+    const db = freshDb();
+    const coll = db.collection<Target>('c');
     await coll.insertOne({
       _id: 1,
       n: 1,
@@ -254,7 +255,7 @@ describe('update', () => {
         $set: { 'items.1.q': 9 },
       },
     );
-    const doc = await coll.findOne({ _id: 1 } as never);
+    const doc = await coll.findOne({ _id: 1 });
     expect(doc).toMatchObject({
       n: 3,
       arr: [1, 2, 3, 4, 5],
@@ -268,7 +269,7 @@ describe('update', () => {
     expect(doc!.at).toBeInstanceOf(Date);
     await coll.updateOne({ _id: 1 }, { $pull: { arr: { $gte: 4 } }, $max: { n: 10 } });
     await coll.updateOne({ _id: 1 }, { $addToSet: { arr: { $each: [1, 6] } }, $mul: { n: 2 } });
-    expect(await coll.findOne({ _id: 1 } as never, { projection: { arr: 1, n: 1 } })).toEqual({
+    expect(await coll.findOne({ _id: 1 }, { projection: { arr: 1, n: 1 } })).toEqual({
       _id: 1,
       n: 20,
       arr: [1, 2, 3, 6],
@@ -284,23 +285,25 @@ describe('update', () => {
 
 describe('delete', () => {
   it('deletes one or all matches', async () => {
-    const coll = freshDb().collection('c');
-    await coll.insertMany(Array.from({ length: 6 }, (_, i) => ({ _id: i, even: i % 2 === 0 })) as never);
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('c');
+    await coll.insertMany(Array.from({ length: 6 }, (_, i) => ({ _id: i, even: i % 2 === 0 })));
     expect((await coll.deleteOne({ even: true })).deletedCount).toBe(1);
     expect((await coll.deleteMany({ even: true })).deletedCount).toBe(2);
     expect((await coll.deleteMany({ nothing: 1 })).deletedCount).toBe(0);
     expect(await coll.countDocuments()).toBe(3);
-    expect((await h.client.db(uniqueDbName()).collection('missing').deleteMany({})).deletedCount).toBe(0);
+    expect((await engine.client.db(uniqueDbName()).collection('missing').deleteMany({})).deletedCount).toBe(0);
   });
 });
 
 describe('findAndModify', () => {
   it('returns the document before or after, with fields and sort', async () => {
-    const coll = freshDb().collection('c');
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('c');
     await coll.insertMany([
       { _id: 1, q: 5, s: 'a' },
       { _id: 2, q: 5, s: 'b' },
-    ] as never);
+    ]);
     const before = await coll.findOneAndUpdate(
       { q: 5 },
       { $set: { s: 'z' } },
@@ -308,35 +311,36 @@ describe('findAndModify', () => {
     );
     expect(before).toEqual({ _id: 2, q: 5, s: 'b' });
     const after = await coll.findOneAndUpdate(
-      { _id: 1 } as never,
+      { _id: 1 },
       { $inc: { q: 1 } },
       { returnDocument: 'after', projection: { q: 1, _id: 0 } },
     );
     expect(after).toEqual({ q: 6 });
     const meta = await coll.findOneAndUpdate(
-      { _id: 7 } as never,
+      { _id: 7 },
       { $set: { s: 'new' } },
       { upsert: true, returnDocument: 'after', includeResultMetadata: true },
     );
     expect(meta.value).toEqual({ _id: 7, s: 'new' });
     expect(meta.lastErrorObject).toEqual({ n: 1, updatedExisting: false, upserted: 7 });
-    const replaced = await coll.findOneAndReplace({ _id: 7 } as never, { s: 'replaced' }, { returnDocument: 'after' });
+    const replaced = await coll.findOneAndReplace({ _id: 7 }, { s: 'replaced' }, { returnDocument: 'after' });
     expect(replaced).toEqual({ _id: 7, s: 'replaced' });
-    const removed = await coll.findOneAndDelete({ _id: 7 } as never);
+    const removed = await coll.findOneAndDelete({ _id: 7 });
     expect(removed).toEqual({ _id: 7, s: 'replaced' });
-    expect(await coll.findOneAndDelete({ _id: 7 } as never)).toBeNull();
-    const none = await coll.findOneAndUpdate({ _id: 99 } as never, { $set: { a: 1 } }, { includeResultMetadata: true });
+    expect(await coll.findOneAndDelete({ _id: 7 })).toBeNull();
+    const none = await coll.findOneAndUpdate({ _id: 99 }, { $set: { a: 1 } }, { includeResultMetadata: true });
     expect(none.lastErrorObject).toEqual({ n: 0, updatedExisting: false });
   });
 
   it('raises duplicate keys as top-level errors', async () => {
-    const coll = freshDb().collection('c');
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('c');
     await coll.createIndex({ s: 1 }, { unique: true }, undefined);
     await coll.insertMany([
       { _id: 1, s: 'a' },
       { _id: 2, s: 'b' },
-    ] as never);
-    await expect(coll.findOneAndUpdate({ _id: 2 } as never, { $set: { s: 'a' } })).rejects.toMatchObject({
+    ]);
+    await expect(coll.findOneAndUpdate({ _id: 2 }, { $set: { s: 'a' } })).rejects.toMatchObject({
       code: 11000,
       keyValue: { s: 'a' },
     });
@@ -345,7 +349,8 @@ describe('findAndModify', () => {
 
 describe('count, distinct and aggregate', () => {
   it('counts, including on a missing collection', async () => {
-    const coll = freshDb().collection('c');
+    const db = freshDb();
+    const coll = db.collection('c');
     expect(await coll.estimatedDocumentCount()).toBe(0);
     await coll.insertMany(Array.from({ length: 10 }, (_, i) => ({ i })));
     expect(await coll.estimatedDocumentCount()).toBe(10);
@@ -354,7 +359,8 @@ describe('count, distinct and aggregate', () => {
   });
 
   it('returns distinct values, flattening arrays', async () => {
-    const coll = freshDb().collection('c');
+    const db = freshDb();
+    const coll = db.collection('c');
     await coll.insertMany([{ s: 'a', t: [1, 2] }, { s: 'b', t: [2, 3] }, { s: 'a' }]);
     expect((await coll.distinct('s')).sort()).toEqual(['a', 'b']);
     expect((await coll.distinct('t')).sort()).toEqual([1, 2, 3]);
@@ -362,7 +368,8 @@ describe('count, distinct and aggregate', () => {
   });
 
   it('runs pipelines with a cursor', async () => {
-    const coll = freshDb().collection('c');
+    const db = freshDb();
+    const coll = db.collection('c');
     await coll.insertMany([
       { s: 'a', v: 1 },
       { s: 'b', v: 2 },
@@ -387,7 +394,8 @@ describe('count, distinct and aggregate', () => {
 
 describe('BSON type round-trip', () => {
   it('keeps int32, int64, double and decimal types', async () => {
-    const coll = freshDb().collection('types');
+    const db = freshDb();
+    const coll = db.collection<TestDoc>('types');
     const doc = {
       _id: 1,
       i: new Int32(1),
@@ -398,8 +406,8 @@ describe('BSON type round-trip', () => {
       oid: new ObjectId('64b000000000000000000001'),
       nested: { arr: [new Int32(5), new Double(5)] },
     };
-    await coll.insertOne(doc as never);
-    await coll.updateOne({ _id: 1 } as never, { $inc: { i: new Int32(1), l: new Int32(1), d: new Int32(1) } });
+    await coll.insertOne(doc);
+    await coll.updateOne({ _id: 1 }, { $inc: { i: new Int32(1), l: new Int32(1), d: new Int32(1) } });
     interface RawTypes {
       i: Int32;
       l: Long;
@@ -408,7 +416,7 @@ describe('BSON type round-trip', () => {
       date: Date;
       nested: { arr: unknown[] };
     }
-    const raw = await coll.findOne<RawTypes>({ _id: 1 } as never, { promoteValues: false });
+    const raw = await coll.findOne<RawTypes>({ _id: 1 }, { promoteValues: false });
     expect(raw!.i).toBeInstanceOf(Int32);
     expect(raw!.i.valueOf()).toBe(2);
     expect(raw!.l).toBeInstanceOf(Long);

@@ -1,18 +1,8 @@
-import type { Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { indexNames, runCommand, startHarness, uniqueDbName, type Harness } from '../test-support/harness.js';
+import { describe, expect, it } from 'vitest';
+import { indexNames, runCommand, useEngine, type TestDoc } from '../test-support/harness.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-
-function freshDb(): Db {
-  return h.client.db(uniqueDbName('ddl'));
-}
+const engine = useEngine('ddl');
+const { freshDb } = engine;
 
 interface CollectionInfo {
   name: string;
@@ -66,9 +56,9 @@ describe('collections', () => {
 
   it('renames collections with their documents and indexes', async () => {
     const db = freshDb();
-    await db.collection('a').insertMany([{ _id: 1 }, { _id: 2 }] as never);
+    await db.collection<TestDoc>('a').insertMany([{ _id: 1 }, { _id: 2 }]);
     await db.collection('a').createIndex({ x: 1 });
-    await db.collection('b').insertOne({ _id: 'b' } as never);
+    await db.collection<TestDoc<string>>('b').insertOne({ _id: 'b' });
     await expect(db.renameCollection('a', 'b')).rejects.toMatchObject({ code: 48 });
     await expect(db.renameCollection('missing', 'z')).rejects.toMatchObject({ code: 26 });
     await db.renameCollection('a', 'b', { dropTarget: true });
@@ -96,17 +86,17 @@ describe('databases', () => {
   it('lists and drops databases', async () => {
     const db = freshDb();
     await db.collection('c').insertOne({ a: 1 });
-    const listed = await h.client.db('admin').admin().listDatabases();
+    const listed = await engine.client.db('admin').admin().listDatabases();
     const entry = listed.databases.find((d) => d.name === db.databaseName);
     expect(entry).toMatchObject({ name: db.databaseName, empty: false });
     expect(typeof entry?.sizeOnDisk).toBe('number');
-    const names = await runCommand<{ databases: { name: string }[] }>(h.client.db('admin'), {
+    const names = await runCommand<{ databases: { name: string }[] }>(engine.client.db('admin'), {
       listDatabases: 1,
       nameOnly: true,
     });
     expect(names.databases.map((d) => d.name)).toContain(db.databaseName);
     expect(await db.dropDatabase()).toBe(true);
-    const after = await h.client.db('admin').admin().listDatabases();
+    const after = await engine.client.db('admin').admin().listDatabases();
     expect(after.databases.map((d) => d.name)).not.toContain(db.databaseName);
     expect(await db.collection('c').countDocuments()).toBe(0);
   });

@@ -1,31 +1,22 @@
-import { Long, MongoServerError, type Db, type Document } from 'mongodb';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, uniqueDbName, type Harness } from '../test-support/harness.js';
+import { Long, MongoServerError, type Document } from 'mongodb';
+import { afterEach, describe, expect, it } from 'vitest';
+import { uniqueDbName, useEngine, type TestDoc } from '../test-support/harness.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-});
+const engine = useEngine('fp');
+const { freshDb } = engine;
+
 afterEach(async () => {
-  await h.client.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
+  await engine.client.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
 });
-afterAll(async () => {
-  await h.close();
-});
-
-function freshDb(): Db {
-  return h.client.db(uniqueDbName('fp'));
-}
-
 async function failCommand(mode: unknown, data: Document): Promise<void> {
-  await h.client.db('admin').command({ configureFailPoint: 'failCommand', mode, data });
+  await engine.client.db('admin').command({ configureFailPoint: 'failCommand', mode, data });
 }
 
 describe('retryable writes', () => {
   // These tests set txnNumber by hand, so they use their own client: its pooled server sessions must not be reused
   // by other tests whose driver-managed txnNumbers would then be older than ours.
   it('a retried write with the same lsid and txnNumber returns the original result and is applied once', async () => {
-    const client = await h.newClient();
+    const client = await engine.newClient();
     const db = client.db(uniqueDbName('fp'));
     const session = client.startSession();
     try {
@@ -50,16 +41,16 @@ describe('retryable writes', () => {
   });
 
   it('a retried update is not applied twice', async () => {
-    const client = await h.newClient();
+    const client = await engine.newClient();
     const db = client.db(uniqueDbName('fp'));
-    await db.collection('c').insertOne({ _id: 1, n: 0 } as never);
+    await db.collection<TestDoc>('c').insertOne({ _id: 1, n: 0 });
     const session = client.startSession();
     try {
       const cmd = { update: 'c', updates: [{ q: { _id: 1 }, u: { $inc: { n: 1 } } }], txnNumber: Long.fromNumber(100) };
       await db.command(cmd, { session });
       const retry = await db.command(cmd, { session });
       expect(retry).toMatchObject({ n: 1, nModified: 1 });
-      expect(await db.collection('c').findOne({ _id: 1 } as never)).toEqual({ _id: 1, n: 1 });
+      expect(await db.collection<TestDoc>('c').findOne({ _id: 1 })).toEqual({ _id: 1, n: 1 });
     } finally {
       await session.endSession();
       await client.close();
@@ -69,36 +60,36 @@ describe('retryable writes', () => {
 
 describe('failCommand', () => {
   it('closeConnection: the driver retries the insert once and it is applied once', async () => {
-    const coll = freshDb().collection('c');
+    const coll = freshDb().collection<TestDoc<string>>('c');
     await failCommand({ times: 1 }, { failCommands: ['insert'], closeConnection: true });
-    const res = await coll.insertOne({ _id: 'once' } as never);
+    const res = await coll.insertOne({ _id: 'once' });
     expect(res.insertedId).toBe('once');
     expect(await coll.countDocuments()).toBe(1);
   });
 
   it('errorLabels RetryableWriteError: the driver retries and succeeds', async () => {
-    const coll = freshDb().collection('c');
+    const coll = freshDb().collection<TestDoc>('c');
     await failCommand(
       { times: 1 },
       { failCommands: ['update'], errorCode: 11602, errorLabels: ['RetryableWriteError'] },
     );
-    await coll.insertOne({ _id: 1, n: 0 } as never);
-    const res = await coll.updateOne({ _id: 1 } as never, { $inc: { n: 1 } });
+    await coll.insertOne({ _id: 1, n: 0 });
+    const res = await coll.updateOne({ _id: 1 }, { $inc: { n: 1 } });
     expect(res.modifiedCount).toBe(1);
-    expect(await coll.findOne({ _id: 1 } as never)).toEqual({ _id: 1, n: 1 });
+    expect(await coll.findOne({ _id: 1 })).toEqual({ _id: 1, n: 1 });
   });
 
   it('labels a retryable code on a retryable write by itself, like mongod', async () => {
-    const coll = freshDb().collection('c');
+    const coll = freshDb().collection<TestDoc>('c');
     await failCommand({ times: 1 }, { failCommands: ['insert'], errorCode: 91 });
-    await coll.insertOne({ _id: 1 } as never);
+    await coll.insertOne({ _id: 1 });
     expect(await coll.countDocuments()).toBe(1);
   });
 
   it('a non-retryable error reaches the application and nothing is written', async () => {
-    const coll = freshDb().collection('c');
+    const coll = freshDb().collection<TestDoc>('c');
     await failCommand({ times: 1 }, { failCommands: ['insert'], errorCode: 2 });
-    const err = await coll.insertOne({ _id: 1 } as never).catch((e: unknown) => e);
+    const err = await coll.insertOne({ _id: 1 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MongoServerError);
     expect(err).toMatchObject({ code: 2, message: "Failing command via 'failCommand' failpoint" });
     expect((err as MongoServerError).errorLabels).toEqual([]);
@@ -106,13 +97,13 @@ describe('failCommand', () => {
   });
 
   it('a second failure on the retry surfaces the error (the driver retries only once)', async () => {
-    const coll = freshDb().collection('c');
+    const coll = freshDb().collection<TestDoc>('c');
     await failCommand(
       { times: 2 },
       { failCommands: ['insert'], errorCode: 11602, errorLabels: ['RetryableWriteError'] },
     );
-    await expect(coll.insertOne({ _id: 1 } as never)).rejects.toMatchObject({ code: 11602 });
-    await coll.insertOne({ _id: 2 } as never);
+    await expect(coll.insertOne({ _id: 1 })).rejects.toMatchObject({ code: 11602 });
+    await coll.insertOne({ _id: 2 });
     expect(await coll.countDocuments()).toBe(1);
   });
 
@@ -133,7 +124,7 @@ describe('failCommand', () => {
   it('blockConnection delays only the blocked command; other connections keep working', async () => {
     const db = freshDb();
     await db.collection('c').insertOne({ a: 1 });
-    const blockedClient = await h.newClient({ appName: 'blocked-app' });
+    const blockedClient = await engine.newClient({ appName: 'blocked-app' });
     await failCommand(
       { times: 1 },
       { failCommands: ['find'], blockConnection: true, blockTimeMS: 300, appName: 'blocked-app' },
@@ -147,7 +138,7 @@ describe('failCommand', () => {
         order.push('blocked');
         return d;
       });
-    await h.client.db('admin').command({ ping: 1 });
+    await engine.client.db('admin').command({ ping: 1 });
     await db.collection('c').findOne({});
     order.push('other');
     expect(await blocked).toMatchObject({ a: 1 });
@@ -155,7 +146,7 @@ describe('failCommand', () => {
   });
 
   it('rejects unknown fail points and modes', async () => {
-    const admin = h.client.db('admin');
+    const admin = engine.client.db('admin');
     await expect(admin.command({ configureFailPoint: 'noSuchPoint', mode: 'alwaysOn' })).rejects.toMatchObject({
       code: 2,
     });

@@ -1,35 +1,16 @@
-import { BSON, MongoServerError, type Db, type Document } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCommand, startHarness, uniqueDbName, type Harness } from '../test-support/harness.js';
+import { BSON, type Document } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { errorOf, runCommand, useEngine } from '../test-support/harness.js';
 
 // mongosh's helpers, through the commands they send: rs.conf(), db.coll.stats(), explain() of an aggregate,
 // db.serverStatus().opcounters and `show dbs`.
 
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-
-function freshDb(): Db {
-  return h.client.db(uniqueDbName('shell'));
-}
-
-async function failure(promise: Promise<unknown>): Promise<MongoServerError> {
-  const outcome = await promise.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(outcome).toBeInstanceOf(MongoServerError);
-  return outcome as MongoServerError;
-}
+const engine = useEngine('shell');
+const { freshDb } = engine;
 
 describe('rs.conf()', () => {
   it('replSetGetConfig describes the one member that hello reports', async () => {
-    const admin = h.client.db('admin');
+    const admin = engine.client.db('admin');
     const hello = await runCommand<{ setName: string; me: string }>(admin, { hello: 1 });
     const { config } = await runCommand<{
       config: { _id: string; version: number; members: { _id: number; host: string; votes: number }[] };
@@ -37,7 +18,7 @@ describe('rs.conf()', () => {
     expect(config._id).toBe(hello.setName);
     expect(config.members).toHaveLength(1);
     expect(config.members[0]).toMatchObject({ _id: 0, host: hello.me, votes: 1 });
-    const elsewhere = await failure(freshDb().command({ replSetGetConfig: 1 }));
+    const elsewhere = await errorOf(freshDb().command({ replSetGetConfig: 1 }));
     expect(elsewhere).toMatchObject({ code: 13, codeName: 'Unauthorized' });
   });
 });
@@ -94,11 +75,11 @@ describe('db.coll.stats()', () => {
       .aggregate<{ storageStats: StorageStats }>([{ $collStats: { storageStats: {} } }])
       .toArray();
     expect(stats?.storageStats).toMatchObject({ count: 0, size: 0, nindexes: 0 });
-    expect(await failure(coll.aggregate([{ $collStats: { latencyStats: {} } }]).toArray())).toMatchObject({
+    expect(await errorOf(coll.aggregate([{ $collStats: { latencyStats: {} } }]).toArray())).toMatchObject({
       code: 115,
     });
-    expect(await failure(coll.aggregate([{ $collStats: { bogus: {} } }]).toArray())).toMatchObject({ code: 40415 });
-    expect(await failure(coll.aggregate([{ $collStats: { storageStats: { scale: 0 } } }]).toArray())).toMatchObject({
+    expect(await errorOf(coll.aggregate([{ $collStats: { bogus: {} } }]).toArray())).toMatchObject({ code: 40415 });
+    expect(await errorOf(coll.aggregate([{ $collStats: { storageStats: { scale: 0 } } }]).toArray())).toMatchObject({
       code: 51024,
     });
   });
@@ -139,7 +120,7 @@ describe('explain() of an aggregate', () => {
 
 describe('db.serverStatus()', () => {
   it('counts inserted documents, update and delete statements, finds and getMores', async () => {
-    const admin = h.client.db('admin');
+    const admin = engine.client.db('admin');
     const coll = freshDb().collection<{ _id: number; x?: number }>('c');
     const before = (await admin.command({ serverStatus: 1 })).opcounters as Record<string, unknown>;
     await coll.insertMany([{ _id: 1 }, { _id: 2 }, { _id: 3 }]);
@@ -162,11 +143,11 @@ describe('show dbs', () => {
   it('lists admin, config and local beside the databases that hold data', async () => {
     const db = freshDb();
     await db.collection('c').insertOne({ a: 1 });
-    const { databases } = await h.client.db('admin').admin().listDatabases();
+    const { databases } = await engine.client.db('admin').admin().listDatabases();
     const names = databases.map((d) => d.name);
     expect(names).toEqual(expect.arrayContaining(['admin', 'config', 'local', db.databaseName]));
     for (const d of databases) expect(d.sizeOnDisk).toBeGreaterThan(0);
-    const onlyInternal = await h.client
+    const onlyInternal = await engine.client
       .db('admin')
       .admin()
       .listDatabases({ filter: { name: { $in: ['admin', 'local'] } }, nameOnly: true });

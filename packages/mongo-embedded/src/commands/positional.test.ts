@@ -1,19 +1,9 @@
 import { MongoServerError, type Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, uniqueDbName, type Harness } from '../test-support/harness.js';
+import { describe, expect, it } from 'vitest';
+import { useEngine } from '../test-support/harness.js';
 
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-
-function freshDb(): Db {
-  return h.client.db(uniqueDbName('positional'));
-}
+const engine = useEngine('positional');
+const { freshDb } = engine;
 
 interface Order {
   _id: number;

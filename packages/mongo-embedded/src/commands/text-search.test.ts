@@ -1,28 +1,9 @@
-import { MongoServerError, type Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, uniqueDbName, type Harness } from '../test-support/harness.js';
+import { type Db } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { errorOf, useEngine } from '../test-support/harness.js';
 
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-
-function freshDb(): Db {
-  return h.client.db(uniqueDbName('text'));
-}
-
-async function failure(p: Promise<unknown>): Promise<MongoServerError> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  if (!(e instanceof MongoServerError)) throw new Error(`expected a MongoServerError, got ${String(e)}`);
-  return e;
-}
+const engine = useEngine('text');
+const { freshDb } = engine;
 
 interface Article {
   _id: number;
@@ -87,7 +68,7 @@ describe('$text', () => {
   it('fails with 27 without a text index, and refuses $text after the first stage and a textScore without $text', async () => {
     const db = freshDb();
     await db.collection<{ _id: number; t: string }>('plain').insertOne({ _id: 1, t: 'coffee' });
-    const noIndex = await failure(
+    const noIndex = await errorOf(
       db
         .collection('plain')
         .find({ $text: { $search: 'coffee' } })
@@ -95,20 +76,20 @@ describe('$text', () => {
     );
     expect([noIndex.code, noIndex.message]).toEqual([27, 'text index required for $text query']);
     const coll = await articles(db);
-    const late = await failure(
+    const late = await errorOf(
       coll.aggregate([{ $project: { title: 1 } }, { $match: { $text: { $search: 'x' } } }]).toArray(),
     );
     expect(late.code).toBe(17313);
-    const noScore = await failure(
+    const noScore = await errorOf(
       coll
         .find({})
         .sort({ s: { $meta: 'textScore' } })
         .toArray(),
     );
     expect(noScore.code).toBe(40218);
-    const lang = await failure(coll.find({ $text: { $search: 'x', $language: 'klingon' } }).toArray());
+    const lang = await errorOf(coll.find({ $text: { $search: 'x', $language: 'klingon' } }).toArray());
     expect(lang.code).toBe(2);
-    const second = await failure(coll.createIndexes([{ key: { body: 'text' } }]));
+    const second = await errorOf(coll.createIndexes([{ key: { body: 'text' } }]));
     expect(second.code).toBe(85);
     expect(await coll.createIndexes([{ key: { title: 'text', body: 'text' }, weights: { title: 10 } }])).toEqual([
       'title_text_body_text',

@@ -1,17 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Long, MongoClient, MongoServerError, UUID, type ChangeStreamDocument, type Db, type Document } from 'mongodb';
+import { Long, MongoClient, UUID, type ChangeStreamDocument, type Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startEmbeddedServer } from '../index.js';
-import {
-  indexNames,
-  runCommand,
-  startHarness,
-  uniqueDbName,
-  type CursorReply,
-  type Harness,
-} from '../test-support/harness.js';
+import { errorOf, indexNames, runCommand, uniqueDbName, useEngine, type CursorReply } from '../test-support/harness.js';
 import { opMsg, RawClient } from '../test-support/raw-socket.js';
 
 interface Account {
@@ -19,28 +12,8 @@ interface Account {
   balance: number;
 }
 
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h.close();
-});
-
-function freshDb(): Db {
-  return h.client.db(uniqueDbName('txn'));
-}
-
-/** The error a rejected promise carries (the driver's MongoServerError for server replies). */
-async function failure(promise: Promise<unknown>): Promise<MongoServerError> {
-  const outcome = await promise.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(outcome).toBeInstanceOf(MongoServerError);
-  return outcome as MongoServerError;
-}
+const engine = useEngine('txn');
+const { freshDb } = engine;
 
 describe('multi-document transactions', () => {
   it('withTransaction commits writes to two collections at once; other sessions see none of them before', async () => {
@@ -52,7 +25,7 @@ describe('multi-document transactions', () => {
       { _id: 'b', balance: 0 },
     ]);
     const outsideViews: number[] = [];
-    const session = h.client.startSession();
+    const session = engine.client.startSession();
     try {
       await session.withTransaction(async () => {
         await accounts.updateOne({ _id: 'a' }, { $inc: { balance: -30 } }, { session });
@@ -87,7 +60,7 @@ describe('multi-document transactions', () => {
       { _id: 1, v: 'one' },
       { _id: 2, v: 'two' },
     ]);
-    const session = h.client.startSession();
+    const session = engine.client.startSession();
     try {
       session.startTransaction();
       expect(await items.countDocuments({}, { session })).toBe(2);
@@ -121,7 +94,7 @@ describe('multi-document transactions', () => {
     const db = freshDb();
     const coll = db.collection<{ _id: number; n: number }>('c');
     await coll.insertOne({ _id: 1, n: 1 });
-    const session = h.client.startSession();
+    const session = engine.client.startSession();
     try {
       session.startTransaction();
       await coll.insertOne({ _id: 2, n: 2 }, { session });
@@ -138,13 +111,13 @@ describe('multi-document transactions', () => {
     const db = freshDb();
     const coll = db.collection<{ _id: string; n: number }>('c');
     await coll.insertOne({ _id: 'x', n: 0 });
-    const first = h.client.startSession();
-    const second = h.client.startSession();
+    const first = engine.client.startSession();
+    const second = engine.client.startSession();
     try {
       first.startTransaction();
       second.startTransaction();
       await coll.updateOne({ _id: 'x' }, { $inc: { n: 1 } }, { session: first });
-      const err = await failure(coll.updateOne({ _id: 'x' }, { $inc: { n: 100 } }, { session: second }));
+      const err = await errorOf(coll.updateOne({ _id: 'x' }, { $inc: { n: 100 } }, { session: second }));
       expect(err).toMatchObject({ code: 112, codeName: 'WriteConflict' });
       expect(err.hasErrorLabel('TransientTransactionError')).toBe(true);
       await second.abortTransaction();
@@ -163,16 +136,16 @@ describe('multi-document transactions', () => {
       { _id: 'x', n: 0 },
       { _id: 'y', n: 0 },
     ]);
-    const session = h.client.startSession();
+    const session = engine.client.startSession();
     try {
       session.startTransaction();
       await coll.findOne({ _id: 'y' }, { session });
       await coll.updateOne({ _id: 'x' }, { $set: { n: 5 } });
-      const err = await failure(coll.updateOne({ _id: 'x' }, { $inc: { n: 1 } }, { session }));
+      const err = await errorOf(coll.updateOne({ _id: 'x' }, { $inc: { n: 1 } }, { session }));
       expect(err).toMatchObject({ code: 112 });
       expect(err.hasErrorLabel('TransientTransactionError')).toBe(true);
       // The conflict aborted the transaction.
-      const commit = await failure(session.commitTransaction());
+      const commit = await errorOf(session.commitTransaction());
       expect(commit).toMatchObject({ code: 251, codeName: 'NoSuchTransaction' });
     } finally {
       await session.endSession();
@@ -186,7 +159,7 @@ describe('multi-document transactions', () => {
     await coll.insertOne({ _id: 'c', n: 0 });
     const attempts: number[] = [];
     const increment = async (worker: number): Promise<void> => {
-      const session = h.client.startSession();
+      const session = engine.client.startSession();
       try {
         await session.withTransaction(async () => {
           attempts.push(worker);
@@ -211,7 +184,7 @@ describe('multi-document transactions', () => {
       { _id: 'x', by: 'nobody' },
       { _id: 'y', by: 'nobody' },
     ]);
-    const session = h.client.startSession();
+    const session = engine.client.startSession();
     try {
       session.startTransaction();
       await coll.updateOne({ _id: 'x' }, { $set: { by: 'transaction', n: 1 } }, { session });
@@ -234,7 +207,7 @@ describe('multi-document transactions', () => {
     const db = freshDb();
     const coll = db.collection<{ _id: string; by: string }>('c');
     await coll.insertOne({ _id: 'x', by: 'nobody' });
-    const session = h.client.startSession();
+    const session = engine.client.startSession();
     try {
       session.startTransaction();
       await coll.deleteOne({ _id: 'x' }, { session });
@@ -249,13 +222,13 @@ describe('multi-document transactions', () => {
   it('creates a collection and its indexes inside the transaction; indexes on existing collections are refused', async () => {
     const db = freshDb();
     await db.collection('existing').insertOne({ _id: 1 } as Document);
-    const session = h.client.startSession();
+    const session = engine.client.startSession();
     try {
       session.startTransaction();
       const fresh = await db.createCollection<{ _id: number; sku: string }>('fresh', { session });
       expect(await fresh.createIndex({ sku: 1 }, { unique: true }, { session })).toBe('sku_1');
       await fresh.insertOne({ _id: 1, sku: 'a' }, { session });
-      const duplicate = await failure(fresh.insertOne({ _id: 2, sku: 'a' }, { session }));
+      const duplicate = await errorOf(fresh.insertOne({ _id: 2, sku: 'a' }, { session }));
       expect(duplicate).toMatchObject({ code: 11000 });
     } finally {
       await session.endSession();
@@ -268,7 +241,7 @@ describe('multi-document transactions', () => {
         .toArray(),
     ).toEqual(['existing']);
 
-    const second = h.client.startSession();
+    const second = engine.client.startSession();
     try {
       second.startTransaction();
       const fresh = await db.createCollection<{ _id: number; sku: string }>('fresh', { session: second });
@@ -280,7 +253,7 @@ describe('multi-document transactions', () => {
       expect(await indexNames(db.collection('fresh'))).toEqual(['_id_', 'sku_1']);
 
       second.startTransaction();
-      const refused = await failure(db.collection('existing').createIndex({ a: 1 }, undefined, { session: second }));
+      const refused = await errorOf(db.collection('existing').createIndex({ a: 1 }, undefined, { session: second }));
       expect(refused).toMatchObject({ code: 263, codeName: 'OperationNotSupportedInTransaction' });
       await second.abortTransaction();
     } finally {
@@ -292,13 +265,13 @@ describe('multi-document transactions', () => {
     const db = freshDb();
     const coll = db.collection<{ _id: number }>('c');
     await coll.insertOne({ _id: 1 });
-    const session = h.client.startSession();
+    const session = engine.client.startSession();
     try {
       session.startTransaction();
       await coll.insertOne({ _id: 2 }, { session });
-      const err = await failure(coll.insertOne({ _id: 1 }, { session }));
+      const err = await errorOf(coll.insertOne({ _id: 1 }, { session }));
       expect(err).toMatchObject({ code: 11000 });
-      const commit = await failure(session.commitTransaction());
+      const commit = await errorOf(session.commitTransaction());
       expect(commit).toMatchObject({ code: 251 });
     } finally {
       await session.endSession();
@@ -312,7 +285,7 @@ describe('transaction commands', () => {
   let raw: RawClient;
   let requestId = 0;
   beforeAll(async () => {
-    raw = await RawClient.connect(h.server.port);
+    raw = await RawClient.connect(engine.server.port);
   });
   afterAll(() => {
     raw.close();
@@ -340,7 +313,7 @@ describe('transaction commands', () => {
     await inTxn(db, lsid, 1, { update: 'c', updates: [{ q: { _id: 1 }, u: { $inc: { n: 1 } } }] });
     expect(await inTxn('admin', lsid, 1, { commitTransaction: 1 })).toMatchObject({ ok: 1 });
     expect(await inTxn('admin', lsid, 1, { commitTransaction: 1 })).toMatchObject({ ok: 1 });
-    expect(await h.client.db(db).collection('c').find().toArray()).toEqual([{ _id: 1, n: 1 }]);
+    expect(await engine.client.db(db).collection('c').find().toArray()).toEqual([{ _id: 1, n: 1 }]);
     // The transaction is over: neither more statements nor an abort apply to it.
     expect(await inTxn(db, lsid, 1, { insert: 'c', documents: [{ _id: 2 }] })).toMatchObject({
       ok: 0,
@@ -374,7 +347,7 @@ describe('transaction commands', () => {
       code: 225,
       codeName: 'TransactionTooOld',
     });
-    expect(await h.client.db(db).collection('c').countDocuments()).toBe(0);
+    expect(await engine.client.db(db).collection('c').countDocuments()).toBe(0);
   });
 
   it('endSessions aborts the open transaction of an ended session; serverStatus counts transactions', async () => {
@@ -398,7 +371,7 @@ describe('transaction commands', () => {
     expect([delta('totalStarted'), delta('totalCommitted'), delta('totalAborted'), delta('currentOpen')]).toEqual([
       2, 1, 1, 0,
     ]);
-    expect(await h.client.db(db).collection('c').find().toArray()).toEqual([{ _id: 'kept' }]);
+    expect(await engine.client.db(db).collection('c').find().toArray()).toEqual([{ _id: 'kept' }]);
   });
 
   it('refuses bad transaction fields and commands a transaction may not run, aborting the transaction', async () => {
@@ -445,7 +418,7 @@ describe('transaction commands', () => {
       code: 125,
       errmsg: 'commitTransaction must be run within a transaction',
     });
-    expect(await h.client.db(db).collection('c').countDocuments()).toBe(0);
+    expect(await engine.client.db(db).collection('c').countDocuments()).toBe(0);
   });
 });
 
@@ -458,7 +431,7 @@ describe('change events of transactions', () => {
     const events: ChangeStreamDocument[] = [];
     // Opens the stream on the server before the writes below.
     await stream.tryNext();
-    const aborted = h.client.startSession();
+    const aborted = engine.client.startSession();
     try {
       aborted.startTransaction();
       await coll.insertOne({ _id: 99 }, { session: aborted });
@@ -466,7 +439,7 @@ describe('change events of transactions', () => {
     } finally {
       await aborted.endSession();
     }
-    const session = h.client.startSession();
+    const session = engine.client.startSession();
     try {
       session.startTransaction();
       await coll.insertOne({ _id: 1 }, { session });
@@ -508,7 +481,7 @@ describe('change events of transactions on the wire', () => {
       pipeline: [{ $changeStream: {} }],
       cursor: {},
     });
-    const session = h.client.startSession();
+    const session = engine.client.startSession();
     try {
       await session.withTransaction(async () => {
         await coll.insertOne({ _id: 1 }, { session });

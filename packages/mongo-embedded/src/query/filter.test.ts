@@ -1,6 +1,7 @@
 import { BSONRegExp, Decimal128, Double, Int32, Long, MaxKey, MinKey } from 'bson';
 import { describe, expect, it } from 'vitest';
-import { compileFilter, fieldBounds, MongoServerError, upsertSeed, type Doc } from './index.js';
+import { serverErrorThrownBy } from '../test-support/thrown.js';
+import { compileFilter, fieldBounds, upsertSeed, type Doc } from './index.js';
 
 function matches(filter: Doc, doc: Doc): boolean {
   return compileFilter(filter)(doc);
@@ -9,16 +10,6 @@ function matches(filter: Doc, doc: Doc): boolean {
 function which(filter: Doc, docs: Doc[]): unknown[] {
   const pred = compileFilter(filter);
   return docs.filter(pred).map((d) => d._id);
-}
-
-function errorOf(fn: () => unknown): MongoServerError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof MongoServerError) return e;
-    throw e;
-  }
-  throw new Error('expected a MongoServerError');
 }
 
 describe('equality', () => {
@@ -151,10 +142,14 @@ describe('logical operators', () => {
   });
 
   it('rejects malformed logical operators', () => {
-    expect(errorOf(() => compileFilter({ $or: [] })).code).toBe(2);
-    expect(errorOf(() => compileFilter({ $and: {} })).code).toBe(2);
-    expect(errorOf(() => compileFilter({ $or: [1] })).message).toBe('$or/$and/$nor entries need to be full objects');
-    expect(errorOf(() => compileFilter({ a: { $not: 5 } })).message).toBe('$not needs a regex or a document');
+    expect(serverErrorThrownBy(() => compileFilter({ $or: [] })).code).toBe(2);
+    expect(serverErrorThrownBy(() => compileFilter({ $and: {} })).code).toBe(2);
+    expect(serverErrorThrownBy(() => compileFilter({ $or: [1] })).message).toBe(
+      '$or/$and/$nor entries need to be full objects',
+    );
+    expect(serverErrorThrownBy(() => compileFilter({ a: { $not: 5 } })).message).toBe(
+      '$not needs a regex or a document',
+    );
   });
 });
 
@@ -174,7 +169,9 @@ describe('element and array operators', () => {
     expect(which({ v: { $type: 'number' } }, docs)).toEqual([1, 2, 3, 4, 6]);
     expect(which({ v: { $type: ['long', 'decimal'] } }, docs)).toEqual([3, 4]);
     expect(which({ v: { $type: 'array' } }, docs)).toEqual([6, 7]);
-    expect(errorOf(() => compileFilter({ v: { $type: 'nope' } })).message).toBe('Unknown type name alias: nope');
+    expect(serverErrorThrownBy(() => compileFilter({ v: { $type: 'nope' } })).message).toBe(
+      'Unknown type name alias: nope',
+    );
   });
 
   it('$regex with $options, RegExp and BSONRegExp values', () => {
@@ -191,7 +188,7 @@ describe('element and array operators', () => {
     expect(which({ s: /^A/i }, docs)).toEqual([1, 2, 3]);
     expect(which({ s: new BSONRegExp('p  p # comment', 'x') }, docs)).toEqual([1]);
     expect(which({ s: { $not: /^a/ } }, docs)).toEqual([1, 4, 5]);
-    expect(errorOf(() => compileFilter({ s: { $options: 'i' } })).message).toBe('$options needs a $regex');
+    expect(serverErrorThrownBy(() => compileFilter({ s: { $options: 'i' } })).message).toBe('$options needs a $regex');
   });
 
   it('$size, $all and $elemMatch in both forms', () => {
@@ -215,7 +212,7 @@ describe('element and array operators', () => {
     expect(which({ r: { $elemMatch: { k: 1, v: 'y' } } }, docs)).toEqual([2]);
     expect(which({ 'r.k': 1, 'r.v': 'y' }, docs)).toEqual([1, 2]);
     expect(which({ r: { $all: [{ $elemMatch: { k: 2 } }, { $elemMatch: { v: 'x' } }] } }, docs)).toEqual([1]);
-    expect(errorOf(() => compileFilter({ t: { $size: -1 } })).code).toBe(2);
+    expect(serverErrorThrownBy(() => compileFilter({ t: { $size: -1 } })).code).toBe(2);
   });
 
   it('$mod truncates and matches numbers only', () => {
@@ -227,8 +224,10 @@ describe('element and array operators', () => {
     ];
     expect(which({ n: { $mod: [3, 1] } }, docs)).toEqual([1, 2]);
     expect(which({ n: { $mod: [3, -1] } }, docs)).toEqual([3]);
-    expect(errorOf(() => compileFilter({ n: { $mod: [0, 1] } })).message).toBe('divisor cannot be 0');
-    expect(errorOf(() => compileFilter({ n: { $mod: [1] } })).message).toBe('malformed mod, not enough elements');
+    expect(serverErrorThrownBy(() => compileFilter({ n: { $mod: [0, 1] } })).message).toBe('divisor cannot be 0');
+    expect(serverErrorThrownBy(() => compileFilter({ n: { $mod: [1] } })).message).toBe(
+      'malformed mod, not enough elements',
+    );
   });
 
   it('$expr evaluates aggregation expressions against the document', () => {
@@ -237,18 +236,18 @@ describe('element and array operators', () => {
       { _id: 2, spent: new Int32(50), budget: new Double(100) },
     ];
     expect(which({ $expr: { $gt: ['$spent', '$budget'] } }, docs)).toEqual([1]);
-    expect(errorOf(() => compileFilter({ $expr: { $nope: 1 } })).code).toBe(168);
+    expect(serverErrorThrownBy(() => compileFilter({ $expr: { $nope: 1 } })).code).toBe(168);
   });
 });
 
 describe('errors', () => {
   it('rejects unknown operators with BadValue', () => {
-    const e = errorOf(() => compileFilter({ a: { $foo: 1 } }));
+    const e = serverErrorThrownBy(() => compileFilter({ a: { $foo: 1 } }));
     expect(e.code).toBe(2);
     expect(e.codeName).toBe('BadValue');
     expect(e.message).toBe('unknown operator: $foo');
-    expect(errorOf(() => compileFilter({ $foo: 1 })).message).toMatch(/^unknown top level operator: \$foo/);
-    expect(errorOf(() => compileFilter({ a: { $in: 5 } })).message).toBe('$in needs an array');
+    expect(serverErrorThrownBy(() => compileFilter({ $foo: 1 })).message).toMatch(/^unknown top level operator: \$foo/);
+    expect(serverErrorThrownBy(() => compileFilter({ a: { $in: 5 } })).message).toBe('$in needs an array');
   });
 });
 

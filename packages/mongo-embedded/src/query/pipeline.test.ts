@@ -1,24 +1,7 @@
 import { Decimal128, Double, Int32, Long } from 'bson';
 import { describe, expect, it } from 'vitest';
-import {
-  bsonTypeName,
-  compileProjection,
-  compileSort,
-  evaluateExpression,
-  MongoServerError,
-  runPipeline,
-  type Doc,
-} from './index.js';
-
-function errorOf(fn: () => unknown): MongoServerError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof MongoServerError) return e;
-    throw e;
-  }
-  throw new Error('expected a MongoServerError');
-}
+import { serverErrorThrownBy } from '../test-support/thrown.js';
+import { bsonTypeName, compileProjection, compileSort, evaluateExpression, runPipeline, type Doc } from './index.js';
 
 describe('compileProjection', () => {
   const doc = { _id: 1, a: 1, b: { c: 2, d: 3 }, arr: [{ x: 1, y: 2 }, 5, { x: 3 }], tags: [1, 2, 3, 4] };
@@ -43,10 +26,10 @@ describe('compileProjection', () => {
   });
 
   it('rejects mixing inclusion and exclusion', () => {
-    const e = errorOf(() => compileProjection({ a: 1, b: 0 }));
+    const e = serverErrorThrownBy(() => compileProjection({ a: 1, b: 0 }));
     expect(e.code).toBe(31254);
     expect(e.message).toBe('Cannot do exclusion on field b in inclusion projection');
-    expect(errorOf(() => compileProjection({ b: 0, a: 1 })).code).toBe(31253);
+    expect(serverErrorThrownBy(() => compileProjection({ b: 0, a: 1 })).code).toBe(31253);
   });
 
   it('supports $slice and $elemMatch', () => {
@@ -96,7 +79,7 @@ describe('compileSort', () => {
   });
 
   it('rejects bad directions', () => {
-    expect(errorOf(() => compileSort({ a: 2 })).code).toBe(15975);
+    expect(serverErrorThrownBy(() => compileSort({ a: 2 })).code).toBe(15975);
   });
 });
 
@@ -174,15 +157,15 @@ describe('runPipeline', () => {
       [1, 'b'],
       [2, 'b'],
     ]);
-    expect(errorOf(() => runPipeline(orders, [{ $replaceWith: '$cust' }])).code).toBe(40228);
+    expect(serverErrorThrownBy(() => runPipeline(orders, [{ $replaceWith: '$cust' }])).code).toBe(40228);
   });
 
   it('rejects unknown stages with 40324', () => {
-    const e = errorOf(() => runPipeline(orders, [{ $foo: {} }]));
+    const e = serverErrorThrownBy(() => runPipeline(orders, [{ $foo: {} }]));
     expect(e.code).toBe(40324);
     expect(e.codeName).toBe('Location40324');
     expect(e.message).toBe("Unrecognized pipeline stage name: '$foo'");
-    expect(errorOf(() => runPipeline(orders, [{ $group: { total: { $sum: 1 } } }])).code).toBe(15955);
+    expect(serverErrorThrownBy(() => runPipeline(orders, [{ $group: { total: { $sum: 1 } } }])).code).toBe(15955);
   });
 });
 
@@ -212,8 +195,8 @@ describe('evaluateExpression', () => {
     expect(evaluateExpression({ $mod: ['$a', '$b'] }, doc)).toEqual(new Int32(1));
     expect(evaluateExpression({ $subtract: ['$a', new Double(0.5)] }, doc)).toEqual(new Double(6.5));
     expect(evaluateExpression({ $add: ['$a', null] }, doc)).toBeNull();
-    expect(errorOf(() => evaluateExpression({ $divide: ['$a', 0] }, doc)).code).toBe(16608);
-    expect(errorOf(() => evaluateExpression({ $add: ['$s', 1] }, doc)).code).toBe(16554);
+    expect(serverErrorThrownBy(() => evaluateExpression({ $divide: ['$a', 0] }, doc)).code).toBe(16608);
+    expect(serverErrorThrownBy(() => evaluateExpression({ $add: ['$s', 1] }, doc)).code).toBe(16554);
   });
 
   it('compares, branches and tests booleans', () => {
@@ -225,7 +208,7 @@ describe('evaluateExpression', () => {
     expect(
       evaluateExpression({ $switch: { branches: [{ case: { $lt: ['$a', 5] }, then: 'small' }], default: 'big' } }, doc),
     ).toBe('big');
-    expect(errorOf(() => evaluateExpression({ $switch: { branches: [] } }, doc)).code).toBe(40066);
+    expect(serverErrorThrownBy(() => evaluateExpression({ $switch: { branches: [] } }, doc)).code).toBe(40066);
   });
 
   it('strings, arrays, types and conversions', () => {
@@ -249,6 +232,6 @@ describe('evaluateExpression', () => {
     expect(evaluateExpression({ $let: { vars: { x: '$a' }, in: { $multiply: ['$$x', 2] } } }, doc)).toEqual(
       new Int32(14),
     );
-    expect(errorOf(() => evaluateExpression({ $size: '$s' }, doc)).code).toBe(17124);
+    expect(serverErrorThrownBy(() => evaluateExpression({ $size: '$s' }, doc)).code).toBe(17124);
   });
 });

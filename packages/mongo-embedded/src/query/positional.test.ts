@@ -1,22 +1,13 @@
 import { Timestamp } from 'bson';
 import { describe, expect, it } from 'vitest';
-import { applyUpdate, MongoServerError, validateArrayFilters, type Doc, type UpdateOptions } from './index.js';
+import { serverErrorThrownBy } from '../test-support/thrown.js';
+import { applyUpdate, validateArrayFilters, type Doc, type UpdateOptions } from './index.js';
 
 const base: UpdateOptions = {
   isUpsertInsert: false,
   now: new Date('2024-05-01T12:00:00.000Z'),
   clusterTime: new Timestamp({ t: 1714564800, i: 1 }),
 };
-
-function errorOf(fn: () => unknown): MongoServerError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof MongoServerError) return e;
-    throw e;
-  }
-  throw new Error('expected a MongoServerError');
-}
 
 /** Numbers as plain JS numbers (arithmetic yields Int32/Double wrappers), for readable expectations. */
 function plain(v: unknown): unknown {
@@ -59,9 +50,11 @@ describe('the positional $ operator', () => {
   });
 
   it('fails with 2 when the query did not match inside the array, or with two $ in one path', () => {
-    const e = errorOf(() => applyUpdate(order, { $set: { 'items.$.qty': 0 } }, { ...base, query: { _id: 1 } }));
+    const e = serverErrorThrownBy(() =>
+      applyUpdate(order, { $set: { 'items.$.qty': 0 } }, { ...base, query: { _id: 1 } }),
+    );
     expect([e.code, e.message]).toEqual([2, 'The positional operator did not find the match needed from the query.']);
-    const twice = errorOf(() =>
+    const twice = serverErrorThrownBy(() =>
       applyUpdate(order, { $set: { 'items.$.x.$': 0 } }, { ...base, query: { 'items.sku': 'a' } }),
     );
     expect(twice.code).toBe(2);
@@ -125,23 +118,25 @@ describe('$[] and $[identifier] with arrayFilters', () => {
       [{ $rename: { 'items.$[].qty': 'n' } }, undefined, 2, 'The source field for $rename may not be dynamic'],
     ];
     for (const [u, arrayFilters, code, message] of cases) {
-      const e = errorOf(() => applyUpdate(order, u, { ...base, ...(arrayFilters ? { arrayFilters } : {}) }));
+      const e = serverErrorThrownBy(() =>
+        applyUpdate(order, u, { ...base, ...(arrayFilters ? { arrayFilters } : {}) }),
+      );
       expect([e.code, e.message]).toEqual([code, expect.stringContaining(message)]);
     }
-    const missing = errorOf(() => applyUpdate({ _id: 4 }, { $set: { 'list.$[].x': 1 } }, base));
+    const missing = serverErrorThrownBy(() => applyUpdate({ _id: 4 }, { $set: { 'list.$[].x': 1 } }, base));
     expect(missing.message).toBe("The path 'list' must exist in the document in order to apply array updates.");
-    const scalar = errorOf(() => applyUpdate({ _id: 4, list: 3 }, { $set: { 'list.$[].x': 1 } }, base));
+    const scalar = serverErrorThrownBy(() => applyUpdate({ _id: 4, list: 3 }, { $set: { 'list.$[].x': 1 } }, base));
     expect(scalar.code).toBe(2);
     expect(scalar.message).toContain('Cannot apply array updates to non-array element list');
   });
 
   it('validates filters without a document, and never for pipelines', () => {
-    const e = errorOf(() => validateArrayFilters({ $set: { a: 1 } }, [{ i: 0 }]));
+    const e = serverErrorThrownBy(() => validateArrayFilters({ $set: { a: 1 } }, [{ i: 0 }]));
     expect([e.code, e.message]).toEqual([
       9,
       "The array filter for identifier 'i' was not used in the update { $set: { a: 1 } }",
     ]);
-    expect(errorOf(() => validateArrayFilters([{ $set: { a: 1 } }], [{ i: 0 }])).code).toBe(9);
+    expect(serverErrorThrownBy(() => validateArrayFilters([{ $set: { a: 1 } }], [{ i: 0 }])).code).toBe(9);
     expect(() => validateArrayFilters({ $set: { 'a.$[i]': 1 } }, [{ i: 0 }])).not.toThrow();
   });
 });

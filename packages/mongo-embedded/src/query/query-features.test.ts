@@ -1,27 +1,17 @@
 import { Int32 } from 'bson';
 import { describe, expect, it } from 'vitest';
+import { serverErrorThrownBy } from '../test-support/thrown.js';
 import {
   compileFilter,
   compileProjection,
   compileSort,
   evaluateExpression,
-  MongoServerError,
   normaliseTextIndexSpec,
   parseCollation,
   runPipeline,
   textIndexOf,
   type Doc,
 } from './index.js';
-
-function errorOf(fn: () => unknown): MongoServerError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof MongoServerError) return e;
-    throw e;
-  }
-  throw new Error('expected a MongoServerError');
-}
 
 const customers: Doc[] = [
   { _id: 1, name: 'Ada' },
@@ -71,7 +61,9 @@ describe('$lookup', () => {
       [{ from: { db: 'other', coll: 'orders' }, as: 'o', pipeline: [] }, 115],
     ];
     for (const [spec, code] of cases) {
-      expect(errorOf(() => runPipeline(customers, [{ $lookup: spec }], { resolveCollection })).code).toBe(code);
+      expect(serverErrorThrownBy(() => runPipeline(customers, [{ $lookup: spec }], { resolveCollection })).code).toBe(
+        code,
+      );
     }
   });
 });
@@ -89,7 +81,8 @@ describe('$facet, $documents, $out/$merge placement, unsupported stages', () => 
       [[{ $unionWith: 'x' }], 115],
       [[{ $match: {} }, { $match: { $text: { $search: 'x' } } }], 17313],
     ];
-    for (const [pipeline, code] of cases) expect(errorOf(() => runPipeline(customers, pipeline)).code).toBe(code);
+    for (const [pipeline, code] of cases)
+      expect(serverErrorThrownBy(() => runPipeline(customers, pipeline)).code).toBe(code);
   });
 });
 
@@ -119,7 +112,8 @@ describe('$setField, $unsetField and $meta', () => {
       [{ $meta: 'searchScore' }, 115],
       [{ $meta: 'nonsense' }, 17308],
     ];
-    for (const [expr, code] of cases) expect(errorOf(() => evaluateExpression(expr, { a: 1 })).code).toBe(code);
+    for (const [expr, code] of cases)
+      expect(serverErrorThrownBy(() => evaluateExpression(expr, { a: 1 })).code).toBe(code);
   });
 });
 
@@ -143,7 +137,7 @@ describe('collation parsing', () => {
       [{ locale: 'en', numericOrdering: 1 }, 14],
       [{ locale: 'simple', strength: 2 }, 2],
     ];
-    for (const [spec, code] of cases) expect(errorOf(() => parseCollation(spec)).code).toBe(code);
+    for (const [spec, code] of cases) expect(serverErrorThrownBy(() => parseCollation(spec)).code).toBe(code);
     expect(parseCollation({ locale: 'simple' })).toBeNull();
     expect(parseCollation({ locale: 'en_US', strength: 1 })?.strength).toBe(1);
   });
@@ -163,13 +157,14 @@ describe('$text', () => {
   const index = textIndexOf(normaliseTextIndexSpec({ key: { t: 'text' }, name: 't_text' }))!;
 
   it('requires a text index and a single $text with a string $search', () => {
-    expect(errorOf(() => compileFilter({ $text: { $search: 'x' } })).code).toBe(27);
+    expect(serverErrorThrownBy(() => compileFilter({ $text: { $search: 'x' } })).code).toBe(27);
     const text = { index, scores: new WeakMap() };
-    expect(errorOf(() => compileFilter({ $text: {} }, { text })).code).toBe(2);
-    expect(errorOf(() => compileFilter({ $text: { $search: 'x', $foo: 1 } }, { text })).code).toBe(2);
+    expect(serverErrorThrownBy(() => compileFilter({ $text: {} }, { text })).code).toBe(2);
+    expect(serverErrorThrownBy(() => compileFilter({ $text: { $search: 'x', $foo: 1 } }, { text })).code).toBe(2);
     expect(
-      errorOf(() => compileFilter({ $and: [{ $text: { $search: 'x' } }, { $text: { $search: 'y' } }] }, { text }))
-        .message,
+      serverErrorThrownBy(() =>
+        compileFilter({ $and: [{ $text: { $search: 'x' } }, { $text: { $search: 'y' } }] }, { text }),
+      ).message,
     ).toBe('Too many text expressions');
   });
 
@@ -183,9 +178,9 @@ describe('$text', () => {
   });
 
   it('refuses compound text indexes and unsupported default languages', () => {
-    expect(errorOf(() => normaliseTextIndexSpec({ key: { t: 'text', n: 1 }, name: 'x' })).code).toBe(67);
-    expect(errorOf(() => normaliseTextIndexSpec({ key: { t: 'text' }, name: 'x', default_language: 'fr' })).code).toBe(
-      17262,
-    );
+    expect(serverErrorThrownBy(() => normaliseTextIndexSpec({ key: { t: 'text', n: 1 }, name: 'x' })).code).toBe(67);
+    expect(
+      serverErrorThrownBy(() => normaliseTextIndexSpec({ key: { t: 'text' }, name: 'x', default_language: 'fr' })).code,
+    ).toBe(17262);
   });
 });

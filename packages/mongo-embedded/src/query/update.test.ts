@@ -1,6 +1,7 @@
 import { Decimal128, Double, Int32, Long, ObjectId, Timestamp } from 'bson';
 import { describe, expect, it } from 'vitest';
-import { applyUpdate, bsonTypeName, isReplacement, MongoServerError, type Doc, type UpdateOptions } from './index.js';
+import { serverErrorThrownBy } from '../test-support/thrown.js';
+import { applyUpdate, bsonTypeName, isReplacement, type Doc, type UpdateOptions } from './index.js';
 
 const now = new Date('2024-05-01T12:00:00.000Z');
 const clusterTime = new Timestamp({ t: 1714564800, i: 3 });
@@ -8,16 +9,6 @@ const opts: UpdateOptions = { isUpsertInsert: false, now, clusterTime };
 
 function update(doc: Doc, u: Doc | Doc[], o: UpdateOptions = opts) {
   return applyUpdate(doc, u, o);
-}
-
-function errorOf(fn: () => unknown): MongoServerError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof MongoServerError) return e;
-    throw e;
-  }
-  throw new Error('expected a MongoServerError');
 }
 
 describe('$set and $unset', () => {
@@ -71,7 +62,7 @@ describe('$set and $unset', () => {
   });
 
   it('refuses to create a field inside a scalar', () => {
-    const e = errorOf(() => update({ _id: 1, a: 5 }, { $set: { 'a.b': 1 } }));
+    const e = serverErrorThrownBy(() => update({ _id: 1, a: 5 }, { $set: { 'a.b': 1 } }));
     expect(e.code).toBe(28);
     expect(e.codeName).toBe('PathNotViable');
   });
@@ -98,7 +89,7 @@ describe('$inc and $mul arithmetic types', () => {
   it('int64 stays int64 and its overflow is an error', () => {
     const r = update({ _id: 1, n: Long.fromNumber(5) }, { $inc: { n: new Int32(1) } });
     expect(bsonTypeName(r.doc.n)).toBe('long');
-    const e = errorOf(() => update({ _id: 1, n: Long.MAX_VALUE }, { $inc: { n: new Int32(1) } }));
+    const e = serverErrorThrownBy(() => update({ _id: 1, n: Long.MAX_VALUE }, { $inc: { n: new Int32(1) } }));
     expect(e.code).toBe(2);
   });
 
@@ -115,13 +106,13 @@ describe('$inc and $mul arithmetic types', () => {
   });
 
   it('reports TypeMismatch for non-numeric fields and arguments', () => {
-    const e = errorOf(() => update({ _id: 1, s: 'x' }, { $inc: { s: new Int32(1) } }));
+    const e = serverErrorThrownBy(() => update({ _id: 1, s: 'x' }, { $inc: { s: new Int32(1) } }));
     expect(e.code).toBe(14);
     expect(e.codeName).toBe('TypeMismatch');
     expect(e.message).toBe(
       "Cannot apply $inc to a value of non-numeric type. {_id: 1} has the field 's' of non-numeric type string",
     );
-    const e2 = errorOf(() => update({ _id: 1, n: new Int32(1) }, { $inc: { n: 'x' } }));
+    const e2 = serverErrorThrownBy(() => update({ _id: 1, n: new Int32(1) }, { $inc: { n: 'x' } }));
     expect(e2.code).toBe(14);
     expect(e2.message).toBe('Cannot increment with non-numeric argument: {n: "x"}');
   });
@@ -142,13 +133,13 @@ describe('$min, $max, $rename, $currentDate, $setOnInsert', () => {
     const r = update({ _id: 1, a: { b: 1 }, c: 2 }, { $rename: { 'a.b': 'z', missing: 'q' } });
     expect(r.doc).toEqual({ _id: 1, a: {}, c: 2, z: 1 });
     expect(r.updateDescription).toEqual({ updatedFields: { z: 1 }, removedFields: ['a.b'], truncatedArrays: [] });
-    expect(errorOf(() => update({ _id: 1, a: 1 }, { $rename: { a: 'a' } })).code).toBe(2);
+    expect(serverErrorThrownBy(() => update({ _id: 1, a: 1 }, { $rename: { a: 'a' } })).code).toBe(2);
   });
 
   it('$currentDate sets a date or the cluster timestamp', () => {
     const r = update({ _id: 1 }, { $currentDate: { d: true, t: { $type: 'timestamp' }, e: { $type: 'date' } } });
     expect(r.doc).toEqual({ _id: 1, d: now, e: now, t: clusterTime });
-    expect(errorOf(() => update({ _id: 1 }, { $currentDate: { d: { $type: 'x' } } })).code).toBe(2);
+    expect(serverErrorThrownBy(() => update({ _id: 1 }, { $currentDate: { d: { $type: 'x' } } })).code).toBe(2);
   });
 
   it('$setOnInsert applies only on upsert inserts', () => {
@@ -182,7 +173,7 @@ describe('array operators', () => {
 
   it('$push creates a missing array and refuses non-arrays', () => {
     expect(update({ _id: 1 }, { $push: { arr: 1 } }).doc).toEqual({ _id: 1, arr: [1] });
-    const e = errorOf(() => update({ _id: 1, arr: 1 }, { $push: { arr: 1 } }));
+    const e = serverErrorThrownBy(() => update({ _id: 1, arr: 1 }, { $push: { arr: 1 } }));
     expect(e.code).toBe(2);
     expect(e.message).toBe("The field 'arr' must be an array but is of type int in document {_id: 1}");
   });
@@ -212,40 +203,40 @@ describe('array operators', () => {
     expect(update(doc, { $pop: { n: 1 } }).doc.n).toEqual([1, 5, 7]);
     expect(update(doc, { $pop: { n: -1 } }).doc.n).toEqual([5, 7, 5]);
     expect(update(doc, { $pull: { n: 99 } }).modified).toBe(false);
-    expect(errorOf(() => update(doc, { $pop: { n: 2 } })).code).toBe(9);
-    expect(errorOf(() => update({ _id: 1, n: 1 }, { $pull: { n: 1 } })).code).toBe(2);
+    expect(serverErrorThrownBy(() => update(doc, { $pop: { n: 2 } })).code).toBe(9);
+    expect(serverErrorThrownBy(() => update({ _id: 1, n: 1 }, { $pull: { n: 1 } })).code).toBe(2);
   });
 });
 
 describe('update validation', () => {
   it('rejects two operators on the same or overlapping paths with 40', () => {
-    const e = errorOf(() => update({ _id: 1 }, { $set: { a: 1 }, $inc: { a: 1 } }));
+    const e = serverErrorThrownBy(() => update({ _id: 1 }, { $set: { a: 1 }, $inc: { a: 1 } }));
     expect(e.code).toBe(40);
     expect(e.codeName).toBe('ConflictingUpdateOperators');
     expect(e.message).toBe("Updating the path 'a' would create a conflict at 'a'");
-    expect(errorOf(() => update({ _id: 1 }, { $set: { 'a.b': 1 }, $unset: { a: 1 } })).message).toBe(
+    expect(serverErrorThrownBy(() => update({ _id: 1 }, { $set: { 'a.b': 1 }, $unset: { a: 1 } })).message).toBe(
       "Updating the path 'a.b' would create a conflict at 'a'",
     );
   });
 
   it('refuses to change _id with 66', () => {
-    const e = errorOf(() => update({ _id: 1 }, { $set: { _id: 2 } }));
+    const e = serverErrorThrownBy(() => update({ _id: 1 }, { $set: { _id: 2 } }));
     expect(e.code).toBe(66);
     expect(e.codeName).toBe('ImmutableField');
-    expect(errorOf(() => update({ _id: 1 }, { $unset: { _id: 1 } })).code).toBe(66);
+    expect(serverErrorThrownBy(() => update({ _id: 1 }, { $unset: { _id: 1 } })).code).toBe(66);
     expect(update({ _id: 1 }, { $set: { _id: 1 } }).modified).toBe(false);
   });
 
   it('rejects unknown modifiers and mixing operators with fields with 9', () => {
-    const e = errorOf(() => update({ _id: 1 }, { $foo: { a: 1 } }));
+    const e = serverErrorThrownBy(() => update({ _id: 1 }, { $foo: { a: 1 } }));
     expect(e.code).toBe(9);
     expect(e.codeName).toBe('FailedToParse');
-    expect(errorOf(() => update({ _id: 1 }, { $set: { a: 1 }, b: 2 })).code).toBe(9);
-    expect(errorOf(() => update({ _id: 1 }, { $set: 5 })).code).toBe(9);
+    expect(serverErrorThrownBy(() => update({ _id: 1 }, { $set: { a: 1 }, b: 2 })).code).toBe(9);
+    expect(serverErrorThrownBy(() => update({ _id: 1 }, { $set: 5 })).code).toBe(9);
   });
 
   it('rejects empty paths', () => {
-    expect(errorOf(() => update({ _id: 1 }, { $set: { '': 1 } })).code).toBe(56);
+    expect(serverErrorThrownBy(() => update({ _id: 1 }, { $set: { '': 1 } })).code).toBe(56);
   });
 });
 
@@ -263,8 +254,8 @@ describe('replacement and pipeline updates', () => {
     expect(r.doc).toEqual({ _id: id, b: 2 });
     expect(Object.keys(r.doc)).toEqual(['_id', 'b']);
     expect(update({ _id: id, a: 1 }, { a: 1 }).modified).toBe(false);
-    expect(errorOf(() => update({ _id: id }, { _id: new ObjectId(), a: 1 })).code).toBe(66);
-    expect(errorOf(() => update({ _id: id }, { a: 1, $set: { b: 1 } })).code).toBe(52);
+    expect(serverErrorThrownBy(() => update({ _id: id }, { _id: new ObjectId(), a: 1 })).code).toBe(66);
+    expect(serverErrorThrownBy(() => update({ _id: id }, { a: 1, $set: { b: 1 } })).code).toBe(52);
   });
 
   it('pipeline updates compute values from the document and report a diff', () => {
@@ -281,8 +272,8 @@ describe('replacement and pipeline updates', () => {
   });
 
   it('pipeline updates reject stages MongoDB does not allow and _id changes', () => {
-    expect(errorOf(() => update({ _id: 1 }, [{ $group: { _id: null } }])).code).toBe(72);
-    expect(errorOf(() => update({ _id: 1 }, [{ $set: { _id: 2 } }])).code).toBe(66);
+    expect(serverErrorThrownBy(() => update({ _id: 1 }, [{ $group: { _id: null } }])).code).toBe(72);
+    expect(serverErrorThrownBy(() => update({ _id: 1 }, [{ $set: { _id: 2 } }])).code).toBe(66);
     expect(update({ _id: 1, a: 1 }, [{ $set: { a: 1 } }]).modified).toBe(false);
   });
 });

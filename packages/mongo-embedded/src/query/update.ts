@@ -5,7 +5,7 @@ import { arith, zeroLike } from './numeric.js';
 import { isArrayIndex, splitPath } from './path.js';
 import { runUpdatePipeline } from './pipeline.js';
 import type { Collation } from './collation.js';
-import { positionalMatch } from './positional.js';
+import { positionalMatch, valueAtPath } from './positional.js';
 import { compileSort } from './sort.js';
 import {
   bsonTypeName,
@@ -623,16 +623,6 @@ function applyPull(w: Writer, e: Entry): void {
   w.logUpdated(e.path);
 }
 
-function readPath(doc: unknown, parts: string[]): unknown {
-  let cur = doc;
-  for (const p of parts) {
-    if (isArray(cur)) cur = isArrayIndex(p) ? cur[Number(p)] : undefined;
-    else if (isPlainObject(cur)) cur = cur[p];
-    else return undefined;
-  }
-  return cur;
-}
-
 function touchesId(e: Entry): boolean {
   if (e.parts[0] === '_id') return true;
   return e.op === '$rename' && typeof e.arg === 'string' && (e.arg === '_id' || e.arg.startsWith('_id.'));
@@ -703,7 +693,7 @@ function applyOperators(doc: Doc, update: Doc, opts: UpdateOptions): UpdateResul
 
 function finish(before: Doc, after: Doc, w: Writer): UpdateResult {
   const updatedFields: Doc = {};
-  for (const p of w.updated) updatedFields[p] = readPath(after, splitPath(p));
+  for (const p of w.updated) updatedFields[p] = valueAtPath(after, splitPath(p));
   const modified = w.updated.length > 0 || w.removed.length > 0;
   if (!modified) return { doc: before, modified: false, updateDescription: emptyDescription() };
   return {

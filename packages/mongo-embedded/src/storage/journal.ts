@@ -169,18 +169,14 @@ export class Journal {
   private compactionTail: Promise<void> = Promise.resolve();
   private readonly counters: JournalStats = { appends: 0, fsyncs: 0, bytesWritten: 0, compactions: 0 };
 
-  private constructor(init: {
-    dir: string;
-    fs: JournalFs;
-    lock: DirectoryLock;
-    groupCommitMs: number;
-    fd: number;
-    generation: number;
-    writeOffset: number;
-    allocatedEnd: number;
-    olderJournals: Map<number, number>;
-    snapshotBytes: number;
-  }) {
+  private constructor(
+    init: Omit<RecoveryResult, 'recovered'> & {
+      dir: string;
+      fs: JournalFs;
+      lock: DirectoryLock;
+      groupCommitMs: number;
+    },
+  ) {
     this.dir = init.dir;
     this.fs = init.fs;
     this.lock = init.lock;

@@ -1,15 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Int32 } from 'bson';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useDataDirs } from '../test-support/data-dir.js';
 import { Journal } from './journal.js';
 import { Store } from './store.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const { tempDir } = useDataDirs();
 
 async function openStore(dir: string, compactThresholdBytes: number): Promise<{ store: Store; journal: Journal }> {
   const { journal, recovered } = await Journal.open({ dir });
@@ -20,8 +15,7 @@ async function openStore(dir: string, compactThresholdBytes: number): Promise<{ 
 
 describe('Store with a journal', () => {
   it('compacts so disk use tracks live data, and recovers the same state and history from the snapshot', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mongo-embedded-store-'));
-    dirs.push(dir);
+    const dir = tempDir();
     const { store, journal } = await openStore(dir, 16 * 1024);
     const pending: Promise<void>[] = [];
     const track = (p: Promise<void>): void => {
@@ -77,8 +71,7 @@ describe('Store with a journal', () => {
   });
 
   it('makes change records visible only after their journal record is durable', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mongo-embedded-store-'));
-    dirs.push(dir);
+    const dir = tempDir();
     const { store } = await openStore(dir, 1 << 30);
     try {
       let notified = 0;

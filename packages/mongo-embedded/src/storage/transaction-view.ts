@@ -1,4 +1,4 @@
-import type { Doc, UpdateResult } from '../query/index.js';
+import type { Doc } from '../query/index.js';
 import { canonicalKey, MongoServerError } from '../query/index.js';
 import { IndexData, type IndexSpec } from './indexes.js';
 import { Collection, Store, WriteBatch, type WriteSession } from './store.js';
@@ -72,31 +72,32 @@ export class TransactionView extends Store {
     }
   }
 
-  override insert(batch: WriteBatch, coll: Collection, doc: Doc): void {
-    const idKey = canonicalKey(doc._id);
-    this.guard.check(coll.ns, idKey);
-    super.insert(batch, coll, doc);
-    this.guard.wrote(coll.ns, idKey);
+  override insert(...args: Parameters<Store['insert']>): void {
+    const [, coll, doc] = args;
+    this.guarded(coll, doc, () => {
+      super.insert(...args);
+    });
   }
 
-  override replace(
-    batch: WriteBatch,
-    coll: Collection,
-    before: Doc,
-    after: Doc,
-    op: 'update' | 'replace',
-    updateDescription?: UpdateResult['updateDescription'],
-  ): void {
-    const idKey = canonicalKey(before._id);
-    this.guard.check(coll.ns, idKey);
-    super.replace(batch, coll, before, after, op, updateDescription);
-    this.guard.wrote(coll.ns, idKey);
+  override replace(...args: Parameters<Store['replace']>): void {
+    const [, coll, before] = args;
+    this.guarded(coll, before, () => {
+      super.replace(...args);
+    });
   }
 
-  override delete(batch: WriteBatch, coll: Collection, doc: Doc): void {
+  override delete(...args: Parameters<Store['delete']>): void {
+    const [, coll, doc] = args;
+    this.guarded(coll, doc, () => {
+      super.delete(...args);
+    });
+  }
+
+  /** Runs one document write under the write-conflict guard of the document's `_id`. */
+  private guarded(coll: Collection, doc: Doc, write: () => void): void {
     const idKey = canonicalKey(doc._id);
     this.guard.check(coll.ns, idKey);
-    super.delete(batch, coll, doc);
+    write();
     this.guard.wrote(coll.ns, idKey);
   }
 }

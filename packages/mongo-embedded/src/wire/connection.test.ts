@@ -1,23 +1,17 @@
 import { Long } from 'bson';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedServer, type EmbeddedServer } from '../index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useServer } from '../test-support/harness.js';
 import { opMsg, opQuery, rawHeader, RawClient } from '../test-support/raw-socket.js';
 
-let server: EmbeddedServer;
+const server = useServer();
 const open: RawClient[] = [];
 
-beforeAll(async () => {
-  server = await startEmbeddedServer({ port: 0 });
-});
 afterEach(() => {
   for (const c of open.splice(0)) c.close();
 });
-afterAll(async () => {
-  await server.close();
-});
 
 async function client(): Promise<RawClient> {
-  const c = await RawClient.connect(server.port);
+  const c = await RawClient.connect(server().port);
   open.push(c);
   return c;
 }

@@ -1,7 +1,8 @@
-import { MATCH_ALL_ORDERS, type OrderEvent, type PreparedOrderFilter } from '@orders/contracts';
+import type { OrderEvent, PreparedOrderFilter } from '@orders/contracts';
 import type { Serialized } from '../messages.js';
 import type { ReplayHandle } from '../replay.js';
 import type { TextFrame } from '../text-frame.js';
+import { EVERY_ORDER, type EffectiveFilter } from './scope.js';
 
 /** What the hub needs from a socket (the socket adapter in routes/ws.ts provides it over a `ws` WebSocket). */
 export interface HubSocket {
@@ -37,7 +38,7 @@ export type ClientState = 'connected' | 'replaying' | 'live' | 'closed';
 /** One socket's state in the hub. */
 export class Client {
   state: ClientState = 'connected';
-  filter: PreparedOrderFilter = MATCH_ALL_ORDERS;
+  filter: EffectiveFilter = EVERY_ORDER;
   /** Bumped on every subscribe, so an older subscription's replay notices it is stale. */
   generation = 0;
   invalidFrames = 0;
@@ -52,5 +53,9 @@ export class Client {
   /** Events read from history, waiting to go out as one frame. */
   replayed: Serialized<OrderEvent>[] = [];
 
-  constructor(readonly socket: HubSocket) {}
+  /** @param scope the principal's scope, confining every subscription of this socket (null: none). */
+  constructor(
+    readonly socket: HubSocket,
+    readonly scope: PreparedOrderFilter | null = null,
+  ) {}
 }

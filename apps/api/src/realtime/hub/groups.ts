@@ -1,13 +1,13 @@
-import type { PreparedOrderFilter } from '@orders/contracts';
 import type { Client } from './client.js';
+import type { EffectiveFilter } from './scope.js';
 
 /** One filter and the live clients that share it: the unit a fan-out builds one frame for. */
 export interface FilterGroup {
-  readonly filter: PreparedOrderFilter;
+  readonly filter: EffectiveFilter;
   readonly clients: Set<Client>;
 }
 
-/** Live clients grouped by filter (equal filters share one key, whatever their spelling). */
+/** Live clients grouped by effective filter (equal filters under equal scopes share one key, whatever their spelling). */
 export class FilterGroups {
   private readonly groups = new Map<string, FilterGroup>();
 

@@ -4,8 +4,8 @@ import {
   MAX_CLIENT_FRAME_BYTES,
   ResyncReason,
   parseClientMessage,
-  prepareOrderFilter,
   type OrderEvent,
+  type Scope,
   type ServerMessage,
   type SubscribeMessage,
 } from '@orders/contracts';
@@ -26,6 +26,7 @@ import { Client, OPEN, type HubConnection, type HubSocket } from './client.js';
 import { Fanout } from './fanout.js';
 import { FilterGroups } from './groups.js';
 import { Entry, Ring } from './ring.js';
+import { effectiveFilter, prepareScope } from './scope.js';
 
 /*
  * The hub: subscriptions, filter groups, fan-out, backpressure and replays, between the feed (which publishes
@@ -195,9 +196,12 @@ export class Hub implements FeedSink {
 
   // ---- connections -------------------------------------------------------------------------------------------
 
-  /** Registers a socket; the transport forwards its frames and its close to the returned connection. */
-  connect(socket: HubSocket): HubConnection {
-    const client = new Client(socket);
+  /**
+   * Registers a socket; the transport forwards its frames and its close to the returned connection. `scope` (the
+   * principal's) confines every subscription the socket makes.
+   */
+  connect(socket: HubSocket, scope: Scope | null = null): HubConnection {
+    const client = new Client(socket, prepareScope(scope));
     if (this.closed) {
       socket.close(CloseCode.GoingAway, 'server shutting down');
       client.state = 'closed';
@@ -287,7 +291,7 @@ export class Hub implements FeedSink {
     this.groups.remove(client);
     this.stopReplay(client);
     client.generation += 1;
-    client.filter = prepareOrderFilter(message.filter);
+    client.filter = effectiveFilter(message.filter, client.scope);
     client.filterKey = filterKey;
     if (since === undefined) {
       this.sendReady(client, this.delivered, false);

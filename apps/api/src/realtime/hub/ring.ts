@@ -1,6 +1,7 @@
 import { MATCH_ALL_ORDERS, matchesPreparedFilter, type OrderEvent, type PreparedOrderFilter } from '@orders/contracts';
 import type { ChangeItem } from '../change-mapping.js';
 import { eventMessage, leftMessage, type Serialized } from '../messages.js';
+import type { EffectiveFilter } from './scope.js';
 
 /** One event in the ring, with its serialized shapes built lazily, once, and shared by every socket. */
 export class Entry {
@@ -13,8 +14,26 @@ export class Entry {
     return this.item.position;
   }
 
-  /** The shape of this event a client with `filter` receives, or null when it receives nothing. */
-  shapeFor(filter: PreparedOrderFilter): Serialized<OrderEvent> | null {
+  /**
+   * The shape of this event a socket with `effective` receives, or null when it receives nothing. Under a scope,
+   * nothing about an order outside it ever goes out: not its creation, update or deletion; an order that moves out
+   * of the scope is an `order.left`; and when the event carries no pre-image the scope cannot be checked against,
+   * a delete or a departure is withheld rather than risk naming an order the socket must not know.
+   */
+  shapeFor(effective: EffectiveFilter): Serialized<OrderEvent> | null {
+    const { filter, scope } = effective;
+    if (scope === null) return this.shapeForFilter(filter);
+    const { item } = this;
+    const beforeInScope = item.before === null ? null : matchesPreparedFilter(scope, item.before);
+    if (item.kind === 'deleted') return beforeInScope === true ? this.shapeForFilter(filter) : null;
+    if (matchesPreparedFilter(scope, item.order)) return this.shapeForFilter(filter);
+    if (item.kind === 'created' || beforeInScope !== true || item.before === null) return null;
+    // It was in scope and now is not: the socket may hold it (if its filter matched too), so it learns that it left.
+    return matchesPreparedFilter(filter, item.before) ? this.leftShape() : null;
+  }
+
+  /** The shape of this event under a subscription filter alone. */
+  private shapeForFilter(filter: PreparedOrderFilter): Serialized<OrderEvent> | null {
     if (filter === MATCH_ALL_ORDERS) return this.fullShape();
     const { item } = this;
     const beforeMatches = item.before === null ? null : matchesPreparedFilter(filter, item.before);

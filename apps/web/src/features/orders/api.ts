@@ -1,6 +1,5 @@
 import type {
   CreateOrderBody,
-  ErrorBody,
   ListOrdersResponse,
   Order,
   OrderCountsResponse,
@@ -8,64 +7,10 @@ import type {
   UpdateOrderBody,
 } from '@orders/contracts';
 import { MAX_PAGE_SIZE } from '@orders/contracts';
+import { request } from '../../lib/http.js';
 import { listFromPages, type OrderCounts, type OrderList } from './cache.js';
 
-/** `ApiError.code` when the server could not be reached at all (so it sent no `ErrorCode`). */
-export const NETWORK_ERROR = 'NETWORK';
-
-/** A refusal from the API (its ErrorBody), or a failure to reach it (`status` 0, code `NETWORK_ERROR`). */
-export class ApiError extends Error {
-  readonly status: number;
-  /**
-   * The API's `ErrorCode` (compare with its constants), `NETWORK_ERROR`, or `HTTP_<status>` for an answer without
-   * an error body. A string, not the union: a newer server may send a code this dashboard does not know yet.
-   */
-  readonly code: string;
-  readonly field: string | undefined;
-
-  constructor(status: number, code: string, message: string, field?: string) {
-    super(message);
-    this.name = 'ApiError';
-    this.status = status;
-    this.code = code;
-    this.field = field;
-  }
-}
-
-function isErrorBody(value: unknown): value is ErrorBody {
-  if (typeof value !== 'object' || value === null) return false;
-  const body = value as Record<string, unknown>;
-  return typeof body.code === 'string' && typeof body.message === 'string';
-}
-
-async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
-  // The caller's headers win over these defaults, whatever form (object, pairs, Headers) they come in.
-  const headers = new Headers(init.headers);
-  if (!headers.has('accept')) headers.set('accept', 'application/json');
-  if (init.body && !headers.has('content-type')) headers.set('content-type', 'application/json');
-  let response: Response;
-  try {
-    response = await fetch(path, { ...init, headers });
-  } catch (error) {
-    if (init.signal?.aborted) throw error;
-    throw new ApiError(0, NETWORK_ERROR, 'The server cannot be reached.');
-  }
-  if (response.status === 204) return undefined as T;
-  let body: unknown;
-  try {
-    body = await response.json();
-  } catch {
-    body = undefined;
-  }
-  if (!response.ok) {
-    if (isErrorBody(body)) {
-      const field = typeof body.field === 'string' ? body.field : undefined;
-      throw new ApiError(response.status, body.code, body.message, field);
-    }
-    throw new ApiError(response.status, 'HTTP_' + String(response.status), `The server answered ${response.status}.`);
-  }
-  return body as T;
-}
+export { ApiError, NETWORK_ERROR } from '../../lib/http.js';
 
 /** Query string for one page of `GET /orders`. Repeated `status` keys, as the API expects. */
 export function listSearchParams(filter: OrderFilter, cursor?: string): URLSearchParams {

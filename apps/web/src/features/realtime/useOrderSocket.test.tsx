@@ -51,7 +51,7 @@ async function liveBoard(orders: Order[]) {
 describe('live board from the socket', () => {
   it('shows the loading state, then cards newest first, and subscribes since the snapshot position', async () => {
     const view = renderDashboard(new FakeApi([makeOrder(1, 10), makeOrder(2, 30), makeOrder(3, 20)]));
-    expect(screen.getByRole('status', { name: 'Loading orders' })).toBeTruthy();
+    expect(await screen.findByRole('status', { name: 'Loading orders' })).toBeTruthy();
     expect(connectionText()).toBe('Connecting…');
     await waitFor(() => expect(boardOrder()).toEqual(['Order #2', 'Order #3', 'Order #1']));
 

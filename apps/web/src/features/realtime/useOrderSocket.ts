@@ -1,11 +1,14 @@
 import { OrderSocket, type ConnectionState } from '@orders/client';
-import type { OrderFilter } from '@orders/contracts';
+import { CloseCode, type OrderFilter } from '@orders/contracts';
 import { hashKey, useQueryClient } from '@tanstack/react-query';
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useEffectEvent, useMemo, useRef, useState } from 'react';
 import { filterOfListKey, orderKeys } from '../orders/queries.js';
 import { createActivityStore, type ActivityStore } from './activity.js';
 import { ListPatcher } from './listPatcher.js';
 import { defaultSocketUrl, useRealtimeConfig } from './RealtimeContext.js';
+
+/** The close codes with which the server ends a socket whose credentials no longer hold or no longer allow it. */
+export type AccessCloseCode = typeof CloseCode.Unauthenticated | typeof CloseCode.Forbidden;
 
 /** What the dashboard learns from the live feed. */
 export interface OrderSocketView {
@@ -18,9 +21,10 @@ export interface OrderSocketView {
 /**
  * The one owner of the WebSocket. Follows the list for `filter`: the socket client (`@orders/client`) subscribes
  * since the list's snapshot position and reconnects with backoff; the list patcher applies its events to the cache
- * once per frame. Both restart when the filter changes.
+ * once per frame. Both restart when the filter changes. `onAccessClosed` hears of a socket the server closed with
+ * 4401 or 4403 (a new function each render is fine: it does not restart the feed).
  */
-export function useOrderSocket(filter: OrderFilter): OrderSocketView {
+export function useOrderSocket(filter: OrderFilter, onAccessClosed?: (code: AccessCloseCode) => void): OrderSocketView {
   const queryClient = useQueryClient();
   const { WebSocketImpl, url, backoff } = useRealtimeConfig();
   const [connection, setConnection] = useState<ConnectionState>('connecting');
@@ -29,6 +33,7 @@ export function useOrderSocket(filter: OrderFilter): OrderSocketView {
   // The feed restarts on a different filter by value, not on a new object with the same content.
   const filterHash = hashKey(orderKeys.list(filter));
   const stableFilter = useMemo(() => filterOfListKey(JSON.parse(filterHash) as unknown[]), [filterHash]);
+  const accessClosed = useEffectEvent((code: AccessCloseCode) => onAccessClosed?.(code));
 
   useEffect(() => {
     const socket = new OrderSocket({
@@ -48,6 +53,9 @@ export function useOrderSocket(filter: OrderFilter): OrderSocketView {
           patcher.ready(message, since);
         },
         stateChange: setConnection,
+        closed: (code) => {
+          if (code === CloseCode.Unauthenticated || code === CloseCode.Forbidden) accessClosed(code);
+        },
       },
     });
     const patcher = new ListPatcher({

@@ -1,10 +1,11 @@
 import type { OrderStatus } from '@orders/contracts';
-import { useMemo, useState } from 'react';
+import { useMemo, type Dispatch, type ReactNode, type SetStateAction } from 'react';
+import { usePermissions } from '../../auth/permissions.js';
 import { useDebouncedValue } from '../../../lib/useDebouncedValue.js';
 import { ChangesChart } from '../../realtime/ChangesChart.js';
 import { ConnectionIndicator } from '../../realtime/ConnectionIndicator.js';
 import { RecentActivity } from '../../realtime/RecentActivity.js';
-import { useOrderSocket } from '../../realtime/useOrderSocket.js';
+import { useOrderSocket, type AccessCloseCode } from '../../realtime/useOrderSocket.js';
 import { normalizeFilter } from '../queries.js';
 import { CreateOrderForm } from './CreateOrderForm.js';
 import { OrderBoard } from './OrderBoard.js';
@@ -14,22 +15,46 @@ import { StatusCounts } from './StatusCounts.js';
 /** How long the customer search waits for typing to pause before it refilters and resubscribes. */
 export const CUSTOMER_SEARCH_DEBOUNCE_MS = 300;
 
-/** The whole page: header with the connection state, filters and live figures, the create form and the board. */
-export function Dashboard() {
-  const [statuses, setStatuses] = useState<OrderStatus[]>([]);
-  const [customer, setCustomer] = useState('');
+/** The filters picked on the board. Kept by the page above the board, so they survive sign-in and the admin page. */
+export interface BoardFilters {
+  statuses: OrderStatus[];
+  customer: string;
+}
+
+export const NO_FILTERS: BoardFilters = { statuses: [], customer: '' };
+
+/**
+ * The whole page: header with the connection state and the account, filters and live figures, the create form (for
+ * roles that may create) and the board. `onAccessClosed` hears of the server closing the socket for access reasons.
+ */
+export function Dashboard({
+  account,
+  onAccessClosed,
+  filters,
+  onFiltersChange,
+}: {
+  account?: ReactNode;
+  onAccessClosed?: (code: AccessCloseCode) => void;
+  filters: BoardFilters;
+  onFiltersChange: Dispatch<SetStateAction<BoardFilters>>;
+}) {
+  const { statuses, customer } = filters;
+  const setStatuses = (next: OrderStatus[]) => onFiltersChange((current) => ({ ...current, statuses: next }));
+  const setCustomer = (next: string) => onFiltersChange((current) => ({ ...current, customer: next }));
   const settledCustomer = useDebouncedValue(customer, CUSTOMER_SEARCH_DEBOUNCE_MS);
   const filter = useMemo(
     () => normalizeFilter({ status: statuses, customer: settledCustomer }),
     [statuses, settledCustomer],
   );
-  const { connection, activity, loadOlder } = useOrderSocket(filter);
+  const { connection, activity, loadOlder } = useOrderSocket(filter, onAccessClosed);
+  const permissions = usePermissions();
 
   return (
     <div className="app">
       <header className="app-header">
         <h1>Orders</h1>
         <ConnectionIndicator state={connection} />
+        {account}
       </header>
       <div className="layout">
         <div className="sidebar">
@@ -44,8 +69,13 @@ export function Dashboard() {
           <RecentActivity activity={activity} />
         </div>
         <main className="main">
-          <CreateOrderForm />
-          <OrderBoard filter={filter} onNeedOlder={loadOlder} />
+          {permissions.createOrders && <CreateOrderForm />}
+          <OrderBoard
+            filter={filter}
+            onNeedOlder={loadOlder}
+            canEdit={permissions.editOrders}
+            canDelete={permissions.deleteOrders}
+          />
         </main>
       </div>
     </div>

@@ -42,7 +42,20 @@ const LOAD_OLDER_AHEAD = 20;
  * (`onNeedOlder`), behind a loading row. The total comes from the server's counts. Also owns the edit/delete
  * interactions and the messages about refused writes.
  */
-export function OrderBoard({ filter, onNeedOlder }: { filter: OrderFilter; onNeedOlder?: () => Promise<void> }) {
+export function OrderBoard({
+  filter,
+  onNeedOlder,
+  canEdit,
+  canDelete,
+}: {
+  filter: OrderFilter;
+  /** Reads the next older page into the window; called as the reader nears its end. */
+  onNeedOlder?: () => Promise<void>;
+  /** Whether the signed-in role may edit (the Edit buttons are hidden otherwise). */
+  canEdit: boolean;
+  /** Whether the signed-in role may delete. */
+  canDelete: boolean;
+}) {
   // The virtualizer hands out new measurements through the same object on every scroll; memoizing around it (React
   // Compiler) would freeze them, so this component opts out.
   'use no memo';
@@ -244,6 +257,8 @@ export function OrderBoard({ filter, onNeedOlder }: { filter: OrderFilter; onNee
             saving={pendingIds.has(order.id)}
             editing={editing?.id === order.id ? editing : null}
             confirmingDelete={confirmingDelete === order.id}
+            canEdit={canEdit}
+            canDelete={canDelete}
             onEdit={startEdit}
             onDraftChange={changeDraft}
             onSave={saveEdit}
@@ -304,6 +319,8 @@ export function OrderBoard({ filter, onNeedOlder }: { filter: OrderFilter; onNee
                     saving={pendingIds.has(order.id)}
                     editing={isEditing ? editing : null}
                     confirmingDelete={confirmingDelete === order.id}
+                    canEdit={canEdit}
+                    canDelete={canDelete}
                     onEdit={startEdit}
                     onDraftChange={changeDraft}
                     onSave={saveEdit}

@@ -20,6 +20,8 @@ interface OrderCardProps {
   saving: boolean;
   editing: EditState | null;
   confirmingDelete: boolean;
+  canEdit: boolean;
+  canDelete: boolean;
   onEdit: (order: Order) => void;
   onDraftChange: (draft: OrderDraft) => void;
   onSave: (order: Order, edit: EditState) => void;
@@ -28,13 +30,18 @@ interface OrderCardProps {
   onDelete: (order: Order) => void;
 }
 
-/** One order on the board: what it is, its status, when it last changed, and what can be done to it. */
+/**
+ * One order on the board: what it is, its status, when it last changed and by whom, and what the signed-in role may
+ * do to it.
+ */
 export const OrderCard = memo(function OrderCard({
   order,
   now,
   saving,
   editing,
   confirmingDelete,
+  canEdit,
+  canDelete,
   onEdit,
   onDraftChange,
   onSave,
@@ -45,7 +52,7 @@ export const OrderCard = memo(function OrderCard({
   const titleId = `order-${order.id}-title`;
   const errorId = `order-${order.id}-error`;
 
-  if (editing) {
+  if (editing && canEdit) {
     const submit = (event: SubmitEvent<HTMLFormElement>) => {
       event.preventDefault();
       onSave(order, editing);
@@ -114,9 +121,16 @@ export const OrderCard = memo(function OrderCard({
           <time dateTime={order.updated_at} title={formatAbsolute(order.updated_at)}>
             {formatRelative(order.updated_at, now)}
           </time>
+          {order.updated_by !== undefined && (
+            // Only writes made through the API name their author; another client's write shows no one.
+            <>
+              {' by '}
+              <span className="card-actor">{order.updated_by}</span>
+            </>
+          )}
           {saving && <span className="saving"> · Saving…</span>}
         </p>
-        {confirmingDelete ? (
+        {confirmingDelete && canDelete ? (
           <div className="card-actions confirm" role="group" aria-label={`Confirm deleting order #${order.id}`}>
             <span>Delete order #{order.id}?</span>
             <button type="button" className="danger" onClick={() => onDelete(order)}>
@@ -127,14 +141,20 @@ export const OrderCard = memo(function OrderCard({
             </button>
           </div>
         ) : (
-          <div className="card-actions">
-            <button type="button" onClick={() => onEdit(order)} aria-label={`Edit order #${order.id}`}>
-              Edit
-            </button>
-            <button type="button" onClick={() => onAskDelete(order.id)} aria-label={`Delete order #${order.id}`}>
-              Delete
-            </button>
-          </div>
+          (canEdit || canDelete) && (
+            <div className="card-actions">
+              {canEdit && (
+                <button type="button" onClick={() => onEdit(order)} aria-label={`Edit order #${order.id}`}>
+                  Edit
+                </button>
+              )}
+              {canDelete && (
+                <button type="button" onClick={() => onAskDelete(order.id)} aria-label={`Delete order #${order.id}`}>
+                  Delete
+                </button>
+              )}
+            </div>
+          )
         )}
       </div>
     </article>

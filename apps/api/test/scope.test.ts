@@ -1,0 +1,169 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OrderEvent, Scope } from '@orders/contracts';
+import type { App } from '../src/app.js';
+import { summary } from './support/api.js';
+import { json, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { actingAs, bearer, createToken } from './support/auth.js';
+import { TestClient } from './support/ws-client.js';
+
+/*
+ * A scoped principal never learns of an order outside its scope, by any path: REST reads and writes, the live
+ * stream, a replay from the hub's ring, and a replay from the database's change history.
+ */
+
+const BOB: Scope = { customer: 'bob' };
+
+let database: EmbeddedDatabase;
+let app: App;
+/** A second process-like app on the same database with no ring: every replay comes from the change history. */
+let ringless: App;
+let admin: App;
+let wsUrl: string;
+let ringlessWsUrl: string;
+const clients: TestClient[] = [];
+
+beforeAll(async () => {
+  database = await startDatabase();
+  const config = testConfig(database.uri);
+  app = await startApp(config);
+  ringless = await startApp({ ...config, ws: { ...config.ws, hubRingSize: 0 } });
+  admin = actingAs(app, await createToken(app, 'admin', { name: 'root' }));
+  wsUrl = `${(await app.listen({ port: 0, host: '127.0.0.1' })).replace('http', 'ws')}/ws`;
+  ringlessWsUrl = `${(await ringless.listen({ port: 0, host: '127.0.0.1' })).replace('http', 'ws')}/ws`;
+});
+afterAll(async () => {
+  for (const client of clients) await client.close();
+  await ringless.close();
+  await app.close();
+  await database.close();
+});
+
+async function subscribe(url: string, token: string, message: Record<string, unknown> = {}): Promise<TestClient> {
+  const client = await TestClient.subscribe(url, message, bearer(token));
+  clients.push(client);
+  return client;
+}
+
+async function write(method: 'POST' | 'PUT' | 'DELETE', url: string, payload?: object): Promise<void> {
+  const response = await admin.inject({ method, url, ...(payload !== undefined && { payload }) });
+  expect(response.statusCode, `${method} ${url}: ${response.body}`).toBeLessThan(300);
+}
+
+describe('REST under a scope', () => {
+  beforeAll(async () => {
+    await write('POST', '/orders', { id: 1, customer_name: 'Bob', product_name: 'Mug', status: 'pending' });
+    await write('POST', '/orders', { id: 2, customer_name: 'Alice', product_name: 'Mug', status: 'pending' });
+    await write('POST', '/orders', { id: 3, customer_name: 'Bobby', product_name: 'Cap', status: 'shipped' });
+  });
+
+  it('lists and reads only orders inside the scope; outside, an order looks absent', async () => {
+    const viewer = await createToken(app, 'viewer', { scope: BOB });
+    const list = await app.inject({ url: '/orders', headers: bearer(viewer) });
+    expect((json(list).orders as { id: number }[]).map((o) => o.id).sort()).toEqual([1, 3]);
+    const filtered = await app.inject({ url: '/orders?customer=alice', headers: bearer(viewer) });
+    expect(json(filtered).orders).toEqual([]);
+    const outside = await app.inject({ url: '/orders/2', headers: bearer(viewer) });
+    expect(outside.statusCode).toBe(404);
+    expect(json(outside).code).toBe('ORDER_NOT_FOUND');
+    expect((await app.inject({ url: '/orders/1', headers: bearer(viewer) })).statusCode).toBe(200);
+    const statusScoped = await createToken(app, 'viewer', { scope: { status: ['shipped'] } });
+    const shipped = await app.inject({ url: '/orders?status=pending', headers: bearer(statusScoped) });
+    expect(json(shipped).orders).toEqual([]);
+  });
+
+  it('refuses a write that would put an order outside the scope (403), and hides orders outside it (404)', async () => {
+    const operator = await createToken(app, 'operator', { scope: BOB, name: 'bob-desk' });
+    const as = (method: 'POST' | 'PUT', url: string, payload: object, headers: Record<string, string> = {}) =>
+      app.inject({ method, url, payload, headers: { ...bearer(operator), ...headers } });
+    const foreign = await as('POST', '/orders', { id: 4, customer_name: 'Alice', product_name: 'Hat' });
+    expect(foreign.statusCode).toBe(403);
+    expect(json(foreign).code).toBe('FORBIDDEN');
+    expect(await app.mongo.orders.countDocuments({ _id: 4 })).toBe(0);
+    expect((await as('POST', '/orders', { id: 5, customer_name: 'Bob', product_name: 'Hat' })).statusCode).toBe(201);
+    expect((await as('PUT', '/orders/2', { status: 'shipped' })).statusCode).toBe(404);
+    // With If-Match, an order outside the scope still answers 404, never 412 with its version.
+    expect((await as('PUT', '/orders/2', { status: 'shipped' }, { 'if-match': '"7"' })).statusCode).toBe(404);
+    const away = await as('PUT', '/orders/1', { customer_name: 'Alice' });
+    expect(away.statusCode).toBe(403);
+    expect((await app.mongo.orders.findOne({ _id: 1 }))?.customer_name).toBe('Bob');
+    const fine = await as('PUT', '/orders/1', { product_name: 'Big mug' });
+    expect(fine.statusCode).toBe(200);
+    expect(json(fine).updated_by).toBe('bob-desk');
+    expect((await app.mongo.orders.findOne({ _id: 2 }))?.status).toBe('pending');
+
+    const scopedAdmin = await createToken(app, 'admin', { scope: BOB });
+    const deleted = await app.inject({ method: 'DELETE', url: '/orders/2', headers: bearer(scopedAdmin) });
+    expect(deleted.statusCode).toBe(404);
+    expect(await app.mongo.orders.countDocuments({ _id: 2 })).toBe(1);
+  });
+});
+
+describe('the stream under a scope', () => {
+  /** What a socket scoped to customers containing "bob" may see of the sequence below. */
+  const SCOPED: [string, number, number | null][] = [
+    ['order.created', 11, 1],
+    ['order.left', 11, null],
+    ['order.updated', 11, 3],
+    ['order.deleted', 11, null],
+    ['order.created', 12, 1],
+  ];
+
+  /** Creates, updates, moves out and back, and deletes orders inside and outside the scope; returns the start. */
+  async function sequence(): Promise<string> {
+    const before = json(await admin.inject({ url: '/orders?limit=1' })).position as string;
+    await write('POST', '/orders', { id: 10, customer_name: 'Alice', product_name: 'Desk' });
+    await write('POST', '/orders', { id: 11, customer_name: 'Bob', product_name: 'Lamp' });
+    await write('PUT', '/orders/10', { status: 'shipped' });
+    await write('PUT', '/orders/11', { customer_name: 'Carol' });
+    await write('PUT', '/orders/10', { customer_name: 'Alicia' });
+    await write('PUT', '/orders/11', { customer_name: 'Bob again' });
+    await write('DELETE', '/orders/10');
+    await write('DELETE', '/orders/11');
+    await write('POST', '/orders', { id: 12, customer_name: 'bob', product_name: 'Marker' });
+    return before;
+  }
+
+  let start: string;
+  let live: TestClient;
+  let unscoped: TestClient;
+  let scopedToken: string;
+
+  beforeAll(async () => {
+    scopedToken = await createToken(app, 'viewer', { scope: BOB });
+    live = await subscribe(wsUrl, scopedToken);
+    unscoped = await subscribe(wsUrl, await createToken(app, 'viewer'));
+    start = await sequence();
+    await unscoped.waitForEvents(9);
+    await live.waitFor(() => live.events().some((e) => 'order' in e && e.order.id === 12), 'the marker');
+  });
+
+  const ids = (events: OrderEvent[]) => events.map((event) => ('order' in event ? event.order.id : event.id));
+
+  it('live: only orders in scope, a move out as order.left, nothing of the others', () => {
+    expect(live.events().map(summary)).toEqual(SCOPED);
+    expect(ids(live.events())).not.toContain(10);
+    expect(ids(unscoped.events()).filter((id) => id === 10)).toHaveLength(4);
+  });
+
+  it('a replay from the ring shows the same', async () => {
+    const replayed = await subscribe(wsUrl, scopedToken, { since: start });
+    await replayed.waitFor(() => ids(replayed.events()).includes(12), 'the marker');
+    expect(replayed.events().map(summary)).toEqual(SCOPED);
+  });
+
+  it('a replay from the change history shows the same', async () => {
+    const replayed = await subscribe(ringlessWsUrl, scopedToken, { since: start });
+    await replayed.waitFor(() => ids(replayed.events()).includes(12), 'the marker');
+    expect(replayed.events().map(summary)).toEqual(SCOPED);
+    expect(replayed.control().some((m) => m.type === 'resync')).toBe(false);
+  });
+
+  it('a subscription filter narrows within the scope, never widens it', async () => {
+    const narrowed = await subscribe(wsUrl, scopedToken, { since: start, filter: { customer: 'alice' } });
+    const marker = await subscribe(wsUrl, scopedToken, { since: start });
+    await marker.waitFor(() => ids(marker.events()).includes(12), 'the marker');
+    await narrowed.waitFor(() => narrowed.control().some((m) => m.type === 'ready'), 'ready');
+    expect(ids(narrowed.events())).not.toContain(10);
+    expect(narrowed.events()).toEqual([]);
+  });
+});

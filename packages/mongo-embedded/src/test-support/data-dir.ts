@@ -1,0 +1,50 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
+import { afterEach } from 'vitest';
+import { startEmbeddedServer, type EmbeddedServer, type EmbeddedServerOptions } from '../index.js';
+
+/** An engine on a data directory plus a driver client connected to it. */
+export interface DiskEngine {
+  server: EmbeddedServer;
+  client: MongoClient;
+}
+
+/** What `useDataDirs` hands a test file: temporary data directories and engines opened on them. */
+export interface DataDirs {
+  /** A new empty directory, removed after the test. */
+  readonly tempDir: () => string;
+  /** Starts an engine on `dbPath` (recovering what is there) and connects a client; both close after the test. */
+  readonly open: (dbPath: string, options?: EmbeddedServerOptions) => Promise<DiskEngine>;
+}
+
+/**
+ * For tests that restart the engine on the same directory: every directory, engine and client they open is closed
+ * and removed after each test, even one the test already closed to simulate a restart.
+ */
+export function useDataDirs(): DataDirs {
+  const dirs: string[] = [];
+  const servers: EmbeddedServer[] = [];
+  const clients: MongoClient[] = [];
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  return {
+    tempDir: () => {
+      const d = mkdtempSync(join(tmpdir(), 'mongo-embedded-'));
+      dirs.push(d);
+      return d;
+    },
+    open: async (dbPath, options = {}) => {
+      const server = await startEmbeddedServer({ port: 0, ...options, dbPath });
+      servers.push(server);
+      const client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 5000 });
+      clients.push(client);
+      await client.connect();
+      return { server, client };
+    },
+  };
+}
