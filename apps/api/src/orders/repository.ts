@@ -59,6 +59,8 @@ export interface OrdersRepository {
   countByStatus(options: {
     statuses?: readonly OrderStatus[];
     customer?: string;
+    /** The reader's scope: orders outside it are not counted. */
+    scope?: Scope | null;
     session?: ClientSession;
   }): Promise<StatusCounts>;
   get(id: number, scope?: Scope | null): Promise<StoredDocument | null>;
@@ -130,21 +132,27 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
   async function countByStatus({
     statuses,
     customer,
+    scope,
     session,
   }: {
     statuses?: readonly OrderStatus[];
     customer?: string;
+    scope?: Scope | null;
     session?: ClientSession;
   }): Promise<StatusCounts> {
     const counts: StatusCounts = { pending: 0, shipped: 0, delivered: 0 };
-    const wanted = statuses === undefined || statuses.length === 0 ? ORDER_STATUSES : statuses;
+    const requested = statuses === undefined || statuses.length === 0 ? ORDER_STATUSES : statuses;
+    // A status outside the scope counts nothing, so it is not asked at all (it stays 0).
+    const wanted = requested.filter((status) => scope?.status === undefined || scope.status.includes(status));
+    const narrowing: Filter<OrderDocument>[] = [];
+    if (customer !== undefined) narrowing.push({ customer_name: { $regex: escapeRegex(customer), $options: 'i' } });
+    if (scope?.customer !== undefined) {
+      narrowing.push({ customer_name: { $regex: escapeRegex(scope.customer), $options: 'i' } });
+    }
     // One equality count per status: an index answers each alone (no document is read) unless a customer filter
     // narrows inside the status's range. In turn, not in parallel: one session runs one operation at a time.
     for (const status of wanted) {
-      const filter: Filter<OrderDocument> =
-        customer === undefined
-          ? { status }
-          : { status, customer_name: { $regex: escapeRegex(customer), $options: 'i' } };
+      const filter = allOf([{ status }, ...narrowing]);
       counts[status] = await collection.countDocuments(filter, session ? { session } : {});
     }
     return counts;

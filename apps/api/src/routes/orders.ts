@@ -125,6 +125,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get(
     '/orders/counts',
     {
+      config: { access: 'viewer' },
       schema: {
         tags: ['orders'],
         summary: 'Count orders per status for a filter',
@@ -147,7 +148,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       let byStatus;
       let position: string | null;
       try {
-        byStatus = await orders.countByStatus({ statuses, customer, session });
+        byStatus = await orders.countByStatus({ statuses, customer, scope: scopeOf(request), session });
         const readAt = session.operationTime;
         position = readAt ? positionAtClusterTime(readAt) : before;
       } finally {
