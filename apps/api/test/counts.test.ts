@@ -2,14 +2,15 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode, type OrderCountsResponse } from '@orders/contracts';
 import type { App } from '../src/app.js';
 import type { OrderDocument } from '../src/orders/order-document.js';
-import { startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { startAppAsAdmin } from './support/auth.js';
 
 let database: EmbeddedDatabase;
 let app: App;
 
 beforeAll(async () => {
   database = await startDatabase();
-  app = await startApp(testConfig(database.uri));
+  app = await startAppAsAdmin(testConfig(database.uri));
 });
 afterAll(async () => {
   await app.close();
