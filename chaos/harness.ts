@@ -10,7 +10,7 @@ import { currentPosition, readHistory, verifyClient, type ClientVerdict } from '
 import { Writer, type StoredOrder, type WriterStats } from './writer.js';
 
 /*
- * The fault run (issue 5, "How it is shown"): the engine in its own process on a data directory, several API
+ * The fault run: the engine in its own process on a data directory, several API
  * processes on it (no broker), WebSocket clients that keep their own view, a writer mixing HTTP and driver writes,
  * and a fault loop: client drops and moves, SIGTERM and kill -9 of API processes (restarted), engine fail points,
  * and one engine stop/start on the same port and data directory. After a quiet period every client's view and

@@ -13,7 +13,7 @@ import { summarize, type Summary } from '../fanout/stats.js';
  * The abuse limits under load, measured against the real server (`apps/api/src/server.ts` in its own process,
  * with the embedded engine in-process, as `npm start` runs it), all on loopback:
  *
- * 1. Subscribe flood: one client sends only `subscribe` frames with an old `since` (the issue's replay
+ * 1. Subscribe flood: one client sends only `subscribe` frames with an old `since` (replay
  *    amplification), first on one socket, then reconnecting whenever it is closed. Bytes it receives against
  *    bytes it sends, per sliding 10 s window, and /healthz latency from another client meanwhile.
  * 2. Request flood: 5,000 `GET /orders` at 50 concurrent from one address while another client (another loopback

@@ -11,7 +11,7 @@ import { nowMs, sourceAddresses, type Transport } from './raw-client.js';
 import { summarize, type Summary } from './stats.js';
 
 /*
- * The fan-out harness (issue 6). Process layout, all on 127.0.0.1:
+ * The fan-out harness. Process layout, all on 127.0.0.1:
  *   engine   – the embedded database alone (bench/fanout/engine.ts)
  *   server   – the real API built by buildApp, transport ws or Socket.IO (bench/fanout/server.ts)
  *   loadgen  – N processes holding counting clients and probes (bench/fanout/loadgen.ts)

@@ -4,7 +4,7 @@ import { benchAuthorization } from './auth.js';
 
 /*
  * A minimal WebSocket client on a raw `net` socket, cheap enough that one load-generator process can hold
- * thousands of them (DESIGN decision 6: a `ws`-based generator saturates near 25k frames/s on two cores).
+ * thousands of them (a `ws`-based generator saturates near 25k frames/s on two cores; see docs/ARCHITECTURE.md, "Fan-out").
  *
  * Counting clients never copy or parse event payloads: they scan text frames for `"type":"order.` and count
  * occurrences, so a `batch` frame of N events counts N. Probe clients assemble every frame, JSON.parse it and

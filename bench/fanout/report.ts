@@ -337,7 +337,7 @@ export function markdown(
   for (const note of notes) lines.push(`- ${note}`);
   lines.push('');
 
-  lines.push('## Targets (issue 6)', '', '| target | required | measured | |', '|---|---|---|---|');
+  lines.push('## Targets', '', '| target | required | measured | |', '|---|---|---|---|');
   const floorMax = floor.find((f) => f.clients === Math.max(...floor.map((x) => x.clients)));
   for (const t of summary.targets) {
     lines.push(

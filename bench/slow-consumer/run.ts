@@ -15,7 +15,7 @@ import { machine } from '../fanout/report.js';
 import { summarize, type Summary } from '../fanout/stats.js';
 
 /*
- * Issue 5, item 5, measured: while K clients stop reading, memory stays bounded and the other clients' latency is
+ * Measured: while K clients stop reading, memory stays bounded and the other clients' latency is
  * unaffected. Processes (all on 127.0.0.1): the embedded engine in memory (bench/fanout/engine.ts), the real API
  * (./server.ts, buildApp with the product's defaults) and this orchestrator, which writes orders with the official
  * driver, holds 200 normal `ws` clients and the K slow ones. Phases run interleaved A B A B on one server:
@@ -591,7 +591,7 @@ function codesOf(codes: (number | 'open' | null)[]): string {
 function markdown(results: PhaseResult[], meta: Record<string, unknown>, cap: number, windowMs: number): string {
   const m = machine();
   const lines: string[] = [];
-  lines.push('# Slow-consumer benchmark (issue 5, item 5)', '');
+  lines.push('# Slow-consumer benchmark', '');
   lines.push(
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, Linux ${m.kernel}. ` +
       `Run ${String(meta.startedAt)}, ${fmt(Number(meta.totalSeconds), 0)} s in all; process priority: ${String(meta.priority)}.`,

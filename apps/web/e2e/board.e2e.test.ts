@@ -256,6 +256,8 @@ describe('two dashboards on the real server and the embedded database', () => {
       expect(csp).toContain("script-src 'self'");
       expect(csp).toContain("frame-ancestors 'none'");
       expect(csp).not.toContain('unsafe-inline');
+      // The sign-in page runs under the same policy, then the live board.
+      await signIn(page, E2E_ADMIN.username, E2E_ADMIN.password);
       await page.getByRole('status', { name: 'Connection: Live' }).waitFor({ timeout: SHOWS_UP.timeout });
       await expect.poll(() => readBoard(page), SHOWS_UP).toEqual(await databaseBoard());
       await page.goto(`${stack.baseUrl}/docs`);

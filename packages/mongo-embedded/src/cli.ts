@@ -15,6 +15,8 @@ Options:
   --replSet <name>  replica-set name reported to drivers (default rs0)
   --oplogSize <MB>  change history kept for resuming change streams, in MB of BSON (default 32; the newest
                     100,000 records at most); resuming from before it answers 286
+  --setParameter ttlMonitorSleepSecs=<n>
+                    seconds between TTL expiry passes (default 60), as mongod's
   --help            show this help
 `;
 
@@ -24,6 +26,7 @@ interface CliOptions {
   host: string;
   replSetName: string;
   changeHistoryMaxBytes?: number;
+  ttlMonitorSleepSecs?: number;
 }
 
 class UsageError extends Error {}
@@ -39,6 +42,7 @@ function parse(argv: string[]): CliOptions | 'help' {
         bind_ip: { type: 'string' },
         replSet: { type: 'string' },
         oplogSize: { type: 'string' },
+        setParameter: { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -55,9 +59,16 @@ function parse(argv: string[]): CliOptions | 'help' {
   const oplogMB = values.oplogSize === undefined ? undefined : Number(values.oplogSize);
   if (oplogMB !== undefined && !(Number.isFinite(oplogMB) && oplogMB > 0))
     throw new UsageError(`invalid --oplogSize: ${values.oplogSize}`);
+  let ttlMonitorSleepSecs: number | undefined;
+  if (values.setParameter !== undefined) {
+    const m = /^ttlMonitorSleepSecs=(\d+)$/.exec(values.setParameter);
+    ttlMonitorSleepSecs = m ? Number(m[1]) : 0;
+    if (ttlMonitorSleepSecs < 1) throw new UsageError(`unsupported --setParameter: ${values.setParameter}`);
+  }
   return {
     port,
     host,
+    ...(ttlMonitorSleepSecs !== undefined ? { ttlMonitorSleepSecs } : {}),
     dbPath: resolve(values.dbpath ?? './.data/db'),
     replSetName: values.replSet ?? 'rs0',
     ...(oplogMB !== undefined ? { changeHistoryMaxBytes: Math.round(oplogMB * 1024 * 1024) } : {}),
@@ -87,6 +98,7 @@ async function main(): Promise<number> {
       dbPath: options.dbPath,
       replSetName: options.replSetName,
       ...(options.changeHistoryMaxBytes !== undefined ? { changeHistoryMaxBytes: options.changeHistoryMaxBytes } : {}),
+      ...(options.ttlMonitorSleepSecs !== undefined ? { ttlMonitorSleepSecs: options.ttlMonitorSleepSecs } : {}),
       logger: { info: log('I'), warn: log('W'), error: log('E') },
     });
   } catch (err) {

@@ -3,6 +3,7 @@ import { openChangeStream } from './changestream/index.js';
 import { Dispatcher } from './commands/dispatcher.js';
 import { Journal } from './storage/journal.js';
 import { Store } from './storage/store.js';
+import { TtlMonitor } from './storage/ttl.js';
 import { WireConnection } from './wire/connection.js';
 
 /** Options of `startEmbeddedServer`. */
@@ -24,6 +25,11 @@ export interface EmbeddedServerOptions {
    * images or the last images of documents deleted since (mongod's equivalent is the oplog size).
    */
   changeHistoryMaxBytes?: number;
+  /**
+   * Seconds between TTL monitor passes (mongod's `ttlMonitorSleepSecs`, default 60); settable at runtime with
+   * `setParameter`. Tests use 1.
+   */
+  ttlMonitorSleepSecs?: number;
   logger?: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
 }
 
@@ -103,11 +109,17 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   // A wildcard bind address cannot be dialled; advertise loopback, which it includes.
   const advertised = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
   const hostPort = `${advertised.includes(':') ? `[${advertised}]` : advertised}:${port}`;
+  const ttl = new TtlMonitor(store, {
+    ...(options.ttlMonitorSleepSecs === undefined ? {} : { sleepSecs: options.ttlMonitorSleepSecs }),
+    warn: (m) => logger.warn(m),
+  });
+  ttl.start();
   const dispatcher = new Dispatcher({
     store,
     info: { address: hostPort, host: advertised, port, setName, dbPath: options.dbPath ?? null, startedAt: new Date() },
     openChangeStream: (log, spec) => openChangeStream(log, spec),
     logger,
+    ttl,
   });
 
   server.on('connection', (socket: Socket) => {
@@ -144,6 +156,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
         }
         for (const conn of [...connections]) conn.close();
         dispatcher.close();
+        await ttl.stop();
         await stopped;
         await store.close();
         logger.info('mongo-embedded stopped');

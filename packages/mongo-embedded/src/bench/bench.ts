@@ -7,7 +7,7 @@ import { load, nowMs, summarize, watchInserts, type EventWatcher, type Latency }
 import { rawLoad } from './raw-wire.js';
 
 /*
- * `npm run bench -w @orders/mongo-embedded` (issue 2): the engine in a child process with a data directory on
+ * `npm run bench -w @orders/mongo-embedded`: the engine in a child process with a data directory on
  * disk (durable: every acknowledged insert is fsynced, group commit), driven through the official driver from
  * this process on one connection (maxPoolSize 1, one request at a time) and on ten (maxPoolSize 10, ten
  * concurrent clients). Every phase is bounded in time and count. Results: bench/results/engine.{json,md}.
@@ -495,7 +495,7 @@ const md = [
   '',
   `Machine: ${machine}. The engine runs in a child process with a data directory on disk (every acknowledged write fsynced, group commit); the driver load runs in the parent. ${(PHASE_MS / 1000).toFixed(0)} s per phase; total ${((Date.now() - started) / 1000).toFixed(0)} s. The machine is shared: other jobs may have been running.`,
   '',
-  "Three views of the same operations: **through the driver** (the issue's measure), **the driver alone** (the same loops against a null server in its own process that answers every command at once with a canned reply: the most the official driver issues per second on this machine, whatever the server), and **the engine over raw wire** (OP_MSG commands built with `bson`, one in flight per connection, replies only framed: what the engine sustains without the driver's cost).",
+  "Three views of the same operations: **through the driver** (what an application sees), **the driver alone** (the same loops against a null server in its own process that answers every command at once with a canned reply: the most the official driver issues per second on this machine, whatever the server), and **the engine over raw wire** (OP_MSG commands built with `bson`, one in flight per connection, replies only framed: what the engine sustains without the driver's cost).",
   '',
   '| target | required | through the driver | driver alone (null server) | engine over raw wire | |',
   '|---|---|---:|---:|---:|---|',

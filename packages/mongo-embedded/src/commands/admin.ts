@@ -2,6 +2,7 @@ import { Int32, Long, ObjectId, type Timestamp } from 'bson';
 import { MongoServerError, type Doc } from '../query/index.js';
 import { MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE } from '../wire/protocol.js';
 import type { CommandContext } from './context.js';
+import { isGenericField } from './ddl.js';
 import { isDoc } from './util.js';
 
 /** The MongoDB version the engine presents (wire version 21). */
@@ -92,12 +93,61 @@ export function getParameter(ctx: CommandContext): Doc {
     transactionLifetimeLimitSeconds: 60,
     enableTestCommands: true,
     authenticationMechanisms: [],
+    ...(ctx.ttl ? { ttlMonitorSleepSecs: new Int32(ctx.ttl.sleepSeconds), ttlMonitorEnabled: ctx.ttl.isEnabled } : {}),
   };
   if (ctx.body.getParameter === '*') return { ...all };
   const out: Doc = {};
   for (const k of Object.keys(ctx.body)) if (k in all) out[k] = all[k];
   if (Object.keys(out).length === 0) throw new MongoServerError(72, 'InvalidOptions', 'no option found to get');
   return out;
+}
+
+/**
+ * `setParameter`: the runtime-settable parameters are the TTL monitor's. Replies with the old value as `was`, as
+ * mongod does; anything else answers InvalidOptions.
+ */
+export function setParameter(ctx: CommandContext): Doc {
+  if (ctx.db !== 'admin')
+    throw new MongoServerError(13, 'Unauthorized', 'setParameter may only be run against the admin database.');
+  const names = Object.keys(ctx.body).filter((k) => k !== 'setParameter' && !isGenericField(k));
+  if (names.length === 0)
+    throw new MongoServerError(72, 'InvalidOptions', 'no option found to set, use help:true to see options ');
+  const ttl = ctx.ttl;
+  const updates: (() => void)[] = [];
+  let was: unknown;
+  for (const name of names) {
+    const v = ctx.body[name];
+    if (name === 'ttlMonitorSleepSecs' && ttl) {
+      const n = Number(v?.valueOf());
+      if (typeof v === 'boolean' || typeof v === 'string' || !Number.isInteger(n) || n < 1) {
+        throw new MongoServerError(
+          2,
+          'BadValue',
+          `Invalid value for parameter ttlMonitorSleepSecs: ${String(v)} is not a positive integer`,
+        );
+      }
+      was = new Int32(ttl.sleepSeconds);
+      updates.push(() => ttl.setSleepSeconds(n));
+    } else if (name === 'ttlMonitorEnabled' && ttl) {
+      if (typeof v !== 'boolean') {
+        throw new MongoServerError(
+          2,
+          'BadValue',
+          `Invalid value for parameter ttlMonitorEnabled: ${String(v)} is not a boolean`,
+        );
+      }
+      was = ttl.isEnabled;
+      updates.push(() => ttl.setEnabled(v));
+    } else {
+      throw new MongoServerError(
+        72,
+        'InvalidOptions',
+        `attempted to set unrecognized parameter [${name}], use help:true to see options `,
+      );
+    }
+  }
+  for (const apply of updates) apply();
+  return { was };
 }
 
 export function getCmdLineOpts(ctx: CommandContext): Doc {
@@ -135,7 +185,13 @@ export function serverStatus(ctx: CommandContext): Doc {
       command: Long.ZERO,
     },
     repl: { setName: ctx.info.setName, isWritablePrimary: true, primary: ctx.info.address, me: ctx.info.address },
-    metrics: { cursor: { open: { total: Long.fromNumber(ctx.cursors.size) } } },
+    metrics: {
+      cursor: { open: { total: Long.fromNumber(ctx.cursors.size) } },
+      ttl: {
+        deletedDocuments: Long.fromNumber(ctx.ttl?.stats.deletedDocuments ?? 0),
+        passes: Long.fromNumber(ctx.ttl?.stats.passes ?? 0),
+      },
+    },
   };
 }
 

@@ -1,5 +1,6 @@
 import type { Doc } from '../query/index.js';
 import type { Store, WriteBatch, WriteSession } from '../storage/store.js';
+import type { TtlMonitor } from '../storage/ttl.js';
 import type { ConnectionContext } from '../wire/connection.js';
 import type { CursorManager, OpenChangeStream } from './cursors.js';
 import type { FailPoints } from './failpoints.js';
@@ -33,6 +34,8 @@ export interface CommandContext {
   readonly transactions: TransactionManager;
   readonly info: ServerInfo;
   readonly openChangeStream: OpenChangeStream | null;
+  /** The TTL monitor, when the server runs one. */
+  readonly ttl: TtlMonitor | null;
   readonly body: Doc;
   /** Target database (`$db`). */
   readonly db: string;

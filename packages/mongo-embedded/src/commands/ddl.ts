@@ -10,6 +10,7 @@ import {
   textIndexOf,
   type Doc,
 } from '../query/index.js';
+import type { IndexData } from '../storage/indexes.js';
 import { normaliseIndexSpec, validateNamespace, type Collection, type IndexSpec } from '../storage/store.js';
 import { write, type CommandContext } from './context.js';
 import { collectionName, cursorReply } from './crud.js';
@@ -184,6 +185,7 @@ export function collMod(ctx: CommandContext): Doc {
   const name = collectionName(ctx);
   const coll = requireCollection(ctx, name);
   const options: Doc = { ...coll.options };
+  let indexChange: ReturnType<typeof parseIndexModification> = null;
   for (const [k, v] of Object.entries(ctx.body)) {
     if (k === 'collMod' || isGenericField(k)) continue;
     if (k === 'changeStreamPreAndPostImages') {
@@ -203,14 +205,68 @@ export function collMod(ctx: CommandContext): Doc {
     } else if (k === 'validationLevel' || k === 'validationAction') {
       options[k] = v;
     } else if (k === 'index') {
-      // Index modifications (hidden, expireAfterSeconds) are accepted but have no effect here.
       if (!isDoc(v)) throw new MongoServerError(14, 'TypeMismatch', "'index' must be an object");
+      indexChange = parseIndexModification(coll, v);
     } else {
       throw new MongoServerError(40415, 'Location40415', `BSON field 'collMod.${k}' is an unknown field.`);
     }
   }
-  write(ctx, (batch) => ctx.store.collMod(batch, coll, options));
-  return {};
+  let reply: Doc = {};
+  write(ctx, (batch) => {
+    if (indexChange) {
+      const old = ctx.store.modifyIndex(batch, coll, indexChange.index, indexChange.expireAfterSeconds);
+      reply = {
+        ...(old === undefined ? {} : { expireAfterSeconds_old: old }),
+        expireAfterSeconds_new: indexChange.expireAfterSeconds,
+      };
+    }
+    if (canonicalKey(options) !== canonicalKey(coll.options) || !indexChange) ctx.store.collMod(batch, coll, options);
+  });
+  return reply;
+}
+
+/**
+ * collMod's `index: { keyPattern | name, expireAfterSeconds }`: finds the index and checks the new TTL as mongod
+ * does. `hidden` is accepted and has no effect here.
+ */
+function parseIndexModification(coll: Collection, v: Doc): { index: IndexData; expireAfterSeconds: number } | null {
+  const hasName = 'name' in v;
+  const hasKey = 'keyPattern' in v;
+  if (hasName === hasKey) {
+    throw new MongoServerError(72, 'InvalidOptions', 'Must specify either index name or key pattern.');
+  }
+  if (hasName && typeof v.name !== 'string') throw new MongoServerError(14, 'TypeMismatch', "'name' must be a string");
+  if (hasKey && !isDoc(v.keyPattern)) throw new MongoServerError(14, 'TypeMismatch', "'keyPattern' must be an object");
+  for (const field of Object.keys(v)) {
+    if (!['name', 'keyPattern', 'expireAfterSeconds', 'hidden'].includes(field)) {
+      throw new MongoServerError(40415, 'Location40415', `BSON field 'collMod.index.${field}' is an unknown field.`);
+    }
+  }
+  const index = coll.indexes.find((i) =>
+    hasName ? i.name === v.name : canonicalKey(i.spec.key) === canonicalKey(v.keyPattern),
+  );
+  if (!index) {
+    const which = hasName ? `name ${String(v.name)}` : `key pattern ${JSON.stringify(v.keyPattern)}`;
+    throw new MongoServerError(27, 'IndexNotFound', `cannot find index ${which} for ns ${coll.ns}`);
+  }
+  if (!('expireAfterSeconds' in v)) return null;
+  const raw = v.expireAfterSeconds;
+  const secs = Number((raw as { valueOf(): unknown } | null)?.valueOf());
+  if (typeof raw === 'string' || typeof raw === 'boolean' || raw === null || !Number.isFinite(secs)) {
+    throw new MongoServerError(14, 'TypeMismatch', "BSON field 'collMod.index.expireAfterSeconds' is the wrong type");
+  }
+  if (!Number.isInteger(secs) || secs < 0 || secs > 2147483647) {
+    throw new MongoServerError(2, 'BadValue', `expireAfterSeconds must be between 0 and 2147483647, got ${secs}`);
+  }
+  // As mongod (5.1+): a single-field index other than _id may become a TTL index; others cannot expire.
+  if (index.fields.length !== 1 || index.name === '_id_' || index.fields[0] === '_id') {
+    throw new MongoServerError(
+      72,
+      'InvalidOptions',
+      `TTL indexes are single-field indexes, compound indexes and the _id index do not support TTL. Index: ${index.name}`,
+    );
+  }
+  return { index, expireAfterSeconds: secs };
 }
 
 /**

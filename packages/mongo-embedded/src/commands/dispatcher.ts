@@ -1,3 +1,4 @@
+import type { TtlMonitor } from '../storage/ttl.js';
 import { Binary, Long } from 'bson';
 import { MongoServerError, type Doc } from '../query/index.js';
 import { writeConflict, type Store } from '../storage/store.js';
@@ -22,6 +23,7 @@ const HANDLERS: Record<string, CommandHandler> = {
   buildInfo: admin.buildInfo,
   buildinfo: admin.buildInfo,
   getParameter: admin.getParameter,
+  setParameter: admin.setParameter,
   getCmdLineOpts: admin.getCmdLineOpts,
   serverStatus: admin.serverStatus,
   hostInfo: admin.hostInfo,
@@ -98,6 +100,8 @@ export interface DispatcherOptions {
   info: ServerInfo;
   openChangeStream: OpenChangeStream | null;
   logger: { error(msg: string): void; warn(msg: string): void };
+  /** The TTL monitor that setParameter/getParameter and serverStatus report on (none: no TTL expiry). */
+  ttl?: TtlMonitor;
 }
 
 /** The (unsigned) $clusterTime signature: the same on every reply, so built once (replies are only serialized). */
@@ -154,6 +158,7 @@ export class Dispatcher {
       transactions: this.transactions,
       info: this.options.info,
       openChangeStream: this.options.openChangeStream,
+      ttl: this.options.ttl ?? null,
       body,
       db,
       name,

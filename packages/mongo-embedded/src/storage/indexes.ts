@@ -93,7 +93,8 @@ export class IndexData {
   /** The index's collation: its keys are ordered and compared under it (null: simple binary order). */
   readonly collation: Collation | null;
 
-  constructor(readonly spec: IndexSpec) {
+  /** Replaced (never mutated) by collMod, so snapshots holding the old object stay consistent. */
+  constructor(public spec: IndexSpec) {
     this.collation = parseCollation(spec.collation);
     this.fields = Object.keys(spec.key);
     this.unique = spec.unique === true || spec.name === '_id_';

@@ -534,6 +534,35 @@ export class Store {
   }
 
   /**
+   * collMod `index: {..., expireAfterSeconds}`: replaces the index's spec (a new object, so a snapshot being written
+   * keeps the old one) and reports it as a `modify` event, as mongod does. Returns the previous value.
+   */
+  modifyIndex(batch: WriteBatch, coll: Collection, index: IndexData, expireAfterSeconds: number): unknown {
+    const old = index.spec.expireAfterSeconds;
+    index.spec = { ...index.spec, expireAfterSeconds };
+    const r = this.record(batch, {
+      db: coll.db,
+      coll: coll.name,
+      op: 'modify',
+      collectionUUID: coll.uuid,
+      operationDescription: { index: { name: index.name, expireAfterSeconds } },
+      stateBeforeChange: {
+        collectionOptions: { uuid: coll.uuid, ...coll.options },
+        indexOptions: old === undefined ? {} : { expireAfterSeconds: old },
+      },
+    });
+    batch.entries.push({
+      k: 'modifyIndex',
+      db: coll.db,
+      coll: coll.name,
+      name: index.name,
+      expireAfterSeconds,
+      r: recordToDoc(r),
+    });
+    return old;
+  }
+
+  /**
    * Creates indexes (idempotently for identical specs). Throws 85/86 on conflicts and 11000 when existing data
    * violates a new unique index. Returns how many were added.
    */
@@ -803,6 +832,11 @@ export class Store {
         coll.indexes.push(index);
         // Built with the others at the end when writes were replayed without it; now otherwise.
         if (!stale.has(coll)) index.build(coll.docs.entries());
+        return;
+      }
+      case 'modifyIndex': {
+        const index = this.getCollection(db, name)?.indexes.find((i) => i.name === e.name);
+        if (index) index.spec = { ...index.spec, expireAfterSeconds: e.expireAfterSeconds };
         return;
       }
       case 'dropIndex': {
