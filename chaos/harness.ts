@@ -6,7 +6,15 @@ import { ChaosClient, type ClientStats, type Endpoint } from './client.js';
 import { authHeaders, CHAOS_ADMIN_PASSWORD, signIn } from './auth.js';
 import { startApi, startEngine, type ApiProcess, type EngineProcess, type LogCounts } from './processes.js';
 import { Random, sleep } from './random.js';
-import { currentPosition, readHistory, verifyClient, type ClientVerdict } from './verify.js';
+import {
+  currentPosition,
+  readHistory,
+  verifyClient,
+  verifyHistory,
+  type ClientVerdict,
+  type HistoryRow,
+  type HistoryVerdict,
+} from './verify.js';
 import { Writer, type StoredOrder, type WriterStats } from './writer.js';
 
 /*
@@ -85,6 +93,8 @@ export interface ChaosReport {
   > & { eventsReceived: number };
   apiLogs: Record<string, number>;
   caughtUp: boolean;
+  /** The order history against the database's change history (every API process records every change it reads). */
+  orderHistory: HistoryVerdict;
   lost: number;
   duplicates: number;
   outOfOrder: number;
@@ -349,6 +359,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await sleep(1_000);
     for (const client of clients) await client.stop();
     const documents = await orders.find({}).toArray();
+    const recorded = control.db(dbName).collection<HistoryRow>('order_history');
+    const readRecorded = () =>
+      recorded
+        .find({ _id: { $gt: start } }, { projection: { _id: 1, order_id: 1 } })
+        .sort({ _id: 1 })
+        .toArray();
+    // The history writers store a change just after fanning it out: give the last ones time to land.
+    const expectedCount = verifyHistory(history, []).expected;
+    await waitUntilAsync(async () => (await readRecorded()).length >= expectedCount, options.quiesceTimeoutMs);
+    const orderHistory = verifyHistory(history, await readRecorded());
     const verdicts = clients.map((client) => verifyClient(client, history, documents));
 
     const byOperation: Record<string, number> = {};
@@ -388,6 +408,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       },
       apiLogs: Object.fromEntries([...logCounts].sort((a, b) => b[1] - a[1])),
       caughtUp,
+      orderHistory,
       lost,
       duplicates,
       outOfOrder,
@@ -397,6 +418,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       protocolErrorExamples,
       ok:
         caughtUp &&
+        orderHistory.missing === 0 &&
+        orderHistory.extra === 0 &&
         lost === 0 &&
         duplicates === 0 &&
         outOfOrder === 0 &&
@@ -466,6 +489,8 @@ export function formatReport(report: ChaosReport): string {
     `events received:     ${c.eventsReceived} (idempotent replays ${c.idempotentReplays})`,
     `API warn/error logs: ${JSON.stringify(report.apiLogs)}`,
     `caught up:           ${report.caughtUp}`,
+    `order history:       ${report.orderHistory.recorded} entries for ${report.orderHistory.expected} changes; missing ${report.orderHistory.missing}, extra or twice ${report.orderHistory.extra}`,
+    ...report.orderHistory.examples.map((example) => `  ${example}`),
     `events lost:         ${report.lost}`,
     `duplicated:          ${report.duplicates} (out of order: ${report.outOfOrder})`,
     `views ≠ database:    ${report.divergent}`,

@@ -56,6 +56,57 @@ export async function readHistory(
   return events;
 }
 
+/** The change operations the order history records (every other operation on the collection is not a change). */
+const RECORDED_OPERATIONS: ReadonlySet<string> = new Set(['insert', 'update', 'replace', 'delete']);
+
+/** One stored history entry, as far as the check reads it. */
+export interface HistoryRow {
+  _id: string;
+  order_id: number;
+}
+
+export interface HistoryVerdict {
+  /** Changes in the database's history after the run's start. */
+  expected: number;
+  /** History entries after the run's start. */
+  recorded: number;
+  /** Changes with no entry. */
+  missing: number;
+  /** Entries that are no change of the database's history, or a change recorded more than once. */
+  extra: number;
+  examples: string[];
+}
+
+/** Checks the order history against the database's change history: every change recorded, none twice. */
+export function verifyHistory(history: TruthEvent[], rows: HistoryRow[]): HistoryVerdict {
+  const expected = history.filter((event) => RECORDED_OPERATIONS.has(event.operation));
+  const byPosition = new Map<string, number>();
+  for (const row of rows) byPosition.set(row._id, (byPosition.get(row._id) ?? 0) + 1);
+  const examples: string[] = [];
+  let missing = 0;
+  for (const event of expected) {
+    if (byPosition.has(event.position)) continue;
+    missing += 1;
+    if (examples.length < 5)
+      examples.push(`missing: ${event.operation} ${String(event.id)} @${event.position.slice(-16)}`);
+  }
+  const known = new Map(expected.map((event) => [event.position, event]));
+  let extra = 0;
+  for (const [position, count] of byPosition) {
+    const event = known.get(position);
+    const surplus = event === undefined ? count : count - 1;
+    const row = rows.find((candidate) => candidate._id === position);
+    if (event !== undefined && row !== undefined && row.order_id !== event.id) {
+      extra += 1;
+      if (examples.length < 5) examples.push(`wrong order: ${String(row.order_id)} for ${String(event.id)}`);
+    }
+    if (surplus <= 0) continue;
+    extra += surplus;
+    if (examples.length < 5) examples.push(`extra: order ${String(row?.order_id)} @${position.slice(-16)} x${count}`);
+  }
+  return { expected: expected.length, recorded: rows.length, missing, extra, examples };
+}
+
 export interface ClientVerdict {
   name: string;
   /** Changes after a segment's start (and up to its end, when a resync ended it) that never arrived. */

@@ -7,6 +7,7 @@ import { parseJsonBody } from './json-body.js';
 import authPlugin, { type AuthPluginOptions } from './plugins/auth.js';
 import cookiePlugin from './plugins/cookie.js';
 import corsPlugin from './plugins/cors.js';
+import metricsPlugin from './plugins/metrics.js';
 import helmetPlugin from './plugins/helmet.js';
 import mongoPlugin from './plugins/mongo.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
@@ -16,6 +17,7 @@ import swaggerPlugin from './plugins/swagger.js';
 import websocketPlugin from './plugins/websocket.js';
 import authRoutes from './routes/auth.js';
 import healthRoutes from './routes/health.js';
+import historyRoutes from './routes/history.js';
 import orderRoutes from './routes/orders.js';
 import { requestTextError } from './strict-text.js';
 import wsRoutes from './routes/ws.js';
@@ -76,12 +78,14 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): App 
   app.register(mongoPlugin, { config });
   // Before every plugin that adds routes: it records each route's declared access as it is registered.
   app.register(authPlugin, { config, ...(throttleRules !== undefined && { throttleRules }) });
+  app.register(metricsPlugin, { config });
   app.register(corsPlugin, { config });
   app.register(swaggerPlugin);
   app.register(realtimePlugin, { config });
   app.register(staticPlugin, { config });
   app.register(healthRoutes);
-  app.register(orderRoutes);
+  app.register(orderRoutes, { config });
+  app.register(historyRoutes, { config });
   // The real-time stream: change feed → hub (plugins/realtime.ts) → this socket endpoint.
   app.register(wsRoutes, { config });
   app.register(authRoutes, { config });

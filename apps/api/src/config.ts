@@ -41,6 +41,21 @@ export interface AppConfig {
     /** Subscribe frames one socket may send per RATE_LIMIT_WINDOW_MS; past it an error, then close 1008. */
     subscribeMax: number;
   };
+  history: {
+    /**
+     * This process records the changes it reads (default). Off: it only serves the history; another process must
+     * record, or the history has gaps (any one recording process is enough: each reads every change).
+     */
+    record: boolean;
+    /** Entries older than this many days expire (a TTL index on the commit time); `as_of` reaches back as far. */
+    retentionDays: number;
+  };
+  metrics: {
+    /** `GET /metrics` on the API port answers only with `Authorization: Bearer <token>`; unset: not served there. */
+    token: string | undefined;
+    /** A separate listener on 127.0.0.1 serving `/metrics` without a token; unset: none. 0 picks a free port. */
+    port: number | undefined;
+  };
   auth: {
     /** Password of the `admin` user created on a first start with no users; unset: generated and written to a file. */
     adminPassword: string | undefined;
@@ -196,6 +211,18 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     'an integer number of events from 0 to 10000000',
   );
   const directWrites = read.oneOf('WS_DIRECT_WRITES', '1', ['1', '0']) === '1';
+  const retentionDays = read.integer('HISTORY_RETENTION_DAYS', 90, 1, 36_500, 'a whole number of days from 1 to 36500');
+  const recordHistory = read.oneOf('HISTORY_RECORD', '1', ['1', '0']) === '1';
+  const metricsToken = read.optional(
+    'METRICS_TOKEN',
+    (value) => (/^[A-Za-z0-9._~+/=-]{16,256}$/.test(value) ? null : 'not a token of 16-256 URL-safe characters'),
+    'a secret of 16-256 characters (letters, digits, . _ ~ + / = -), or unset',
+  );
+  const metricsPortText = read.optional(
+    'METRICS_PORT',
+    (value) => (/^\d+$/.test(value) && Number(value) <= 65535 ? null : 'not a port'),
+    'an integer port from 0 to 65535 (served on 127.0.0.1), or unset',
+  );
   const adminPassword = read.secret(
     'ORDERS_ADMIN_PASSWORD',
     (value) => (value.length >= 12 && value.length <= 256 ? null : 'not 12 to 256 characters long'),
@@ -275,6 +302,8 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     corsOrigins,
     bodyLimitBytes,
     webDistDir: absolute(baseDir, webDistDir),
+    history: { record: recordHistory, retentionDays },
+    metrics: { token: metricsToken, port: metricsPortText === undefined ? undefined : Number(metricsPortText) },
     ws: { maxBufferedBytes, batchWindowMs, hubRingSize, directWrites, frameTimeoutMs, subscribeMax },
     http: { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs },
     rateLimit: { max: rateLimitMax, wsConnectMax, windowMs: rateLimitWindowMs },

@@ -14,6 +14,7 @@ interface ChaosReport {
   restarts: { api_sigterm: number; api_kill9: number; engine: number };
   faults: Record<string, number>;
   caughtUp: boolean;
+  orderHistory: { expected: number; recorded: number; missing: number; extra: number };
   lost: number;
   duplicates: number;
   outOfOrder: number;
@@ -82,9 +83,21 @@ describe('chaos (short run)', () => {
         outOfOrder: report.outOfOrder,
         divergent: report.divergent,
         protocolErrors: report.protocolErrors,
+        historyMissing: report.orderHistory.missing,
+        historyExtra: report.orderHistory.extra,
       },
       output.slice(-4000),
-    ).toEqual({ caughtUp: true, lost: 0, duplicates: 0, outOfOrder: 0, divergent: 0, protocolErrors: 0 });
+    ).toEqual({
+      caughtUp: true,
+      lost: 0,
+      duplicates: 0,
+      outOfOrder: 0,
+      divergent: 0,
+      protocolErrors: 0,
+      historyMissing: 0,
+      historyExtra: 0,
+    });
+    expect(report.orderHistory.recorded).toBe(report.orderHistory.expected);
     expect(code).toBe(0);
   }, 300_000);
 });

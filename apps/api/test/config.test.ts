@@ -39,6 +39,8 @@ describe('loadConfig', () => {
       corsOrigins: [VITE_DEV_ORIGIN],
       bodyLimitBytes: 16384,
       webDistDir: '/srv/app/apps/web/dist',
+      history: { record: true, retentionDays: 90 },
+      metrics: { token: undefined, port: undefined },
       ws: {
         maxBufferedBytes: 4 * 1024 * 1024,
         batchWindowMs: 5,
@@ -79,6 +81,10 @@ describe('loadConfig', () => {
         WS_BATCH_WINDOW_MS: '0',
         HUB_RING_SIZE: '50',
         WS_DIRECT_WRITES: '0',
+        HISTORY_RETENTION_DAYS: '30',
+        HISTORY_RECORD: '0',
+        METRICS_TOKEN: 'a-long-enough-metrics-token',
+        METRICS_PORT: '9464',
         ORDERS_ADMIN_PASSWORD: ' a password with spaces ',
         SESSION_IDLE_MINUTES: '30',
         SESSION_MAX_AGE_HOURS: '24',
@@ -107,6 +113,8 @@ describe('loadConfig', () => {
       corsOrigins: ['https://a.example', 'http://localhost:8080'],
       bodyLimitBytes: 1024,
       webDistDir: '/base/web',
+      history: { record: false, retentionDays: 30 },
+      metrics: { token: 'a-long-enough-metrics-token', port: 9464 },
       ws: {
         maxBufferedBytes: 65536,
         batchWindowMs: 0,
@@ -134,6 +142,22 @@ describe('loadConfig', () => {
     expect(config.mongo.uri).toBeUndefined();
     expect(config.corsOrigins).toEqual([]);
     expect(config.ws.directWrites).toBe(true);
+  });
+
+  it('refuses a bad history retention, metrics token or metrics port, naming the accepted form', () => {
+    const error = configError(() =>
+      loadConfig({
+        envFile: null,
+        env: { HISTORY_RETENTION_DAYS: '0', METRICS_TOKEN: 'short', METRICS_PORT: '70000' },
+      }),
+    );
+    expect(error.problems.map((p) => p.variable)).toEqual(['HISTORY_RETENTION_DAYS', 'METRICS_TOKEN', 'METRICS_PORT']);
+    expect(error.message).toContain('HISTORY_RETENTION_DAYS="0": out of range; expected a whole number of days');
+    expect(error.message).toContain('METRICS_TOKEN="short": not a token of 16-256 URL-safe characters');
+    expect(error.message).toContain('METRICS_PORT="70000": not a port; expected an integer port from 0 to 65535');
+    expect(
+      configError(() => loadConfig({ envFile: null, env: { HISTORY_RETENTION_DAYS: 'ninety' } })).message,
+    ).toContain('HISTORY_RETENTION_DAYS="ninety": not a whole number');
   });
 
   it('lists every bad variable at once, with what was wrong and the accepted form', () => {

@@ -150,7 +150,14 @@ describe('change mapping', () => {
     };
     expect(mapChange(change(1, 'insert', { fullDocument: doc, documentKey: { _id: 7 } }))).toEqual({
       type: 'event',
-      item: { kind: 'created', position: pos(1), id: 7, order: expected, before: null },
+      item: {
+        kind: 'created',
+        position: pos(1),
+        id: 7,
+        order: expected,
+        before: null,
+        facts: { committedAt: null, actor: null, previous: null },
+      },
     });
     expect(mapChange(change(2, 'update', { fullDocument: doc, documentKey: { _id: 7 } }))).toMatchObject({
       type: 'event',
@@ -172,6 +179,7 @@ describe('change mapping', () => {
         id: 7,
         order: null,
         before: { status: 'shipped', customer_name: 'Ada' },
+        facts: { committedAt: null, actor: null, previous: { ...expected, status: 'shipped' } },
       },
     });
   });

@@ -34,6 +34,7 @@ describe('OpenAPI', () => {
       '/orders',
       '/orders/counts',
       '/orders/{id}',
+      '/orders/{id}/history',
       '/readyz',
     ]);
     expect(Object.keys(document.paths['/orders/counts']!.get!.responses).sort()).toEqual(['200', '400', '503']);

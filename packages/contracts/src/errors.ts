@@ -13,6 +13,8 @@ export const ErrorCode = {
   DuplicateHeader: 'DUPLICATE_HEADER',
   ForbiddenKey: 'FORBIDDEN_KEY',
   InvalidCursor: 'INVALID_CURSOR',
+  /** `as_of` is in the future or older than the history's retention. */
+  AsOfOutOfRange: 'AS_OF_OUT_OF_RANGE',
   RouteNotFound: 'ROUTE_NOT_FOUND',
   OrderNotFound: 'ORDER_NOT_FOUND',
   OrderExists: 'ORDER_EXISTS',

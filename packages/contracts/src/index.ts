@@ -2,6 +2,7 @@ export * from './auth.js';
 export * from './backoff.js';
 export * from './errors.js';
 export * from './filter.js';
+export * from './history.js';
 export * from './order.js';
 export * from './protocol.js';
 export * from './validate.js';

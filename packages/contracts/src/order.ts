@@ -99,6 +99,13 @@ export const ListOrdersQuerySchema = Type.Object(
       Type.Union([OrderStatusSchema, Type.Array(OrderStatusSchema, { minItems: 1, maxItems: ORDER_STATUSES.length })]),
     ),
     customer: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    as_of: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        maxLength: 40,
+        description: 'Answer the board as it was at this moment (from the order history, within its retention)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

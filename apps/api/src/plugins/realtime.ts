@@ -6,7 +6,11 @@ import type { AppConfig } from '../config.js';
 import { NAMESPACE_EXISTS, errorCode } from '../driver-errors.js';
 import type { OrderDocument } from '../orders/order-document.js';
 import type { ChangeCursor, LookupOrder, OpenChangeStream } from '../realtime/change-mapping.js';
-import { ChangeFeed, type FeedLogger, type PositionStore } from '../realtime/feed.js';
+import { HISTORY_COLLECTION, type HistoryDocument } from '../history/entry.js';
+import { createHistoryRepository } from '../history/store.js';
+import { HistoryWriter } from '../history/writer.js';
+import type { ChangeItem } from '../realtime/change-mapping.js';
+import { ChangeFeed, type FeedLogger, type FeedSink, type PositionStore } from '../realtime/feed.js';
 import type { HubConnection, HubSocket } from '../realtime/hub/client.js';
 import { Hub, type HubObserver, type HubStats } from '../realtime/hub/hub.js';
 import { FeedPosition } from '../realtime/position.js';
@@ -28,6 +32,8 @@ export interface RealtimeDecorator {
   isFeedOpen(): boolean;
   /** Counters for /metrics. */
   stats(): HubStats & { feedOpen: boolean };
+  /** Changes the history writer has read and not stored yet. */
+  historyPending(): number;
   /** Installs a hub observer (null removes it): the fan-out benchmark's timestamps and Socket.IO baseline. */
   observe(observer: HubObserver | null): void;
 }
@@ -75,10 +81,37 @@ const realtimePlugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, {
     subscribeLimit: { max: config.ws.subscribeMax, windowMs: config.rateLimit.windowMs },
     replays: new HistoryReplays({ open: createReplayOpener(open, lookup), log }),
     log,
+    ...(fastify.metrics.recorder !== null && { metrics: fastify.metrics.recorder.hub }),
   });
+  const history = config.history.record
+    ? new HistoryWriter({
+        store: createHistoryRepository(db.collection<HistoryDocument>(HISTORY_COLLECTION)),
+        log,
+        ...(fastify.metrics.recorder !== null && { observer: fastify.metrics.recorder.history }),
+      })
+    : null;
+  // The history first: it holds each change before the hub fans it out. See docs/ARCHITECTURE.md, "The change feed".
+  const sink: FeedSink =
+    history === null
+      ? hub
+      : {
+          publish: (item: ChangeItem) => {
+            history.publish(item);
+            hub.publish(item);
+          },
+          advance: (at: string) => {
+            history.advance(at);
+            hub.advance(at);
+          },
+          reset: (reason) => {
+            history.reset();
+            hub.reset(reason);
+          },
+        };
   const feed = new ChangeFeed({
     open,
-    sink: hub,
+    sink,
+    ...(history !== null && { durable: history }),
     position,
     store: feedStateStore(db.collection<FeedStateDocument>(FEED_STATE_COLLECTION), orders.collectionName),
     lookup,
@@ -93,6 +126,7 @@ const realtimePlugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, {
     connect: (socket, scope) => hub.connect(socket, scope),
     isFeedOpen: () => feed.isOpen(),
     stats: () => ({ ...hub.stats(), feedOpen: feed.isOpen() }),
+    historyPending: () => history?.pending ?? 0,
     observe: (observer) => hub.observe(observer),
   } satisfies RealtimeDecorator);
 
@@ -165,4 +199,4 @@ function feedLogger(logger: FastifyBaseLogger): FeedLogger {
   };
 }
 
-export default fp(realtimePlugin, { name: 'realtime', dependencies: ['mongo', 'websocket'] });
+export default fp(realtimePlugin, { name: 'realtime', dependencies: ['mongo', 'websocket', 'metrics'] });

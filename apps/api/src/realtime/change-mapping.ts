@@ -14,6 +14,8 @@ export interface RawChange {
   fullDocument?: unknown;
   fullDocumentBeforeChange?: unknown;
   documentKey?: unknown;
+  wallTime?: unknown;
+  clusterTime?: unknown;
 }
 
 /** The subset of the driver's `ChangeStream` the feed and replays use. */
@@ -37,12 +39,31 @@ export type OpenChangeStream = (start: StreamStart) => ChangeCursor;
 export type LookupOrder = (id: number) => Promise<unknown>;
 
 /**
+ * What the order history records beyond what clients see: when the database committed the change, who made it
+ * (`updated_by` on the written document; null when the write carries none) and the order before it (the
+ * pre-image, when the server had one and it is an order).
+ */
+export interface ChangeFacts {
+  committedAt: Date | null;
+  actor: string | null;
+  previous: Order | null;
+}
+
+/**
  * A change, mapped to what clients see: the full order for a creation or an update, the id for a deletion.
  * `before` is the pre-image's filterable fields when the server had one (subscription filters use it).
+ * `facts` is set by the mapping; events built elsewhere (tests, benchmarks) may leave it out.
  */
 export type ChangeItem =
-  | { kind: 'created' | 'updated'; position: string; id: number; order: Order; before: FilterFields | null }
-  | { kind: 'deleted'; position: string; id: number; order: null; before: FilterFields | null };
+  | {
+      kind: 'created' | 'updated';
+      position: string;
+      id: number;
+      order: Order;
+      before: FilterFields | null;
+      facts?: ChangeFacts;
+    }
+  | { kind: 'deleted'; position: string; id: number; order: null; before: FilterFields | null; facts?: ChangeFacts };
 
 /** The result of mapping one raw change. */
 export type MappedChange =
@@ -82,18 +103,55 @@ export function mapChange(change: RawChange, document?: unknown): MappedChange {
       if (!mapped.ok) return { type: 'skip', position, reason: mapped.reason, expected: false };
       const order = mapped.order;
       const kind = change.operationType === 'insert' ? 'created' : 'updated';
-      return { type: 'event', item: { kind, position, id: order.id, order, before } };
+      return { type: 'event', item: { kind, position, id: order.id, order, before, facts: factsOf(change, raw) } };
     }
     case 'delete': {
       const id = documentIdOf(change);
       if (id === null)
         return { type: 'skip', position, reason: 'deleted document id is not an order id', expected: false };
-      return { type: 'event', item: { kind: 'deleted', position, id, order: null, before } };
+      return {
+        type: 'event',
+        item: { kind: 'deleted', position, id, order: null, before, facts: factsOf(change, null) },
+      };
     }
     default:
       // drop/rename come before an invalidate; other operation types do not change orders.
       return { type: 'skip', position, reason: `operation ${String(change.operationType)}`, expected: true };
   }
+}
+
+/** Commit time, actor and pre-image of a change; `written` is the document the change left (null for a delete). */
+function factsOf(change: RawChange, written: unknown): ChangeFacts {
+  const pre = change.fullDocumentBeforeChange;
+  const mappedPre = pre === null || pre === undefined ? null : orderFromDocument(pre);
+  return {
+    committedAt: commitTimeOf(change),
+    actor: actorOf(written),
+    previous: mappedPre?.ok === true ? mappedPre.order : null,
+  };
+}
+
+/** The longest actor name kept; anything longer (or not a string) is not an actor the API stamped. */
+const MAX_ACTOR_LENGTH = 200;
+
+function actorOf(document: unknown): string | null {
+  if (typeof document !== 'object' || document === null) return null;
+  const actor = (document as { updated_by?: unknown }).updated_by;
+  return typeof actor === 'string' && actor.length >= 1 && actor.length <= MAX_ACTOR_LENGTH ? actor : null;
+}
+
+/**
+ * The database's commit time: `wallTime` (milliseconds, MongoDB 6.0+ and the embedded engine), else the seconds
+ * of `clusterTime` (a BSON Timestamp, whose `t` is seconds since the epoch).
+ */
+function commitTimeOf(change: RawChange): Date | null {
+  const wall = change.wallTime;
+  if (wall instanceof Date && !Number.isNaN(wall.getTime())) return wall;
+  const cluster = change.clusterTime;
+  if (typeof cluster === 'object' && cluster !== null && 't' in cluster && typeof cluster.t === 'number') {
+    return new Date(cluster.t * 1000);
+  }
+  return null;
 }
 
 /** The order id of the document a change is about, when it has one. */

@@ -27,6 +27,20 @@ export interface FeedSink {
   reset(reason: ResyncReason): void;
 }
 
+/**
+ * A consumer that stores the feed's events (the order history). The feed never persists a position past an
+ * event it has not stored, so a restart (or a kill -9) re-reads what it was still holding.
+ * See docs/ARCHITECTURE.md, "The change feed".
+ */
+export interface DurableConsumer {
+  /** The latest position through which every event it received is stored; null when there is none yet. */
+  storedThrough(): string | null;
+  /** A promise while it holds as many events as it may (the feed waits before reading on), else null. */
+  capacity(): Promise<void> | null;
+  /** Tries to store what it holds; `close` awaits it before persisting the position. */
+  drain(): Promise<void>;
+}
+
 /** Where the feed keeps its position across restarts (collection `feed_state` in production). */
 export interface PositionStore {
   load(): Promise<string | null>;
@@ -43,6 +57,8 @@ export interface FeedLogger {
 export interface ChangeFeedOptions {
   open: OpenChangeStream;
   sink: FeedSink;
+  /** Bounds the persisted position (and the read pace) by what this consumer has stored. */
+  durable?: DurableConsumer;
   /** The position this feed writes (and the hub and `GET /orders` read); default: one of its own. */
   position?: FeedPosition;
   store: PositionStore;
@@ -75,8 +91,8 @@ export interface ChangeFeedOptions {
  * background; `close` stops it, closes the stream and persists the position.
  */
 export class ChangeFeed {
-  private readonly opts: Required<Omit<ChangeFeedOptions, 'lookup' | 'prepare' | 'random' | 'position'>> &
-    Pick<ChangeFeedOptions, 'lookup' | 'prepare' | 'random'>;
+  private readonly opts: Required<Omit<ChangeFeedOptions, 'lookup' | 'prepare' | 'random' | 'position' | 'durable'>> &
+    Pick<ChangeFeedOptions, 'lookup' | 'prepare' | 'random' | 'durable'>;
   private readonly current: FeedPosition;
   private needsPrepare = true;
   private saved: string | null = null;
@@ -147,6 +163,7 @@ export class ChangeFeed {
     await this.loop;
     if (this.persistTimer) clearTimeout(this.persistTimer);
     this.persistTimer = null;
+    await this.opts.durable?.drain();
     await this.persist();
   }
 
@@ -217,6 +234,8 @@ export class ChangeFeed {
       this.current.set(mapped.item.position);
       this.opts.sink.publish(mapped.item);
       this.schedulePersist();
+      const full = this.opts.durable?.capacity();
+      if (full) await full;
     }
     return 'closed';
   }
@@ -284,7 +303,13 @@ export class ChangeFeed {
   }
 
   private async persist(): Promise<void> {
-    const position = this.current.current();
+    const durable = this.opts.durable;
+    const position = durable ? durable.storedThrough() : this.current.current();
+    // While the durable consumer is behind, look again later: the feed may go quiet before it catches up.
+    if (durable && position !== this.current.current()) {
+      this.lastSaveAt = Date.now();
+      this.schedulePersist();
+    }
     if (position === null || position === this.saved) return;
     this.lastSaveAt = Date.now();
     try {

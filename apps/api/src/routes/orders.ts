@@ -31,6 +31,9 @@ import { createIdempotencyStore, hashRequestBody, type IdempotencyRecord } from 
 import { orderFromDocument, type OrderDocument } from '../orders/order-document.js';
 import { createOrdersRepository } from '../orders/repository.js';
 import { positionAtClusterTime } from '../realtime/position.js';
+import type { AppConfig } from '../config.js';
+import { HISTORY_COLLECTION, type HistoryDocument } from '../history/entry.js';
+import { createHistoryRepository } from '../history/store.js';
 
 export const IDEMPOTENCY_COLLECTION = 'idempotency_keys';
 
@@ -71,8 +74,9 @@ const CreateHeaders = Type.Object({
 });
 
 /** The orders endpoints: the seed's four plus `GET /orders/:id`. */
-const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+const orderRoutes: FastifyPluginAsyncTypebox<{ config: AppConfig }> = async (fastify, { config }) => {
   const orders = createOrdersRepository(fastify.mongo.orders);
+  const history = createHistoryRepository(fastify.mongo.db.collection<HistoryDocument>(HISTORY_COLLECTION));
   const idempotency = createIdempotencyStore(
     fastify.mongo.db.collection<IdempotencyRecord<CreateResponse>>(IDEMPOTENCY_COLLECTION),
   );
@@ -88,13 +92,15 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         summary: 'List orders, newest change first',
         description:
           'Sorted by updated_at then id, descending. `position` is the change feed position taken before the read: ' +
-          'subscribe on /ws with `since: position` to receive every change after this snapshot.',
+          'subscribe on /ws with `since: position` to receive every change after this snapshot. With `as_of`, the ' +
+          'board as it was at that moment, from the order history (within HISTORY_RETENTION_DAYS); `position` is ' +
+          'then null, as a past board has nothing to subscribe after.',
         querystring: ListOrdersQuerySchema,
         response: { 200: ListOrdersResponseSchema, ...errors(400, 503) },
       },
     },
     async (request): Promise<ListOrdersResponse> => {
-      const { limit = 100, cursor, status, customer } = request.query;
+      const { limit = 100, cursor, status, customer, as_of: asOfText } = request.query;
       let after;
       if (cursor !== undefined) {
         after = decodeCursor(cursor);
@@ -104,10 +110,19 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
           });
         }
       }
+      const statuses = status === undefined ? undefined : Array.isArray(status) ? status : [status];
+      if (asOfText !== undefined) {
+        const asOf = checkedAsOf(asOfText, config.history.retentionDays, new Date());
+        const past = await history.boardAsOf({ asOf, statuses, customer, limit, after, scope: scopeOf(request) });
+        return {
+          orders: past.orders,
+          position: null,
+          next_cursor: past.next === null ? null : encodeCursor(past.next),
+        };
+      }
       // Before the read: every change after this position is either in the page or replayed.
       // See docs/ARCHITECTURE.md, "Snapshot with position".
       const position = fastify.realtime.position();
-      const statuses = status === undefined ? undefined : Array.isArray(status) ? status : [status];
       const page = await orders.list({ statuses, customer, limit, after, scope: scopeOf(request) });
       const shown: Order[] = [];
       for (const document of page.documents) {
@@ -370,6 +385,24 @@ function changesFitScope(changes: UpdateOrderBody, scope: Scope | null): boolean
  * A stored document as an order, or null (logged) when it cannot be shown: REST lists skip such documents and
  * reads answer 404. See docs/ARCHITECTURE.md, "Stored documents from other clients".
  */
+const DAY_MS = 86_400_000;
+
+/** An `as_of` the history can answer: not in the future, not older than the retention. */
+function checkedAsOf(text: string, retentionDays: number, now: Date): Date {
+  const asOf = new Date(text);
+  const oldest = now.getTime() - retentionDays * DAY_MS;
+  if (asOf.getTime() > now.getTime() || asOf.getTime() < oldest) {
+    throw new HttpError(
+      400,
+      ErrorCode.AsOfOutOfRange,
+      `querystring/as_of must lie between ${new Date(oldest).toISOString()} (the history's retention of ` +
+        `${String(retentionDays)} days) and now`,
+      { field: 'querystring/as_of' },
+    );
+  }
+  return asOf;
+}
+
 function showable(document: object, log: FastifyBaseLogger): Order | null {
   const mapped = orderFromDocument(document);
   if (mapped.ok) return mapped.order;

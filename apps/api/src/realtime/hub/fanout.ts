@@ -27,7 +27,7 @@ export interface FanoutHost {
   /** Writes one frame to one live client; false when the client was dropped instead. */
   write(client: Client, frame: TextFrame, events: number): boolean;
   /** Every event up to `position` is written; `entries` are the events this flush carried. */
-  delivered(position: string | null, entries: readonly Entry[]): void;
+  delivered(position: string | null, entries: readonly Entry[], startedAt: number, durationMs: number): void;
 }
 
 export interface FanoutOptions {
@@ -48,6 +48,9 @@ interface InProgress {
   entries: Entry[];
   /** The latest position when the fan-out began: delivered once every write is done. */
   end: string | null;
+  /** When it began: epoch ms (to compare with commit times) and the monotonic clock (for its duration). */
+  startedAt: number;
+  startedTick: number;
 }
 
 /** Batches pending events and writes them to the filter groups, a slice of sockets per event-loop turn. */
@@ -125,6 +128,7 @@ export class Fanout {
     const entries = this.pending;
     this.pending = [];
     this.lastFlushAt = performance.now();
+    const startedAt = Date.now();
     const jobs: FanoutJob[] = [];
     for (const group of this.host.groups) {
       const shapes: Serialized<OrderEvent>[] = [];
@@ -135,7 +139,15 @@ export class Fanout {
       if (shapes.length === 0) continue;
       jobs.push({ frame: encodeTextFrame(frameOf(shapes)), events: shapes.length, clients: [...group.clients] });
     }
-    this.inProgress = { jobs, job: 0, index: 0, entries, end: this.host.latest() };
+    this.inProgress = {
+      jobs,
+      job: 0,
+      index: 0,
+      entries,
+      end: this.host.latest(),
+      startedAt,
+      startedTick: this.lastFlushAt,
+    };
   }
 
   /** Writes up to `budget` sockets of the fan-out in progress; continues on the next turn if any are left. */
@@ -162,7 +174,12 @@ export class Fanout {
       }
     }
     this.inProgress = null;
-    this.host.delivered(this.pending.length === 0 ? this.host.latest() : fanout.end, fanout.entries);
+    this.host.delivered(
+      this.pending.length === 0 ? this.host.latest() : fanout.end,
+      fanout.entries,
+      fanout.startedAt,
+      performance.now() - fanout.startedTick,
+    );
     if (this.pending.length > 0) this.schedule();
   }
 }

@@ -57,17 +57,33 @@ export interface HubOptions {
    */
   writesPerTurn?: number;
   log?: FeedLogger;
+  /** Told once per flush (never per socket) when it has written its last socket. */
+  metrics?: HubMetrics;
+}
+
+/** Per-flush timings for /metrics. */
+export interface HubMetrics {
+  /**
+   * A flush wrote its last socket: the events it carried, when it started (epoch ms, to compare with commit
+   * times) and how long it took (ms, from a monotonic clock).
+   */
+  flushed(items: readonly ChangeItem[], startedAt: number, durationMs: number): void;
 }
 
 /** Counters for /metrics. */
 export interface HubStats {
   clients: number;
+  /** Sockets that have subscribed (live or replaying). */
+  subscriptions: number;
   eventsPublished: number;
   /** Events written to sockets (an event in a batch of a frame to N sockets counts N). */
   deliveries: number;
   framesSent: number;
   slowConsumerCloses: number;
   resyncsSent: number;
+  resyncsByReason: Record<ResyncReason, number>;
+  /** Bytes of frames written to sockets (the fan-out's pre-encoded frames with their headers). */
+  bytesSent: number;
   invalidFrames: number;
   replaysFromRing: number;
   replaysFromHistory: number;
@@ -112,12 +128,20 @@ export class Hub implements FeedSink {
   private delivered: string | null = null;
   private closed = false;
   private observer: HubObserver | null = null;
-  private readonly counters: Omit<HubStats, 'clients'> = {
+  private readonly metrics: HubMetrics | undefined;
+  private readonly counters: Omit<HubStats, 'clients' | 'subscriptions'> = {
     eventsPublished: 0,
     deliveries: 0,
     framesSent: 0,
     slowConsumerCloses: 0,
     resyncsSent: 0,
+    resyncsByReason: {
+      [ResyncReason.HistoryLost]: 0,
+      [ResyncReason.Invalidated]: 0,
+      [ResyncReason.UnknownPosition]: 0,
+      [ResyncReason.FeedReset]: 0,
+    },
+    bytesSent: 0,
     invalidFrames: 0,
     replaysFromRing: 0,
     replaysFromHistory: 0,
@@ -130,15 +154,23 @@ export class Hub implements FeedSink {
     this.subscribeLimit = options.subscribeLimit ?? { max: 20, windowMs: 10_000 };
     this.replays = options.replays;
     this.log = options.log;
+    this.metrics = options.metrics;
     this.ring = new Ring(options.ringSize);
     this.fanout = new Fanout(
       {
         groups: this.groups,
         latest: () => this.feedPosition.current(),
         write: (client, frame, events) => this.write(client, frame, events),
-        delivered: (position, entries) => {
+        delivered: (position, entries, startedAt, durationMs) => {
           this.delivered = position;
           if (this.observer !== null) this.observer.flushed(entries.map((entry) => entry.item));
+          if (this.metrics !== undefined && entries.length > 0) {
+            this.metrics.flushed(
+              entries.map((entry) => entry.item),
+              startedAt,
+              durationMs,
+            );
+          }
         },
       },
       { batchWindowMs: options.batchWindowMs, writesPerTurn: options.writesPerTurn ?? 1000 },
@@ -146,7 +178,14 @@ export class Hub implements FeedSink {
   }
 
   stats(): HubStats {
-    return { clients: this.clients.size, ...this.counters };
+    let subscriptions = 0;
+    for (const client of this.clients) if (client.state === 'live' || client.state === 'replaying') subscriptions++;
+    return {
+      clients: this.clients.size,
+      subscriptions,
+      ...this.counters,
+      resyncsByReason: { ...this.counters.resyncsByReason },
+    };
   }
 
   /** Installs the observer (null removes it); one at a time. */
@@ -443,9 +482,14 @@ export class Hub implements FeedSink {
       return false;
     }
     try {
-      if (typeof frame === 'string') socket.send(frame);
-      else if (socket.sendFrame) socket.sendFrame(frame);
-      else socket.send(frame.payload);
+      if (typeof frame === 'string') {
+        socket.send(frame);
+        this.counters.bytesSent += Buffer.byteLength(frame);
+      } else {
+        if (socket.sendFrame) socket.sendFrame(frame);
+        else socket.send(frame.payload);
+        this.counters.bytesSent += frame.frame.length;
+      }
     } catch (err) {
       this.log?.warn({ err }, 'hub: send failed; dropping the client');
       this.drop(client);
@@ -466,6 +510,7 @@ export class Hub implements FeedSink {
 
   private sendResync(client: Client, reason: ResyncReason): void {
     this.counters.resyncsSent += 1;
+    this.counters.resyncsByReason[reason] += 1;
     this.sendControl(client, resyncMessage(reason));
   }
 }

@@ -25,7 +25,8 @@ describe('controls by role', () => {
   it('viewer: reads the board with no create form, no edit or delete, and no admin page', async () => {
     await boardAs('viewer');
     expect(screen.queryByRole('form', { name: 'New order' })).toBeNull();
-    expect(cardButtons()).toEqual([]);
+    // The timeline only reads, so every role has it.
+    expect(cardButtons()).toEqual(['History']);
     expect(screen.queryByRole('link', { name: 'Users and tokens' })).toBeNull();
     expect(screen.getByRole('region', { name: 'Account' }).textContent).toContain('Viewer');
   });
@@ -33,14 +34,14 @@ describe('controls by role', () => {
   it('operator: creates and edits, but is offered no delete and no admin page', async () => {
     await boardAs('operator');
     expect(screen.getByRole('form', { name: 'New order' })).toBeTruthy();
-    expect(cardButtons()).toEqual(['Edit']);
+    expect(cardButtons()).toEqual(['Edit', 'History']);
     expect(screen.queryByRole('link', { name: 'Users and tokens' })).toBeNull();
   });
 
   it('admin: creates, edits, deletes, and reaches the users and tokens page', async () => {
     const { user } = await boardAs('admin');
     expect(screen.getByRole('form', { name: 'New order' })).toBeTruthy();
-    expect(cardButtons()).toEqual(['Edit', 'Delete']);
+    expect(cardButtons()).toEqual(['Edit', 'Delete', 'History']);
     await user.click(screen.getByRole('link', { name: 'Users and tokens' }));
     expect(await screen.findByRole('heading', { name: 'API tokens' })).toBeTruthy();
     expect(screen.getByRole('link', { name: 'Users and tokens' }).getAttribute('aria-current')).toBe('page');

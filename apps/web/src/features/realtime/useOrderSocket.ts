@@ -2,6 +2,7 @@ import { OrderSocket, type ConnectionState } from '@orders/client';
 import { CloseCode, type OrderFilter } from '@orders/contracts';
 import { hashKey, useQueryClient } from '@tanstack/react-query';
 import { useCallback, useEffect, useEffectEvent, useMemo, useRef, useState } from 'react';
+import { refreshTimelines } from '../history/queries.js';
 import { filterOfListKey, orderKeys } from '../orders/queries.js';
 import { createActivityStore, type ActivityStore } from './activity.js';
 import { ListPatcher } from './listPatcher.js';
@@ -70,6 +71,14 @@ export function useOrderSocket(filter: OrderFilter, onAccessClosed?: (code: Acce
       },
       onEvents: (events) => {
         activity.record(events);
+        refreshTimelines(
+          queryClient,
+          events.flatMap((event) =>
+            event.type === 'order.left'
+              ? []
+              : [{ id: 'order' in event ? event.order.id : event.id, position: event.position }],
+          ),
+        );
       },
     });
     const onOnline = () => {

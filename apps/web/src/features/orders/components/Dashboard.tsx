@@ -1,12 +1,15 @@
 import type { OrderStatus } from '@orders/contracts';
-import { useMemo, type Dispatch, type ReactNode, type SetStateAction } from 'react';
+import { useMemo, useState, type Dispatch, type ReactNode, type SetStateAction } from 'react';
 import { usePermissions } from '../../auth/permissions.js';
 import { useDebouncedValue } from '../../../lib/useDebouncedValue.js';
 import { ChangesChart } from '../../realtime/ChangesChart.js';
 import { ConnectionIndicator } from '../../realtime/ConnectionIndicator.js';
 import { RecentActivity } from '../../realtime/RecentActivity.js';
 import { useOrderSocket, type AccessCloseCode } from '../../realtime/useOrderSocket.js';
-import { normalizeFilter } from '../queries.js';
+import { AsOfControl } from '../../history/AsOfControl.js';
+import { OrderTimeline } from '../../history/OrderTimeline.js';
+import { PastBoard } from '../../history/PastBoard.js';
+import { normalizeFilter, useOrderList } from '../queries.js';
 import { CreateOrderForm } from './CreateOrderForm.js';
 import { OrderBoard } from './OrderBoard.js';
 import { OrderFilters } from './OrderFilters.js';
@@ -48,6 +51,11 @@ export function Dashboard({
   );
   const { connection, activity, loadOlder } = useOrderSocket(filter, onAccessClosed);
   const permissions = usePermissions();
+  // While a past board is shown the live list stays observed, and patched by the socket, so "back to live" shows
+  // it at once, with every event that arrived meanwhile.
+  useOrderList(filter);
+  const [asOf, setAsOf] = useState<string | null>(null);
+  const [timelineId, setTimelineId] = useState<number | null>(null);
 
   return (
     <div className="app">
@@ -69,13 +77,29 @@ export function Dashboard({
           <RecentActivity activity={activity} />
         </div>
         <main className="main">
-          {permissions.createOrders && <CreateOrderForm />}
-          <OrderBoard
-            filter={filter}
-            onNeedOlder={loadOlder}
-            canEdit={permissions.editOrders}
-            canDelete={permissions.deleteOrders}
-          />
+          <AsOfControl asOf={asOf} onChange={setAsOf} />
+          {timelineId !== null && (
+            <OrderTimeline
+              id={timelineId}
+              onClose={() => {
+                setTimelineId(null);
+              }}
+            />
+          )}
+          {asOf === null ? (
+            <>
+              {permissions.createOrders && <CreateOrderForm />}
+              <OrderBoard
+                filter={filter}
+                onNeedOlder={loadOlder}
+                onShowHistory={setTimelineId}
+                canEdit={permissions.editOrders}
+                canDelete={permissions.deleteOrders}
+              />
+            </>
+          ) : (
+            <PastBoard asOf={asOf} filter={filter} />
+          )}
         </main>
       </div>
     </div>

@@ -45,12 +45,15 @@ const LOAD_OLDER_AHEAD = 20;
 export function OrderBoard({
   filter,
   onNeedOlder,
+  onShowHistory,
   canEdit,
   canDelete,
 }: {
   filter: OrderFilter;
   /** Reads the next older page into the window; called as the reader nears its end. */
   onNeedOlder?: () => Promise<void>;
+  /** Opens the order's timeline. */
+  onShowHistory?: (id: number) => void;
   /** Whether the signed-in role may edit (the Edit buttons are hidden otherwise). */
   canEdit: boolean;
   /** Whether the signed-in role may delete. */
@@ -327,6 +330,7 @@ export function OrderBoard({
                     onCancelEdit={cancelEdit}
                     onAskDelete={askDelete}
                     onDelete={removeOrder}
+                    onShowHistory={onShowHistory}
                   />
                 </li>
               );

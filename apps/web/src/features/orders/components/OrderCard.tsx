@@ -28,6 +28,7 @@ interface OrderCardProps {
   onCancelEdit: () => void;
   onAskDelete: (id: number | null) => void;
   onDelete: (order: Order) => void;
+  onShowHistory?: (id: number) => void;
 }
 
 /**
@@ -48,6 +49,7 @@ export const OrderCard = memo(function OrderCard({
   onCancelEdit,
   onAskDelete,
   onDelete,
+  onShowHistory,
 }: OrderCardProps) {
   const titleId = `order-${order.id}-title`;
   const errorId = `order-${order.id}-error`;
@@ -141,20 +143,28 @@ export const OrderCard = memo(function OrderCard({
             </button>
           </div>
         ) : (
-          (canEdit || canDelete) && (
-            <div className="card-actions">
-              {canEdit && (
-                <button type="button" onClick={() => onEdit(order)} aria-label={`Edit order #${order.id}`}>
-                  Edit
-                </button>
-              )}
-              {canDelete && (
-                <button type="button" onClick={() => onAskDelete(order.id)} aria-label={`Delete order #${order.id}`}>
-                  Delete
-                </button>
-              )}
-            </div>
-          )
+          <div className="card-actions">
+            {canEdit && (
+              <button type="button" onClick={() => onEdit(order)} aria-label={`Edit order #${order.id}`}>
+                Edit
+              </button>
+            )}
+            {canDelete && (
+              <button type="button" onClick={() => onAskDelete(order.id)} aria-label={`Delete order #${order.id}`}>
+                Delete
+              </button>
+            )}
+            {/* Every role may read the timeline: it shows what the board already shows, over time. */}
+            {onShowHistory && (
+              <button
+                type="button"
+                onClick={() => onShowHistory(order.id)}
+                aria-label={`History of order #${order.id}`}
+              >
+                History
+              </button>
+            )}
+          </div>
         )}
       </div>
     </article>
