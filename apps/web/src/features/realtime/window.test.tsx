@@ -227,6 +227,10 @@ describe('going to an order by id', () => {
     const opened = await screen.findByRole('region', { name: 'Opened order #7' });
     expect(within(opened).getByRole('article', { name: 'Order #7' })).toBeTruthy();
     expect(api.calls('GET', '/orders/7')).toHaveLength(1);
+    // The opened card leads to the order's timeline like a card on the board.
+    await user.click(within(opened).getByRole('button', { name: 'History of order #7' }));
+    expect(await screen.findByRole('region', { name: 'History of order #7' })).toBeTruthy();
+    expect(api.calls('GET', '/orders/7/history')).toHaveLength(1);
     await user.click(within(opened).getByRole('button', { name: 'Close' }));
     expect(screen.queryByRole('region', { name: 'Opened order #7' })).toBeNull();
   });

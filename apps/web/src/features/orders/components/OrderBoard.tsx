@@ -262,6 +262,7 @@ export function OrderBoard({
             confirmingDelete={confirmingDelete === order.id}
             canEdit={canEdit}
             canDelete={canDelete}
+            onShowHistory={onShowHistory}
             onEdit={startEdit}
             onDraftChange={changeDraft}
             onSave={saveEdit}
