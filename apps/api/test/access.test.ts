@@ -82,6 +82,13 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', url: '/orders', access: 'viewer', request: () => ({ url: '/orders' }), success: 200 },
   {
     method: 'GET',
+    url: '/orders/counts',
+    access: 'viewer',
+    request: () => ({ url: '/orders/counts' }),
+    success: 200,
+  },
+  {
+    method: 'GET',
     url: '/orders',
     access: 'viewer',
     request: () => ({ url: `/orders?as_of=${encodeURIComponent(new Date().toISOString())}` }),

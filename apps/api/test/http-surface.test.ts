@@ -32,10 +32,12 @@ describe('OpenAPI', () => {
       '/auth/users/{id}',
       '/healthz',
       '/orders',
+      '/orders/counts',
       '/orders/{id}',
       '/orders/{id}/history',
       '/readyz',
     ]);
+    expect(Object.keys(document.paths['/orders/counts']!.get!.responses).sort()).toEqual(['200', '400', '503']);
     expect(Object.keys(document.paths['/orders']!).sort()).toEqual(['get', 'post']);
     expect(Object.keys(document.paths['/orders/{id}']!).sort()).toEqual(['delete', 'get', 'put']);
     expect(Object.keys(document.paths['/orders']!.post!.responses).sort()).toEqual([

@@ -332,6 +332,29 @@ describe('hub replay', () => {
     expect(hub.stats().replaysFromRing).toBe(1);
   });
 
+  it('carries the pre-image status and customer on updates, deletes and order.left, so clients keep counts', async () => {
+    const hub = makeHub();
+    const pendingOnly = connect(hub, { type: 'subscribe', filter: { status: ['pending'] } }).socket;
+    const before = { status: 'pending', customer_name: 'Ada' } as const;
+    hub.publish(updated(1, order(1, { customer_name: 'Ada', version: 2 }), before));
+    hub.publish(updated(2, order(1, { customer_name: 'Ada', status: 'shipped', version: 3 }), before));
+    hub.publish(deleted(3, 2, before));
+    hub.publish(deleted(4, 3));
+    await settle();
+    expect(pendingOnly.events()).toEqual([
+      {
+        type: 'order.updated',
+        order: order(1, { customer_name: 'Ada', version: 2 }),
+        position: pos(1),
+        previous: before,
+      },
+      { type: 'order.left', id: 1, position: pos(2), previous: before },
+      { type: 'order.deleted', id: 2, position: pos(3), previous: before },
+      // Without a pre-image the event says nothing about before.
+      { type: 'order.deleted', id: 3, position: pos(4) },
+    ]);
+  });
+
   it('replays from the ring with the client filter applied', async () => {
     const hub = makeHub();
     hub.advance(pos(0));

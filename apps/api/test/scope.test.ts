@@ -71,6 +71,36 @@ describe('REST under a scope', () => {
     expect(json(shipped).orders).toEqual([]);
   });
 
+  it('counts only orders inside the scope, intersected with the requested filter', async () => {
+    const countsAs = async (token: string, query = '') => {
+      const response = await app.inject({ url: `/orders/counts${query}`, headers: bearer(token) });
+      expect(response.statusCode, response.body).toBe(200);
+      const { total, by_status } = json(response);
+      return { total, by_status };
+    };
+    const everyone = await createToken(app, 'viewer');
+    expect(await countsAs(everyone)).toEqual({ total: 3, by_status: { pending: 2, shipped: 1, delivered: 0 } });
+    const bob = await createToken(app, 'viewer', { scope: BOB });
+    expect(await countsAs(bob)).toEqual({ total: 2, by_status: { pending: 1, shipped: 1, delivered: 0 } });
+    expect(await countsAs(bob, '?status=shipped')).toEqual({
+      total: 1,
+      by_status: { pending: 0, shipped: 1, delivered: 0 },
+    });
+    // A filter outside the scope cannot widen it: Alice's order stays uncounted.
+    expect(await countsAs(bob, '?customer=alice')).toEqual({
+      total: 0,
+      by_status: { pending: 0, shipped: 0, delivered: 0 },
+    });
+    const shippedOnly = await createToken(app, 'viewer', { scope: { status: ['shipped'] } });
+    expect(await countsAs(shippedOnly)).toEqual({ total: 1, by_status: { pending: 0, shipped: 1, delivered: 0 } });
+    expect(await countsAs(shippedOnly, '?status=pending')).toEqual({
+      total: 0,
+      by_status: { pending: 0, shipped: 0, delivered: 0 },
+    });
+    const bobPending = await createToken(app, 'viewer', { scope: { customer: 'bob', status: ['pending'] } });
+    expect(await countsAs(bobPending)).toEqual({ total: 1, by_status: { pending: 1, shipped: 0, delivered: 0 } });
+  });
+
   it('refuses a write that would put an order outside the scope (403), and hides orders outside it (404)', async () => {
     const operator = await createToken(app, 'operator', { scope: BOB, name: 'bob-desk' });
     const as = (method: 'POST' | 'PUT', url: string, payload: object, headers: Record<string, string> = {}) =>

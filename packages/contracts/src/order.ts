@@ -21,7 +21,8 @@ export const OrderIdSchema = Type.Integer({
   description: 'Order id, a positive integer',
 });
 
-const NameSchema = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
+/** A customer or product name: 1–200 characters, not blank. */
+export const NameSchema = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
 
 export const OrderSchema = Type.Object(
   {
@@ -132,6 +133,41 @@ export const ListOrdersResponseSchema = Type.Object(
   { $id: 'ListOrdersResponse', additionalProperties: false },
 );
 export type ListOrdersResponse = Static<typeof ListOrdersResponseSchema>;
+
+/** `GET /orders/counts`: the same filter as the list, without paging. */
+export const OrderCountsQuerySchema = Type.Object(
+  {
+    status: Type.Optional(
+      Type.Union([OrderStatusSchema, Type.Array(OrderStatusSchema, { minItems: 1, maxItems: ORDER_STATUSES.length })]),
+    ),
+    customer: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+export type OrderCountsQuery = Static<typeof OrderCountsQuerySchema>;
+
+/** Orders of each status matching a filter (a status the filter leaves out counts 0). */
+export const StatusCountsSchema = Type.Object(
+  {
+    pending: Type.Integer({ minimum: 0 }),
+    shipped: Type.Integer({ minimum: 0 }),
+    delivered: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type StatusCounts = Static<typeof StatusCountsSchema>;
+
+export const OrderCountsResponseSchema = Type.Object(
+  {
+    total: Type.Integer({ minimum: 0 }),
+    by_status: StatusCountsSchema,
+    position: Type.Union([PositionSchema, Type.Null()], {
+      description: 'Feed position taken before the counts: apply the changes after it to keep them exact',
+    }),
+  },
+  { $id: 'OrderCountsResponse', additionalProperties: false },
+);
+export type OrderCountsResponse = Static<typeof OrderCountsResponseSchema>;
 
 export const ErrorBodySchema = Type.Object(
   {

@@ -1,5 +1,12 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { OrderFilterSchema, OrderIdSchema, OrderSchema, PositionSchema } from './order.js';
+import {
+  NameSchema,
+  OrderFilterSchema,
+  OrderIdSchema,
+  OrderSchema,
+  OrderStatusSchema,
+  PositionSchema,
+} from './order.js';
 
 /** Version of the WebSocket protocol; bumped on any incompatible change. */
 export const PROTOCOL_VERSION = 1;
@@ -55,21 +62,46 @@ export type ClientMessage = Static<typeof ClientMessageSchema>;
 
 // ---- server → client -------------------------------------------------------
 
+/**
+ * What a filter looked at in the order just before this change, when the server had its pre-image: a client keeping
+ * counts of orders it has not loaded learns from it which count the change leaves.
+ */
+export const PreviousFieldsSchema = Type.Object(
+  { status: OrderStatusSchema, customer_name: NameSchema },
+  { additionalProperties: false },
+);
+export type PreviousFields = Static<typeof PreviousFieldsSchema>;
+
 export const OrderCreatedEventSchema = Type.Object(
   { type: Type.Literal('order.created'), order: OrderSchema, position: PositionSchema },
   { additionalProperties: false },
 );
 export const OrderUpdatedEventSchema = Type.Object(
-  { type: Type.Literal('order.updated'), order: OrderSchema, position: PositionSchema },
+  {
+    type: Type.Literal('order.updated'),
+    order: OrderSchema,
+    position: PositionSchema,
+    previous: Type.Optional(PreviousFieldsSchema),
+  },
   { additionalProperties: false },
 );
 export const OrderDeletedEventSchema = Type.Object(
-  { type: Type.Literal('order.deleted'), id: OrderIdSchema, position: PositionSchema },
+  {
+    type: Type.Literal('order.deleted'),
+    id: OrderIdSchema,
+    position: PositionSchema,
+    previous: Type.Optional(PreviousFieldsSchema),
+  },
   { additionalProperties: false },
 );
 /** The order still exists but no longer matches this client's filter. */
 export const OrderLeftEventSchema = Type.Object(
-  { type: Type.Literal('order.left'), id: OrderIdSchema, position: PositionSchema },
+  {
+    type: Type.Literal('order.left'),
+    id: OrderIdSchema,
+    position: PositionSchema,
+    previous: Type.Optional(PreviousFieldsSchema),
+  },
   { additionalProperties: false },
 );
 

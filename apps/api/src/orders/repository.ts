@@ -1,5 +1,12 @@
-import { MongoServerError, type Collection, type Document, type Filter } from 'mongodb';
-import type { CreateOrderBody, OrderStatus, Scope, UpdateOrderBody } from '@orders/contracts';
+import { MongoServerError, type ClientSession, type Collection, type Document, type Filter } from 'mongodb';
+import {
+  ORDER_STATUSES,
+  type CreateOrderBody,
+  type OrderStatus,
+  type Scope,
+  type StatusCounts,
+  type UpdateOrderBody,
+} from '@orders/contracts';
 import { pageAfterDocument, storedVersion, type OrderDocument } from './order-document.js';
 
 /** Where a page starts: strictly after this (updated_at, id) in the list order. */
@@ -48,6 +55,14 @@ export type DeleteResult =
 /** The orders collection as plain functions. "Not found" is `null` or a `not_found` status, never an exception. */
 export interface OrdersRepository {
   list(options: ListOrdersOptions): Promise<OrdersPage>;
+  /** Orders per status matching the filter: one indexed count per status the filter keeps. */
+  countByStatus(options: {
+    statuses?: readonly OrderStatus[];
+    customer?: string;
+    /** The reader's scope: orders outside it are not counted. */
+    scope?: Scope | null;
+    session?: ClientSession;
+  }): Promise<StatusCounts>;
   get(id: number, scope?: Scope | null): Promise<StoredDocument | null>;
   create(body: CreateOrderBody, now?: Date, context?: WriteContext): Promise<CreateResult>;
   update(
@@ -115,6 +130,9 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
       clauses.push({
         $or: [{ updated_at: { $lt: after.updatedAt } }, { updated_at: after.updatedAt, _id: { $lt: after.id } }],
       });
+      // Implied by the $or, but a bound the database can seek to: the page starts at the cursor in the index instead
+      // of reading every newer order before it.
+      clauses.push({ updated_at: { $lte: after.updatedAt } });
     }
     const filter = allOf(clauses);
     // One extra document tells whether another page follows, without a count.
@@ -122,11 +140,42 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
       .find(filter)
       .sort({ updated_at: -1, _id: -1 })
       .limit(limit + 1)
+      // The whole page in the first reply: the default first batch (101) would cost four more round trips.
+      .batchSize(limit + 1)
       .toArray();
     const documents: StoredDocument[] = docs.slice(0, limit);
     const last = documents.at(-1);
     const next = docs.length > limit && last !== undefined ? pageAfterDocument(last) : null;
     return { documents, next };
+  }
+
+  async function countByStatus({
+    statuses,
+    customer,
+    scope,
+    session,
+  }: {
+    statuses?: readonly OrderStatus[];
+    customer?: string;
+    scope?: Scope | null;
+    session?: ClientSession;
+  }): Promise<StatusCounts> {
+    const counts: StatusCounts = { pending: 0, shipped: 0, delivered: 0 };
+    const requested = statuses === undefined || statuses.length === 0 ? ORDER_STATUSES : statuses;
+    // A status outside the scope counts nothing, so it is not asked at all (it stays 0).
+    const wanted = requested.filter((status) => scope?.status === undefined || scope.status.includes(status));
+    const narrowing: Filter<OrderDocument>[] = [];
+    if (customer !== undefined) narrowing.push({ customer_name: { $regex: escapeRegex(customer), $options: 'i' } });
+    if (scope?.customer !== undefined) {
+      narrowing.push({ customer_name: { $regex: escapeRegex(scope.customer), $options: 'i' } });
+    }
+    // One equality count per status: an index answers each alone (no document is read) unless a customer filter
+    // narrows inside the status's range. In turn, not in parallel: one session runs one operation at a time.
+    for (const status of wanted) {
+      const filter = allOf([{ status }, ...narrowing]);
+      counts[status] = await collection.countDocuments(filter, session ? { session } : {});
+    }
+    return counts;
   }
 
   async function get(id: number, scope?: Scope | null): Promise<StoredDocument | null> {
@@ -221,7 +270,8 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
 
   async function ensureIndexes(): Promise<void> {
     await collection.createIndex({ updated_at: -1, _id: -1 }, { name: 'updated_at_desc_id_desc' }, undefined);
+    await collection.createIndex({ status: 1 }, { name: 'status' }, undefined);
   }
 
-  return { list, get, create, update, remove, ensureIndexes };
+  return { list, countByStatus, get, create, update, remove, ensureIndexes };
 }

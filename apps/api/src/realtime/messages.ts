@@ -6,6 +6,7 @@ import {
   type OrderEvent,
   type OrderLeftEvent,
   type Position,
+  type PreviousFields,
   type ReadyMessage,
   type ResyncMessage,
   type ResyncReason,
@@ -43,21 +44,43 @@ export function errorMessage(code: ErrorCode, message: string): Serialized<Error
   return serialize({ type: 'error', code, message } satisfies ErrorMessage);
 }
 
+/** The pre-image's filterable fields, when the change had one (clients keep exact counts with it). */
+function previousOf(item: ChangeItem): { previous?: PreviousFields } {
+  return item.before === null
+    ? {}
+    : { previous: { status: item.before.status, customer_name: item.before.customer_name } };
+}
+
 /** A change as the event a client that may see the order receives. */
 export function eventMessage(item: ChangeItem): Serialized<OrderEvent> {
   switch (item.kind) {
     case 'created':
       return serialize({ type: 'order.created', order: item.order, position: item.position } satisfies OrderEvent);
     case 'updated':
-      return serialize({ type: 'order.updated', order: item.order, position: item.position } satisfies OrderEvent);
+      return serialize({
+        type: 'order.updated',
+        order: item.order,
+        position: item.position,
+        ...previousOf(item),
+      } satisfies OrderEvent);
     case 'deleted':
-      return serialize({ type: 'order.deleted', id: item.id, position: item.position } satisfies OrderEvent);
+      return serialize({
+        type: 'order.deleted',
+        id: item.id,
+        position: item.position,
+        ...previousOf(item),
+      } satisfies OrderEvent);
   }
 }
 
 /** An update, as a client whose filter the order no longer matches receives it. */
 export function leftMessage(item: ChangeItem): Serialized<OrderLeftEvent> {
-  return serialize({ type: 'order.left', id: item.id, position: item.position } satisfies OrderLeftEvent);
+  return serialize({
+    type: 'order.left',
+    id: item.id,
+    position: item.position,
+    ...previousOf(item),
+  } satisfies OrderLeftEvent);
 }
 
 /** Most events in one replay frame, so a long replay does not build one huge string. */

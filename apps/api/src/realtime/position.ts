@@ -17,3 +17,15 @@ export class FeedPosition {
     this.value = position;
   }
 }
+
+/**
+ * A position that sorts after every event committed at or before `clusterTime` and before every later one. Resume
+ * tokens (MongoDB's and the embedded engine's alike) are uppercase hex starting with `82` and the event's cluster
+ * time as 16 hex digits, so their text sorts in commit order; this one carries the time followed by the largest
+ * digits. It marks what a read at that time already reflects (the counts' position); it is never a place to resume
+ * from. See docs/ARCHITECTURE.md, "Snapshot with position".
+ */
+export function positionAtClusterTime(clusterTime: { high: number; low: number }): string {
+  const hex = (n: number) => (n >>> 0).toString(16).toUpperCase().padStart(8, '0');
+  return `82${hex(clusterTime.high)}${hex(clusterTime.low)}${'F'.repeat(18)}`;
+}

@@ -7,12 +7,15 @@ import {
   ErrorBodySchema,
   ListOrdersQuerySchema,
   ListOrdersResponseSchema,
+  OrderCountsQuerySchema,
+  OrderCountsResponseSchema,
   OrderParamsSchema,
   OrderSchema,
   UpdateOrderBodySchema,
   type CreateOrderBody,
   type ErrorBody,
   type ListOrdersResponse,
+  type OrderCountsResponse,
   type Order,
   orderInScope,
   type Scope,
@@ -27,6 +30,7 @@ import { decodeCursor, encodeCursor } from '../orders/cursor.js';
 import { createIdempotencyStore, hashRequestBody, type IdempotencyRecord } from '../orders/idempotency.js';
 import { orderFromDocument, type OrderDocument } from '../orders/order-document.js';
 import { createOrdersRepository } from '../orders/repository.js';
+import { positionAtClusterTime } from '../realtime/position.js';
 import type { AppConfig } from '../config.js';
 import { HISTORY_COLLECTION, type HistoryDocument } from '../history/entry.js';
 import { createHistoryRepository } from '../history/store.js';
@@ -130,6 +134,42 @@ const orderRoutes: FastifyPluginAsyncTypebox<{ config: AppConfig }> = async (fas
         position,
         next_cursor: page.next === null ? null : encodeCursor(page.next),
       };
+    },
+  );
+
+  fastify.get(
+    '/orders/counts',
+    {
+      config: { access: 'viewer' },
+      schema: {
+        tags: ['orders'],
+        summary: 'Count orders per status for a filter',
+        description:
+          'The same filter as the list. `position` is the change feed position taken before the counts: the changes ' +
+          'after it keep them exact. Each status is counted through its index; nothing reads the whole collection.',
+        querystring: OrderCountsQuerySchema,
+        response: { 200: OrderCountsResponseSchema, ...errors(400, 503) },
+      },
+    },
+    async (request): Promise<OrderCountsResponse> => {
+      const { status, customer } = request.query;
+      const statuses = status === undefined ? undefined : Array.isArray(status) ? status : [status];
+      // Counts are not idempotent like versioned orders: an event must be added exactly when the counts miss it.
+      // The feed's position can lag the database (after a burst of writes), so the counts are marked with the
+      // database's own time of the read instead: the events after it are exactly the ones the counts miss. Without
+      // an operation time (a server that does not report one), the feed's position taken before the read.
+      const before = fastify.realtime.position();
+      const session = fastify.mongo.client.startSession();
+      let byStatus;
+      let position: string | null;
+      try {
+        byStatus = await orders.countByStatus({ statuses, customer, scope: scopeOf(request), session });
+        const readAt = session.operationTime;
+        position = readAt ? positionAtClusterTime(readAt) : before;
+      } finally {
+        await session.endSession();
+      }
+      return { total: byStatus.pending + byStatus.shipped + byStatus.delivered, by_status: byStatus, position };
     },
   );
 

@@ -135,16 +135,45 @@ export class FakeApi {
     return this.handle(request);
   };
 
-  /** The list as the real API would answer it now (to the signed-in principal, within its scope). */
-  listBody(search = new URLSearchParams()) {
+  /** The orders matching a list or counts query, newest first, as the signed-in principal may see them (its scope). */
+  private matching(search: URLSearchParams): Order[] {
     const statuses = search.getAll('status') as OrderStatus[];
     const customer = search.get('customer')?.toLowerCase();
-    const orders = [...this.orders.values()]
+    return [...this.orders.values()]
       .filter((o) => statuses.length === 0 || statuses.includes(o.status))
       .filter((o) => !customer || o.customer_name.toLowerCase().includes(customer))
       .filter((o) => orderInScope(o, this.session?.scope ?? null))
       .sort((a, b) => Date.parse(b.updated_at) - Date.parse(a.updated_at) || b.id - a.id);
-    return { orders, position: this.position, next_cursor: null };
+  }
+
+  /**
+   * One page of the list as the real API would answer it now: `limit` orders after `cursor` (keyset on updated_at and
+   * id, here spelled `<updated_at>|<id>`), and the cursor of the next page when more follow.
+   */
+  listBody(search = new URLSearchParams()) {
+    const limit = Number(search.get('limit') ?? '100');
+    const cursor = search.get('cursor');
+    let orders = this.matching(search);
+    if (cursor) {
+      const [at = '', id = '0'] = cursor.split('|');
+      const afterMs = Date.parse(at);
+      orders = orders.filter((o) => {
+        const ms = Date.parse(o.updated_at);
+        return ms < afterMs || (ms === afterMs && o.id < Number(id));
+      });
+    }
+    const page = orders.slice(0, limit);
+    const last = page.at(-1);
+    const more = orders.length > limit && last !== undefined;
+    return { orders: page, position: this.position, next_cursor: more ? `${last.updated_at}|${last.id}` : null };
+  }
+
+  /** The counts as the real API would answer them now. */
+  countsBody(search = new URLSearchParams()) {
+    const byStatus = { pending: 0, shipped: 0, delivered: 0 };
+    for (const order of this.matching(search)) byStatus[order.status]++;
+    const total = byStatus.pending + byStatus.shipped + byStatus.delivered;
+    return { total, by_status: byStatus, position: this.position };
   }
 
   private stamp(): string {
@@ -243,6 +272,9 @@ export class FakeApi {
     const match = /^\/orders\/(\d+)$/.exec(request.path);
     const id = match ? Number(match[1]) : undefined;
     if (request.path === '/orders' && request.method === 'GET') return json(200, this.listBody(request.search));
+    if (request.path === '/orders/counts' && request.method === 'GET') {
+      return json(200, this.countsBody(request.search));
+    }
     if (request.path === '/orders' && request.method === 'POST') {
       const body = request.body as CreateOrderBody;
       if (this.orders.has(body.id)) return apiError(409, ErrorCode.OrderExists, `Order ${body.id} already exists`);

@@ -499,6 +499,32 @@ export async function executeFind(
       : null;
   const comparator = hasSort ? compileSort(spec.sort!, opts.collation, scores) : null;
   const stopAfter = !hasSort && spec.limit > 0 ? spec.skip + spec.limit : Infinity;
+  // Under a collation or with $text the order is not the index's binary order: those sort the matches.
+  const sorted =
+    hasSort && spec.limit > 0 && opts === SIMPLE ? ctx.store.sortedScan(coll, spec.filter, spec.sort!) : null;
+  if (sorted) {
+    // A limited sort that an index already holds in order reads only as far as the limit (the newest page of a
+    // large collection costs a page, not a sort of the collection).
+    const matcher = compileFilter(spec.filter);
+    const wanted = spec.skip + spec.limit;
+    const found: Doc[] = [];
+    let examined = 0;
+    for (const doc of sorted.docs) {
+      examined++;
+      if (examined % YIELD_EVERY === 0) await yieldToEventLoop();
+      if (matcher(doc)) {
+        found.push(doc);
+        if (found.length >= wanted) break;
+      }
+    }
+    let docs = found.slice(spec.skip);
+    if (project) docs = docs.map(project);
+    return {
+      docs,
+      plan: { indexName: sorted.indexName, keysExamined: examined, candidates: [] },
+      docsExamined: examined,
+    };
+  }
   const result = await findMatches(coll, ctx.store, spec.filter, stopAfter, opts);
   let docs = result.docs;
   if (comparator) docs.sort(comparator);
@@ -561,7 +587,9 @@ export async function count(ctx: CommandContext): Promise<Doc> {
   else if (Object.keys(query).length === 0) n = coll.docs.size;
   else {
     const opts = withTextSearch(queryOptions(ctx.body.collation, undefined, coll), coll, query);
-    n = (await findMatches(coll, ctx.store, query, limit > 0 ? skip + limit : Infinity, opts)).docs.length;
+    n =
+      (opts === SIMPLE ? ctx.store.countByIndex(coll, query) : null) ??
+      (await findMatches(coll, ctx.store, query, limit > 0 ? skip + limit : Infinity, opts)).docs.length;
   }
   n = Math.max(0, n - skip);
   if (limit > 0) n = Math.min(n, limit);
@@ -665,8 +693,49 @@ function lookupSource(ctx: CommandContext, name: string): Doc[] {
   return runPipeline(source ? [...source.docs.values()] : [], resolved.pipeline, { now: new Date() });
 }
 
+function isNumericWrapper(value: unknown): boolean {
+  const type = typeof value === 'object' && value !== null ? (value as { _bsontype?: unknown })._bsontype : undefined;
+  return type === 'Int32' || type === 'Double' || type === 'Long';
+}
+
+/** `[{ $match }, { $group: { _id: <number or null>, <field>: { $sum: 1 } } }]`: a count, as drivers send it. */
+function countPipeline(pipeline: Doc[]): { filter: Doc; id: unknown; field: string } | null {
+  if (pipeline.length !== 2) return null;
+  const [match, group] = pipeline;
+  if (!match || !group || Object.keys(match).length !== 1 || Object.keys(group).length !== 1) return null;
+  if (!isDoc(match.$match) || !isDoc(group.$group)) return null;
+  const { _id: id, ...accumulators } = group.$group;
+  // A constant group key: null, or a number (plain or a BSON numeric wrapper, as the wire hands it over).
+  if (id !== null && typeof id !== 'number' && !isNumericWrapper(id)) return null;
+  const fields = Object.entries(accumulators);
+  if (fields.length !== 1) return null;
+  const [field, accumulator] = fields[0]!;
+  if (!isDoc(accumulator) || Object.keys(accumulator).length !== 1 || Number(accumulator.$sum) !== 1) return null;
+  return { filter: match.$match, id, field };
+}
+
+/**
+ * The drivers' countDocuments (`$match`, then a `$group` counting everything) on a collection, answered by an index
+ * alone when one can (see `Store.countByIndex`); null when the pipeline must run.
+ */
+function countedByIndex(ctx: CommandContext, name: string | null, pipeline: Doc[]): Doc[] | null {
+  const counted = countPipeline(pipeline);
+  if (!counted || name === null || ctx.body.let !== undefined) return null;
+  const coll = ctx.store.getCollection(ctx.db, name);
+  if (coll && isView(coll)) return null;
+  if (effectiveCollation(ctx.body.collation, coll) !== null) return null;
+  const n = ctx.store.countByIndex(coll, counted.filter);
+  if (n === null) return null;
+  return n === 0 ? [] : [{ _id: counted.id, [counted.field]: n }];
+}
+
 /** Plain (non-change-stream) aggregation: a collection, a view or `aggregate: 1`; a final `$out`/`$merge` writes. */
 export async function aggregateCollection(ctx: CommandContext, name: string | null, pipeline: Doc[]): Promise<Doc> {
+  const counted = countedByIndex(ctx, name, pipeline);
+  if (counted) {
+    const cursorOpts = optionalDoc(ctx.body, 'cursor') ?? {};
+    return cursorReply(ctx, `${ctx.db}.${name ?? '$cmd.aggregate'}`, counted, cursorOpts.batchSize, false);
+  }
   const vars = readLet(ctx.body.let, 'aggregate');
   const last = pipeline[pipeline.length - 1];
   const lastName = last ? Object.keys(last)[0] : undefined;

@@ -1,4 +1,4 @@
-import { Double, Int32, Long, ObjectId } from 'mongodb';
+import { Double, Int32, Long, ObjectId, type Collection } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { indexNames, runCommand, useEngine, type CursorReply, type TestDoc } from '../test-support/harness.js';
 import { IndexData } from './indexes.js';
@@ -305,5 +305,81 @@ describe('IndexData unique ownership', () => {
       ]),
     ).toBeNull();
     expect(index.findConflict({ _id: 4, k: 'z' }, 'D')).toEqual(['z']);
+  });
+});
+
+describe('sorts and counts answered by an index', () => {
+  interface Row {
+    _id: number;
+    at: Date | string | null;
+    status?: string | number | null;
+  }
+
+  /** The same rows in two collections, one with the indexes a list and its counts use, one without any. */
+  async function twins(): Promise<{
+    indexed: Collection<Row>;
+    plain: Collection<Row>;
+  }> {
+    const db = freshDb();
+    const rows: Row[] = [];
+    for (let id = 1; id <= 300; id++) {
+      const at =
+        id % 50 === 0 ? (id % 100 === 0 ? null : 'not a date') : new Date(Date.UTC(2026, 0, 1, 0, 0, id % 120));
+      const row: Row = { _id: id, at };
+      if (id % 7 !== 0) row.status = id % 11 === 0 ? 3 : ['pending', 'shipped', 'delivered'][id % 3]!;
+      rows.push(row);
+    }
+    const indexed = db.collection<Row>('indexed');
+    const plain = db.collection<Row>('plain');
+    await indexed.createIndex({ at: -1, _id: -1 }, { name: 'at_desc_id_desc' }, {});
+    await indexed.createIndex({ status: 1 }, { name: 'status' }, {});
+    await indexed.insertMany(rows);
+    await plain.insertMany(rows);
+    return { indexed, plain };
+  }
+
+  it('pages through a sort the index holds exactly as a full sort would, with filters, bounds and skip', async () => {
+    const { indexed, plain } = await twins();
+    const cutoff = new Date(Date.UTC(2026, 0, 1, 0, 1, 0));
+    const queries: Array<{ filter: object; sort: Record<string, 1 | -1>; skip: number; limit: number }> = [
+      { filter: {}, sort: { at: -1, _id: -1 }, skip: 0, limit: 25 },
+      { filter: {}, sort: { at: 1, _id: 1 }, skip: 10, limit: 40 },
+      { filter: { status: { $in: ['pending', 'shipped'] } }, sort: { at: -1, _id: -1 }, skip: 0, limit: 30 },
+      {
+        filter: {
+          $and: [{ $or: [{ at: { $lt: cutoff } }, { at: cutoff, _id: { $lt: 200 } }] }, { at: { $lte: cutoff } }],
+        },
+        sort: { at: -1, _id: -1 },
+        skip: 0,
+        limit: 50,
+      },
+      { filter: { at: { $gt: cutoff } }, sort: { at: -1, _id: -1 }, skip: 0, limit: 500 },
+    ];
+    for (const query of queries) {
+      const read = (coll: typeof indexed) =>
+        coll.find(query.filter).sort(query.sort).skip(query.skip).limit(query.limit).toArray();
+      const [fromIndex, fromSort] = await Promise.all([read(indexed), read(plain)]);
+      expect(fromIndex.length, JSON.stringify(query)).toBeGreaterThan(0);
+      expect(fromIndex, JSON.stringify(query)).toEqual(fromSort);
+    }
+  });
+
+  it('counts an equality on an indexed field exactly as a scan does, missing fields and other types included', async () => {
+    const { indexed, plain } = await twins();
+    for (const filter of [
+      { status: 'pending' },
+      { status: 'shipped' },
+      { status: { $eq: 'delivered' } },
+      { status: 3 },
+      { status: 'lost' },
+      { status: null },
+      { status: { $in: ['pending', 'shipped'] } },
+    ]) {
+      const [fromIndex, fromScan] = await Promise.all([indexed.countDocuments(filter), plain.countDocuments(filter)]);
+      expect(fromIndex, JSON.stringify(filter)).toBe(fromScan);
+      const reply = await runCommand<{ n: number }>(indexed.db, { count: 'indexed', query: filter });
+      expect(reply.n, JSON.stringify(filter)).toBe(fromScan);
+    }
+    expect(await indexed.countDocuments({ status: 'pending' })).toBeGreaterThan(0);
   });
 });

@@ -318,6 +318,42 @@ export class IndexData {
     return { ids, keysExamined };
   }
 
+  /**
+   * Whether this index holds every document exactly once in an order that serves a sort on `fields` (a prefix of its
+   * own, all in one direction: entries are stored ascending whatever the spec's directions).
+   */
+  canServeSort(fields: readonly string[]): boolean {
+    // A collated index orders strings by their collation key, which only a query under the same collation may use.
+    if (this.multikey || this.sparse || this.partial || this.collation || fields.length === 0) return false;
+    return fields.every((field, i) => this.fields[i] === field);
+  }
+
+  /**
+   * Document ids in index order, descending with `reverse`, from the entries whose first key component lies within
+   * `bounds` (when it is one range or one value). A sort served this way reads only as far as its limit needs.
+   */
+  *ordered(reverse: boolean, bounds: Bounds | null): Generator<string> {
+    let lo = 0;
+    let hi = this.entries.length;
+    if (bounds?.eq?.length === 1) {
+      lo = this.firstAtLeast(bounds.eq[0], true);
+      hi = this.firstAtLeast(bounds.eq[0], false);
+    } else if (bounds && !bounds.eq) {
+      if (bounds.min) lo = this.firstAtLeast(bounds.min.value, bounds.min.inclusive);
+      if (bounds.max) hi = this.firstAtLeast(bounds.max.value, !bounds.max.inclusive);
+    }
+    if (reverse) {
+      for (let at = hi - 1; at >= lo; at--) yield this.entries[at]!.id;
+    } else {
+      for (let at = lo; at < hi; at++) yield this.entries[at]!.id;
+    }
+  }
+
+  /** How many entries have exactly `value` as their single key: two binary searches, no scan. */
+  countEqual(value: unknown): number {
+    return this.firstAtLeast(value, false) - this.firstAtLeast(value, true);
+  }
+
   /** The key a unique index deduplicates on: strings equal under the index's collation share it. */
   private uniqueKeyOf(key: unknown[]): string {
     const collation = this.collation;

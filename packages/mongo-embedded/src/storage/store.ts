@@ -247,6 +247,60 @@ export class Store {
     return { indexName: best.index.name, keysExamined, candidates };
   }
 
+  /**
+   * Documents in the order of `sort`, read through an index that holds them in that order, or null when no index
+   * does. Lazy: a sorted query with a limit reads only the entries it needs (the newest page of a large collection
+   * costs a page, not a sort of the collection). Every document still has to pass the filter.
+   */
+  sortedScan(coll: Collection | undefined, filter: Doc, sort: Doc): { indexName: string; docs: Iterable<Doc> } | null {
+    if (!coll) return null;
+    const fields = Object.keys(sort);
+    // Directions arrive as numbers or BSON numeric wrappers (Int32, Double), whose value `Number` reads.
+    const directions = Object.values(sort).map((d) => {
+      const n = typeof d === 'number' || (typeof d === 'object' && d !== null) ? Number(d) : Number.NaN;
+      return n === 1 || n === -1 ? n : 0;
+    });
+    if (directions.some((d) => d === 0) || directions.some((d) => d !== directions[0])) return null;
+    const index = coll.indexes.find((candidate) => candidate.canServeSort(fields));
+    if (!index) return null;
+    const bounds = fieldBounds(filter, index.fields[0]!, { multikey: false });
+    const ids = index.ordered(directions[0] === -1, bounds);
+    const docs = (function* () {
+      for (const id of ids) {
+        const doc = coll.docs.get(id);
+        if (doc) yield doc;
+      }
+    })();
+    return { indexName: index.name, docs };
+  }
+
+  /**
+   * The number of documents matching `filter` when an index answers it alone (an equality on the single field of a
+   * plain index): two binary searches instead of reading the documents. Null when no index does.
+   */
+  countByIndex(coll: Collection | undefined, filter: Doc): number | null {
+    if (!coll) return 0;
+    const keys = Object.keys(filter);
+    if (keys.length !== 1) return null;
+    const field = keys[0]!;
+    if (field.startsWith('$')) return null;
+    let value = filter[field];
+    if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+      const operators = Object.keys(value);
+      if (operators.length !== 1 || operators[0] !== '$eq') return null;
+      value = (value as Doc).$eq;
+    }
+    if (
+      typeof value !== 'string' &&
+      typeof value !== 'number' &&
+      typeof value !== 'boolean' &&
+      !(value instanceof Date)
+    )
+      return null;
+    const index = coll.indexes.find((candidate) => candidate.fields.length === 1 && candidate.canServeSort([field]));
+    return index ? index.countEqual(value) : null;
+  }
+
   // ---- writes ----
 
   /**
@@ -711,6 +765,9 @@ export class Store {
     for (const colls of this.dbs.values()) {
       for (const coll of colls.values()) for (const index of coll.indexes) index.build(coll.docs.entries());
     }
+    // Document writes replayed from the journal leave the indexes alone; each touched collection's indexes are built
+    // once at the end (a sort), instead of one sorted insert per write, which grew with the collection's size.
+    const stale = new Set<Collection>();
     for (const rec of recovered.records) {
       if (rec.ct instanceof Timestamp) this.clock.advanceTo(rec.ct);
       for (const e of (rec.e as Doc[] | undefined) ?? []) {
@@ -721,13 +778,14 @@ export class Store {
           lastSeq = r.seq;
           this.clock.advanceTo(r.clusterTime);
         }
-        this.replay(e, r);
+        this.replay(e, r, stale);
         if (r && !r.collectionUUID) {
           const uuid = this.getCollection(r.db, r.coll)?.uuid;
           if (uuid) r.collectionUUID = uuid;
         }
       }
     }
+    for (const coll of stale) for (const index of coll.indexes) index.build(coll.docs.entries());
     for (const r of history) {
       if (r.collectionUUID || !DOCUMENT_OPS.has(r.op)) continue;
       const uuid = this.getCollection(r.db, r.coll)?.uuid;
@@ -736,7 +794,8 @@ export class Store {
     this.changes.restore(history, lastSeq);
   }
 
-  private replay(e: Doc, r: ChangeRecord | null): void {
+  /** Applies one journal entry; document writes mark their collection in `stale` instead of updating its indexes. */
+  private replay(e: Doc, r: ChangeRecord | null, stale: Set<Collection>): void {
     const db = asString(e.db);
     const name = asString(e.coll);
     switch (e.k) {
@@ -770,8 +829,9 @@ export class Store {
         const spec = e.spec as IndexSpec;
         if (!coll || coll.indexes.some((i) => i.name === spec.name)) return;
         const index = new IndexData(spec);
-        index.build(coll.docs.entries());
         coll.indexes.push(index);
+        // Built with the others at the end when writes were replayed without it; now otherwise.
+        if (!stale.has(coll)) index.build(coll.docs.entries());
         return;
       }
       case 'modifyIndex': {
@@ -790,13 +850,11 @@ export class Store {
         if (!coll) return;
         const key = r.documentKey?._id;
         const id = canonicalKey(key);
-        const before = coll.docs.get(id);
-        if (before) for (const index of coll.indexes) index.remove(before, id);
+        stale.add(coll);
         if (r.op === 'delete') {
           coll.docs.delete(id);
         } else if (r.postImage) {
           coll.docs.set(id, r.postImage);
-          for (const index of coll.indexes) index.add(r.postImage, id);
         }
         return;
       }

@@ -16,12 +16,12 @@ function stubFetch(...responses: Array<Response | Error>) {
 }
 
 describe('fetchOrderList', () => {
-  it('reads every page through next_cursor and keeps the position of the first page', async () => {
+  it('reads pages through next_cursor until it holds the window asked for, keeping the first page position', async () => {
     const calls = stubFetch(
       json(200, { orders: [makeOrder(3, 30), makeOrder(2, 20)], position: 'before-first-read', next_cursor: 'c1' }),
       json(200, { orders: [makeOrder(2, 40, { version: 2 }), makeOrder(1, 10)], position: 'later', next_cursor: null }),
     );
-    const list = await fetchOrderList({ status: ['pending', 'shipped'], customer: 'bob' });
+    const list = await fetchOrderList({ status: ['pending', 'shipped'], customer: 'bob' }, undefined, { minOrders: 4 });
     expect(list.position).toBe('before-first-read');
     expect(list.orders.map((o) => [o.id, o.version])).toEqual([
       [2, 2],
@@ -32,6 +32,16 @@ describe('fetchOrderList', () => {
       '/orders?limit=500&status=pending&status=shipped&customer=bob',
       '/orders?limit=500&status=pending&status=shipped&customer=bob&cursor=c1',
     ]);
+  });
+
+  it('reads only the newest page by default, and keeps where the next one starts', async () => {
+    const calls = stubFetch(
+      json(200, { orders: [makeOrder(3, 30), makeOrder(2, 20)], position: 'p', next_cursor: 'c1' }),
+    );
+    const list = await fetchOrderList({});
+    expect(list.orders.map((o) => o.id)).toEqual([3, 2]);
+    expect(list.nextCursor).toBe('c1');
+    expect(calls).toHaveLength(1);
   });
 
   it('turns an unreachable server into a NETWORK ApiError', async () => {

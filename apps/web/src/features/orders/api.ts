@@ -1,7 +1,14 @@
-import type { CreateOrderBody, ListOrdersResponse, Order, OrderFilter, UpdateOrderBody } from '@orders/contracts';
+import type {
+  CreateOrderBody,
+  ListOrdersResponse,
+  Order,
+  OrderCountsResponse,
+  OrderFilter,
+  UpdateOrderBody,
+} from '@orders/contracts';
 import { MAX_PAGE_SIZE } from '@orders/contracts';
 import { request } from '../../lib/http.js';
-import { listFromPages, type OrderList } from './cache.js';
+import { listFromPages, type OrderCounts, type OrderList } from './cache.js';
 
 export { ApiError, NETWORK_ERROR } from '../../lib/http.js';
 
@@ -14,25 +21,48 @@ export function listSearchParams(filter: OrderFilter, cursor?: string): URLSearc
   return params;
 }
 
-/** The most pages one snapshot reads (a bound on the loop, far above any board a person watches). */
-const MAX_SNAPSHOT_PAGES = 1000;
+/** The most pages one window read takes (a bound on the loop, far above any window a person scrolls through). */
+const MAX_WINDOW_PAGES = 1000;
 
 /**
- * Reads every page of the filtered list. The first page's position was taken before its read, so everything that
- * changes while later pages are read arrives as events after it.
+ * Reads the newest orders of the filtered list: one page, or as many pages as it takes to hold `minOrders` (a resync
+ * reads back the window the board had). The first page's position was taken before its read, so everything that
+ * changes while later pages are read arrives as events after it. The rest of the book is read page by page as the
+ * board scrolls (`fetchOrderPage`).
  */
-export async function fetchOrderList(filter: OrderFilter, signal?: AbortSignal): Promise<OrderList> {
+export async function fetchOrderList(
+  filter: OrderFilter,
+  signal?: AbortSignal,
+  { minOrders = 1 }: { minOrders?: number } = {},
+): Promise<OrderList> {
   const pages: ListOrdersResponse[] = [];
   let cursor: string | undefined;
-  for (let page = 0; page < MAX_SNAPSHOT_PAGES; page++) {
-    const response = await request<ListOrdersResponse>(`/orders?${listSearchParams(filter, cursor).toString()}`, {
-      signal,
-    });
+  let read = 0;
+  for (let page = 0; page < MAX_WINDOW_PAGES; page++) {
+    const response = await fetchOrderPage(filter, cursor, signal);
     pages.push(response);
-    if (!response.next_cursor) break;
+    read += response.orders.length;
+    if (!response.next_cursor || read >= minOrders) break;
     cursor = response.next_cursor;
   }
   return listFromPages(pages);
+}
+
+/** One page of `GET /orders`: the newest without a cursor, else the page after `cursor`. */
+export function fetchOrderPage(
+  filter: OrderFilter,
+  cursor: string | undefined,
+  signal?: AbortSignal,
+): Promise<ListOrdersResponse> {
+  return request<ListOrdersResponse>(`/orders?${listSearchParams(filter, cursor).toString()}`, { signal });
+}
+
+/** `GET /orders/counts` for a filter: the exact counts per status and the position they were counted at. */
+export async function fetchOrderCounts(filter: OrderFilter, signal?: AbortSignal): Promise<OrderCounts> {
+  const params = listSearchParams(filter);
+  params.delete('limit');
+  const response = await request<OrderCountsResponse>(`/orders/counts?${params.toString()}`, { signal });
+  return { total: response.total, byStatus: response.by_status, position: response.position };
 }
 
 /** `GET /orders/:id`. */

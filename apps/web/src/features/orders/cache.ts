@@ -1,5 +1,6 @@
 import {
   matchesOrderFilter,
+  type FilterFields,
   matchesPreparedFilter,
   prepareOrderFilter,
   type ListOrdersResponse,
@@ -17,6 +18,11 @@ import {
 export interface OrderList {
   readonly orders: readonly Order[];
   readonly position: Position | null;
+  /**
+   * Where the next older page starts; absent when the list holds every matching order. The board holds a window of
+   * the book (the newest pages it has read), never necessarily all of it.
+   */
+  readonly nextCursor?: string;
 }
 
 function updatedAtMs(order: Order): number {
@@ -64,7 +70,12 @@ export function listFromPages(pages: readonly ListOrdersResponse[]): OrderList {
       if (!seen || seen.version < order.version) byId.set(order.id, order);
     }
   }
-  return { orders: [...byId.values()].sort(compareOrders), position: pages[0]?.position ?? null };
+  const nextCursor = pages.at(-1)?.next_cursor ?? undefined;
+  return {
+    orders: [...byId.values()].sort(compareOrders),
+    position: pages[0]?.position ?? null,
+    ...(nextCursor ? { nextCursor } : {}),
+  };
 }
 
 /** The effect of a batch on individual ids: an order to show, or `null` to remove it. */
@@ -75,7 +86,7 @@ function buildList(list: OrderList, overlay: Overlay, position: Position | null)
   const inserted: Order[] = [];
   for (const order of overlay.values()) if (order) inserted.push(order);
   inserted.sort(compareOrders);
-  return { orders: overlay.size === 0 ? list.orders : mergeSorted(kept, inserted), position };
+  return { ...list, orders: overlay.size === 0 ? list.orders : mergeSorted(kept, inserted), position };
 }
 
 /**
@@ -97,6 +108,8 @@ export function applyOrderEvents(list: OrderList, events: readonly OrderEvent[],
 
   // The server's rule for what a subscription receives, so the list keeps exactly what the socket sends.
   const rule = prepareOrderFilter(filter);
+  // A window with older pages still to read ends at its last order; a complete list has no end.
+  const end = list.nextCursor === undefined ? undefined : list.orders.at(-1);
   let changed = false;
   let position = list.position;
   for (const event of events) {
@@ -106,7 +119,8 @@ export function applyOrderEvents(list: OrderList, events: readonly OrderEvent[],
       case 'order.updated': {
         const cached = current(event.order.id);
         if (cached && cached.version >= event.order.version) break;
-        const visible = matchesPreparedFilter(rule, event.order);
+        // An order that sorts below the window's end belongs to a page not read yet (which will show it), not here.
+        const visible = matchesPreparedFilter(rule, event.order) && !(end && compareOrders(event.order, end) > 0);
         if (!visible && !cached) break;
         overlay.set(event.order.id, visible ? event.order : null);
         changed = true;
@@ -121,7 +135,7 @@ export function applyOrderEvents(list: OrderList, events: readonly OrderEvent[],
       }
     }
   }
-  if (!changed) return position === list.position ? list : { orders: list.orders, position };
+  if (!changed) return position === list.position ? list : { ...list, position };
   return buildList(list, overlay, position);
 }
 
@@ -141,7 +155,7 @@ export function upsertOrder(list: OrderList, order: Order, filter: OrderFilter =
 /** Removes one order from a list (same object when it was not there). */
 export function removeOrder(list: OrderList, id: number): OrderList {
   if (!list.orders.some((o) => o.id === id)) return list;
-  return { orders: list.orders.filter((o) => o.id !== id), position: list.position };
+  return { ...list, orders: list.orders.filter((o) => o.id !== id) };
 }
 
 /** Replaces the order with this id only if the cache still holds exactly `expected` (used to undo our own write). */
@@ -167,4 +181,139 @@ export function countByStatus(orders: readonly Order[]): Record<OrderStatus, num
   const counts: Record<OrderStatus, number> = { pending: 0, shipped: 0, delivered: 0 };
   for (const order of orders) counts[order.status]++;
   return counts;
+}
+
+/**
+ * Whether position `a` comes after `b` in the feed. Positions are the database's resume tokens, whose text sorts in
+ * stream order (the hub orders its ring the same way); `null` is before every event.
+ */
+export function isAfter(a: Position, b: Position | null): boolean {
+  return b === null || a > b;
+}
+
+/**
+ * Adds an older page to the end of a window. The page was read after its `position`; `eventsSince` are the events
+ * after that position the list has already seen. The window's own copies win (they are live); an order those events
+ * deleted or took out of the filter is left out; one they changed is shown as the events say, in the page's range
+ * only (above it, the window already shows it). The window leaves events for orders below its end to the pages. See docs/ARCHITECTURE.md,
+ * "Snapshot with position".
+ */
+export function appendOlderPage(
+  list: OrderList,
+  page: ListOrdersResponse,
+  eventsSince: readonly OrderEvent[],
+  filter: OrderFilter = {},
+): OrderList {
+  const rule = prepareOrderFilter(filter);
+  const held = new Set(list.orders.map((order) => order.id));
+  // What the events since the page's read say each order is now (null: gone or outside the filter).
+  const latest = new Map<number, Order | null>();
+  for (const event of eventsSince) {
+    if (event.type === 'order.created' || event.type === 'order.updated') {
+      const seen = latest.get(event.order.id);
+      if (!seen || seen.version < event.order.version) latest.set(event.order.id, event.order);
+    } else {
+      latest.set(event.id, null);
+    }
+  }
+  const older = new Map<number, Order>();
+  for (const order of page.orders) {
+    if (held.has(order.id)) continue;
+    const now = latest.get(order.id);
+    if (now === null) continue;
+    const shown = now && now.version >= order.version ? now : order;
+    if (matchesPreparedFilter(rule, shown)) older.set(shown.id, shown);
+  }
+  // Orders the window left for this page (they sorted below its end) but that the page read too early to see.
+  const from = list.orders.at(-1);
+  const to = page.next_cursor ? page.orders.at(-1) : undefined;
+  for (const order of latest.values()) {
+    if (!order || held.has(order.id) || older.has(order.id) || !matchesPreparedFilter(rule, order)) continue;
+    if (from && compareOrders(order, from) <= 0) continue;
+    if (to && compareOrders(order, to) > 0) continue;
+    older.set(order.id, order);
+  }
+  // Each order once, in list order: one that moved within the range is where its newest copy says.
+  const below = [...older.values()].sort(compareOrders);
+  return {
+    position: list.position,
+    orders: mergeSorted(list.orders, below),
+    ...(page.next_cursor ? { nextCursor: page.next_cursor } : {}),
+  };
+}
+
+/** Exact counts for one filter, as the server counted them at `position`, moved on by every event applied since. */
+export interface OrderCounts {
+  readonly total: number;
+  readonly byStatus: Record<OrderStatus, number>;
+  readonly position: Position | null;
+}
+
+/** The counts after some events; `unknown` when an event's effect could not be known and the counts must be read again. */
+export interface CountsUpdate {
+  counts: OrderCounts;
+  unknown: boolean;
+}
+
+/**
+ * Moves counts on by events, in order. What an order was before a change comes from the event's `previous` (the
+ * server's pre-image) or else from the window's copy of the version just before; when neither says, the change's
+ * effect is unknown (`unknown: true`) and the caller reads the counts again. Events at or before the counts' position
+ * are already counted. `list` is the window as it was before these events.
+ */
+export function applyEventsToCounts(
+  counts: OrderCounts,
+  events: readonly OrderEvent[],
+  list: OrderList | undefined,
+  filter: OrderFilter = {},
+): CountsUpdate {
+  const rule = prepareOrderFilter(filter);
+  const byStatus = { ...counts.byStatus };
+  let position = counts.position;
+  let unknown = false;
+  // What each order touched in this batch is now (null: gone), so a second change in one batch knows the first.
+  const known = new Map<number, FilterFields | null>();
+  let loadedById: Map<number, Order> | undefined;
+  /** The order just before its change to `version`, when that can be known here. */
+  const before = (id: number, version: number): FilterFields | null | undefined => {
+    if (known.has(id)) return known.get(id);
+    loadedById ??= new Map((list?.orders ?? []).map((order) => [order.id, order]));
+    const loaded = loadedById.get(id);
+    // Only the version just before says what changed: an optimistic write may already have put a newer one there.
+    return loaded?.version === version - 1 ? loaded : undefined;
+  };
+  const leave = (fields: FilterFields | null) => {
+    if (fields && matchesPreparedFilter(rule, fields)) byStatus[fields.status]--;
+  };
+  for (const event of events) {
+    // Counted already (a read's position is taken before it counts, and replays may repeat what it holds).
+    if (!isAfter(event.position, counts.position)) continue;
+    position = event.position;
+    switch (event.type) {
+      case 'order.created': {
+        if (matchesPreparedFilter(rule, event.order)) byStatus[event.order.status]++;
+        known.set(event.order.id, event.order);
+        break;
+      }
+      case 'order.updated': {
+        const previous = event.previous ?? before(event.order.id, event.order.version);
+        if (previous === undefined) unknown = true;
+        else leave(previous);
+        if (matchesPreparedFilter(rule, event.order)) byStatus[event.order.status]++;
+        known.set(event.order.id, event.order);
+        break;
+      }
+      case 'order.deleted':
+      case 'order.left': {
+        const previous = event.previous ?? (known.has(event.id) ? known.get(event.id) : undefined);
+        if (previous === undefined) unknown = true;
+        else leave(previous);
+        known.set(event.id, null);
+        break;
+      }
+    }
+  }
+  for (const status of Object.keys(byStatus) as OrderStatus[]) byStatus[status] = Math.max(0, byStatus[status]);
+  const total = byStatus.pending + byStatus.shipped + byStatus.delivered;
+  return { counts: { total, byStatus, position }, unknown };
 }

@@ -1,8 +1,8 @@
 import { ORDER_STATUSES, type OrderFilter, type OrderStatus } from '@orders/contracts';
 import { queryOptions, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
-import { useCallback, useMemo } from 'react';
-import { fetchOrder, fetchOrderList } from './api.js';
-import { countByStatus, upsertOrder, type OrderList } from './cache.js';
+import { useCallback } from 'react';
+import { fetchOrder, fetchOrderCounts, fetchOrderList } from './api.js';
+import { upsertOrder, type OrderList } from './cache.js';
 
 /**
  * Normalizes what the user picked into the filter the API and the subscription understand: statuses in a fixed
@@ -22,6 +22,7 @@ export const orderKeys = {
   all: ['orders'] as const,
   lists: () => [...orderKeys.all, 'list'] as const,
   list: (filter: OrderFilter) => [...orderKeys.lists(), filter] as const,
+  counts: (filter: OrderFilter) => [...orderKeys.all, 'counts', filter] as const,
   details: () => [...orderKeys.all, 'detail'] as const,
   detail: (id: number) => [...orderKeys.details(), id] as const,
 };
@@ -61,10 +62,40 @@ export function useOrderList(filter: OrderFilter) {
   return useQuery(orderListQuery(filter));
 }
 
-/** Orders per status in the cached list for `filter` (undefined until it has loaded). */
+/**
+ * The server's exact counts for a filter; the list patcher keeps them exact as events arrive. `staleTime: Infinity`
+ * for the same reason as the list.
+ */
+export function orderCountsQuery(filter: OrderFilter) {
+  return queryOptions({
+    queryKey: orderKeys.counts(filter),
+    queryFn: ({ signal }) => fetchOrderCounts(filter, signal),
+    staleTime: Infinity,
+  });
+}
+
+/**
+ * Orders per status matching `filter`, counted by the server (undefined until they have loaded). They are read once
+ * the list has loaded: the counts' position is then at or after the list's, so every event after it reaches both.
+ */
 export function useStatusCounts(filter: OrderFilter): Record<OrderStatus, number> | undefined {
-  const orders = useQuery(orderListQuery(filter)).data?.orders;
-  return useMemo(() => (orders ? countByStatus(orders) : undefined), [orders]);
+  const listLoaded = useQuery({ ...orderListQuery(filter), select: selectLoaded }).data === true;
+  return useQuery({ ...orderCountsQuery(filter), enabled: listLoaded }).data?.byStatus;
+}
+
+/** How many orders match `filter`, counted by the server (undefined until the counts have loaded). */
+export function useOrderTotal(filter: OrderFilter): number | undefined {
+  const listLoaded = useQuery({ ...orderListQuery(filter), select: selectLoaded }).data === true;
+  return useQuery({ ...orderCountsQuery(filter), enabled: listLoaded }).data?.total;
+}
+
+/** Reads one order by id (a person looking it up); undefined `id` reads nothing. */
+export function useOrderLookup(id: number | undefined) {
+  return useQuery({ ...orderDetailQuery(id ?? 0), enabled: id !== undefined, retry: false });
+}
+
+function selectLoaded(): boolean {
+  return true;
 }
 
 /** Applies `patch` to every cached order list that has data, each with its own filter. */

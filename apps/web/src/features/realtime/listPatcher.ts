@@ -8,12 +8,24 @@ import {
 } from '@orders/contracts';
 import type { QueryClient, QueryCacheNotifyEvent } from '@tanstack/react-query';
 import { hashKey } from '@tanstack/react-query';
-import { fetchOrderList } from '../orders/api.js';
-import { applyOrderEvents, type OrderList } from '../orders/cache.js';
+import { fetchOrderList, fetchOrderPage } from '../orders/api.js';
+import {
+  appendOlderPage,
+  applyEventsToCounts,
+  applyOrderEvents,
+  isAfter,
+  type OrderCounts,
+  type OrderList,
+} from '../orders/cache.js';
 import { orderKeys } from '../orders/queries.js';
 
 /** Events held while their list has no data yet; beyond this the list is simply read again. */
 const MAX_HELD_EVENTS = 50_000;
+/**
+ * Events applied recently, kept so that a page or counts read after a position can be brought up to date with what
+ * the window has applied since (at 200 changes/s, fifty seconds: far longer than a read takes).
+ */
+const RECENT_EVENTS = 10_000;
 /** A frame that never comes (background tab) must not hold events back for long. */
 const FLUSH_FALLBACK_MS = 100;
 
@@ -58,11 +70,20 @@ export class ListPatcher {
   #journal: OrderEvent[] | null = null;
   #resyncAbort: AbortController | null = null;
   #unsubscribeCache: (() => void) | undefined;
+  readonly #countsKey: readonly unknown[];
+  readonly #countsHash: string;
+  /** Applied events, oldest first, for bringing later reads up to date. */
+  #recent: OrderEvent[] = [];
+  /** The newest event dropped from `#recent`: a read from before it cannot be brought up to date. */
+  #droppedUpTo: Position | null = null;
+  #olderRead: Promise<void> | null = null;
 
   constructor(options: ListPatcherOptions) {
     this.#options = options;
     this.#key = orderKeys.list(options.filter);
     this.#hash = hashKey(this.#key);
+    this.#countsKey = orderKeys.counts(options.filter);
+    this.#countsHash = hashKey(this.#countsKey);
   }
 
   /** Starts watching the list; call once. */
@@ -104,6 +125,35 @@ export class ListPatcher {
   }
 
   /**
+   * Reads the next older page into the window (the board calls this as the reader scrolls near its end). The page is
+   * brought up to date with the events applied since its position, so it never brings back an order that was deleted
+   * or moved meanwhile. Resolves when the page is in the cache; at most one read at a time.
+   */
+  loadOlder(): Promise<void> {
+    if (this.#olderRead) return this.#olderRead;
+    const cursor = this.#list()?.nextCursor;
+    if (this.#disposed || cursor === undefined) return Promise.resolve();
+    const { queryClient, filter } = this.#options;
+    const read = fetchOrderPage(filter, cursor).then((page) => {
+      if (this.#disposed) return;
+      this.#flush();
+      const list = this.#list();
+      // A resync replaced the window meanwhile: this page continues a window that is gone.
+      if (list?.nextCursor !== cursor) return;
+      const since = this.#eventsAfter(page.position);
+      if (since === undefined) {
+        this.resync();
+        return;
+      }
+      queryClient.setQueryData<OrderList>(this.#key, appendOlderPage(list, page, since, filter));
+    });
+    this.#olderRead = read.finally(() => {
+      this.#olderRead = null;
+    });
+    return this.#olderRead;
+  }
+
+  /**
    * Reads the snapshot again, quietly: the board keeps showing (and patching) what it has meanwhile, the events that
    * arrive during the read are replayed onto the new snapshot, and the feed is followed again since its position.
    */
@@ -113,7 +163,9 @@ export class ListPatcher {
     this.#resyncAbort = abort;
     this.#journal = [];
     const { queryClient, filter } = this.#options;
-    fetchOrderList(filter, abort.signal).then(
+    // The window, not the book: as many orders as the board had loaded.
+    const minOrders = this.#list()?.orders.length ?? 1;
+    fetchOrderList(filter, abort.signal, { minOrders }).then(
       (snapshot) => {
         if (abort.signal.aborted) return;
         this.#flush();
@@ -122,7 +174,11 @@ export class ListPatcher {
         this.#resyncAbort = null;
         void queryClient.cancelQueries({ queryKey: this.#key, exact: true });
         const rebased = applyOrderEvents(snapshot, journal, filter);
-        queryClient.setQueryData<OrderList>(this.#key, { orders: rebased.orders, position: snapshot.position });
+        queryClient.setQueryData<OrderList>(this.#key, { ...rebased, position: snapshot.position });
+        // The counts may have missed what the feed lost too: read them again (brought up to date on arrival).
+        this.#recent = [];
+        this.#droppedUpTo = null;
+        void queryClient.refetchQueries({ queryKey: this.#countsKey, exact: true });
         this.#resyncFailures = 0;
         this.#options.follow(snapshot.position);
       },
@@ -142,8 +198,41 @@ export class ListPatcher {
     return this.#options.queryClient.getQueryData<OrderList>(this.#key);
   }
 
+  /**
+   * The events applied after `position`, or undefined when some of them are no longer kept. A position newer than
+   * every event received yet gives none: the ones after it are still to come and will be applied live.
+   */
+  #eventsAfter(position: Position | null): OrderEvent[] | undefined {
+    if (this.#droppedUpTo !== null && isAfter(this.#droppedUpTo, position)) return undefined;
+    return this.#recent.filter((event) => isAfter(event.position, position));
+  }
+
+  #remember(events: readonly OrderEvent[]): void {
+    this.#recent.push(...events);
+    const excess = this.#recent.length - RECENT_EVENTS;
+    if (excess > 0) {
+      this.#droppedUpTo = this.#recent[excess - 1]?.position ?? this.#droppedUpTo;
+      this.#recent = this.#recent.slice(excess);
+    }
+  }
+
+  /** Counts read from the server were counted at their position: add what the window has applied since. */
+  #onCountsLoaded(counts: OrderCounts): void {
+    const since = this.#eventsAfter(counts.position);
+    if (since === undefined || since.length === 0) return;
+    // No window copy to compare with (it already holds these events): each event's own `previous` says it all.
+    const { counts: next } = applyEventsToCounts(counts, since, undefined, this.#options.filter);
+    this.#options.queryClient.setQueryData<OrderCounts>(this.#countsKey, next);
+  }
+
   #onCacheEvent(event: QueryCacheNotifyEvent): void {
-    if (this.#disposed || event.query.queryHash !== this.#hash || event.type !== 'updated') return;
+    if (this.#disposed || event.type !== 'updated') return;
+    if (event.query.queryHash === this.#countsHash) {
+      const { action } = event;
+      if (action.type === 'success' && action.manual !== true) this.#onCountsLoaded(action.data as OrderCounts);
+      return;
+    }
+    if (event.query.queryHash !== this.#hash) return;
     const { action } = event;
     if (action.type === 'success') {
       this.#snapshotFailures = 0;
@@ -226,7 +315,15 @@ export class ListPatcher {
       void queryClient.cancelQueries({ queryKey: this.#key, exact: true });
     }
     this.#journal?.push(...events);
+    const counts = queryClient.getQueryData<OrderCounts>(this.#countsKey);
+    if (counts) {
+      // Against the window as it was before these events: it tells what an order was when an event does not.
+      const update = applyEventsToCounts(counts, events, state.data, filter);
+      queryClient.setQueryData<OrderCounts>(this.#countsKey, update.counts);
+      if (update.unknown) void queryClient.refetchQueries({ queryKey: this.#countsKey, exact: true });
+    }
     queryClient.setQueryData<OrderList>(this.#key, (list) => (list ? applyOrderEvents(list, events, filter) : list));
+    this.#remember(events);
     this.#options.onEvents(events);
   }
 }

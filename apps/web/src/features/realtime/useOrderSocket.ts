@@ -1,7 +1,7 @@
 import { OrderSocket, type ConnectionState } from '@orders/client';
 import { CloseCode, type OrderFilter } from '@orders/contracts';
 import { hashKey, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useEffectEvent, useMemo, useState } from 'react';
+import { useCallback, useEffect, useEffectEvent, useMemo, useRef, useState } from 'react';
 import { refreshTimelines } from '../history/queries.js';
 import { filterOfListKey, orderKeys } from '../orders/queries.js';
 import { createActivityStore, type ActivityStore } from './activity.js';
@@ -15,6 +15,8 @@ export type AccessCloseCode = typeof CloseCode.Unauthenticated | typeof CloseCod
 export interface OrderSocketView {
   connection: ConnectionState;
   activity: ActivityStore;
+  /** Reads the next older page into the board's window (brought up to date with the feed); one read at a time. */
+  loadOlder: () => Promise<void>;
 }
 
 /**
@@ -28,6 +30,7 @@ export function useOrderSocket(filter: OrderFilter, onAccessClosed?: (code: Acce
   const { WebSocketImpl, url, backoff } = useRealtimeConfig();
   const [connection, setConnection] = useState<ConnectionState>('connecting');
   const [activity] = useState(createActivityStore);
+  const patcherRef = useRef<ListPatcher | null>(null);
   // The feed restarts on a different filter by value, not on a new object with the same content.
   const filterHash = hashKey(orderKeys.list(filter));
   const stableFilter = useMemo(() => filterOfListKey(JSON.parse(filterHash) as unknown[]), [filterHash]);
@@ -87,7 +90,9 @@ export function useOrderSocket(filter: OrderFilter, onAccessClosed?: (code: Acce
     window.addEventListener('online', onOnline);
     window.addEventListener('offline', onOffline);
     patcher.start();
+    patcherRef.current = patcher;
     return () => {
+      patcherRef.current = null;
       window.removeEventListener('online', onOnline);
       window.removeEventListener('offline', onOffline);
       patcher.dispose();
@@ -95,5 +100,6 @@ export function useOrderSocket(filter: OrderFilter, onAccessClosed?: (code: Acce
     };
   }, [queryClient, stableFilter, url, WebSocketImpl, backoff, activity]);
 
-  return { connection, activity };
+  const loadOlder = useCallback(() => patcherRef.current?.loadOlder() ?? Promise.resolve(), []);
+  return { connection, activity, loadOlder };
 }

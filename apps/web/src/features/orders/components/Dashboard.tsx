@@ -49,7 +49,7 @@ export function Dashboard({
     () => normalizeFilter({ status: statuses, customer: settledCustomer }),
     [statuses, settledCustomer],
   );
-  const { connection, activity } = useOrderSocket(filter, onAccessClosed);
+  const { connection, activity, loadOlder } = useOrderSocket(filter, onAccessClosed);
   const permissions = usePermissions();
   // While a past board is shown the live list stays observed, and patched by the socket, so "back to live" shows
   // it at once, with every event that arrived meanwhile.
@@ -91,6 +91,7 @@ export function Dashboard({
               {permissions.createOrders && <CreateOrderForm />}
               <OrderBoard
                 filter={filter}
+                onNeedOlder={loadOlder}
                 onShowHistory={setTimelineId}
                 canEdit={permissions.editOrders}
                 canDelete={permissions.deleteOrders}

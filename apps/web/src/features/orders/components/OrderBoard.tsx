@@ -1,10 +1,11 @@
 import { ErrorCode, type Order, type OrderFilter, type UpdateOrderBody } from '@orders/contracts';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useCallback, useLayoutEffect, useRef, useState, type RefObject } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState, type RefObject } from 'react';
 import { useNow } from '../../../lib/useNow.js';
 import { describeWriteProblem, WriteProblemCode } from '../errors.js';
 import { useDeleteOrder, usePendingOrderIds, useUpdateOrder } from '../mutations.js';
-import { useOrderList, useReloadOrder } from '../queries.js';
+import { useOrderList, useOrderTotal, useReloadOrder } from '../queries.js';
+import { GoToOrder } from './GoToOrder.js';
 import { OrderCard, type EditState } from './OrderCard.js';
 import type { OrderDraft } from './OrderFields.js';
 
@@ -32,17 +33,25 @@ function changedFields(order: Order, draft: OrderDraft): UpdateOrderBody {
   return changes;
 }
 
+/** Older pages are asked for when the reader comes this many cards from the end of the window. */
+const LOAD_OLDER_AHEAD = 20;
+
 /**
- * The board: every order of the current filter, newest change first, virtualized so ten thousand cards cost what a
- * screenful does. Also owns the edit/delete interactions and the messages about refused writes.
+ * The board: a window of the current filter's orders, newest change first, virtualized so a million-order book costs
+ * what a screenful does. The newest page shows as soon as it arrives; older pages are read as the reader scrolls
+ * (`onNeedOlder`), behind a loading row. The total comes from the server's counts. Also owns the edit/delete
+ * interactions and the messages about refused writes.
  */
 export function OrderBoard({
   filter,
+  onNeedOlder,
   onShowHistory,
   canEdit,
   canDelete,
 }: {
   filter: OrderFilter;
+  /** Reads the next older page into the window; called as the reader nears its end. */
+  onNeedOlder?: () => Promise<void>;
   /** Opens the order's timeline. */
   onShowHistory?: (id: number) => void;
   /** Whether the signed-in role may edit (the Edit buttons are hidden otherwise). */
@@ -65,9 +74,15 @@ export function OrderBoard({
   const noticeSeq = useRef(0);
   const scrollRef = useRef<HTMLDivElement>(null);
 
+  const total = useOrderTotal(filter);
+  const [olderFailed, setOlderFailed] = useState(false);
+  const olderReading = useRef(false);
+
   const orders = list.data?.orders ?? [];
+  const hasOlder = list.data?.nextCursor !== undefined && onNeedOlder !== undefined;
   const virtualizer = useVirtualizer({
-    count: orders.length,
+    // One more row at the end while older orders remain: it says they are loading.
+    count: orders.length + (hasOlder ? 1 : 0),
     getScrollElement: () => scrollRef.current,
     estimateSize: () => CARD_ROW_HEIGHT,
     getItemKey: (index) => {
@@ -76,6 +91,28 @@ export function OrderBoard({
     },
     overscan: 6,
   });
+
+  const lastShown = virtualizer.getVirtualItems().at(-1)?.index ?? -1;
+  const readOlder = useCallback(() => {
+    if (!onNeedOlder || olderReading.current) return;
+    olderReading.current = true;
+    setOlderFailed(false);
+    onNeedOlder().then(
+      () => {
+        olderReading.current = false;
+      },
+      () => {
+        olderReading.current = false;
+        setOlderFailed(true);
+      },
+    );
+  }, [onNeedOlder]);
+  const nearEnd = hasOlder && lastShown >= orders.length - LOAD_OLDER_AHEAD;
+  // Also on a new window end: a page read that a resync made stale is dropped, and the new window asks again.
+  const windowEnd = list.data?.nextCursor;
+  useEffect(() => {
+    if (nearEnd && !olderFailed) readOlder();
+  }, [nearEnd, olderFailed, readOlder, orders.length, windowEnd]);
 
   useKeepScrollAnchor(scrollRef, orders, () => ({
     offset: virtualizer.scrollOffset ?? 0,
@@ -202,15 +239,39 @@ export function OrderBoard({
 
   const filtered = Boolean(filter.status || filter.customer);
   const items = virtualizer.getVirtualItems();
+  // Until the server's counts arrive (and for a window that holds every order anyway), the loaded orders say it.
+  const shownTotal = total ?? orders.length;
   return (
     <section className="board" aria-labelledby="board-heading">
       <div className="board-head">
         <h2 id="board-heading">Orders</h2>
         <p className="board-count">
-          {orders.length.toLocaleString()} {orders.length === 1 ? 'order' : 'orders'}
+          {shownTotal.toLocaleString()} {shownTotal === 1 ? 'order' : 'orders'}
           {filtered ? ' match' : ''}
         </p>
       </div>
+      <GoToOrder
+        loaded={orders}
+        onShow={(index) => virtualizer.scrollToIndex(index, { align: 'start' })}
+        cardFor={(order) => (
+          <OrderCard
+            order={order}
+            now={now}
+            saving={pendingIds.has(order.id)}
+            editing={editing?.id === order.id ? editing : null}
+            confirmingDelete={confirmingDelete === order.id}
+            canEdit={canEdit}
+            canDelete={canDelete}
+            onShowHistory={onShowHistory}
+            onEdit={startEdit}
+            onDraftChange={changeDraft}
+            onSave={saveEdit}
+            onCancelEdit={cancelEdit}
+            onAskDelete={askDelete}
+            onDelete={removeOrder}
+          />
+        )}
+      />
       {noticeList}
       {orders.length === 0 ? (
         <div className="board-empty">
@@ -224,7 +285,27 @@ export function OrderBoard({
           <ol className="board-list" aria-label="Orders" style={{ height: virtualizer.getTotalSize() }}>
             {items.map((item) => {
               const order = orders[item.index];
-              if (!order) return null;
+              if (!order) {
+                return (
+                  <li
+                    key="older"
+                    className="board-item board-more"
+                    style={{ transform: `translateY(${item.start}px)` }}
+                    {...(olderFailed ? {} : { role: 'status', 'aria-label': 'Loading older orders' })}
+                  >
+                    {olderFailed ? (
+                      <p role="alert">
+                        Older orders could not be loaded.{' '}
+                        <button type="button" onClick={readOlder}>
+                          Try again
+                        </button>
+                      </p>
+                    ) : (
+                      <p>Loading older orders…</p>
+                    )}
+                  </li>
+                );
+              }
               const isEditing = editing?.id === order.id;
               return (
                 <li
