@@ -26,83 +26,16 @@ import { Client, OPEN, type HubConnection, type HubSocket } from './client.js';
 import { Fanout } from './fanout.js';
 import { FilterGroups } from './groups.js';
 import { Entry, Ring } from './ring.js';
+import { IdlePositions, isCanonicalPosition } from './issued-positions.js';
 import { effectiveFilter, prepareScope } from './scope.js';
+import { emptyHubCounters, type HubMetrics, type HubObserver, type HubOptions, type HubStats } from './types.js';
+
+export type { HubMetrics, HubObserver, HubOptions, HubStats } from './types.js';
 
 /*
  * The hub: subscriptions, filter groups, fan-out, backpressure and replays, between the feed (which publishes
  * into it) and the socket adapter (routes/ws.ts). See docs/ARCHITECTURE.md, "Fan-out" and "Recovery and replay".
  */
-
-export interface HubOptions {
-  /** The feed's current position: the hub reads it, only the feed writes it. */
-  position: FeedPosition;
-  /** A socket whose send buffer passes this is closed with CloseCode.SlowConsumer. */
-  maxBufferedBytes: number;
-  /** Events due to a socket within this window go out as one frame. */
-  batchWindowMs: number;
-  /** How many recent events the hub keeps for replays. */
-  ringSize: number;
-  /** Replays positions older than the ring from the database's history; without it such clients resync. */
-  replays?: HistoryReplays;
-  /** Invalid frames a connection may send; the next one closes it with 1002 (default 4). */
-  maxInvalidFrames?: number;
-  /**
-   * Subscribe frames a connection may send per window; past it an `error` (RATE_LIMITED) and close 1008
-   * (default 20 per 10 s). Every subscribe costs a filter change and possibly a replay.
-   */
-  subscribeLimit?: { max: number; windowMs: number };
-  /**
-   * Socket writes per event-loop turn while fanning out (default 1000): a flush to many thousands of sockets
-   * yields between slices so HTTP requests are not held up for the whole fan-out.
-   */
-  writesPerTurn?: number;
-  log?: FeedLogger;
-  /** Told once per flush (never per socket) when it has written its last socket. */
-  metrics?: HubMetrics;
-}
-
-/** Per-flush timings for /metrics. */
-export interface HubMetrics {
-  /**
-   * A flush wrote its last socket: the events it carried, when it started (epoch ms, to compare with commit
-   * times) and how long it took (ms, from a monotonic clock).
-   */
-  flushed(items: readonly ChangeItem[], startedAt: number, durationMs: number): void;
-}
-
-/** Counters for /metrics. */
-export interface HubStats {
-  clients: number;
-  /** Sockets that have subscribed (live or replaying). */
-  subscriptions: number;
-  eventsPublished: number;
-  /** Events written to sockets (an event in a batch of a frame to N sockets counts N). */
-  deliveries: number;
-  framesSent: number;
-  slowConsumerCloses: number;
-  resyncsSent: number;
-  resyncsByReason: Record<ResyncReason, number>;
-  /** Bytes of frames written to sockets (the fan-out's pre-encoded frames with their headers). */
-  bytesSent: number;
-  invalidFrames: number;
-  replaysFromRing: number;
-  replaysFromHistory: number;
-}
-
-/**
- * Watches the hub's hot path (the fan-out benchmark timestamps events with it). Called synchronously: keep it
- * cheap. `flushed` runs after the last socket write of a flush, with the events that flush carried.
- */
-export interface HubObserver {
-  published(item: ChangeItem): void;
-  flushed(items: readonly ChangeItem[]): void;
-}
-
-/** How many idle positions (GET /orders may hand them out between events) the hub recognizes exactly. */
-const MAX_IDLE_POSITIONS = 1024;
-
-/** The one spelling of positions this server issues (resume tokens' hex, upper case). */
-const CANONICAL_POSITION = /^[0-9A-F]+$/;
 
 /** A subscription's filter in one spelling, so a repeated subscribe with the same filter is recognized. */
 function filterKeyOf(message: SubscribeMessage): string {
@@ -116,8 +49,8 @@ export class Hub implements FeedSink {
   private readonly maxBufferedBytes: number;
   private readonly maxInvalidFrames: number;
   private readonly subscribeLimit: { max: number; windowMs: number };
-  /** Idle positions the feed advanced to (and GET /orders may have handed out), newest last; bounded. */
-  private readonly idlePositions = new Set<string>();
+  /** Idle positions the feed advanced to (and GET /orders may have handed out), bounded. */
+  private readonly idlePositions = new IdlePositions();
   private readonly replays: HistoryReplays | undefined;
   private readonly log: FeedLogger | undefined;
   private readonly ring: Ring;
@@ -129,23 +62,7 @@ export class Hub implements FeedSink {
   private closed = false;
   private observer: HubObserver | null = null;
   private readonly metrics: HubMetrics | undefined;
-  private readonly counters: Omit<HubStats, 'clients' | 'subscriptions'> = {
-    eventsPublished: 0,
-    deliveries: 0,
-    framesSent: 0,
-    slowConsumerCloses: 0,
-    resyncsSent: 0,
-    resyncsByReason: {
-      [ResyncReason.HistoryLost]: 0,
-      [ResyncReason.Invalidated]: 0,
-      [ResyncReason.UnknownPosition]: 0,
-      [ResyncReason.FeedReset]: 0,
-    },
-    bytesSent: 0,
-    invalidFrames: 0,
-    replaysFromRing: 0,
-    replaysFromHistory: 0,
-  };
+  private readonly counters = emptyHubCounters();
 
   constructor(options: HubOptions) {
     this.feedPosition = options.position;
@@ -207,10 +124,6 @@ export class Hub implements FeedSink {
   advance(position: string): void {
     if (this.closed) return;
     this.idlePositions.add(position);
-    if (this.idlePositions.size > MAX_IDLE_POSITIONS) {
-      const oldest = this.idlePositions.values().next();
-      if (oldest.done !== true) this.idlePositions.delete(oldest.value);
-    }
     // Nothing happened between the last event and `position`, so the ring holds everything after it.
     if (this.ring.size === 0 && this.ring.base === null) this.ring.base = position;
     if (this.fanout.idle) this.delivered = position;
@@ -341,7 +254,7 @@ export class Hub implements FeedSink {
     // Positions are checked (see docs/ARCHITECTURE.md, "Recovery and replay"): the server issues positions in
     // one spelling (upper-case hex) and never beyond its latest; inside the ring's range only an exact event or
     // idle position counts; anything else is verified by the database when the replay opens there.
-    if (!CANONICAL_POSITION.test(since) || (latest !== null && since > latest)) {
+    if (!isCanonicalPosition(since) || (latest !== null && since > latest)) {
       this.resyncToLive(client, ResyncReason.UnknownPosition);
       return;
     }
