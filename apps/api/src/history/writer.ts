@@ -3,6 +3,7 @@ import { backoffDelay } from '@orders/contracts';
 import type { ChangeItem } from '../realtime/change-mapping.js';
 import type { DurableConsumer, FeedLogger } from '../realtime/feed.js';
 import { historyDocument, type HistoryDocument } from './entry.js';
+import { WakeableSleep } from '../wakeable-sleep.js';
 
 /*
  * The history writer: a second consumer of the feed, beside the hub. Every API process records every change it
@@ -60,7 +61,7 @@ export class HistoryWriter implements DurableConsumer {
   private failures = 0;
   private closing = false;
   private roomWaiters: (() => void)[] = [];
-  private wake: (() => void) | null = null;
+  private readonly sleeper = new WakeableSleep();
   private delay: NodeJS.Timeout | null = null;
   private readonly batchSize: number;
   private readonly batchDelayMs: number;
@@ -112,7 +113,7 @@ export class HistoryWriter implements DurableConsumer {
     this.closing = true;
     if (this.delay !== null) clearTimeout(this.delay);
     this.delay = null;
-    this.wake?.();
+    this.sleeper.wake();
     await this.running;
     // Each stored batch leaves the queue, so this ends; a refusal leaves the rest for the next start.
     while (this.held.length > 0) {
@@ -156,7 +157,7 @@ export class HistoryWriter implements DurableConsumer {
         this.failures += 1;
         this.options.observer?.failed();
         this.options.log.warn({ err, held: this.held.length }, 'history: could not store changes; retrying');
-        await this.sleep(backoffDelay(this.failures, { baseMs: 100, capMs: 5000 }));
+        await this.sleeper.sleep(backoffDelay(this.failures, { baseMs: 100, capMs: 5000 }));
       }
     }
   }
@@ -186,19 +187,6 @@ export class HistoryWriter implements DurableConsumer {
     if (states.has(item.id)) return states.get(item.id) ?? null;
     if (this.known.has(item.id)) return this.known.get(item.id) ?? null;
     return this.options.store.orderBefore(item.id, item.position);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    }).finally(() => {
-      this.wake = null;
-    });
   }
 
   private releaseWaiters(): void {

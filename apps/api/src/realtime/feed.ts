@@ -9,6 +9,7 @@ import {
   type OpenChangeStream,
 } from './change-mapping.js';
 import { FeedPosition } from './position.js';
+import { WakeableSleep } from '../wakeable-sleep.js';
 
 /*
  * The change feed: ONE change stream per API process on the orders collection. It maps the database's change
@@ -102,7 +103,7 @@ export class ChangeFeed {
   private open = false;
   private closing = false;
   private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private readonly sleeper = new WakeableSleep();
   private failures = 0;
   private settleFirstAttempt: () => void = () => undefined;
 
@@ -157,7 +158,7 @@ export class ChangeFeed {
     this.closing = true;
     this.open = false;
     this.settleFirstAttempt();
-    this.wake?.();
+    this.sleeper.wake();
     const cursor = this.cursor;
     if (cursor) await cursor.close().catch(() => undefined);
     await this.loop;
@@ -202,7 +203,7 @@ export class ChangeFeed {
         this.open = false;
         if (cursor) await cursor.close().catch(() => undefined);
       }
-      if (failed) await this.sleep(this.backoff());
+      if (failed) await this.sleeper.sleep(this.backoff());
     }
   }
 
@@ -277,19 +278,6 @@ export class ChangeFeed {
       baseMs: this.opts.initialBackoffMs,
       capMs: this.opts.maxBackoffMs,
       ...(this.opts.random ? { random: this.opts.random } : {}),
-    });
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    }).finally(() => {
-      this.wake = null;
     });
   }
 
