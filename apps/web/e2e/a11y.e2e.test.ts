@@ -2,7 +2,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { axeViolations, clippedBoxes, contrastRatio, enlargeAndSpaceText } from './support/a11y.js';
 import { launchBrowser, readBoard, signIn } from './support/browser.js';
-import { E2E_ADMIN, startStack, type Stack } from './support/stack.js';
+import { startStack, type Stack } from './support/stack.js';
 
 /** How long a change may take to show up before the test gives up (a bound, not a measurement). */
 const SHOWS_UP = { timeout: 20_000, interval: 100 };
@@ -35,17 +35,26 @@ async function newContext(options: Parameters<Browser['newContext']>[0]): Promis
   return context;
 }
 
+let users = 0;
+
+/**
+ * A new admin user for one test: requests are limited per principal (and in flight per principal), so each test
+ * signs in as its own user and one test's budget never decides the next one's outcome.
+ */
+async function newAdmin(): Promise<{ username: string; password: string }> {
+  users += 1;
+  const user = { username: `a11y-${users}`, password: `a11y password ${users}` };
+  const created = await http('POST', '/auth/users', { ...user, role: 'admin' });
+  expect(created.status).toBe(201);
+  return user;
+}
+
 async function signedInBoard(context: BrowserContext): Promise<Page> {
   const page = await context.newPage();
+  const { username, password } = await newAdmin();
   await page.goto(stack.baseUrl);
-  await signIn(page, E2E_ADMIN.username, E2E_ADMIN.password);
-  await page
-    .getByRole('status', { name: 'Connection: Live' })
-    .waitFor({ timeout: SHOWS_UP.timeout })
-    .catch(async (error: unknown) => {
-      console.log('DBG', await page.evaluate(() => document.body.innerText.slice(0, 1500)));
-      throw error;
-    });
+  await signIn(page, username, password);
+  await page.getByRole('status', { name: 'Connection: Live' }).waitFor({ timeout: SHOWS_UP.timeout });
   await expect.poll(async () => (await readBoard(page)).length, SHOWS_UP).toBeGreaterThan(2);
   return page;
 }
