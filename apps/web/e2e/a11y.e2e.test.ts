@@ -149,6 +149,36 @@ describe('reflow, larger text and text spacing: nothing clipped', () => {
   }
 });
 
+describe('on a phone', () => {
+  it('puts the filters and search at the top, foldable, and the board below them', async () => {
+    const context = await newContext({ ...VIEWPORTS.phone });
+    const page = await signedInBoard(context);
+    const toggle = page.getByRole('button', { name: 'Filters and search' });
+    const search = page.getByRole('searchbox', { name: 'Customer' });
+    const board = page.getByRole('region', { name: 'Order board' });
+    const top = async (locator: typeof board) => (await locator.boundingBox())?.y ?? Number.NaN;
+    expect(await toggle.getAttribute('aria-expanded')).toBe('true');
+    expect(await top(search)).toBeLessThan(await top(board));
+    expect(await top(page.getByRole('region', { name: 'By status' }))).toBeGreaterThan(await top(board));
+
+    await toggle.click();
+    expect(await toggle.getAttribute('aria-expanded')).toBe('false');
+    expect(await search.isVisible()).toBe(false);
+    expect(await axeViolations(page)).toEqual([]);
+    await toggle.click();
+    expect(await search.isVisible()).toBe(true);
+    await context.close();
+  });
+
+  it('shows no fold button on a desktop, where the filters are always there', async () => {
+    const context = await newContext({ ...VIEWPORTS.desktop });
+    const page = await signedInBoard(context);
+    expect(await page.getByRole('button', { name: 'Filters and search' }).isVisible()).toBe(false);
+    expect(await page.getByRole('searchbox', { name: 'Customer' }).isVisible()).toBe(true);
+    await context.close();
+  });
+});
+
 describe('the focus ring', () => {
   for (const colorScheme of SCHEMES) {
     it(`${colorScheme}: stands out at least 3:1 from the card it is drawn on`, async () => {
