@@ -216,16 +216,22 @@ export function OrderBoard({
   }, []);
 
   const { remove: hideAndDelete, undo: undoDelete } = deletes;
+  // Read through a ref so the callback (a prop of every memoized card) stays the same while the feed patches the list.
+  const shownOrders = useRef(orders);
+  useLayoutEffect(() => {
+    shownOrders.current = orders;
+  }, [orders]);
   const removeOrder = useCallback(
     (order: Order) => {
       setConfirmingDelete(null);
-      const index = orders.findIndex((candidate) => candidate.id === order.id);
-      const next = orders[index + 1] ?? orders[index - 1];
+      const current = shownOrders.current;
+      const index = current.findIndex((candidate) => candidate.id === order.id);
+      const next = current[index + 1] ?? current[index - 1];
       hideAndDelete(order);
       if (next) setFocusTarget({ id: next.id, part: 'card' });
       announce(`Order #${order.id} deleted. Undo is offered above the board for a few seconds.`);
     },
-    [orders, hideAndDelete, announce],
+    [hideAndDelete, announce],
   );
 
   const restoreOrder = (order: Order) => {
