@@ -1,10 +1,10 @@
-import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { App } from '../src/app.js';
-import { json, makeDashboard, seedOrder, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { useDatabaseForApps, type ListeningApp } from './support/api.js';
+import { json, makeDashboard, seedOrder, testConfig } from './support/app.js';
 import { RawConnection, clientFrame, upgradeRequest } from './support/raw-connection.js';
-import { bearer, createToken, credentialsFor, rawAuthorization, startAppAsAdmin } from './support/auth.js';
+import { bearer, createToken, credentialsFor, rawAuthorization } from './support/auth.js';
 import { TestClient } from './support/ws-client.js';
 
 /*
@@ -13,28 +13,15 @@ import { TestClient } from './support/ws-client.js';
  * short or low here so each is reached quickly; the assertions are about what the client gets, never timings.
  */
 
-let database: EmbeddedDatabase;
-const apps: App[] = [];
+const fleet = useDatabaseForApps();
 const connections: RawConnection[] = [];
-const clients: TestClient[] = [];
 
-beforeAll(async () => {
-  database = await startDatabase();
-});
-afterEach(async () => {
+afterEach(() => {
   for (const connection of connections.splice(0)) connection.destroy();
-  for (const client of clients.splice(0)) await client.close();
-});
-afterAll(async () => {
-  for (const app of apps.splice(0)) await app.close();
-  await database.close();
 });
 
-async function listening(env: Record<string, string> = {}): Promise<{ app: App; port: number }> {
-  const app = await startAppAsAdmin(testConfig(database.uri, env));
-  apps.push(app);
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  return { app, port: (app.server.address() as AddressInfo).port };
+function listening(env: Record<string, string> = {}): Promise<ListeningApp> {
+  return fleet.listening(testConfig(fleet.database.uri, env));
 }
 
 async function open(port: number): Promise<RawConnection> {
@@ -44,9 +31,7 @@ async function open(port: number): Promise<RawConnection> {
 }
 
 async function wsClient(port: number): Promise<TestClient> {
-  const client = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
-  clients.push(client);
-  return client;
+  return fleet.closeAfterTest(await TestClient.connect(`ws://127.0.0.1:${port}/ws`));
 }
 
 async function storedCount(app: App): Promise<number> {
