@@ -70,19 +70,7 @@ export interface AccessApiUnderTest {
   subscribeTo: (url: string, headers: Record<string, string>, message?: Record<string, unknown>) => Promise<TestClient>;
 }
 
-/** What `startedApi` starts once for a file, and the checked accessors the handles read it through. */
-interface StartedApi {
-  database: () => EmbeddedDatabase;
-  /** The app with no principal. */
-  bare: () => App;
-  /** The app acting as an unscoped admin. */
-  admin: () => App;
-  baseUrl: () => string;
-  /** Closes `client` after the test, or at the end of the file (see `startedApi`). */
-  track: (client: TestClient) => TestClient;
-}
-
-/** How `startedApi` gives the app an admin, listens and closes sockets. */
+/** How `ApiHooks` gives the app an admin, listens and closes sockets. */
 interface Principal {
   /** The name of the admin token. */
   adminName: string;
@@ -92,57 +80,111 @@ interface Principal {
   closeSockets: 'afterEach' | 'afterAll';
 }
 
-/**
- * Registers the hooks that start a database and the app before the file's tests, close the sockets tests opened,
- * and close the app and the database at the end.
- */
-function startedApi(options: ApiOptions, principal: Principal): StartedApi {
-  let database: EmbeddedDatabase | undefined;
-  let bare: App | undefined;
-  let admin: App | undefined;
-  let baseUrl: string | undefined;
-  const clients: TestClient[] = [];
-
-  beforeAll(async () => {
-    database = await (options.database ?? startDatabase)();
-    const env = typeof options.env === 'function' ? await options.env(database) : options.env;
-    const build = options.build ?? ((config: AppConfig) => buildApp(config, { logger: false }));
-    bare = build(testConfig(database.uri, env));
-    await bare.ready();
-    admin = actingAs(bare, await createToken(bare, 'admin', { name: principal.adminName }));
-    if (options.listen === true) {
-      baseUrl = await principal.listener(bare, admin).listen({ port: 0, host: '127.0.0.1' });
-    }
-  });
-  const closeSockets = async () => {
-    for (const client of clients.splice(0)) await client.close();
-  };
-  if (principal.closeSockets === 'afterEach') afterEach(closeSockets);
-  afterAll(async () => {
-    await closeSockets();
-    await bare?.close();
-    await database?.close();
-  });
-
-  const started = <T>(value: T | undefined, what: string): T => {
-    if (value === undefined) throw new Error(`${what} (the hooks run in beforeAll)`);
-    return value;
-  };
-  return {
-    database: () => started(database, 'the database is not started'),
-    bare: () => started(bare, 'the app is not started'),
-    admin: () => started(admin, 'the app is not started'),
-    baseUrl: () => started(baseUrl, 'the app does not listen: pass { listen: true }'),
-    track: (client) => {
-      clients.push(client);
-      return client;
-    },
-  };
-}
-
 /** The socket URL of an app listening at `baseUrl` (http://127.0.0.1:port). */
 export function socketUrl(baseUrl: string): string {
   return `${baseUrl.replace('http', 'ws')}/ws`;
+}
+
+/** Reads what a `beforeAll` hook set, with a clear error when a test reads it too early. */
+function started<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`${what} (the hooks run in beforeAll)`);
+  return value;
+}
+
+/**
+ * Registers the hooks that start a database and the app before the file's tests, close the sockets tests opened,
+ * and close the app and the database at the end; the handles `useApi` and `useAccessApi` return build on it.
+ */
+class ApiHooks {
+  #database: EmbeddedDatabase | undefined;
+  #bare: App | undefined;
+  #admin: App | undefined;
+  #baseUrl: string | undefined;
+  readonly #clients: TestClient[] = [];
+
+  constructor(options: ApiOptions, principal: Principal) {
+    beforeAll(async () => {
+      const database = await (options.database ?? startDatabase)();
+      this.#database = database;
+      const env = typeof options.env === 'function' ? await options.env(database) : options.env;
+      const build = options.build ?? ((config: AppConfig) => buildApp(config, { logger: false }));
+      const bare = build(testConfig(database.uri, env));
+      this.#bare = bare;
+      await bare.ready();
+      const admin = actingAs(bare, await createToken(bare, 'admin', { name: principal.adminName }));
+      this.#admin = admin;
+      if (options.listen === true) {
+        this.#baseUrl = await principal.listener(bare, admin).listen({ port: 0, host: '127.0.0.1' });
+      }
+    });
+    const closeSockets = async () => {
+      for (const client of this.#clients.splice(0)) await client.close();
+    };
+    if (principal.closeSockets === 'afterEach') afterEach(closeSockets);
+    afterAll(async () => {
+      await closeSockets();
+      await this.#bare?.close();
+      await this.#database?.close();
+    });
+  }
+
+  get database(): EmbeddedDatabase {
+    return started(this.#database, 'the database is not started');
+  }
+  /** The app with no principal. */
+  protected get bare(): App {
+    return started(this.#bare, 'the app is not started');
+  }
+  /** The app acting as an unscoped admin. */
+  get admin(): App {
+    return started(this.#admin, 'the app is not started');
+  }
+  get baseUrl(): string {
+    return started(this.#baseUrl, 'the app does not listen: pass { listen: true }');
+  }
+  get wsUrl(): string {
+    return socketUrl(this.baseUrl);
+  }
+  /** Closes `client` after the test, or at the end of the file (see `Principal`). */
+  readonly closeAfterTest = (client: TestClient): TestClient => {
+    this.#clients.push(client);
+    return client;
+  };
+}
+
+/** `useApi`'s handle: the app as an unscoped admin. */
+class OrdersApi extends ApiHooks implements ApiUnderTest {
+  get app(): App {
+    return this.admin;
+  }
+  readonly orders = () => this.app.mongo.orders;
+  readonly foreignOrders = () => foreignOrdersIn(this.app.mongo.db);
+  readonly subscribe = async (message: Record<string, unknown> = {}) =>
+    this.closeAfterTest(await TestClient.subscribe(this.wsUrl, message));
+  readonly connect = async () => this.closeAfterTest(await TestClient.connect(this.wsUrl));
+  readonly post = (body: unknown, headers?: Record<string, string>) => this.send('POST', '/orders', body, headers);
+  readonly put = (id: number | string, body: unknown, headers?: Record<string, string>) =>
+    this.send('PUT', `/orders/${id}`, body, headers);
+
+  private send(method: 'POST' | 'PUT', url: string, body: unknown, headers: Record<string, string> = {}) {
+    return this.app.inject({
+      method,
+      url,
+      payload: JSON.stringify(body),
+      headers: { 'content-type': 'application/json', ...headers },
+    });
+  }
+}
+
+/** `useAccessApi`'s handle: the app with no principal, and the same app as an admin. */
+class AccessApi extends ApiHooks implements AccessApiUnderTest {
+  get app(): App {
+    return this.bare;
+  }
+  readonly subscribe = (headers: Record<string, string>, message: Record<string, unknown> = {}) =>
+    this.subscribeTo(this.wsUrl, headers, message);
+  readonly subscribeTo = async (url: string, headers: Record<string, string>, message: Record<string, unknown> = {}) =>
+    this.closeAfterTest(await TestClient.subscribe(url, message, headers));
 }
 
 /**
@@ -151,37 +193,11 @@ export function socketUrl(baseUrl: string): string {
  * are about orders and the stream, not about who may use them.
  */
 export function useApi(options: ApiOptions = {}): ApiUnderTest {
-  const api = startedApi(options, {
+  return new OrdersApi(options, {
     adminName: 'test-admin',
     listener: (_bare, admin) => admin,
     closeSockets: 'afterEach',
   });
-  const send = (method: 'POST' | 'PUT', url: string, body: unknown, headers: Record<string, string> = {}) =>
-    api.admin().inject({
-      method,
-      url,
-      payload: JSON.stringify(body),
-      headers: { 'content-type': 'application/json', ...headers },
-    });
-
-  return {
-    get app() {
-      return api.admin();
-    },
-    get database() {
-      return api.database();
-    },
-    get wsUrl() {
-      return socketUrl(api.baseUrl());
-    },
-    orders: () => api.admin().mongo.orders,
-    foreignOrders: () => foreignOrdersIn(api.admin().mongo.db),
-    subscribe: async (message = {}) => api.track(await TestClient.subscribe(socketUrl(api.baseUrl()), message)),
-    connect: async () => api.track(await TestClient.connect(socketUrl(api.baseUrl()))),
-    closeAfterTest: api.track,
-    post: (body, headers) => send('POST', '/orders', body, headers),
-    put: (id, body, headers) => send('PUT', `/orders/${id}`, body, headers),
-  };
 }
 
 /**
@@ -190,27 +206,7 @@ export function useApi(options: ApiOptions = {}): ApiUnderTest {
  * test gives them, and stay open until the end of the file (tests may share sockets opened in `beforeAll`).
  */
 export function useAccessApi(options: ApiOptions = {}): AccessApiUnderTest {
-  const api = startedApi(options, { adminName: 'root', listener: (bare) => bare, closeSockets: 'afterAll' });
-  return {
-    get app() {
-      return api.bare();
-    },
-    get admin() {
-      return api.admin();
-    },
-    get database() {
-      return api.database();
-    },
-    get baseUrl() {
-      return api.baseUrl();
-    },
-    get wsUrl() {
-      return socketUrl(api.baseUrl());
-    },
-    subscribe: async (headers, message = {}) =>
-      api.track(await TestClient.subscribe(socketUrl(api.baseUrl()), message, headers)),
-    subscribeTo: async (url, headers, message = {}) => api.track(await TestClient.subscribe(url, message, headers)),
-  };
+  return new AccessApi(options, { adminName: 'root', listener: (bare) => bare, closeSockets: 'afterAll' });
 }
 
 /** An app started by `useDatabaseForApps`, listening on 127.0.0.1. */
