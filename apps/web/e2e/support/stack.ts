@@ -94,6 +94,18 @@ async function createAdminToken(baseUrl: string): Promise<string> {
   return token;
 }
 
+/** A request as a script makes it: with the stack's admin API token, and a JSON body when there is one. */
+export function scriptRequest(stack: Stack, method: string, path: string, body?: unknown): Promise<Response> {
+  return fetch(`${stack.baseUrl}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${stack.adminToken}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
 /**
  * Builds the dashboard into a temporary directory (so the test never serves a stale build), starts the embedded
  * engine on an ephemeral port and the API on a free port against it. `inheritedEnv` (the test's environment: PATH
