@@ -1,4 +1,4 @@
-import { TEST_ADMIN_PASSWORD } from './app.js';
+import { TEST_ADMIN_PASSWORD, TEST_SERVER_ENV } from './app.js';
 import { registerCredentials } from './auth.js';
 import { spawnServer, stopServer, type ServerProcess } from './server-process.js';
 
@@ -17,12 +17,7 @@ export interface ApiProcess extends ServerProcess {
 export async function startApiProcess(env: Record<string, string>): Promise<ApiProcess> {
   const server = await spawnServer({
     ...process.env,
-    ORDERS_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
-    AUTH_SCRYPT_LOG_N: '10',
-    // Tests send bursts from one address as one admin; the rate-limit tests set their own limits.
-    RATE_LIMIT_MAX: '0',
-    RATE_LIMIT_ADDRESS_MAX: '0',
-    RATE_LIMIT_IN_FLIGHT: '0',
+    ...TEST_SERVER_ENV,
     ...env,
   });
   const auth = await adminToken(server.baseUrl).catch(() => ({}));

@@ -19,6 +19,17 @@ let databaseCounter = 0;
 /** The password of the `admin` user every test app starts with. */
 export const TEST_ADMIN_PASSWORD = 'correct horse battery staple';
 
+/** What every test server runs with, in a process or in this one: the test admin, cheap sign-ins, no rate limits. */
+export const TEST_SERVER_ENV: Readonly<Record<string, string>> = {
+  ORDERS_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+  // A cheap KDF keeps sign-ins fast in tests; production uses OWASP's 2^17.
+  AUTH_SCRYPT_LOG_N: '10',
+  // Tests send bursts from one address as one admin; the rate-limit tests set their own limits.
+  RATE_LIMIT_MAX: '0',
+  RATE_LIMIT_ADDRESS_MAX: '0',
+  RATE_LIMIT_IN_FLIGHT: '0',
+};
+
 /** A config pointing at `uri`, with a database name of its own so tests never see each other's orders. */
 export function testConfig(uri: string, env: Record<string, string> = {}): AppConfig {
   databaseCounter += 1;
@@ -32,13 +43,7 @@ export function testConfig(uri: string, env: Record<string, string> = {}): AppCo
       MONGODB_TIMEOUT_MS: '1500',
       LOG_LEVEL: 'silent',
       WEB_DIST_DIR: join(tmpdir(), 'orders-no-dashboard-here'),
-      ORDERS_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
-      // A cheap KDF keeps sign-ins fast in tests; production uses OWASP's 2^17.
-      AUTH_SCRYPT_LOG_N: '10',
-      // Tests send bursts from one address as one admin; the rate-limit tests set their own limits.
-      RATE_LIMIT_MAX: '0',
-      RATE_LIMIT_ADDRESS_MAX: '0',
-      RATE_LIMIT_IN_FLIGHT: '0',
+      ...TEST_SERVER_ENV,
       ...env,
     },
   });
