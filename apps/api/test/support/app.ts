@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +55,16 @@ export async function startApp(config: AppConfig, options: Omit<BuildAppOptions,
   const app = buildApp(config, { ...options, logger: false });
   await app.ready();
   return app;
+}
+
+/** A port on 127.0.0.1 that nothing listens on right now (bound, then released). */
+export async function unusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
 }
 
 /** A temporary directory holding a minimal built dashboard. */
