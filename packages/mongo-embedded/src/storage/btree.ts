@@ -162,13 +162,13 @@ export class BPlusTree<T> {
   *ascending(before: Before<T> = () => false): Generator<T> {
     let { leaf, at } = this.seek(before);
     let version = this.version;
-    let last: { item: T } | null = null;
+    // The last item yielded, in a one-slot array so that yielding allocates nothing.
+    const last: T[] = [];
     for (;;) {
       if (version !== this.version) {
         // Writes since the last item: its leaf may have been split, merged away or shifted; the order still says
         // where the walk stands.
-        const after = last;
-        ({ leaf, at } = after ? this.seek((x) => this.compare(x, after.item) <= 0) : this.seek(before));
+        ({ leaf, at } = this.seek(last.length > 0 ? this.after(last[0]!) : before));
         version = this.version;
       }
       if (at >= leaf.items.length) {
@@ -178,7 +178,7 @@ export class BPlusTree<T> {
         continue;
       }
       const item = leaf.items[at++]!;
-      last = { item };
+      last[0] = item;
       yield item;
     }
   }
@@ -189,11 +189,11 @@ export class BPlusTree<T> {
     let leaf = start.leaf;
     let at = start.at - 1;
     let version = this.version;
-    let last: { item: T } | null = null;
+    // The last item yielded, in a one-slot array so that yielding allocates nothing.
+    const last: T[] = [];
     for (;;) {
       if (version !== this.version) {
-        const after = last;
-        const resumed = after ? this.seek((x) => this.compare(x, after.item) < 0) : this.seek(before);
+        const resumed = this.seek(last.length > 0 ? this.below(last[0]!) : before);
         leaf = resumed.leaf;
         at = resumed.at - 1;
         version = this.version;
@@ -205,9 +205,19 @@ export class BPlusTree<T> {
         continue;
       }
       const item = leaf.items[at--]!;
-      last = { item };
+      last[0] = item;
       yield item;
     }
+  }
+
+  /** Items up to and including `item`. */
+  private after(item: T): Before<T> {
+    return (x) => this.compare(x, item) <= 0;
+  }
+
+  /** Items strictly below `item`. */
+  private below(item: T): Before<T> {
+    return (x) => this.compare(x, item) < 0;
   }
 
   /** The leaf and index of the first item for which `before` is false (possibly one past a leaf's end). */

@@ -19,10 +19,13 @@ import { BPlusTree } from './btree.js';
 /** An index definition as listIndexes shows it: `{ v: 2, key, name, unique?, sparse?, ... }`. */
 export type IndexSpec = Doc & { key: Doc; name: string };
 
-interface Entry {
+/** One index entry: the key's components in the index's field order, and the document's `canonicalKey(_id)`. */
+export interface IndexEntry {
   key: unknown[];
   id: string;
 }
+
+type Entry = IndexEntry;
 
 /** Bounds on one field, as `fieldBounds` returns them. */
 export type Bounds = FieldBounds;
@@ -47,7 +50,8 @@ function compareKeys(a: unknown[], b: unknown[]): number {
   return 0;
 }
 
-function compareEntries(a: Entry, b: Entry): number {
+/** The order of an index's entries: by key (BSON order, under the collation installed), then by document id. */
+export function compareEntries(a: Entry, b: Entry): number {
   const c = compareKeys(a.key, b.key);
   if (c !== 0) return c;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
@@ -80,6 +84,12 @@ function formatDirection(dir: unknown): string {
 export class IndexData {
   readonly fields: string[];
   readonly unique: boolean;
+  /**
+   * Whether `uniqueKeys` is kept. Not for an uncollated `_id_`: its documents are already keyed by
+   * `canonicalKey(_id)` in the collection, so two owners of one key are impossible, and the map would cost a string and
+   * an entry per document (about 100 MB at a million).
+   */
+  private readonly tracksOwners: boolean;
   readonly sparse: boolean;
   private readonly partial: ((doc: Doc) => boolean) | null;
   /** Whether any indexed document had an array on an indexed path (then a range may only use one bound). */
@@ -100,6 +110,7 @@ export class IndexData {
     this.collation = parseCollation(spec.collation);
     this.fields = Object.keys(spec.key);
     this.unique = spec.unique === true || spec.name === '_id_';
+    this.tracksOwners = this.unique && !(spec.name === '_id_' && this.collation === null);
     this.sparse = spec.sparse === true;
     const pfe = spec.partialFilterExpression;
     this.partial = isPlainObject(pfe) ? compileFilter(pfe) : null;
@@ -146,7 +157,7 @@ export class IndexData {
   }
 
   private findConflictSimple(doc: Doc, id: string, ignoreId?: string): unknown[] | null {
-    if (!this.unique) return null;
+    if (!this.tracksOwners) return null;
     for (const key of this.keysFor(doc)) {
       const owners = this.uniqueKeys.get(this.uniqueKeyOf(key));
       if (owners === undefined) continue;
@@ -170,7 +181,7 @@ export class IndexData {
   private addSimple(doc: Doc, id: string): void {
     for (const key of this.keysFor(doc)) {
       this.entries.insert({ key, id });
-      if (this.unique) this.addOwner(this.uniqueKeyOf(key), id);
+      if (this.tracksOwners) this.addOwner(this.uniqueKeyOf(key), id);
     }
   }
 
@@ -205,7 +216,7 @@ export class IndexData {
   private removeSimple(doc: Doc, id: string): void {
     for (const key of this.keysFor(doc)) {
       this.entries.delete({ key, id });
-      if (this.unique) this.removeOwner(this.uniqueKeyOf(key), id);
+      if (this.tracksOwners) this.removeOwner(this.uniqueKeyOf(key), id);
     }
   }
 
@@ -223,7 +234,7 @@ export class IndexData {
     const all: Entry[] = [];
     for (const [id, doc] of docs) {
       for (const key of this.keysFor(doc)) {
-        if (this.unique) {
+        if (this.tracksOwners) {
           const ck = this.uniqueKeyOf(key);
           const owner = this.uniqueKeys.get(ck);
           if (owner !== undefined && owner !== id) {
