@@ -13,10 +13,10 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MongoClient, type Collection, type Db, type Filter } from 'mongodb';
+import { SEED_STATUSES, seedDocuments } from '../e2e/support/seed.js';
 import type { OrderDocument } from '../e2e/support/stack.js';
 
 const REPOSITORY_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const STATUSES = ['pending', 'shipped', 'delivered'] as const;
 const PAGE = 500;
 const SAMPLES = 100;
 const BATCH = 10_000;
@@ -113,7 +113,7 @@ function pageQuery(orders: Collection<OrderDocument>, after?: { updatedAt: Date;
 
 /** The API's counts: one equality count per status. */
 function countsQuery(orders: Collection<OrderDocument>) {
-  return Promise.all(STATUSES.map((status) => orders.countDocuments({ status })));
+  return Promise.all(SEED_STATUSES.map((status) => orders.countDocuments({ status })));
 }
 
 /**
@@ -158,19 +158,7 @@ try {
   const insertBatchMs: Array<{ upTo: number; msPerBatch: number; usPerOrder: number }> = [];
   const insertStarted = performance.now();
   for (let start = 1; start <= ORDERS; start += BATCH) {
-    const docs: OrderDocument[] = [];
-    for (let id = start; id < start + BATCH && id <= ORDERS; id++) {
-      const at = new Date(base + id * 1000);
-      docs.push({
-        _id: id,
-        customer_name: `Customer ${id % 997}`,
-        product_name: `Product ${id}`,
-        status: STATUSES[id % 3]!,
-        created_at: at,
-        updated_at: at,
-        version: 1,
-      });
-    }
+    const docs = seedDocuments(start, Math.min(start + BATCH - 1, ORDERS), base);
     const ms = await timed(() => orders.insertMany(docs, { ordered: false }));
     const upTo = start + docs.length - 1;
     if (upTo === docs.length || upTo % (ORDERS / 10) < BATCH || upTo === ORDERS) {
