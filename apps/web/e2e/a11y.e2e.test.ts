@@ -2,7 +2,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { axeViolations, clippedBoxes, contrastRatio, enlargeAndSpaceText } from './support/a11y.js';
 import { launchBrowser, readBoard, signIn } from './support/browser.js';
-import { startStack, type Stack } from './support/stack.js';
+import { scriptRequest, startStack, type Stack } from './support/stack.js';
 
 /** How long a change may take to show up before the test gives up (a bound, not a measurement). */
 const SHOWS_UP = { timeout: 20_000, interval: 100 };
@@ -17,15 +17,9 @@ let stack: Stack;
 let browser: Browser;
 const opened: (() => Promise<void>)[] = [];
 
-async function http(method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(`${stack.baseUrl}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${stack.adminToken}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+/** A request as a script makes it: with the stack's admin API token. */
+function http(method: string, path: string, body?: unknown): Promise<Response> {
+  return scriptRequest(stack, method, path, body);
 }
 
 /** A fresh browser context (its own cookies); axe is injected as a script, so it bypasses the page's CSP. */
