@@ -40,6 +40,13 @@ export interface AppConfig {
     frameTimeoutMs: number;
     /** Subscribe frames one socket may send per RATE_LIMIT_WINDOW_MS; past it an error, then close 1008. */
     subscribeMax: number;
+    /**
+     * Bytes of replayed events one principal may receive per RATE_LIMIT_WINDOW_MS (refilled continuously); past
+     * it a subscribe with `since` gets `resync` (`replay_limited`). 0: no limit.
+     */
+    replayBudgetBytes: number;
+    /** The same per address (however many principals share it). 0: no limit. */
+    replayAddressBudgetBytes: number;
   };
   history: {
     /**
@@ -311,6 +318,25 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     1_000_000,
     'subscribe frames per socket per window, from 1 to 1000000',
   );
+  // A client reconnecting in a loop with an old position must not get the same history each time: past this, reading
+  // the list again (a page of GET /orders, about this size) is no dearer than the replay. Over any 10 s a client
+  // sending 20 subscribes a second then receives under 10× what it sends; a dashboard back from a short network
+  // blip (a few hundred events) still resumes. See docs/ARCHITECTURE.md, "Abuse limits".
+  const replayBudgetBytes = read.integer(
+    'WS_REPLAY_BUDGET_BYTES',
+    49_152,
+    0,
+    1_073_741_824,
+    'bytes per window from 0 (no limit) to 1073741824',
+  );
+  // Looser per address, like RATE_LIMIT_ADDRESS_MAX: many people may share one address.
+  const replayAddressBudgetBytes = read.integer(
+    'WS_REPLAY_ADDRESS_BUDGET_BYTES',
+    196_608,
+    0,
+    1_073_741_824,
+    'bytes per window from 0 (no limit) to 1073741824',
+  );
   const trustProxyHops = read.integer('TRUST_PROXY', 0, 0, 10, 'a number of proxy hops from 0 (none) to 10');
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -326,7 +352,16 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     webDistDir: absolute(baseDir, webDistDir),
     history: { record: recordHistory, retentionDays },
     metrics: { token: metricsToken, port: metricsPortText === undefined ? undefined : Number(metricsPortText) },
-    ws: { maxBufferedBytes, batchWindowMs, hubRingSize, directWrites, frameTimeoutMs, subscribeMax },
+    ws: {
+      maxBufferedBytes,
+      batchWindowMs,
+      hubRingSize,
+      directWrites,
+      frameTimeoutMs,
+      subscribeMax,
+      replayBudgetBytes,
+      replayAddressBudgetBytes,
+    },
     http: { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs },
     rateLimit: {
       max: rateLimitMax,
