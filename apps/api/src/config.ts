@@ -93,6 +93,8 @@ export interface AppConfig {
     /** WebSocket connection attempts (`GET /ws`) one client may make per window. */
     wsConnectMax: number;
     windowMs: number;
+    /** A request refused with 429 is answered this long after (at most its Retry-After); 0: at once. */
+    delayMs: number;
   };
   /**
    * Proxy hops in front of the API (0: none). Above 0 the client address comes from X-Forwarded-For (that many
@@ -311,6 +313,16 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     3_600_000,
     'milliseconds from 100 to 3600000',
   );
+  // A flooding client sends its next request as soon as it has an answer: holding each 429 back caps what it can send
+  // on its connections (a second here: one request per connection per second), where an instant 429 only speeds it
+  // up. A client that honours Retry-After waits longer than this anyway.
+  const rateLimitDelayMs = read.integer(
+    'RATE_LIMIT_DELAY_MS',
+    1_000,
+    0,
+    60_000,
+    'milliseconds from 0 (answer at once) to 60000',
+  );
   const subscribeMax = read.integer(
     'WS_SUBSCRIBE_RATE_MAX',
     20,
@@ -369,6 +381,7 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
       inFlight: rateLimitInFlight,
       wsConnectMax,
       windowMs: rateLimitWindowMs,
+      delayMs: rateLimitDelayMs,
     },
     trustProxyHops,
     auth: {

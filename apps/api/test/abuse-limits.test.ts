@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { App } from '../src/app.js';
+import { buildApp, type App } from '../src/app.js';
 import { json, makeDashboard, seedOrder, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
 import { RawConnection, clientFrame, upgradeRequest } from './support/raw-connection.js';
 import { bearer, createToken, credentialsFor, rawAuthorization, startAppAsAdmin } from './support/auth.js';
@@ -265,6 +265,70 @@ describe('rate limits', () => {
     await expect.poll(() => connection.status()).toBe(201);
     expect((await app.inject({ method: 'GET', url: '/orders' })).statusCode).toBe(200);
     expect(await storedCount(app)).toBe(1);
+  });
+});
+
+describe('rate limits: what a refused client costs', () => {
+  it('holds a refusal back while other clients are served, and answers every held refusal on shutdown', async () => {
+    const { app } = await listening({
+      RATE_LIMIT_MAX: '1',
+      RATE_LIMIT_WINDOW_MS: '60000',
+      RATE_LIMIT_DELAY_MS: '60000',
+    });
+    expect((await app.inject({ method: 'GET', url: '/orders' })).statusCode).toBe(200);
+    let answered = false;
+    const held = app.inject({ method: 'GET', url: '/orders' }).then((response) => {
+      answered = true;
+      return response;
+    });
+    const other = await createToken(app, 'viewer', { name: 'other' });
+    expect((await app.inject({ method: 'GET', url: '/orders', headers: bearer(other) })).statusCode).toBe(200);
+    expect(answered).toBe(false);
+
+    await app.close();
+    const refused = await held;
+    expect(refused.statusCode).toBe(429);
+    expect(json(refused)).toMatchObject({ statusCode: 429, code: 'RATE_LIMITED' });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(refused.headers['ratelimit-remaining']).toBe('0');
+  });
+
+  it('refuses a principal over its limit before its credentials are looked up again', async () => {
+    const { app } = await listening({ RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_MS: '60000' });
+    const alice = await createToken(app, 'viewer', { name: 'alice' });
+    const read = () => app.inject({ method: 'GET', url: '/orders', headers: bearer(alice) });
+    expect((await read()).statusCode).toBe(200);
+    expect((await read()).statusCode).toBe(200);
+    const authenticate = vi.spyOn(app.auth.service, 'authenticate');
+    const refused = await Promise.all(Array.from({ length: 5 }, read));
+    expect(refused.map((response) => response.statusCode)).toEqual([429, 429, 429, 429, 429]);
+    expect(authenticate).not.toHaveBeenCalled();
+  });
+
+  it('logs refusals once per client and window at warn, never a line per refused request', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const stream = { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) };
+    const config = testConfig(database.uri, { RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_MS: '60000' });
+    const app = buildApp(config, { logger: { level: 'info', stream } });
+    apps.push(app);
+    await app.ready();
+    const anonymous = () => app.inject({ method: 'GET', url: '/orders' });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await anonymous()).statusCode);
+    expect(statuses).toEqual([401, 401, 429, 429, 429, 429]);
+    await app.close();
+
+    const about = (message: string) => lines.filter((line) => line.msg === message);
+    expect(about('rate limit: refusing a client (429)')).toEqual([
+      expect.objectContaining({ level: 40, key: 'address:127.0.0.1', limit: 'window' }),
+    ]);
+    expect(about('rate limit: refused more requests from a client in the last window')).toEqual([
+      expect.objectContaining({ level: 40, key: 'address:127.0.0.1', refused: 3 }),
+    ]);
+    // The answered requests are logged as before; the refused ones are not, neither arriving nor completed.
+    const completed = about('request completed').map((line) => (line.res as { statusCode: number }).statusCode);
+    expect(completed).toEqual([401, 401]);
+    expect(about('incoming request')).toHaveLength(3);
   });
 });
 

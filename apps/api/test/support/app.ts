@@ -39,6 +39,8 @@ export function testConfig(uri: string, env: Record<string, string> = {}): AppCo
       RATE_LIMIT_MAX: '0',
       RATE_LIMIT_ADDRESS_MAX: '0',
       RATE_LIMIT_IN_FLIGHT: '0',
+      // Refusals answered at once; the test of the delay sets its own.
+      RATE_LIMIT_DELAY_MS: '0',
       ...env,
     },
   });
