@@ -88,8 +88,10 @@ export interface AppConfig {
     max: number;
     /** HTTP requests one address may make per window, counted before credentials are read. */
     addressMax: number;
-    /** HTTP requests one principal (or address) may have in flight at once; past it an immediate 429. */
+    /** HTTP requests one principal (or address) may have running at once. */
     inFlight: number;
+    /** Requests past `inFlight` that wait for a slot, in arrival order; past them a 429. */
+    queue: number;
     /** WebSocket connection attempts (`GET /ws`) one client may make per window. */
     wsConnectMax: number;
     windowMs: number;
@@ -291,13 +293,22 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     10_000_000,
     'requests per window from 0 (no limit) to 10000000',
   );
-  // A browser opens at most 6 connections to one host, so a dashboard never has more requests in flight than this.
+  // Each request of a client running beside another client's is a request that one waits behind: two at a time keep
+  // one client's burst to a bounded share of the process. The queue takes the rest of what a browser sends at once
+  // (at most 6 connections to one host), so a dashboard's parallel requests wait a moment instead of failing.
   const rateLimitInFlight = read.integer(
     'RATE_LIMIT_IN_FLIGHT',
-    6,
+    2,
     0,
     100_000,
     'requests in flight per client from 0 (no limit) to 100000',
+  );
+  const rateLimitQueue = read.integer(
+    'RATE_LIMIT_QUEUE',
+    4,
+    0,
+    100_000,
+    'waiting requests per client from 0 to 100000',
   );
   const wsConnectMax = read.integer(
     'WS_CONNECT_RATE_MAX',
@@ -379,6 +390,7 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
       max: rateLimitMax,
       addressMax: rateLimitAddressMax,
       inFlight: rateLimitInFlight,
+      queue: rateLimitQueue,
       wsConnectMax,
       windowMs: rateLimitWindowMs,
       delayMs: rateLimitDelayMs,

@@ -238,8 +238,8 @@ describe('rate limits', () => {
     expect((await read(bob, '203.0.113.1')).statusCode).toBe(429);
   });
 
-  it('answers 429 at once past RATE_LIMIT_IN_FLIGHT requests in flight for one principal, and frees the slot after', async () => {
-    const { app, port } = await listening({ RATE_LIMIT_IN_FLIGHT: '1' });
+  it('answers 429 past RATE_LIMIT_IN_FLIGHT requests in flight and RATE_LIMIT_QUEUE waiting, and frees the slot after', async () => {
+    const { app, port } = await listening({ RATE_LIMIT_IN_FLIGHT: '1', RATE_LIMIT_QUEUE: '1' });
     const body = JSON.stringify(seedOrder);
     const authenticate = vi.spyOn(app.auth.service, 'authenticate');
     const connection = await open(port);
@@ -254,15 +254,26 @@ describe('rate limits', () => {
     // Once its credentials are read, nothing but in-memory hooks stand between it and the slot.
     await authenticate.mock.results[0]?.value;
     await new Promise((resolve) => setImmediate(resolve));
-    const second = await app.inject({ method: 'GET', url: '/orders' });
-    expect(second.statusCode).toBe(429);
-    expect(json(second)).toMatchObject({ code: 'RATE_LIMITED' });
-    expect(second.headers['retry-after']).toBe('1');
+    // The next one waits its turn; the one after finds the queue full.
+    let waitingAnswered = false;
+    const waiting = app.inject({ method: 'GET', url: '/orders' }).then((response) => {
+      waitingAnswered = true;
+      return response;
+    });
+    const third = await app.inject({ method: 'GET', url: '/orders' });
+    expect(third.statusCode).toBe(429);
+    expect(json(third)).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(third.headers['retry-after']).toBe('1');
     const other = await createToken(app, 'viewer', { name: 'other' });
     expect((await app.inject({ method: 'GET', url: '/orders', headers: bearer(other) })).statusCode).toBe(200);
+    expect(waitingAnswered).toBe(false);
 
     connection.write(body.slice(10));
     await expect.poll(() => connection.status()).toBe(201);
+    // The waiting read ran once the write freed the slot, after it: it sees the new order.
+    const read = await waiting;
+    expect(read.statusCode).toBe(200);
+    expect(json(read).orders).toHaveLength(1);
     expect((await app.inject({ method: 'GET', url: '/orders' })).statusCode).toBe(200);
     expect(await storedCount(app)).toBe(1);
   });

@@ -5,6 +5,7 @@ import { ErrorCode, SESSION_COOKIE } from '@orders/contracts';
 import type { AppConfig } from '../config.js';
 import { errorBody } from '../error-handler.js';
 import { HttpError } from '../errors.js';
+import { InFlightLimiter } from '../in-flight.js';
 import { addressKey, principalKey, rateLimitKey } from '../rate-limit-key.js';
 
 const counted = Symbol('rate-limit.inFlight');
@@ -100,8 +101,9 @@ export class RefusalLog {
  * - per address, before credentials are read (RATE_LIMIT_ADDRESS_MAX): bogus credentials cost no lookup past it;
  * - per principal once authenticated, per address before (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS), so two users
  *   behind one address have their own budgets and one token used from two machines shares one;
- * - requests in flight per principal or address (RATE_LIMIT_IN_FLIGHT), so one client's burst cannot queue up the
- *   whole process before its window's budget runs out.
+ * - requests in flight per principal or address (RATE_LIMIT_IN_FLIGHT), with up to RATE_LIMIT_QUEUE more waiting
+ *   their turn, so one client's burst takes a bounded share of the process while a browser's parallel requests
+ *   (at most 6 connections to a host) are all answered.
  * A principal whose credentials were resolved in the last second is counted in the first hook, before the access
  * check; others right after it. Past a limit: 429 RATE_LIMITED with `Retry-After`, held back RATE_LIMIT_DELAY_MS
  * (a client that sends its next request as soon as it has the answer then costs little), logged per client per
@@ -113,7 +115,7 @@ const rateLimitPlugin: FastifyPluginAsync<{ config: AppConfig; refusals: Refusal
   fastify,
   { config, refusals },
 ) => {
-  const { max, addressMax, inFlight, windowMs, delayMs } = config.rateLimit;
+  const { max, addressMax, inFlight, queue, windowMs, delayMs } = config.rateLimit;
   await fastify.register(rateLimit, {
     // The global limits run in this plugin's own hooks below; @fastify/rate-limit's hook serves `GET /ws`.
     global: false,
@@ -140,7 +142,7 @@ const rateLimitPlugin: FastifyPluginAsync<{ config: AppConfig; refusals: Refusal
           keyGenerator: (request) => limitKeys.get(request) ?? rateLimitKey(request),
         })
       : null;
-  const running = new Map<string, number>();
+  const slots = inFlight > 0 ? new InFlightLimiter(inFlight, queue) : null;
 
   /** Answers 429 after RATE_LIMIT_DELAY_MS (at once when too many are held); the request goes no further. */
   function refuse(
@@ -196,13 +198,28 @@ const rateLimitPlugin: FastifyPluginAsync<{ config: AppConfig; refusals: Refusal
         void reply.headers(headers);
       }
     }
-    if (inFlight > 0) {
-      const now = running.get(key) ?? 0;
-      if (now >= inFlight) {
+    if (slots !== null) {
+      const turn = slots.enter(key);
+      if (turn === 'full') {
         refuse(request, reply, key, 'in_flight', 1);
         return false;
       }
-      running.set(key, now + 1);
+      if (turn !== 'run') {
+        // An object, not a boolean: the close handler sets it while this awaits, which narrowing cannot see.
+        const client = { gone: false };
+        const leave = () => {
+          client.gone = true;
+          turn.cancel();
+        };
+        // A client that gives up while its request waits leaves the queue.
+        reply.raw.once('close', leave);
+        const granted = await turn.granted;
+        reply.raw.off('close', leave);
+        if (!granted) {
+          if (!client.gone) refuse(request, reply, key, 'in_flight', 1);
+          return false;
+        }
+      }
       request[counted] = key;
     }
     return true;
@@ -220,7 +237,7 @@ const rateLimitPlugin: FastifyPluginAsync<{ config: AppConfig; refusals: Refusal
     return principal === null ? null : principalKey(principal);
   }
 
-  const limitsRequests = principalLimit !== null || inFlight > 0;
+  const limitsRequests = principalLimit !== null || slots !== null;
   // Callback style: a refused request is answered later and must not go on to the next hook meanwhile.
   fastify.addHook('onRequest', (request, reply, done) => {
     const ws = request.routeOptions.url === '/ws';
@@ -268,14 +285,12 @@ const rateLimitPlugin: FastifyPluginAsync<{ config: AppConfig; refusals: Refusal
     });
   }
 
-  if (inFlight > 0) {
+  if (slots !== null) {
     const release = (request: FastifyRequest) => {
       const key = request[counted];
       if (key === undefined) return;
       request[counted] = undefined;
-      const left = (running.get(key) ?? 1) - 1;
-      if (left <= 0) running.delete(key);
-      else running.set(key, left);
+      slots.leave(key);
     };
     fastify.addHook('onResponse', (request, _reply, done) => {
       release(request);
@@ -288,6 +303,7 @@ const rateLimitPlugin: FastifyPluginAsync<{ config: AppConfig; refusals: Refusal
   }
 
   fastify.addHook('onClose', (_instance, done) => {
+    slots?.close();
     for (const answer of [...held]) answer();
     refusals.close();
     done();
