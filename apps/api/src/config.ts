@@ -293,19 +293,20 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     10_000_000,
     'requests per window from 0 (no limit) to 10000000',
   );
-  // Each request of a client running beside another client's is a request that one waits behind: two at a time keep
-  // one client's burst to a bounded share of the process. The queue takes the rest of what a browser sends at once
-  // (at most 6 connections to one host), so a dashboard's parallel requests wait a moment instead of failing.
+  // Each request of a client running beside another client's is a request that one waits behind: one at a time is
+  // each client's fair share of the event loop, and a burst from one client then costs the others one request's wait.
+  // The queue takes the rest of what a browser sends at once (at most 6 connections to one host), so a dashboard's
+  // parallel requests wait a moment instead of failing; one client's throughput stays above its window budget.
   const rateLimitInFlight = read.integer(
     'RATE_LIMIT_IN_FLIGHT',
-    2,
+    1,
     0,
     100_000,
     'requests in flight per client from 0 (no limit) to 100000',
   );
   const rateLimitQueue = read.integer(
     'RATE_LIMIT_QUEUE',
-    4,
+    5,
     0,
     100_000,
     'waiting requests per client from 0 to 100000',
