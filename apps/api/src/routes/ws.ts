@@ -93,7 +93,7 @@ export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOption
     alive.set(socket, true);
     const adapted = adapt(socket, directWrites ? directWriter(socket, request.raw.socket) : null, closeGraceMs);
     const connection = hub.connect(adapted, request.principal?.scope ?? null, {
-      principal: request.principal === null ? null : principalKey(request.principal),
+      principal: request.principal ? principalKey(request.principal) : null,
       address: addressKey(request),
     });
     // The access hook authenticated the upgrade; the socket lives only as long as its credential.
