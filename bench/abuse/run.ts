@@ -1,12 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { spawnServer, stopServer } from '../../apps/api/test/support/server-process.js';
 import { raisePriority } from '../fanout/ipc.js';
 import { median, summarize, type Summary } from '../fanout/stats.js';
 
@@ -96,50 +96,23 @@ interface ApiProcess {
 
 async function startApi(env: Record<string, string>, script = 'apps/api/src/server.ts'): Promise<ApiProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'orders-bench-abuse-'));
-  const profile = CPU_PROF_DIR === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`];
-  const child = spawn(process.execPath, [...profile, '--conditions=@orders/source', '--import', 'tsx', script], {
-    cwd: REPOSITORY_ROOT,
-    env: {
+  const nodeArgs = CPU_PROF_DIR === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`];
+  const server = await spawnServer(
+    {
       ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
       DATA_DIR: dataDir,
       WEB_DIST_DIR: join(dataDir, 'no-dashboard'),
       ORDERS_ADMIN_PASSWORD: ADMIN_PASSWORD,
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (child.pid !== undefined) raisePriority(child.pid);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const output: string[] = [];
-  createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the API did not start:\n${output.join('\n')}`));
-    }, 60_000);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const match = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`the API exited:\n${output.join('\n')}`));
-    });
-  });
+    { script, nodeArgs },
+  );
+  if (server.child.pid !== undefined) raisePriority(server.child.pid);
   return {
-    child,
-    port,
+    child: server.child,
+    port: server.port,
     async close() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
+      await stopServer(server);
       await rm(dataDir, { recursive: true, force: true });
     },
   };
