@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { App } from '../src/app.js';
+import { buildApp, type App } from '../src/app.js';
 import { useDatabaseForApps, type ListeningApp } from './support/api.js';
 import { json, makeDashboard, seedOrder, testConfig } from './support/app.js';
 import { RawConnection, clientFrame, upgradeRequest } from './support/raw-connection.js';
@@ -239,8 +239,8 @@ describe('rate limits', () => {
     expect((await read(bob, '203.0.113.1')).statusCode).toBe(429);
   });
 
-  it('answers 429 at once past RATE_LIMIT_IN_FLIGHT requests in flight for one principal, and frees the slot after', async () => {
-    const { app, port } = await listening({ RATE_LIMIT_IN_FLIGHT: '1' });
+  it('answers 429 past RATE_LIMIT_IN_FLIGHT requests in flight and RATE_LIMIT_QUEUE waiting, and frees the slot after', async () => {
+    const { app, port } = await listening({ RATE_LIMIT_IN_FLIGHT: '1', RATE_LIMIT_QUEUE: '1' });
     const body = JSON.stringify(seedOrder);
     const authenticate = vi.spyOn(app.auth.service, 'authenticate');
     const connection = await open(port);
@@ -255,17 +255,93 @@ describe('rate limits', () => {
     // Once its credentials are read, nothing but in-memory hooks stand between it and the slot.
     await authenticate.mock.results[0]?.value;
     await new Promise((resolve) => setImmediate(resolve));
-    const second = await app.inject({ method: 'GET', url: '/orders' });
-    expect(second.statusCode).toBe(429);
-    expect(json(second)).toMatchObject({ code: 'RATE_LIMITED' });
-    expect(second.headers['retry-after']).toBe('1');
+    // The next one waits its turn; the one after finds the queue full.
+    let waitingAnswered = false;
+    const waiting = app.inject({ method: 'GET', url: '/orders' }).then((response) => {
+      waitingAnswered = true;
+      return response;
+    });
+    const third = await app.inject({ method: 'GET', url: '/orders' });
+    expect(third.statusCode).toBe(429);
+    expect(json(third)).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(third.headers['retry-after']).toBe('1');
     const other = await createToken(app, 'viewer', { name: 'other' });
     expect((await app.inject({ method: 'GET', url: '/orders', headers: bearer(other) })).statusCode).toBe(200);
+    expect(waitingAnswered).toBe(false);
 
     connection.write(body.slice(10));
     await expect.poll(() => connection.status()).toBe(201);
+    // The waiting read ran once the write freed the slot, after it: it sees the new order.
+    const read = await waiting;
+    expect(read.statusCode).toBe(200);
+    expect(json(read).orders).toHaveLength(1);
     expect((await app.inject({ method: 'GET', url: '/orders' })).statusCode).toBe(200);
     expect(await storedCount(app)).toBe(1);
+  });
+});
+
+describe('rate limits: what a refused client costs', () => {
+  it('holds a refusal back while other clients are served, and answers every held refusal on shutdown', async () => {
+    const { app } = await listening({
+      RATE_LIMIT_MAX: '1',
+      RATE_LIMIT_WINDOW_MS: '60000',
+      RATE_LIMIT_DELAY_MS: '60000',
+    });
+    expect((await app.inject({ method: 'GET', url: '/orders' })).statusCode).toBe(200);
+    let answered = false;
+    const held = app.inject({ method: 'GET', url: '/orders' }).then((response) => {
+      answered = true;
+      return response;
+    });
+    const other = await createToken(app, 'viewer', { name: 'other' });
+    expect((await app.inject({ method: 'GET', url: '/orders', headers: bearer(other) })).statusCode).toBe(200);
+    expect(answered).toBe(false);
+
+    await app.close();
+    const refused = await held;
+    expect(refused.statusCode).toBe(429);
+    expect(json(refused)).toMatchObject({ statusCode: 429, code: 'RATE_LIMITED' });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(refused.headers['ratelimit-remaining']).toBe('0');
+  });
+
+  it('refuses a principal over its limit before its credentials are looked up again', async () => {
+    const { app } = await listening({ RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_MS: '60000' });
+    const alice = await createToken(app, 'viewer', { name: 'alice' });
+    const read = () => app.inject({ method: 'GET', url: '/orders', headers: bearer(alice) });
+    expect((await read()).statusCode).toBe(200);
+    expect((await read()).statusCode).toBe(200);
+    const authenticate = vi.spyOn(app.auth.service, 'authenticate');
+    const refused = await Promise.all(Array.from({ length: 5 }, read));
+    expect(refused.map((response) => response.statusCode)).toEqual([429, 429, 429, 429, 429]);
+    expect(authenticate).not.toHaveBeenCalled();
+  });
+
+  it('logs refusals once per client and window at warn, never a line per refused request', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const stream = { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) };
+    const config = testConfig(fleet.database.uri, { RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_MS: '60000' });
+    const app = buildApp(config, { logger: { level: 'info', stream } });
+    const statuses: number[] = [];
+    try {
+      await app.ready();
+      for (let i = 0; i < 6; i++) statuses.push((await app.inject({ method: 'GET', url: '/orders' })).statusCode);
+    } finally {
+      await app.close();
+    }
+    expect(statuses).toEqual([401, 401, 429, 429, 429, 429]);
+
+    const about = (message: string) => lines.filter((line) => line.msg === message);
+    expect(about('rate limit: refusing a client (429)')).toEqual([
+      expect.objectContaining({ level: 40, key: 'address:127.0.0.1', limit: 'window' }),
+    ]);
+    expect(about('rate limit: refused more requests from a client in the last window')).toEqual([
+      expect.objectContaining({ level: 40, key: 'address:127.0.0.1', refused: 3 }),
+    ]);
+    // The answered requests are logged as before; the refused ones are not, neither arriving nor completed.
+    const completed = about('request completed').map((line) => (line.res as { statusCode: number }).statusCode);
+    expect(completed).toEqual([401, 401]);
+    expect(about('incoming request')).toHaveLength(3);
   });
 });
 

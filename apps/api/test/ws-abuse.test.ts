@@ -1,7 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../src/app.js';
 import { useApi } from './support/api.js';
-import { json } from './support/app.js';
-import type { TestClient } from './support/ws-client.js';
+import { json, testConfig } from './support/app.js';
+import { startAppAsAdmin } from './support/auth.js';
+import { TestClient } from './support/ws-client.js';
 
 /*
  * Bounded work per socket and checked positions (see docs/ARCHITECTURE.md, "Abuse limits" and "Recovery and
@@ -61,6 +64,64 @@ describe('bounded work per socket', () => {
     expect(await client.closed()).toBe(1008);
     expect(readies(client)).toHaveLength(6);
     expect(client.control().at(-1)).toMatchObject({ type: 'error', code: 'RATE_LIMITED' });
+  });
+});
+
+describe('replay budget', () => {
+  let limitedApp: App;
+  let limitedUrl: string;
+  beforeAll(async () => {
+    limitedApp = await startAppAsAdmin(
+      testConfig(api.database.uri, { WS_REPLAY_BUDGET_BYTES: '2000', WS_BATCH_WINDOW_MS: '0' }),
+    );
+    await limitedApp.listen({ port: 0, host: '127.0.0.1' });
+    limitedUrl = `ws://127.0.0.1:${(limitedApp.server.address() as AddressInfo).port}/ws`;
+  });
+  afterAll(async () => {
+    await limitedApp.close();
+  });
+
+  async function subscribeLimited(message: Record<string, unknown>): Promise<TestClient> {
+    return api.closeAfterTest(await TestClient.subscribe(limitedUrl, message));
+  }
+
+  async function createLimited(id: number): Promise<void> {
+    const response = await limitedApp.inject({
+      method: 'POST',
+      url: '/orders',
+      payload: { id, customer_name: `Customer ${id}`, product_name: 'Mug' },
+    });
+    expect(response.statusCode).toBe(201);
+  }
+
+  it('resumes a client back from a blip without a gap, and resyncs one reconnecting in a loop (replay_limited)', async () => {
+    const watcher = await subscribeLimited({});
+    for (let id = 1; id <= 3; id++) await createLimited(id);
+    await watcher.waitForEvents(3);
+    const positions = watcher.events().map((e) => e.position);
+    const since = positions[0];
+
+    const back = await subscribeLimited({ since });
+    await back.waitForEvents(2);
+    expect(readies(back)).toEqual([expect.objectContaining({ resumed: true })]);
+    expect(back.events().map((e) => e.position)).toEqual(positions.slice(1));
+
+    // The same old position again and again, on new sockets: once the budget is spent, no replay at all.
+    let limited: TestClient | null = null;
+    for (let attempt = 0; attempt < 20 && limited === null; attempt++) {
+      const client = await subscribeLimited({ since });
+      if (client.control().some((m) => m.type === 'resync')) limited = client;
+      else await client.waitForEvents(2);
+    }
+    expect(limited?.control()).toEqual([
+      { type: 'resync', reason: 'replay_limited' },
+      { type: 'ready', protocol: 1, position: positions[2], resumed: false },
+    ]);
+    expect(limited?.events()).toEqual([]);
+    // It reads its list again and carries on live.
+    await createLimited(4);
+    await limited?.waitForEvents(1);
+    expect(limited?.events().map((e) => e.type)).toEqual(['order.created']);
   });
 });
 

@@ -29,6 +29,8 @@ export const TEST_SERVER_ENV: Readonly<Record<string, string>> = {
   RATE_LIMIT_MAX: '0',
   RATE_LIMIT_ADDRESS_MAX: '0',
   RATE_LIMIT_IN_FLIGHT: '0',
+  // Refusals answered at once; the test of the delay sets its own.
+  RATE_LIMIT_DELAY_MS: '0',
 };
 
 /** A config pointing at `uri`, with a database name of its own so tests never see each other's orders. */

@@ -28,13 +28,21 @@ export interface ServerProcess {
   exited: Promise<ServerExit>;
 }
 
+/** What else to run than `server.ts` as `npm start` does. */
+export interface SpawnOptions {
+  /** Another server script, relative to the repository root (the abuse benchmark's floor); default `server.ts`. */
+  script?: string;
+  /** Node options before the script (such as `--cpu-prof`). */
+  nodeArgs?: readonly string[];
+}
+
 /**
  * Starts `server.ts` with `env` as its whole environment (on a free port unless `env` names one), on 127.0.0.1 and
  * logging at `info`, and resolves once it logs that it listens. If it exits first, or does not listen within a
  * minute, it is killed and the promise rejects with what it printed.
  */
-export async function spawnServer(env: NodeJS.ProcessEnv): Promise<ServerProcess> {
-  const child = serverChild({ PORT: '0', ...env, HOST: '127.0.0.1', LOG_LEVEL: 'info' });
+export async function spawnServer(env: NodeJS.ProcessEnv, options: SpawnOptions = {}): Promise<ServerProcess> {
+  const child = serverChild({ PORT: '0', ...env, HOST: '127.0.0.1', LOG_LEVEL: 'info' }, options);
   const output: string[] = [];
   const exited = new Promise<ServerExit>((resolveExit) =>
     child.once('exit', (code, signal) => resolveExit({ code, signal })),
@@ -70,8 +78,9 @@ export async function runServerToExit(env: NodeJS.ProcessEnv): Promise<{ code: n
   return { code, stderr };
 }
 
-function serverChild(env: NodeJS.ProcessEnv) {
-  return spawn(process.execPath, ['--conditions=@orders/source', '--import', 'tsx', 'apps/api/src/server.ts'], {
+function serverChild(env: NodeJS.ProcessEnv, options: SpawnOptions = {}) {
+  const { script = 'apps/api/src/server.ts', nodeArgs = [] } = options;
+  return spawn(process.execPath, [...nodeArgs, '--conditions=@orders/source', '--import', 'tsx', script], {
     cwd: REPOSITORY_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
