@@ -119,7 +119,14 @@ export interface MemoryResult {
 }
 
 export interface PostResult {
-  alone: PostLoad;
+  alone: PostLoad & {
+    /**
+     * CPU µs per answered request while measured alone, in the API process(es) and in the engine: steadier than
+     * the rate on a machine shared with other jobs, and the engine's share shows what a request costs the database.
+     */
+    serverCpuUsPerRequest?: number;
+    engineCpuUsPerRequest?: number;
+  };
   duringFanout: PostLoad & { fanoutDeliveriesPerSecond: number; fanoutLost: number; fanoutP99Ms: number };
 }
 
@@ -748,9 +755,20 @@ async function measurePost(ctx: StepContext, plan: PostPlan): Promise<PostResult
   // Warm-up (JIT, connections), not measured: measured on this machine, the POST path runs at about a third of its
   // steady rate for its first 2 s and settles after 4-6 s (V8 optimizing Fastify's and the driver's paths).
   await postLoad(port, { ...plan, durationMs: POST_WARMUP_MS }, 900_000_000);
-  const alone = await postLoad(port, plan, 910_000_000);
+  const s0 = await usageOf(ctx.servers);
+  const e0 = await ctx.engine.call<Usage>('usage');
+  const measured = await postLoad(port, plan, 910_000_000);
+  const s1 = await usageOf(ctx.servers);
+  const e1 = await ctx.engine.call<Usage>('usage');
+  const answered = Math.max(1, measured.requests);
+  const alone = {
+    ...measured,
+    serverCpuUsPerRequest: serversCpu(s0, s1).total / answered,
+    engineCpuUsPerRequest: cpuMicros(e0, e1) / answered,
+  };
   log(
-    `   [4] POST alone: ${alone.perSecond.toFixed(0)}/s, p50 ${alone.latency.p50.toFixed(1)} ms, p99 ${alone.latency.p99.toFixed(1)} ms, ${alone.errors} errors`,
+    `   [4] POST alone: ${alone.perSecond.toFixed(0)}/s, p50 ${alone.latency.p50.toFixed(1)} ms, p99 ${alone.latency.p99.toFixed(1)} ms, ${alone.errors} errors, ` +
+      `CPU ${alone.serverCpuUsPerRequest.toFixed(0)} µs server + ${alone.engineCpuUsPerRequest.toFixed(0)} µs engine per request`,
   );
   // Clients subscribed to the fan-out's customer only: the POSTed orders do not reach them.
   const probes = Math.min(ctx.options.probes, plan.fanoutClients);
