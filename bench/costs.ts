@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { measureHistoryFloor } from './costs-floor.js';
 
 /*
  * What the order history and the metrics cost: the fan-out harness (bench/fanout/run.ts) run with the API
@@ -25,6 +26,8 @@ interface Figures {
   /** CPU µs per `POST /orders` measured alone, in the API process and in the engine. */
   postServerCpuUs: number | null;
   postEngineCpuUs: number | null;
+  /** CPU used by other jobs on the machine while `POST /orders` was measured alone, in cores. */
+  postForeignCpu: number | null;
   /** Highest deliveries/s that met the bound, by client count. */
   deliveriesPerSecond: Record<string, number | null>;
   /**
@@ -38,7 +41,12 @@ interface FanoutJson {
   results: {
     transport: string;
     post: {
-      alone: { perSecond: number; serverCpuUsPerRequest?: number; engineCpuUsPerRequest?: number };
+      alone: {
+        perSecond: number;
+        serverCpuUsPerRequest?: number;
+        engineCpuUsPerRequest?: number;
+        foreignCpuShare?: number;
+      };
       duringFanout: { perSecond: number };
     } | null;
     throughput: {
@@ -98,6 +106,7 @@ async function runSide(side: Side, round: number): Promise<Figures> {
     postDuringFanoutPerSecond: null,
     postServerCpuUs: null,
     postEngineCpuUs: null,
+    postForeignCpu: null,
     deliveriesPerSecond: {},
     cpuMicrosPerDelivery: {},
   };
@@ -107,6 +116,8 @@ async function runSide(side: Side, round: number): Promise<Figures> {
       figures.postDuringFanoutPerSecond = result.post.duringFanout.perSecond;
       figures.postServerCpuUs = result.post.alone.serverCpuUsPerRequest ?? null;
       figures.postEngineCpuUs = result.post.alone.engineCpuUsPerRequest ?? null;
+      const foreign = result.post.alone.foreignCpuShare;
+      figures.postForeignCpu = foreign === undefined || Number.isNaN(foreign) ? null : foreign;
     }
     for (const step of result.throughput) {
       figures.deliveriesPerSecond[String(step.clients)] = step.best?.deliveriesPerSecond ?? null;
@@ -151,6 +162,8 @@ for (let round = 1; round <= rounds; round++) {
   }
 }
 
+process.stdout.write('\n[costs] the history floor: its entries written alone\n');
+const floor = await measureHistoryFloor();
 const sum = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : a + b);
 const rows: [string, (figures: Figures) => number | null][] = [
   ['`POST /orders`/s, alone', (f) => f.postAlonePerSecond],
@@ -158,6 +171,7 @@ const rows: [string, (figures: Figures) => number | null][] = [
   ['CPU µs per `POST /orders` (alone), API + engine', (f) => sum(f.postServerCpuUs, f.postEngineCpuUs)],
   ['… of which the API process', (f) => f.postServerCpuUs],
   ['… of which the engine', (f) => f.postEngineCpuUs],
+  ['cores used by other jobs on the machine meanwhile', (f) => f.postForeignCpu],
 ];
 const clientCounts = [...new Set(runs.before.flatMap((f) => Object.keys(f.deliveriesPerSecond)))].sort(
   (a, b) => Number(a) - Number(b),
@@ -182,15 +196,25 @@ const table = [
   }),
 ].join('\n');
 const perRound = [
-  '| round | side | `POST /orders`/s alone | during fan-out | CPU µs per POST, API + engine |',
-  '| ---: | --- | ---: | ---: | ---: |',
+  '| round | side | `POST /orders`/s alone | during fan-out | CPU µs per POST, API + engine | cores used by other jobs |',
+  '| ---: | --- | ---: | ---: | ---: | ---: |',
   ...Array.from({ length: rounds }, (_, index) =>
     (['before', 'after'] as const).map((side) => {
       const f = runs[side][index]!;
-      return `| ${String(index + 1)} | ${side} | ${cell(f.postAlonePerSecond)} | ${cell(f.postDuringFanoutPerSecond)} | ${cell(sum(f.postServerCpuUs, f.postEngineCpuUs))} |`;
+      return `| ${String(index + 1)} | ${side} | ${cell(f.postAlonePerSecond)} | ${cell(f.postDuringFanoutPerSecond)} | ${cell(sum(f.postServerCpuUs, f.postEngineCpuUs))} | ${cell(f.postForeignCpu)} |`;
     }),
   ).flat(),
 ].join('\n');
+const beforePost = median(runs.before.map((f) => sum(f.postServerCpuUs, f.postEngineCpuUs)));
+const floorUs = floor.driverCpuUs + floor.engineCpuUs;
+const floorText =
+  `The history's floor, measured in the same run (bench/costs-floor.ts): one create's entry written alone, in ` +
+  `batches of ${String(floor.batch)} through the product's \`insertMissing\` to a fresh engine, costs ` +
+  `${cell(floor.driverCpuUs)} µs of CPU in the writing process and ${cell(floor.engineCpuUs)} µs in the engine` +
+  (beforePost === null
+    ? '.'
+    : `: ${((floorUs / beforePost) * 100).toFixed(1)}% of the ${cell(beforePost)} µs a \`POST /orders\` costs the API and the engine before. ` +
+      'On a machine whose cores the requests saturate, that share is about what the history takes off `POST /orders`/s at the least.');
 const md = [
   '# Costs of the order history and the metrics',
   '',
@@ -202,12 +226,14 @@ const md = [
   '',
   table,
   '',
+  floorText,
+  '',
   'Per round:',
   '',
   perRound,
   '',
 ].join('\n');
 await mkdir(resultsDir, { recursive: true });
-await writeFile(`${resultsDir}${outName}.json`, JSON.stringify({ rounds, narrowed, runs }, null, 1));
+await writeFile(`${resultsDir}${outName}.json`, JSON.stringify({ rounds, narrowed, runs, floor }, null, 1));
 await writeFile(`${resultsDir}${outName}.md`, md);
 process.stdout.write(`\n${md}`);
