@@ -79,7 +79,7 @@ export function historyEntryOf(document: HistoryDocument): HistoryEntry {
     operation: document.operation,
     committed_at: document.committed_at.toISOString(),
     actor: document.actor,
-    // Entries stored before creates were stored without their fields derive the same list.
+    // Derived for every create, so entries stored with the list (earlier versions did) answer the same.
     changes: document.operation === 'created' ? changedFields(null, document.order) : document.changes,
     order: document.order,
   };
