@@ -1,6 +1,7 @@
 import { MongoClient } from 'mongodb';
 import { HISTORY_COLLECTION, historyDocument, type HistoryDocument } from '../apps/api/src/history/entry.js';
 import { createHistoryRepository } from '../apps/api/src/history/store.js';
+import { cpuMicros, type Usage } from './fanout/harness.js';
 import { Child } from './fanout/ipc.js';
 
 /*
@@ -17,14 +18,6 @@ export interface HistoryFloor {
   batch: number;
   driverCpuUs: number;
   engineCpuUs: number;
-}
-
-interface Usage {
-  cpu: NodeJS.CpuUsage;
-}
-
-function cpuMicros(a: Usage, b: Usage): number {
-  return b.cpu.user - a.cpu.user + (b.cpu.system - a.cpu.system);
 }
 
 /** One created order's entry, as the writer builds it from the change event. */

@@ -151,7 +151,8 @@ export interface RunResult {
   post: PostResult | null;
 }
 
-interface Usage {
+/** A process's `usage` answer: its CPU and memory, and when it was read. */
+export interface Usage {
   cpu: NodeJS.CpuUsage;
   memory: NodeJS.MemoryUsage;
   at: number;
@@ -245,7 +246,8 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function cpuMicros(a: Usage, b: Usage): number {
+/** CPU µs a process used between two readings, user and kernel. */
+export function cpuMicros(a: Usage, b: Usage): number {
   return b.cpu.user - a.cpu.user + (b.cpu.system - a.cpu.system);
 }
 
