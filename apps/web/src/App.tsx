@@ -8,14 +8,17 @@ import { accessKey, useMe } from './features/auth/queries.js';
 import { SessionProvider, useSession } from './features/auth/session.js';
 import { Dashboard, NO_FILTERS, type BoardFilters } from './features/orders/components/Dashboard.js';
 import type { AccessCloseCode } from './features/realtime/useOrderSocket.js';
+import { AnnouncerProvider } from './lib/announcer.js';
 import { useHashPage } from './lib/useHashPage.js';
 
 /** The dashboard application (providers live in `main.tsx`, so tests can supply their own). */
 export function App() {
   return (
-    <SessionProvider>
-      <SignedInOrNot />
-    </SessionProvider>
+    <AnnouncerProvider>
+      <SessionProvider>
+        <SignedInOrNot />
+      </SessionProvider>
+    </AnnouncerProvider>
   );
 }
 
