@@ -119,7 +119,16 @@ export interface MemoryResult {
 }
 
 export interface PostResult {
-  alone: PostLoad;
+  alone: PostLoad & {
+    /**
+     * CPU µs per answered request while measured alone, in the API process(es) and in the engine: steadier than
+     * the rate on a machine shared with other jobs, and the engine's share shows what a request costs the database.
+     */
+    serverCpuUsPerRequest?: number;
+    engineCpuUsPerRequest?: number;
+    /** Share of a core used meanwhile by processes other than the benchmark's (other jobs): a noisy-run flag. */
+    foreignCpuShare?: number;
+  };
   duringFanout: PostLoad & { fanoutDeliveriesPerSecond: number; fanoutLost: number; fanoutP99Ms: number };
 }
 
@@ -142,7 +151,8 @@ export interface RunResult {
   post: PostResult | null;
 }
 
-interface Usage {
+/** A process's `usage` answer: its CPU and memory, and when it was read. */
+export interface Usage {
   cpu: NodeJS.CpuUsage;
   memory: NodeJS.MemoryUsage;
   at: number;
@@ -236,7 +246,8 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function cpuMicros(a: Usage, b: Usage): number {
+/** CPU µs a process used between two readings, user and kernel. */
+export function cpuMicros(a: Usage, b: Usage): number {
   return b.cpu.user - a.cpu.user + (b.cpu.system - a.cpu.system);
 }
 
@@ -748,9 +759,30 @@ async function measurePost(ctx: StepContext, plan: PostPlan): Promise<PostResult
   // Warm-up (JIT, connections), not measured: measured on this machine, the POST path runs at about a third of its
   // steady rate for its first 2 s and settles after 4-6 s (V8 optimizing Fastify's and the driver's paths).
   await postLoad(port, { ...plan, durationMs: POST_WARMUP_MS }, 900_000_000);
-  const alone = await postLoad(port, plan, 910_000_000);
+  const s0 = await usageOf(ctx.servers);
+  const e0 = await ctx.engine.call<Usage>('usage');
+  const m0 = machineBusyMicros();
+  const o0 = process.cpuUsage();
+  const measured = await postLoad(port, plan, 910_000_000);
+  const o1 = process.cpuUsage(o0);
+  const m1 = machineBusyMicros();
+  const s1 = await usageOf(ctx.servers);
+  const e1 = await ctx.engine.call<Usage>('usage');
+  const answered = Math.max(1, measured.requests);
+  const serverCpu = serversCpu(s0, s1).total;
+  const engineCpu = cpuMicros(e0, e1);
+  // The load generators hold no clients yet (the scenarios before this one closed theirs): they count as others.
+  const mine = serverCpu + engineCpu + o1.user + o1.system;
+  const windowMs = (s1[0] as Usage).at - (s0[0] as Usage).at;
+  const alone = {
+    ...measured,
+    serverCpuUsPerRequest: serverCpu / answered,
+    engineCpuUsPerRequest: engineCpu / answered,
+    foreignCpuShare: m0 !== null && m1 !== null ? Math.max(0, (m1 - m0 - mine) / (windowMs * 1000)) : Number.NaN,
+  };
   log(
-    `   [4] POST alone: ${alone.perSecond.toFixed(0)}/s, p50 ${alone.latency.p50.toFixed(1)} ms, p99 ${alone.latency.p99.toFixed(1)} ms, ${alone.errors} errors`,
+    `   [4] POST alone: ${alone.perSecond.toFixed(0)}/s, p50 ${alone.latency.p50.toFixed(1)} ms, p99 ${alone.latency.p99.toFixed(1)} ms, ${alone.errors} errors, ` +
+      `CPU ${alone.serverCpuUsPerRequest.toFixed(0)} µs server + ${alone.engineCpuUsPerRequest.toFixed(0)} µs engine per request, other processes ${(alone.foreignCpuShare * 100).toFixed(0)}%`,
   );
   // Clients subscribed to the fan-out's customer only: the POSTed orders do not reach them.
   const probes = Math.min(ctx.options.probes, plan.fanoutClients);

@@ -47,11 +47,14 @@ async function start(raw: unknown): Promise<{ port: number }> {
   // BENCH_WS_DIRECT_WRITES=0 runs the hub with every frame through ws.send (WS_DIRECT_WRITES=0), for comparison.
   const direct = process.env.BENCH_WS_DIRECT_WRITES;
   // BENCH_COSTS=before runs the API without the order history and without metrics; =after with both (a metrics
-  // token set, so every request and flush is recorded). bench/costs.ts compares the two.
+  // token set, so every request and flush is recorded); =history and =metrics with one of them, to tell their
+  // costs apart. bench/costs.ts compares before and after.
   const costs = process.env.BENCH_COSTS;
+  const history = costs === 'after' || costs === 'history';
+  const metrics = costs === 'after' || costs === 'metrics';
   api = await startBenchApi(args.mongoUri, {
-    ...(costs === 'before' ? { HISTORY_RECORD: '0' } : {}),
-    ...(costs === 'after' ? { HISTORY_RECORD: '1', METRICS_TOKEN: 'bench-metrics-token-0123456789' } : {}),
+    ...(costs !== undefined ? { HISTORY_RECORD: history ? '1' : '0' } : {}),
+    ...(metrics ? { METRICS_TOKEN: 'bench-metrics-token-0123456789' } : {}),
     ...(args.batchWindowMs !== undefined ? { WS_BATCH_WINDOW_MS: String(args.batchWindowMs) } : {}),
     ...(direct === '0' || direct === '1' ? { WS_DIRECT_WRITES: direct } : {}),
   });

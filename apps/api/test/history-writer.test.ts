@@ -12,8 +12,11 @@ class MemoryStore implements HistoryStore {
   down = false;
   attempts = 0;
   lookups: number[] = [];
+  /** The entries of each write, in the order the writes were made. */
+  readonly writes: string[][] = [];
   async insertMissing(documents: readonly HistoryDocument[]): Promise<void> {
     this.attempts += 1;
+    this.writes.push(documents.map((document) => document._id));
     await Promise.resolve();
     if (this.down) throw new Error('database down');
     for (const document of documents) if (!this.stored.has(document._id)) this.stored.set(document._id, document);
@@ -68,6 +71,16 @@ describe('history writer', () => {
     store.down = false;
     await vi.waitFor(() => expect(history.storedThrough()).toBe(pos(4)), { timeout: 10_000 });
     expect([...store.stored.keys()]).toEqual([pos(2), pos(3)]);
+  });
+
+  it('stores a burst of changes in a few writes of up to a batch each, in commit order', async () => {
+    const store = new MemoryStore();
+    const history = writer(store, { batchSize: 100 });
+    const burst = Array.from({ length: 250 }, (_, index) => created(index + 1));
+    for (const item of burst) history.publish(item);
+    await vi.waitFor(() => expect(history.storedThrough()).toBe(pos(250)));
+    expect(store.writes.map((write) => write.length)).toEqual([100, 100, 50]);
+    expect(store.writes.flat()).toEqual(burst.map((item) => item.position));
   });
 
   it('diffs against the previous state when a change has no pre-image: held changes first, then the store', async () => {

@@ -126,6 +126,37 @@ describe('order history', () => {
     ]);
   });
 
+  it('answers a create with every field it set, also for entries stored with their field list', async () => {
+    expect((await api.post({ id: 705, customer_name: 'Flo', product_name: 'Cup' })).statusCode).toBe(201);
+    const [recorded] = await entriesOf(705, 1);
+    if (recorded?.order == null) throw new Error('a create carries its order');
+    const collection = api.app.mongo.db.collection<HistoryDocument>(HISTORY_COLLECTION);
+    // The stored create is the order alone: its fields are the order's.
+    expect((await collection.findOne({ order_id: 705 }))?.changes).toEqual([]);
+    const fields = [
+      { field: 'created_at', before: null, after: recorded.order.created_at },
+      { field: 'customer_name', before: null, after: 'Flo' },
+      { field: 'product_name', before: null, after: 'Cup' },
+      { field: 'status', before: null, after: 'pending' },
+    ];
+    expect(recorded.changes).toEqual(fields);
+
+    // An entry written with the list (as earlier versions stored creates) answers the same.
+    const order = { ...recorded.order, id: 706 };
+    await createHistoryRepository(collection).insertMissing([
+      {
+        _id: 'F0000706',
+        order_id: 706,
+        operation: 'created',
+        committed_at: new Date(recorded.committed_at),
+        actor: 'older',
+        changes: fields,
+        order,
+      },
+    ]);
+    expect((await historyOf(706)).entries.map((entry) => entry.changes)).toEqual([fields]);
+  });
+
   it('pages newest first with a cursor, without gaps or repeats', async () => {
     await api.post({ id: 704, customer_name: 'Ed', product_name: 'Hat' });
     for (let step = 0; step < 6; step++) {

@@ -22,6 +22,10 @@ export interface HistoryDocument {
   /** The database's commit time; the TTL index expires entries on it. */
   committed_at: Date;
   actor: string;
+  /**
+   * The changed fields. Empty for a create: every field of `order` is one, so storing them would only double the
+   * entry (and the database's work for the second write each `POST /orders` causes); `historyEntryOf` derives them.
+   */
   changes: FieldChange[];
   order: Order | null;
 }
@@ -62,7 +66,7 @@ export function historyDocument(item: ChangeItem, previous: Order | null, record
     operation: item.kind,
     committed_at: item.facts?.committedAt ?? recordedAt,
     actor: item.facts?.actor ?? EXTERNAL_ACTOR,
-    changes: changedFields(previous, item.order),
+    changes: item.kind === 'created' ? [] : changedFields(previous, item.order),
     order: item.order,
   };
 }
@@ -75,7 +79,8 @@ export function historyEntryOf(document: HistoryDocument): HistoryEntry {
     operation: document.operation,
     committed_at: document.committed_at.toISOString(),
     actor: document.actor,
-    changes: document.changes,
+    // Derived for every create, so entries stored with the list (earlier versions did) answer the same.
+    changes: document.operation === 'created' ? changedFields(null, document.order) : document.changes,
     order: document.order,
   };
 }
