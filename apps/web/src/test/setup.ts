@@ -11,4 +11,6 @@ Object.defineProperty(HTMLElement.prototype, 'offsetWidth', { configurable: true
 
 afterEach(() => {
   cleanup();
+  // The board keeps its filters in the URL: each test starts on a plain board.
+  window.history.replaceState(null, '', '/');
 });

@@ -1,10 +1,10 @@
-import { ErrorCode, type Order, type OrderFilter, type UpdateOrderBody } from '@orders/contracts';
+import { ErrorCode, type Order, type UpdateOrderBody } from '@orders/contracts';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, type RefObject } from 'react';
 import { useNow } from '../../../lib/useNow.js';
 import { describeWriteProblem, WriteProblemCode } from '../errors.js';
 import { useDeleteOrder, usePendingOrderIds, useUpdateOrder } from '../mutations.js';
-import { useOrderList, useOrderTotal, useReloadOrder } from '../queries.js';
+import { useOrderList, useOrderTotal, useReloadOrder, type ListFilter } from '../queries.js';
 import { GoToOrder } from './GoToOrder.js';
 import { OrderCard, type EditState } from './OrderCard.js';
 import type { OrderDraft } from './OrderFields.js';
@@ -46,14 +46,17 @@ export function OrderBoard({
   filter,
   onNeedOlder,
   onShowHistory,
+  onOpen,
   canEdit,
   canDelete,
 }: {
-  filter: OrderFilter;
+  filter: ListFilter;
   /** Reads the next older page into the window; called as the reader nears its end. */
   onNeedOlder?: () => Promise<void>;
   /** Opens the order's timeline. */
   onShowHistory?: (id: number) => void;
+  /** Opens the order's detail panel. */
+  onOpen?: (id: number) => void;
   /** Whether the signed-in role may edit (the Edit buttons are hidden otherwise). */
   canEdit: boolean;
   /** Whether the signed-in role may delete. */
@@ -237,7 +240,7 @@ export function OrderBoard({
     );
   }
 
-  const filtered = Boolean(filter.status || filter.customer);
+  const filtered = Boolean(filter.status || filter.customer || filter.q);
   const items = virtualizer.getVirtualItems();
   // Until the server's counts arrive (and for a window that holds every order anyway), the loaded orders say it.
   const shownTotal = total ?? orders.length;
@@ -263,6 +266,7 @@ export function OrderBoard({
             canEdit={canEdit}
             canDelete={canDelete}
             onShowHistory={onShowHistory}
+            onOpen={onOpen}
             onEdit={startEdit}
             onDraftChange={changeDraft}
             onSave={saveEdit}
@@ -332,6 +336,7 @@ export function OrderBoard({
                     onAskDelete={askDelete}
                     onDelete={removeOrder}
                     onShowHistory={onShowHistory}
+                    onOpen={onOpen}
                   />
                 </li>
               );

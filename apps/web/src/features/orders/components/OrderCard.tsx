@@ -29,6 +29,8 @@ interface OrderCardProps {
   onAskDelete: (id: number | null) => void;
   onDelete: (order: Order) => void;
   onShowHistory?: (id: number) => void;
+  /** Opens the order's detail panel (the title becomes a link to it). */
+  onOpen?: (id: number) => void;
 }
 
 /**
@@ -50,6 +52,7 @@ export const OrderCard = memo(function OrderCard({
   onAskDelete,
   onDelete,
   onShowHistory,
+  onOpen,
 }: OrderCardProps) {
   const titleId = `order-${order.id}-title`;
   const errorId = `order-${order.id}-error`;
@@ -103,7 +106,20 @@ export const OrderCard = memo(function OrderCard({
     <article className={`card status-${order.status}`} aria-labelledby={titleId} aria-busy={saving || undefined}>
       <div className="card-head">
         <h3 id={titleId} className="card-title">
-          Order #{order.id}
+          {onOpen ? (
+            <a
+              href={`?order=${String(order.id)}`}
+              data-order-open={order.id}
+              onClick={(event) => {
+                event.preventDefault();
+                onOpen(order.id);
+              }}
+            >
+              Order #{order.id}
+            </a>
+          ) : (
+            <>Order #{order.id}</>
+          )}
         </h3>
         <StatusBadge status={order.status} />
       </div>
