@@ -176,6 +176,23 @@ export const OrderCountsQuerySchema = Type.Object(
 );
 export type OrderCountsQuery = Static<typeof OrderCountsQuerySchema>;
 
+/** The most rows one CSV export holds. */
+export const MAX_EXPORT_ROWS = 100_000;
+
+/** `GET /orders/export.csv`: the list's filter, search and sort, without paging. */
+export const ExportOrdersQuerySchema = Type.Object(
+  {
+    status: Type.Optional(
+      Type.Union([OrderStatusSchema, Type.Array(OrderStatusSchema, { minItems: 1, maxItems: ORDER_STATUSES.length })]),
+    ),
+    customer: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    q: Type.Optional(SearchTextSchema()),
+    sort: Type.Optional(OrderSortSchema),
+  },
+  { additionalProperties: false },
+);
+export type ExportOrdersQuery = Static<typeof ExportOrdersQuerySchema>;
+
 /** Orders of each status matching a filter (a status the filter leaves out counts 0). */
 export const StatusCountsSchema = Type.Object(
   {
