@@ -298,15 +298,15 @@ export class FakeApi {
     const existing = this.orders.get(id);
     if (!existing) return apiError(404, ErrorCode.OrderNotFound, `Order ${id} not found`);
     if (request.method === 'GET') return json(200, existing);
+    const ifMatch = request.headers.get('if-match');
+    if ((request.method === 'DELETE' || request.method === 'PUT') && ifMatch && ifMatch !== `"${existing.version}"`) {
+      return apiError(412, ErrorCode.VersionMismatch, `Order ${id} has changed`);
+    }
     if (request.method === 'DELETE') {
       this.orders.delete(id);
       return json(204, null);
     }
     if (request.method === 'PUT') {
-      const ifMatch = request.headers.get('if-match');
-      if (ifMatch && ifMatch !== `"${existing.version}"`) {
-        return apiError(412, ErrorCode.VersionMismatch, `Order ${id} has changed`);
-      }
       const updated: Order = {
         ...existing,
         ...(request.body as Partial<Order>),

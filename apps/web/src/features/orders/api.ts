@@ -87,7 +87,18 @@ export function updateOrder(id: number, changes: UpdateOrderBody, expectedVersio
   });
 }
 
-/** `DELETE /orders/:id`. */
-export function deleteOrder(id: number): Promise<undefined> {
-  return request<undefined>(`/orders/${id}`, { method: 'DELETE' });
+/** `DELETE /orders/:id`; with `expectedVersion`, 412 VERSION_MISMATCH when the order changed since. */
+export function deleteOrder(id: number, expectedVersion?: number): Promise<undefined> {
+  return request<undefined>(`/orders/${id}`, {
+    method: 'DELETE',
+    headers: expectedVersion === undefined ? {} : { 'if-match': `"${expectedVersion}"` },
+  });
+}
+
+/** The link that downloads the orders of a list's filter as CSV (`GET /orders/export.csv`, every page). */
+export function exportHref(filter: ListFilter): string {
+  const params = listSearchParams(filter);
+  params.delete('limit');
+  const query = params.toString();
+  return `/orders/export.csv${query === '' ? '' : `?${query}`}`;
 }

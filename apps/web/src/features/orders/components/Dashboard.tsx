@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState, type ReactNode } from 'react';
+import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { usePermissions } from '../../auth/permissions.js';
 import { useDebouncedValue } from '../../../lib/useDebouncedValue.js';
 import { ChangesChart } from '../../realtime/ChangesChart.js';
@@ -9,7 +9,10 @@ import { AsOfControl } from '../../history/AsOfControl.js';
 import { OrderTimeline } from '../../history/OrderTimeline.js';
 import { PastBoard } from '../../history/PastBoard.js';
 import { NO_FILTERS, readBoardUrl, useBoardUrl } from '../boardUrl.js';
+import { exportHref } from '../api.js';
 import { normalizeFilter, useOrderList } from '../queries.js';
+import { SHORTCUTS, useBoardShortcuts } from '../shortcuts.js';
+import { BulkActions } from './BulkActions.js';
 import { CreateOrderForm } from './CreateOrderForm.js';
 import { OrderBoard } from './OrderBoard.js';
 import { OrderFilters } from './OrderFilters.js';
@@ -53,8 +56,24 @@ export function Dashboard({
   const permissions = usePermissions();
   // While a past board is shown the live list stays observed, and patched by the socket, so "back to live" shows
   // it at once, with every event that arrived meanwhile.
-  useOrderList(filter);
+  const loaded = useOrderList(filter).data?.orders;
   const [asOf, setAsOf] = useState<string | null>(null);
+  const [selectedIds, setSelectedIds] = useState<ReadonlySet<number>>(new Set());
+  // Only orders the board still shows stay selected: one that left the filter or was deleted drops out.
+  const selected = useMemo(() => (loaded ?? []).filter((order) => selectedIds.has(order.id)), [loaded, selectedIds]);
+  const selectOrder = (id: number, picked: boolean) =>
+    setSelectedIds((current) => {
+      const next = new Set(current);
+      if (picked) next.add(id);
+      else next.delete(id);
+      return next;
+    });
+  const searchRef = useRef<HTMLInputElement>(null);
+  const [showShortcuts, setShowShortcuts] = useState(false);
+  useBoardShortcuts({
+    focusSearch: () => searchRef.current?.focus(),
+    toggleHelp: () => setShowShortcuts((shown) => !shown),
+  });
   const [timelineId, setTimelineId] = useState<number | null>(null);
   const openOrder = (id: number | null) => setUrl((current) => ({ ...current, order: id }));
 
@@ -78,7 +97,14 @@ export function Dashboard({
               setSearchText('');
               setUrl((current) => ({ ...current, ...NO_FILTERS }));
             }}
+            searchRef={searchRef}
           />
+          <p className="export">
+            {/* A plain link: the browser downloads it with the session cookie, streamed by the server. */}
+            <a href={exportHref(filter)} download="orders.csv">
+              Export these orders as CSV
+            </a>
+          </p>
           <StatusCounts filter={filter} />
           <ChangesChart activity={activity} />
           <RecentActivity activity={activity} />
@@ -103,14 +129,42 @@ export function Dashboard({
               }}
             />
           )}
+          {showShortcuts && (
+            <section className="panel shortcuts" aria-labelledby="shortcuts-heading">
+              <h2 id="shortcuts-heading">Keyboard shortcuts</h2>
+              <dl>
+                {SHORTCUTS.map((shortcut) => (
+                  <div key={shortcut.key}>
+                    <dt>
+                      <kbd>{shortcut.key}</kbd>
+                    </dt>
+                    <dd>{shortcut.does}</dd>
+                  </div>
+                ))}
+              </dl>
+              <button type="button" onClick={() => setShowShortcuts(false)}>
+                Close shortcuts
+              </button>
+            </section>
+          )}
           {asOf === null ? (
             <>
               {permissions.createOrders && <CreateOrderForm />}
+              <BulkActions
+                selected={selected}
+                loadedCount={loaded?.length ?? 0}
+                onSelectAll={() => setSelectedIds(new Set((loaded ?? []).map((order) => order.id)))}
+                onClearSelection={() => setSelectedIds(new Set())}
+                canEdit={permissions.editOrders}
+                canDelete={permissions.deleteOrders}
+              />
               <OrderBoard
                 filter={filter}
                 onNeedOlder={loadOlder}
                 onShowHistory={setTimelineId}
                 onOpen={openOrder}
+                selectedIds={selectedIds}
+                onSelect={permissions.editOrders || permissions.deleteOrders ? selectOrder : undefined}
                 canEdit={permissions.editOrders}
                 canDelete={permissions.deleteOrders}
               />

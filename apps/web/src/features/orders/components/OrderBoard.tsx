@@ -47,6 +47,8 @@ export function OrderBoard({
   onNeedOlder,
   onShowHistory,
   onOpen,
+  selectedIds,
+  onSelect,
   canEdit,
   canDelete,
 }: {
@@ -57,6 +59,10 @@ export function OrderBoard({
   onShowHistory?: (id: number) => void;
   /** Opens the order's detail panel. */
   onOpen?: (id: number) => void;
+  /** The orders selected for a bulk action. */
+  selectedIds?: ReadonlySet<number>;
+  /** Selects or unselects an order (cards show a checkbox when given). */
+  onSelect?: (id: number, selected: boolean) => void;
   /** Whether the signed-in role may edit (the Edit buttons are hidden otherwise). */
   canEdit: boolean;
   /** Whether the signed-in role may delete. */
@@ -337,6 +343,8 @@ export function OrderBoard({
                     onDelete={removeOrder}
                     onShowHistory={onShowHistory}
                     onOpen={onOpen}
+                    selected={selectedIds?.has(order.id) ?? false}
+                    onSelect={onSelect}
                   />
                 </li>
               );

@@ -31,6 +31,10 @@ interface OrderCardProps {
   onShowHistory?: (id: number) => void;
   /** Opens the order's detail panel (the title becomes a link to it). */
   onOpen?: (id: number) => void;
+  /** Whether the order is selected for a bulk action. */
+  selected?: boolean;
+  /** Selects or unselects it (a checkbox shows when given). */
+  onSelect?: (id: number, selected: boolean) => void;
 }
 
 /**
@@ -53,6 +57,8 @@ export const OrderCard = memo(function OrderCard({
   onDelete,
   onShowHistory,
   onOpen,
+  selected = false,
+  onSelect,
 }: OrderCardProps) {
   const titleId = `order-${order.id}-title`;
   const errorId = `order-${order.id}-error`;
@@ -105,6 +111,15 @@ export const OrderCard = memo(function OrderCard({
   return (
     <article className={`card status-${order.status}`} aria-labelledby={titleId} aria-busy={saving || undefined}>
       <div className="card-head">
+        {onSelect && (
+          <input
+            type="checkbox"
+            className="card-select"
+            aria-label={`Select order #${order.id}`}
+            checked={selected}
+            onChange={(event) => onSelect(order.id, event.target.checked)}
+          />
+        )}
         <h3 id={titleId} className="card-title">
           {onOpen ? (
             <a

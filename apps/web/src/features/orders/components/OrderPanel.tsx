@@ -6,6 +6,9 @@ import { ApiError } from '../api.js';
 import { findOrder } from '../cache.js';
 import { useOrderList, useOrderLookup, type ListFilter } from '../queries.js';
 
+/** The links that open an order's panel from its card. */
+export const OPENER = '[data-order-open]';
+
 /** The element that opens an order's panel from its card: focus returns there when the panel closes. */
 export function openerSelector(id: number): string {
   return `[data-order-open="${String(id)}"]`;
