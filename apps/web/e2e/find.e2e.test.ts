@@ -77,7 +77,7 @@ describe('find, see whole, act on several', () => {
     const panel = page.getByRole('region', { name: 'Order #303' });
     await panel.waitFor({ timeout: SHOWS_UP.timeout });
     const text = (await panel.textContent()) ?? '';
-    for (const expected of ['Carol Ng', 'Desk lamp', 'Pending', 'Version1', `Last changed by${'e2e-script'}`]) {
+    for (const expected of ['Carol Ng', 'Desk lamp', 'Pending', 'Version1', 'Last changed bye2e-script']) {
       expect(text).toContain(expected);
     }
     expect(new URL(page.url()).searchParams.get('order')).toBe('303');
