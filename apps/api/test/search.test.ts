@@ -3,6 +3,7 @@ import type { Order } from '@orders/contracts';
 import { summary, useApi } from './support/api.js';
 import { json } from './support/app.js';
 import { bearer, createToken } from './support/auth.js';
+import { TestClient } from './support/ws-client.js';
 
 /*
  * One search over id, customer and product (`q`), the same in REST lists, counts and the stream; sorts by last
@@ -205,6 +206,23 @@ describe('the stream with a search', () => {
       ['order.updated', 4, 2],
     ]);
     expect(await idsFor('q=glo')).toEqual([4, 1, 3]);
+  });
+
+  it('never sends a scoped socket an order outside its scope, however well it matches the search', async () => {
+    const viewer = await createToken(api.app, 'viewer', { name: 'bob-stream', scope: { customer: 'bob' } });
+    const client = api.closeAfterTest(
+      await TestClient.subscribe(api.wsUrl, { filter: { q: 'gloves' } }, bearer(viewer)),
+    );
+    await create(11, 'Alice', 'Gloves');
+    await create(12, 'Bob', 'Gloves');
+    await create(13, 'Bob', 'Hat');
+    // Renamed out of the scope: it leaves, without the new name ever reaching the socket.
+    expect((await api.put(12, { customer_name: 'Carl' })).statusCode).toBe(200);
+    await client.waitFor(() => client.events().length >= 2, 'two events');
+    expect(client.events().map(summary)).toEqual([
+      ['order.created', 12, 1],
+      ['order.left', 12, null],
+    ]);
   });
 
   it('matches an order by id in the stream as in REST', async () => {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, readBoard, signIn } from './support/browser.js';
-import { E2E_ADMIN, startStack, type Stack } from './support/stack.js';
+import { E2E_ADMIN, E2E_TOKEN_NAME, startStack, type Stack } from './support/stack.js';
 
 /* Finding orders, seeing one whole, and working on several at once, in Chromium against the real server. */
 
@@ -77,7 +77,7 @@ describe('find, see whole, act on several', () => {
     const panel = page.getByRole('region', { name: 'Order #303' });
     await panel.waitFor({ timeout: SHOWS_UP.timeout });
     const text = (await panel.textContent()) ?? '';
-    for (const expected of ['Carol Ng', 'Desk lamp', 'Pending', 'Version1', 'Last changed bye2e-script']) {
+    for (const expected of ['Carol Ng', 'Desk lamp', 'Pending', 'Version1', `Last changed by${E2E_TOKEN_NAME}`]) {
       expect(text).toContain(expected);
     }
     expect(new URL(page.url()).searchParams.get('order')).toBe('303');
