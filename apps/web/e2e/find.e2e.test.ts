@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, readBoard, signIn } from './support/browser.js';
-import { E2E_ADMIN, E2E_TOKEN_NAME, startStack, type Stack } from './support/stack.js';
+import { launchBrowser, openSignedInPage, readBoard } from './support/browser.js';
+import { E2E_ADMIN, E2E_TOKEN_NAME, scriptRequest, startStack, type Stack } from './support/stack.js';
 
 /* Finding orders, seeing one whole, and working on several at once, in Chromium against the real server. */
 
@@ -15,15 +15,8 @@ let page: Page;
 
 const opened: (() => Promise<void>)[] = [];
 
-async function http(method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(`${stack.baseUrl}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${stack.adminToken}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+function http(method: string, path: string, body?: unknown): Promise<Response> {
+  return scriptRequest(stack, method, path, body);
 }
 
 const ids = async () => (await readBoard(page)).map((card) => card.id);
@@ -38,10 +31,7 @@ beforeAll(async () => {
   opened.push(() => stack.close());
   browser = await launchBrowser();
   opened.push(() => browser.close());
-  page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  await page.goto(stack.baseUrl);
-  await signIn(page, E2E_ADMIN.username, E2E_ADMIN.password);
-  await page.getByRole('status', { name: 'Connection: Live' }).waitFor({ timeout: SHOWS_UP.timeout });
+  page = await openSignedInPage(browser, stack.baseUrl, E2E_ADMIN, SHOWS_UP.timeout);
   for (const order of [
     { id: 301, customer_name: 'Alice Martin', product_name: 'Winter gloves' },
     { id: 302, customer_name: 'Bob Stone', product_name: 'Coffee mug' },

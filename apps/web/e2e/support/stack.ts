@@ -198,3 +198,15 @@ export async function startStack(inheritedEnv: NodeJS.ProcessEnv): Promise<Stack
     throw error;
   }
 }
+
+/** A request as a script makes it: with the stack's admin API token (so writes name `E2E_TOKEN_NAME`). */
+export function scriptRequest(stack: Stack, method: string, path: string, body?: unknown): Promise<Response> {
+  return fetch(`${stack.baseUrl}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${stack.adminToken}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}

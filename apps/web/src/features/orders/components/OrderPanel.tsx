@@ -1,5 +1,5 @@
 import { ErrorCode, type Order } from '@orders/contracts';
-import { useEffect, useEffectEvent, useRef, useState } from 'react';
+import { useEffect, useEffectEvent, useRef, useState, type ReactNode } from 'react';
 import { OrderTimeline } from '../../history/OrderTimeline.js';
 import { formatAbsolute, STATUS_LABELS } from '../../../lib/format.js';
 import { ApiError } from '../api.js';
@@ -16,45 +16,26 @@ export function openerSelector(id: number): string {
 
 /** Every field of an order, with exact local times. */
 function OrderFacts({ order }: { order: Order }) {
+  const time = (iso: string) => <time dateTime={iso}>{formatAbsolute(iso)}</time>;
+  const facts: [string, ReactNode][] = [
+    ['Order id', `#${String(order.id)}`],
+    ['Customer', order.customer_name],
+    ['Product', order.product_name],
+    ['Status', STATUS_LABELS[order.status]],
+    ['Created', time(order.created_at)],
+    ['Last updated', time(order.updated_at)],
+    // Only writes through the API name their author.
+    ['Last changed by', order.updated_by ?? 'Not recorded (written outside the API)'],
+    ['Version', order.version],
+  ];
   return (
     <dl className="panel-facts">
-      <div>
-        <dt>Order id</dt>
-        <dd>#{order.id}</dd>
-      </div>
-      <div>
-        <dt>Customer</dt>
-        <dd>{order.customer_name}</dd>
-      </div>
-      <div>
-        <dt>Product</dt>
-        <dd>{order.product_name}</dd>
-      </div>
-      <div>
-        <dt>Status</dt>
-        <dd>{STATUS_LABELS[order.status]}</dd>
-      </div>
-      <div>
-        <dt>Created</dt>
-        <dd>
-          <time dateTime={order.created_at}>{formatAbsolute(order.created_at)}</time>
-        </dd>
-      </div>
-      <div>
-        <dt>Last updated</dt>
-        <dd>
-          <time dateTime={order.updated_at}>{formatAbsolute(order.updated_at)}</time>
-        </dd>
-      </div>
-      <div>
-        <dt>Last changed by</dt>
-        {/* Only writes through the API name their author. */}
-        <dd>{order.updated_by ?? 'Not recorded (written outside the API)'}</dd>
-      </div>
-      <div>
-        <dt>Version</dt>
-        <dd>{order.version}</dd>
-      </div>
+      {facts.map(([term, value]) => (
+        <div key={term}>
+          <dt>{term}</dt>
+          <dd>{value}</dd>
+        </div>
+      ))}
     </dl>
   );
 }
