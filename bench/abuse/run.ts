@@ -1,12 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { spawnServer, stopServer } from '../../apps/api/test/support/server-process.js';
 import { summarize, type Summary } from '../fanout/stats.js';
 
 /*
@@ -85,48 +85,18 @@ interface ApiProcess {
 
 async function startApi(env: Record<string, string>): Promise<ApiProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'orders-bench-abuse-'));
-  const child = spawn(process.execPath, ['--conditions=@orders/source', '--import', 'tsx', 'apps/api/src/server.ts'], {
-    cwd: REPOSITORY_ROOT,
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      DATA_DIR: dataDir,
-      WEB_DIST_DIR: join(dataDir, 'no-dashboard'),
-      ORDERS_ADMIN_PASSWORD: ADMIN_PASSWORD,
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const output: string[] = [];
-  createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the API did not start:\n${output.join('\n')}`));
-    }, 60_000);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const match = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`the API exited:\n${output.join('\n')}`));
-    });
+  const server = await spawnServer({
+    ...process.env,
+    DATA_DIR: dataDir,
+    WEB_DIST_DIR: join(dataDir, 'no-dashboard'),
+    ORDERS_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    ...env,
   });
   return {
-    child,
-    port,
+    child: server.child,
+    port: server.port,
     async close() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
+      await stopServer(server);
       await rm(dataDir, { recursive: true, force: true });
     },
   };

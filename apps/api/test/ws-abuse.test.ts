@@ -1,9 +1,7 @@
-import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../src/app.js';
-import { json, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
-import { startAppAsAdmin } from './support/auth.js';
-import { TestClient } from './support/ws-client.js';
+import { describe, expect, it } from 'vitest';
+import { useApi } from './support/api.js';
+import { json } from './support/app.js';
+import type { TestClient } from './support/ws-client.js';
 
 /*
  * Bounded work per socket and checked positions (see docs/ARCHITECTURE.md, "Abuse limits" and "Recovery and
@@ -11,36 +9,13 @@ import { TestClient } from './support/ws-client.js';
  * from a position the server never issued.
  */
 
-let database: EmbeddedDatabase;
-let app: App;
-let url: string;
-const clients: TestClient[] = [];
-
-beforeAll(async () => {
-  database = await startDatabase();
-  app = await startAppAsAdmin(testConfig(database.uri, { WS_SUBSCRIBE_RATE_MAX: '6', WS_BATCH_WINDOW_MS: '0' }));
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  url = `ws://127.0.0.1:${(app.server.address() as AddressInfo).port}/ws`;
-});
-afterEach(async () => {
-  for (const client of clients.splice(0)) await client.close();
-});
-afterAll(async () => {
-  await app.close();
-  await database.close();
-});
-
-async function subscribe(message: Record<string, unknown> = {}): Promise<TestClient> {
-  const client = await TestClient.subscribe(url, message);
-  clients.push(client);
-  return client;
-}
+const api = useApi({ listen: true, env: { WS_SUBSCRIBE_RATE_MAX: '6', WS_BATCH_WINDOW_MS: '0' } });
 
 let nextId = 1;
 async function create(count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
     const id = nextId++;
-    const response = await app.inject({
+    const response = await api.app.inject({
       method: 'POST',
       url: '/orders',
       payload: { id, customer_name: `Customer ${id}`, product_name: 'Mug' },
@@ -53,14 +28,14 @@ const readies = (client: TestClient) => client.control().filter((m) => m.type ==
 
 describe('bounded work per socket', () => {
   it('does not replay again what the socket already has when it repeats a subscribe', async () => {
-    const watcher = await subscribe();
+    const watcher = await api.subscribe();
     await create(1);
     await watcher.waitForEvents(1);
     const since = watcher.lastPosition();
     await create(5);
     await watcher.waitForEvents(6);
 
-    const client = await subscribe({ since });
+    const client = await api.subscribe({ since });
     await client.waitForEvents(5);
     for (let i = 0; i < 4; i++) client.send({ type: 'subscribe', since });
     await client.waitFor(() => readies(client).length === 5, 'five readies');
@@ -81,7 +56,7 @@ describe('bounded work per socket', () => {
   });
 
   it('answers subscribes past the per-socket limit with an error, then closes with 1008', async () => {
-    const client = await subscribe();
+    const client = await api.subscribe();
     for (let i = 0; i < 6; i++) client.send({ type: 'subscribe', filter: { status: [i % 2 ? 'pending' : 'shipped'] } });
     expect(await client.closed()).toBe(1008);
     expect(readies(client)).toHaveLength(6);
@@ -102,7 +77,7 @@ describe('positions are checked', () => {
   }
 
   it('resyncs with unknown_position for a real position altered in any way, and resumes from the real one', async () => {
-    const watcher = await subscribe();
+    const watcher = await api.subscribe();
     await create(3);
     await watcher.waitForEvents(3);
     const real = watcher.events()[1]?.position ?? '';
@@ -119,14 +94,14 @@ describe('positions are checked', () => {
       'not hex': 'not-a-position',
     };
     for (const [how, since] of Object.entries(forged)) {
-      const client = await subscribe({ since });
+      const client = await api.subscribe({ since });
       expect(client.control(), how).toEqual([
         { type: 'resync', reason: 'unknown_position' },
         expect.objectContaining({ type: 'ready', resumed: false }),
       ]);
     }
 
-    const resumed = await subscribe({ since: real });
+    const resumed = await api.subscribe({ since: real });
     expect(resumed.control()[0]).toMatchObject({ type: 'ready', resumed: true, position: real });
     await resumed.waitForEvents(1);
     expect(resumed.events().map((e) => e.position)).toEqual([watcher.events()[2]?.position]);
@@ -134,9 +109,9 @@ describe('positions are checked', () => {
 
   it('resumes from the position GET /orders handed out, even between events', async () => {
     await create(2);
-    const listed = await app.inject({ method: 'GET', url: '/orders?limit=1' });
+    const listed = await api.app.inject({ method: 'GET', url: '/orders?limit=1' });
     const position = json(listed).position as string;
-    const client = await subscribe({ since: position });
+    const client = await api.subscribe({ since: position });
     expect(client.control()[0]).toMatchObject({ type: 'ready', resumed: true });
   });
 });

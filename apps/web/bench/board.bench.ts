@@ -7,13 +7,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { launchBrowser } from '../e2e/support/browser.js';
-import { E2E_ADMIN, startStack, type OrderDocument } from '../e2e/support/stack.js';
+import { SEED_STATUSES, seedOrders } from '../e2e/support/seed.js';
+import { E2E_ADMIN, startStack } from '../e2e/support/stack.js';
 
 const ORDERS = 10_000;
 const CHANGES_PER_SECOND = 200;
 const SECONDS = 15;
 const TICK_MS = 50;
-const STATUSES = ['pending', 'shipped', 'delivered'] as const;
 
 /** In the page: frame lengths (rAF deltas), long tasks, and when each benchmark token reached the top card. */
 const IN_PAGE_PROBE = `(() => {
@@ -62,21 +62,7 @@ function summary(values: number[]) {
 const stack = await startStack(process.env);
 const browser = await launchBrowser();
 try {
-  const base = Date.now() - ORDERS * 1000;
-  const docs: OrderDocument[] = [];
-  for (let id = 1; id <= ORDERS; id++) {
-    const at = new Date(base + id * 1000);
-    docs.push({
-      _id: id,
-      customer_name: `Customer ${id % 997}`,
-      product_name: `Product ${id}`,
-      status: STATUSES[id % 3]!,
-      created_at: at,
-      updated_at: at,
-      version: 1,
-    });
-  }
-  for (let i = 0; i < docs.length; i += 1000) await stack.orders.insertMany(docs.slice(i, i + 1000));
+  await seedOrders(stack.orders, ORDERS, Date.now() - ORDERS * 1000, 1000);
 
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   // Signed in before the clock starts (the request shares the page's cookies), so the load measured is the board's.
@@ -112,7 +98,10 @@ try {
       writes.push(
         stack.orders.updateOne(
           { _id: id },
-          { $set: { product_name: token, status: STATUSES[sent % 3]!, updated_at: new Date() }, $inc: { version: 1 } },
+          {
+            $set: { product_name: token, status: SEED_STATUSES[sent % 3]!, updated_at: new Date() },
+            $inc: { version: 1 },
+          },
         ),
       );
     }

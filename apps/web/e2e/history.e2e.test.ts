@@ -12,7 +12,7 @@ let page: Page;
 
 const opened: (() => Promise<void>)[] = [];
 
-/** A request as a script makes it: with the stack's admin API token (so the timeline names the token). */
+/** A request as a script makes it, with the stack's admin API token, so the timeline names the token (see `scriptRequest`). */
 function http(method: string, path: string, body?: unknown): Promise<Response> {
   return scriptRequest(stack, method, path, body);
 }

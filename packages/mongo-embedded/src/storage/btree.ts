@@ -73,9 +73,7 @@ export class BPlusTree<T> {
       this.clear();
       return;
     }
-    // Leaves are filled to three quarters, so random inserts after a load do not split every leaf at once.
-    const per = Math.max(this.min, Math.floor((this.max * 3) / 4));
-    const leafCount = Math.ceil(sorted.length / per);
+    const leafCount = this.groups(sorted.length);
     let level: Node<T>[] = [];
     let firsts: T[] = [];
     let prev: Leaf<T> | null = null;
@@ -90,7 +88,7 @@ export class BPlusTree<T> {
       firsts.push(sorted[from]!);
     }
     while (level.length > 1) {
-      const count = Math.ceil(level.length / per);
+      const count = this.groups(level.length);
       const next: Node<T>[] = [];
       const nextFirsts: T[] = [];
       for (let i = 0; i < count; i++) {
@@ -106,6 +104,15 @@ export class BPlusTree<T> {
       firsts = nextFirsts;
     }
     this.root = level[0]!;
+  }
+
+  /**
+   * How many nodes a bulk load spreads `n` entries over: filled to three quarters, so random inserts after a load do
+   * not split every leaf at once, and never below half (two nodes of 24 would be underfull where one of 48 fits).
+   */
+  private groups(n: number): number {
+    const count = Math.ceil(n / Math.max(this.min, Math.floor((this.max * 3) / 4)));
+    return count > 1 && Math.floor(n / count) < this.min ? Math.max(1, Math.floor(n / this.min)) : count;
   }
 
   /** Whether an item equal to `item` is stored. */

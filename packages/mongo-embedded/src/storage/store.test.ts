@@ -1,6 +1,7 @@
 import { Int32 } from 'bson';
 import { describe, expect, it } from 'vitest';
 import { useDataDirs } from '../test-support/data-dir.js';
+import { pendingWrites } from '../test-support/pending-writes.js';
 import { Journal } from './journal.js';
 import { Store } from './store.js';
 
@@ -17,10 +18,7 @@ describe('Store with a journal', () => {
   it('compacts so disk use tracks live data, and recovers the same state and history from the snapshot', async () => {
     const dir = tempDir();
     const { store, journal } = await openStore(dir, 16 * 1024);
-    const pending: Promise<void>[] = [];
-    const track = (p: Promise<void>): void => {
-      pending.push(p);
-    };
+    const { track, settled } = pendingWrites();
     store.write(
       undefined,
       (b) => {
@@ -43,7 +41,7 @@ describe('Store with a journal', () => {
         },
         track,
       );
-      await Promise.all(pending.splice(0));
+      await settled();
     }
     await store.compactNow();
     const bytesAfterCompaction = journal.journalBytes + journal.snapshotBytes;
@@ -63,7 +61,7 @@ describe('Store with a journal', () => {
       expect(tail.map((r) => r.seq)).toEqual([lastSeq - 1n, lastSeq]);
       // New writes continue the sequence rather than reusing numbers.
       reopened.store.write(undefined, (b) => reopened.store.insert(b, coll!, { _id: 'new' }), track);
-      await Promise.all(pending.splice(0));
+      await settled();
       expect(reopened.store.changeLog.lastSeq).toBe(lastSeq + 1n);
     } finally {
       await reopened.store.close();
