@@ -89,6 +89,13 @@ const ROUTES: RouteCase[] = [
   },
   {
     method: 'GET',
+    url: '/orders/export.csv',
+    access: 'viewer',
+    request: () => ({ url: '/orders/export.csv' }),
+    success: 200,
+  },
+  {
+    method: 'GET',
     url: '/orders',
     access: 'viewer',
     request: () => ({ url: `/orders?as_of=${encodeURIComponent(new Date().toISOString())}` }),

@@ -33,6 +33,7 @@ describe('OpenAPI', () => {
       '/healthz',
       '/orders',
       '/orders/counts',
+      '/orders/export.csv',
       '/orders/{id}',
       '/orders/{id}/history',
       '/readyz',

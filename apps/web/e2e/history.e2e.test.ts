@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, signIn } from './support/browser.js';
+import { launchBrowser, openSignedInPage } from './support/browser.js';
 import { E2E_ADMIN, E2E_TOKEN_NAME, scriptRequest, startStack, type Stack } from './support/stack.js';
 
 /** How long a change may take to show up before the test gives up (a bound, not a measurement). */
@@ -22,10 +22,7 @@ beforeAll(async () => {
   opened.push(() => stack.close());
   browser = await launchBrowser();
   opened.push(() => browser.close());
-  page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  await page.goto(stack.baseUrl);
-  await signIn(page, E2E_ADMIN.username, E2E_ADMIN.password);
-  await page.getByRole('status', { name: 'Connection: Live' }).waitFor({ timeout: SHOWS_UP.timeout });
+  page = await openSignedInPage(browser, stack.baseUrl, E2E_ADMIN, SHOWS_UP.timeout);
 });
 
 afterAll(async () => {

@@ -1,12 +1,11 @@
 import { CloseCode } from '@orders/contracts';
-import { useState } from 'react';
 import { AccountBar } from './features/auth/components/AccountBar.js';
 import { AdminPage } from './features/auth/components/AdminPage.js';
 import { SignInPage } from './features/auth/components/SignInPage.js';
 import { permissionsFor } from './features/auth/permissions.js';
 import { accessKey, useMe } from './features/auth/queries.js';
 import { SessionProvider, useSession } from './features/auth/session.js';
-import { Dashboard, NO_FILTERS, type BoardFilters } from './features/orders/components/Dashboard.js';
+import { Dashboard } from './features/orders/components/Dashboard.js';
 import type { AccessCloseCode } from './features/realtime/useOrderSocket.js';
 import { AnnouncerProvider } from './lib/announcer.js';
 import { useHashPage } from './lib/useHashPage.js';
@@ -31,7 +30,6 @@ function SignedInOrNot() {
   const me = useMe();
   const { end, recheck } = useSession();
   const page = useHashPage();
-  const [filters, setFilters] = useState<BoardFilters>(NO_FILTERS);
 
   if (me.isPending) {
     return (
@@ -64,13 +62,5 @@ function SignedInOrNot() {
   if (page === 'admin' && permissionsFor(me.data.role).manageAccess) return <AdminPage account={account} />;
   // Keyed by principal and scope: a scope change starts the board afresh rather than patching a list read under the
   // old scope.
-  return (
-    <Dashboard
-      key={accessKey(me.data)}
-      account={account}
-      onAccessClosed={onAccessClosed}
-      filters={filters}
-      onFiltersChange={setFilters}
-    />
-  );
+  return <Dashboard key={accessKey(me.data)} account={account} onAccessClosed={onAccessClosed} />;
 }

@@ -181,7 +181,7 @@ export class OrderSocket {
       if (socket !== this.#socket) return;
       const { filter } = this.#options;
       const message: SubscribeMessage = { type: 'subscribe', protocol: PROTOCOL_VERSION };
-      if (filter?.status || filter?.customer) message.filter = filter;
+      if (filter?.status || filter?.customer || filter?.q) message.filter = filter;
       if (this.#position !== null) message.since = this.#position;
       this.#sentSince = this.#position;
       socket.send(JSON.stringify(message));

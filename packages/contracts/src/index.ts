@@ -5,5 +5,6 @@ export * from './filter.js';
 export * from './history.js';
 export * from './order.js';
 export * from './protocol.js';
+export * from './search.js';
 export * from './validate.js';
 export * from './text.js';

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { MAX_SEARCH_LENGTH } from './search.js';
 
 /** Order lifecycle states, in the order an order normally moves through them. */
 export const OrderStatus = {
@@ -73,6 +74,17 @@ export const OrderParamsSchema = Type.Object(
 );
 export type OrderParams = Static<typeof OrderParamsSchema>;
 
+/** A search over id, customer and product; the words rule is checked by `searchProblem` where it is received. */
+function SearchTextSchema() {
+  return Type.String({
+    minLength: 1,
+    maxLength: MAX_SEARCH_LENGTH,
+    description:
+      'Search: every word starts a word of customer_name or product_name (ignoring case), or the text is the ' +
+      'order id (1042 or #1042). At most 8 words, at least one letter or digit.',
+  });
+}
+
 /** An order's filter, as used by `GET /orders` and by WebSocket subscriptions. */
 export const OrderFilterSchema = Type.Object(
   {
@@ -82,10 +94,25 @@ export const OrderFilterSchema = Type.Object(
     customer: Type.Optional(
       Type.String({ minLength: 1, maxLength: 200, description: 'Case-insensitive substring of customer_name' }),
     ),
+    q: Type.Optional(SearchTextSchema()),
   },
   { $id: 'OrderFilter', additionalProperties: false },
 );
 export type OrderFilter = Static<typeof OrderFilterSchema>;
+
+/** How a list is ordered, newest first: by last update (the default), by creation time, or by id. */
+export const OrderSort = {
+  Updated: 'updated',
+  Created: 'created',
+  Id: 'id',
+} as const;
+export type OrderSort = (typeof OrderSort)[keyof typeof OrderSort];
+export const ORDER_SORTS: readonly OrderSort[] = Object.values(OrderSort);
+
+export const OrderSortSchema = Type.Union(
+  ORDER_SORTS.map((sort) => Type.Literal(sort)),
+  { description: 'updated (default) | created | id, newest first' },
+);
 
 export const MAX_PAGE_SIZE = 500;
 export const DEFAULT_PAGE_SIZE = 100;
@@ -100,6 +127,8 @@ export const ListOrdersQuerySchema = Type.Object(
       Type.Union([OrderStatusSchema, Type.Array(OrderStatusSchema, { minItems: 1, maxItems: ORDER_STATUSES.length })]),
     ),
     customer: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    q: Type.Optional(SearchTextSchema()),
+    sort: Type.Optional(OrderSortSchema),
     as_of: Type.Optional(
       Type.String({
         format: 'date-time',
@@ -142,10 +171,28 @@ export const OrderCountsQuerySchema = Type.Object(
       Type.Union([OrderStatusSchema, Type.Array(OrderStatusSchema, { minItems: 1, maxItems: ORDER_STATUSES.length })]),
     ),
     customer: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    q: Type.Optional(SearchTextSchema()),
   },
   { additionalProperties: false },
 );
 export type OrderCountsQuery = Static<typeof OrderCountsQuerySchema>;
+
+/** The most rows one CSV export holds. */
+export const MAX_EXPORT_ROWS = 100_000;
+
+/** `GET /orders/export.csv`: the list's filter, search and sort, without paging. */
+export const ExportOrdersQuerySchema = Type.Object(
+  {
+    status: Type.Optional(
+      Type.Union([OrderStatusSchema, Type.Array(OrderStatusSchema, { minItems: 1, maxItems: ORDER_STATUSES.length })]),
+    ),
+    customer: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    q: Type.Optional(SearchTextSchema()),
+    sort: Type.Optional(OrderSortSchema),
+  },
+  { additionalProperties: false },
+);
+export type ExportOrdersQuery = Static<typeof ExportOrdersQuerySchema>;
 
 /** Orders of each status matching a filter (a status the filter leaves out counts 0). */
 export const StatusCountsSchema = Type.Object(

@@ -73,7 +73,7 @@ export type ClientMessage = Static<typeof ClientMessageSchema>;
  * counts of orders it has not loaded learns from it which count the change leaves.
  */
 export const PreviousFieldsSchema = Type.Object(
-  { status: OrderStatusSchema, customer_name: NameSchema },
+  { status: OrderStatusSchema, customer_name: NameSchema, product_name: Type.Optional(NameSchema) },
   { additionalProperties: false },
 );
 export type PreviousFields = Static<typeof PreviousFieldsSchema>;

@@ -5,6 +5,7 @@ import type { TSchema, Static } from '@sinclair/typebox';
 import { ClientMessageSchema, ServerMessageSchema, type ClientMessage, type ServerMessage } from './protocol.js';
 import { OrderSchema, type Order } from './order.js';
 import { findInvalidText } from './text.js';
+import { searchProblem } from './search.js';
 
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
 if (!FormatRegistry.Has('date-time')) {
@@ -67,8 +68,12 @@ export function parseClientMessage(text: string): Checked<ClientMessage> {
   const parsed = parseWith(clientMessageValidator, text);
   if (!parsed.ok) return parsed;
   const invalid = findInvalidText(parsed.value);
-  if (invalid === null) return parsed;
-  return { ok: false, error: `${invalid.path === '' ? '/' : invalid.path}: invalid text (${invalid.problem})` };
+  if (invalid !== null) {
+    return { ok: false, error: `${invalid.path === '' ? '/' : invalid.path}: invalid text (${invalid.problem})` };
+  }
+  const search = parsed.value.filter?.q;
+  const problem = search === undefined ? null : searchProblem(search);
+  return problem === null ? parsed : { ok: false, error: `/filter/q: ${problem}` };
 }
 
 function parseWith<T>(validator: Validator<T>, text: string): Checked<T> {

@@ -1,5 +1,12 @@
-import { ORDER_STATUSES, orderValidator, type FilterFields, type Order, type OrderStatus } from '@orders/contracts';
-import type { PageAfter } from './repository.js';
+import {
+  ORDER_STATUSES,
+  orderValidator,
+  type FilterFields,
+  type Order,
+  type OrderSort,
+  type OrderStatus,
+} from '@orders/contracts';
+import type { PageAfter, SortKey } from './repository.js';
 
 /**
  * How the API stores an order. The order id is `_id`, so a delete event's `documentKey` names the order; dates
@@ -24,6 +31,11 @@ export interface OrderDocument {
    * that stale name must not be shown as the author of the new state.
    */
   updated_by_version?: number;
+  /**
+   * The case-folded words of both names, kept by the API's writes for the search index; absent on documents other
+   * clients wrote. See docs/ARCHITECTURE.md, "Search and sort".
+   */
+  search?: string[];
 }
 
 /** Shown for a date a stored document lacks or holds in a form that is not a date. */
@@ -93,7 +105,9 @@ function actorOfDocument(doc: Record<string, unknown>): { updated_by?: string } 
 /** The fields a subscription filter reads, from a pre-image; null when the pre-image would not be shown. */
 export function filterFieldsOfDocument(raw: unknown): FilterFields | null {
   const mapped = orderFromDocument(raw);
-  return mapped.ok ? { status: mapped.order.status, customer_name: mapped.order.customer_name } : null;
+  if (!mapped.ok) return null;
+  const { id, status, customer_name, product_name } = mapped.order;
+  return { id, status, customer_name, product_name };
 }
 
 /** The version a stored document is shown with (its `version`, or 1 when that is not a positive integer). */
@@ -108,6 +122,17 @@ export function pageAfterDocument(raw: unknown): PageAfter {
   const stored = fieldOf(raw, 'updated_at');
   const updatedAt = stored instanceof Date && !Number.isNaN(stored.getTime()) ? stored : UNKNOWN_DATE;
   return { updatedAt, id: pageAfterId(fieldOf(raw, '_id')) };
+}
+
+/** Where the page after this stored document starts under `sort` (its stored sort key, as the database orders it). */
+export function sortKeyOfDocument(raw: unknown, sort: OrderSort): SortKey {
+  if (sort === 'updated') {
+    const { updatedAt, id } = pageAfterDocument(raw);
+    return { at: updatedAt, id };
+  }
+  const stored = fieldOf(raw, 'created_at');
+  const at = sort === 'created' && stored instanceof Date && !Number.isNaN(stored.getTime()) ? stored : UNKNOWN_DATE;
+  return { at, id: pageAfterId(fieldOf(raw, '_id')) };
 }
 
 /**

@@ -48,7 +48,13 @@ export function errorMessage(code: ErrorCode, message: string): Serialized<Error
 function previousOf(item: ChangeItem): { previous?: PreviousFields } {
   return item.before === null
     ? {}
-    : { previous: { status: item.before.status, customer_name: item.before.customer_name } };
+    : {
+        previous: {
+          status: item.before.status,
+          customer_name: item.before.customer_name,
+          ...(item.before.product_name !== undefined && { product_name: item.before.product_name }),
+        },
+      };
 }
 
 /** A change as the event a client that may see the order receives. */

@@ -9,6 +9,8 @@ import {
   ListOrdersResponseSchema,
   OrderCountsQuerySchema,
   OrderCountsResponseSchema,
+  ExportOrdersQuerySchema,
+  MAX_EXPORT_ROWS,
   OrderParamsSchema,
   OrderSchema,
   UpdateOrderBodySchema,
@@ -18,6 +20,7 @@ import {
   type OrderCountsResponse,
   type Order,
   orderInScope,
+  searchProblem,
   type Scope,
   type UpdateOrderBody,
 } from '@orders/contracts';
@@ -26,10 +29,12 @@ import type { Principal } from '../auth/principal.js';
 import { errorBody } from '../error-handler.js';
 import { HttpError, orderNotFound } from '../errors.js';
 import { etag, parseIfMatch } from '../http-headers.js';
-import { decodeCursor, encodeCursor } from '../orders/cursor.js';
+import { decodeListCursor, encodeCursor, encodeListCursor } from '../orders/cursor.js';
 import { createIdempotencyStore, hashRequestBody, type IdempotencyRecord } from '../orders/idempotency.js';
 import { orderFromDocument, type OrderDocument } from '../orders/order-document.js';
 import { createOrdersRepository } from '../orders/repository.js';
+import { CSV_HEADER, orderCsvRow } from '../orders/csv.js';
+import { Readable } from 'node:stream';
 import { positionAtClusterTime } from '../realtime/position.js';
 import type { AppConfig } from '../config.js';
 import { HISTORY_COLLECTION, type HistoryDocument } from '../history/entry.js';
@@ -91,7 +96,9 @@ const orderRoutes: FastifyPluginAsyncTypebox<{ config: AppConfig }> = async (fas
         tags: ['orders'],
         summary: 'List orders, newest change first',
         description:
-          'Sorted by updated_at then id, descending. `position` is the change feed position taken before the read: ' +
+          'Sorted by updated_at (default, `sort=updated`), created_at (`sort=created`) or id (`sort=id`), then id, ' +
+          'descending; a cursor continues only the sort that made it. `q` searches id, customer and product. ' +
+          '`position` is the change feed position taken before the read: ' +
           'subscribe on /ws with `since: position` to receive every change after this snapshot. With `as_of`, the ' +
           'board as it was at that moment, from the order history (within HISTORY_RETENTION_DAYS); `position` is ' +
           'then null, as a past board has nothing to subscribe after.',
@@ -100,20 +107,42 @@ const orderRoutes: FastifyPluginAsyncTypebox<{ config: AppConfig }> = async (fas
       },
     },
     async (request): Promise<ListOrdersResponse> => {
-      const { limit = 100, cursor, status, customer, as_of: asOfText } = request.query;
+      const { limit = 100, cursor, status, customer, q, sort = 'updated', as_of: asOfText } = request.query;
+      checkSearch(q);
       let after;
       if (cursor !== undefined) {
-        after = decodeCursor(cursor);
-        if (after === null) {
-          throw new HttpError(400, ErrorCode.InvalidCursor, 'querystring/cursor is not a cursor this API returned', {
-            field: 'querystring/cursor',
-          });
+        after = decodeListCursor(cursor);
+        if (after?.sort !== sort) {
+          throw new HttpError(
+            400,
+            ErrorCode.InvalidCursor,
+            'querystring/cursor is not a cursor this API returned for this sort',
+            { field: 'querystring/cursor' },
+          );
         }
       }
       const statuses = status === undefined ? undefined : Array.isArray(status) ? status : [status];
       if (asOfText !== undefined) {
+        if (q !== undefined || sort !== 'updated') {
+          throw new HttpError(
+            400,
+            ErrorCode.ValidationFailed,
+            'a past board (as_of) is listed by last update, unsearched',
+            {
+              field: q !== undefined ? 'querystring/q' : 'querystring/sort',
+            },
+          );
+        }
         const asOf = checkedAsOf(asOfText, config.history.retentionDays, new Date());
-        const past = await history.boardAsOf({ asOf, statuses, customer, limit, after, scope: scopeOf(request) });
+        const pastAfter = after === undefined ? undefined : { updatedAt: after.at, id: after.id };
+        const past = await history.boardAsOf({
+          asOf,
+          statuses,
+          customer,
+          limit,
+          after: pastAfter,
+          scope: scopeOf(request),
+        });
         return {
           orders: past.orders,
           position: null,
@@ -123,7 +152,7 @@ const orderRoutes: FastifyPluginAsyncTypebox<{ config: AppConfig }> = async (fas
       // Before the read: every change after this position is either in the page or replayed.
       // See docs/ARCHITECTURE.md, "Snapshot with position".
       const position = fastify.realtime.position();
-      const page = await orders.list({ statuses, customer, limit, after, scope: scopeOf(request) });
+      const page = await orders.list({ statuses, customer, q, sort, limit, after, scope: scopeOf(request) });
       const shown: Order[] = [];
       for (const document of page.documents) {
         const order = showable(document, request.log);
@@ -132,7 +161,7 @@ const orderRoutes: FastifyPluginAsyncTypebox<{ config: AppConfig }> = async (fas
       return {
         orders: shown,
         position,
-        next_cursor: page.next === null ? null : encodeCursor(page.next),
+        next_cursor: page.next === null ? null : encodeListCursor({ sort, ...page.next }),
       };
     },
   );
@@ -152,7 +181,8 @@ const orderRoutes: FastifyPluginAsyncTypebox<{ config: AppConfig }> = async (fas
       },
     },
     async (request): Promise<OrderCountsResponse> => {
-      const { status, customer } = request.query;
+      const { status, customer, q } = request.query;
+      checkSearch(q);
       const statuses = status === undefined ? undefined : Array.isArray(status) ? status : [status];
       // Counts are not idempotent like versioned orders: an event must be added exactly when the counts miss it.
       // The feed's position can lag the database (after a burst of writes), so the counts are marked with the
@@ -163,13 +193,55 @@ const orderRoutes: FastifyPluginAsyncTypebox<{ config: AppConfig }> = async (fas
       let byStatus;
       let position: string | null;
       try {
-        byStatus = await orders.countByStatus({ statuses, customer, scope: scopeOf(request), session });
+        byStatus = await orders.countByStatus({ statuses, customer, q, scope: scopeOf(request), session });
         const readAt = session.operationTime;
         position = readAt ? positionAtClusterTime(readAt) : before;
       } finally {
         await session.endSession();
       }
       return { total: byStatus.pending + byStatus.shipped + byStatus.delivered, by_status: byStatus, position };
+    },
+  );
+
+  fastify.get(
+    '/orders/export.csv',
+    {
+      config: { access: 'viewer' },
+      schema: {
+        tags: ['orders'],
+        summary: 'Export the orders of a filter as CSV',
+        description:
+          'The same filter, search, sort and scope as the list, every page at once: RFC 4180 CSV with a header row ' +
+          `(${CSV_HEADER.trim()}), streamed as the rows are read (at most ${String(MAX_EXPORT_ROWS)} rows). A cell ` +
+          "starting with = + - @ is prefixed with ' so a spreadsheet shows it as text.",
+        querystring: ExportOrdersQuerySchema,
+        produces: ['text/csv'],
+        response: {
+          // A stream is sent as it is, never serialized: the schema documents the body for the OpenAPI document.
+          200: Type.Unsafe<Readable>({ type: 'string', description: 'text/csv; charset=utf-8' }),
+          ...errors(400, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { status, customer, q, sort = 'updated' } = request.query;
+      checkSearch(q);
+      const statuses = status === undefined ? undefined : Array.isArray(status) ? status : [status];
+      const documents = orders.stream({ statuses, customer, q, sort, scope: scopeOf(request), limit: MAX_EXPORT_ROWS });
+      const log = request.log;
+      // Readable.from pulls the next row only when the socket has room: a slow reader holds one batch, not the list.
+      async function* rows(): AsyncGenerator<string> {
+        yield CSV_HEADER;
+        for await (const document of documents) {
+          const order = showable(document, log);
+          if (order !== null) yield orderCsvRow(order);
+        }
+      }
+      return reply
+        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-disposition', 'attachment; filename="orders.csv"')
+        .header('cache-control', 'no-store')
+        .send(Readable.from(rows()));
     },
   );
 
@@ -350,6 +422,14 @@ const orderRoutes: FastifyPluginAsyncTypebox<{ config: AppConfig }> = async (fas
     },
   );
 };
+
+/** Refuses a search the rule cannot search for (no letter or digit, too many words). */
+function checkSearch(q: string | undefined): void {
+  const problem = q === undefined ? null : searchProblem(q);
+  if (problem !== null) {
+    throw new HttpError(400, ErrorCode.ValidationFailed, `querystring/q ${problem}`, { field: 'querystring/q' });
+  }
+}
 
 function principalOf(request: FastifyRequest): Principal {
   // The access hook sets it on every non-public route; reaching here without one is a wiring bug.

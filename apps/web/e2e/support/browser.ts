@@ -58,3 +58,17 @@ export async function signIn(page: Page, username: string, password: string): Pr
 export async function connectionText(page: Page): Promise<string> {
   return (await page.getByRole('status', { name: /^Connection:/ }).textContent()) ?? '';
 }
+
+/** A new desktop-sized page on the dashboard at `baseUrl`, signed in, once the board is live (within `timeoutMs`). */
+export async function openSignedInPage(
+  browser: Browser,
+  baseUrl: string,
+  credentials: { username: string; password: string },
+  timeoutMs: number,
+): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  await page.goto(baseUrl);
+  await signIn(page, credentials.username, credentials.password);
+  await page.getByRole('status', { name: 'Connection: Live' }).waitFor({ timeout: timeoutMs });
+  return page;
+}

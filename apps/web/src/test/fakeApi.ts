@@ -12,7 +12,8 @@ import type {
   UpdateUserBody,
   User,
 } from '@orders/contracts';
-import { ErrorCode, orderInScope, roleAllows } from '@orders/contracts';
+import { ErrorCode, ORDER_SORTS, matchesOrderFilter, orderInScope, roleAllows } from '@orders/contracts';
+import { comparatorFor, type ListFilter } from '../features/orders/cache.js';
 
 /** One request the page made. */
 export interface RecordedRequest {
@@ -26,6 +27,12 @@ export interface RecordedRequest {
 type Responder = (request: RecordedRequest) => Response | Promise<Response>;
 
 /** A JSON response. */
+/** The sort a list query asks for, as a list filter (absent: by last update). */
+function sortFilterOf(search: URLSearchParams): ListFilter {
+  const sort = ORDER_SORTS.find((candidate) => candidate === search.get('sort'));
+  return sort === undefined ? {} : { sort };
+}
+
 export function json(status: number, body: unknown): Response {
   return new Response(status === 204 ? null : JSON.stringify(body), {
     status,
@@ -139,33 +146,37 @@ export class FakeApi {
   private matching(search: URLSearchParams): Order[] {
     const statuses = search.getAll('status') as OrderStatus[];
     const customer = search.get('customer')?.toLowerCase();
+    const q = search.get('q');
     return [...this.orders.values()]
       .filter((o) => statuses.length === 0 || statuses.includes(o.status))
       .filter((o) => !customer || o.customer_name.toLowerCase().includes(customer))
+      .filter((o) => q === null || matchesOrderFilter(o, { q }))
       .filter((o) => orderInScope(o, this.session?.scope ?? null))
-      .sort((a, b) => Date.parse(b.updated_at) - Date.parse(a.updated_at) || b.id - a.id);
+      .sort(comparatorFor(sortFilterOf(search)));
   }
 
   /**
-   * One page of the list as the real API would answer it now: `limit` orders after `cursor` (keyset on updated_at and
-   * id, here spelled `<updated_at>|<id>`), and the cursor of the next page when more follow.
+   * One page of the list as the real API would answer it now: `limit` orders after `cursor` (keyset on the sort's key
+   * and id, here spelled `<updated_at>|<created_at>|<id>`), and the cursor of the next page when more follow.
    */
   listBody(search = new URLSearchParams()) {
     const limit = Number(search.get('limit') ?? '100');
     const cursor = search.get('cursor');
     let orders = this.matching(search);
     if (cursor) {
-      const [at = '', id = '0'] = cursor.split('|');
-      const afterMs = Date.parse(at);
-      orders = orders.filter((o) => {
-        const ms = Date.parse(o.updated_at);
-        return ms < afterMs || (ms === afterMs && o.id < Number(id));
-      });
+      const [updated_at = '', created_at = '', id = '0'] = cursor.split('|');
+      const compare = comparatorFor(sortFilterOf(search));
+      const last = { ...orders[0]!, id: Number(id), updated_at, created_at };
+      orders = orders.filter((o) => compare(o, last) > 0);
     }
     const page = orders.slice(0, limit);
     const last = page.at(-1);
     const more = orders.length > limit && last !== undefined;
-    return { orders: page, position: this.position, next_cursor: more ? `${last.updated_at}|${last.id}` : null };
+    return {
+      orders: page,
+      position: this.position,
+      next_cursor: more ? `${last.updated_at}|${last.created_at}|${last.id}` : null,
+    };
   }
 
   /** The counts as the real API would answer them now. */
@@ -287,15 +298,15 @@ export class FakeApi {
     const existing = this.orders.get(id);
     if (!existing) return apiError(404, ErrorCode.OrderNotFound, `Order ${id} not found`);
     if (request.method === 'GET') return json(200, existing);
+    const ifMatch = request.headers.get('if-match');
+    if ((request.method === 'DELETE' || request.method === 'PUT') && ifMatch && ifMatch !== `"${existing.version}"`) {
+      return apiError(412, ErrorCode.VersionMismatch, `Order ${id} has changed`);
+    }
     if (request.method === 'DELETE') {
       this.orders.delete(id);
       return json(204, null);
     }
     if (request.method === 'PUT') {
-      const ifMatch = request.headers.get('if-match');
-      if (ifMatch && ifMatch !== `"${existing.version}"`) {
-        return apiError(412, ErrorCode.VersionMismatch, `Order ${id} has changed`);
-      }
       const updated: Order = {
         ...existing,
         ...(request.body as Partial<Order>),

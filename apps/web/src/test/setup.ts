@@ -15,4 +15,6 @@ HTMLElement.prototype.getBoundingClientRect = function getBoundingClientRect(thi
 
 afterEach(() => {
   cleanup();
+  // The board keeps its filters in the URL: each test starts on a plain board.
+  window.history.replaceState(null, '', '/');
 });

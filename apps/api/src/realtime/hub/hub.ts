@@ -4,6 +4,7 @@ import {
   MAX_CLIENT_FRAME_BYTES,
   ResyncReason,
   parseClientMessage,
+  prepareSearch,
   type OrderEvent,
   type Scope,
   type ServerMessage,
@@ -55,7 +56,9 @@ function bytesOf(shapes: readonly string[]): number {
 /** A subscription's filter in one spelling, so a repeated subscribe with the same filter is recognized. */
 function filterKeyOf(message: SubscribeMessage): string {
   const status = [...(message.filter?.status ?? [])].sort();
-  return JSON.stringify([status, message.filter?.customer ?? null]);
+  const q = message.filter?.q;
+  const search = q === undefined ? null : (prepareSearch(q)?.key ?? null);
+  return JSON.stringify([status, message.filter?.customer ?? null, search]);
 }
 
 /** Fan-out hub. Implements the feed's sink. */

@@ -8,15 +8,17 @@ import type {
 } from '@orders/contracts';
 import { MAX_PAGE_SIZE } from '@orders/contracts';
 import { request } from '../../lib/http.js';
-import { listFromPages, type OrderCounts, type OrderList } from './cache.js';
+import { listFromPages, type ListFilter, type OrderCounts, type OrderList } from './cache.js';
 
 export { ApiError, NETWORK_ERROR } from '../../lib/http.js';
 
 /** Query string for one page of `GET /orders`. Repeated `status` keys, as the API expects. */
-export function listSearchParams(filter: OrderFilter, cursor?: string): URLSearchParams {
+export function listSearchParams(filter: ListFilter, cursor?: string): URLSearchParams {
   const params = new URLSearchParams({ limit: String(MAX_PAGE_SIZE) });
   for (const status of filter.status ?? []) params.append('status', status);
   if (filter.customer) params.set('customer', filter.customer);
+  if (filter.q) params.set('q', filter.q);
+  if (filter.sort && filter.sort !== 'updated') params.set('sort', filter.sort);
   if (cursor) params.set('cursor', cursor);
   return params;
 }
@@ -31,7 +33,7 @@ const MAX_WINDOW_PAGES = 1000;
  * board scrolls (`fetchOrderPage`).
  */
 export async function fetchOrderList(
-  filter: OrderFilter,
+  filter: ListFilter,
   signal?: AbortSignal,
   { minOrders = 1 }: { minOrders?: number } = {},
 ): Promise<OrderList> {
@@ -45,12 +47,12 @@ export async function fetchOrderList(
     if (!response.next_cursor || read >= minOrders) break;
     cursor = response.next_cursor;
   }
-  return listFromPages(pages);
+  return listFromPages(pages, filter);
 }
 
 /** One page of `GET /orders`: the newest without a cursor, else the page after `cursor`. */
 export function fetchOrderPage(
-  filter: OrderFilter,
+  filter: ListFilter,
   cursor: string | undefined,
   signal?: AbortSignal,
 ): Promise<ListOrdersResponse> {
@@ -61,6 +63,7 @@ export function fetchOrderPage(
 export async function fetchOrderCounts(filter: OrderFilter, signal?: AbortSignal): Promise<OrderCounts> {
   const params = listSearchParams(filter);
   params.delete('limit');
+  params.delete('sort');
   const response = await request<OrderCountsResponse>(`/orders/counts?${params.toString()}`, { signal });
   return { total: response.total, byStatus: response.by_status, position: response.position };
 }
@@ -84,8 +87,20 @@ export function updateOrder(id: number, changes: UpdateOrderBody, expectedVersio
   });
 }
 
-/** `DELETE /orders/:id`. */
-export function deleteOrder(id: number): Promise<undefined> {
-  // keepalive: a delete sent as the page goes away (its undo window cut short) still reaches the server.
-  return request<undefined>(`/orders/${id}`, { method: 'DELETE', keepalive: true });
+/** `DELETE /orders/:id`; with `expectedVersion`, 412 VERSION_MISMATCH when the order changed since. */
+export function deleteOrder(id: number, expectedVersion?: number): Promise<undefined> {
+  return request<undefined>(`/orders/${id}`, {
+    method: 'DELETE',
+    headers: expectedVersion === undefined ? {} : { 'if-match': `"${expectedVersion}"` },
+    // keepalive: a delete sent as the page goes away (its undo window cut short) still reaches the server.
+    keepalive: true,
+  });
+}
+
+/** The link that downloads the orders of a list's filter as CSV (`GET /orders/export.csv`, every page). */
+export function exportHref(filter: ListFilter): string {
+  const params = listSearchParams(filter);
+  params.delete('limit');
+  const query = params.toString();
+  return `/orders/export.csv${query === '' ? '' : `?${query}`}`;
 }

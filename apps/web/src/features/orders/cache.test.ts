@@ -178,3 +178,45 @@ describe('the filter rule (shared with the server) / countByStatus', () => {
     expect(countByStatus(orders)).toEqual({ pending: 1, shipped: 2, delivered: 0 });
   });
 });
+
+describe('lists sorted by creation time or id', () => {
+  /** Created 1 (t=10), 3 (t=20), 2 (t=30); last updated 1, then 2, then 3. */
+  function byCreation(): OrderList {
+    return {
+      orders: [
+        order(2, 35, { created_at: at(30) }),
+        order(3, 40, { created_at: at(20) }),
+        order(1, 32, { created_at: at(10) }),
+      ],
+      position: 'p0',
+    };
+  }
+
+  it('keeps an updated order in place under the creation sort, and puts a new one at the top', () => {
+    const sort = { sort: 'created' } as const;
+    const next = applyOrderEvents(byCreation(), [updated(order(1, 90, { created_at: at(10), version: 2 }))], sort);
+    expect(ids(next)).toEqual([2, 3, 1]);
+    expect(next.orders[2]?.version).toBe(2);
+    expect(ids(applyOrderEvents(next, [created(order(4, 95))], sort))).toEqual([4, 2, 3, 1]);
+  });
+
+  it('orders by id under the id sort, whatever the times', () => {
+    const sort = { sort: 'id' } as const;
+    const list = listFromPages([{ orders: byCreation().orders.slice(), position: 'p0', next_cursor: null }], sort);
+    expect(ids(list)).toEqual([3, 2, 1]);
+    const next = applyOrderEvents(list, [updated(order(2, 99, { version: 2 })), created(order(7, 1))], sort);
+    expect(ids(next)).toEqual([7, 3, 2, 1]);
+  });
+
+  it('keeps only what the search finds', () => {
+    const search = { q: 'gloves' };
+    const list = { orders: [order(1, 10, { product_name: 'Winter gloves' })], position: 'p0' };
+    const next = applyOrderEvents(
+      list,
+      [created(order(2, 20, { product_name: 'Mug' })), updated(order(1, 30, { product_name: 'Scarf', version: 2 }))],
+      search,
+    );
+    expect(ids(next)).toEqual([]);
+    expect(matchesFilter(order(5, 1, { customer_name: 'Glover' }), { q: 'glove' })).toBe(true);
+  });
+});

@@ -7,9 +7,22 @@ import {
   type Order,
   type OrderEvent,
   type OrderFilter,
+  type OrderSort,
   type OrderStatus,
+  type PreviousFields,
   type Position,
 } from '@orders/contracts';
+
+/**
+ * A board list's filter: the subscription's filter and the order the list is sorted in (absent: by last update).
+ * The sort is the board's alone; the socket's filter leaves it out (`subscriptionFilter`).
+ */
+export type ListFilter = OrderFilter & { readonly sort?: OrderSort };
+
+/** The part of a list's filter the server matches events with. */
+export function subscriptionFilter({ sort: _sort, ...filter }: ListFilter): OrderFilter {
+  return filter;
+}
 
 /**
  * What the cache holds for one filtered list: the orders, newest `updated_at` first, and the feed position the list
@@ -34,8 +47,33 @@ export function compareOrders(a: Order, b: Order): number {
   return updatedAtMs(b) - updatedAtMs(a) || b.id - a.id;
 }
 
-/** Merges two lists already sorted by `compareOrders`. */
-function mergeSorted(left: readonly Order[], right: readonly Order[]): Order[] {
+/** Newest `created_at` first, then the larger id: an update never moves an order. */
+function compareByCreation(a: Order, b: Order): number {
+  return Date.parse(b.created_at) - Date.parse(a.created_at) || b.id - a.id;
+}
+
+/** The larger id first. */
+function compareById(a: Order, b: Order): number {
+  return b.id - a.id;
+}
+
+export type OrderComparator = (a: Order, b: Order) => number;
+
+/** The order a list with this filter is sorted in, as the server sorts its pages. */
+export function comparatorFor(filter: ListFilter): OrderComparator {
+  switch (filter.sort) {
+    case undefined:
+    case 'updated':
+      return compareOrders;
+    case 'created':
+      return compareByCreation;
+    case 'id':
+      return compareById;
+  }
+}
+
+/** Merges two lists already sorted by `compare`. */
+function mergeSorted(left: readonly Order[], right: readonly Order[], compare: OrderComparator): Order[] {
   if (right.length === 0) return left.slice();
   const merged: Order[] = new Array<Order>(left.length + right.length);
   let i = 0;
@@ -44,7 +82,7 @@ function mergeSorted(left: readonly Order[], right: readonly Order[]): Order[] {
   while (i < left.length && j < right.length) {
     const a = left[i]!;
     const b = right[j]!;
-    if (compareOrders(a, b) <= 0) {
+    if (compare(a, b) <= 0) {
       merged[k++] = a;
       i++;
     } else {
@@ -62,7 +100,7 @@ function mergeSorted(left: readonly Order[], right: readonly Order[]): Order[] {
  * page was read, so subscribing since it misses nothing. An order updated between two page reads can show up twice;
  * the higher version wins.
  */
-export function listFromPages(pages: readonly ListOrdersResponse[]): OrderList {
+export function listFromPages(pages: readonly ListOrdersResponse[], filter: ListFilter = {}): OrderList {
   const byId = new Map<number, Order>();
   for (const page of pages) {
     for (const order of page.orders) {
@@ -72,7 +110,7 @@ export function listFromPages(pages: readonly ListOrdersResponse[]): OrderList {
   }
   const nextCursor = pages.at(-1)?.next_cursor ?? undefined;
   return {
-    orders: [...byId.values()].sort(compareOrders),
+    orders: [...byId.values()].sort(comparatorFor(filter)),
     position: pages[0]?.position ?? null,
     ...(nextCursor ? { nextCursor } : {}),
   };
@@ -81,12 +119,12 @@ export function listFromPages(pages: readonly ListOrdersResponse[]): OrderList {
 /** The effect of a batch on individual ids: an order to show, or `null` to remove it. */
 type Overlay = Map<number, Order | null>;
 
-function buildList(list: OrderList, overlay: Overlay, position: Position | null): OrderList {
+function buildList(list: OrderList, overlay: Overlay, position: Position | null, compare: OrderComparator): OrderList {
   const kept = overlay.size === 0 ? list.orders : list.orders.filter((order) => !overlay.has(order.id));
   const inserted: Order[] = [];
   for (const order of overlay.values()) if (order) inserted.push(order);
-  inserted.sort(compareOrders);
-  return { ...list, orders: overlay.size === 0 ? list.orders : mergeSorted(kept, inserted), position };
+  inserted.sort(compare);
+  return { ...list, orders: overlay.size === 0 ? list.orders : mergeSorted(kept, inserted, compare), position };
 }
 
 /**
@@ -96,7 +134,7 @@ function buildList(list: OrderList, overlay: Overlay, position: Position | null)
  * newer than the cached order's is ignored. Deletes and `order.left` always remove. An order that no longer matches
  * the list's filter is removed (the server says so with `order.left`; this keeps the list right even before it does).
  */
-export function applyOrderEvents(list: OrderList, events: readonly OrderEvent[], filter: OrderFilter = {}): OrderList {
+export function applyOrderEvents(list: OrderList, events: readonly OrderEvent[], filter: ListFilter = {}): OrderList {
   if (events.length === 0) return list;
   let baseById: Map<number, Order> | undefined;
   const overlay: Overlay = new Map();
@@ -107,7 +145,8 @@ export function applyOrderEvents(list: OrderList, events: readonly OrderEvent[],
   };
 
   // The server's rule for what a subscription receives, so the list keeps exactly what the socket sends.
-  const rule = prepareOrderFilter(filter);
+  const rule = prepareOrderFilter(subscriptionFilter(filter));
+  const compare = comparatorFor(filter);
   // A window with older pages still to read ends at its last order; a complete list has no end.
   const end = list.nextCursor === undefined ? undefined : list.orders.at(-1);
   let changed = false;
@@ -120,7 +159,7 @@ export function applyOrderEvents(list: OrderList, events: readonly OrderEvent[],
         const cached = current(event.order.id);
         if (cached && cached.version >= event.order.version) break;
         // An order that sorts below the window's end belongs to a page not read yet (which will show it), not here.
-        const visible = matchesPreparedFilter(rule, event.order) && !(end && compareOrders(event.order, end) > 0);
+        const visible = matchesPreparedFilter(rule, event.order) && !(end && compare(event.order, end) > 0);
         if (!visible && !cached) break;
         overlay.set(event.order.id, visible ? event.order : null);
         changed = true;
@@ -136,20 +175,20 @@ export function applyOrderEvents(list: OrderList, events: readonly OrderEvent[],
     }
   }
   if (!changed) return position === list.position ? list : { ...list, position };
-  return buildList(list, overlay, position);
+  return buildList(list, overlay, position, compare);
 }
 
 /**
  * Puts one order into a list (an optimistic write, or the server's answer to one) without moving the position.
  * Ignored when the list already holds the same or a newer version, unless `force` (used to roll back to an older copy).
  */
-export function upsertOrder(list: OrderList, order: Order, filter: OrderFilter = {}, force = false): OrderList {
+export function upsertOrder(list: OrderList, order: Order, filter: ListFilter = {}, force = false): OrderList {
   const index = list.orders.findIndex((o) => o.id === order.id);
   const cached = index === -1 ? undefined : list.orders[index];
   if (cached && !force && cached.version >= order.version) return list;
-  const overlay: Overlay = new Map([[order.id, matchesOrderFilter(order, filter) ? order : null]]);
+  const overlay: Overlay = new Map([[order.id, matchesOrderFilter(order, subscriptionFilter(filter)) ? order : null]]);
   if (!cached && !overlay.get(order.id)) return list;
-  return buildList(list, overlay, list.position);
+  return buildList(list, overlay, list.position, comparatorFor(filter));
 }
 
 /** Removes one order from a list (same object when it was not there). */
@@ -163,7 +202,7 @@ export function replaceIfUnchanged(
   list: OrderList,
   expected: Order,
   replacement: Order | null,
-  filter: OrderFilter = {},
+  filter: ListFilter = {},
 ): OrderList {
   const cached = list.orders.find((o) => o.id === expected.id);
   if (cached !== expected) return list;
@@ -202,9 +241,10 @@ export function appendOlderPage(
   list: OrderList,
   page: ListOrdersResponse,
   eventsSince: readonly OrderEvent[],
-  filter: OrderFilter = {},
+  filter: ListFilter = {},
 ): OrderList {
-  const rule = prepareOrderFilter(filter);
+  const rule = prepareOrderFilter(subscriptionFilter(filter));
+  const compare = comparatorFor(filter);
   const held = new Set(list.orders.map((order) => order.id));
   // What the events since the page's read say each order is now (null: gone or outside the filter).
   const latest = new Map<number, Order | null>();
@@ -229,17 +269,23 @@ export function appendOlderPage(
   const to = page.next_cursor ? page.orders.at(-1) : undefined;
   for (const order of latest.values()) {
     if (!order || held.has(order.id) || older.has(order.id) || !matchesPreparedFilter(rule, order)) continue;
-    if (from && compareOrders(order, from) <= 0) continue;
-    if (to && compareOrders(order, to) > 0) continue;
+    if (from && compare(order, from) <= 0) continue;
+    if (to && compare(order, to) > 0) continue;
     older.set(order.id, order);
   }
   // Each order once, in list order: one that moved within the range is where its newest copy says.
-  const below = [...older.values()].sort(compareOrders);
+  const below = [...older.values()].sort(compare);
   return {
     position: list.position,
-    orders: mergeSorted(list.orders, below),
+    orders: mergeSorted(list.orders, below, compare),
     ...(page.next_cursor ? { nextCursor: page.next_cursor } : {}),
   };
+}
+
+/** An event's pre-image as filter fields (its id added), or undefined when it cannot say what a search needs. */
+function knownPrevious(id: number, previous: PreviousFields | undefined, searching: boolean): FilterFields | undefined {
+  if (previous === undefined || (searching && previous.product_name === undefined)) return undefined;
+  return { ...previous, id };
 }
 
 /** Exact counts for one filter, as the server counted them at `position`, moved on by every event applied since. */
@@ -267,7 +313,9 @@ export function applyEventsToCounts(
   list: OrderList | undefined,
   filter: OrderFilter = {},
 ): CountsUpdate {
-  const rule = prepareOrderFilter(filter);
+  const rule = prepareOrderFilter(subscriptionFilter(filter));
+  // A search reads the product and id too: a pre-image without the product cannot say whether it matched.
+  const searching = rule.search !== null;
   const byStatus = { ...counts.byStatus };
   let position = counts.position;
   let unknown = false;
@@ -296,7 +344,8 @@ export function applyEventsToCounts(
         break;
       }
       case 'order.updated': {
-        const previous = event.previous ?? before(event.order.id, event.order.version);
+        const previous =
+          knownPrevious(event.order.id, event.previous, searching) ?? before(event.order.id, event.order.version);
         if (previous === undefined) unknown = true;
         else leave(previous);
         if (matchesPreparedFilter(rule, event.order)) byStatus[event.order.status]++;
@@ -305,7 +354,8 @@ export function applyEventsToCounts(
       }
       case 'order.deleted':
       case 'order.left': {
-        const previous = event.previous ?? (known.has(event.id) ? known.get(event.id) : undefined);
+        const previous =
+          knownPrevious(event.id, event.previous, searching) ?? (known.has(event.id) ? known.get(event.id) : undefined);
         if (previous === undefined) unknown = true;
         else leave(previous);
         known.set(event.id, null);

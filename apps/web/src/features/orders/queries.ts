@@ -1,19 +1,30 @@
-import { ORDER_STATUSES, type OrderFilter, type OrderStatus } from '@orders/contracts';
+import { ORDER_STATUSES, searchProblem, type OrderFilter, type OrderSort, type OrderStatus } from '@orders/contracts';
 import { queryOptions, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
 import { useCallback } from 'react';
 import { fetchOrder, fetchOrderCounts, fetchOrderList } from './api.js';
-import { upsertOrder, type OrderList } from './cache.js';
+import { upsertOrder, type ListFilter, type OrderList } from './cache.js';
+
+export type { ListFilter } from './cache.js';
 
 /**
  * Normalizes what the user picked into the filter the API and the subscription understand: statuses in a fixed
- * order, no statuses meaning all of them, and a trimmed customer. Equal filters give equal query keys.
+ * order, no statuses meaning all of them, a trimmed customer, a search only when it can be searched for, and a sort
+ * only when it is not the default. Equal filters give equal query keys.
  */
-export function normalizeFilter(input: { status?: readonly OrderStatus[]; customer?: string }): OrderFilter {
-  const filter: OrderFilter = {};
+export function normalizeFilter(input: {
+  status?: readonly OrderStatus[];
+  customer?: string;
+  q?: string;
+  sort?: OrderSort;
+}): ListFilter {
+  const filter: { -readonly [K in keyof ListFilter]: ListFilter[K] } = {};
   const picked = ORDER_STATUSES.filter((status) => input.status?.includes(status));
   if (picked.length > 0 && picked.length < ORDER_STATUSES.length) filter.status = picked;
   const customer = input.customer?.trim().slice(0, 200);
   if (customer) filter.customer = customer;
+  const q = input.q?.trim();
+  if (q && searchProblem(q) === null) filter.q = q;
+  if (input.sort !== undefined && input.sort !== 'updated') filter.sort = input.sort;
   return filter;
 }
 
@@ -21,14 +32,14 @@ export function normalizeFilter(input: { status?: readonly OrderStatus[]; custom
 export const orderKeys = {
   all: ['orders'] as const,
   lists: () => [...orderKeys.all, 'list'] as const,
-  list: (filter: OrderFilter) => [...orderKeys.lists(), filter] as const,
+  list: (filter: ListFilter) => [...orderKeys.lists(), filter] as const,
   counts: (filter: OrderFilter) => [...orderKeys.all, 'counts', filter] as const,
   details: () => [...orderKeys.all, 'detail'] as const,
   detail: (id: number) => [...orderKeys.details(), id] as const,
 };
 
 /** The filter a list key was built from. */
-export function filterOfListKey(key: readonly unknown[]): OrderFilter {
+export function filterOfListKey(key: readonly unknown[]): ListFilter {
   const filter = key[2];
   return typeof filter === 'object' && filter !== null ? filter : {};
 }
@@ -39,7 +50,7 @@ export function filterOfListKey(key: readonly unknown[]): OrderFilter {
  * while deep comparison index by index would copy all ten thousand orders each time one is inserted at the top (and
  * break the identity checks that make rollbacks safe).
  */
-export function orderListQuery(filter: OrderFilter) {
+export function orderListQuery(filter: ListFilter) {
   return queryOptions({
     queryKey: orderKeys.list(filter),
     queryFn: ({ signal }) => fetchOrderList(filter, signal),
@@ -58,7 +69,7 @@ export function orderDetailQuery(id: number) {
 }
 
 /** The cached list for a filter, with its loading and error state. */
-export function useOrderList(filter: OrderFilter) {
+export function useOrderList(filter: ListFilter) {
   return useQuery(orderListQuery(filter));
 }
 
@@ -101,7 +112,7 @@ function selectLoaded(): boolean {
 /** Applies `patch` to every cached order list that has data, each with its own filter. */
 export function patchOrderLists(
   queryClient: QueryClient,
-  patch: (list: OrderList, filter: OrderFilter) => OrderList,
+  patch: (list: OrderList, filter: ListFilter) => OrderList,
 ): void {
   for (const [key, list] of queryClient.getQueriesData<OrderList>({ queryKey: orderKeys.lists() })) {
     if (!list) continue;

@@ -2,7 +2,6 @@ import {
   backoffDelay,
   type BackoffOptions,
   type OrderEvent,
-  type OrderFilter,
   type Position,
   type ReadyMessage,
 } from '@orders/contracts';
@@ -14,6 +13,7 @@ import {
   applyEventsToCounts,
   applyOrderEvents,
   isAfter,
+  type ListFilter,
   type OrderCounts,
   type OrderList,
 } from '../orders/cache.js';
@@ -31,7 +31,7 @@ const FLUSH_FALLBACK_MS = 100;
 
 export interface ListPatcherOptions {
   queryClient: QueryClient;
-  filter: OrderFilter;
+  filter: ListFilter;
   /** Retry timing of list reads that failed. */
   backoff: BackoffOptions;
   /** The list's snapshot is in the cache (at first, and after every resync read): follow the feed since `position`. */

@@ -1,9 +1,10 @@
 import { OrderSocket, type ConnectionState } from '@orders/client';
-import { CloseCode, type OrderFilter } from '@orders/contracts';
+import { CloseCode } from '@orders/contracts';
 import { hashKey, useQueryClient } from '@tanstack/react-query';
 import { useCallback, useEffect, useEffectEvent, useMemo, useRef, useState } from 'react';
 import { refreshTimelines } from '../history/queries.js';
-import { filterOfListKey, orderKeys } from '../orders/queries.js';
+import { filterOfListKey, orderKeys, type ListFilter } from '../orders/queries.js';
+import { subscriptionFilter } from '../orders/cache.js';
 import { createActivityStore, type ActivityStore } from './activity.js';
 import { ListPatcher } from './listPatcher.js';
 import { defaultSocketUrl, useRealtimeConfig } from './RealtimeContext.js';
@@ -25,7 +26,7 @@ export interface OrderSocketView {
  * once per frame. Both restart when the filter changes. `onAccessClosed` hears of a socket the server closed with
  * 4401 or 4403 (a new function each render is fine: it does not restart the feed).
  */
-export function useOrderSocket(filter: OrderFilter, onAccessClosed?: (code: AccessCloseCode) => void): OrderSocketView {
+export function useOrderSocket(filter: ListFilter, onAccessClosed?: (code: AccessCloseCode) => void): OrderSocketView {
   const queryClient = useQueryClient();
   const { WebSocketImpl, url, backoff } = useRealtimeConfig();
   const [connection, setConnection] = useState<ConnectionState>('connecting');
@@ -40,7 +41,7 @@ export function useOrderSocket(filter: OrderFilter, onAccessClosed?: (code: Acce
     const socket = new OrderSocket({
       url: url ?? defaultSocketUrl(),
       connect: (target) => new WebSocketImpl(target),
-      filter: stableFilter,
+      filter: subscriptionFilter(stableFilter),
       backoff,
       isOnline: () => navigator.onLine,
       listener: {

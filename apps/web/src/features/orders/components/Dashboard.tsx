@@ -1,5 +1,4 @@
-import type { OrderStatus } from '@orders/contracts';
-import { useMemo, useState, type Dispatch, type ReactNode, type SetStateAction } from 'react';
+import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { usePermissions } from '../../auth/permissions.js';
 import { useDebouncedValue } from '../../../lib/useDebouncedValue.js';
 import { ChangesChart } from '../../realtime/ChangesChart.js';
@@ -12,54 +11,75 @@ import { useOrderSocket, type AccessCloseCode } from '../../realtime/useOrderSoc
 import { AsOfControl } from '../../history/AsOfControl.js';
 import { OrderTimeline } from '../../history/OrderTimeline.js';
 import { PastBoard } from '../../history/PastBoard.js';
+import { NO_FILTERS, readBoardUrl, useBoardUrl } from '../boardUrl.js';
+import { exportHref } from '../api.js';
 import { normalizeFilter, useOrderList } from '../queries.js';
+import { SHORTCUTS, useBoardShortcuts } from '../shortcuts.js';
+import { BulkActions } from './BulkActions.js';
 import { CreateOrderForm } from './CreateOrderForm.js';
 import { OrderBoard } from './OrderBoard.js';
 import { OrderFilters } from './OrderFilters.js';
+import { OrderPanel } from './OrderPanel.js';
 import { StatusCounts } from './StatusCounts.js';
 
-/** How long the customer search waits for typing to pause before it refilters and resubscribes. */
-export const CUSTOMER_SEARCH_DEBOUNCE_MS = 300;
-
-/** The filters picked on the board. Kept by the page above the board, so they survive sign-in and the admin page. */
-export interface BoardFilters {
-  statuses: OrderStatus[];
-  customer: string;
-}
-
-export const NO_FILTERS: BoardFilters = { statuses: [], customer: '' };
+/** How long the search waits for typing to pause before it refilters and resubscribes. */
+export const SEARCH_DEBOUNCE_MS = 300;
 
 /**
  * The whole page: header with the connection state and the account, filters and live figures, the create form (for
  * roles that may create) and the board. `onAccessClosed` hears of the server closing the socket for access reasons.
+ * The filters, search, sort and open order live in the URL (see boardUrl.ts), so they survive a reload, sign-in and
+ * the admin page.
  */
 export function Dashboard({
   account,
   onAccessClosed,
-  filters,
-  onFiltersChange,
 }: {
   account?: ReactNode;
   onAccessClosed?: (code: AccessCloseCode) => void;
-  filters: BoardFilters;
-  onFiltersChange: Dispatch<SetStateAction<BoardFilters>>;
 }) {
-  const { statuses, customer } = filters;
-  const setStatuses = (next: OrderStatus[]) => onFiltersChange((current) => ({ ...current, statuses: next }));
-  const setCustomer = (next: string) => onFiltersChange((current) => ({ ...current, customer: next }));
-  const settledCustomer = useDebouncedValue(customer, CUSTOMER_SEARCH_DEBOUNCE_MS);
-  const filter = useMemo(
-    () => normalizeFilter({ status: statuses, customer: settledCustomer }),
-    [statuses, settledCustomer],
-  );
+  const [url, setUrl] = useBoardUrl();
+  const { statuses, sort } = url;
+  // The box shows what is typed at once; the URL (and the list) follow once typing pauses.
+  const [searchText, setSearchText] = useState(url.q);
+  const [urlSearch, setUrlSearch] = useState(url.q);
+  if (url.q !== urlSearch) {
+    // The URL moved on its own (back, forward, clear filters): the box shows what it says.
+    setUrlSearch(url.q);
+    setSearchText(url.q);
+  }
+  const settledSearch = useDebouncedValue(searchText, SEARCH_DEBOUNCE_MS);
+  useEffect(() => {
+    // Refining a search replaces its history entry; starting or ending one adds an entry, so back undoes it.
+    const searching = readBoardUrl(window.location.search).q !== '';
+    setUrl((current) => ({ ...current, q: settledSearch }), searching && settledSearch !== '' ? 'replace' : 'push');
+  }, [settledSearch, setUrl]);
+  const filter = useMemo(() => normalizeFilter({ status: statuses, q: url.q, sort }), [statuses, url.q, sort]);
   const { connection, activity, loadOlder } = useOrderSocket(filter, onAccessClosed);
   useAnnounceChanges(activity);
   const permissions = usePermissions();
   // While a past board is shown the live list stays observed, and patched by the socket, so "back to live" shows
   // it at once, with every event that arrived meanwhile.
-  useOrderList(filter);
+  const loaded = useOrderList(filter).data?.orders;
   const [asOf, setAsOf] = useState<string | null>(null);
+  const [selectedIds, setSelectedIds] = useState<ReadonlySet<number>>(new Set());
+  // Only orders the board still shows stay selected: one that left the filter or was deleted drops out.
+  const selected = useMemo(() => (loaded ?? []).filter((order) => selectedIds.has(order.id)), [loaded, selectedIds]);
+  const selectOrder = (id: number, picked: boolean) =>
+    setSelectedIds((current) => {
+      const next = new Set(current);
+      if (picked) next.add(id);
+      else next.delete(id);
+      return next;
+    });
+  const searchRef = useRef<HTMLInputElement>(null);
+  const [showShortcuts, setShowShortcuts] = useState(false);
+  useBoardShortcuts({
+    focusSearch: () => searchRef.current?.focus(),
+    toggleHelp: () => setShowShortcuts((shown) => !shown),
+  });
   const [timelineId, setTimelineId] = useState<number | null>(null);
+  const openOrder = (id: number | null) => setUrl((current) => ({ ...current, order: id }));
 
   return (
     <div className="app">
@@ -74,10 +94,23 @@ export function Dashboard({
           <PhoneCollapsible label="Filters and search">
             <OrderFilters
               statuses={statuses}
-              onStatusesChange={setStatuses}
-              customer={customer}
-              onCustomerChange={setCustomer}
+              onStatusesChange={(next) => setUrl((current) => ({ ...current, statuses: next }))}
+              search={searchText}
+              onSearchChange={setSearchText}
+              sort={sort}
+              onSortChange={(next) => setUrl((current) => ({ ...current, sort: next }))}
+              onClear={() => {
+                setSearchText('');
+                setUrl((current) => ({ ...current, ...NO_FILTERS }));
+              }}
+              searchRef={searchRef}
             />
+            <p className="export">
+              {/* A plain link: the browser downloads it with the session cookie, streamed by the server. */}
+              <a href={exportHref(filter)} download="orders.csv">
+                Export these orders as CSV
+              </a>
+            </p>
           </PhoneCollapsible>
           <StatusCounts filter={filter} />
           <ChangesChart activity={activity} />
@@ -85,6 +118,16 @@ export function Dashboard({
         </div>
         <main id="main" className="main" tabIndex={-1}>
           <AsOfControl asOf={asOf} onChange={setAsOf} />
+          {url.order !== null && (
+            <OrderPanel
+              key={url.order}
+              id={url.order}
+              filter={filter}
+              onClose={() => {
+                openOrder(null);
+              }}
+            />
+          )}
           {timelineId !== null && (
             <OrderTimeline
               id={timelineId}
@@ -93,19 +136,49 @@ export function Dashboard({
               }}
             />
           )}
+          {showShortcuts && (
+            <section className="panel shortcuts" aria-labelledby="shortcuts-heading">
+              <h2 id="shortcuts-heading">Keyboard shortcuts</h2>
+              <dl>
+                {SHORTCUTS.map((shortcut) => (
+                  <div key={shortcut.key}>
+                    <dt>
+                      <kbd>{shortcut.key}</kbd>
+                    </dt>
+                    <dd>{shortcut.does}</dd>
+                  </div>
+                ))}
+              </dl>
+              <button type="button" onClick={() => setShowShortcuts(false)}>
+                Close shortcuts
+              </button>
+            </section>
+          )}
           {asOf === null ? (
             <>
               {permissions.createOrders && <CreateOrderForm />}
+              <BulkActions
+                selected={selected}
+                loadedCount={loaded?.length ?? 0}
+                onSelectAll={() => setSelectedIds(new Set((loaded ?? []).map((order) => order.id)))}
+                onClearSelection={() => setSelectedIds(new Set())}
+                canEdit={permissions.editOrders}
+                canDelete={permissions.deleteOrders}
+              />
               <OrderBoard
                 filter={filter}
                 onNeedOlder={loadOlder}
                 onShowHistory={setTimelineId}
+                onOpen={openOrder}
+                selectedIds={selectedIds}
+                onSelect={permissions.editOrders || permissions.deleteOrders ? selectOrder : undefined}
                 canEdit={permissions.editOrders}
                 canDelete={permissions.deleteOrders}
               />
             </>
           ) : (
-            <PastBoard asOf={asOf} filter={filter} />
+            // A past board is read from the history by status only: the search and the sort are the live board's.
+            <PastBoard asOf={asOf} filter={filter.status ? { status: filter.status } : {}} />
           )}
         </main>
       </div>

@@ -368,7 +368,7 @@ describe('board states', () => {
   it('is reachable by keyboard: tab to a card action and edit with Enter', async () => {
     const { user } = await boardWith([makeOrder(1, 10)]);
     const edit = screen.getByRole('button', { name: 'Edit order #1' });
-    for (let step = 0; step < 20 && document.activeElement !== edit; step++) await user.tab();
+    for (let step = 0; step < 40 && document.activeElement !== edit; step++) await user.tab();
     expect(document.activeElement).toBe(edit);
     await user.keyboard('{Enter}');
     expect(screen.getByRole('form', { name: 'Edit order #1' })).toBeTruthy();

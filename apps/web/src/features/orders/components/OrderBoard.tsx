@@ -1,11 +1,11 @@
-import { ErrorCode, type Order, type OrderFilter, type UpdateOrderBody } from '@orders/contracts';
+import { ErrorCode, type Order, type UpdateOrderBody } from '@orders/contracts';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type RefObject } from 'react';
 import { useAnnouncer } from '../../../lib/announcer.js';
 import { useNow } from '../../../lib/useNow.js';
 import { describeWriteProblem, WriteProblemCode } from '../errors.js';
 import { usePendingOrderIds, useUpdateOrder } from '../mutations.js';
-import { useOrderList, useOrderTotal, useReloadOrder } from '../queries.js';
+import { useOrderList, useOrderTotal, useReloadOrder, type ListFilter } from '../queries.js';
 import { useUndoableDelete } from '../undoDelete.js';
 import { GoToOrder } from './GoToOrder.js';
 import { OrderCard, type CardFocus, type EditState } from './OrderCard.js';
@@ -48,14 +48,23 @@ export function OrderBoard({
   filter,
   onNeedOlder,
   onShowHistory,
+  onOpen,
+  selectedIds,
+  onSelect,
   canEdit,
   canDelete,
 }: {
-  filter: OrderFilter;
+  filter: ListFilter;
   /** Reads the next older page into the window; called as the reader nears its end. */
   onNeedOlder?: () => Promise<void>;
   /** Opens the order's timeline. */
   onShowHistory?: (id: number) => void;
+  /** Opens the order's detail panel. */
+  onOpen?: (id: number) => void;
+  /** The orders selected for a bulk action. */
+  selectedIds?: ReadonlySet<number>;
+  /** Selects or unselects an order (cards show a checkbox when given). */
+  onSelect?: (id: number, selected: boolean) => void;
   /** Whether the signed-in role may edit (the Edit buttons are hidden otherwise). */
   canEdit: boolean;
   /** Whether the signed-in role may delete. */
@@ -322,7 +331,7 @@ export function OrderBoard({
     );
   }
 
-  const filtered = Boolean(filter.status || filter.customer);
+  const filtered = Boolean(filter.status || filter.customer || filter.q);
   const items = virtualizer.getVirtualItems();
   // Until the server's counts arrive (and for a window that holds every order anyway), the loaded orders say it.
   const shownTotal = total ?? orders.length;
@@ -348,6 +357,7 @@ export function OrderBoard({
             canEdit={canEdit}
             canDelete={canDelete}
             onShowHistory={onShowHistory}
+            onOpen={onOpen}
             onEdit={startEdit}
             onDraftChange={changeDraft}
             onSave={saveEdit}
@@ -419,6 +429,9 @@ export function OrderBoard({
                     onAskDelete={askDelete}
                     onDelete={removeOrder}
                     onShowHistory={onShowHistory}
+                    onOpen={onOpen}
+                    selected={selectedIds?.has(order.id) ?? false}
+                    onSelect={onSelect}
                   />
                 </li>
               );

@@ -38,6 +38,12 @@ interface OrderCardProps {
   onAskDelete: (id: number | null) => void;
   onDelete: (order: Order) => void;
   onShowHistory?: (id: number) => void;
+  /** Opens the order's detail panel (the title becomes a link to it). */
+  onOpen?: (id: number) => void;
+  /** Whether the order is selected for a bulk action. */
+  selected?: boolean;
+  /** Selects or unselects it (a checkbox shows when given). */
+  onSelect?: (id: number, selected: boolean) => void;
 }
 
 /**
@@ -61,6 +67,9 @@ export const OrderCard = memo(function OrderCard({
   onAskDelete,
   onDelete,
   onShowHistory,
+  onOpen,
+  selected = false,
+  onSelect,
 }: OrderCardProps) {
   const titleId = `order-${order.id}-title`;
   const errorId = `order-${order.id}-error`;
@@ -154,8 +163,30 @@ export const OrderCard = memo(function OrderCard({
       onKeyDown={onKeyDown}
     >
       <div className="card-head">
+        {onSelect && (
+          <input
+            type="checkbox"
+            className="card-select"
+            aria-label={`Select order #${order.id}`}
+            checked={selected}
+            onChange={(event) => onSelect(order.id, event.target.checked)}
+          />
+        )}
         <h3 id={titleId} className="card-title">
-          Order #{order.id}
+          {onOpen ? (
+            <a
+              href={`?order=${String(order.id)}`}
+              data-order-open={order.id}
+              onClick={(event) => {
+                event.preventDefault();
+                onOpen(order.id);
+              }}
+            >
+              Order #{order.id}
+            </a>
+          ) : (
+            <>Order #{order.id}</>
+          )}
         </h3>
         <StatusBadge status={order.status} />
       </div>
