@@ -78,16 +78,27 @@ interface OpenMarks {
   /** `GET /orders` requests: start time (ms from navigation start) and whether they carried a cursor. */
   listRequests: Array<{ start: number; cursor: boolean }>;
   countRequests: number;
+  /** Where the time before the first card went: the document, first paint, and each request, in ms. */
+  timeline: Array<{ what: string; start: number; end: number }>;
 }
 
 const READ_MARKS = `(() => {
-  const resources = performance.getEntriesByType('resource').map((entry) => new URL(entry.name));
-  const starts = performance.getEntriesByType('resource').map((entry) => entry.startTime);
+  const entries = performance.getEntriesByType('resource');
+  const resources = entries.map((entry) => new URL(entry.name));
+  const navigation = performance.getEntriesByType('navigation')[0];
+  const paint = performance.getEntriesByName('first-contentful-paint')[0];
+  const round = (ms) => Math.round(ms);
   return {
     ...window.__open,
     listRequests: resources.flatMap((url, i) =>
-      url.pathname === '/orders' ? [{ start: starts[i], cursor: url.searchParams.has('cursor') }] : []),
+      url.pathname === '/orders' ? [{ start: entries[i].startTime, cursor: url.searchParams.has('cursor') }] : []),
     countRequests: resources.filter((url) => url.pathname === '/orders/counts').length,
+    timeline: [
+      { what: 'document', start: 0, end: round(navigation.responseEnd) },
+      ...(paint ? [{ what: 'first contentful paint', start: round(paint.startTime), end: round(paint.startTime) }] : []),
+      ...entries.map((entry, i) => ({ what: resources[i].pathname + resources[i].search,
+        start: round(entry.startTime), end: round(entry.responseEnd) })),
+    ].filter((step) => step.start <= (window.__open.firstCard ?? Infinity)),
   };
 })()`;
 
@@ -178,6 +189,7 @@ async function openBoard(context: BrowserContext, stack: Stack, expected: { tota
       listRequestsBeforeFirstCard: marks.listRequests.filter((r) => r.start < firstCard).length,
       olderPagesBeforeFirstCard: marks.listRequests.filter((r) => r.start < firstCard && r.cursor).length,
       countRequests: marks.countRequests,
+      timeline: marks.timeline,
     },
   };
 }
@@ -363,6 +375,15 @@ function markdown(ranAt: string, reports: SizeReport[]): string {
         `${r.afterOpen ? n(r.afterOpen.domElements) : '?'} / ${r.afterScroll ? n(r.afterScroll.domElements) : '?'} | ` +
         `${r.afterOpen?.cards ?? '?'} / ${r.afterScroll?.cards ?? '?'} |`,
     );
+  }
+  lines.push('', '## Before the first card (the last open)', '');
+  for (const r of reports) {
+    const last = r.opens.at(-1);
+    if (!last) continue;
+    const steps = last.timeline.map((step) =>
+      step.start === step.end ? `${step.what} ${step.start}` : `${step.what} ${step.start}–${step.end}`,
+    );
+    lines.push(`- ${n(r.orders)}: ${steps.join(', ')}, first card ${last.firstCardMs} (ms from navigation start)`);
   }
   lines.push(
     '',

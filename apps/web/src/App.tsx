@@ -1,5 +1,6 @@
 import { CloseCode } from '@orders/contracts';
-import { useState } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { useEffect, useState } from 'react';
 import { AccountBar } from './features/auth/components/AccountBar.js';
 import { AdminPage } from './features/auth/components/AdminPage.js';
 import { SignInPage } from './features/auth/components/SignInPage.js';
@@ -7,8 +8,12 @@ import { permissionsFor } from './features/auth/permissions.js';
 import { accessKey, useMe } from './features/auth/queries.js';
 import { SessionProvider, useSession } from './features/auth/session.js';
 import { Dashboard, NO_FILTERS, type BoardFilters } from './features/orders/components/Dashboard.js';
+import { normalizeFilter, orderListQuery } from './features/orders/queries.js';
 import type { AccessCloseCode } from './features/realtime/useOrderSocket.js';
 import { useHashPage } from './lib/useHashPage.js';
+
+/** The filter the board opens with (the first check of who is signed in happens only on opening). */
+const OPENING_FILTER = normalizeFilter({ status: NO_FILTERS.statuses, customer: NO_FILTERS.customer });
 
 /** The dashboard application (providers live in `main.tsx`, so tests can supply their own). */
 export function App() {
@@ -29,6 +34,15 @@ function SignedInOrNot() {
   const { end, recheck } = useSession();
   const page = useHashPage();
   const [filters, setFilters] = useState<BoardFilters>(NO_FILTERS);
+  const queryClient = useQueryClient();
+  const checking = me.isPending;
+  useEffect(() => {
+    // The board's newest page is read while the page asks who it is, not after: on opening, the first card then
+    // waits for one round trip instead of two. Both requests carry the same session cookie, so the page is read as
+    // the principal `me` names; without a session it is refused (401) and read again once the board mounts.
+    // A refusal is the board's to show (it reads again on mount), not this early read's.
+    if (checking) queryClient.query(orderListQuery(OPENING_FILTER)).catch(() => undefined);
+  }, [checking, queryClient]);
 
   if (me.isPending) {
     return (

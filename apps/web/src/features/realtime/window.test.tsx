@@ -10,7 +10,7 @@ import {
 import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { boardOrder } from '../../test/board.js';
-import { deferred, FakeApi, json } from '../../test/fakeApi.js';
+import { ADMIN, deferred, FakeApi, json } from '../../test/fakeApi.js';
 import { renderDashboard } from '../../test/render.js';
 
 /*
@@ -91,6 +91,18 @@ describe('the board as a window of the book', () => {
     // One page read, without a cursor: the other 700 orders are not read until the reader scrolls.
     expect(listReads(api).map((r) => r.search.get('cursor'))).toEqual([null]);
     expect(api.calls('GET', '/orders/counts')).toHaveLength(1);
+  });
+
+  it('asks for the newest page while it checks who is signed in, and shows the board from that one read', async () => {
+    const api = new FakeApi(book(1200));
+    const me = deferred<Response>();
+    api.respondOnce('GET', '/auth/me', () => me.promise);
+    renderDashboard(api);
+    await waitFor(() => expect(listReads(api)).toHaveLength(1));
+    expect(screen.getByText('Checking who is signed in…')).toBeTruthy();
+    act(() => me.resolve(json(200, ADMIN)));
+    expect(await screen.findByRole('heading', { name: 'Order #1200' })).toBeTruthy();
+    expect(listReads(api).map((r) => r.search.get('cursor'))).toEqual([null]);
   });
 
   it('reads the next page by its cursor when the reader scrolls near the end, with a loading row meanwhile', async () => {
