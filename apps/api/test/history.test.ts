@@ -77,7 +77,9 @@ describe('order history', () => {
       created_at: now,
       updated_at: now,
       version: 1,
+      // Another writer names its actor the way the API does: with the version that actor wrote.
       updated_by: 'alice',
+      updated_by_version: 1,
     });
     await api.orders().updateOne({ _id: 702 }, { $set: { status: 'delivered' }, $unset: { updated_by: '' } });
     const [second, first] = await entriesOf(702, 2);

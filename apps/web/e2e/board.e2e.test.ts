@@ -62,7 +62,8 @@ async function databaseBoard(): Promise<CardText[]> {
     customer: doc.customer_name,
     product: doc.product_name,
     status: STATUS_LABEL[doc.status],
-    actor: doc.updated_by ?? '',
+    // Named only for the version that actor wrote (README, "Who did it").
+    actor: doc.updated_by_version === doc.version ? (doc.updated_by ?? '') : '',
   }));
 }
 

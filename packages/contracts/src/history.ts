@@ -33,7 +33,7 @@ export const HistoryEntrySchema = Type.Object(
     ]),
     committed_at: Type.String({ format: 'date-time', description: "The database's commit time" }),
     actor: Type.String({
-      description: `Who wrote it (updated_by), or "${EXTERNAL_ACTOR}" when the write named no one`,
+      description: `Who made this change (updated_by, when the write stamped it), or "${EXTERNAL_ACTOR}" when it named no one`,
     }),
     changes: Type.Array(FieldChangeSchema),
     order: Type.Union([OrderSchema, Type.Null()], { description: 'The order after the change; null after a delete' }),

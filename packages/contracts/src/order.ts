@@ -37,7 +37,8 @@ export const OrderSchema = Type.Object(
       Type.String({
         minLength: 1,
         maxLength: 200,
-        description: 'Who made the last write through the API (username or token name); absent for other writers',
+        description:
+          'Who wrote this version through the API (username or token name); absent when another client wrote it',
       }),
     ),
   },

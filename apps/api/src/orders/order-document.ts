@@ -18,6 +18,12 @@ export interface OrderDocument {
   version: number;
   /** Who made the last write through the API (username or token name); absent for writes by other clients. */
   updated_by?: string;
+  /**
+   * The version `updated_by` wrote. The actor is shown only while it equals `version`: a later write by another
+   * client that moves the version on (as it must for the dashboard to take it) leaves `updated_by` behind, and
+   * that stale name must not be shown as the author of the new state.
+   */
+  updated_by_version?: number;
 }
 
 /** Shown for a date a stored document lacks or holds in a form that is not a date. */
@@ -61,14 +67,27 @@ export function orderFromDocument(raw: unknown): DocumentMapping {
     created_at: created.toISOString(),
     updated_at: updated.toISOString(),
     version: storedVersion(raw),
-    // Who wrote it through the API; another writer's odd actor field is dropped, not a reason to skip the order.
-    ...(typeof doc.updated_by === 'string' &&
-      doc.updated_by.length >= 1 &&
-      doc.updated_by.length <= 200 && { updated_by: doc.updated_by }),
+    // Who wrote this version through the API; another writer's odd actor field is dropped, not a reason to skip
+    // the order.
+    ...actorOfDocument(doc),
   };
   // What is left to check is the names; the validator is the contract's own definition of a valid name.
   if (!orderValidator.check(order)) return { ok: false, reason: 'customer_name or product_name is not a valid name' };
   return { ok: true, order };
+}
+
+/** The longest actor name shown; anything longer (or not a string) is not an actor the API stamped. */
+const MAX_ACTOR_LENGTH = 200;
+
+/**
+ * `{ updated_by }` when the stored document names who wrote its current version, else `{}`: the name must be one
+ * the API would stamp, and `updated_by_version` must equal the stored version (see `OrderDocument`).
+ */
+function actorOfDocument(doc: Record<string, unknown>): { updated_by?: string } {
+  const actor = doc.updated_by;
+  if (typeof actor !== 'string' || actor.length < 1 || actor.length > MAX_ACTOR_LENGTH) return {};
+  const wrote = toSafeInteger(doc.updated_by_version);
+  return wrote !== null && wrote === toSafeInteger(doc.version) ? { updated_by: actor } : {};
 }
 
 /** The fields a subscription filter reads, from a pre-image; null when the pre-image would not be shown. */

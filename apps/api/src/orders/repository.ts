@@ -101,6 +101,25 @@ const CLEAN_VERSION: Document = {
   version: { $type: ['int', 'long'], $gte: 1, $lt: Number.MAX_SAFE_INTEGER },
 };
 
+/** Who wrote the stored version; see `OrderDocument`. */
+const ACTOR_FIELDS = ['updated_by', 'updated_by_version'];
+
+/**
+ * An update pipeline that sets `set`, moves `version` to the next integer and, with `stampActor`, records that
+ * version as the one `updated_by` wrote. Every value is a `$literal`: a name such as "$status" is text, never a
+ * field path or an operator.
+ */
+function nextVersionPipeline(set: Partial<OrderDocument>, stampActor: boolean, unset: string[]): Document[] {
+  const next = { $add: ['$version', 1] };
+  const literals: Document = {};
+  for (const [field, value] of Object.entries(set)) literals[field] = { $literal: value };
+  const stages: Document[] = [
+    { $set: { ...literals, version: next, ...(stampActor && { updated_by_version: next }) } },
+  ];
+  if (unset.length > 0) stages.push({ $unset: unset });
+  return stages;
+}
+
 /** Conditional writes retry this often when another writer changes the version between the read and the write. */
 const CAS_ATTEMPTS = 10;
 
@@ -191,7 +210,7 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
       created_at: now,
       updated_at: now,
       version: 1,
-      ...(context.actor !== undefined && { updated_by: context.actor }),
+      ...(context.actor !== undefined && { updated_by: context.actor, updated_by_version: 1 }),
     };
     try {
       await collection.insertOne(order);
@@ -213,13 +232,16 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
     if (changes.customer_name !== undefined) set.customer_name = changes.customer_name;
     if (changes.product_name !== undefined) set.product_name = changes.product_name;
     if (changes.status !== undefined) set.status = changes.status;
+    // A write without an actor must not leave an earlier writer's name on the new version.
+    const unsetActor = actor === undefined ? ACTOR_FIELDS : [];
     const inScope = (clause: Filter<OrderDocument>) => allOf([{ _id: id, ...clause }, ...scopeClauses(scope)]);
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       // The common case in one atomic round trip: the stored version is a positive integer already (equal to
-      // If-Match, or an integer type ≥ 1), so $inc gives the next one; concurrent writers never collide here.
+      // If-Match, or an integer type ≥ 1), so the next one is computed in place; concurrent writers never collide
+      // here. A pipeline, so the actor is stamped with the version it wrote without knowing that version first.
       const document = await collection.findOneAndUpdate(
         inScope(expectedVersion === undefined ? CLEAN_VERSION : { version: expectedVersion }),
-        { $set: set, $inc: { version: 1 } },
+        nextVersionPipeline(set, actor !== undefined, unsetActor),
         { returnDocument: 'after' },
       );
       if (document !== null) return { status: 'updated', document };
@@ -230,9 +252,10 @@ export function createOrdersRepository(collection: Collection<OrderDocument>): O
         return { status: 'version_mismatch', currentVersion: shown };
       }
       // Compare-and-set on the raw stored value: the next version follows the shown one, whatever was stored.
+      const next = { ...set, version: shown + 1, ...(actor !== undefined && { updated_by_version: shown + 1 }) };
       const replaced = await collection.findOneAndUpdate(
         inScope(storedVersionClause(current)),
-        { $set: { ...set, version: shown + 1 } },
+        unsetActor.length > 0 ? { $set: next, $unset: { updated_by: '', updated_by_version: '' } } : { $set: next },
         { returnDocument: 'after' },
       );
       if (replaced !== null) return { status: 'updated', document: replaced };

@@ -14,6 +14,7 @@ export interface RawChange {
   fullDocument?: unknown;
   fullDocumentBeforeChange?: unknown;
   documentKey?: unknown;
+  updateDescription?: unknown;
   wallTime?: unknown;
   clusterTime?: unknown;
 }
@@ -40,7 +41,7 @@ export type LookupOrder = (id: number) => Promise<unknown>;
 
 /**
  * What the order history records beyond what clients see: when the database committed the change, who made it
- * (`updated_by` on the written document; null when the write carries none) and the order before it (the
+ * (`updated_by` when this very write stamped it; null when the write carries none) and the order before it (the
  * pre-image, when the server had one and it is an order).
  */
 export interface ChangeFacts {
@@ -103,7 +104,10 @@ export function mapChange(change: RawChange, document?: unknown): MappedChange {
       if (!mapped.ok) return { type: 'skip', position, reason: mapped.reason, expected: false };
       const order = mapped.order;
       const kind = change.operationType === 'insert' ? 'created' : 'updated';
-      return { type: 'event', item: { kind, position, id: order.id, order, before, facts: factsOf(change, raw) } };
+      return {
+        type: 'event',
+        item: { kind, position, id: order.id, order, before, facts: factsOf(change, actorOf(change, order)) },
+      };
     }
     case 'delete': {
       const id = documentIdOf(change);
@@ -120,24 +124,25 @@ export function mapChange(change: RawChange, document?: unknown): MappedChange {
   }
 }
 
-/** Commit time, actor and pre-image of a change; `written` is the document the change left (null for a delete). */
-function factsOf(change: RawChange, written: unknown): ChangeFacts {
+/** Commit time, actor and pre-image of a change. */
+function factsOf(change: RawChange, actor: string | null): ChangeFacts {
   const pre = change.fullDocumentBeforeChange;
   const mappedPre = pre === null || pre === undefined ? null : orderFromDocument(pre);
-  return {
-    committedAt: commitTimeOf(change),
-    actor: actorOf(written),
-    previous: mappedPre?.ok === true ? mappedPre.order : null,
-  };
+  return { committedAt: commitTimeOf(change), actor, previous: mappedPre?.ok === true ? mappedPre.order : null };
 }
 
-/** The longest actor name kept; anything longer (or not a string) is not an actor the API stamped. */
-const MAX_ACTOR_LENGTH = 200;
-
-function actorOf(document: unknown): string | null {
-  if (typeof document !== 'object' || document === null) return null;
-  const actor = (document as { updated_by?: unknown }).updated_by;
-  return typeof actor === 'string' && actor.length >= 1 && actor.length <= MAX_ACTOR_LENGTH ? actor : null;
+/**
+ * Who made this change: the order's `updated_by` (shown only for the version it wrote), unless the change is an
+ * update that did not stamp it. An update by another client that leaves `version` alone also leaves the earlier
+ * actor's stamp in place, and its `updateDescription` is what tells the two apart.
+ */
+function actorOf(change: RawChange, order: Order): string | null {
+  const actor = order.updated_by ?? null;
+  if (actor === null || change.operationType !== 'update') return actor;
+  const description = change.updateDescription;
+  if (typeof description !== 'object' || description === null || !('updatedFields' in description)) return actor;
+  const updated = description.updatedFields;
+  return typeof updated === 'object' && updated !== null && 'updated_by_version' in updated ? actor : null;
 }
 
 /**

@@ -21,6 +21,7 @@ export interface OrderDocument {
   version: number;
   /** Who wrote it last through the API; absent when another client wrote it. */
   updated_by?: string;
+  updated_by_version?: number;
 }
 
 /** The first-start admin the stack creates (the API reads its password from ORDERS_ADMIN_PASSWORD). */
