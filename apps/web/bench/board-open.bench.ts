@@ -436,6 +436,18 @@ function markdown(ranAt: string, reports: SizeReport[]): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Writes the results so far (after each size, so a run stopped during a large book keeps the smaller ones). */
+async function writeResults(reports: SizeReport[]): Promise<void> {
+  const ranAt = new Date().toISOString();
+  const resultsDir = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
+  await mkdir(resultsDir, { recursive: true });
+  await writeFile(
+    `${resultsDir}web-board-open.json`,
+    `${JSON.stringify({ ranAt, targets: TARGETS, sizes: reports }, null, 2)}\n`,
+  );
+  await writeFile(`${resultsDir}web-board-open.md`, markdown(ranAt, reports));
+}
+
 const browser = await launchBrowser();
 const reports: SizeReport[] = [];
 try {
@@ -443,15 +455,8 @@ try {
     const report = await measureSize(browser, size);
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     reports.push(report);
+    await writeResults(reports);
   }
 } finally {
   await browser.close();
 }
-const ranAt = new Date().toISOString();
-const resultsDir = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
-await mkdir(resultsDir, { recursive: true });
-await writeFile(
-  `${resultsDir}web-board-open.json`,
-  `${JSON.stringify({ ranAt, targets: TARGETS, sizes: reports }, null, 2)}\n`,
-);
-await writeFile(`${resultsDir}web-board-open.md`, markdown(ranAt, reports));
