@@ -13,10 +13,10 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MongoClient, type Collection, type Filter } from 'mongodb';
+import { bookBatches, createListIndexes, BOOK_STATUSES as STATUSES } from '../e2e/support/book.js';
 import type { OrderDocument } from '../e2e/support/stack.js';
 
 const REPOSITORY_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const STATUSES = ['pending', 'shipped', 'delivered'] as const;
 const PAGE = 500;
 const SAMPLES = 100;
 const BATCH = 10_000;
@@ -140,28 +140,14 @@ try {
   engine = await startEngine(dbPath);
   client = new MongoClient(engine.uri);
   const orders = client.db('orders').collection<OrderDocument>('orders');
-  await orders.createIndex({ updated_at: -1, _id: -1 }, { name: 'updated_at_desc_id_desc' }, {});
-  await orders.createIndex({ status: 1 }, { name: 'status' }, {});
+  await createListIndexes(orders);
 
   const base = Date.now() - ORDERS * 1000;
   const insertBatchMs: Array<{ upTo: number; msPerBatch: number; usPerOrder: number }> = [];
   const insertStarted = performance.now();
-  for (let start = 1; start <= ORDERS; start += BATCH) {
-    const docs: OrderDocument[] = [];
-    for (let id = start; id < start + BATCH && id <= ORDERS; id++) {
-      const at = new Date(base + id * 1000);
-      docs.push({
-        _id: id,
-        customer_name: `Customer ${id % 997}`,
-        product_name: `Product ${id}`,
-        status: STATUSES[id % 3]!,
-        created_at: at,
-        updated_at: at,
-        version: 1,
-      });
-    }
+  for (const docs of bookBatches(ORDERS, base, BATCH)) {
     const ms = await timed(() => orders.insertMany(docs, { ordered: false }));
-    const upTo = start + docs.length - 1;
+    const upTo = docs.at(-1)?._id ?? 0;
     if (upTo === docs.length || upTo % (ORDERS / 10) < BATCH || upTo === ORDERS) {
       insertBatchMs.push({ upTo, msPerBatch: Math.round(ms), usPerOrder: Math.round((ms * 1000) / docs.length) });
     }

@@ -1,7 +1,8 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, signIn } from './support/browser.js';
-import { E2E_ADMIN, startStack, type OrderDocument, type Stack } from './support/stack.js';
+import { seedBook } from './support/book.js';
+import { E2E_ADMIN, startStack, type Stack } from './support/stack.js';
 
 /*
  * A book far larger than a page: the board must show its newest orders from the first page, before it asks for any
@@ -10,7 +11,6 @@ import { E2E_ADMIN, startStack, type OrderDocument, type Stack } from './support
  */
 
 const ORDERS = 50_000;
-const STATUSES = ['pending', 'shipped', 'delivered'] as const;
 const WAIT = { timeout: 60_000 };
 
 let stack: Stack;
@@ -19,23 +19,7 @@ let browser: Browser;
 beforeAll(async () => {
   stack = await startStack(process.env);
   browser = await launchBrowser();
-  const base = Date.UTC(2026, 0, 1);
-  for (let start = 1; start <= ORDERS; start += 5000) {
-    const docs: OrderDocument[] = [];
-    for (let id = start; id < start + 5000; id++) {
-      const at = new Date(base + id * 1000);
-      docs.push({
-        _id: id,
-        customer_name: `Customer ${id % 997}`,
-        product_name: `Product ${id}`,
-        status: STATUSES[id % 3]!,
-        created_at: at,
-        updated_at: at,
-        version: 1,
-      });
-    }
-    await stack.orders.insertMany(docs);
-  }
+  await seedBook(stack.orders, ORDERS, { base: Date.UTC(2026, 0, 1), batch: 5000 });
 }, 300_000);
 
 afterAll(async () => {
