@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection } from 'mongodb';
 import { backoffDelay, ErrorCode, ORDER_STATUSES, type OrderStatus } from '@orders/contracts';
+import type { OrderDocument } from '../apps/api/src/orders/order-document.js';
 import { authHeaders } from './auth.js';
 import type { Endpoint } from './client.js';
 import { sleep, type Random } from './random.js';
@@ -26,15 +27,7 @@ export interface WriterStats {
 }
 
 /** An order as the orders collection holds it: the API's stored shape, which the direct writes follow too. */
-export interface StoredOrder {
-  _id: number;
-  customer_name: string;
-  product_name: string;
-  status: OrderStatus;
-  created_at: Date;
-  updated_at: Date;
-  version: number;
-}
+export type StoredOrder = OrderDocument;
 
 export interface WriterOptions {
   lanes: number;

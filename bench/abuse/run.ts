@@ -1,13 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { summarize, type Summary } from '../fanout/stats.js';
+import { spawnServer, stopServer } from '../../apps/api/test/support/server-process.js';
+import { raisePriority } from '../fanout/ipc.js';
+import { median, summarize, type Summary } from '../fanout/stats.js';
 
 /*
  * The abuse limits under load, measured against the real server (`apps/api/src/server.ts` in its own process,
@@ -18,11 +19,16 @@ import { summarize, type Summary } from '../fanout/stats.js';
  *    bytes it sends, per sliding 10 s window, and /healthz latency from another client meanwhile.
  * 2. Request flood: 5,000 `GET /orders` at 50 concurrent from one client (its own token and loopback address)
  *    while another client (another token and address) reads `GET /orders` in a loop: its p99 during the flood
- *    against its quiet p99. Run with the default rate limits and, for comparison, without any.
+ *    against its quiet p99, quiet and flood interleaved over several rounds (the ratio's median and range), with
+ *    the default rate limits; in the same rounds the floor (a bare Fastify answering the flood 429 in its first
+ *    hook, `floor-server.ts`); once without any limit, for comparison.
  *
  * Every client signs its requests with a token of its own, made by the run after signing in as the admin.
  *
  * Bounded: every phase has a request count or a deadline. Writes bench/results/abuse.json and abuse.md.
+ * Knobs: ABUSE_BENCH_ROUNDS (request-flood rounds, default 5), ABUSE_BENCH_ONLY (`subscribes` or `requests`),
+ * ABUSE_BENCH_CPU_PROF (a directory: the API processes write `node --cpu-prof` profiles there), ABUSE_BENCH_SKIP_OFF=1
+ * (no run without limits), BENCH_PRIORITY. The API processes inherit the environment (RATE_LIMIT_* to try others).
  */
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -31,6 +37,11 @@ const SEEDED_ORDERS = 300;
 const FLOOD_REQUESTS = 5_000;
 const FLOOD_CONCURRENCY = 50;
 const WINDOW_MS = 10_000;
+const ROUNDS = Number(process.env.ABUSE_BENCH_ROUNDS ?? 5);
+const ONLY = process.env.ABUSE_BENCH_ONLY ?? '';
+const CPU_PROF_DIR = process.env.ABUSE_BENCH_CPU_PROF ?? '';
+/** The bystander's reads per quiet phase (and at most per flood phase). */
+const QUIET_READS = 200;
 
 /** Loopback source addresses: the attacker and the bystander are different clients to the rate limiter. */
 const BYSTANDER = '127.0.0.1';
@@ -83,50 +94,25 @@ interface ApiProcess {
   close(): Promise<void>;
 }
 
-async function startApi(env: Record<string, string>): Promise<ApiProcess> {
+async function startApi(env: Record<string, string>, script = 'apps/api/src/server.ts'): Promise<ApiProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'orders-bench-abuse-'));
-  const child = spawn(process.execPath, ['--conditions=@orders/source', '--import', 'tsx', 'apps/api/src/server.ts'], {
-    cwd: REPOSITORY_ROOT,
-    env: {
+  const nodeArgs = CPU_PROF_DIR === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`];
+  const server = await spawnServer(
+    {
       ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
       DATA_DIR: dataDir,
       WEB_DIST_DIR: join(dataDir, 'no-dashboard'),
       ORDERS_ADMIN_PASSWORD: ADMIN_PASSWORD,
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const output: string[] = [];
-  createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the API did not start:\n${output.join('\n')}`));
-    }, 60_000);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const match = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`the API exited:\n${output.join('\n')}`));
-    });
-  });
+    { script, nodeArgs },
+  );
+  if (server.child.pid !== undefined) raisePriority(server.child.pid);
   return {
-    child,
-    port,
+    child: server.child,
+    port: server.port,
     async close() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
+      await stopServer(server);
       await rm(dataDir, { recursive: true, force: true });
     },
   };
@@ -233,13 +219,10 @@ function serverFrameBytes(payload: number): number {
   return payload + (payload < 126 ? 2 : payload < 65_536 ? 4 : 10);
 }
 
-async function subscribeFlood(
-  port: number,
-  since: string,
-  mode: 'one socket, 200 frames' | 'reconnecting, 20 frames/s',
-): Promise<SubscribeFloodResult> {
+async function subscribeFlood(port: number, since: string, mode: string): Promise<SubscribeFloodResult> {
   const frame = JSON.stringify({ type: 'subscribe', since });
-  const durationMs = mode === 'one socket, 200 frames' ? 5_000 : 20_000;
+  const oneSocket = mode.startsWith('one socket');
+  const durationMs = oneSocket ? 5_000 : 20_000;
   const started = performance.now();
   const sentAt: number[] = [];
   const received: { at: number; bytes: number }[] = [];
@@ -282,7 +265,7 @@ async function subscribeFlood(
     return true;
   };
 
-  if (mode === 'one socket, 200 frames') {
+  if (oneSocket) {
     const socket = await connect();
     for (let i = 0; i < 200; i++) if (!send(socket)) break;
     while (performance.now() - started < durationMs) await sleep(100);
@@ -330,8 +313,8 @@ async function subscribeFlood(
 
 // ---- 2. request flood -----------------------------------------------------------------------------------------
 
-interface RequestFloodResult {
-  rateLimit: string;
+/** One round: the bystander's quiet reads, then its reads during one flood. */
+interface FloodRound {
   quiet: Summary;
   duringFlood: Summary;
   p99Ratio: number;
@@ -341,13 +324,21 @@ interface RequestFloodResult {
   rssAfterMb: number;
 }
 
-async function requestFlood(api: ApiProcess, rateLimit: string): Promise<RequestFloodResult> {
+interface RequestFloodResult {
+  server: string;
+  rounds: FloodRound[];
+  /** Median, lowest and highest of the rounds' p99 ratios. */
+  medianRatio: number;
+  minRatio: number;
+  maxRatio: number;
+}
+
+async function floodRound(api: ApiProcess, warmUp: boolean): Promise<FloodRound> {
   const bystander = new Agent({ keepAlive: true, maxSockets: 1 });
   const flooder = new Agent({ keepAlive: true, maxSockets: FLOOD_CONCURRENCY });
   const read = () => http(api.port, bystander, BYSTANDER, 'GET', '/orders?limit=20');
-  // Warm-up, then the bystander's quiet latency: 300 requests one after another.
-  await loop(read, () => false, 100, BYSTANDER_PACE_MS);
-  const quiet = await loop(read, () => false, 300, BYSTANDER_PACE_MS);
+  if (warmUp) await loop(read, () => false, 100, BYSTANDER_PACE_MS);
+  const quiet = await loop(read, () => false, QUIET_READS, BYSTANDER_PACE_MS);
   const rssBeforeMb = rssMb(api.child.pid);
 
   let remaining = FLOOD_REQUESTS;
@@ -373,7 +364,6 @@ async function requestFlood(api: ApiProcess, rateLimit: string): Promise<Request
   const quietSummary = summarize(quiet);
   const duringSummary = summarize(during);
   return {
-    rateLimit,
     quiet: quietSummary,
     duringFlood: duringSummary,
     p99Ratio: duringSummary.p99 / quietSummary.p99,
@@ -384,13 +374,42 @@ async function requestFlood(api: ApiProcess, rateLimit: string): Promise<Request
   };
 }
 
+function floodResult(server: string, rounds: FloodRound[]): RequestFloodResult {
+  const ratios = rounds.map((round) => round.p99Ratio);
+  return {
+    server,
+    rounds,
+    medianRatio: median(ratios),
+    minRatio: Math.min(...ratios),
+    maxRatio: Math.max(...ratios),
+  };
+}
+
+/** Starts the floor server, answering the bystander with the body the API gave it. */
+async function startFloor(api: ApiProcess): Promise<ApiProcess> {
+  const agent = new Agent({ keepAlive: false });
+  const { body } = await http(api.port, agent, BYSTANDER, 'GET', '/orders?limit=20');
+  agent.destroy();
+  return startApi({ FLOOR_FLOODER: FLOODER, FLOOR_BODY: body }, 'bench/abuse/floor-server.ts');
+}
+
 // ---- run ------------------------------------------------------------------------------------------------------
 
-async function seed(port: number): Promise<string> {
+/** The position from before the seed, and the one after the first REPLAY_FITS_AFTER orders. */
+interface Seeded {
+  before: string;
+  later: string;
+}
+
+/** A `since` this many orders into the seed leaves a replay (the rest) that fits the default replay budget. */
+const REPLAY_FITS_AFTER = 200;
+
+async function seed(port: number): Promise<Seeded> {
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
   const before = JSON.parse((await http(port, agent, SEEDER, 'GET', '/orders?limit=1')).body) as {
     position: string | null;
   };
+  let later: string | null = null;
   for (let id = 1; id <= SEEDED_ORDERS; id++) {
     const result = await http(port, agent, SEEDER, 'POST', '/orders', {
       id,
@@ -399,10 +418,16 @@ async function seed(port: number): Promise<string> {
       status: 'pending',
     });
     if (result.status !== 201) throw new Error(`seeding order ${id}: ${result.status} ${result.body}`);
+    if (id === REPLAY_FITS_AFTER) {
+      const page = JSON.parse((await http(port, agent, SEEDER, 'GET', '/orders?limit=1')).body) as {
+        position: string | null;
+      };
+      later = page.position;
+    }
   }
   agent.destroy();
-  if (before.position === null) throw new Error('GET /orders returned no position before seeding');
-  return before.position;
+  if (before.position === null || later === null) throw new Error('GET /orders returned no position');
+  return { before: before.position, later };
 }
 
 function ms(value: number): string {
@@ -410,6 +435,7 @@ function ms(value: number): string {
 }
 
 async function main(): Promise<void> {
+  raisePriority(process.pid);
   const startedAt = new Date().toISOString();
   const subscribeFloods: SubscribeFloodResult[] = [];
   const requestFloods: RequestFloodResult[] = [];
@@ -417,38 +443,65 @@ async function main(): Promise<void> {
   const api = await startApi({});
   try {
     await issueTokens(api.port);
-    const since = await seed(api.port);
-    subscribeFloods.push(await subscribeFlood(api.port, since, 'one socket, 200 frames'));
-    await sleep(WINDOW_MS + 500); // a fresh rate-limit window for the next client
-    subscribeFloods.push(await subscribeFlood(api.port, since, 'reconnecting, 20 frames/s'));
-    requestFloods.push(
-      await requestFlood(api, 'default (RATE_LIMIT_MAX=600 per 10 s per principal, RATE_LIMIT_IN_FLIGHT=6)'),
-    );
+    const seeded = await seed(api.port);
+    if (ONLY !== 'requests') {
+      subscribeFloods.push(await subscribeFlood(api.port, seeded.before, 'one socket, 200 frames'));
+      await sleep(WINDOW_MS + 500); // a fresh rate-limit window (and replay budget) for the next client
+      subscribeFloods.push(await subscribeFlood(api.port, seeded.before, 'reconnecting, 20 frames/s'));
+      await sleep(WINDOW_MS + 500);
+      subscribeFloods.push(
+        await subscribeFlood(
+          api.port,
+          seeded.later,
+          `reconnecting, 20 frames/s, since ${SEEDED_ORDERS - REPLAY_FITS_AFTER} events back (a replay within the budget)`,
+        ),
+      );
+    }
+    if (ONLY !== 'subscribes') {
+      const floor = await startFloor(api);
+      const limited: FloodRound[] = [];
+      const bare: FloodRound[] = [];
+      try {
+        // Interleaved, so both see the same neighbours on this shared machine.
+        for (let round = 0; round < ROUNDS; round++) {
+          limited.push(await floodRound(api, round === 0));
+          bare.push(await floodRound(floor, round === 0));
+        }
+      } finally {
+        await floor.close();
+      }
+      requestFloods.push(floodResult('API, default limits', limited));
+      requestFloods.push(floodResult('floor: bare Fastify, the flood answered 429 in its first hook', bare));
+    }
   } finally {
     await api.close();
   }
-  const unlimited = await startApi({ RATE_LIMIT_MAX: '0', RATE_LIMIT_ADDRESS_MAX: '0', RATE_LIMIT_IN_FLIGHT: '0' });
-  try {
-    await issueTokens(unlimited.port);
-    await seed(unlimited.port);
-    requestFloods.push(
-      await requestFlood(unlimited, 'off (RATE_LIMIT_MAX, _ADDRESS_MAX, _IN_FLIGHT all 0), for comparison'),
-    );
-  } finally {
-    await unlimited.close();
+  if (ONLY !== 'subscribes' && process.env.ABUSE_BENCH_SKIP_OFF !== '1') {
+    const unlimited = await startApi({ RATE_LIMIT_MAX: '0', RATE_LIMIT_ADDRESS_MAX: '0', RATE_LIMIT_IN_FLIGHT: '0' });
+    try {
+      await issueTokens(unlimited.port);
+      await seed(unlimited.port);
+      requestFloods.push(
+        floodResult('API, every request limit off (one round, for comparison)', [await floodRound(unlimited, true)]),
+      );
+    } finally {
+      await unlimited.close();
+    }
   }
 
-  const results = { startedAt, seededOrders: SEEDED_ORDERS, subscribeFloods, requestFloods };
+  const results = { startedAt, seededOrders: SEEDED_ORDERS, rounds: ROUNDS, subscribeFloods, requestFloods };
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(join(RESULTS, 'abuse.json'), `${JSON.stringify(results, null, 2)}\n`);
 
+  const priority = process.env.BENCH_PRIORITY ? `nice ${process.env.BENCH_PRIORITY} (BENCH_PRIORITY)` : 'default';
   const lines = [
     '# Abuse limits under load',
     '',
     `Run ${startedAt}. One API process (\`server.ts\`, embedded engine in-process, default limits) on 127.0.0.1; ` +
-      `${SEEDED_ORDERS} orders seeded. The machine is shared with other jobs: latencies include their noise.`,
+      `${SEEDED_ORDERS} orders seeded. Process priority: ${priority}. The machine is shared with other jobs: ` +
+      'latencies include their noise.',
     '',
-    '## Subscribe flood (only `subscribe` frames, with the position from before the seed)',
+    '## Subscribe flood (only `subscribe` frames, with the position from before the seed unless stated)',
     '',
     '| mode | frames sent | bytes sent | bytes received | worst 10 s received÷sent | connections | closes | /healthz p50 / p99 / max (ms) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -458,16 +511,28 @@ async function main(): Promise<void> {
         `${r.connections} | ${JSON.stringify(r.closes)} | ${ms(r.healthz.p50)} / ${ms(r.healthz.p99)} / ${ms(r.healthz.max)} |`,
     ),
     '',
-    '## Request flood (5,000 `GET /orders` at 50 concurrent from 127.0.0.2 with its own token; the bystander reads from 127.0.0.1 with another)',
+    `## Request flood (5,000 \`GET /orders\` at 50 concurrent from ${FLOODER} with its own token; the bystander reads from ${BYSTANDER} with another)`,
     '',
-    '| rate limit | bystander quiet p50 / p99 (ms) | during flood p50 / p99 (ms) | p99 ratio | flood answers | flood time (s) | RSS before → after (MB) |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-    ...requestFloods.map(
-      (r) =>
-        `| ${r.rateLimit} | ${ms(r.quiet.p50)} / ${ms(r.quiet.p99)} | ${ms(r.duringFlood.p50)} / ${ms(r.duringFlood.p99)} | ` +
-        `${r.p99Ratio.toFixed(2)}× | ${JSON.stringify(r.floodStatuses)} | ${r.floodSeconds.toFixed(1)} | ` +
-        `${r.rssBeforeMb.toFixed(0)} → ${r.rssAfterMb.toFixed(0)} |`,
-    ),
+    `Quiet (${QUIET_READS} reads) and flood interleaved, ${ROUNDS} rounds against the API and the floor in turn.`,
+    '',
+    '| server | p99 ratio, median (range) | per round: quiet p99 → flood p99 (ms) | flood answers (all rounds) | flood time per round (s) | RSS first → last (MB) |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...requestFloods.map((r) => {
+      const statuses: Record<string, number> = {};
+      for (const round of r.rounds) {
+        for (const [status, count] of Object.entries(round.floodStatuses)) {
+          statuses[status] = (statuses[status] ?? 0) + count;
+        }
+      }
+      const first = r.rounds[0];
+      const last = r.rounds[r.rounds.length - 1];
+      return (
+        `| ${r.server} | ${r.medianRatio.toFixed(2)}× (${r.minRatio.toFixed(2)}–${r.maxRatio.toFixed(2)}) | ` +
+        `${r.rounds.map((round) => `${ms(round.quiet.p99)} → ${ms(round.duringFlood.p99)}`).join('; ')} | ` +
+        `${JSON.stringify(statuses)} | ${r.rounds.map((round) => round.floodSeconds.toFixed(1)).join(', ')} | ` +
+        `${first?.rssBeforeMb.toFixed(0) ?? 'n/a'} → ${last?.rssAfterMb.toFixed(0) ?? 'n/a'} |`
+      );
+    }),
     '',
   ];
   writeFileSync(join(RESULTS, 'abuse.md'), lines.join('\n'));

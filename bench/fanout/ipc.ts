@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { benchToken } from './auth.js';
+import { nowMs } from './raw-client.js';
 
 /*
  * Request/response over the Node IPC channel between the orchestrator and its child processes (engine,
@@ -103,6 +104,20 @@ export function raisePriority(pid: number): void {
   } catch (err) {
     process.stderr.write(`BENCH_PRIORITY: could not set priority ${nice} on ${pid}: ${String(err)}\n`);
   }
+}
+
+/**
+ * This process's CPU time and memory, and when they were read (`nowMs`), for a `{ gc?: boolean }` request: with
+ * `gc`, after two full collections when the process runs with --expose-gc, so a heap sample holds live data only.
+ */
+export function processUsage(raw: unknown): { at: number; memory: NodeJS.MemoryUsage; cpu: NodeJS.CpuUsage } {
+  const { gc: wantGc } = (raw ?? {}) as { gc?: boolean };
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (wantGc && gc) {
+    gc();
+    gc();
+  }
+  return { at: nowMs(), memory: process.memoryUsage(), cpu: process.cpuUsage() };
 }
 
 /** Child side: answers requests with `handlers`; `stop` runs `onStop` then exits. */

@@ -6,7 +6,7 @@ import { Server as SocketIoServer } from 'socket.io';
 import type { ChangeItem } from '../../apps/api/src/realtime/change-mapping.js';
 import { startBenchApi, type BenchApi } from './api.js';
 import type { FloorPass } from './floor.js';
-import { serve } from './ipc.js';
+import { processUsage, serve } from './ipc.js';
 import { nowMs, type Transport } from './raw-client.js';
 
 /*
@@ -97,16 +97,6 @@ async function start(raw: unknown): Promise<{ port: number }> {
     });
   }
   return { port: api.port };
-}
-
-function usage(raw: unknown): object {
-  const { gc: wantGc } = (raw ?? {}) as { gc?: boolean };
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (wantGc && gc) {
-    gc();
-    gc();
-  }
-  return { cpu: process.cpuUsage(), memory: process.memoryUsage(), at: nowMs() };
 }
 
 // ---- machine floor: the kernel cost of one small write to each of N loopback sockets, with no product code ----
@@ -218,7 +208,7 @@ async function stop(): Promise<void> {
 serve(
   {
     start,
-    usage,
+    usage: processUsage,
     stats: () => ({ hub: api?.app.realtime.stats() ?? null, sioClients: io?.engine.clientsCount ?? 0 }),
     floorListen,
     floorMeasure,

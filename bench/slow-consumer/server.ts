@@ -1,6 +1,5 @@
 import { startBenchApi, type BenchApi } from '../fanout/api.js';
-import { serve } from '../fanout/ipc.js';
-import { nowMs } from '../fanout/raw-client.js';
+import { processUsage, serve } from '../fanout/ipc.js';
 
 /*
  * The API process of the slow-consumer benchmark: the real API (buildApp) with the product's defaults (send-buffer
@@ -27,18 +26,7 @@ async function start(raw: unknown): Promise<{ port: number; maxBufferedBytes: nu
 
 /** Memory (after two full GCs when asked), CPU and the hub's counters in one reply, so samples line up. */
 function sample(raw: unknown): object {
-  const { gc: wantGc } = (raw ?? {}) as { gc?: boolean };
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (wantGc && gc) {
-    gc();
-    gc();
-  }
-  return {
-    at: nowMs(),
-    memory: process.memoryUsage(),
-    cpu: process.cpuUsage(),
-    hub: api?.app.realtime.stats() ?? null,
-  };
+  return { ...processUsage(raw), hub: api?.app.realtime.stats() ?? null };
 }
 
 serve({ start, sample }, async () => {

@@ -1,4 +1,11 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyLoggerOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyLoggerOptions,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AppConfig } from './config.js';
@@ -10,7 +17,8 @@ import corsPlugin from './plugins/cors.js';
 import metricsPlugin from './plugins/metrics.js';
 import helmetPlugin from './plugins/helmet.js';
 import mongoPlugin from './plugins/mongo.js';
-import rateLimitPlugin from './plugins/rate-limit.js';
+import rateLimitPlugin, { RefusalLog, refusedByRateLimit } from './plugins/rate-limit.js';
+import { addressKey } from './rate-limit-key.js';
 import realtimePlugin from './plugins/realtime.js';
 import staticPlugin from './plugins/static.js';
 import swaggerPlugin from './plugins/swagger.js';
@@ -33,12 +41,34 @@ export interface BuildAppOptions {
 }
 
 /**
+ * Fastify's request log lines, except for the rate limiter's refusals, which it sums per client per window: a flood
+ * must not cost a log line per request (see docs/ARCHITECTURE.md, "Abuse limits").
+ */
+class RequestLog extends LogController {
+  constructor(private readonly refusals: RefusalLog) {
+    super();
+  }
+
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
+    // Decided before any hook runs: while an address is being refused, its requests are logged once, on completion.
+    if (this.refusals.quiet(addressKey(request))) return;
+    super.incomingRequest(request, reply);
+  }
+
+  override isLogDisabled(request: FastifyRequest): boolean {
+    return refusedByRateLimit(request);
+  }
+}
+
+/**
  * Builds the API: plugins, error handling and routes, registered explicitly. Nothing is started until
  * `ready()`/`listen()`; boot failures (bad database, unreachable server) surface there.
  */
 export function buildApp(config: AppConfig, options: BuildAppOptions = {}): App {
   const { logger, throttleRules } = options;
+  const refusals = new RefusalLog();
   const app = Fastify({
+    logController: new RequestLog(refusals),
     ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger: logger ?? { level: config.logLevel } }),
     bodyLimit: config.bodyLimitBytes,
     // A client gets this long to send a request, and an idle keep-alive connection is closed after this.
@@ -72,7 +102,7 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): App 
 
   app.register(cookiePlugin);
   app.register(helmetPlugin, { config });
-  app.register(rateLimitPlugin, { config });
+  app.register(rateLimitPlugin, { config, refusals });
   // Before auth: its onRequest hook marks upgrade requests, so a refused upgrade's socket is destroyed after the answer.
   app.register(websocketPlugin);
   app.register(mongoPlugin, { config });

@@ -40,6 +40,13 @@ export interface AppConfig {
     frameTimeoutMs: number;
     /** Subscribe frames one socket may send per RATE_LIMIT_WINDOW_MS; past it an error, then close 1008. */
     subscribeMax: number;
+    /**
+     * Bytes of replayed events one principal may receive per RATE_LIMIT_WINDOW_MS (refilled continuously); past
+     * it a subscribe with `since` gets `resync` (`replay_limited`). 0: no limit.
+     */
+    replayBudgetBytes: number;
+    /** The same per address (however many principals share it). 0: no limit. */
+    replayAddressBudgetBytes: number;
   };
   history: {
     /**
@@ -81,11 +88,15 @@ export interface AppConfig {
     max: number;
     /** HTTP requests one address may make per window, counted before credentials are read. */
     addressMax: number;
-    /** HTTP requests one principal (or address) may have in flight at once; past it an immediate 429. */
+    /** HTTP requests one principal (or address) may have running at once. */
     inFlight: number;
+    /** Requests past `inFlight` that wait for a slot, in arrival order; past them a 429. */
+    queue: number;
     /** WebSocket connection attempts (`GET /ws`) one client may make per window. */
     wsConnectMax: number;
     windowMs: number;
+    /** A request refused with 429 is answered this long after (at most its Retry-After); 0: at once. */
+    delayMs: number;
   };
   /**
    * Proxy hops in front of the API (0: none). Above 0 the client address comes from X-Forwarded-For (that many
@@ -282,13 +293,23 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     10_000_000,
     'requests per window from 0 (no limit) to 10000000',
   );
-  // A browser opens at most 6 connections to one host, so a dashboard never has more requests in flight than this.
+  // Each request of a client running beside another client's is a request that one waits behind: one at a time is
+  // each client's fair share of the event loop, and a burst from one client then costs the others one request's wait.
+  // The queue takes the rest of what a browser sends at once (at most 6 connections to one host), so a dashboard's
+  // parallel requests wait a moment instead of failing; one client's throughput stays above its window budget.
   const rateLimitInFlight = read.integer(
     'RATE_LIMIT_IN_FLIGHT',
-    6,
+    1,
     0,
     100_000,
     'requests in flight per client from 0 (no limit) to 100000',
+  );
+  const rateLimitQueue = read.integer(
+    'RATE_LIMIT_QUEUE',
+    5,
+    0,
+    100_000,
+    'waiting requests per client from 0 to 100000',
   );
   const wsConnectMax = read.integer(
     'WS_CONNECT_RATE_MAX',
@@ -304,12 +325,41 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     3_600_000,
     'milliseconds from 100 to 3600000',
   );
+  // A flooding client sends its next request as soon as it has an answer: holding each 429 back caps what it can send
+  // on its connections (a second here: one request per connection per second), where an instant 429 only speeds it
+  // up. A client that honours Retry-After waits longer than this anyway.
+  const rateLimitDelayMs = read.integer(
+    'RATE_LIMIT_DELAY_MS',
+    1_000,
+    0,
+    60_000,
+    'milliseconds from 0 (answer at once) to 60000',
+  );
   const subscribeMax = read.integer(
     'WS_SUBSCRIBE_RATE_MAX',
     20,
     1,
     1_000_000,
     'subscribe frames per socket per window, from 1 to 1000000',
+  );
+  // A client reconnecting in a loop with an old position must not get the same history each time: past this, reading
+  // the list again (a page of GET /orders, about this size) is no dearer than the replay. Over any 10 s a client
+  // sending 20 subscribes a second then receives under 10× what it sends; a dashboard back from a short network
+  // blip (a few hundred events) still resumes. See docs/ARCHITECTURE.md, "Abuse limits".
+  const replayBudgetBytes = read.integer(
+    'WS_REPLAY_BUDGET_BYTES',
+    49_152,
+    0,
+    1_073_741_824,
+    'bytes per window from 0 (no limit) to 1073741824',
+  );
+  // Looser per address, like RATE_LIMIT_ADDRESS_MAX: many people may share one address.
+  const replayAddressBudgetBytes = read.integer(
+    'WS_REPLAY_ADDRESS_BUDGET_BYTES',
+    196_608,
+    0,
+    1_073_741_824,
+    'bytes per window from 0 (no limit) to 1073741824',
   );
   const trustProxyHops = read.integer('TRUST_PROXY', 0, 0, 10, 'a number of proxy hops from 0 (none) to 10');
 
@@ -326,14 +376,25 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     webDistDir: absolute(baseDir, webDistDir),
     history: { record: recordHistory, retentionDays },
     metrics: { token: metricsToken, port: metricsPortText === undefined ? undefined : Number(metricsPortText) },
-    ws: { maxBufferedBytes, batchWindowMs, hubRingSize, directWrites, frameTimeoutMs, subscribeMax },
+    ws: {
+      maxBufferedBytes,
+      batchWindowMs,
+      hubRingSize,
+      directWrites,
+      frameTimeoutMs,
+      subscribeMax,
+      replayBudgetBytes,
+      replayAddressBudgetBytes,
+    },
     http: { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs },
     rateLimit: {
       max: rateLimitMax,
       addressMax: rateLimitAddressMax,
       inFlight: rateLimitInFlight,
+      queue: rateLimitQueue,
       wsConnectMax,
       windowMs: rateLimitWindowMs,
+      delayMs: rateLimitDelayMs,
     },
     trustProxyHops,
     auth: {

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { Principal } from './auth/principal.js';
 
 /**
  * The address bucket: the client's address (behind TRUST_PROXY hops, the forwarded one). It guards every request
@@ -16,5 +17,10 @@ export function addressKey(request: FastifyRequest): string {
  */
 export function rateLimitKey(request: FastifyRequest): string {
   const principal = request.principal;
-  return principal === null ? addressKey(request) : `${principal.kind}:${principal.id}`;
+  return principal === null ? addressKey(request) : principalKey(principal);
+}
+
+/** A principal's bucket: the same whichever session or address it uses. */
+export function principalKey(principal: Principal): string {
+  return `${principal.kind}:${principal.id}`;
 }

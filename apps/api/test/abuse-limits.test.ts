@@ -1,10 +1,10 @@
-import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { App } from '../src/app.js';
-import { json, makeDashboard, seedOrder, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { buildApp, type App } from '../src/app.js';
+import { useDatabaseForApps, type ListeningApp } from './support/api.js';
+import { json, makeDashboard, seedOrder, testConfig } from './support/app.js';
 import { RawConnection, clientFrame, upgradeRequest } from './support/raw-connection.js';
-import { bearer, createToken, credentialsFor, rawAuthorization, startAppAsAdmin } from './support/auth.js';
+import { bearer, createToken, credentialsFor, rawAuthorization } from './support/auth.js';
 import { TestClient } from './support/ws-client.js';
 
 /*
@@ -13,28 +13,15 @@ import { TestClient } from './support/ws-client.js';
  * short or low here so each is reached quickly; the assertions are about what the client gets, never timings.
  */
 
-let database: EmbeddedDatabase;
-const apps: App[] = [];
+const fleet = useDatabaseForApps();
 const connections: RawConnection[] = [];
-const clients: TestClient[] = [];
 
-beforeAll(async () => {
-  database = await startDatabase();
-});
-afterEach(async () => {
+afterEach(() => {
   for (const connection of connections.splice(0)) connection.destroy();
-  for (const client of clients.splice(0)) await client.close();
-});
-afterAll(async () => {
-  for (const app of apps.splice(0)) await app.close();
-  await database.close();
 });
 
-async function listening(env: Record<string, string> = {}): Promise<{ app: App; port: number }> {
-  const app = await startAppAsAdmin(testConfig(database.uri, env));
-  apps.push(app);
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  return { app, port: (app.server.address() as AddressInfo).port };
+function listening(env: Record<string, string> = {}): Promise<ListeningApp> {
+  return fleet.listening(testConfig(fleet.database.uri, env));
 }
 
 async function open(port: number): Promise<RawConnection> {
@@ -44,13 +31,27 @@ async function open(port: number): Promise<RawConnection> {
 }
 
 async function wsClient(port: number): Promise<TestClient> {
-  const client = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
-  clients.push(client);
-  return client;
+  return fleet.closeAfterTest(await TestClient.connect(`ws://127.0.0.1:${port}/ws`));
 }
 
 async function storedCount(app: App): Promise<number> {
   return app.mongo.orders.countDocuments({});
+}
+
+/**
+ * Sends a request made of `before`, the raw `bytes` and `after` on a new connection to `port`, and waits until the
+ * server closes it.
+ */
+async function sendBytes(
+  port: number,
+  before: string,
+  bytes: Buffer | number[],
+  after: string,
+): Promise<RawConnection> {
+  const connection = await open(port);
+  connection.write(Buffer.concat([Buffer.from(before), Buffer.from(bytes), Buffer.from(after)]));
+  await connection.waitClosed();
+  return connection;
 }
 
 /** The close code in the first close frame (opcode 8) the server sent after its 101 response, or null. */
@@ -238,8 +239,8 @@ describe('rate limits', () => {
     expect((await read(bob, '203.0.113.1')).statusCode).toBe(429);
   });
 
-  it('answers 429 at once past RATE_LIMIT_IN_FLIGHT requests in flight for one principal, and frees the slot after', async () => {
-    const { app, port } = await listening({ RATE_LIMIT_IN_FLIGHT: '1' });
+  it('answers 429 past RATE_LIMIT_IN_FLIGHT requests in flight and RATE_LIMIT_QUEUE waiting, and frees the slot after', async () => {
+    const { app, port } = await listening({ RATE_LIMIT_IN_FLIGHT: '1', RATE_LIMIT_QUEUE: '1' });
     const body = JSON.stringify(seedOrder);
     const authenticate = vi.spyOn(app.auth.service, 'authenticate');
     const connection = await open(port);
@@ -254,17 +255,93 @@ describe('rate limits', () => {
     // Once its credentials are read, nothing but in-memory hooks stand between it and the slot.
     await authenticate.mock.results[0]?.value;
     await new Promise((resolve) => setImmediate(resolve));
-    const second = await app.inject({ method: 'GET', url: '/orders' });
-    expect(second.statusCode).toBe(429);
-    expect(json(second)).toMatchObject({ code: 'RATE_LIMITED' });
-    expect(second.headers['retry-after']).toBe('1');
+    // The next one waits its turn; the one after finds the queue full.
+    let waitingAnswered = false;
+    const waiting = app.inject({ method: 'GET', url: '/orders' }).then((response) => {
+      waitingAnswered = true;
+      return response;
+    });
+    const third = await app.inject({ method: 'GET', url: '/orders' });
+    expect(third.statusCode).toBe(429);
+    expect(json(third)).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(third.headers['retry-after']).toBe('1');
     const other = await createToken(app, 'viewer', { name: 'other' });
     expect((await app.inject({ method: 'GET', url: '/orders', headers: bearer(other) })).statusCode).toBe(200);
+    expect(waitingAnswered).toBe(false);
 
     connection.write(body.slice(10));
     await expect.poll(() => connection.status()).toBe(201);
+    // The waiting read ran once the write freed the slot, after it: it sees the new order.
+    const read = await waiting;
+    expect(read.statusCode).toBe(200);
+    expect(json(read).orders).toHaveLength(1);
     expect((await app.inject({ method: 'GET', url: '/orders' })).statusCode).toBe(200);
     expect(await storedCount(app)).toBe(1);
+  });
+});
+
+describe('rate limits: what a refused client costs', () => {
+  it('holds a refusal back while other clients are served, and answers every held refusal on shutdown', async () => {
+    const { app } = await listening({
+      RATE_LIMIT_MAX: '1',
+      RATE_LIMIT_WINDOW_MS: '60000',
+      RATE_LIMIT_DELAY_MS: '60000',
+    });
+    expect((await app.inject({ method: 'GET', url: '/orders' })).statusCode).toBe(200);
+    let answered = false;
+    const held = app.inject({ method: 'GET', url: '/orders' }).then((response) => {
+      answered = true;
+      return response;
+    });
+    const other = await createToken(app, 'viewer', { name: 'other' });
+    expect((await app.inject({ method: 'GET', url: '/orders', headers: bearer(other) })).statusCode).toBe(200);
+    expect(answered).toBe(false);
+
+    await app.close();
+    const refused = await held;
+    expect(refused.statusCode).toBe(429);
+    expect(json(refused)).toMatchObject({ statusCode: 429, code: 'RATE_LIMITED' });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(refused.headers['ratelimit-remaining']).toBe('0');
+  });
+
+  it('refuses a principal over its limit before its credentials are looked up again', async () => {
+    const { app } = await listening({ RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_MS: '60000' });
+    const alice = await createToken(app, 'viewer', { name: 'alice' });
+    const read = () => app.inject({ method: 'GET', url: '/orders', headers: bearer(alice) });
+    expect((await read()).statusCode).toBe(200);
+    expect((await read()).statusCode).toBe(200);
+    const authenticate = vi.spyOn(app.auth.service, 'authenticate');
+    const refused = await Promise.all(Array.from({ length: 5 }, read));
+    expect(refused.map((response) => response.statusCode)).toEqual([429, 429, 429, 429, 429]);
+    expect(authenticate).not.toHaveBeenCalled();
+  });
+
+  it('logs refusals once per client and window at warn, never a line per refused request', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const stream = { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) };
+    const config = testConfig(fleet.database.uri, { RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_MS: '60000' });
+    const app = buildApp(config, { logger: { level: 'info', stream } });
+    const statuses: number[] = [];
+    try {
+      await app.ready();
+      for (let i = 0; i < 6; i++) statuses.push((await app.inject({ method: 'GET', url: '/orders' })).statusCode);
+    } finally {
+      await app.close();
+    }
+    expect(statuses).toEqual([401, 401, 429, 429, 429, 429]);
+
+    const about = (message: string) => lines.filter((line) => line.msg === message);
+    expect(about('rate limit: refusing a client (429)')).toEqual([
+      expect.objectContaining({ level: 40, key: 'address:127.0.0.1', limit: 'window' }),
+    ]);
+    expect(about('rate limit: refused more requests from a client in the last window')).toEqual([
+      expect.objectContaining({ level: 40, key: 'address:127.0.0.1', refused: 3 }),
+    ]);
+    // The answered requests are logged as before; the refused ones are not, neither arriving nor completed.
+    const completed = about('request completed').map((line) => (line.res as { statusCode: number }).statusCode);
+    expect(completed).toEqual([401, 401]);
+    expect(about('incoming request')).toHaveLength(3);
   });
 });
 
@@ -313,6 +390,12 @@ describe('strict text', () => {
   afterEach(async () => {
     await app.mongo.orders.deleteMany({});
   });
+
+  /** GET /orders with an X-Note header holding the raw `value` bytes (after `authorization`), once answered. */
+  function withNote(value: Buffer, authorization = ''): Promise<RawConnection> {
+    const head = `GET /orders HTTP/1.1\r\nHost: 127.0.0.1\r\n${authorization}X-Note: `;
+    return sendBytes(port, head, value, '\r\nConnection: close\r\n\r\n');
+  }
 
   it('refuses a query parameter with NUL, a control character, invalid UTF-8 or an encoded surrogate', async () => {
     for (const value of ['%00', 'Bo%09b', '%FF', '%C3', '%ED%A0%80', '%1B%5B31m']) {
@@ -387,52 +470,27 @@ describe('strict text', () => {
   });
 
   it('refuses a header value that is not UTF-8 or holds a control character, and accepts UTF-8', async () => {
-    const badBytes = await open(port);
-    badBytes.write(
-      Buffer.concat([
-        Buffer.from('GET /orders HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Note: caf'),
-        Buffer.from([0xe9]),
-        Buffer.from('\r\nConnection: close\r\n\r\n'),
-      ]),
-    );
-    await badBytes.waitClosed();
+    // "café" in Latin-1: the é is a lone 0xe9, not UTF-8.
+    const badBytes = await withNote(Buffer.from('caf\xe9', 'latin1'));
     expect(badBytes.status()).toBe(400);
     expect(badBytes.jsonBody()).toMatchObject({ code: 'INVALID_TEXT', field: 'headers/x-note' });
 
-    const c1 = await open(port);
-    c1.write(
-      Buffer.concat([
-        Buffer.from('GET /orders HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Note: '),
-        Buffer.from([0xc2, 0x85]),
-        Buffer.from('\r\nConnection: close\r\n\r\n'),
-      ]),
-    );
-    await c1.waitClosed();
+    // U+0085 (NEL) in UTF-8: valid UTF-8, but a control character.
+    const c1 = await withNote(Buffer.from([0xc2, 0x85]));
     expect(c1.status()).toBe(400);
     expect(c1.jsonBody()).toMatchObject({ code: 'INVALID_TEXT', field: 'headers/x-note' });
 
-    const utf8 = await open(port);
-    utf8.write(
-      Buffer.concat([
-        Buffer.from(`GET /orders HTTP/1.1\r\nHost: 127.0.0.1\r\n${rawAuthorization(port)}X-Note: `),
-        Buffer.from('café', 'utf8'),
-        Buffer.from('\r\nConnection: close\r\n\r\n'),
-      ]),
-    );
-    await utf8.waitClosed();
+    const utf8 = await withNote(Buffer.from('café', 'utf8'), rawAuthorization(port));
     expect(utf8.status()).toBe(200);
   });
 
   it('refuses raw invalid UTF-8 in the request line', async () => {
-    const connection = await open(port);
-    connection.write(
-      Buffer.concat([
-        Buffer.from('GET /orders?customer=B'),
-        Buffer.from([0xff]),
-        Buffer.from(' HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'),
-      ]),
+    const connection = await sendBytes(
+      port,
+      'GET /orders?customer=B',
+      [0xff],
+      ' HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n',
     );
-    await connection.waitClosed();
     expect(connection.status()).toBe(400);
   });
 

@@ -29,6 +29,16 @@ function sessionResult(id: string, userId: string): Authenticated {
   };
 }
 
+/** Waits (bounded) until `request` is answered 401: the other instance has learnt of the change. */
+async function eventually401(request: () => Promise<{ statusCode: number }>): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      expect((await request()).statusCode).toBe(401);
+    },
+    { timeout: 5000, interval: 50 },
+  );
+}
+
 describe('the credential cache', () => {
   it('serves an entry for its TTL only, and never past its credential’s own expiry', () => {
     let now = 1_000;
@@ -122,12 +132,7 @@ describe('two API processes on one database', () => {
     const refused = await read(a);
     expect(refused.statusCode).toBe(401);
     expect(json(refused).code).toBe('UNAUTHENTICATED');
-    await vi.waitFor(
-      async () => {
-        expect((await read(b)).statusCode).toBe(401);
-      },
-      { timeout: 5000, interval: 50 },
-    );
+    await eventually401(() => read(b));
   });
 
   it('refuses a signed-out session and a disabled user’s session at once on that process, soon after on the other', async () => {
@@ -142,12 +147,7 @@ describe('two API processes on one database', () => {
     });
     expect(out.statusCode).toBe(204);
     expect((await asSession(a)).statusCode).toBe(401);
-    await vi.waitFor(
-      async () => {
-        expect((await asSession(b)).statusCode).toBe(401);
-      },
-      { timeout: 5000, interval: 50 },
-    );
+    await eventually401(() => asSession(b));
 
     const userId = await createUser(a, 'dora', 'viewer');
     const doraCookie = await signIn(a, 'dora');
@@ -162,11 +162,6 @@ describe('two API processes on one database', () => {
     });
     expect(disabled.statusCode).toBe(200);
     expect((await asDora(a)).statusCode).toBe(401);
-    await vi.waitFor(
-      async () => {
-        expect((await asDora(b)).statusCode).toBe(401);
-      },
-      { timeout: 5000, interval: 50 },
-    );
+    await eventually401(() => asDora(b));
   });
 });

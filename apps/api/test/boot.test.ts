@@ -1,19 +1,8 @@
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { DatabaseBootError, STANDALONE_MESSAGE } from '../src/db.js';
 import { startFakeStandalone } from './support/fake-standalone.js';
-import { testConfig } from './support/app.js';
-
-/** A port on 127.0.0.1 that nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no address');
-  return address.port;
-}
+import { testConfig, unusedPort } from './support/app.js';
 
 async function bootError(uri: string): Promise<unknown> {
   const app = buildApp(testConfig(uri, { MONGODB_TIMEOUT_MS: '500' }), { logger: false });
@@ -29,7 +18,7 @@ async function bootError(uri: string): Promise<unknown> {
 
 describe('booting against MONGODB_URI', () => {
   it('stops with a message naming the host (without credentials) and the fix when the server is unreachable', async () => {
-    const port = await closedPort();
+    const port = await unusedPort();
     const error = await bootError(`mongodb://orders:s3cret@127.0.0.1:${port}/?directConnection=true`);
     expect(error).toBeInstanceOf(DatabaseBootError);
     const message = (error as DatabaseBootError).message;

@@ -48,9 +48,19 @@ describe('loadConfig', () => {
         directWrites: true,
         frameTimeoutMs: 10_000,
         subscribeMax: 20,
+        replayBudgetBytes: 49_152,
+        replayAddressBudgetBytes: 196_608,
       },
       http: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000 },
-      rateLimit: { max: 600, addressMax: 3000, inFlight: 6, wsConnectMax: 300, windowMs: 10_000 },
+      rateLimit: {
+        max: 600,
+        addressMax: 3000,
+        inFlight: 1,
+        queue: 5,
+        wsConnectMax: 300,
+        windowMs: 10_000,
+        delayMs: 1_000,
+      },
       trustProxyHops: 0,
       auth: { adminPassword: undefined, sessionIdleMs: 720 * 60_000, sessionMaxAgeMs: 168 * 3_600_000, scryptLogN: 17 },
     });
@@ -91,14 +101,18 @@ describe('loadConfig', () => {
         AUTH_SCRYPT_LOG_N: '15',
         WS_FRAME_TIMEOUT_MS: '2000',
         WS_SUBSCRIBE_RATE_MAX: '5',
+        WS_REPLAY_BUDGET_BYTES: '0',
+        WS_REPLAY_ADDRESS_BUDGET_BYTES: '1000000',
         HTTP_HEADERS_TIMEOUT_MS: '3000',
         HTTP_REQUEST_TIMEOUT_MS: '4000',
         HTTP_KEEP_ALIVE_TIMEOUT_MS: '1000',
         RATE_LIMIT_MAX: '0',
         RATE_LIMIT_ADDRESS_MAX: '50',
         RATE_LIMIT_IN_FLIGHT: '2',
+        RATE_LIMIT_QUEUE: '0',
         WS_CONNECT_RATE_MAX: '20',
         RATE_LIMIT_WINDOW_MS: '60000',
+        RATE_LIMIT_DELAY_MS: '0',
         TRUST_PROXY: '1',
       },
     });
@@ -124,9 +138,11 @@ describe('loadConfig', () => {
         directWrites: false,
         frameTimeoutMs: 2000,
         subscribeMax: 5,
+        replayBudgetBytes: 0,
+        replayAddressBudgetBytes: 1_000_000,
       },
       http: { headersTimeoutMs: 3000, requestTimeoutMs: 4000, keepAliveTimeoutMs: 1000 },
-      rateLimit: { max: 0, addressMax: 50, inFlight: 2, wsConnectMax: 20, windowMs: 60_000 },
+      rateLimit: { max: 0, addressMax: 50, inFlight: 2, queue: 0, wsConnectMax: 20, windowMs: 60_000, delayMs: 0 },
       trustProxyHops: 1,
       // A password is taken as written: spaces are part of it.
       auth: {
@@ -207,6 +223,28 @@ describe('loadConfig', () => {
     );
     expect(error.problems.map((p) => p.variable)).toEqual(['HTTP_REQUEST_TIMEOUT_MS', 'TRUST_PROXY']);
     expect(error.message).toContain('HTTP_REQUEST_TIMEOUT_MS="10000": shorter than HTTP_HEADERS_TIMEOUT_MS (20000)');
+  });
+
+  it('refuses abuse limits out of range or not numbers, naming each variable', () => {
+    const error = configError(() =>
+      loadConfig({
+        envFile: null,
+        env: {
+          RATE_LIMIT_QUEUE: '-1',
+          RATE_LIMIT_DELAY_MS: '60001',
+          WS_REPLAY_BUDGET_BYTES: 'lots',
+          WS_REPLAY_ADDRESS_BUDGET_BYTES: '2000000000',
+        },
+      }),
+    );
+    expect(error.problems.map((p) => p.variable)).toEqual([
+      'RATE_LIMIT_QUEUE',
+      'RATE_LIMIT_DELAY_MS',
+      'WS_REPLAY_BUDGET_BYTES',
+      'WS_REPLAY_ADDRESS_BUDGET_BYTES',
+    ]);
+    expect(error.message).toContain('RATE_LIMIT_DELAY_MS="60001": out of range; expected milliseconds from 0');
+    expect(error.message).toContain('WS_REPLAY_BUDGET_BYTES="lots": not a whole number; expected bytes per window');
   });
 
   it('rejects a port out of range', () => {

@@ -1,12 +1,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REPOSITORY_ROOT } from '../src/config.js';
 import { adminToken } from './support/api-process.js';
-import { TEST_ADMIN_PASSWORD } from './support/app.js';
+import { TEST_ADMIN_PASSWORD, unusedPort } from './support/app.js';
 import { authFetch, registerCredentials } from './support/auth.js';
 import { TestClient } from './support/ws-client.js';
 
@@ -23,16 +22,6 @@ interface DevRun {
 
 const START_DEADLINE_MS = 90_000;
 const STOP_DEADLINE_MS = 30_000;
-
-/** A port nothing listens on right now (the dev servers cannot be given port 0: the proxy needs to know it). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -84,8 +73,9 @@ let dataDir: string;
 const runs: DevRun[] = [];
 
 async function startDev(): Promise<DevRun> {
-  const apiPort = await freePort();
-  const webPort = await freePort();
+  // Chosen here, not port 0: the web dev server's proxy must know the API's port.
+  const apiPort = await unusedPort();
+  const webPort = await unusedPort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: String(apiPort),

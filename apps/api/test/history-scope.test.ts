@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ListOrdersResponse, OrderHistoryResponse, Scope } from '@orders/contracts';
-import type { App } from '../src/app.js';
-import { json, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
-import { actingAs, bearer, createToken } from './support/auth.js';
+import { useAccessApi } from './support/api.js';
+import { json } from './support/app.js';
+import { bearer, createToken } from './support/auth.js';
 
 /*
  * The order history and the past board under a scope: an order outside the caller's scope looks absent there too,
@@ -11,18 +11,13 @@ import { actingAs, bearer, createToken } from './support/auth.js';
 
 const BOB: Scope = { customer: 'bob' };
 
-let database: EmbeddedDatabase;
-let app: App;
-let admin: App;
+const api = useAccessApi();
 let bobViewer: string;
 /** A moment after the setup writes, before the moves made by the tests. */
 let settled: string;
 
 beforeAll(async () => {
-  database = await startDatabase();
-  app = await startApp(testConfig(database.uri));
-  admin = actingAs(app, await createToken(app, 'admin', { name: 'root' }));
-  bobViewer = await createToken(app, 'viewer', { scope: BOB, name: 'bob-viewer' });
+  bobViewer = await createToken(api.app, 'viewer', { scope: BOB, name: 'bob-viewer' });
   await write('POST', '/orders', { id: 1, customer_name: 'Bob', product_name: 'Mug' });
   await write('PUT', '/orders/1', { status: 'shipped' });
   await write('POST', '/orders', { id: 2, customer_name: 'Alice', product_name: 'Mug' });
@@ -39,27 +34,23 @@ beforeAll(async () => {
   );
   settled = new Date().toISOString();
 });
-afterAll(async () => {
-  await app.close();
-  await database.close();
-});
 
 async function write(method: 'POST' | 'PUT' | 'DELETE', url: string, payload?: object): Promise<void> {
-  const response = await admin.inject({ method, url, ...(payload !== undefined && { payload }) });
+  const response = await api.admin.inject({ method, url, ...(payload !== undefined && { payload }) });
   expect(response.statusCode, `${method} ${url}: ${response.body}`).toBeLessThan(300);
 }
 
 async function historyCount(): Promise<number> {
   let count = 0;
   for (const id of [1, 2, 3, 4]) {
-    const response = await admin.inject({ url: `/orders/${String(id)}/history` });
+    const response = await api.admin.inject({ url: `/orders/${String(id)}/history` });
     count += (JSON.parse(response.body) as OrderHistoryResponse).entries.length;
   }
   return count;
 }
 
 function asViewer(url: string) {
-  return app.inject({ url, headers: bearer(bobViewer) });
+  return api.app.inject({ url, headers: bearer(bobViewer) });
 }
 
 describe('GET /orders/:id/history under a scope', () => {
@@ -115,7 +106,7 @@ describe('GET /orders?as_of under a scope', () => {
     const scoped = await asViewer(url);
     expect(scoped.statusCode, scoped.body).toBe(200);
     expect((JSON.parse(scoped.body) as ListOrdersResponse).orders.map((order) => order.id)).toEqual([1]);
-    const all = await admin.inject({ url });
+    const all = await api.admin.inject({ url });
     expect((JSON.parse(all.body) as ListOrdersResponse).orders.map((order) => order.id).sort()).toEqual([1, 2]);
   });
 

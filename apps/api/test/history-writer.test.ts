@@ -3,7 +3,7 @@ import type { Order } from '@orders/contracts';
 import type { HistoryDocument } from '../src/history/entry.js';
 import { HistoryWriter, type HistoryStore } from '../src/history/writer.js';
 import type { ChangeCursor, RawChange } from '../src/realtime/change-mapping.js';
-import { ChangeFeed, type FeedSink } from '../src/realtime/feed.js';
+import { ChangeFeed, type FeedSink, type PositionStore } from '../src/realtime/feed.js';
 import { created, deleted, order, pos, silentLog, updated } from './support/realtime-fakes.js';
 
 /** A store whose writes fail while `down` is set, recording what it stored. */
@@ -39,6 +39,17 @@ function writer(store: HistoryStore, options: { maxHeld?: number; batchSize?: nu
   const made = new HistoryWriter({ store, log: silentLog, ...options });
   writers.push(made);
   return made;
+}
+
+/** A position store that starts the feed after position 4 and records every position it is asked to save. */
+function positionStore(saves: string[]): PositionStore {
+  return {
+    load: () => Promise.resolve(pos(4)),
+    save: (at) => {
+      saves.push(at);
+      return Promise.resolve();
+    },
+  };
 }
 
 describe('history writer', () => {
@@ -143,13 +154,7 @@ describe('the feed with the history writer', () => {
         ),
       sink,
       durable: history,
-      store: {
-        load: () => Promise.resolve(pos(4)),
-        save: (at) => {
-          saves.push(at);
-          return Promise.resolve();
-        },
-      },
+      store: positionStore(saves),
       log: silentLog,
       persistIntervalMs: 5,
     });
@@ -174,13 +179,7 @@ describe('the feed with the history writer', () => {
         scriptedCursor([{ _id: { _data: pos(5) }, operationType: 'delete', documentKey: { _id: 1 } }], pos(7)),
       sink: { publish: (item) => history.publish(item), advance: (at) => history.advance(at), reset: () => undefined },
       durable: history,
-      store: {
-        load: () => Promise.resolve(pos(4)),
-        save: (at) => {
-          saves.push(at);
-          return Promise.resolve();
-        },
-      },
+      store: positionStore(saves),
       log: silentLog,
       persistIntervalMs: 60_000,
     });

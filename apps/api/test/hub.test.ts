@@ -545,3 +545,138 @@ describe('hub resets and shutdown', () => {
     expect(late.closedWith?.code).toBe(CloseCode.GoingAway);
   });
 });
+
+describe('hub replay budget', () => {
+  const ALICE = { principal: 'user:alice', address: 'address:10.0.0.1' };
+  const CAROL_AT_ALICES = { principal: 'user:carol', address: 'address:10.0.0.1' };
+  const DAVE_AT_ALICES = { principal: 'user:dave', address: 'address:10.0.0.1' };
+  const BOB = { principal: 'user:bob', address: 'address:10.0.0.2' };
+  let now = 0;
+
+  /** The bytes of the creations of orders `from`..`to`, as a replay sends them. */
+  function bytesOf(from: number, to: number): number {
+    let bytes = 0;
+    for (let n = from; n <= to; n++) {
+      bytes += Buffer.byteLength(JSON.stringify({ type: 'order.created', order: order(n), position: pos(n) }));
+    }
+    return bytes;
+  }
+
+  /** A hub with orders 1..10 published; each principal may be replayed `principalBytes` per 10 s. */
+  function budgetHub(principalBytes: number, addressBytes: number, options: Partial<TestHubOptions> = {}) {
+    now = 0;
+    const made = makeReplayingHub({
+      replayBudget: { principalBytes, addressBytes, windowMs: 10_000, now: () => now },
+      ...options,
+    });
+    made.hub.advance(pos(0));
+    for (let n = 1; n <= 10; n++) made.hub.publish(created(n));
+    return made;
+  }
+
+  function resume(hub: FedHub, since: string, identity: { principal: string; address: string }): FakeSocket {
+    const socket = new FakeSocket();
+    hub.connect(socket, null, identity).message(JSON.stringify({ type: 'subscribe', since }));
+    return socket;
+  }
+
+  const limited = [
+    { type: 'resync', reason: ResyncReason.ReplayLimited },
+    { type: 'ready', protocol: 1, position: pos(10), resumed: false },
+  ];
+
+  it('replays a resume within the budget without a gap, then answers resync (replay_limited) and goes live', async () => {
+    const { hub } = budgetHub(bytesOf(8, 10), 0);
+    await settle();
+    const first = resume(hub, pos(7), ALICE);
+    expect(first.control()).toEqual([{ type: 'ready', protocol: 1, position: pos(7), resumed: true }]);
+    expect(first.events().map((e) => e.position)).toEqual([8, 9, 10].map(pos));
+
+    // The budget is spent: the next old position is not replayed, not even one event of it.
+    const again = resume(hub, pos(9), ALICE);
+    expect(again.control()).toEqual(limited);
+    expect(again.events()).toEqual([]);
+    hub.publish(created(11));
+    await settle();
+    expect(again.events().map((e) => e.position)).toEqual([pos(11)]);
+    // A resume with nothing to replay costs nothing.
+    expect(resume(hub, pos(11), ALICE).control()).toEqual([
+      { type: 'ready', protocol: 1, position: pos(11), resumed: true },
+    ]);
+    expect(hub.stats().resyncsByReason[ResyncReason.ReplayLimited]).toBe(1);
+  });
+
+  it('never sends part of a ring replay larger than the whole budget', async () => {
+    const { hub } = budgetHub(bytesOf(8, 10), 0);
+    await settle();
+    const socket = resume(hub, pos(0), ALICE);
+    expect(socket.control()).toEqual(limited);
+    expect(socket.events()).toEqual([]);
+    // The refused replay took nothing: a resume that fits still does.
+    expect(
+      resume(hub, pos(7), ALICE)
+        .events()
+        .map((e) => e.position),
+    ).toEqual([8, 9, 10].map(pos));
+  });
+
+  it('keeps a budget per principal and per address, not one for everyone', async () => {
+    const { hub } = budgetHub(bytesOf(8, 10), 2 * bytesOf(8, 10));
+    await settle();
+    expect(resume(hub, pos(7), ALICE).events()).toHaveLength(3);
+    expect(resume(hub, pos(7), ALICE).control()).toEqual(limited);
+    // Another principal elsewhere, and another principal at Alice's address while the address has budget left.
+    expect(resume(hub, pos(7), BOB).events()).toHaveLength(3);
+    expect(resume(hub, pos(7), CAROL_AT_ALICES).events()).toHaveLength(3);
+    // Alice's address has now been replayed its budget: Dave, there too, resyncs though his own budget is whole.
+    expect(resume(hub, pos(7), DAVE_AT_ALICES).control()).toEqual(limited);
+    expect(resume(hub, pos(7), BOB).control()).toEqual(limited);
+  });
+
+  it('refills the budget over the window', async () => {
+    const { hub } = budgetHub(bytesOf(8, 10), 0);
+    await settle();
+    expect(resume(hub, pos(7), ALICE).events()).toHaveLength(3);
+    now += 5_000;
+    // Half the window: half the budget back, enough for one event but not three.
+    expect(resume(hub, pos(7), ALICE).control()).toEqual(limited);
+    expect(
+      resume(hub, pos(9), ALICE)
+        .events()
+        .map((e) => e.position),
+    ).toEqual([pos(10)]);
+    now += 10_000;
+    expect(
+      resume(hub, pos(7), ALICE)
+        .events()
+        .map((e) => e.position),
+    ).toEqual([8, 9, 10].map(pos));
+  });
+
+  it('pays a history replay event by event: cut with replay_limited when spent, and not opened at all after', async () => {
+    const { hub, replays } = budgetHub(bytesOf(2, 3), 0, { ringSize: 3 });
+    await settle();
+    // The ring holds 8..10; a client at 1 needs 2..7 from history, more than its budget.
+    const socket = resume(hub, pos(1), ALICE);
+    await settle();
+    const replay = replays[0];
+    replay?.push({ kind: 'event', item: created(2) });
+    replay?.push({ kind: 'event', item: created(3) });
+    replay?.push({ kind: 'event', item: created(4) });
+    await settle();
+    expect(socket.control()).toEqual([{ type: 'ready', protocol: 1, position: pos(1), resumed: true }, ...limited]);
+    expect(socket.events()).toEqual([]);
+    expect(replay?.closed).toBe(true);
+    hub.publish(created(11));
+    await settle();
+    expect(socket.events().map((e) => e.position)).toEqual([pos(11)]);
+
+    const again = resume(hub, pos(1), ALICE);
+    await settle();
+    expect(replays).toHaveLength(1);
+    expect(again.control()).toEqual([
+      { type: 'resync', reason: ResyncReason.ReplayLimited },
+      { type: 'ready', protocol: 1, position: pos(11), resumed: false },
+    ]);
+  });
+});

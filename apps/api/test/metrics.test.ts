@@ -140,7 +140,7 @@ describe('GET /metrics', () => {
     const lost = await api.subscribe({ since: '00' });
     await lost.waitFor(() => lost.control().some((message) => message.type === 'resync'), 'resync');
     const resyncs = await scrape();
-    const reasons = ['history_lost', 'invalidated', 'unknown_position', 'feed_reset'];
+    const reasons = ['history_lost', 'invalidated', 'unknown_position', 'feed_reset', 'replay_limited'];
     expect(reasons.reduce((sum, reason) => sum + value(resyncs, 'orders_ws_resyncs_total', { reason }), 0)).toBe(1);
   });
 

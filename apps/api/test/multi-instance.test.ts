@@ -1,43 +1,31 @@
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import type { AppConfig } from '../src/config.js';
-import { startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
-import { startAppAsAdmin } from './support/auth.js';
-import { TestClient } from './support/ws-client.js';
+import { useDatabaseForApps } from './support/api.js';
+import { testConfig } from './support/app.js';
+import type { TestClient } from './support/ws-client.js';
 
 /*
  * Several API instances on one database, no broker. Each runs its own feed; positions are the
  * database's, so a client can move from one instance to the other and resume without a gap.
  */
 
-let database: EmbeddedDatabase;
-let config: AppConfig;
+const fleet = useDatabaseForApps();
 const apps: App[] = [];
 const urls: string[] = [];
-const clients: TestClient[] = [];
 
 beforeAll(async () => {
-  database = await startDatabase();
-  config = testConfig(database.uri);
+  // One config for both: the same database name, as two processes of one deployment.
+  const config = testConfig(fleet.database.uri);
   for (let i = 0; i < 2; i++) {
-    const app = await startAppAsAdmin(config);
+    const { app, wsUrl } = await fleet.listening(config);
     apps.push(app);
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    urls.push(`ws://127.0.0.1:${(app.server.address() as AddressInfo).port}/ws`);
+    urls.push(wsUrl);
   }
 });
-afterAll(async () => {
-  for (const client of clients) await client.close();
-  for (const app of apps) await app.close();
-  await database.close();
-});
 
-async function subscribe(url: string | undefined, message: Record<string, unknown> = {}): Promise<TestClient> {
+function subscribe(url: string | undefined, message: Record<string, unknown> = {}): Promise<TestClient> {
   if (url === undefined) throw new Error('no such instance');
-  const client = await TestClient.subscribe(url, message);
-  clients.push(client);
-  return client;
+  return fleet.subscribe(url, message);
 }
 
 function post(app: App | undefined, id: number) {

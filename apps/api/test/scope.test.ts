@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderEvent, Scope } from '@orders/contracts';
-import type { App } from '../src/app.js';
-import { summary } from './support/api.js';
-import { json, startApp, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
-import { actingAs, bearer, createToken } from './support/auth.js';
-import { TestClient } from './support/ws-client.js';
+import { buildApp, type App } from '../src/app.js';
+import type { AppConfig } from '../src/config.js';
+import { socketUrl, summary, useAccessApi } from './support/api.js';
+import { json, startApp } from './support/app.js';
+import { bearer, createToken } from './support/auth.js';
+import type { TestClient } from './support/ws-client.js';
 
 /*
  * A scoped principal never learns of an order outside its scope, by any path: REST reads and writes, the live
@@ -13,39 +14,34 @@ import { TestClient } from './support/ws-client.js';
 
 const BOB: Scope = { customer: 'bob' };
 
-let database: EmbeddedDatabase;
-let app: App;
+/** The config of the app `useAccessApi` builds, so the ringless app shares its database. */
+let config: AppConfig | undefined;
+const api = useAccessApi({
+  listen: true,
+  build: (built) => {
+    config = built;
+    return buildApp(built, { logger: false });
+  },
+});
 /** A second process-like app on the same database with no ring: every replay comes from the change history. */
 let ringless: App;
-let admin: App;
-let wsUrl: string;
 let ringlessWsUrl: string;
-const clients: TestClient[] = [];
 
 beforeAll(async () => {
-  database = await startDatabase();
-  const config = testConfig(database.uri);
-  app = await startApp(config);
+  if (config === undefined) throw new Error('the app is not built');
   ringless = await startApp({ ...config, ws: { ...config.ws, hubRingSize: 0 } });
-  admin = actingAs(app, await createToken(app, 'admin', { name: 'root' }));
-  wsUrl = `${(await app.listen({ port: 0, host: '127.0.0.1' })).replace('http', 'ws')}/ws`;
-  ringlessWsUrl = `${(await ringless.listen({ port: 0, host: '127.0.0.1' })).replace('http', 'ws')}/ws`;
+  ringlessWsUrl = socketUrl(await ringless.listen({ port: 0, host: '127.0.0.1' }));
 });
 afterAll(async () => {
-  for (const client of clients) await client.close();
   await ringless.close();
-  await app.close();
-  await database.close();
 });
 
-async function subscribe(url: string, token: string, message: Record<string, unknown> = {}): Promise<TestClient> {
-  const client = await TestClient.subscribe(url, message, bearer(token));
-  clients.push(client);
-  return client;
+function subscribe(url: string, token: string, message: Record<string, unknown> = {}): Promise<TestClient> {
+  return api.subscribeTo(url, bearer(token), message);
 }
 
 async function write(method: 'POST' | 'PUT' | 'DELETE', url: string, payload?: object): Promise<void> {
-  const response = await admin.inject({ method, url, ...(payload !== undefined && { payload }) });
+  const response = await api.admin.inject({ method, url, ...(payload !== undefined && { payload }) });
   expect(response.statusCode, `${method} ${url}: ${response.body}`).toBeLessThan(300);
 }
 
@@ -57,30 +53,30 @@ describe('REST under a scope', () => {
   });
 
   it('lists and reads only orders inside the scope; outside, an order looks absent', async () => {
-    const viewer = await createToken(app, 'viewer', { scope: BOB });
-    const list = await app.inject({ url: '/orders', headers: bearer(viewer) });
+    const viewer = await createToken(api.app, 'viewer', { scope: BOB });
+    const list = await api.app.inject({ url: '/orders', headers: bearer(viewer) });
     expect((json(list).orders as { id: number }[]).map((o) => o.id).sort()).toEqual([1, 3]);
-    const filtered = await app.inject({ url: '/orders?customer=alice', headers: bearer(viewer) });
+    const filtered = await api.app.inject({ url: '/orders?customer=alice', headers: bearer(viewer) });
     expect(json(filtered).orders).toEqual([]);
-    const outside = await app.inject({ url: '/orders/2', headers: bearer(viewer) });
+    const outside = await api.app.inject({ url: '/orders/2', headers: bearer(viewer) });
     expect(outside.statusCode).toBe(404);
     expect(json(outside).code).toBe('ORDER_NOT_FOUND');
-    expect((await app.inject({ url: '/orders/1', headers: bearer(viewer) })).statusCode).toBe(200);
-    const statusScoped = await createToken(app, 'viewer', { scope: { status: ['shipped'] } });
-    const shipped = await app.inject({ url: '/orders?status=pending', headers: bearer(statusScoped) });
+    expect((await api.app.inject({ url: '/orders/1', headers: bearer(viewer) })).statusCode).toBe(200);
+    const statusScoped = await createToken(api.app, 'viewer', { scope: { status: ['shipped'] } });
+    const shipped = await api.app.inject({ url: '/orders?status=pending', headers: bearer(statusScoped) });
     expect(json(shipped).orders).toEqual([]);
   });
 
   it('counts only orders inside the scope, intersected with the requested filter', async () => {
     const countsAs = async (token: string, query = '') => {
-      const response = await app.inject({ url: `/orders/counts${query}`, headers: bearer(token) });
+      const response = await api.app.inject({ url: `/orders/counts${query}`, headers: bearer(token) });
       expect(response.statusCode, response.body).toBe(200);
       const { total, by_status } = json(response);
       return { total, by_status };
     };
-    const everyone = await createToken(app, 'viewer');
+    const everyone = await createToken(api.app, 'viewer');
     expect(await countsAs(everyone)).toEqual({ total: 3, by_status: { pending: 2, shipped: 1, delivered: 0 } });
-    const bob = await createToken(app, 'viewer', { scope: BOB });
+    const bob = await createToken(api.app, 'viewer', { scope: BOB });
     expect(await countsAs(bob)).toEqual({ total: 2, by_status: { pending: 1, shipped: 1, delivered: 0 } });
     expect(await countsAs(bob, '?status=shipped')).toEqual({
       total: 1,
@@ -91,40 +87,40 @@ describe('REST under a scope', () => {
       total: 0,
       by_status: { pending: 0, shipped: 0, delivered: 0 },
     });
-    const shippedOnly = await createToken(app, 'viewer', { scope: { status: ['shipped'] } });
+    const shippedOnly = await createToken(api.app, 'viewer', { scope: { status: ['shipped'] } });
     expect(await countsAs(shippedOnly)).toEqual({ total: 1, by_status: { pending: 0, shipped: 1, delivered: 0 } });
     expect(await countsAs(shippedOnly, '?status=pending')).toEqual({
       total: 0,
       by_status: { pending: 0, shipped: 0, delivered: 0 },
     });
-    const bobPending = await createToken(app, 'viewer', { scope: { customer: 'bob', status: ['pending'] } });
+    const bobPending = await createToken(api.app, 'viewer', { scope: { customer: 'bob', status: ['pending'] } });
     expect(await countsAs(bobPending)).toEqual({ total: 1, by_status: { pending: 1, shipped: 0, delivered: 0 } });
   });
 
   it('refuses a write that would put an order outside the scope (403), and hides orders outside it (404)', async () => {
-    const operator = await createToken(app, 'operator', { scope: BOB, name: 'bob-desk' });
+    const operator = await createToken(api.app, 'operator', { scope: BOB, name: 'bob-desk' });
     const as = (method: 'POST' | 'PUT', url: string, payload: object, headers: Record<string, string> = {}) =>
-      app.inject({ method, url, payload, headers: { ...bearer(operator), ...headers } });
+      api.app.inject({ method, url, payload, headers: { ...bearer(operator), ...headers } });
     const foreign = await as('POST', '/orders', { id: 4, customer_name: 'Alice', product_name: 'Hat' });
     expect(foreign.statusCode).toBe(403);
     expect(json(foreign).code).toBe('FORBIDDEN');
-    expect(await app.mongo.orders.countDocuments({ _id: 4 })).toBe(0);
+    expect(await api.app.mongo.orders.countDocuments({ _id: 4 })).toBe(0);
     expect((await as('POST', '/orders', { id: 5, customer_name: 'Bob', product_name: 'Hat' })).statusCode).toBe(201);
     expect((await as('PUT', '/orders/2', { status: 'shipped' })).statusCode).toBe(404);
     // With If-Match, an order outside the scope still answers 404, never 412 with its version.
     expect((await as('PUT', '/orders/2', { status: 'shipped' }, { 'if-match': '"7"' })).statusCode).toBe(404);
     const away = await as('PUT', '/orders/1', { customer_name: 'Alice' });
     expect(away.statusCode).toBe(403);
-    expect((await app.mongo.orders.findOne({ _id: 1 }))?.customer_name).toBe('Bob');
+    expect((await api.app.mongo.orders.findOne({ _id: 1 }))?.customer_name).toBe('Bob');
     const fine = await as('PUT', '/orders/1', { product_name: 'Big mug' });
     expect(fine.statusCode).toBe(200);
     expect(json(fine).updated_by).toBe('bob-desk');
-    expect((await app.mongo.orders.findOne({ _id: 2 }))?.status).toBe('pending');
+    expect((await api.app.mongo.orders.findOne({ _id: 2 }))?.status).toBe('pending');
 
-    const scopedAdmin = await createToken(app, 'admin', { scope: BOB });
-    const deleted = await app.inject({ method: 'DELETE', url: '/orders/2', headers: bearer(scopedAdmin) });
+    const scopedAdmin = await createToken(api.app, 'admin', { scope: BOB });
+    const deleted = await api.app.inject({ method: 'DELETE', url: '/orders/2', headers: bearer(scopedAdmin) });
     expect(deleted.statusCode).toBe(404);
-    expect(await app.mongo.orders.countDocuments({ _id: 2 })).toBe(1);
+    expect(await api.app.mongo.orders.countDocuments({ _id: 2 })).toBe(1);
   });
 });
 
@@ -140,7 +136,7 @@ describe('the stream under a scope', () => {
 
   /** Creates, updates, moves out and back, and deletes orders inside and outside the scope; returns the start. */
   async function sequence(): Promise<string> {
-    const before = json(await admin.inject({ url: '/orders?limit=1' })).position as string;
+    const before = json(await api.admin.inject({ url: '/orders?limit=1' })).position as string;
     await write('POST', '/orders', { id: 10, customer_name: 'Alice', product_name: 'Desk' });
     await write('POST', '/orders', { id: 11, customer_name: 'Bob', product_name: 'Lamp' });
     await write('PUT', '/orders/10', { status: 'shipped' });
@@ -159,9 +155,9 @@ describe('the stream under a scope', () => {
   let scopedToken: string;
 
   beforeAll(async () => {
-    scopedToken = await createToken(app, 'viewer', { scope: BOB });
-    live = await subscribe(wsUrl, scopedToken);
-    unscoped = await subscribe(wsUrl, await createToken(app, 'viewer'));
+    scopedToken = await createToken(api.app, 'viewer', { scope: BOB });
+    live = await subscribe(api.wsUrl, scopedToken);
+    unscoped = await subscribe(api.wsUrl, await createToken(api.app, 'viewer'));
     start = await sequence();
     await unscoped.waitForEvents(9);
     await live.waitFor(() => live.events().some((e) => 'order' in e && e.order.id === 12), 'the marker');
@@ -176,7 +172,7 @@ describe('the stream under a scope', () => {
   });
 
   it('a replay from the ring shows the same', async () => {
-    const replayed = await subscribe(wsUrl, scopedToken, { since: start });
+    const replayed = await subscribe(api.wsUrl, scopedToken, { since: start });
     await replayed.waitFor(() => ids(replayed.events()).includes(12), 'the marker');
     expect(replayed.events().map(summary)).toEqual(SCOPED);
   });
@@ -189,8 +185,8 @@ describe('the stream under a scope', () => {
   });
 
   it('a subscription filter narrows within the scope, never widens it', async () => {
-    const narrowed = await subscribe(wsUrl, scopedToken, { since: start, filter: { customer: 'alice' } });
-    const marker = await subscribe(wsUrl, scopedToken, { since: start });
+    const narrowed = await subscribe(api.wsUrl, scopedToken, { since: start, filter: { customer: 'alice' } });
+    const marker = await subscribe(api.wsUrl, scopedToken, { since: start });
     await marker.waitFor(() => ids(marker.events()).includes(12), 'the marker');
     await narrowed.waitFor(() => narrowed.control().some((m) => m.type === 'ready'), 'ready');
     expect(ids(narrowed.events())).not.toContain(10);

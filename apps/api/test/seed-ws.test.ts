@@ -34,16 +34,21 @@ async function connectBefore(): Promise<TestClient> {
   return client;
 }
 
+/** A curl request with `-H "Content-Type: application/json" -d <body>`, the body sent byte for byte. */
+function curlJson(method: 'POST' | 'PUT', path: string, body: string): Promise<Response> {
+  return authFetch(`${api.baseUrl}${path}`, { method, headers: { 'Content-Type': 'application/json' }, body });
+}
+
 describe("the seed's curl commands over a real socket", () => {
   it('each write produces its event on a client connected before it; the read produces none', async () => {
     // curl -X POST http://localhost:3000/orders -H "Content-Type: application/json"
     //   -d '{"id": 200, "customer_name": "Bob", "product_name": "T-shirt", "status": "pending"}'
     const beforeCreate = await connectBefore();
-    const created = await authFetch(`${api.baseUrl}/orders`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: '{"id": 200, "customer_name": "Bob", "product_name": "T-shirt", "status": "pending"}',
-    });
+    const created = await curlJson(
+      'POST',
+      '/orders',
+      '{"id": 200, "customer_name": "Bob", "product_name": "T-shirt", "status": "pending"}',
+    );
     expect(created.status).toBe(201);
     const createdOrder: unknown = await created.json();
     await beforeCreate.waitForEvents(1);
@@ -52,11 +57,7 @@ describe("the seed's curl commands over a real socket", () => {
     // curl -X PUT http://localhost:3000/orders/200 -H "Content-Type: application/json"
     //   -d '{"status": "shipped", "product_name": "T-shirt XL"}'
     const beforeUpdate = await connectBefore();
-    const updated = await authFetch(`${api.baseUrl}/orders/200`, {
-      method: 'PUT',
-      headers: { 'Content-Type': 'application/json' },
-      body: '{"status": "shipped", "product_name": "T-shirt XL"}',
-    });
+    const updated = await curlJson('PUT', '/orders/200', '{"status": "shipped", "product_name": "T-shirt XL"}');
     expect(updated.status).toBe(200);
     const updatedOrder: unknown = await updated.json();
     await beforeUpdate.waitForEvents(1);
@@ -74,11 +75,7 @@ describe("the seed's curl commands over a real socket", () => {
     const listed = await authFetch(`${api.baseUrl}/orders`, { method: 'GET' });
     expect(listed.status).toBe(200);
     expect(await listed.json()).toMatchObject({ orders: [] });
-    const marker = await authFetch(`${api.baseUrl}/orders`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: '{"id": 201, "customer_name": "Marker", "product_name": "Pin"}',
-    });
+    const marker = await curlJson('POST', '/orders', '{"id": 201, "customer_name": "Marker", "product_name": "Pin"}');
     expect(marker.status).toBe(201);
     await beforeList.waitForEvents(1);
     expect(beforeList.events()).toMatchObject([{ type: 'order.created', order: { id: 201 } }]);

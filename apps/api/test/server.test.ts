@@ -1,75 +1,31 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPOSITORY_ROOT } from '../src/config.js';
-import { authFetch, registerCredentials } from './support/auth.js';
-import { closeAfterAll, makeDashboard, TEST_ADMIN_PASSWORD } from './support/app.js';
-import { adminToken } from './support/api-process.js';
-
-interface RunningServer {
-  child: ChildProcess;
-  baseUrl: string;
-  /** Everything the process printed, for failure messages. */
-  output: string[];
-  exited: Promise<number | null>;
-}
+import { authFetch } from './support/auth.js';
+import { closeAfterAll, makeDashboard } from './support/app.js';
+import { runServerToExit } from './support/server-process.js';
+import { startApiProcess, stopApiProcess, type ApiProcess } from './support/api-process.js';
 
 /**
  * Starts `server.ts` as `npm start` would (embedded database in DATA_DIR), on a free port; resolves with its
- * address once it logs that it listens.
+ * address once it logs that it listens. Requests authenticate as a script would: with an admin token made over HTTP.
  */
-async function startServer(env: Record<string, string>): Promise<RunningServer> {
-  const child = spawn(process.execPath, ['--conditions=@orders/source', '--import', 'tsx', 'apps/api/src/server.ts'], {
-    cwd: REPOSITORY_ROOT,
-    // MONGODB_URI empty = unset, even if a developer's .env sets it: this test is about the embedded path.
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      MONGODB_URI: '',
-      LOG_LEVEL: 'info',
-      ORDERS_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
-      AUTH_SCRYPT_LOG_N: '10',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
-  const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output.join('\n')}`)), 30_000);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      output.push(line);
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${output.join('\n')}`));
-    });
-  });
-  // Requests below authenticate as a script would: with an admin token made over HTTP.
-  registerCredentials(baseUrl, await adminToken(baseUrl));
-  return { child, baseUrl, output, exited };
+function startServer(env: Record<string, string>): Promise<ApiProcess> {
+  // MONGODB_URI empty = unset, even if a developer's .env sets it: this test is about the embedded path.
+  return startApiProcess({ MONGODB_URI: '', ...env });
 }
 
-async function stop(server: RunningServer): Promise<number | null> {
-  if (server.child.exitCode === null) server.child.kill('SIGTERM');
-  return server.exited;
+/** SIGTERM, then the exit code. */
+async function stop(server: ApiProcess): Promise<number | null> {
+  return (await stopApiProcess(server)).code;
 }
 
 let dataDir: string;
 let dashboard: Awaited<ReturnType<typeof makeDashboard>>;
 const closeLater = closeAfterAll();
-let server: RunningServer | null = null;
+let server: ApiProcess | null = null;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'orders-server-'));
@@ -180,7 +136,7 @@ describe('the real server over HTTP', () => {
     // The second signal lands once the first shutdown has begun (two signals sent back to back would merge).
     for (let i = 0; i < 200 && !running.output.some((line) => line.includes('shutting down')); i++) await sleep(25);
     running.child.kill('SIGINT');
-    const code = await running.exited;
+    const { code } = await running.exited;
     expect(code, running.output.join('\n')).toBe(0);
     expect(running.output.join('\n')).toContain('"msg":"stopped"');
     server = null;
@@ -191,43 +147,26 @@ describe('the real server over HTTP', () => {
   });
 
   it('exits 1 listing every bad variable when the configuration is invalid', async () => {
-    const child = spawn(
-      process.execPath,
-      ['--conditions=@orders/source', '--import', 'tsx', 'apps/api/src/server.ts'],
-      {
-        cwd: REPOSITORY_ROOT,
-        env: { ...process.env, PORT: 'abc', LOG_LEVEL: 'chatty', DATA_DIR: dataDir },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { code, stderr } = await runServerToExit({
+      ...process.env,
+      PORT: 'abc',
+      LOG_LEVEL: 'chatty',
+      DATA_DIR: dataDir,
+    });
     expect(code).toBe(1);
     expect(stderr).toContain('PORT="abc"');
     expect(stderr).toContain('LOG_LEVEL="chatty"');
   });
 
   it('exits 1 naming the host and the fix when MONGODB_URI is unreachable', async () => {
-    const child = spawn(
-      process.execPath,
-      ['--conditions=@orders/source', '--import', 'tsx', 'apps/api/src/server.ts'],
-      {
-        cwd: REPOSITORY_ROOT,
-        env: {
-          ...process.env,
-          PORT: '0',
-          HOST: '127.0.0.1',
-          MONGODB_URI: 'mongodb://127.0.0.1:1/?directConnection=true',
-          MONGODB_TIMEOUT_MS: '500',
-          LOG_LEVEL: 'silent',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const { code, stderr } = await runServerToExit({
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      MONGODB_URI: 'mongodb://127.0.0.1:1/?directConnection=true',
+      MONGODB_TIMEOUT_MS: '500',
+      LOG_LEVEL: 'silent',
+    });
     expect(code).toBe(1);
     expect(stderr).toContain('Cannot reach MongoDB at 127.0.0.1:1 (from MONGODB_URI)');
   });

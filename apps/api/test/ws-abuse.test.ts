@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { json, startDatabase, testConfig, type EmbeddedDatabase } from './support/app.js';
+import { useApi } from './support/api.js';
+import { json, testConfig } from './support/app.js';
 import { startAppAsAdmin } from './support/auth.js';
 import { TestClient } from './support/ws-client.js';
 
@@ -11,36 +12,13 @@ import { TestClient } from './support/ws-client.js';
  * from a position the server never issued.
  */
 
-let database: EmbeddedDatabase;
-let app: App;
-let url: string;
-const clients: TestClient[] = [];
-
-beforeAll(async () => {
-  database = await startDatabase();
-  app = await startAppAsAdmin(testConfig(database.uri, { WS_SUBSCRIBE_RATE_MAX: '6', WS_BATCH_WINDOW_MS: '0' }));
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  url = `ws://127.0.0.1:${(app.server.address() as AddressInfo).port}/ws`;
-});
-afterEach(async () => {
-  for (const client of clients.splice(0)) await client.close();
-});
-afterAll(async () => {
-  await app.close();
-  await database.close();
-});
-
-async function subscribe(message: Record<string, unknown> = {}): Promise<TestClient> {
-  const client = await TestClient.subscribe(url, message);
-  clients.push(client);
-  return client;
-}
+const api = useApi({ listen: true, env: { WS_SUBSCRIBE_RATE_MAX: '6', WS_BATCH_WINDOW_MS: '0' } });
 
 let nextId = 1;
 async function create(count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
     const id = nextId++;
-    const response = await app.inject({
+    const response = await api.app.inject({
       method: 'POST',
       url: '/orders',
       payload: { id, customer_name: `Customer ${id}`, product_name: 'Mug' },
@@ -53,14 +31,14 @@ const readies = (client: TestClient) => client.control().filter((m) => m.type ==
 
 describe('bounded work per socket', () => {
   it('does not replay again what the socket already has when it repeats a subscribe', async () => {
-    const watcher = await subscribe();
+    const watcher = await api.subscribe();
     await create(1);
     await watcher.waitForEvents(1);
     const since = watcher.lastPosition();
     await create(5);
     await watcher.waitForEvents(6);
 
-    const client = await subscribe({ since });
+    const client = await api.subscribe({ since });
     await client.waitForEvents(5);
     for (let i = 0; i < 4; i++) client.send({ type: 'subscribe', since });
     await client.waitFor(() => readies(client).length === 5, 'five readies');
@@ -81,11 +59,69 @@ describe('bounded work per socket', () => {
   });
 
   it('answers subscribes past the per-socket limit with an error, then closes with 1008', async () => {
-    const client = await subscribe();
+    const client = await api.subscribe();
     for (let i = 0; i < 6; i++) client.send({ type: 'subscribe', filter: { status: [i % 2 ? 'pending' : 'shipped'] } });
     expect(await client.closed()).toBe(1008);
     expect(readies(client)).toHaveLength(6);
     expect(client.control().at(-1)).toMatchObject({ type: 'error', code: 'RATE_LIMITED' });
+  });
+});
+
+describe('replay budget', () => {
+  let limitedApp: App;
+  let limitedUrl: string;
+  beforeAll(async () => {
+    limitedApp = await startAppAsAdmin(
+      testConfig(api.database.uri, { WS_REPLAY_BUDGET_BYTES: '2000', WS_BATCH_WINDOW_MS: '0' }),
+    );
+    await limitedApp.listen({ port: 0, host: '127.0.0.1' });
+    limitedUrl = `ws://127.0.0.1:${(limitedApp.server.address() as AddressInfo).port}/ws`;
+  });
+  afterAll(async () => {
+    await limitedApp.close();
+  });
+
+  async function subscribeLimited(message: Record<string, unknown>): Promise<TestClient> {
+    return api.closeAfterTest(await TestClient.subscribe(limitedUrl, message));
+  }
+
+  async function createLimited(id: number): Promise<void> {
+    const response = await limitedApp.inject({
+      method: 'POST',
+      url: '/orders',
+      payload: { id, customer_name: `Customer ${id}`, product_name: 'Mug' },
+    });
+    expect(response.statusCode).toBe(201);
+  }
+
+  it('resumes a client back from a blip without a gap, and resyncs one reconnecting in a loop (replay_limited)', async () => {
+    const watcher = await subscribeLimited({});
+    for (let id = 1; id <= 3; id++) await createLimited(id);
+    await watcher.waitForEvents(3);
+    const positions = watcher.events().map((e) => e.position);
+    const since = positions[0];
+
+    const back = await subscribeLimited({ since });
+    await back.waitForEvents(2);
+    expect(readies(back)).toEqual([expect.objectContaining({ resumed: true })]);
+    expect(back.events().map((e) => e.position)).toEqual(positions.slice(1));
+
+    // The same old position again and again, on new sockets: once the budget is spent, no replay at all.
+    let limited: TestClient | null = null;
+    for (let attempt = 0; attempt < 20 && limited === null; attempt++) {
+      const client = await subscribeLimited({ since });
+      if (client.control().some((m) => m.type === 'resync')) limited = client;
+      else await client.waitForEvents(2);
+    }
+    expect(limited?.control()).toEqual([
+      { type: 'resync', reason: 'replay_limited' },
+      { type: 'ready', protocol: 1, position: positions[2], resumed: false },
+    ]);
+    expect(limited?.events()).toEqual([]);
+    // It reads its list again and carries on live.
+    await createLimited(4);
+    await limited?.waitForEvents(1);
+    expect(limited?.events().map((e) => e.type)).toEqual(['order.created']);
   });
 });
 
@@ -102,7 +138,7 @@ describe('positions are checked', () => {
   }
 
   it('resyncs with unknown_position for a real position altered in any way, and resumes from the real one', async () => {
-    const watcher = await subscribe();
+    const watcher = await api.subscribe();
     await create(3);
     await watcher.waitForEvents(3);
     const real = watcher.events()[1]?.position ?? '';
@@ -119,14 +155,14 @@ describe('positions are checked', () => {
       'not hex': 'not-a-position',
     };
     for (const [how, since] of Object.entries(forged)) {
-      const client = await subscribe({ since });
+      const client = await api.subscribe({ since });
       expect(client.control(), how).toEqual([
         { type: 'resync', reason: 'unknown_position' },
         expect.objectContaining({ type: 'ready', resumed: false }),
       ]);
     }
 
-    const resumed = await subscribe({ since: real });
+    const resumed = await api.subscribe({ since: real });
     expect(resumed.control()[0]).toMatchObject({ type: 'ready', resumed: true, position: real });
     await resumed.waitForEvents(1);
     expect(resumed.events().map((e) => e.position)).toEqual([watcher.events()[2]?.position]);
@@ -134,9 +170,9 @@ describe('positions are checked', () => {
 
   it('resumes from the position GET /orders handed out, even between events', async () => {
     await create(2);
-    const listed = await app.inject({ method: 'GET', url: '/orders?limit=1' });
+    const listed = await api.app.inject({ method: 'GET', url: '/orders?limit=1' });
     const position = json(listed).position as string;
-    const client = await subscribe({ since: position });
+    const client = await api.subscribe({ since: position });
     expect(client.control()[0]).toMatchObject({ type: 'ready', resumed: true });
   });
 });

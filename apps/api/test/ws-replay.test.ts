@@ -21,13 +21,19 @@ async function insert(ids: number[]): Promise<void> {
   }
 }
 
+/** Inserts order `id` while a client watches; the position of its event (the client is closed again). */
+async function positionAfter(id: number): Promise<string | null> {
+  const first = await subscribe();
+  await insert([id]);
+  await first.waitForEvents(1);
+  const since = first.lastPosition();
+  await first.close();
+  return since;
+}
+
 describe('resume from the database history', () => {
   it('replays events older than the ring from a change stream, then continues live without gap or duplicate', async () => {
-    const first = await subscribe();
-    await insert([1]);
-    await first.waitForEvents(1);
-    const since = first.lastPosition();
-    await first.close();
+    const since = await positionAfter(1);
 
     await insert([2, 3, 4, 5, 6, 7, 8, 9, 10]);
     const again = await subscribe({ since });
@@ -40,11 +46,7 @@ describe('resume from the database history', () => {
   });
 
   it('applies the client filter to a replay from history', async () => {
-    const first = await subscribe();
-    await insert([20]);
-    await first.waitForEvents(1);
-    const since = first.lastPosition();
-    await first.close();
+    const since = await positionAfter(20);
 
     await insert([21, 22, 23]);
     await api.orders().updateOne({ _id: 22 }, { $set: { status: 'shipped' } });
@@ -61,11 +63,7 @@ describe('resume from the database history', () => {
   });
 
   it('answers resync (history_lost) when the history no longer reaches back, then delivers live', async () => {
-    const first = await subscribe();
-    await insert([100]);
-    await first.waitForEvents(1);
-    const since = first.lastPosition();
-    await first.close();
+    const since = await positionAfter(100);
 
     await insert(Array.from({ length: HISTORY + 10 }, (_, i) => 101 + i));
     const again = await subscribe({ since });

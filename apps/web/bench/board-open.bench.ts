@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { MAX_PAGE_SIZE, ORDER_STATUSES, type Order } from '@orders/contracts';
 import type { Collection } from 'mongodb';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
-import { createListIndexes, seedBook } from '../e2e/support/book.js';
+import { createListIndexes } from '../e2e/support/book.js';
+import { seedOrders } from '../e2e/support/seed.js';
 import { launchBrowser } from '../e2e/support/browser.js';
 import { E2E_ADMIN, startStack, type OrderDocument, type Stack } from '../e2e/support/stack.js';
 import { measureWriteToBoard, summary } from './live.js';
@@ -289,7 +290,7 @@ async function measureSize(browser: Browser, size: number) {
     async seed(orders) {
       await createListIndexes(orders);
       const started = performance.now();
-      await seedBook(orders, size, { batch: SEED_BATCH });
+      await seedOrders(orders, size, Date.now() - size * 1000, SEED_BATCH);
       seedMs = performance.now() - started;
     },
   });

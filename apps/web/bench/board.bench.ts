@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { launchBrowser } from '../e2e/support/browser.js';
-import { seedBook } from '../e2e/support/book.js';
+import { seedOrders } from '../e2e/support/seed.js';
 import { E2E_ADMIN, startStack } from '../e2e/support/stack.js';
 import { measureWriteToBoard } from './live.js';
 
@@ -18,7 +18,7 @@ const SECONDS = 15;
 const stack = await startStack(process.env);
 const browser = await launchBrowser();
 try {
-  await seedBook(stack.orders, ORDERS, { batch: 1000 });
+  await seedOrders(stack.orders, ORDERS, Date.now() - ORDERS * 1000, 1000);
 
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   // Signed in before the clock starts (the request shares the page's cookies), so the load measured is the board's.

@@ -4,7 +4,7 @@
  */
 import type { Collection } from 'mongodb';
 import type { Page } from 'playwright-core';
-import { BOOK_STATUSES } from '../e2e/support/book.js';
+import { SEED_STATUSES } from '../e2e/support/seed.js';
 import type { OrderDocument } from '../e2e/support/stack.js';
 
 const TICK_MS = 50;
@@ -87,7 +87,7 @@ export async function measureWriteToBoard(
         orders.updateOne(
           { _id: id },
           {
-            $set: { product_name: token, status: BOOK_STATUSES[sent % 3]!, updated_at: new Date() },
+            $set: { product_name: token, status: SEED_STATUSES[sent % 3]!, updated_at: new Date() },
             $inc: { version: 1 },
           },
         ),

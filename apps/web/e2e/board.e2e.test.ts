@@ -4,7 +4,14 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionText, launchBrowser, readBoard, signIn, type CardText } from './support/browser.js';
-import { E2E_ADMIN, E2E_TOKEN_NAME, startStack, type OrderDocument, type Stack } from './support/stack.js';
+import {
+  E2E_ADMIN,
+  E2E_TOKEN_NAME,
+  scriptRequest,
+  startStack,
+  type OrderDocument,
+  type Stack,
+} from './support/stack.js';
 
 /** Screenshots for review go to the git-ignored test-results/ at the repository root (copies in docs/screenshots). */
 const SCREENSHOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test-results', 'screenshots');
@@ -42,16 +49,9 @@ async function openBoard(): Promise<Page> {
   return page;
 }
 
-/** A request as a script makes it: with the stack's admin API token. */
-async function http(method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(`${stack.baseUrl}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${stack.adminToken}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+/** A request as a script makes it, with the stack's admin API token (see `scriptRequest`). */
+function http(method: string, path: string, body?: unknown): Promise<Response> {
+  return scriptRequest(stack, method, path, body);
 }
 
 /** The database's orders as the board should show them: newest update first. */

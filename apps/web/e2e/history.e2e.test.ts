@@ -1,7 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, signIn } from './support/browser.js';
-import { E2E_ADMIN, E2E_TOKEN_NAME, startStack, type Stack } from './support/stack.js';
+import { E2E_ADMIN, E2E_TOKEN_NAME, scriptRequest, startStack, type Stack } from './support/stack.js';
 
 /** How long a change may take to show up before the test gives up (a bound, not a measurement). */
 const SHOWS_UP = { timeout: 20_000, interval: 100 };
@@ -12,16 +12,9 @@ let page: Page;
 
 const opened: (() => Promise<void>)[] = [];
 
-/** A request as a script makes it: with the stack's admin API token (so the timeline names the token). */
-async function http(method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(`${stack.baseUrl}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${stack.adminToken}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+/** A request as a script makes it, with the stack's admin API token, so the timeline names the token (see `scriptRequest`). */
+function http(method: string, path: string, body?: unknown): Promise<Response> {
+  return scriptRequest(stack, method, path, body);
 }
 
 beforeAll(async () => {

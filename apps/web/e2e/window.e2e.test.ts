@@ -1,7 +1,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, signIn } from './support/browser.js';
-import { seedBook } from './support/book.js';
+import { seedOrders } from './support/seed.js';
 import { E2E_ADMIN, startStack, type Stack } from './support/stack.js';
 
 /*
@@ -19,7 +19,7 @@ let browser: Browser;
 beforeAll(async () => {
   stack = await startStack(process.env);
   browser = await launchBrowser();
-  await seedBook(stack.orders, ORDERS, { base: Date.UTC(2026, 0, 1), batch: 5000 });
+  await seedOrders(stack.orders, ORDERS, Date.UTC(2026, 0, 1));
 }, 300_000);
 
 afterAll(async () => {

@@ -10,6 +10,7 @@ import { SessionProvider, useSession } from './features/auth/session.js';
 import { Dashboard, NO_FILTERS, type BoardFilters } from './features/orders/components/Dashboard.js';
 import { normalizeFilter, orderListQuery } from './features/orders/queries.js';
 import type { AccessCloseCode } from './features/realtime/useOrderSocket.js';
+import { AnnouncerProvider } from './lib/announcer.js';
 import { useHashPage } from './lib/useHashPage.js';
 
 /** The filter the board opens with (the first check of who is signed in happens only on opening). */
@@ -18,9 +19,11 @@ const OPENING_FILTER = normalizeFilter({ status: NO_FILTERS.statuses, customer: 
 /** The dashboard application (providers live in `main.tsx`, so tests can supply their own). */
 export function App() {
   return (
-    <SessionProvider>
-      <SignedInOrNot />
-    </SessionProvider>
+    <AnnouncerProvider>
+      <SessionProvider>
+        <SignedInOrNot />
+      </SessionProvider>
+    </AnnouncerProvider>
   );
 }
 

@@ -237,6 +237,18 @@ describe('OrderSocket: recovery', () => {
 });
 
 describe('OrderSocket: resync, pause and stop', () => {
+  it('hands a resync for a spent replay budget (replay_limited) to the caller like any other, and stays live', async () => {
+    const { server, report, client } = follow();
+    client.subscribe('pos-0');
+    const socket = await accept(server, 0);
+    socket.push({ type: 'resync', reason: 'replay_limited' });
+    socket.push({ type: 'ready', protocol: 1, position: 'pos-9', resumed: false });
+    socket.push(created(makeOrder(1, 1), 'pos-10'));
+    expect(report.resyncs).toEqual([{ type: 'resync', reason: 'replay_limited' }]);
+    expect(client.position).toBe('pos-10');
+    expect(socket.closedWith).toBeUndefined();
+  });
+
   it('hands resync to the caller, and a new subscribe replaces the socket, resuming since the new position', async () => {
     const { server, report, client } = follow();
     client.subscribe('pos-0');

@@ -41,6 +41,12 @@ export const ResyncReason = {
   UnknownPosition: 'unknown_position',
   /** The feed had to reopen at the present (e.g. after a database fault). */
   FeedReset: 'feed_reset',
+  /**
+   * This client (its principal or its address) has been replayed its budget of bytes for now: reading the list
+   * again costs no more than the replay would, and a client that reconnects in a loop cannot make the server
+   * replay the same history over and over.
+   */
+  ReplayLimited: 'replay_limited',
 } as const;
 export type ResyncReason = (typeof ResyncReason)[keyof typeof ResyncReason];
 

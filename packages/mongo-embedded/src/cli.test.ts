@@ -1,56 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useCli } from './test-support/cli.js';
 import { useDataDirs } from './test-support/data-dir.js';
 import type { TestDoc } from './test-support/harness.js';
 import { startEmbeddedServer } from './index.js';
 
-const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
-const children: ChildProcess[] = [];
 const { tempDir } = useDataDirs();
-
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-
-interface Running {
-  child: ChildProcess;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stdout: () => string;
-  stderr: () => string;
-}
-
-function run(args: string[]): Running {
-  const child = spawn(process.execPath, ['--conditions=@orders/source', '--import', 'tsx', CLI, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, exit, stdout: () => out, stderr: () => err };
-}
-
-/** Waits for the connection string the CLI prints once it listens. */
-async function uriOf(r: Running, timeoutMs = 20_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const line = r
-      .stdout()
-      .split('\n')
-      .find((l) => l.startsWith('mongodb://'));
-    if (line) return line.trim();
-    if (r.child.exitCode !== null) throw new Error(`cli exited early: ${r.stderr()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`cli did not print a connection string: ${r.stderr()}`);
-}
+const { run, uriOf } = useCli();
 
 describe('cli', () => {
   it('prints usage for --help and exits 0', async () => {

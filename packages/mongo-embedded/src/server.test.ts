@@ -4,6 +4,16 @@ import { describe, expect, it } from 'vitest';
 import { useServer, type TestDoc } from './test-support/harness.js';
 import { startEmbeddedServer } from './index.js';
 
+/** Connects `client`, hands it to `use`, and closes it whatever happens. */
+async function withClient<C extends MongoClient | MongoClient6>(client: C, use: (client: C) => Promise<void>) {
+  try {
+    await client.connect();
+    await use(client);
+  } finally {
+    await client.close();
+  }
+}
+
 describe('handshake and topology', () => {
   const server = useServer();
 
@@ -20,17 +30,20 @@ describe('handshake and topology', () => {
     try {
       await client.connect();
       const hello = await client.db('admin').command({ hello: 1 });
-      expect(hello.isWritablePrimary).toBe(true);
-      expect(hello.setName).toBe('rs0');
-      expect(hello.hosts).toEqual([`127.0.0.1:${server().port}`]);
-      expect(hello.primary).toBe(`127.0.0.1:${server().port}`);
-      expect(hello.me).toBe(`127.0.0.1:${server().port}`);
-      expect(hello.maxBsonObjectSize).toBe(16777216);
-      expect(hello.maxMessageSizeBytes).toBe(48000000);
-      expect(hello.maxWriteBatchSize).toBe(100000);
-      expect(hello.logicalSessionTimeoutMinutes).toBe(30);
-      expect(hello.maxWireVersion).toBe(21);
-      expect(hello.minWireVersion).toBe(0);
+      const address = `127.0.0.1:${server().port}`;
+      expect(hello).toMatchObject({
+        isWritablePrimary: true,
+        setName: 'rs0',
+        hosts: [address],
+        primary: address,
+        me: address,
+        maxBsonObjectSize: 16777216,
+        maxMessageSizeBytes: 48000000,
+        maxWriteBatchSize: 100000,
+        logicalSessionTimeoutMinutes: 30,
+        maxWireVersion: 21,
+        minWireVersion: 0,
+      });
       expect(hello).not.toHaveProperty('topologyVersion');
       expect(kinds).toContain('RSPrimary');
       const session = client.startSession();
@@ -46,22 +59,19 @@ describe('handshake and topology', () => {
   });
 
   it('accepts directConnection=true', async () => {
-    const client = new MongoClient(`mongodb://127.0.0.1:${server().port}/?directConnection=true`, {
-      serverSelectionTimeoutMS: 5000,
-    });
-    try {
-      await client.connect();
-      await client.db('direct').collection<TestDoc>('c').insertOne({ _id: 1, x: 'y' });
-      expect(await client.db('direct').collection<TestDoc>('c').findOne({ _id: 1 })).toEqual({ _id: 1, x: 'y' });
-    } finally {
-      await client.close();
-    }
+    await withClient(
+      new MongoClient(`mongodb://127.0.0.1:${server().port}/?directConnection=true`, {
+        serverSelectionTimeoutMS: 5000,
+      }),
+      async (client) => {
+        await client.db('direct').collection<TestDoc>('c').insertOne({ _id: 1, x: 'y' });
+        expect(await client.db('direct').collection<TestDoc>('c').findOne({ _id: 1 })).toEqual({ _id: 1, x: 'y' });
+      },
+    );
   });
 
   it('serves driver 6.22 as well', async () => {
-    const client = new MongoClient6(server().uri, { serverSelectionTimeoutMS: 5000 });
-    try {
-      await client.connect();
+    await withClient(new MongoClient6(server().uri, { serverSelectionTimeoutMS: 5000 }), async (client) => {
       const coll = client.db('v6').collection<{ _id: number; n: number }>('c');
       await coll.insertMany([
         { _id: 1, n: 1 },
@@ -75,15 +85,11 @@ describe('handshake and topology', () => {
       expect(await coll.countDocuments()).toBe(2);
       await coll.deleteOne({ _id: 1 });
       expect(await coll.estimatedDocumentCount()).toBe(1);
-    } finally {
-      await client.close();
-    }
+    });
   });
 
   it('answers ping, buildInfo and unknown commands like mongod', async () => {
-    const client = new MongoClient(server().uri, { serverSelectionTimeoutMS: 5000 });
-    try {
-      await client.connect();
+    await withClient(new MongoClient(server().uri, { serverSelectionTimeoutMS: 5000 }), async (client) => {
       const admin = client.db('admin');
       expect((await admin.command({ ping: 1 })).ok).toBe(1);
       const info = await admin.command({ buildInfo: 1 });
@@ -93,15 +99,11 @@ describe('handshake and topology', () => {
         codeName: 'CommandNotFound',
         message: "no such command: 'frobnicate'",
       });
-    } finally {
-      await client.close();
-    }
+    });
   });
 
   it('attaches increasing Timestamp operationTime and $clusterTime to replies', async () => {
-    const client = new MongoClient(server().uri, { serverSelectionTimeoutMS: 5000 });
-    try {
-      await client.connect();
+    await withClient(new MongoClient(server().uri, { serverSelectionTimeoutMS: 5000 }), async (client) => {
       const db = client.db('clock');
       interface Times {
         operationTime: Timestamp;
@@ -112,9 +114,7 @@ describe('handshake and topology', () => {
       expect(first.operationTime).toBeInstanceOf(Timestamp);
       expect(second.$clusterTime.clusterTime).toBeInstanceOf(Timestamp);
       expect(second.operationTime.greaterThan(first.operationTime)).toBe(true);
-    } finally {
-      await client.close();
-    }
+    });
   });
 
   it('close() is idempotent and refuses new connections', async () => {

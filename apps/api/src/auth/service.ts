@@ -19,6 +19,15 @@ import { createUsersStore, USERS_COLLECTION, type UserDocument, type UsersStore 
 /** Bearer secrets look like this; anything else in an Authorization header is refused without a lookup. */
 const BEARER = /^Bearer ([A-Za-z0-9_-]{16,200})$/;
 
+/** The cache key of the credentials a request carries (the header wins); null for none or a malformed header. */
+function cacheKey(authorization: string | undefined, sessionSecret: string | undefined): string | null {
+  if (authorization !== undefined) {
+    const match = BEARER.exec(authorization.trim());
+    return match === null ? null : `token:${match[1] ?? ''}`;
+  }
+  return sessionSecret !== undefined && sessionSecret !== '' ? `session:${sessionSecret}` : null;
+}
+
 /** A revocation the watcher did not bring (a missed change) holds on REST within this. */
 const CACHE_TTL_MS = 1000;
 const CACHE_MAX_ENTRIES = 10_000;
@@ -34,6 +43,12 @@ export interface AuthService {
   ensureIndexes(): Promise<void>;
   /** Reads the `Authorization` header (which wins) or the session cookie's secret. */
   authenticate(authorization: string | undefined, sessionSecret: string | undefined): Promise<Authentication>;
+  /**
+   * The principal these credentials resolved to within the cache's TTL, without reading the database; null when
+   * there is none cached (never read, expired, forgotten). Only for bookkeeping such as rate limits: it is no
+   * authentication.
+   */
+  peek(authorization: string | undefined, sessionSecret: string | undefined): Principal | null;
   /** Reads a credential again (for a live socket): the principal it now stands for, or null when it ended. */
   recheck(credential: Credential): Promise<Authentication>;
   /** The principal and credential of a freshly created session. */
@@ -143,6 +158,10 @@ export function createAuthService(db: Db, config: AppConfig, options: AuthServic
         tokens.ensureIndexes(),
         throttle.ensureIndexes(),
       ]);
+    },
+    peek(authorization, sessionSecret) {
+      const key = cacheKey(authorization, sessionSecret);
+      return key === null ? null : (cache.get(key)?.principal ?? null);
     },
     async authenticate(authorization, sessionSecret) {
       let key: string;

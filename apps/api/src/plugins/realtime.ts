@@ -12,7 +12,7 @@ import { HistoryWriter } from '../history/writer.js';
 import type { ChangeItem } from '../realtime/change-mapping.js';
 import { ChangeFeed, type FeedLogger, type FeedSink, type PositionStore } from '../realtime/feed.js';
 import type { HubConnection, HubSocket } from '../realtime/hub/client.js';
-import { Hub, type HubObserver, type HubStats } from '../realtime/hub/hub.js';
+import { Hub, type ClientIdentity, type HubObserver, type HubStats } from '../realtime/hub/hub.js';
 import { FeedPosition } from '../realtime/position.js';
 import { HistoryReplays, createReplayOpener } from '../realtime/replay.js';
 
@@ -26,8 +26,11 @@ import { HistoryReplays, createReplayOpener } from '../realtime/replay.js';
 export interface RealtimeDecorator {
   /** The feed's current position (an event's or the idle post-batch token); `GET /orders` takes it before reading. */
   position(): string | null;
-  /** Registers a socket with the hub under its principal's scope (the `/ws` route's socket adapter calls it). */
-  connect(socket: HubSocket, scope: Scope | null): HubConnection;
+  /**
+   * Registers a socket with the hub under its principal's scope, drawing on its principal's and address's replay
+   * budgets (the `/ws` route's socket adapter calls it).
+   */
+  connect(socket: HubSocket, scope: Scope | null, identity?: ClientIdentity): HubConnection;
   /** True while the change stream is established. */
   isFeedOpen(): boolean;
   /** Counters for /metrics. */
@@ -79,6 +82,11 @@ const realtimePlugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, {
     batchWindowMs: config.ws.batchWindowMs,
     ringSize: config.ws.hubRingSize,
     subscribeLimit: { max: config.ws.subscribeMax, windowMs: config.rateLimit.windowMs },
+    replayBudget: {
+      principalBytes: config.ws.replayBudgetBytes,
+      addressBytes: config.ws.replayAddressBudgetBytes,
+      windowMs: config.rateLimit.windowMs,
+    },
     replays: new HistoryReplays({ open: createReplayOpener(open, lookup), log }),
     log,
     ...(fastify.metrics.recorder !== null && { metrics: fastify.metrics.recorder.hub }),
@@ -123,7 +131,7 @@ const realtimePlugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, {
 
   fastify.decorate('realtime', {
     position: () => position.current(),
-    connect: (socket, scope) => hub.connect(socket, scope),
+    connect: (socket, scope, identity) => hub.connect(socket, scope, identity),
     isFeedOpen: () => feed.isOpen(),
     stats: () => ({ ...hub.stats(), feedOpen: feed.isOpen() }),
     historyPending: () => history?.pending ?? 0,

@@ -166,6 +166,8 @@ export class HistoryReplays {
       if (step.kind === 'event') {
         last = step.item.position;
         waiting = target.add(step.item);
+        // The hub may end the replay on an event (the client's replay budget ran out).
+        if (!current()) return;
       } else if (step.position !== null && step.position > last) {
         last = step.position;
       }

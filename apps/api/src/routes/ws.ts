@@ -6,9 +6,11 @@ import type { Scope } from '@orders/contracts';
 import type { LiveConnections } from '../auth/live.js';
 import type { AppConfig } from '../config.js';
 import type { HubConnection, HubSocket } from '../realtime/hub/client.js';
+import type { ClientIdentity } from '../realtime/hub/types.js';
 import type { TextFrame } from '../realtime/text-frame.js';
 import { CloseCode } from '@orders/contracts';
 import { wsConnectRateLimit } from '../plugins/rate-limit.js';
+import { addressKey, principalKey } from '../rate-limit-key.js';
 import { watchFrameDeadline } from './ws-frame-deadline.js';
 
 /** The WebSocket endpoint: the only path that accepts an upgrade. */
@@ -16,8 +18,8 @@ export const WS_PATH = '/ws';
 
 /** The socket adapter's view of the hub. */
 export interface SocketHub {
-  /** `scope`: the principal's, confining what the socket receives. */
-  connect(socket: HubSocket, scope: Scope | null): HubConnection;
+  /** `scope`: the principal's, confining what the socket receives; `identity`: whose replay budgets it draws on. */
+  connect(socket: HubSocket, scope: Scope | null, identity?: ClientIdentity): HubConnection;
 }
 
 export interface WsRouteOptions {
@@ -90,7 +92,10 @@ export function registerWsRoute(fastify: FastifyInstance, options: WsRouteOption
     fastify.websocketServer.clients.delete(socket);
     alive.set(socket, true);
     const adapted = adapt(socket, directWrites ? directWriter(socket, request.raw.socket) : null, closeGraceMs);
-    const connection = hub.connect(adapted, request.principal?.scope ?? null);
+    const connection = hub.connect(adapted, request.principal?.scope ?? null, {
+      principal: request.principal ? principalKey(request.principal) : null,
+      address: addressKey(request),
+    });
     // The access hook authenticated the upgrade; the socket lives only as long as its credential.
     const { principal, credential } = request;
     const untrack =

@@ -1,4 +1,5 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,19 @@ let databaseCounter = 0;
 /** The password of the `admin` user every test app starts with. */
 export const TEST_ADMIN_PASSWORD = 'correct horse battery staple';
 
+/** What every test server runs with, in a process or in this one: the test admin, cheap sign-ins, no rate limits. */
+export const TEST_SERVER_ENV: Readonly<Record<string, string>> = {
+  ORDERS_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
+  // A cheap KDF keeps sign-ins fast in tests; production uses OWASP's 2^17.
+  AUTH_SCRYPT_LOG_N: '10',
+  // Tests send bursts from one address as one admin; the rate-limit tests set their own limits.
+  RATE_LIMIT_MAX: '0',
+  RATE_LIMIT_ADDRESS_MAX: '0',
+  RATE_LIMIT_IN_FLIGHT: '0',
+  // Refusals answered at once; the test of the delay sets its own.
+  RATE_LIMIT_DELAY_MS: '0',
+};
+
 /** A config pointing at `uri`, with a database name of its own so tests never see each other's orders. */
 export function testConfig(uri: string, env: Record<string, string> = {}): AppConfig {
   databaseCounter += 1;
@@ -32,13 +46,7 @@ export function testConfig(uri: string, env: Record<string, string> = {}): AppCo
       MONGODB_TIMEOUT_MS: '1500',
       LOG_LEVEL: 'silent',
       WEB_DIST_DIR: join(tmpdir(), 'orders-no-dashboard-here'),
-      ORDERS_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
-      // A cheap KDF keeps sign-ins fast in tests; production uses OWASP's 2^17.
-      AUTH_SCRYPT_LOG_N: '10',
-      // Tests send bursts from one address as one admin; the rate-limit tests set their own limits.
-      RATE_LIMIT_MAX: '0',
-      RATE_LIMIT_ADDRESS_MAX: '0',
-      RATE_LIMIT_IN_FLIGHT: '0',
+      ...TEST_SERVER_ENV,
       ...env,
     },
   });
@@ -49,6 +57,16 @@ export async function startApp(config: AppConfig, options: Omit<BuildAppOptions,
   const app = buildApp(config, { ...options, logger: false });
   await app.ready();
   return app;
+}
+
+/** A port on 127.0.0.1 that nothing listens on right now (bound, then released). */
+export async function unusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
 }
 
 /** A temporary directory holding a minimal built dashboard. */

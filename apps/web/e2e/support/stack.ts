@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startEmbeddedServer, type EmbeddedServer } from '@orders/mongo-embedded';
 import { MongoClient, type Collection } from 'mongodb';
+import { spawnServer, stopServer, type ServerProcess } from '../../../api/test/support/server-process.js';
 
 const WEB_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const REPOSITORY_ROOT = resolve(WEB_DIR, '..', '..');
@@ -28,14 +28,6 @@ export interface OrderDocument {
 export const E2E_ADMIN = { username: 'admin', password: 'e2e admin password' } as const;
 /** The name of the API token the stack's own HTTP requests carry (shown on cards as the actor). */
 export const E2E_TOKEN_NAME = 'e2e-script';
-
-/** One API server process (`apps/api/src/server.ts`, as `npm start` runs it). */
-interface ApiProcess {
-  child: ChildProcess;
-  port: number;
-  output: string[];
-  exited: Promise<void>;
-}
 
 /** The embedded engine (in this process), a driver on it, the built dashboard, and the API in its own process. */
 export interface Stack {
@@ -82,46 +74,6 @@ export async function buildDashboard(outDir: string): Promise<void> {
   );
 }
 
-async function startApiProcess(env: NodeJS.ProcessEnv): Promise<ApiProcess> {
-  const child = spawn(process.execPath, ['--conditions=@orders/source', '--import', 'tsx', 'apps/api/src/server.ts'], {
-    cwd: REPOSITORY_ROOT,
-    env: { ...env, HOST: '127.0.0.1', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const exited = new Promise<void>((resolvePromise) => child.once('exit', () => resolvePromise()));
-  createInterface({ input: child.stderr }).on('line', (line) => output.push(line));
-  const port = await new Promise<number>((resolvePromise, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the API did not start:\n${output.join('\n')}`));
-    }, 60_000);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      output.push(line);
-      const match = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolvePromise(Number(match[1]));
-      }
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`the API exited:\n${output.join('\n')}`));
-    });
-  });
-  return { child, port, output, exited };
-}
-
-async function stopApiProcess(api: ApiProcess): Promise<void> {
-  if (api.child.exitCode === null && api.child.signalCode === null) api.child.kill('SIGTERM');
-  const timer = setTimeout(() => api.child.kill('SIGKILL'), 15_000);
-  try {
-    await api.exited;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * Signs in as the stack's admin and creates an admin API token. The sign-in carries the server's own Origin, as the
  * dashboard's would; the token then needs none.
@@ -141,6 +93,18 @@ async function createAdminToken(baseUrl: string): Promise<string> {
   if (created.status !== 201) throw new Error(`no API token for the stack: ${created.status} ${await created.text()}`);
   const { token } = (await created.json()) as { token: string };
   return token;
+}
+
+/** A request as a script makes it: with the stack's admin API token, and a JSON body when there is one. */
+export function scriptRequest(stack: Stack, method: string, path: string, body?: unknown): Promise<Response> {
+  return fetch(`${stack.baseUrl}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${stack.adminToken}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
 }
 
 export interface StackOptions {
@@ -163,7 +127,7 @@ export async function startStack(inheritedEnv: NodeJS.ProcessEnv, { seed }: Stac
 
   let engine: EmbeddedServer | undefined;
   let client: MongoClient | undefined;
-  let api: ApiProcess | undefined;
+  let api: ServerProcess | undefined;
   try {
     engine = await startEmbeddedServer({ port: 0 });
     client = new MongoClient(engine.uri, { serverSelectionTimeoutMS: 10_000 });
@@ -178,7 +142,7 @@ export async function startStack(inheritedEnv: NodeJS.ProcessEnv, { seed }: Stac
       WEB_DIST_DIR: webDist,
       ORDERS_ADMIN_PASSWORD: E2E_ADMIN.password,
     };
-    api = await startApiProcess({ ...env, PORT: '0' });
+    api = await spawnServer({ ...env, PORT: '0' });
     const port = api.port;
     const baseUrl = `http://127.0.0.1:${port}`;
     const stack: Stack = {
@@ -186,14 +150,14 @@ export async function startStack(inheritedEnv: NodeJS.ProcessEnv, { seed }: Stac
       adminToken: await createAdminToken(baseUrl),
       orders,
       async stopApi() {
-        if (api) await stopApiProcess(api);
+        if (api) await stopServer(api);
         api = undefined;
       },
       async startApi() {
-        api = await startApiProcess({ ...env, PORT: String(port) });
+        api = await spawnServer({ ...env, PORT: String(port) });
       },
       async close() {
-        if (api) await stopApiProcess(api);
+        if (api) await stopServer(api);
         await client?.close();
         await engine?.close();
         await rm(workDir, { recursive: true, force: true });
@@ -201,7 +165,7 @@ export async function startStack(inheritedEnv: NodeJS.ProcessEnv, { seed }: Stac
     };
     return stack;
   } catch (error) {
-    if (api) await stopApiProcess(api);
+    if (api) await stopServer(api);
     await client?.close();
     await engine?.close();
     await rm(workDir, { recursive: true, force: true });

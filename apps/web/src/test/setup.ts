@@ -8,6 +8,10 @@ Object.defineProperty(HTMLElement.prototype, 'clientHeight', { configurable: tru
 Object.defineProperty(HTMLElement.prototype, 'clientWidth', { configurable: true, get: () => 1000 });
 Object.defineProperty(HTMLElement.prototype, 'offsetHeight', { configurable: true, get: () => 100 });
 Object.defineProperty(HTMLElement.prototype, 'offsetWidth', { configurable: true, get: () => 1000 });
+// The virtualizer measures each row's box: the same card height, from the same place.
+HTMLElement.prototype.getBoundingClientRect = function getBoundingClientRect(this: HTMLElement) {
+  return new DOMRect(0, 0, this.offsetWidth, this.offsetHeight);
+};
 
 afterEach(() => {
   cleanup();

@@ -2,6 +2,7 @@ import { Int32, Timestamp } from 'bson';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MongoServerError, type Doc } from '../query/index.js';
 import { openChangeStream, type ChangeStreamCursor, type ChangeStreamSpec } from './cursor.js';
+import type { ChangeRecord } from '../storage/changelog.js';
 import { MemoryChangeLog } from './memory-change-log.js';
 import { decodeResumeToken, encodeResumeToken } from './token.js';
 
@@ -66,6 +67,17 @@ async function expectNextError(cursor: ChangeStreamCursor, code: number, labels?
   if (labels) expect((error as MongoServerError).extra?.errorLabels).toEqual(labels);
 }
 
+/** What every change event of log entry `entry` carries: its resume token, times and namespace. */
+function eventOf(entry: ChangeRecord, operationType: string) {
+  return {
+    _id: encodeResumeToken({ clusterTime: entry.clusterTime, seq: entry.seq, kind: 'event' }),
+    operationType,
+    clusterTime: entry.clusterTime,
+    wallTime: entry.wallTime,
+    ns: { db: DB, coll: COLL },
+  };
+}
+
 describe('event shapes', () => {
   it('reports insert, update, replace and delete of the watched collection only', async () => {
     const log = new MemoryChangeLog();
@@ -79,12 +91,8 @@ describe('event shapes', () => {
     const { events } = await drain(cursor);
     expect(events.map((e) => e.operationType)).toEqual(['insert', 'update', 'replace', 'delete']);
     expect(events[0]).toEqual({
-      _id: encodeResumeToken({ clusterTime: ins.clusterTime, seq: ins.seq, kind: 'event' }),
-      operationType: 'insert',
-      clusterTime: ins.clusterTime,
-      wallTime: ins.wallTime,
+      ...eventOf(ins, 'insert'),
       fullDocument: { _id: 1, s: 'new' },
-      ns: { db: DB, coll: COLL },
       documentKey: { _id: 1 },
     });
     expect(Object.keys(events[0]!)).toEqual([
@@ -97,11 +105,7 @@ describe('event shapes', () => {
       'documentKey',
     ]);
     expect(events[1]).toEqual({
-      _id: encodeResumeToken({ clusterTime: up.clusterTime, seq: up.seq, kind: 'event' }),
-      operationType: 'update',
-      clusterTime: up.clusterTime,
-      wallTime: up.wallTime,
-      ns: { db: DB, coll: COLL },
+      ...eventOf(up, 'update'),
       documentKey: { _id: 1 },
       updateDescription: { updatedFields: { s: 'paid' }, removedFields: [], truncatedArrays: [] },
     });
@@ -167,11 +171,7 @@ describe('invalidate', () => {
     const { events, invalidated } = await drain(cursor);
     expect(events.map((e) => e.operationType)).toEqual(['insert', 'drop', 'invalidate']);
     expect(events[1]).toEqual({
-      _id: encodeResumeToken({ clusterTime: drop.clusterTime, seq: drop.seq, kind: 'event' }),
-      operationType: 'drop',
-      clusterTime: drop.clusterTime,
-      wallTime: drop.wallTime,
-      ns: { db: DB, coll: COLL },
+      ...eventOf(drop, 'drop'),
     });
     expect(dataOf(events[2]!._id) > dataOf(events[1]!._id)).toBe(true);
     expect(invalidated).toBe(true);

@@ -12,6 +12,11 @@ async function failCommand(mode: unknown, data: Document): Promise<void> {
   await engine.client.db('admin').command({ configureFailPoint: 'failCommand', mode, data });
 }
 
+/** Makes the next `times` runs of `command` fail with InterruptedDueToReplStateChange (11602), labelled RetryableWriteError. */
+function failRetryably(command: string, times: number): Promise<void> {
+  return failCommand({ times }, { failCommands: [command], errorCode: 11602, errorLabels: ['RetryableWriteError'] });
+}
+
 describe('retryable writes', () => {
   // These tests set txnNumber by hand, so they use their own client: its pooled server sessions must not be reused
   // by other tests whose driver-managed txnNumbers would then be older than ours.
@@ -69,10 +74,7 @@ describe('failCommand', () => {
 
   it('errorLabels RetryableWriteError: the driver retries and succeeds', async () => {
     const coll = freshDb().collection<TestDoc>('c');
-    await failCommand(
-      { times: 1 },
-      { failCommands: ['update'], errorCode: 11602, errorLabels: ['RetryableWriteError'] },
-    );
+    await failRetryably('update', 1);
     await coll.insertOne({ _id: 1, n: 0 });
     const res = await coll.updateOne({ _id: 1 }, { $inc: { n: 1 } });
     expect(res.modifiedCount).toBe(1);
@@ -98,10 +100,7 @@ describe('failCommand', () => {
 
   it('a second failure on the retry surfaces the error (the driver retries only once)', async () => {
     const coll = freshDb().collection<TestDoc>('c');
-    await failCommand(
-      { times: 2 },
-      { failCommands: ['insert'], errorCode: 11602, errorLabels: ['RetryableWriteError'] },
-    );
+    await failRetryably('insert', 2);
     await expect(coll.insertOne({ _id: 1 })).rejects.toMatchObject({ code: 11602 });
     await coll.insertOne({ _id: 2 });
     expect(await coll.countDocuments()).toBe(1);

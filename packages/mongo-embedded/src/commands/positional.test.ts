@@ -1,6 +1,6 @@
-import { MongoServerError, type Db } from 'mongodb';
+import type { Db } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { useEngine } from '../test-support/harness.js';
+import { errorOf, useEngine } from '../test-support/harness.js';
 
 const engine = useEngine('positional');
 const { freshDb } = engine;
@@ -61,32 +61,27 @@ describe('positional updates through the driver', () => {
   it('a statement that matches nothing still fails on a bad arrayFilters, with mongod codes', async () => {
     const db = freshDb();
     const coll = await seeded(db);
-    const unused = await coll
-      .updateOne({ _id: 404 }, { $set: { 'items.$[c].qty': 0 } }, { arrayFilters: [{ c: 1 }, { d: 1 }] })
-      .catch((e: unknown) => e);
-    expect(unused).toBeInstanceOf(MongoServerError);
-    expect((unused as MongoServerError).code).toBe(9);
-    expect((unused as MongoServerError).message).toContain("The array filter for identifier 'd' was not used");
-    const unknown = await coll
-      .updateOne({ _id: 1 }, { $set: { 'items.$[c].qty': 0 } })
-      .catch((e: unknown) => e as MongoServerError);
+    const unused = await errorOf(
+      coll.updateOne({ _id: 404 }, { $set: { 'items.$[c].qty': 0 } }, { arrayFilters: [{ c: 1 }, { d: 1 }] }),
+    );
+    expect(unused.code).toBe(9);
+    expect(unused.message).toContain("The array filter for identifier 'd' was not used");
+    const unknown = await errorOf(coll.updateOne({ _id: 1 }, { $set: { 'items.$[c].qty': 0 } }));
     expect(unknown).toMatchObject({
       code: 2,
       message: "No array filter found for identifier 'c' in path 'items.$[c].qty'",
     });
-    const noMatch = await coll
-      .updateOne({ _id: 1 }, { $set: { 'items.$.qty': 0 } })
-      .catch((e: unknown) => e as MongoServerError);
+    const noMatch = await errorOf(coll.updateOne({ _id: 1 }, { $set: { 'items.$.qty': 0 } }));
     expect(noMatch).toMatchObject({
       code: 2,
       message: 'The positional operator did not find the match needed from the query.',
     });
-    const notArray = await db
-      .command({
+    const notArray = await errorOf(
+      db.command({
         update: 'orders',
         updates: [{ q: { _id: 1 }, u: { $set: { 'items.$[c].qty': 0 } }, arrayFilters: 'bad' }],
-      })
-      .catch((e: unknown) => e as MongoServerError);
+      }),
+    );
     expect(notArray).toMatchObject({ code: 14 });
     expect((await coll.findOne({ _id: 1 }))?.items.map((i) => i.qty)).toEqual([1, 5, 9]);
   });
@@ -101,18 +96,11 @@ describe('positional updates through the driver', () => {
       { projection: { 'items.$': 1, _id: 0 } },
     );
     expect(before).toEqual({ items: [{ sku: 'c', qty: 9 }] });
-    const noMatch = await coll
-      .findOne({ _id: 1 }, { projection: { 'items.$': 1 } })
-      .catch((e: unknown) => e as MongoServerError);
+    const noMatch = await errorOf(coll.findOne({ _id: 1 }, { projection: { 'items.$': 1 } }));
     expect(noMatch).toMatchObject({ code: 51246 });
-    const twice = await coll
-      .findOne({ 'items.sku': 'a' }, { projection: { 'items.$': 1, 'other.$': 1 } })
-      .catch((e: unknown) => e as MongoServerError);
+    const twice = await errorOf(coll.findOne({ 'items.sku': 'a' }, { projection: { 'items.$': 1, 'other.$': 1 } }));
     expect(twice).toMatchObject({ code: 31276 });
-    const inAggregate = await coll
-      .aggregate([{ $project: { 'items.$': 1 } }])
-      .toArray()
-      .catch((e: unknown) => e as MongoServerError);
+    const inAggregate = await errorOf(coll.aggregate([{ $project: { 'items.$': 1 } }]).toArray());
     expect(inAggregate).toMatchObject({ code: 31324 });
   });
 
@@ -122,7 +110,7 @@ describe('positional updates through the driver', () => {
       () => coll.updateOne({}, { $set: { touched: true } }, { sort: { _id: -1 } }),
       () => coll.replaceOne({}, { items: [] }, { sort: { _id: -1 } }),
     ]) {
-      const err = await op().catch((e: unknown) => e as MongoServerError);
+      const err = await errorOf(op());
       expect(err).toMatchObject({ code: 40415, message: "BSON field 'update.updates.sort' is an unknown field." });
     }
     expect((await coll.findOne({ _id: 1 }))?.items).toHaveLength(3);

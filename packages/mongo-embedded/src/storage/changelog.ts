@@ -123,6 +123,11 @@ export class ChangeHistory implements ChangeLog {
     this.maxBytes = Math.max(0, l.maxBytes);
   }
 
+  /** The most records retained, whatever their size. */
+  get recordLimit(): number {
+    return this.maxRecords;
+  }
+
   /** Estimated bytes of the retained records (see `estimateRecordBytes`). */
   get retainedBytes(): number {
     return this.bytes;

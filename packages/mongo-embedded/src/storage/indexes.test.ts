@@ -382,4 +382,53 @@ describe('sorts and counts answered by an index', () => {
     }
     expect(await indexed.countDocuments({ status: 'pending' })).toBeGreaterThan(0);
   });
+
+  it('reads the same through the index as by a scan after updates and deletes reshuffle thousands of keys', async () => {
+    const db = freshDb();
+    const indexed = db.collection<Row>('indexed');
+    const plain = db.collection<Row>('plain');
+    await indexed.createIndex({ at: -1, _id: -1 }, { name: 'at_desc_id_desc' }, {});
+    await indexed.createIndex({ status: 1 }, { name: 'status' }, {});
+    const statuses = ['pending', 'shipped', 'delivered'];
+    const rows: Row[] = [];
+    // Enough entries for the index's tree to split into many leaves and an inner level.
+    for (let id = 1; id <= 3000; id++) {
+      rows.push({ _id: id, at: new Date(Date.UTC(2026, 0, 1, 0, 0, id % 700)), status: statuses[id % 3]! });
+    }
+    for (const coll of [indexed, plain]) {
+      await coll.insertMany(rows);
+      // Moves a third of the keys (leaves split where they land, merge where they left), then empties a range.
+      await coll.updateMany({ _id: { $mod: [3, 0] } }, [{ $set: { at: { $add: ['$at', 86_400_000] } } }]);
+      await coll.updateMany({ _id: { $mod: [5, 0] } }, { $set: { status: 'delivered' } });
+      await coll.deleteMany({ _id: { $gte: 1000, $lt: 2200 } });
+    }
+    const cutoff = new Date(Date.UTC(2026, 0, 1, 0, 5, 0));
+    const sorted: Array<{ filter: object; sort: Record<string, 1 | -1> }> = [
+      { filter: {}, sort: { at: -1, _id: -1 } },
+      { filter: {}, sort: { at: 1, _id: 1 } },
+      { filter: { at: { $lte: cutoff } }, sort: { at: -1, _id: -1 } },
+      { filter: { at: { $gt: cutoff } }, sort: { at: 1, _id: 1 } },
+    ];
+    for (const query of sorted) {
+      for (const limit of [1, 77, 5000]) {
+        const read = (coll: Collection<Row>) => coll.find(query.filter).sort(query.sort).limit(limit).toArray();
+        const [fromIndex, fromSort] = await Promise.all([read(indexed), read(plain)]);
+        expect(fromIndex.length, JSON.stringify(query)).toBeGreaterThan(0);
+        expect(fromIndex, JSON.stringify({ query, limit })).toEqual(fromSort);
+      }
+    }
+    for (const filter of [
+      { status: 'delivered' },
+      { status: { $in: ['pending', 'shipped'] } },
+      { status: { $gt: 'pending' } },
+      { at: { $gte: cutoff, $lt: new Date(Date.UTC(2026, 0, 2, 0, 1, 0)) } },
+      { _id: { $gt: 900, $lte: 2300 } },
+    ]) {
+      const read = (coll: Collection<Row>) => coll.find(filter).sort({ _id: 1 }).toArray();
+      const [fromIndex, fromScan] = await Promise.all([read(indexed), read(plain)]);
+      expect(fromIndex.length, JSON.stringify(filter)).toBeGreaterThan(0);
+      expect(fromIndex, JSON.stringify(filter)).toEqual(fromScan);
+      expect(await indexed.countDocuments(filter), JSON.stringify(filter)).toBe(fromScan.length);
+    }
+  });
 });

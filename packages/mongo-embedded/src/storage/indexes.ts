@@ -14,14 +14,18 @@ import {
   type Doc,
   type FieldBounds,
 } from '../query/index.js';
+import { BPlusTree } from './btree.js';
 
 /** An index definition as listIndexes shows it: `{ v: 2, key, name, unique?, sparse?, ... }`. */
 export type IndexSpec = Doc & { key: Doc; name: string };
 
-interface Entry {
+/** One index entry: the key's components in the index's field order, and the document's `canonicalKey(_id)`. */
+export interface IndexEntry {
   key: unknown[];
   id: string;
 }
+
+type Entry = IndexEntry;
 
 /** Bounds on one field, as `fieldBounds` returns them. */
 export type Bounds = FieldBounds;
@@ -46,7 +50,8 @@ function compareKeys(a: unknown[], b: unknown[]): number {
   return 0;
 }
 
-function compareEntries(a: Entry, b: Entry): number {
+/** The order of an index's entries: by key (BSON order, under the collation installed), then by document id. */
+export function compareEntries(a: Entry, b: Entry): number {
   const c = compareKeys(a.key, b.key);
   if (c !== 0) return c;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
@@ -72,17 +77,24 @@ function formatDirection(dir: unknown): string {
 }
 
 /**
- * One index over a collection: entries sorted by key then document id, plus a hash of keys for unique checks.
+ * One index over a collection: entries ordered by key then document id in a B+tree, plus a hash of keys for unique
+ * checks.
  * Multikey: an array value yields one key per element; a missing field is indexed as null unless sparse.
  */
 export class IndexData {
   readonly fields: string[];
   readonly unique: boolean;
+  /**
+   * Whether `uniqueKeys` is kept. Not for an uncollated `_id_`: its documents are already keyed by
+   * `canonicalKey(_id)` in the collection, so two owners of one key are impossible, and the map would cost a string and
+   * an entry per document (about 100 MB at a million).
+   */
+  private readonly tracksOwners: boolean;
   readonly sparse: boolean;
   private readonly partial: ((doc: Doc) => boolean) | null;
   /** Whether any indexed document had an array on an indexed path (then a range may only use one bound). */
   multikey = false;
-  private entries: Entry[] = [];
+  private readonly entries = new BPlusTree<Entry>(compareEntries);
   /**
    * Unique indexes: key → the document id owning it. A plain string in the usual case (one owner); a Set only while
    * several documents share a key (which a unique index allows transiently, e.g. before `build` reports it). A Set
@@ -98,6 +110,7 @@ export class IndexData {
     this.collation = parseCollation(spec.collation);
     this.fields = Object.keys(spec.key);
     this.unique = spec.unique === true || spec.name === '_id_';
+    this.tracksOwners = this.unique && !(spec.name === '_id_' && this.collation === null);
     this.sparse = spec.sparse === true;
     const pfe = spec.partialFilterExpression;
     this.partial = isPlainObject(pfe) ? compileFilter(pfe) : null;
@@ -108,7 +121,7 @@ export class IndexData {
   }
 
   get size(): number {
-    return this.entries.length;
+    return this.entries.size;
   }
 
   /** The index keys of `doc`, or an empty list when the document is not indexed (sparse/partial). */
@@ -120,17 +133,9 @@ export class IndexData {
       const present = getPathValues(doc, field);
       if (present.length > 0) anyPresent = true;
       if (!this.multikey && present.some((v) => Array.isArray(v))) this.multikey = true;
-      const values: unknown[] = [];
-      const seen = new Set<string>();
-      for (const v of getIndexKeyValues(doc, field)) {
-        const k = canonicalKey(v);
-        if (!seen.has(k)) {
-          seen.add(k);
-          values.push(v);
-        }
-      }
-      if (values.length === 0) values.push(null);
-      perField.push(values);
+      const found = getIndexKeyValues(doc, field);
+      // One value (no array on the path) needs no deduplication: the common case pays no canonical key.
+      perField.push(found.length === 0 ? [null] : found.length === 1 ? found : distinctValues(found));
     }
     if (this.sparse && !anyPresent) return [];
     let keys: unknown[][] = [[]];
@@ -152,7 +157,7 @@ export class IndexData {
   }
 
   private findConflictSimple(doc: Doc, id: string, ignoreId?: string): unknown[] | null {
-    if (!this.unique) return null;
+    if (!this.tracksOwners) return null;
     for (const key of this.keysFor(doc)) {
       const owners = this.uniqueKeys.get(this.uniqueKeyOf(key));
       if (owners === undefined) continue;
@@ -175,9 +180,8 @@ export class IndexData {
 
   private addSimple(doc: Doc, id: string): void {
     for (const key of this.keysFor(doc)) {
-      const entry = { key, id };
-      this.entries.splice(this.lowerBound(entry), 0, entry);
-      if (this.unique) this.addOwner(this.uniqueKeyOf(key), id);
+      this.entries.insert({ key, id });
+      if (this.tracksOwners) this.addOwner(this.uniqueKeyOf(key), id);
     }
   }
 
@@ -211,11 +215,8 @@ export class IndexData {
 
   private removeSimple(doc: Doc, id: string): void {
     for (const key of this.keysFor(doc)) {
-      const entry = { key, id };
-      const at = this.lowerBound(entry);
-      const found = this.entries[at];
-      if (found && compareEntries(found, entry) === 0) this.entries.splice(at, 1);
-      if (this.unique) this.removeOwner(this.uniqueKeyOf(key), id);
+      this.entries.delete({ key, id });
+      if (this.tracksOwners) this.removeOwner(this.uniqueKeyOf(key), id);
     }
   }
 
@@ -228,12 +229,12 @@ export class IndexData {
   }
 
   private buildSimple(docs: Iterable<[string, Doc]>): { duplicate: unknown[]; id: string } | null {
-    this.entries = [];
+    this.entries.clear();
     this.uniqueKeys.clear();
     const all: Entry[] = [];
     for (const [id, doc] of docs) {
       for (const key of this.keysFor(doc)) {
-        if (this.unique) {
+        if (this.tracksOwners) {
           const ck = this.uniqueKeyOf(key);
           const owner = this.uniqueKeys.get(ck);
           if (owner !== undefined && owner !== id) {
@@ -245,8 +246,10 @@ export class IndexData {
         all.push({ key, id });
       }
     }
+    // One sort and a bulk load: what makes a restart or a new index on a large collection cost seconds, not the
+    // minutes of one ordered insert per entry.
     all.sort(compareEntries);
-    this.entries = all;
+    this.entries.load(dedupeSorted(all));
     return null;
   }
 
@@ -295,9 +298,7 @@ export class IndexData {
     const seen = new Set<string>();
     let keysExamined = 0;
     const collect = (min: Bounds['min'], max: Bounds['max']): void => {
-      let at = min ? this.firstAtLeast(min.value, min.inclusive) : 0;
-      for (; at < this.entries.length; at++) {
-        const entry = this.entries[at]!;
+      for (const entry of this.entries.ascending(min ? beforeKey(min.value, min.inclusive) : undefined)) {
         keysExamined++;
         if (max) {
           const c = compareValues(entry.key[0], max.value);
@@ -333,25 +334,32 @@ export class IndexData {
    * `bounds` (when it is one range or one value). A sort served this way reads only as far as its limit needs.
    */
   *ordered(reverse: boolean, bounds: Bounds | null): Generator<string> {
-    let lo = 0;
-    let hi = this.entries.length;
+    // The range [lo, hi) as "before" predicates: entries before lo, and entries before hi.
+    let lo: ((entry: Entry) => boolean) | undefined;
+    let hi: ((entry: Entry) => boolean) | undefined;
     if (bounds?.eq?.length === 1) {
-      lo = this.firstAtLeast(bounds.eq[0], true);
-      hi = this.firstAtLeast(bounds.eq[0], false);
+      lo = beforeKey(bounds.eq[0], true);
+      hi = beforeKey(bounds.eq[0], false);
     } else if (bounds && !bounds.eq) {
-      if (bounds.min) lo = this.firstAtLeast(bounds.min.value, bounds.min.inclusive);
-      if (bounds.max) hi = this.firstAtLeast(bounds.max.value, !bounds.max.inclusive);
+      if (bounds.min) lo = beforeKey(bounds.min.value, bounds.min.inclusive);
+      if (bounds.max) hi = beforeKey(bounds.max.value, !bounds.max.inclusive);
     }
     if (reverse) {
-      for (let at = hi - 1; at >= lo; at--) yield this.entries[at]!.id;
+      for (const entry of this.entries.descending(hi)) {
+        if (lo?.(entry)) return;
+        yield entry.id;
+      }
     } else {
-      for (let at = lo; at < hi; at++) yield this.entries[at]!.id;
+      for (const entry of this.entries.ascending(lo)) {
+        if (hi && !hi(entry)) return;
+        yield entry.id;
+      }
     }
   }
 
-  /** How many entries have exactly `value` as their single key: two binary searches, no scan. */
+  /** How many entries have exactly `value` as their single key: two descents of the tree, no scan. */
   countEqual(value: unknown): number {
-    return this.firstAtLeast(value, false) - this.firstAtLeast(value, true);
+    return this.entries.rank(beforeKey(value, false)) - this.entries.rank(beforeKey(value, true));
   }
 
   /** The key a unique index deduplicates on: strings equal under the index's collation share it. */
@@ -360,27 +368,39 @@ export class IndexData {
     if (!collation) return canonicalKey(key);
     return canonicalKey(key.map((v) => (typeof v === 'string' ? collation.key(v) : v)));
   }
+}
 
-  private firstAtLeast(value: unknown, inclusive: boolean): number {
-    let lo = 0;
-    let hi = this.entries.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const c = compareValues(this.entries[mid]!.key[0], value);
-      if (c < 0 || (c === 0 && !inclusive)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
+/**
+ * Entries before the first whose leading key component is at least `value` (inclusive) or above it (exclusive): the
+ * position where a range starting at `value` begins.
+ */
+function beforeKey(value: unknown, inclusive: boolean): (entry: Entry) => boolean {
+  return inclusive
+    ? (entry) => compareValues(entry.key[0], value) < 0
+    : (entry) => compareValues(entry.key[0], value) <= 0;
+}
 
-  private lowerBound(entry: Entry): number {
-    let lo = 0;
-    let hi = this.entries.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareEntries(this.entries[mid]!, entry) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+/** Drops entries equal to their predecessor (a document generating the same key twice) from a sorted list. */
+function dedupeSorted(sorted: Entry[]): Entry[] {
+  let out = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    if (out > 0 && compareEntries(sorted[out - 1]!, sorted[i]!) === 0) continue;
+    sorted[out++] = sorted[i]!;
   }
+  sorted.length = out;
+  return sorted;
+}
+
+/** The values of one indexed path without repeats (an array holding equal elements yields one key for them). */
+function distinctValues(values: readonly unknown[]): unknown[] {
+  const out: unknown[] = [];
+  const seen = new Set<string>();
+  for (const v of values) {
+    const k = canonicalKey(v);
+    if (!seen.has(k)) {
+      seen.add(k);
+      out.push(v);
+    }
+  }
+  return out;
 }

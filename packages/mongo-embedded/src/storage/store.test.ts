@@ -1,6 +1,7 @@
 import { Int32 } from 'bson';
 import { describe, expect, it } from 'vitest';
 import { useDataDirs } from '../test-support/data-dir.js';
+import { pendingWrites } from '../test-support/pending-writes.js';
 import { Journal } from './journal.js';
 import { Store } from './store.js';
 
@@ -17,10 +18,7 @@ describe('Store with a journal', () => {
   it('compacts so disk use tracks live data, and recovers the same state and history from the snapshot', async () => {
     const dir = tempDir();
     const { store, journal } = await openStore(dir, 16 * 1024);
-    const pending: Promise<void>[] = [];
-    const track = (p: Promise<void>): void => {
-      pending.push(p);
-    };
+    const { track, settled } = pendingWrites();
     store.write(
       undefined,
       (b) => {
@@ -43,7 +41,7 @@ describe('Store with a journal', () => {
         },
         track,
       );
-      await Promise.all(pending.splice(0));
+      await settled();
     }
     await store.compactNow();
     const bytesAfterCompaction = journal.journalBytes + journal.snapshotBytes;
@@ -63,8 +61,45 @@ describe('Store with a journal', () => {
       expect(tail.map((r) => r.seq)).toEqual([lastSeq - 1n, lastSeq]);
       // New writes continue the sequence rather than reusing numbers.
       reopened.store.write(undefined, (b) => reopened.store.insert(b, coll!, { _id: 'new' }), track);
-      await Promise.all(pending.splice(0));
+      await settled();
       expect(reopened.store.changeLog.lastSeq).toBe(lastSeq + 1n);
+    } finally {
+      await reopened.store.close();
+    }
+  });
+
+  it('recovers a journal of many more writes than the history keeps: the newest ones, and every document', async () => {
+    const dir = tempDir();
+    // No compaction: every write is replayed from the journal on reopen.
+    const { store } = await openStore(dir, 1024 * 1024 * 1024);
+    const pending: Promise<void>[] = [];
+    const track = (p: Promise<void>): void => {
+      pending.push(p);
+    };
+    for (let i = 0; i < 260; i++) {
+      store.write(
+        undefined,
+        (b) => store.insert(b, store.ensureCollection(b, 'app', 'c'), { _id: new Int32(i), n: new Int32(i % 7) }),
+        track,
+      );
+    }
+    await Promise.all(pending.splice(0));
+    const lastSeq = store.changeLog.lastSeq;
+    await store.close();
+
+    const reopened = await openStore(dir, 1024 * 1024 * 1024);
+    try {
+      const coll = reopened.store.getCollection('app', 'c');
+      expect(coll?.docs.size).toBe(260);
+      expect(reopened.store.changeLog.lastSeq).toBe(lastSeq);
+      // The history holds its 50 newest records, in order, ending with the last write.
+      expect(reopened.store.changeLog.oldestSeq).toBe(lastSeq - 49n);
+      const tail = reopened.store.changeLog.readFrom(lastSeq - 50n, 100);
+      expect(tail.map((r) => r.seq)).toEqual(Array.from({ length: 50 }, (_, i) => lastSeq - 49n + BigInt(i)));
+      expect(tail.at(-1)?.postImage).toMatchObject({ _id: new Int32(259) });
+      const plan = reopened.store.plan(coll, { _id: { $gte: new Int32(250) } });
+      expect(plan.indexName).toBe('_id_');
+      expect(plan.candidates.map((d) => d._id)).toEqual(Array.from({ length: 10 }, (_, i) => new Int32(250 + i)));
     } finally {
       await reopened.store.close();
     }

@@ -768,6 +768,7 @@ export class Store {
     // Document writes replayed from the journal leave the indexes alone; each touched collection's indexes are built
     // once at the end (a sort), instead of one sorted insert per write, which grew with the collection's size.
     const stale = new Set<Collection>();
+    const historyLimit = this.changes.recordLimit;
     for (const rec of recovered.records) {
       if (rec.ct instanceof Timestamp) this.clock.advanceTo(rec.ct);
       for (const e of (rec.e as Doc[] | undefined) ?? []) {
@@ -775,6 +776,8 @@ export class Store {
         if (r) {
           if (r.seq <= lastSeq) continue; // already covered by the snapshot
           history.push(r);
+          // Only the newest records are kept: a journal of a million writes must not hold a million records here.
+          if (history.length >= 2 * historyLimit) history.splice(0, history.length - historyLimit);
           lastSeq = r.seq;
           this.clock.advanceTo(r.clusterTime);
         }

@@ -2,6 +2,7 @@ import { Long, UUID } from 'bson';
 import { describe, expect, it } from 'vitest';
 import { MongoServerError, type Doc } from '../query/index.js';
 import { normaliseIndexSpec, Store, type JournalLike, type WriteSession } from './store.js';
+import { pendingWrites, type PendingWrites } from '../test-support/pending-writes.js';
 import { TransactionView } from './transaction-view.js';
 
 /** A journal that keeps its records in memory, as the recovery of a store reads them back. */
@@ -23,8 +24,9 @@ function memoryJournal(): JournalLike & { records: Doc[] } {
 const SESSION: WriteSession = { lsid: { id: new UUID() }, txnNumber: Long.fromNumber(1), inTransaction: true };
 const NO_GUARD = { check: () => undefined, wrote: () => undefined };
 
-async function settle(pending: Promise<void>[]): Promise<void> {
-  await Promise.all(pending);
+/** Waits for the tracked journal writes, then one more turn for what they scheduled. */
+async function settle(pending: PendingWrites): Promise<void> {
+  await pending.settled();
   await new Promise((resolve) => setImmediate(resolve));
 }
 
@@ -32,11 +34,11 @@ describe('a transaction commit in the store', () => {
   it('is one journal record: recovery finds all of its writes or, without that record, none', async () => {
     const journal = memoryJournal();
     const store = new Store({ changeHistoryMaxRecords: 100, journal });
-    const pending: Promise<void>[] = [];
+    const pending = pendingWrites();
     store.write(
       undefined,
       (b) => store.insert(b, store.ensureCollection(b, 'app', 'c'), { _id: 'kept', n: 0 }),
-      (p) => pending.push(p),
+      pending.track,
     );
     await settle(pending);
     const before = journal.records.length;
@@ -49,7 +51,7 @@ describe('a transaction commit in the store', () => {
       const kept = coll.getById('kept');
       if (kept) view.replace(b, coll, kept, { _id: 'kept', n: 10 }, 'replace');
     });
-    store.applyTransaction(SESSION, view.entries, (p) => pending.push(p));
+    store.applyTransaction(SESSION, view.entries, pending.track);
     await settle(pending);
     expect(journal.records.length).toBe(before + 1);
     const history = store.changeLog.readFrom(0n, 100).filter((r) => r.txnOpIndex !== undefined);
@@ -75,10 +77,8 @@ describe('a transaction commit in the store', () => {
   it('undoes every applied write and journals nothing when one write cannot be applied', async () => {
     const journal = memoryJournal();
     const store = new Store({ changeHistoryMaxRecords: 100, journal });
-    const pending: Promise<void>[] = [];
-    const track = (p: Promise<void>): void => {
-      pending.push(p);
-    };
+    const pending = pendingWrites();
+    const { track } = pending;
     store.write(
       undefined,
       (b) => {

@@ -2,6 +2,7 @@ import type { OrderEvent, PreparedOrderFilter } from '@orders/contracts';
 import type { Serialized } from '../messages.js';
 import type { ReplayHandle } from '../replay.js';
 import type { TextFrame } from '../text-frame.js';
+import type { ReplayAccount } from './replay-budget.js';
 import { EVERY_ORDER, type EffectiveFilter } from './scope.js';
 
 /** What the hub needs from a socket (the socket adapter in routes/ws.ts provides it over a `ws` WebSocket). */
@@ -52,6 +53,8 @@ export class Client {
   replaySince: string | null = null;
   /** Events read from history, waiting to go out as one frame. */
   replayed: Serialized<OrderEvent>[] = [];
+  /** The budgets this socket's replays are paid from (its principal's and its address's). */
+  replayAccounts: readonly ReplayAccount[] = [];
 
   /** @param scope the principal's scope, confining every subscription of this socket (null: none). */
   constructor(

@@ -27,15 +27,30 @@ import { Fanout } from './fanout.js';
 import { FilterGroups } from './groups.js';
 import { Entry, Ring } from './ring.js';
 import { IdlePositions, isCanonicalPosition } from './issued-positions.js';
+import { ReplayBudgets, type ReplayAccount } from './replay-budget.js';
 import { effectiveFilter, prepareScope } from './scope.js';
-import { emptyHubCounters, type HubMetrics, type HubObserver, type HubOptions, type HubStats } from './types.js';
+import {
+  emptyHubCounters,
+  type ClientIdentity,
+  type HubMetrics,
+  type HubObserver,
+  type HubOptions,
+  type HubStats,
+} from './types.js';
 
-export type { HubMetrics, HubObserver, HubOptions, HubStats } from './types.js';
+export type { ClientIdentity, HubMetrics, HubObserver, HubOptions, HubStats } from './types.js';
 
 /*
  * The hub: subscriptions, filter groups, fan-out, backpressure and replays, between the feed (which publishes
  * into it) and the socket adapter (routes/ws.ts). See docs/ARCHITECTURE.md, "Fan-out" and "Recovery and replay".
  */
+
+/** The size of a frame's text on the wire. */
+function bytesOf(shapes: readonly string[]): number {
+  let bytes = 0;
+  for (const shape of shapes) bytes += Buffer.byteLength(shape);
+  return bytes;
+}
 
 /** A subscription's filter in one spelling, so a repeated subscribe with the same filter is recognized. */
 function filterKeyOf(message: SubscribeMessage): string {
@@ -49,6 +64,8 @@ export class Hub implements FeedSink {
   private readonly maxBufferedBytes: number;
   private readonly maxInvalidFrames: number;
   private readonly subscribeLimit: { max: number; windowMs: number };
+  private readonly replayBudgets: ReplayBudgets | null;
+  private readonly replayBudgetBytes: { principal: number; address: number };
   /** Idle positions the feed advanced to (and GET /orders may have handed out), bounded. */
   private readonly idlePositions = new IdlePositions();
   private readonly replays: HistoryReplays | undefined;
@@ -69,6 +86,12 @@ export class Hub implements FeedSink {
     this.maxBufferedBytes = options.maxBufferedBytes;
     this.maxInvalidFrames = options.maxInvalidFrames ?? 4;
     this.subscribeLimit = options.subscribeLimit ?? { max: 20, windowMs: 10_000 };
+    const budget = options.replayBudget;
+    this.replayBudgetBytes = { principal: budget?.principalBytes ?? 0, address: budget?.addressBytes ?? 0 };
+    this.replayBudgets =
+      budget === undefined || (budget.principalBytes <= 0 && budget.addressBytes <= 0)
+        ? null
+        : new ReplayBudgets({ windowMs: budget.windowMs, ...(budget.now !== undefined && { now: budget.now }) });
     this.replays = options.replays;
     this.log = options.log;
     this.metrics = options.metrics;
@@ -150,10 +173,11 @@ export class Hub implements FeedSink {
 
   /**
    * Registers a socket; the transport forwards its frames and its close to the returned connection. `scope` (the
-   * principal's) confines every subscription the socket makes.
+   * principal's) confines every subscription the socket makes; `identity` names the replay budgets it draws on.
    */
-  connect(socket: HubSocket, scope: Scope | null = null): HubConnection {
+  connect(socket: HubSocket, scope: Scope | null = null, identity?: ClientIdentity): HubConnection {
     const client = new Client(socket, prepareScope(scope));
+    if (identity !== undefined) client.replayAccounts = this.accountsOf(identity);
     if (this.closed) {
       socket.close(CloseCode.GoingAway, 'server shutting down');
       client.state = 'closed';
@@ -168,6 +192,19 @@ export class Hub implements FeedSink {
         this.drop(client);
       },
     };
+  }
+
+  private accountsOf(identity: ClientIdentity): ReplayAccount[] {
+    const accounts: ReplayAccount[] = [];
+    const { principal, address } = this.replayBudgetBytes;
+    if (identity.principal !== null && principal > 0) accounts.push({ key: identity.principal, bytes: principal });
+    if (identity.address !== null && address > 0) accounts.push({ key: identity.address, bytes: address });
+    return accounts;
+  }
+
+  /** Pays a replay of `bytes` from the client's budgets; false when one of them cannot (nothing is taken then). */
+  private payReplay(client: Client, bytes: number): boolean {
+    return this.replayBudgets === null || this.replayBudgets.take(client.replayAccounts, bytes);
   }
 
   /** Flushes what is pending and closes every socket with `code` (1001 on shutdown). */
@@ -259,14 +296,26 @@ export class Hub implements FeedSink {
       return;
     }
     if (latest !== null && this.ring.covers(since) && this.issuedInRing(since, latest)) {
+      // The whole replay or none: a client past its budget reads its list again (see docs/ARCHITECTURE.md,
+      // "Abuse limits"), rather than receiving part of a replay it would have to throw away.
+      const shapes = this.ringShapes(client, since);
+      if (!this.payReplay(client, bytesOf(shapes))) {
+        this.resyncToLive(client, ResyncReason.ReplayLimited);
+        return;
+      }
       this.counters.replaysFromRing += 1;
       this.sendReady(client, since, true);
-      this.replayRing(client, since);
+      this.sendReplayed(client, shapes);
       this.join(client);
       return;
     }
     if (!this.replays) {
       this.resyncToLive(client, ResyncReason.HistoryLost);
+      return;
+    }
+    // A history replay's size is known only as it is read: it is paid event by event, and needs a budget to start.
+    if (this.replayBudgets !== null && !this.replayBudgets.available(client.replayAccounts)) {
+      this.resyncToLive(client, ResyncReason.ReplayLimited);
       return;
     }
     this.counters.replaysFromHistory += 1;
@@ -295,13 +344,24 @@ export class Hub implements FeedSink {
       },
       add: (item) => {
         const shape = new Entry(item).shapeFor(client.filter);
-        if (shape !== null) client.replayed.push(shape);
+        if (shape === null) return client.replayed.length;
+        if (!this.payReplay(client, Buffer.byteLength(shape))) {
+          client.replayed = [];
+          this.resyncToLive(client, ResyncReason.ReplayLimited);
+          return 0;
+        }
+        client.replayed.push(shape);
         return client.replayed.length;
       },
       flush: () => this.sendEvents(client, client.replayed.splice(0)),
       canHandOver: (position) => this.delivered !== null && position <= this.delivered && this.ring.covers(position),
       handOver: (position) => {
-        this.replayRing(client, position);
+        const shapes = this.ringShapes(client, position);
+        if (!this.payReplay(client, bytesOf(shapes))) {
+          this.resyncToLive(client, ResyncReason.ReplayLimited);
+          return;
+        }
+        this.sendReplayed(client, shapes);
         if (client.state === 'replaying') this.join(client);
       },
       fail: (reason) => {
@@ -311,25 +371,30 @@ export class Hub implements FeedSink {
     };
   }
 
-  /** Sends ring events after `since` that live clients already received (pending ones go out with the flush). */
-  private replayRing(client: Client, since: string): void {
+  /**
+   * The ring's events after `since` that live clients already received, as this client sees them (pending ones go
+   * out with the flush). Nothing may be written to the client between this and `sendReplayed`.
+   */
+  private ringShapes(client: Client, since: string): Serialized<OrderEvent>[] {
     // The replay must end exactly where live delivery to this client starts.
     this.fanout.flushNow();
     const end = this.delivered;
-    if (end === null) return;
-    let batch: Serialized<OrderEvent>[] = [];
+    const shapes: Serialized<OrderEvent>[] = [];
+    if (end === null) return shapes;
     for (let i = this.ring.firstAfter(since); i < this.ring.size; i++) {
       const entry = this.ring.at(i);
       if (entry.position > end) break;
       const shape = entry.shapeFor(client.filter);
-      if (shape === null) continue;
-      batch.push(shape);
-      if (batch.length >= MAX_EVENTS_PER_FRAME) {
-        if (!this.sendEvents(client, batch)) return;
-        batch = [];
-      }
+      if (shape !== null) shapes.push(shape);
     }
-    if (batch.length > 0) this.sendEvents(client, batch);
+    return shapes;
+  }
+
+  /** Sends replayed events in frames of at most MAX_EVENTS_PER_FRAME. */
+  private sendReplayed(client: Client, shapes: readonly Serialized<OrderEvent>[]): void {
+    for (let from = 0; from < shapes.length; from += MAX_EVENTS_PER_FRAME) {
+      if (!this.sendEvents(client, shapes.slice(from, from + MAX_EVENTS_PER_FRAME))) return;
+    }
   }
 
   private stopReplay(client: Client): void {

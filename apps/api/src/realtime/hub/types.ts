@@ -25,6 +25,11 @@ export interface HubOptions {
    */
   subscribeLimit?: { max: number; windowMs: number };
   /**
+   * Bytes of replayed events one principal, and one address, may receive per window (0: no budget of that kind);
+   * past it a subscribe with `since` gets `resync` (`replay_limited`) instead of a replay. Default: none.
+   */
+  replayBudget?: { principalBytes: number; addressBytes: number; windowMs: number; now?: () => number };
+  /**
    * Socket writes per event-loop turn while fanning out (default 1000): a flush to many thousands of sockets
    * yields between slices so HTTP requests are not held up for the whole fan-out.
    */
@@ -32,6 +37,12 @@ export interface HubOptions {
   log?: FeedLogger;
   /** Told once per flush (never per socket) when it has written its last socket. */
   metrics?: HubMetrics;
+}
+
+/** Who is behind a socket, for the replay budgets: the rate limiter's keys (null: none of that kind). */
+export interface ClientIdentity {
+  principal: string | null;
+  address: string | null;
 }
 
 /** Per-flush timings for /metrics. */
@@ -84,6 +95,7 @@ export function emptyHubCounters(): Omit<HubStats, 'clients' | 'subscriptions'> 
       [ResyncReason.Invalidated]: 0,
       [ResyncReason.UnknownPosition]: 0,
       [ResyncReason.FeedReset]: 0,
+      [ResyncReason.ReplayLimited]: 0,
     },
     bytesSent: 0,
     invalidFrames: 0,

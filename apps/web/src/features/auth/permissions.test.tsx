@@ -3,6 +3,7 @@ import { screen, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { makeOrder } from '@orders/client/testing';
 import { FakeApi } from '../../test/fakeApi.js';
+import { boardOrder } from '../../test/board.js';
 import { renderDashboard } from '../../test/render.js';
 
 async function boardAs(role: Role) {
@@ -65,12 +66,8 @@ describe('controls by role', () => {
     const api = new FakeApi([makeOrder(1, 10, { customer_name: 'Bob Ltd' }), makeOrder(2, 20)]);
     api.session = { username: 'bob', kind: 'user', role: 'viewer', scope: { customer: 'bob', status: ['pending'] } };
     renderDashboard(api);
-    const list = await screen.findByRole('list', { name: 'Orders' });
-    expect(
-      within(list)
-        .getAllByRole('heading', { level: 3 })
-        .map((h) => h.textContent),
-    ).toEqual(['Order #1']);
+    await screen.findByRole('list', { name: 'Orders' });
+    expect(boardOrder()).toEqual(['Order #1']);
     expect(screen.getByRole('region', { name: 'Account' }).textContent).toContain(
       'sees customer contains “bob” · Pending',
     );

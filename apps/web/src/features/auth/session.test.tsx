@@ -3,17 +3,11 @@ import { act, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { makeOrder } from '@orders/client/testing';
 import { ADMIN, apiError, FakeApi, makeUser } from '../../test/fakeApi.js';
+import { boardOrder } from '../../test/board.js';
+import { signInForm, submitSignIn as signIn } from '../../test/signIn.js';
 import { renderDashboard } from '../../test/render.js';
 
 const created = (order: Order, position: string): OrderEvent => ({ type: 'order.created', order, position });
-
-function boardOrder(): string[] {
-  const list = screen.queryByRole('list', { name: 'Orders' });
-  if (!list) return [];
-  return within(list)
-    .getAllByRole('heading', { level: 3 })
-    .map((heading) => heading.textContent);
-}
 
 type SocketServer = ReturnType<typeof renderDashboard>['sockets'];
 
@@ -36,21 +30,6 @@ async function liveBoard(orders: Order[]) {
   act(() => socket.push(created(makeOrder(9, 90), 'pos-5')));
   await waitFor(() => expect(boardOrder()[0]).toBe('Order #9'));
   return { ...view, socket };
-}
-
-function signInForm(): HTMLElement {
-  return screen.getByRole('form', { name: 'Sign in' });
-}
-
-async function signIn(user: ReturnType<typeof renderDashboard>['user'], username: string, password: string) {
-  const form = signInForm();
-  const name = within(form).getByLabelText<HTMLInputElement>('Username');
-  if (name.value !== username) {
-    await user.clear(name);
-    await user.type(name, username);
-  }
-  await user.type(within(form).getByLabelText('Password'), password);
-  await user.click(within(form).getByRole('button', { name: 'Sign in' }));
 }
 
 describe('returning to sign-in when the session ends', () => {

@@ -86,5 +86,6 @@ export function updateOrder(id: number, changes: UpdateOrderBody, expectedVersio
 
 /** `DELETE /orders/:id`. */
 export function deleteOrder(id: number): Promise<undefined> {
-  return request<undefined>(`/orders/${id}`, { method: 'DELETE' });
+  // keepalive: a delete sent as the page goes away (its undo window cut short) still reaches the server.
+  return request<undefined>(`/orders/${id}`, { method: 'DELETE', keepalive: true });
 }

@@ -19,6 +19,8 @@ export interface ActivitySnapshot {
   perSecond: ReadonlyMap<number, number>;
   /** When the latest change was received (ms since epoch; 0 before any). */
   lastAt: number;
+  /** Changes received since the page opened, by kind (the entries keep only the latest few). */
+  totals: Readonly<Record<ActivityEntry['kind'], number>>;
 }
 
 /** How much history the chart shows. */
@@ -37,7 +39,12 @@ export interface ActivityStore {
 
 /** Creates an empty activity store. */
 export function createActivityStore(): ActivityStore {
-  let snapshot: ActivitySnapshot = { entries: [], perSecond: new Map(), lastAt: 0 };
+  let snapshot: ActivitySnapshot = {
+    entries: [],
+    perSecond: new Map(),
+    lastAt: 0,
+    totals: { created: 0, updated: 0, deleted: 0, left: 0 },
+  };
   const listeners = new Set<() => void>();
   const remembered = new Set<string>();
   let seq = 0;
@@ -77,7 +84,14 @@ export function createActivityStore(): ActivityStore {
       const perSecond = new Map(snapshot.perSecond);
       perSecond.set(second, (perSecond.get(second) ?? 0) + fresh.length);
       for (const key of perSecond.keys()) if (key <= second - CHART_SECONDS) perSecond.delete(key);
-      snapshot = { entries: [...fresh.reverse(), ...snapshot.entries].slice(0, MAX_ENTRIES), perSecond, lastAt: now };
+      const totals = { ...snapshot.totals };
+      for (const entry of fresh) totals[entry.kind] += 1;
+      snapshot = {
+        entries: [...fresh.reverse(), ...snapshot.entries].slice(0, MAX_ENTRIES),
+        perSecond,
+        lastAt: now,
+        totals,
+      };
       for (const listener of listeners) listener();
     },
     subscribe: (listener) => {

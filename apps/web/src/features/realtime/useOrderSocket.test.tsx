@@ -11,7 +11,7 @@ import {
 import type { Order, ServerMessage } from '@orders/contracts';
 import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import { boardOrder, card, connectionText } from '../../test/board.js';
+import { boardOrder, card, recordAnnouncements, connectionText } from '../../test/board.js';
 import { deferred, FakeApi, json } from '../../test/fakeApi.js';
 import { renderDashboard } from '../../test/render.js';
 import { orderKeys } from '../orders/queries.js';
@@ -180,16 +180,38 @@ describe('reading further down while orders arrive', () => {
   it('keeps the cards in view where they are when the board is scrolled', async () => {
     const { socket } = await liveBoard(many);
     const scroller = screen.getByRole('region', { name: 'Order board' });
-    scroller.scrollTop = 10 * 140;
-    fireEvent.scroll(scroller);
+    // Where a card's row sits in the scroller's view (rows are placed with translateY, 100 px each here).
+    const onScreen = (id: number) => {
+      const row = card(id).closest('li');
+      const y = Number(/translateY\((-?[\d.]+)px\)/.exec(row?.style.transform ?? '')?.[1]);
+      return y - scroller.scrollTop;
+    };
+    // As in a browser, moving the scroll position (the board's or the person's) reports a scroll event.
+    let top = 0;
+    Object.defineProperty(scroller, 'scrollTop', {
+      get: () => top,
+      set: (value: number) => {
+        top = value;
+        setTimeout(() => fireEvent.scroll(scroller));
+      },
+    });
+    scroller.scrollTo = ((options: ScrollToOptions) => {
+      scroller.scrollTop = options.top ?? top;
+    }) as typeof scroller.scrollTo;
+    scroller.scrollTop = 10 * 100;
+    // Order #20 is the 11th card: the first in view.
+    await waitFor(() => expect(onScreen(20)).toBe(0));
     send(socket, batch(created(makeOrder(31, 100), 'pos-1'), created(makeOrder(32, 101), 'pos-2')));
     await waitFor(() => expect(screen.getByText('32 orders')).toBeTruthy());
-    expect(scroller.scrollTop).toBe(12 * 140);
+    await waitFor(() => expect(onScreen(20)).toBe(0));
+    expect(scroller.scrollTop).toBeGreaterThan(10 * 100);
 
-    // An order from below the view moving to the top also pushes the view down by one card.
+    // An order from below the view moving to the top also pushes the view down by that card.
+    const before = scroller.scrollTop;
     send(socket, updated(makeOrder(2, 102, { version: 2 }), 'pos-3'));
     await screen.findByText('Order #2 updated: pending');
-    expect(scroller.scrollTop).toBe(13 * 140);
+    await waitFor(() => expect(onScreen(20)).toBe(0));
+    expect(scroller.scrollTop).toBeGreaterThan(before);
   });
 
   it('lets new orders push in when the board is at the top', async () => {
@@ -329,12 +351,18 @@ describe('connection and recovery', () => {
       api.respondOnce('GET', '/orders', () => Promise.reject(new TypeError('Failed to fetch')));
     }
     const view = renderDashboard(api);
-    const alert = await screen.findByRole('alert');
-    expect(alert.textContent).toContain('The server cannot be reached.');
+    const announcements = recordAnnouncements();
+    const error = await screen.findByText(/^The orders could not be loaded/);
+    expect(error.textContent).toContain('The server cannot be reached.');
     expect(connectionText()).toBe('Offline');
     expect(view.sockets.sockets).toHaveLength(0);
 
     await waitFor(() => expect(boardOrder()).toEqual(['Order #1']));
+    // Two failed reads, one announcement: the retry does not say it all again.
+    expect(announcements.said).toEqual([
+      'The orders could not be loaded: The server cannot be reached. The page keeps trying.',
+    ]);
+    announcements.stop();
     await acceptSocket(view.sockets, 0);
     await waitFor(() => expect(connectionText()).toBe('Live'));
   });

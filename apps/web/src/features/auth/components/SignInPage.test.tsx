@@ -3,6 +3,8 @@ import { act, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { makeOrder } from '@orders/client/testing';
 import { apiError, deferred, FakeApi, json, makeUser } from '../../../test/fakeApi.js';
+import { boardOrder } from '../../../test/board.js';
+import { signInForm, submitSignIn } from '../../../test/signIn.js';
 import { renderDashboard } from '../../../test/render.js';
 
 function signedOutApi(): FakeApi {
@@ -12,9 +14,7 @@ function signedOutApi(): FakeApi {
   return api;
 }
 
-function form(): HTMLElement {
-  return screen.getByRole('form', { name: 'Sign in' });
-}
+const form = signInForm;
 
 describe('sign-in page', () => {
   it('shows sign-in, not the board, when the page is not signed in', async () => {
@@ -41,9 +41,7 @@ describe('sign-in page', () => {
   it('signs in and shows the board, with who is signed in and the role in the header', async () => {
     const { api, user } = renderDashboard(signedOutApi());
     await screen.findByRole('form', { name: 'Sign in' });
-    await user.type(within(form()).getByLabelText('Username'), 'alice');
-    await user.type(within(form()).getByLabelText('Password'), 'alice password 1');
-    await user.click(within(form()).getByRole('button', { name: 'Sign in' }));
+    await submitSignIn(user, 'alice', 'alice password 1');
 
     await screen.findByRole('list', { name: 'Orders' });
     expect(api.calls('POST', '/auth/login')[0]?.body).toEqual({ username: 'alice', password: 'alice password 1' });
@@ -56,9 +54,7 @@ describe('sign-in page', () => {
   it('says the credentials are wrong without saying which, marks both fields and clears the password', async () => {
     const { user } = renderDashboard(signedOutApi());
     await screen.findByRole('form', { name: 'Sign in' });
-    await user.type(within(form()).getByLabelText('Username'), 'alice');
-    await user.type(within(form()).getByLabelText('Password'), 'not the password');
-    await user.click(within(form()).getByRole('button', { name: 'Sign in' }));
+    await submitSignIn(user, 'alice', 'not the password');
 
     const alert = await within(form()).findByRole('alert');
     expect(alert.textContent).toBe('Wrong username or password.');
@@ -79,9 +75,7 @@ describe('sign-in page', () => {
       return response;
     });
     await screen.findByRole('form', { name: 'Sign in' });
-    await user.type(within(form()).getByLabelText('Username'), 'alice');
-    await user.type(within(form()).getByLabelText('Password'), 'alice password 1');
-    await user.click(within(form()).getByRole('button', { name: 'Sign in' }));
+    await submitSignIn(user, 'alice', 'alice password 1');
     expect((await within(form()).findByRole('alert')).textContent).toBe(
       'Too many sign-in attempts. Try again in 42 seconds.',
     );
@@ -102,9 +96,7 @@ describe('sign-in page', () => {
     const { api, user } = renderDashboard(signedOutApi());
     api.respondOnce('POST', '/auth/login', () => Promise.reject(new TypeError('Failed to fetch')));
     await screen.findByRole('form', { name: 'Sign in' });
-    await user.type(within(form()).getByLabelText('Username'), 'alice');
-    await user.type(within(form()).getByLabelText('Password'), 'alice password 1');
-    await user.click(within(form()).getByRole('button', { name: 'Sign in' }));
+    await submitSignIn(user, 'alice', 'alice password 1');
     expect((await within(form()).findByRole('alert')).textContent).toBe(
       'Sign-in failed: the server cannot be reached.',
     );
@@ -118,9 +110,7 @@ describe('sign-in page', () => {
     const answer = deferred<Response>();
     api.respondOnce('POST', '/auth/login', () => answer.promise);
     await screen.findByRole('form', { name: 'Sign in' });
-    await user.type(within(form()).getByLabelText('Username'), 'alice');
-    await user.type(within(form()).getByLabelText('Password'), 'alice password 1');
-    await user.click(within(form()).getByRole('button', { name: 'Sign in' }));
+    await submitSignIn(user, 'alice', 'alice password 1');
     await user.click(within(form()).getByRole('button', { name: 'Signing in…' }));
     expect(api.calls('POST', '/auth/login')).toHaveLength(1);
     api.session = { username: 'alice', kind: 'user', role: 'operator', scope: null };
@@ -153,15 +143,9 @@ describe('signing out', () => {
     expect(screen.queryByRole('status')).toBeNull();
     expect(queryClient.getQueriesData({ queryKey: ['orders'] })).toEqual([]);
 
-    await user.type(within(form()).getByLabelText('Username'), 'alice');
-    await user.type(within(form()).getByLabelText('Password'), 'alice password 1');
-    await user.click(within(form()).getByRole('button', { name: 'Sign in' }));
-    const list = await screen.findByRole('list', { name: 'Orders' });
-    expect(
-      within(list)
-        .getAllByRole('heading', { level: 3 })
-        .map((h) => h.textContent),
-    ).toEqual(['Order #1']);
+    await submitSignIn(user, 'alice', 'alice password 1');
+    await screen.findByRole('list', { name: 'Orders' });
+    expect(boardOrder()).toEqual(['Order #1']);
   });
 
   it('stays signed in and says why when the server cannot be reached to sign out', async () => {

@@ -1,4 +1,5 @@
 import { useId, useState, type SubmitEvent } from 'react';
+import { useAnnouncer } from '../../../lib/announcer.js';
 import { useCreateOrder } from '../mutations.js';
 import { describeWriteProblem, WriteProblemCode, type WriteProblem } from '../errors.js';
 import { OrderFields, type OrderDraft } from './OrderFields.js';
@@ -15,6 +16,7 @@ export function CreateOrderForm() {
   const [draft, setDraft] = useState<OrderDraft>(EMPTY_DRAFT);
   const [problem, setProblem] = useState<WriteProblem | null>(null);
   const createOrder = useCreateOrder();
+  const { announce } = useAnnouncer();
   const errorId = `${prefix}-error`;
 
   function submit(event: SubmitEvent<HTMLFormElement>) {
@@ -32,7 +34,8 @@ export function CreateOrderForm() {
     createOrder.mutate(
       { id, customer_name: draft.customer_name.trim(), product_name: draft.product_name.trim(), status: draft.status },
       {
-        onSuccess: () => {
+        onSuccess: (order) => {
+          announce(`Order #${order.id} created.`);
           setOrderId('');
           setDraft(EMPTY_DRAFT);
         },

@@ -5,6 +5,9 @@ import { useDebouncedValue } from '../../../lib/useDebouncedValue.js';
 import { ChangesChart } from '../../realtime/ChangesChart.js';
 import { ConnectionIndicator } from '../../realtime/ConnectionIndicator.js';
 import { RecentActivity } from '../../realtime/RecentActivity.js';
+import { useAnnounceChanges } from '../../realtime/changeAnnouncements.js';
+import { PhoneCollapsible } from '../../../lib/PhoneCollapsible.js';
+import { SkipLink } from '../../../lib/SkipLink.js';
 import { useOrderSocket, type AccessCloseCode } from '../../realtime/useOrderSocket.js';
 import { AsOfControl } from '../../history/AsOfControl.js';
 import { OrderTimeline } from '../../history/OrderTimeline.js';
@@ -50,6 +53,7 @@ export function Dashboard({
     [statuses, settledCustomer],
   );
   const { connection, activity, loadOlder } = useOrderSocket(filter, onAccessClosed);
+  useAnnounceChanges(activity);
   const permissions = usePermissions();
   // While a past board is shown the live list stays observed, and patched by the socket, so "back to live" shows
   // it at once, with every event that arrived meanwhile.
@@ -59,6 +63,7 @@ export function Dashboard({
 
   return (
     <div className="app">
+      <SkipLink target="main" />
       <header className="app-header">
         <h1>Orders</h1>
         <ConnectionIndicator state={connection} />
@@ -66,17 +71,19 @@ export function Dashboard({
       </header>
       <div className="layout">
         <div className="sidebar">
-          <OrderFilters
-            statuses={statuses}
-            onStatusesChange={setStatuses}
-            customer={customer}
-            onCustomerChange={setCustomer}
-          />
+          <PhoneCollapsible label="Filters and search">
+            <OrderFilters
+              statuses={statuses}
+              onStatusesChange={setStatuses}
+              customer={customer}
+              onCustomerChange={setCustomer}
+            />
+          </PhoneCollapsible>
           <StatusCounts filter={filter} />
           <ChangesChart activity={activity} />
           <RecentActivity activity={activity} />
         </div>
-        <main className="main">
+        <main id="main" className="main" tabIndex={-1}>
           <AsOfControl asOf={asOf} onChange={setAsOf} />
           {timelineId !== null && (
             <OrderTimeline

@@ -2,7 +2,7 @@ import type { Order } from '@orders/contracts';
 import { act, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { makeOrder } from '@orders/client/testing';
-import { boardOrder, card } from '../../../test/board.js';
+import { boardOrder, card, recordAnnouncements } from '../../../test/board.js';
 import { apiError, deferred, FakeApi, json } from '../../../test/fakeApi.js';
 import { renderDashboard } from '../../../test/render.js';
 
@@ -194,19 +194,85 @@ describe('editing an order', () => {
 });
 
 describe('deleting an order', () => {
-  it('asks first, then removes the card at once', async () => {
+  it('asks first with the focus on "Keep", so pressing Enter twice keeps the order', async () => {
+    const { user, api } = await boardWith([makeOrder(1, 10), makeOrder(2, 20)]);
+    screen.getByRole('button', { name: 'Delete order #2' }).focus();
+    await user.keyboard('{Enter}');
+    expect(document.activeElement).toBe(within(card(2)).getByRole('button', { name: 'Keep' }));
+    await user.keyboard('{Enter}');
+    // Kept, and the focus is back where it came from.
+    expect(within(card(2)).queryByRole('button', { name: 'Yes, delete' })).toBeNull();
+    expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Delete order #2' }));
+    expect(boardOrder()).toEqual(['Order #2', 'Order #1']);
+    expect(api.calls('DELETE', '/orders/2')).toHaveLength(0);
+  });
+
+  it('closes the confirmation with Escape, keeping the order', async () => {
+    const { user, api } = await boardWith([makeOrder(1, 10)]);
+    await user.click(screen.getByRole('button', { name: 'Delete order #1' }));
+    await user.keyboard('{Escape}');
+    expect(within(card(1)).queryByRole('button', { name: 'Yes, delete' })).toBeNull();
+    expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Delete order #1' }));
+    expect(api.calls('DELETE', '/orders/1')).toHaveLength(0);
+  });
+
+  it('hides the card at once, moves the focus to the next card, says so, and sends nothing while Undo is offered', async () => {
+    const { user, api } = await boardWith([makeOrder(1, 10), makeOrder(2, 20), makeOrder(3, 30)]);
+    const announcements = recordAnnouncements();
+    await user.click(screen.getByRole('button', { name: 'Delete order #2' }));
+    await user.click(within(card(2)).getByRole('button', { name: 'Yes, delete' }));
+
+    expect(boardOrder()).toEqual(['Order #3', 'Order #1']);
+    await waitFor(() => expect(document.activeElement).toBe(card(1)));
+    expect(announcements.said).toEqual(['Order #2 deleted. Undo is offered above the board for a few seconds.']);
+    const notice = screen.getByText('Order #2 deleted.').closest('li');
+    expect(notice).toBeTruthy();
+    expect(api.calls('DELETE', '/orders/2')).toHaveLength(0);
+
+    // Undo: the card is back, with the focus on it, and nothing was ever sent.
+    await user.click(screen.getByRole('button', { name: 'Undo deleting order #2' }));
+    expect(boardOrder()).toEqual(['Order #3', 'Order #2', 'Order #1']);
+    await waitFor(() => expect(document.activeElement).toBe(card(2)));
+    expect(announcements.said.at(-1)).toBe('Order #2 is back.');
+    expect(screen.queryByText('Order #2 deleted.')).toBeNull();
+    expect(api.calls('DELETE', '/orders/2')).toHaveLength(0);
+    announcements.stop();
+  });
+
+  it('sends the DELETE when the person dismisses the notice, and the card stays gone', async () => {
     const { user, api } = await boardWith([makeOrder(1, 10), makeOrder(2, 20)]);
     const answer = deferred<Response>();
     api.respondOnce('DELETE', '/orders/2', () => answer.promise);
-
     await user.click(screen.getByRole('button', { name: 'Delete order #2' }));
-    expect(boardOrder()).toEqual(['Order #2', 'Order #1']);
     await user.click(within(card(2)).getByRole('button', { name: 'Yes, delete' }));
-    await waitFor(() => expect(boardOrder()).toEqual(['Order #1']));
+    await user.click(screen.getByRole('button', { name: 'Delete order #2 now, without waiting' }));
 
-    act(() => answer.resolve(json(204, null)));
     await waitFor(() => expect(api.calls('DELETE', '/orders/2')).toHaveLength(1));
     expect(boardOrder()).toEqual(['Order #1']);
+    act(() => answer.resolve(json(204, null)));
+    await waitFor(() => expect(screen.queryByText('Order #2 deleted.')).toBeNull());
+    expect(boardOrder()).toEqual(['Order #1']);
+  });
+
+  it('sends the DELETE by itself once the undo window is over', async () => {
+    const { user, api } = await boardWith([makeOrder(1, 10), makeOrder(2, 20)]);
+    await user.click(screen.getByRole('button', { name: 'Delete order #2' }));
+    await user.click(within(card(2)).getByRole('button', { name: 'Yes, delete' }));
+    expect(api.calls('DELETE', '/orders/2')).toHaveLength(0);
+    // A bound, well past the window: the notice goes and the request is made without anyone acting.
+    await waitFor(() => expect(api.calls('DELETE', '/orders/2')).toHaveLength(1), { timeout: 20_000 });
+    await waitFor(() => expect(screen.queryByText('Order #2 deleted.')).toBeNull());
+    expect(boardOrder()).toEqual(['Order #1']);
+  }, 30_000);
+
+  it('sends a waiting delete at once when the page goes away, so a confirmed delete is not lost', async () => {
+    const { user, api } = await boardWith([makeOrder(1, 10), makeOrder(2, 20)]);
+    await user.click(screen.getByRole('button', { name: 'Delete order #2' }));
+    await user.click(within(card(2)).getByRole('button', { name: 'Yes, delete' }));
+    act(() => {
+      window.dispatchEvent(new Event('pagehide'));
+    });
+    await waitFor(() => expect(api.calls('DELETE', '/orders/2')).toHaveLength(1));
   });
 
   it('brings the card back with a message when the delete fails', async () => {
@@ -215,6 +281,7 @@ describe('deleting an order', () => {
 
     await user.click(screen.getByRole('button', { name: 'Delete order #2' }));
     await user.click(within(card(2)).getByRole('button', { name: 'Yes, delete' }));
+    await user.click(screen.getByRole('button', { name: 'Delete order #2 now, without waiting' }));
 
     const alert = await screen.findByRole('alert');
     expect(alert.textContent).toContain('Order #2 was not deleted: the server cannot be reached.');
@@ -222,13 +289,44 @@ describe('deleting an order', () => {
     await user.click(within(alert).getByRole('button', { name: 'Dismiss message' }));
     expect(screen.queryByRole('alert')).toBeNull();
   });
+});
 
-  it('keeps the card when the person changes their mind', async () => {
-    const { user, api } = await boardWith([makeOrder(1, 10)]);
-    await user.click(screen.getByRole('button', { name: 'Delete order #1' }));
-    await user.click(within(card(1)).getByRole('button', { name: 'Keep' }));
-    expect(boardOrder()).toEqual(['Order #1']);
-    expect(api.calls('DELETE', '/orders/1')).toHaveLength(0);
+describe('focus and announcements while editing', () => {
+  it('moves the focus into the form on Edit, and back to Edit on Escape', async () => {
+    const { user } = await boardWith([makeOrder(1, 10)]);
+    await user.click(screen.getByRole('button', { name: 'Edit order #1' }));
+    const form = screen.getByRole('form', { name: 'Edit order #1' });
+    expect(document.activeElement).toBe(within(form).getByLabelText('Customer'));
+    await user.keyboard('{Escape}');
+    expect(screen.queryByRole('form', { name: 'Edit order #1' })).toBeNull();
+    expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Edit order #1' }));
+  });
+
+  it('returns the focus to the card after Cancel and after Save, and confirms the save politely', async () => {
+    const { user } = await boardWith([makeOrder(1, 10), makeOrder(2, 20)]);
+    const announcements = recordAnnouncements();
+    await user.click(screen.getByRole('button', { name: 'Edit order #1' }));
+    await user.click(screen.getByRole('button', { name: 'Cancel' }));
+    expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Edit order #1' }));
+
+    await user.click(screen.getByRole('button', { name: 'Edit order #1' }));
+    const form = screen.getByRole('form', { name: 'Edit order #1' });
+    await user.clear(within(form).getByLabelText('Product'));
+    await user.type(within(form).getByLabelText('Product'), 'Lamp{Enter}');
+    // The card moved to the top; the focus went with it.
+    await waitFor(() => expect(boardOrder()).toEqual(['Order #1', 'Order #2']));
+    await waitFor(() => expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Edit order #1' })));
+    await waitFor(() => expect(announcements.said).toEqual(['Order #1 saved.']));
+    announcements.stop();
+  });
+
+  it('confirms a created order politely', async () => {
+    const { user } = await boardWith([]);
+    const announcements = recordAnnouncements();
+    await fillCreateForm(user, '7', 'Ann', 'Desk');
+    await user.click(within(createForm()).getByRole('button', { name: 'Create order' }));
+    await waitFor(() => expect(announcements.said).toEqual(['Order #7 created.']));
+    announcements.stop();
   });
 });
 
@@ -238,16 +336,33 @@ describe('board states', () => {
     expect(await screen.findByText('No orders yet.')).toBeTruthy();
   });
 
-  it('shows each card with its status badge and its last update, relative with the exact time in a title', async () => {
-    await boardWith([makeOrder(5, 10, { status: 'delivered', customer_name: 'Eve', product_name: 'Piano' })]);
+  it('shows each card with its status badge, its last update, and on request its exact times, version and author', async () => {
+    const { user } = await boardWith([
+      makeOrder(5, 10, {
+        status: 'delivered',
+        customer_name: 'Eve',
+        product_name: 'Piano',
+        version: 3,
+        updated_by: 'ann',
+      }),
+    ]);
     const fifth = card(5);
     expect(within(fifth).getByText('Delivered').closest('.badge')).toBeTruthy();
     expect(within(fifth).getByText('Eve')).toBeTruthy();
     expect(within(fifth).getByText('Piano')).toBeTruthy();
-    const time = fifth.querySelector('time');
-    expect(time?.getAttribute('datetime')).toBe('2026-03-01T09:10:00.000Z');
-    expect(time?.getAttribute('title')).toMatch(/2026/);
-    expect(time?.textContent).toMatch(/ago$/);
+    expect(within(fifth).getByText(/^Updated/).textContent).toMatch(/ago by ann$/);
+
+    // The exact local times are text (not a hover title), behind a control a keyboard reaches.
+    const details = within(fifth).getByText('Details').closest('details');
+    expect(details?.open).toBe(false);
+    await user.click(within(fifth).getByText('Details'));
+    expect(details?.open).toBe(true);
+    const fact = (term: string) => within(fifth).getByText(term).nextElementSibling;
+    expect(fact('Created')?.querySelector('time')?.getAttribute('datetime')).toBe('2026-03-01T09:10:00.000Z');
+    expect(fact('Created')?.textContent).toMatch(/2026/);
+    expect(fact('Last changed')?.textContent).toMatch(/2026/);
+    expect(fact('Changed by')?.textContent).toBe('ann');
+    expect(fact('Version')?.textContent).toBe('3');
   });
 
   it('is reachable by keyboard: tab to a card action and edit with Enter', async () => {

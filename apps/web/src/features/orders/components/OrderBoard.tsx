@@ -1,12 +1,14 @@
 import { ErrorCode, type Order, type OrderFilter, type UpdateOrderBody } from '@orders/contracts';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useCallback, useEffect, useLayoutEffect, useRef, useState, type RefObject } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type RefObject } from 'react';
+import { useAnnouncer } from '../../../lib/announcer.js';
 import { useNow } from '../../../lib/useNow.js';
 import { describeWriteProblem, WriteProblemCode } from '../errors.js';
-import { useDeleteOrder, usePendingOrderIds, useUpdateOrder } from '../mutations.js';
+import { usePendingOrderIds, useUpdateOrder } from '../mutations.js';
 import { useOrderList, useOrderTotal, useReloadOrder } from '../queries.js';
+import { useUndoableDelete } from '../undoDelete.js';
 import { GoToOrder } from './GoToOrder.js';
-import { OrderCard, type EditState } from './OrderCard.js';
+import { OrderCard, type CardFocus, type EditState } from './OrderCard.js';
 import type { OrderDraft } from './OrderFields.js';
 
 interface Notice {
@@ -17,11 +19,11 @@ interface Notice {
 }
 
 /**
- * Every card has the same height (CSS: `--card-row`), so rows are placed by arithmetic and never measured: measuring
- * each newly shown card forced a layout per frame under a stream of updates. Only the card being edited is taller;
- * that one is measured, under its own key so its size is forgotten when the edit ends.
+ * A first guess at a row's height (a card with one-line names, plus the gap). Every row is then measured: cards grow
+ * with long names, larger text, narrow screens and their opened details, and a fixed height clipped them. The edited
+ * card is measured under its own key, so its taller size is forgotten when the edit ends.
  */
-const CARD_ROW_HEIGHT = 140;
+const CARD_ROW_ESTIMATE = 150;
 
 function changedFields(order: Order, draft: OrderDraft): UpdateOrderBody {
   const changes: UpdateOrderBody = {};
@@ -66,10 +68,11 @@ export function OrderBoard({
   const now = useNow(15_000);
   const pendingIds = usePendingOrderIds();
   const { mutate: mutateUpdate } = useUpdateOrder();
-  const { mutate: mutateDelete } = useDeleteOrder();
   const reloadOrder = useReloadOrder();
+  const { announce } = useAnnouncer();
   const [editing, setEditing] = useState<EditState | null>(null);
   const [confirmingDelete, setConfirmingDelete] = useState<number | null>(null);
+  const [focusTarget, setFocusTarget] = useState<{ id: number; part: CardFocus } | null>(null);
   const [notices, setNotices] = useState<Notice[]>([]);
   const noticeSeq = useRef(0);
   const scrollRef = useRef<HTMLDivElement>(null);
@@ -78,13 +81,34 @@ export function OrderBoard({
   const [olderFailed, setOlderFailed] = useState(false);
   const olderReading = useRef(false);
 
-  const orders = list.data?.orders ?? [];
+  const addNotice = useCallback((notice: Omit<Notice, 'key'>) => {
+    noticeSeq.current += 1;
+    const key = noticeSeq.current;
+    setNotices((current) => [...current.filter((n) => n.message !== notice.message), { ...notice, key }].slice(-4));
+  }, []);
+  const dismissNotice = (key: number) => setNotices((current) => current.filter((n) => n.key !== key));
+
+  const deletes = useUndoableDelete(
+    useCallback(
+      (order: Order, error: Error) => addNotice({ message: describeWriteProblem(error, 'delete', order.id).message }),
+      [addNotice],
+    ),
+  );
+  const loadedOrders = list.data?.orders;
+  // A delete waiting for its undo window hides the card at once; the list itself changes when the DELETE is sent.
+  const orders = useMemo(() => {
+    const all = loadedOrders ?? [];
+    if (deletes.waiting.length === 0) return all;
+    const hidden = new Set(deletes.waiting.map((order) => order.id));
+    return all.filter((order) => !hidden.has(order.id));
+  }, [loadedOrders, deletes.waiting]);
+  const loadError = useAnnouncedLoadError(list.isError ? list.error : null, list.isSuccess);
   const hasOlder = list.data?.nextCursor !== undefined && onNeedOlder !== undefined;
   const virtualizer = useVirtualizer({
     // One more row at the end while older orders remain: it says they are loading.
     count: orders.length + (hasOlder ? 1 : 0),
     getScrollElement: () => scrollRef.current,
-    estimateSize: () => CARD_ROW_HEIGHT,
+    estimateSize: () => CARD_ROW_ESTIMATE,
     getItemKey: (index) => {
       const id = orders[index]?.id ?? -index;
       return editing?.id === id ? `edit-${id}` : id;
@@ -117,17 +141,24 @@ export function OrderBoard({
   useKeepScrollAnchor(scrollRef, orders, () => ({
     offset: virtualizer.scrollOffset ?? 0,
     height: virtualizer.scrollRect?.height ?? 0,
+    rows: virtualizer.measurementsCache,
   }));
 
-  const addNotice = useCallback((notice: Omit<Notice, 'key'>) => {
-    noticeSeq.current += 1;
-    const key = noticeSeq.current;
-    setNotices((current) => [...current.filter((n) => n.message !== notice.message), { ...notice, key }].slice(-4));
-  }, []);
-  const dismissNotice = (key: number) => setNotices((current) => current.filter((n) => n.key !== key));
+  // A card asked to take focus that the window does not render (it moved to the top, out of view): bring it in.
+  useLayoutEffect(() => {
+    if (!focusTarget) return;
+    const index = orders.findIndex((order) => order.id === focusTarget.id);
+    if (index === -1) {
+      setFocusTarget(null);
+      return;
+    }
+    if (!virtualizer.getVirtualItems().some((item) => item.index === index)) virtualizer.scrollToIndex(index);
+  }, [focusTarget, orders, virtualizer]);
+  const focusDone = useCallback(() => setFocusTarget(null), []);
 
   const startEdit = useCallback((order: Order) => {
     setConfirmingDelete(null);
+    setFocusTarget({ id: order.id, part: 'form' });
     setEditing({
       id: order.id,
       baseVersion: order.version,
@@ -140,21 +171,29 @@ export function OrderBoard({
     setEditing((current) => (current ? { ...current, draft } : current));
   }, []);
 
-  const cancelEdit = useCallback(() => setEditing(null), []);
+  const cancelEdit = useCallback(() => {
+    setEditing((current) => {
+      if (current) setFocusTarget({ id: current.id, part: 'edit' });
+      return null;
+    });
+  }, []);
 
   const saveEdit = useCallback(
     (order: Order, edit: EditState) => {
       const changes = changedFields(order, edit.draft);
       setEditing(null);
+      setFocusTarget({ id: edit.id, part: 'edit' });
       if (Object.keys(changes).length === 0) return;
       mutateUpdate(
         { id: edit.id, changes, expectedVersion: edit.baseVersion },
         {
+          onSuccess: () => announce(`Order #${edit.id} saved.`),
           onError: (error) => {
             const problem = describeWriteProblem(error, 'update', edit.id);
             if (problem.code === WriteProblemCode.Validation) {
               // Give the person their input back, with the refused field marked.
               setEditing({ ...edit, problem });
+              setFocusTarget({ id: edit.id, part: 'form' });
             } else if (problem.code === ErrorCode.VersionMismatch) {
               addNotice({ message: problem.message, reloadId: edit.id });
             } else {
@@ -164,20 +203,42 @@ export function OrderBoard({
         },
       );
     },
-    [mutateUpdate, addNotice],
+    [mutateUpdate, addNotice, announce],
   );
 
-  const askDelete = useCallback((id: number | null) => setConfirmingDelete(id), []);
+  const askDelete = useCallback((id: number | null) => {
+    setConfirmingDelete((current) => {
+      // Asking moves focus onto "Keep"; keeping it goes back to the Delete button it came from.
+      if (id !== null) setFocusTarget({ id, part: 'keep' });
+      else if (current !== null) setFocusTarget({ id: current, part: 'delete' });
+      return id;
+    });
+  }, []);
 
+  const { remove: hideAndDelete, undo: undoDelete } = deletes;
+  // Read through a ref so the callback (a prop of every memoized card) stays the same while the feed patches the list.
+  const shownOrders = useRef(orders);
+  useLayoutEffect(() => {
+    shownOrders.current = orders;
+  }, [orders]);
   const removeOrder = useCallback(
     (order: Order) => {
       setConfirmingDelete(null);
-      mutateDelete(order, {
-        onError: (error) => addNotice({ message: describeWriteProblem(error, 'delete', order.id).message }),
-      });
+      const current = shownOrders.current;
+      const index = current.findIndex((candidate) => candidate.id === order.id);
+      const next = current[index + 1] ?? current[index - 1];
+      hideAndDelete(order);
+      if (next) setFocusTarget({ id: next.id, part: 'card' });
+      announce(`Order #${order.id} deleted. Undo is offered above the board for a few seconds.`);
     },
-    [mutateDelete, addNotice],
+    [hideAndDelete, announce],
   );
+
+  const restoreOrder = (order: Order) => {
+    undoDelete(order.id);
+    setFocusTarget({ id: order.id, part: 'card' });
+    announce(`Order #${order.id} is back.`);
+  };
 
   const reload = async (notice: Notice) => {
     if (notice.reloadId === undefined) return;
@@ -190,8 +251,31 @@ export function OrderBoard({
     }
   };
 
-  const noticeList = notices.length > 0 && (
+  const noticeList = (notices.length > 0 || deletes.waiting.length > 0) && (
     <ul className="notices" aria-label="Messages">
+      {deletes.waiting.map((order) => (
+        <li
+          key={`deleted-${order.id}`}
+          className="notice notice-undo"
+          // The clock stops while the person is on the notice, so reaching "Undo" never races it.
+          onFocus={() => deletes.hold(order.id, true)}
+          onBlur={() => deletes.hold(order.id, false)}
+          onMouseEnter={() => deletes.hold(order.id, true)}
+          onMouseLeave={() => deletes.hold(order.id, false)}
+        >
+          <span>Order #{order.id} deleted.</span>
+          <button type="button" className="primary" onClick={() => restoreOrder(order)}>
+            Undo<span className="visually-hidden"> deleting order #{order.id}</span>
+          </button>
+          <button
+            type="button"
+            aria-label={`Delete order #${order.id} now, without waiting`}
+            onClick={() => deletes.sendNow(order.id)}
+          >
+            ×
+          </button>
+        </li>
+      ))}
       {notices.map((notice) => (
         <li key={notice.key} className="notice" role="alert">
           <span>{notice.message}</span>
@@ -208,7 +292,7 @@ export function OrderBoard({
     </ul>
   );
 
-  if (list.isPending) {
+  if (list.isPending && loadError === null) {
     return (
       <section className="board" aria-labelledby="board-heading">
         <h2 id="board-heading">Orders</h2>
@@ -222,13 +306,14 @@ export function OrderBoard({
     );
   }
 
-  if (list.isError) {
+  if (loadError !== null && !list.isSuccess) {
+    // No role="alert": each retry would insert it again and read it out again. The announcer said it once.
     return (
       <section className="board" aria-labelledby="board-heading">
         <h2 id="board-heading">Orders</h2>
-        <div className="board-error" role="alert">
-          <p>The orders could not be loaded: {describeLoadError(list.error)}</p>
-          <p>The page keeps trying by itself.</p>
+        <div className="board-error">
+          <p>The orders could not be loaded: {loadError}</p>
+          <p>{list.isFetching ? 'Trying again…' : 'The page keeps trying by itself.'}</p>
           <button type="button" onClick={() => void list.refetch()}>
             Try again now
           </button>
@@ -311,7 +396,7 @@ export function OrderBoard({
                 <li
                   key={order.id}
                   data-index={item.index}
-                  ref={isEditing ? virtualizer.measureElement : undefined}
+                  ref={virtualizer.measureElement}
                   className="board-item"
                   style={{ transform: `translateY(${item.start}px)` }}
                   aria-setsize={orders.length}
@@ -319,6 +404,8 @@ export function OrderBoard({
                 >
                   <OrderCard
                     order={order}
+                    focus={focusTarget?.id === order.id ? focusTarget.part : undefined}
+                    onFocused={focusDone}
                     now={now}
                     saving={pendingIds.has(order.id)}
                     editing={isEditing ? editing : null}
@@ -343,48 +430,93 @@ export function OrderBoard({
   );
 }
 
+/** Where a row sits in the scrolled list, as the virtualizer measured it. */
+interface RowPlace {
+  start: number;
+  end: number;
+}
+
+/** The index of the first row that ends below `offset` (rows are in order and do not overlap). */
+function firstRowEndingAfter(rows: readonly RowPlace[], offset: number): number {
+  let low = 0;
+  let high = rows.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if ((rows[middle]?.end ?? Infinity) > offset) high = middle;
+    else low = middle + 1;
+  }
+  return low;
+}
+
 /**
  * Someone reading further down the board should not have the cards slide away under them each time an order lands at
  * the top. When the board is scrolled, the first visible order that did not change stays where it was on screen
  * (unchanged orders keep their object, so identity says which ones did not change). At the very top, new orders push
- * in as usual.
+ * in as usual. Rows have measured heights, so the shift is the anchor's new start minus its old one.
  */
 function useKeepScrollAnchor(
   scrollRef: RefObject<HTMLDivElement | null>,
   orders: readonly Order[],
-  viewport: () => { offset: number; height: number },
+  viewport: () => { offset: number; height: number; rows: readonly RowPlace[] },
 ): void {
-  const previousRef = useRef(orders);
+  const previousRef = useRef<{ orders: readonly Order[]; rows: readonly RowPlace[] }>({ orders, rows: [] });
   /** Our own last adjustment, until the scroll event reporting it reaches the virtualizer. */
   const adjustedRef = useRef<{ from: number; to: number } | null>(null);
   useLayoutEffect(() => {
-    const previous = previousRef.current;
-    previousRef.current = orders;
-    const scroller = scrollRef.current;
+    const { orders: previous, rows: previousRows } = previousRef.current;
     // The position comes from the virtualizer (kept from scroll events), not from `scroller.scrollTop`: reading the
     // DOM here, right after React changed it, would force a layout on every patched frame.
     const viewportNow = viewport();
+    previousRef.current = { orders, rows: viewportNow.rows };
+    const scroller = scrollRef.current;
     const adjusted = adjustedRef.current;
     let offset = viewportNow.offset;
     if (adjusted && viewportNow.offset === adjusted.from) offset = adjusted.to;
     else adjustedRef.current = null;
-    if (!scroller || previous === orders || offset < CARD_ROW_HEIGHT / 2) return;
+    if (!scroller || previous === orders || offset < CARD_ROW_ESTIMATE / 2) return;
     const indexById = new Map<number, number>();
     orders.forEach((order, index) => indexById.set(order.id, index));
-    const firstVisible = Math.floor(offset / CARD_ROW_HEIGHT);
-    const lastVisible = Math.min(previous.length, firstVisible + Math.ceil(viewportNow.height / CARD_ROW_HEIGHT) + 1);
-    for (let oldIndex = firstVisible; oldIndex < lastVisible; oldIndex++) {
+    const bottom = offset + viewportNow.height;
+    const lastOld = Math.min(previous.length, previousRows.length);
+    for (let oldIndex = firstRowEndingAfter(previousRows, offset); oldIndex < lastOld; oldIndex++) {
+      const oldRow = previousRows[oldIndex];
+      if (!oldRow || oldRow.start >= bottom) return;
       const anchor = previous[oldIndex];
       const newIndex = anchor ? indexById.get(anchor.id) : undefined;
       if (!anchor || newIndex === undefined || orders[newIndex] !== anchor) continue;
-      if (newIndex !== oldIndex) {
-        const to = offset + (newIndex - oldIndex) * CARD_ROW_HEIGHT;
+      const newRow = viewportNow.rows[newIndex];
+      if (newRow && newRow.start !== oldRow.start) {
+        const to = offset + (newRow.start - oldRow.start);
         scroller.scrollTop = to;
         adjustedRef.current = { from: viewportNow.offset, to };
       }
       return;
     }
   }, [scrollRef, orders, viewport]);
+}
+
+/**
+ * The load error to show while the board cannot be read, kept through the retries (each one makes the query pending
+ * again, which would otherwise swap the message for the loading skeleton and back). It is announced once, when it
+ * first appears, and forgotten once a read succeeds.
+ */
+function useAnnouncedLoadError(error: Error | null, loaded: boolean): string | null {
+  const { announce } = useAnnouncer();
+  const [shown, setShown] = useState<string | null>(null);
+  const announcedRef = useRef(false);
+  const message = error ? describeLoadError(error) : null;
+  // Adjusted while rendering (not in an effect), so the error never flickers to the skeleton for one frame.
+  if (message !== null && message !== shown) setShown(message);
+  else if (message === null && loaded && shown !== null) setShown(null);
+  useEffect(() => {
+    if (shown === null) {
+      announcedRef.current = false;
+    } else if (!announcedRef.current) {
+      announcedRef.current = true;
+      announce(`The orders could not be loaded: ${shown} The page keeps trying.`);
+    }
+  }, [shown, announce]);
+  return message ?? shown;
 }
 
 function describeLoadError(error: Error): string {

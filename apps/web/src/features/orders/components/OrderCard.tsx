@@ -1,5 +1,5 @@
 import type { Order } from '@orders/contracts';
-import { memo, type SubmitEvent } from 'react';
+import { memo, useLayoutEffect, useRef, type KeyboardEvent, type SubmitEvent } from 'react';
 import { formatAbsolute, formatRelative } from '../../../lib/format.js';
 import type { WriteProblem } from '../errors.js';
 import { OrderFields, type OrderDraft } from './OrderFields.js';
@@ -14,8 +14,17 @@ export interface EditState {
   problem: WriteProblem | null;
 }
 
+/**
+ * Where focus goes on a card after an action: into the edit form, back to Edit or Delete, onto "Keep" when a delete
+ * is to be confirmed, or onto the card itself (the next card, after a delete).
+ */
+export type CardFocus = 'form' | 'edit' | 'delete' | 'keep' | 'card';
+
 interface OrderCardProps {
   order: Order;
+  /** Moves focus to this part of the card once it is shown; `onFocused` is told it happened. */
+  focus?: CardFocus;
+  onFocused?: () => void;
   now: number;
   saving: boolean;
   editing: EditState | null;
@@ -37,6 +46,8 @@ interface OrderCardProps {
  */
 export const OrderCard = memo(function OrderCard({
   order,
+  focus,
+  onFocused,
   now,
   saving,
   editing,
@@ -53,6 +64,34 @@ export const OrderCard = memo(function OrderCard({
 }: OrderCardProps) {
   const titleId = `order-${order.id}-title`;
   const errorId = `order-${order.id}-error`;
+  const rootRef = useRef<HTMLElement>(null);
+  const isEditing = editing !== null && canEdit;
+
+  useLayoutEffect(() => {
+    const root = rootRef.current;
+    if (!focus || !root) return;
+    const target =
+      focus === 'card'
+        ? root
+        : focus === 'form'
+          ? root.querySelector<HTMLElement>('input, select')
+          : root.querySelector<HTMLElement>(`[data-focus="${focus}"]`);
+    // The asked-for control may not exist (a role without Edit): the card itself is the next best place.
+    (target ?? root).focus();
+    onFocused?.();
+  }, [focus, onFocused, isEditing, confirmingDelete]);
+
+  // Escape backs out of whatever the card is in the middle of, the way a dialog would.
+  const onKeyDown = (event: KeyboardEvent<HTMLElement>) => {
+    if (event.key !== 'Escape') return;
+    if (isEditing) {
+      event.preventDefault();
+      onCancelEdit();
+    } else if (confirmingDelete) {
+      event.preventDefault();
+      onAskDelete(null);
+    }
+  };
 
   if (editing && canEdit) {
     const submit = (event: SubmitEvent<HTMLFormElement>) => {
@@ -60,7 +99,13 @@ export const OrderCard = memo(function OrderCard({
       onSave(order, editing);
     };
     return (
-      <article className={`card card-editing status-${order.status}`} aria-labelledby={titleId}>
+      <article
+        ref={rootRef}
+        className={`card card-editing status-${order.status}`}
+        aria-labelledby={titleId}
+        tabIndex={-1}
+        onKeyDown={onKeyDown}
+      >
         <h3 id={titleId} className="card-title">
           Order #{order.id}
         </h3>
@@ -100,7 +145,14 @@ export const OrderCard = memo(function OrderCard({
   }
 
   return (
-    <article className={`card status-${order.status}`} aria-labelledby={titleId} aria-busy={saving || undefined}>
+    <article
+      ref={rootRef}
+      className={`card status-${order.status}`}
+      aria-labelledby={titleId}
+      aria-busy={saving || undefined}
+      tabIndex={-1}
+      onKeyDown={onKeyDown}
+    >
       <div className="card-head">
         <h3 id={titleId} className="card-title">
           Order #{order.id}
@@ -110,13 +162,41 @@ export const OrderCard = memo(function OrderCard({
       <dl className="card-details">
         <div>
           <dt>Customer</dt>
-          <dd title={order.customer_name}>{order.customer_name}</dd>
+          <dd>{order.customer_name}</dd>
         </div>
         <div>
           <dt>Product</dt>
-          <dd title={order.product_name}>{order.product_name}</dd>
+          <dd>{order.product_name}</dd>
         </div>
       </dl>
+      <details className="card-more">
+        <summary>
+          Details<span className="visually-hidden"> of order #{order.id}</span>
+        </summary>
+        <dl className="card-facts">
+          <div>
+            <dt>Created</dt>
+            <dd>
+              <time dateTime={order.created_at}>{formatAbsolute(order.created_at)}</time>
+            </dd>
+          </div>
+          <div>
+            <dt>Last changed</dt>
+            <dd>
+              <time dateTime={order.updated_at}>{formatAbsolute(order.updated_at)}</time>
+            </dd>
+          </div>
+          <div>
+            <dt>Changed by</dt>
+            {/* Only writes made through the API name their author. */}
+            <dd>{order.updated_by ?? 'another client (not recorded)'}</dd>
+          </div>
+          <div>
+            <dt>Version</dt>
+            <dd>{order.version}</dd>
+          </div>
+        </dl>
+      </details>
       <div className="card-foot">
         <p className="card-updated">
           Updated{' '}
@@ -135,22 +215,33 @@ export const OrderCard = memo(function OrderCard({
         {confirmingDelete && canDelete ? (
           <div className="card-actions confirm" role="group" aria-label={`Confirm deleting order #${order.id}`}>
             <span>Delete order #{order.id}?</span>
+            {/* "Keep" comes first and takes focus: a second Enter on what was the Delete button keeps the order. */}
+            <button type="button" data-focus="keep" onClick={() => onAskDelete(null)}>
+              Keep
+            </button>
             <button type="button" className="danger" onClick={() => onDelete(order)}>
               Yes, delete
-            </button>
-            <button type="button" onClick={() => onAskDelete(null)}>
-              Keep
             </button>
           </div>
         ) : (
           <div className="card-actions">
             {canEdit && (
-              <button type="button" onClick={() => onEdit(order)} aria-label={`Edit order #${order.id}`}>
+              <button
+                type="button"
+                data-focus="edit"
+                onClick={() => onEdit(order)}
+                aria-label={`Edit order #${order.id}`}
+              >
                 Edit
               </button>
             )}
             {canDelete && (
-              <button type="button" onClick={() => onAskDelete(order.id)} aria-label={`Delete order #${order.id}`}>
+              <button
+                type="button"
+                data-focus="delete"
+                onClick={() => onAskDelete(order.id)}
+                aria-label={`Delete order #${order.id}`}
+              >
                 Delete
               </button>
             )}
