@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MongoClient, type Collection, type Db, type Filter } from 'mongodb';
+import { createListIndexes } from '../e2e/support/book.js';
 import { SEED_STATUSES, seedDocuments } from '../e2e/support/seed.js';
 import type { OrderDocument } from '../e2e/support/stack.js';
 
@@ -151,8 +152,7 @@ try {
   engine = await startEngine(dbPath);
   client = new MongoClient(engine.uri);
   const orders = client.db('orders').collection<OrderDocument>('orders');
-  await orders.createIndex({ updated_at: -1, _id: -1 }, { name: 'updated_at_desc_id_desc' }, {});
-  await orders.createIndex({ status: 1 }, { name: 'status' }, {});
+  await createListIndexes(orders);
 
   const base = Date.now() - ORDERS * 1000;
   const insertBatchMs: Array<{ upTo: number; msPerBatch: number; usPerOrder: number }> = [];

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { launchBrowser } from '../e2e/support/browser.js';
 import { buildDashboard } from '../e2e/support/stack.js';
+import { summary } from './live.js';
 
 const ORDERS = 10_000;
 const CHANGES_PER_SECOND = 200;
@@ -79,19 +80,6 @@ interface Probe {
   latencies: number[];
   sent: number;
   done?: boolean;
-}
-
-function summary(values: number[]) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number) =>
-    Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN);
-  return {
-    samples: sorted.length,
-    p50: at(50),
-    p95: at(95),
-    p99: at(99),
-    max: Math.round(sorted.at(-1) ?? Number.NaN),
-  };
 }
 
 const dist = await mkdtemp(join(tmpdir(), 'orders-page-bench-'));

@@ -1,11 +1,15 @@
 import { CloseCode } from '@orders/contracts';
+import { useQueryClient } from '@tanstack/react-query';
+import { useEffect } from 'react';
 import { AccountBar } from './features/auth/components/AccountBar.js';
 import { AdminPage } from './features/auth/components/AdminPage.js';
 import { SignInPage } from './features/auth/components/SignInPage.js';
 import { permissionsFor } from './features/auth/permissions.js';
 import { accessKey, useMe } from './features/auth/queries.js';
 import { SessionProvider, useSession } from './features/auth/session.js';
+import { readBoardUrl } from './features/orders/boardUrl.js';
 import { Dashboard } from './features/orders/components/Dashboard.js';
+import { normalizeFilter, orderListQuery } from './features/orders/queries.js';
 import type { AccessCloseCode } from './features/realtime/useOrderSocket.js';
 import { AnnouncerProvider } from './lib/announcer.js';
 import { useHashPage } from './lib/useHashPage.js';
@@ -30,6 +34,19 @@ function SignedInOrNot() {
   const me = useMe();
   const { end, recheck } = useSession();
   const page = useHashPage();
+  const queryClient = useQueryClient();
+  const checking = me.isPending;
+  useEffect(() => {
+    // The board's newest page is read while the page asks who it is, not after: on opening, the first card then
+    // waits for one round trip instead of two. Both requests carry the same session cookie, so the page is read as
+    // the principal `me` names; without a session it is refused (401) and read again once the board mounts.
+    // A refusal is the board's to show (it reads again on mount), not this early read's. The filter is the one the
+    // board will open with: the one in the address.
+    if (!checking) return;
+    const opening = readBoardUrl(window.location.search);
+    const filter = normalizeFilter({ status: opening.statuses, q: opening.q, sort: opening.sort });
+    queryClient.query(orderListQuery(filter)).catch(() => undefined);
+  }, [checking, queryClient]);
 
   if (me.isPending) {
     return (

@@ -107,12 +107,20 @@ export function scriptRequest(stack: Stack, method: string, path: string, body?:
   });
 }
 
+export interface StackOptions {
+  /**
+   * Writes to the database before the API starts, so that the API's change feed (and its history) starts after
+   * them: a large book written this way is there when the board opens, without a change event per order.
+   */
+  seed?: (orders: Collection<OrderDocument>) => Promise<void>;
+}
+
 /**
  * Builds the dashboard into a temporary directory (so the test never serves a stale build), starts the embedded
  * engine on an ephemeral port and the API on a free port against it. `inheritedEnv` (the test's environment: PATH
  * and the like) is passed to the API process with the stack's own settings on top.
  */
-export async function startStack(inheritedEnv: NodeJS.ProcessEnv): Promise<Stack> {
+export async function startStack(inheritedEnv: NodeJS.ProcessEnv, { seed }: StackOptions = {}): Promise<Stack> {
   const workDir = await mkdtemp(join(tmpdir(), 'orders-e2e-'));
   const webDist = join(workDir, 'web');
   await buildDashboard(webDist);
@@ -124,6 +132,8 @@ export async function startStack(inheritedEnv: NodeJS.ProcessEnv): Promise<Stack
     engine = await startEmbeddedServer({ port: 0 });
     client = new MongoClient(engine.uri, { serverSelectionTimeoutMS: 10_000 });
     await client.connect();
+    const orders = client.db('orders').collection<OrderDocument>('orders');
+    if (seed) await seed(orders);
     const env = {
       ...inheritedEnv,
       MONGODB_URI: engine.uri,
@@ -138,7 +148,7 @@ export async function startStack(inheritedEnv: NodeJS.ProcessEnv): Promise<Stack
     const stack: Stack = {
       baseUrl,
       adminToken: await createAdminToken(baseUrl),
-      orders: client.db('orders').collection<OrderDocument>('orders'),
+      orders,
       async stopApi() {
         if (api) await stopServer(api);
         api = undefined;

@@ -2,6 +2,7 @@ import { created, deleted, left, makeOrder as order, orderTime as at, updated } 
 import { matchesOrderFilter as matchesFilter } from '@orders/contracts';
 import { describe, expect, it } from 'vitest';
 import {
+  applyEventsToCounts,
   applyOrderEvents,
   countByStatus,
   listFromPages,
@@ -171,6 +172,17 @@ describe('the filter rule (shared with the server) / countByStatus', () => {
     expect(ids(applyOrderEvents(empty, events, { customer: 'bob' }))).toEqual([1]);
     // An empty status list is no status filter at all, on both sides.
     expect(ids(applyOrderEvents(empty, events, { status: [] }))).toEqual([2, 1]);
+  });
+
+  it('moves the counts once for an event repeated in the same batch, and not for one at their position', () => {
+    const counts = { total: 3, byStatus: { pending: 1, shipped: 2, delivered: 0 }, position: 'p1' };
+    const change = updated(order(2, 40, { status: 'delivered', version: 2 }), 'p3');
+    const withPrevious = { ...change, previous: { status: 'shipped', customer_name: 'Customer 2' } } as const;
+    const { counts: next, unknown } = applyEventsToCounts(counts, [withPrevious, withPrevious], board());
+    expect(unknown).toBe(false);
+    expect(next).toEqual({ total: 3, byStatus: { pending: 1, shipped: 1, delivered: 1 }, position: 'p3' });
+    const replayed = created(order(7, 50), 'p1');
+    expect(applyEventsToCounts(counts, [replayed], board()).counts).toEqual(counts);
   });
 
   it('counts orders per status', () => {

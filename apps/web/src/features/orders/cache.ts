@@ -334,8 +334,9 @@ export function applyEventsToCounts(
     if (fields && matchesPreparedFilter(rule, fields)) byStatus[fields.status]--;
   };
   for (const event of events) {
-    // Counted already (a read's position is taken before it counts, and replays may repeat what it holds).
-    if (!isAfter(event.position, counts.position)) continue;
+    // Counted already (a read's position is taken before it counts, and replays may repeat what it holds), or
+    // earlier in this same batch: a repeated event must not move the counts twice.
+    if (!isAfter(event.position, position)) continue;
     position = event.position;
     switch (event.type) {
       case 'order.created': {

@@ -50,9 +50,16 @@ async function liveBoard(orders: Order[]) {
 
 describe('live board from the socket', () => {
   it('shows the loading state, then cards newest first, and subscribes since the snapshot position', async () => {
-    const view = renderDashboard(new FakeApi([makeOrder(1, 10), makeOrder(2, 30), makeOrder(3, 20)]));
+    const api = new FakeApi([makeOrder(1, 10), makeOrder(2, 30), makeOrder(3, 20)]);
+    const held = deferred<Response>();
+    api.respondOnce('GET', '/orders', (request) => {
+      const body = api.listBody(request.search);
+      return held.promise.then(() => json(200, body));
+    });
+    const view = renderDashboard(api);
     expect(await screen.findByRole('status', { name: 'Loading orders' })).toBeTruthy();
     expect(connectionText()).toBe('Connecting…');
+    act(() => held.resolve(json(200, {})));
     await waitFor(() => expect(boardOrder()).toEqual(['Order #2', 'Order #3', 'Order #1']));
 
     const socket = await acceptSocket(view.sockets, 0);
@@ -339,8 +346,10 @@ describe('connection and recovery', () => {
 
   it('shows an error state when the API is down, and recovers by itself when it is back', async () => {
     const api = new FakeApi([makeOrder(1, 10)]);
-    api.respondOnce('GET', '/orders', () => Promise.reject(new TypeError('Failed to fetch')));
-    api.respondOnce('GET', '/orders', () => Promise.reject(new TypeError('Failed to fetch')));
+    // The read made while the page checks who is signed in, the board's own read and its first retry.
+    for (let failure = 0; failure < 3; failure++) {
+      api.respondOnce('GET', '/orders', () => Promise.reject(new TypeError('Failed to fetch')));
+    }
     const view = renderDashboard(api);
     const announcements = recordAnnouncements();
     const error = await screen.findByText(/^The orders could not be loaded/);

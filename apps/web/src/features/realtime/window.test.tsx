@@ -10,7 +10,7 @@ import {
 import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { boardOrder } from '../../test/board.js';
-import { deferred, FakeApi, json } from '../../test/fakeApi.js';
+import { ADMIN, deferred, FakeApi, json } from '../../test/fakeApi.js';
 import { renderDashboard } from '../../test/render.js';
 
 /*
@@ -108,6 +108,18 @@ describe('the board as a window of the book', () => {
     expect(api.calls('GET', '/orders/counts')).toHaveLength(1);
   });
 
+  it('asks for the newest page while it checks who is signed in, and shows the board from that one read', async () => {
+    const api = new FakeApi(book(1200));
+    const me = deferred<Response>();
+    api.respondOnce('GET', '/auth/me', () => me.promise);
+    renderDashboard(api);
+    await waitFor(() => expect(listReads(api)).toHaveLength(1));
+    expect(screen.getByText('Checking who is signed in…')).toBeTruthy();
+    act(() => me.resolve(json(200, ADMIN)));
+    expect(await screen.findByRole('heading', { name: 'Order #1200' })).toBeTruthy();
+    expect(listReads(api).map((r) => r.search.get('cursor'))).toEqual([null]);
+  });
+
   it('reads the next page by its cursor when the reader scrolls near the end, with a loading row meanwhile', async () => {
     const api = new FakeApi(book(1200));
     await openBoard(api);
@@ -142,6 +154,30 @@ describe('the board as a window of the book', () => {
     await waitFor(() => expect(boardOrder()[0]).toBe('Order #3'));
     expect(shownCounts()).toEqual({ ...counts, pending: counts.pending - 1, delivered: counts.delivered + 1 });
     expect(screen.getByText('1,200 orders')).toBeTruthy();
+  });
+
+  it('puts a created order at the top and moves a loaded one from lower in the window, counting each once', async () => {
+    const api = new FakeApi(book(1200));
+    const { socket } = await openBoard(api);
+    const counts = shownCounts();
+    const fresh = makeOrder(5000, 6000, { status: 'shipped' });
+    send(socket, { type: 'order.created', order: fresh, position: 'pos-1' });
+    await waitFor(() => expect(boardOrder()[0]).toBe('Order #5000'), { timeout: 20_000 });
+    expect(screen.getByText('1,201 orders')).toBeTruthy();
+    const before = api.orders.get(1199)!;
+    expect(before.status).toBe('delivered');
+    const moved = makeOrder(1199, 6001, { status: 'pending', version: 2 });
+    send(socket, withPrevious({ type: 'order.updated', order: moved, position: 'pos-2' }, before));
+    // The same change again (a replay after a reconnect) changes nothing.
+    send(socket, withPrevious({ type: 'order.updated', order: moved, position: 'pos-2' }, before));
+    await waitFor(() => expect(boardOrder().slice(0, 3)).toEqual(['Order #1199', 'Order #5000', 'Order #1200']));
+    expect(boardOrder().filter((title) => title === 'Order #1199')).toHaveLength(1);
+    expect(shownCounts()).toEqual({
+      pending: counts.pending + 1,
+      shipped: counts.shipped + 1,
+      delivered: counts.delivered - 1,
+    });
+    expect(screen.getByText('1,201 orders')).toBeTruthy();
   });
 
   it('counts a delete of an order it had not read, and removes a loaded one', async () => {
@@ -196,6 +232,22 @@ describe('the board as a window of the book', () => {
     send(filtered, withPrevious({ type: 'order.left', id: 1200, position: 'pos-1' }, api.orders.get(1200)!));
     await waitFor(() => expect(boardOrder()[0]).toBe('Order #1197'));
     expect(shownCounts()).toEqual({ pending: pending.length - 1, shipped: 0, delivered: 0 });
+  });
+
+  it('takes an order the window never read out of the filtered counts when it leaves the filter', async () => {
+    const api = new FakeApi(book(1200));
+    const { sockets, user } = await openBoard(api);
+    await user.click(screen.getByRole('checkbox', { name: 'Pending' }));
+    const filtered = await acceptSocket(sockets, 1);
+    await waitFor(() => expect(filtered.subscriptions().at(-1)).toMatchObject({ filter: { status: ['pending'] } }));
+    const pending = [...api.orders.values()].filter((o) => o.status === 'pending');
+    await waitFor(() => expect(shownCounts()).toEqual({ pending: pending.length, shipped: 0, delivered: 0 }));
+    const shownBefore = boardOrder();
+    // Order 3 is pending but far below the first page of 500 pending orders.
+    send(filtered, withPrevious({ type: 'order.left', id: 3, position: 'pos-1' }, api.orders.get(3)!));
+    await waitFor(() => expect(shownCounts()).toEqual({ pending: pending.length - 1, shipped: 0, delivered: 0 }));
+    expect(screen.getByText(`${(pending.length - 1).toLocaleString('en-US')} orders match`)).toBeTruthy();
+    expect(boardOrder()).toEqual(shownBefore);
   });
 
   it('reads the counts again when an event does not say what an unread order was', async () => {

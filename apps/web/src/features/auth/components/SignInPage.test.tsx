@@ -21,7 +21,21 @@ describe('sign-in page', () => {
     const { api } = renderDashboard(signedOutApi());
     expect(await screen.findByRole('form', { name: 'Sign in' })).toBeTruthy();
     expect(screen.queryByRole('heading', { name: 'Orders', level: 2 })).toBeNull();
-    expect(api.calls('GET', '/orders')).toEqual([]);
+    // The newest page asked for while the page checked who it is was refused (401): no order is shown, and nothing
+    // more is asked for.
+    expect(screen.queryByText('Order #1')).toBeNull();
+    expect(api.calls('GET', '/orders').map((r) => r.search.get('cursor'))).toEqual([null]);
+    expect(api.calls('GET', '/orders/counts')).toEqual([]);
+  });
+
+  it('shows the board after signing in even though the page read on opening was refused', async () => {
+    const { api, user } = renderDashboard(signedOutApi());
+    await screen.findByRole('form', { name: 'Sign in' });
+    await user.type(within(form()).getByLabelText('Username'), 'alice');
+    await user.type(within(form()).getByLabelText('Password'), 'alice password 1');
+    await user.click(within(form()).getByRole('button', { name: 'Sign in' }));
+    expect(await screen.findByRole('heading', { name: 'Order #1' })).toBeTruthy();
+    expect(api.calls('GET', '/orders')).toHaveLength(2);
   });
 
   it('signs in and shows the board, with who is signed in and the role in the header', async () => {
