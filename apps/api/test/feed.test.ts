@@ -178,7 +178,7 @@ describe('change mapping', () => {
         position: pos(4),
         id: 7,
         order: null,
-        before: { status: 'shipped', customer_name: 'Ada' },
+        before: { id: 7, status: 'shipped', customer_name: 'Ada', product_name: 'Lamp' },
         facts: { committedAt: null, actor: null, previous: { ...expected, status: 'shipped' } },
       },
     });
