@@ -65,7 +65,14 @@ describe('resume from the database history', () => {
   it('answers resync (history_lost) when the history no longer reaches back, then delivers live', async () => {
     const since = await positionAfter(100);
 
-    await insert(Array.from({ length: HISTORY + 10 }, (_, i) => 101 + i));
+    // The API's own feed must not fall out of the short history too (it would reset every client): a watcher
+    // keeps the writes within its reach by letting the feed catch up after every few.
+    const watcher = await subscribe();
+    const later = Array.from({ length: HISTORY + 10 }, (_, i) => 101 + i);
+    for (let from = 0; from < later.length; from += 5) {
+      await insert(later.slice(from, from + 5));
+      await watcher.waitForEvents(Math.min(from + 5, later.length));
+    }
     const again = await subscribe({ since });
     await again.waitFor(() => again.control().length >= 2, 'resync and ready');
     expect(again.control().slice(0, 2)).toEqual([
