@@ -280,6 +280,79 @@ describe('rate limits', () => {
   });
 });
 
+describe('rate limits: a slot outlives no request', () => {
+  it('gives the in-flight slot back when a client goes away in the middle of a read', async () => {
+    const { app, port } = await listening({ RATE_LIMIT_IN_FLIGHT: '1', RATE_LIMIT_QUEUE: '0' });
+    // The credentials are looked up now (and cached), so the database holds back the order reads below, not the lookup.
+    expect((await app.inject({ method: 'GET', url: '/orders' })).statusCode).toBe(200);
+    const admin = app.mongo.client.db('admin');
+    await admin.command({
+      configureFailPoint: 'failCommand',
+      mode: 'alwaysOn',
+      data: { failCommands: ['find'], blockConnection: true, blockTimeMS: 1000 },
+    });
+    try {
+      const find = vi.spyOn(app.mongo.orders, 'find');
+      const connection = await open(port);
+      connection.write(`GET /orders HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${rawAuthorization(port)}\r\n`);
+      await vi.waitFor(() => {
+        expect(find).toHaveBeenCalled();
+      });
+      // While the read is held, it has the principal's one slot: another request is refused.
+      expect((await app.inject({ method: 'GET', url: '/orders' })).statusCode).toBe(429);
+      // The client gives up (a dashboard cancelling a read): the slot comes back, and the client is served again.
+      connection.destroy();
+      await vi.waitFor(
+        async () => {
+          expect((await app.inject({ method: 'GET', url: '/orders' })).statusCode).toBe(200);
+        },
+        { timeout: 10_000, interval: 100 },
+      );
+    } finally {
+      await admin.command({ configureFailPoint: 'failCommand', mode: 'off' });
+    }
+  });
+});
+
+describe('rate limits: a client gone before its turn', () => {
+  it('gives no slot to a request whose client left while its credentials were being read', async () => {
+    const { app, port } = await listening({ RATE_LIMIT_IN_FLIGHT: '1', RATE_LIMIT_QUEUE: '1' });
+    const authorization = rawAuthorization(port);
+    const header = authorization.slice('Authorization: '.length).trim();
+    const body = JSON.stringify(seedOrder);
+    // A write whose body is still arriving holds the principal's one slot.
+    const writer = await open(port);
+    writer.write(
+      `POST /orders HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${authorization}` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 10)}`,
+    );
+    // Once the credentials are no longer fresh, the next request waits for them to be read from the database,
+    // which is held back here: the client leaves in the meantime.
+    await vi.waitFor(() => expect(app.auth.service.peek(header, undefined)).toBeNull(), { timeout: 10_000 });
+    const admin = app.mongo.client.db('admin');
+    await admin.command({
+      configureFailPoint: 'failCommand',
+      mode: { times: 1 },
+      data: { failCommands: ['find'], blockConnection: true, blockTimeMS: 500 },
+    });
+    const authenticate = vi.spyOn(app.auth.service, 'authenticate');
+    const leaving = await open(port);
+    leaving.write(`GET /orders HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${authorization}\r\n`);
+    await vi.waitFor(() => expect(authenticate).toHaveBeenCalled());
+    leaving.destroy();
+    const lookup = authenticate.mock.results[0]?.value as Promise<unknown> | undefined;
+    await lookup;
+    await admin.command({ configureFailPoint: 'failCommand', mode: 'off' });
+
+    // The write completes and frees the slot; the client's next read gets it (it is not held by the one that left).
+    writer.write(body.slice(10));
+    await expect.poll(() => writer.status()).toBe(201);
+    const read = await app.inject({ method: 'GET', url: '/orders' });
+    expect(read.statusCode).toBe(200);
+    expect(json(read).orders).toHaveLength(1);
+  });
+});
+
 describe('rate limits: what a refused client costs', () => {
   it('holds a refusal back while other clients are served, and answers every held refusal on shutdown', async () => {
     const { app } = await listening({

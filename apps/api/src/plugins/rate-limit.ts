@@ -179,6 +179,19 @@ const rateLimitPlugin: FastifyPluginAsync<{ config: AppConfig; refusals: Refusal
     reply.raw.once('close', answer);
   }
 
+  /** True when the request's connection has closed: its 'close' events have fired already. */
+  function connectionGone(request: FastifyRequest, reply: FastifyReply): boolean {
+    return reply.raw.destroyed || request.raw.socket.destroyed;
+  }
+
+  /** Gives back the request's in-flight slot, once. */
+  function release(request: FastifyRequest): void {
+    const key = request[counted];
+    if (key === undefined || slots === null) return;
+    request[counted] = undefined;
+    slots.leave(key);
+  }
+
   /** Counts the request against `key`'s window and in-flight limits; false when it was refused (answered). */
   async function admit(request: FastifyRequest, reply: FastifyReply, key: string): Promise<boolean> {
     request[admitted] = true;
@@ -199,6 +212,9 @@ const rateLimitPlugin: FastifyPluginAsync<{ config: AppConfig; refusals: Refusal
       }
     }
     if (slots !== null) {
+      // A client that went away while the checks above awaited must not take a slot: no 'close' is left to come
+      // that would give it back (nothing is answered; there is no one to answer).
+      if (connectionGone(request, reply)) return false;
       const turn = slots.enter(key);
       if (turn === 'full') {
         refuse(request, reply, key, 'in_flight', 1);
@@ -221,6 +237,16 @@ const rateLimitPlugin: FastifyPluginAsync<{ config: AppConfig; refusals: Refusal
         }
       }
       request[counted] = key;
+      // The slot is given back when the response is done or the connection goes, whichever comes first: a GET
+      // whose client goes away mid-answer (a dashboard cancelling a read) ends with neither `onResponse` (no
+      // 'finish') nor `onRequestAbort` (its request was complete), and a slot kept would stall the client for good.
+      if (connectionGone(request, reply)) {
+        release(request);
+        return false;
+      }
+      reply.raw.once('close', () => {
+        release(request);
+      });
     }
     return true;
   }
@@ -286,12 +312,6 @@ const rateLimitPlugin: FastifyPluginAsync<{ config: AppConfig; refusals: Refusal
   }
 
   if (slots !== null) {
-    const release = (request: FastifyRequest) => {
-      const key = request[counted];
-      if (key === undefined) return;
-      request[counted] = undefined;
-      slots.leave(key);
-    };
     fastify.addHook('onResponse', (request, _reply, done) => {
       release(request);
       done();
