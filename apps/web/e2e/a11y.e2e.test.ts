@@ -148,7 +148,7 @@ describe('on a phone', () => {
     const context = await newContext({ ...VIEWPORTS.phone });
     const page = await signedInBoard(context);
     const toggle = page.getByRole('button', { name: 'Filters and search' });
-    const search = page.getByRole('searchbox', { name: 'Customer' });
+    const search = page.getByRole('searchbox', { name: 'Search' });
     const board = page.getByRole('region', { name: 'Order board' });
     const top = async (locator: typeof board) => (await locator.boundingBox())?.y ?? Number.NaN;
     expect(await toggle.getAttribute('aria-expanded')).toBe('true');
@@ -168,7 +168,7 @@ describe('on a phone', () => {
     const context = await newContext({ ...VIEWPORTS.desktop });
     const page = await signedInBoard(context);
     expect(await page.getByRole('button', { name: 'Filters and search' }).isVisible()).toBe(false);
-    expect(await page.getByRole('searchbox', { name: 'Customer' }).isVisible()).toBe(true);
+    expect(await page.getByRole('searchbox', { name: 'Search' }).isVisible()).toBe(true);
     await context.close();
   });
 });

@@ -238,9 +238,9 @@ describe('two dashboards on the real server and the embedded database', () => {
       await expect.poll(() => ids(page), SHOWS_UP).toEqual((await shipped()).map((card) => card.id));
       expect(await ids(page)).not.toContain(202);
 
-      await page.getByRole('searchbox', { name: 'Customer' }).fill('fin');
+      await page.getByRole('searchbox', { name: 'Search' }).fill('fin');
       await expect.poll(() => ids(page), SHOWS_UP).toEqual([203]);
-      await page.getByRole('searchbox', { name: 'Customer' }).fill('');
+      await page.getByRole('searchbox', { name: 'Search' }).fill('');
       await page.getByRole('checkbox', { name: 'Shipped' }).uncheck();
       await expect.poll(() => readBoard(page), SHOWS_UP).toEqual(await databaseBoard());
     } finally {
