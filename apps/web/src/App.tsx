@@ -7,9 +7,9 @@ import { SignInPage } from './features/auth/components/SignInPage.js';
 import { permissionsFor } from './features/auth/permissions.js';
 import { accessKey, useMe } from './features/auth/queries.js';
 import { SessionProvider, useSession } from './features/auth/session.js';
-import { readBoardUrl } from './features/orders/boardUrl.js';
+import { boardFilter, readBoardUrl } from './features/orders/boardUrl.js';
 import { Dashboard } from './features/orders/components/Dashboard.js';
-import { normalizeFilter, orderListQuery } from './features/orders/queries.js';
+import { orderListQuery } from './features/orders/queries.js';
 import type { AccessCloseCode } from './features/realtime/useOrderSocket.js';
 import { AnnouncerProvider } from './lib/announcer.js';
 import { useHashPage } from './lib/useHashPage.js';
@@ -43,8 +43,7 @@ function SignedInOrNot() {
     // A refusal is the board's to show (it reads again on mount), not this early read's. The filter is the one the
     // board will open with: the one in the address.
     if (!checking) return;
-    const opening = readBoardUrl(window.location.search);
-    const filter = normalizeFilter({ status: opening.statuses, q: opening.q, sort: opening.sort });
+    const filter = boardFilter(readBoardUrl(window.location.search));
     queryClient.query(orderListQuery(filter)).catch(() => undefined);
   }, [checking, queryClient]);
 

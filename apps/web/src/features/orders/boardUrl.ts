@@ -7,6 +7,8 @@ import {
   type OrderStatus,
 } from '@orders/contracts';
 import { useCallback, useMemo, useSyncExternalStore } from 'react';
+import type { ListFilter } from './cache.js';
+import { normalizeFilter } from './queries.js';
 
 /*
  * The board's state in the URL's query string: the filters, the search, the sort and the order whose panel is open
@@ -90,4 +92,9 @@ export function useBoardUrl(): [BoardUrlState, SetBoardUrl] {
     window.dispatchEvent(new Event(BOARD_URL_CHANGED));
   }, []);
   return [state, setState];
+}
+
+/** The list filter the board reads for what the address says (the board and the early read on opening agree). */
+export function boardFilter({ statuses, q, sort }: Pick<BoardUrlState, 'statuses' | 'q' | 'sort'>): ListFilter {
+  return normalizeFilter({ status: statuses, q, sort });
 }

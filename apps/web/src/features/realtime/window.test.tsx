@@ -38,6 +38,18 @@ function send(socket: FakeSocket, message: ServerMessage): void {
   act(() => socket.push(message));
 }
 
+/** Opens the board over `api` and narrows it to pending orders: the socket that serves that filter, and the orders. */
+async function openPendingBoard(api: FakeApi) {
+  const { sockets, user } = await openBoard(api);
+  await user.click(screen.getByRole('checkbox', { name: 'Pending' }));
+  // The feed restarts on the new filter, on a new socket.
+  const filtered = await acceptSocket(sockets, 1);
+  await waitFor(() => expect(filtered.subscriptions().at(-1)).toMatchObject({ filter: { status: ['pending'] } }));
+  const pending = [...api.orders.values()].filter((o) => o.status === 'pending');
+  await waitFor(() => expect(shownCounts()).toEqual({ pending: pending.length, shipped: 0, delivered: 0 }));
+  return { filtered, pending };
+}
+
 /** What the "By status" panel shows, as numbers. */
 function shownCounts(): Record<OrderStatus, number> {
   const panel = screen.getByRole('region', { name: 'By status' });
@@ -220,13 +232,7 @@ describe('the board as a window of the book', () => {
 
   it('removes an order that leaves the filter and takes it out of the filtered counts', async () => {
     const api = new FakeApi(book(1200));
-    const { sockets, user } = await openBoard(api);
-    await user.click(screen.getByRole('checkbox', { name: 'Pending' }));
-    // The feed restarts on the new filter, on a new socket.
-    const filtered = await acceptSocket(sockets, 1);
-    await waitFor(() => expect(filtered.subscriptions().at(-1)).toMatchObject({ filter: { status: ['pending'] } }));
-    const pending = [...api.orders.values()].filter((o) => o.status === 'pending');
-    await waitFor(() => expect(shownCounts()).toEqual({ pending: pending.length, shipped: 0, delivered: 0 }));
+    const { filtered, pending } = await openPendingBoard(api);
     const top = boardOrder()[0];
     expect(top).toBe('Order #1200');
     send(filtered, withPrevious({ type: 'order.left', id: 1200, position: 'pos-1' }, api.orders.get(1200)!));
@@ -236,12 +242,7 @@ describe('the board as a window of the book', () => {
 
   it('takes an order the window never read out of the filtered counts when it leaves the filter', async () => {
     const api = new FakeApi(book(1200));
-    const { sockets, user } = await openBoard(api);
-    await user.click(screen.getByRole('checkbox', { name: 'Pending' }));
-    const filtered = await acceptSocket(sockets, 1);
-    await waitFor(() => expect(filtered.subscriptions().at(-1)).toMatchObject({ filter: { status: ['pending'] } }));
-    const pending = [...api.orders.values()].filter((o) => o.status === 'pending');
-    await waitFor(() => expect(shownCounts()).toEqual({ pending: pending.length, shipped: 0, delivered: 0 }));
+    const { filtered, pending } = await openPendingBoard(api);
     const shownBefore = boardOrder();
     // Order 3 is pending but far below the first page of 500 pending orders.
     send(filtered, withPrevious({ type: 'order.left', id: 3, position: 'pos-1' }, api.orders.get(3)!));

@@ -11,9 +11,9 @@ import { useOrderSocket, type AccessCloseCode } from '../../realtime/useOrderSoc
 import { AsOfControl } from '../../history/AsOfControl.js';
 import { OrderTimeline } from '../../history/OrderTimeline.js';
 import { PastBoard } from '../../history/PastBoard.js';
-import { NO_FILTERS, readBoardUrl, useBoardUrl } from '../boardUrl.js';
+import { boardFilter, NO_FILTERS, readBoardUrl, useBoardUrl } from '../boardUrl.js';
 import { exportHref } from '../api.js';
-import { normalizeFilter, useOrderList } from '../queries.js';
+import { useOrderList } from '../queries.js';
 import { SHORTCUTS, useBoardShortcuts } from '../shortcuts.js';
 import { BulkActions } from './BulkActions.js';
 import { CreateOrderForm } from './CreateOrderForm.js';
@@ -54,7 +54,7 @@ export function Dashboard({
     const searching = readBoardUrl(window.location.search).q !== '';
     setUrl((current) => ({ ...current, q: settledSearch }), searching && settledSearch !== '' ? 'replace' : 'push');
   }, [settledSearch, setUrl]);
-  const filter = useMemo(() => normalizeFilter({ status: statuses, q: url.q, sort }), [statuses, url.q, sort]);
+  const filter = useMemo(() => boardFilter({ statuses, q: url.q, sort }), [statuses, url.q, sort]);
   const { connection, activity, loadOlder } = useOrderSocket(filter, onAccessClosed);
   useAnnounceChanges(activity);
   const permissions = usePermissions();

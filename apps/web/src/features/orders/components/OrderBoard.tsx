@@ -332,6 +332,24 @@ export function OrderBoard({
   }
 
   const filtered = Boolean(filter.status || filter.customer || filter.q);
+  /** What a card shows and does, the same on the board and in "go to order". */
+  const cardPropsFor = (order: Order) => ({
+    order,
+    now,
+    saving: pendingIds.has(order.id),
+    editing: editing?.id === order.id ? editing : null,
+    confirmingDelete: confirmingDelete === order.id,
+    canEdit,
+    canDelete,
+    onShowHistory,
+    onOpen,
+    onEdit: startEdit,
+    onDraftChange: changeDraft,
+    onSave: saveEdit,
+    onCancelEdit: cancelEdit,
+    onAskDelete: askDelete,
+    onDelete: removeOrder,
+  });
   const items = virtualizer.getVirtualItems();
   // Until the server's counts arrive (and for a window that holds every order anyway), the loaded orders say it.
   const shownTotal = total ?? orders.length;
@@ -347,25 +365,7 @@ export function OrderBoard({
       <GoToOrder
         loaded={orders}
         onShow={(index) => virtualizer.scrollToIndex(index, { align: 'start' })}
-        cardFor={(order) => (
-          <OrderCard
-            order={order}
-            now={now}
-            saving={pendingIds.has(order.id)}
-            editing={editing?.id === order.id ? editing : null}
-            confirmingDelete={confirmingDelete === order.id}
-            canEdit={canEdit}
-            canDelete={canDelete}
-            onShowHistory={onShowHistory}
-            onOpen={onOpen}
-            onEdit={startEdit}
-            onDraftChange={changeDraft}
-            onSave={saveEdit}
-            onCancelEdit={cancelEdit}
-            onAskDelete={askDelete}
-            onDelete={removeOrder}
-          />
-        )}
+        cardFor={(order) => <OrderCard {...cardPropsFor(order)} />}
       />
       {noticeList}
       {orders.length === 0 ? (
@@ -401,7 +401,6 @@ export function OrderBoard({
                   </li>
                 );
               }
-              const isEditing = editing?.id === order.id;
               return (
                 <li
                   key={order.id}
@@ -413,23 +412,9 @@ export function OrderBoard({
                   aria-posinset={item.index + 1}
                 >
                   <OrderCard
-                    order={order}
+                    {...cardPropsFor(order)}
                     focus={focusTarget?.id === order.id ? focusTarget.part : undefined}
                     onFocused={focusDone}
-                    now={now}
-                    saving={pendingIds.has(order.id)}
-                    editing={isEditing ? editing : null}
-                    confirmingDelete={confirmingDelete === order.id}
-                    canEdit={canEdit}
-                    canDelete={canDelete}
-                    onEdit={startEdit}
-                    onDraftChange={changeDraft}
-                    onSave={saveEdit}
-                    onCancelEdit={cancelEdit}
-                    onAskDelete={askDelete}
-                    onDelete={removeOrder}
-                    onShowHistory={onShowHistory}
-                    onOpen={onOpen}
                     selected={selectedIds?.has(order.id) ?? false}
                     onSelect={onSelect}
                   />
