@@ -70,29 +70,28 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   const logger = options.logger ?? SILENT;
   const host = options.host ?? '127.0.0.1';
   const setName = options.replSetName ?? 'rs0';
-  let journal: Journal | undefined;
-  let store: Store;
   const historyLimits = {
     changeHistoryMaxRecords: options.changeHistoryMaxRecords ?? 100_000,
     changeHistoryMaxBytes: options.changeHistoryMaxBytes ?? DEFAULT_CHANGE_HISTORY_MAX_BYTES,
   };
+  const store = new Store({ ...historyLimits, warn: (m) => logger.warn(m) });
   if (options.dbPath) {
-    const opened = await Journal.open({ dir: options.dbPath });
-    journal = opened.journal;
-    if (opened.recovered.tornBytesDropped > 0) {
+    // Records go straight from the files into the store; a refused open leaves this half-built store unreferenced.
+    const recovery = store.beginRecovery();
+    const opened = await Journal.openInto({ dir: options.dbPath }, recovery);
+    const { journal } = opened;
+    if (opened.report.tornBytesDropped > 0) {
       logger.warn(
-        `dropped ${opened.recovered.tornBytesDropped} bytes of torn journal tail (${opened.recovered.tornTail?.reason ?? ''})`,
+        `dropped ${opened.report.tornBytesDropped} bytes of torn journal tail (${opened.report.tornTail?.reason ?? ''})`,
       );
     }
-    store = new Store({ ...historyLimits, journal, warn: (m) => logger.warn(m) });
     try {
-      store.recover(opened.recovered);
+      recovery.finish();
     } catch (err) {
       await journal.close();
       throw err;
     }
-  } else {
-    store = new Store({ ...historyLimits, warn: (m) => logger.warn(m) });
+    store.attachJournal(journal);
   }
 
   const server = createServer();

@@ -65,6 +65,13 @@ export interface JournalOptions {
   fs?: JournalFs;
 }
 
+/** Where and why a dropped journal tail started. */
+export interface TornTail {
+  file: string;
+  offset: number;
+  reason: string;
+}
+
 export interface RecoveredState {
   /** The last compaction's records in the order given to `compact`, or null if the directory was never compacted. */
   snapshot: Doc[] | null;
@@ -76,7 +83,30 @@ export interface RecoveredState {
    */
   tornBytesDropped: number;
   /** Where and why the dropped tail started, or null when nothing was dropped. */
-  tornTail: { file: string; offset: number; reason: string } | null;
+  tornTail: TornTail | null;
+}
+
+/**
+ * Receives the recovered records one by one as `Journal.openInto` reads them, so that a caller which folds them into
+ * its own state never holds more than one read chunk of decoded records. Every snapshot record comes before every
+ * journal record. A sink that throws stops the open: the journal closes its files, releases the lock and rethrows.
+ */
+export interface RecoverySink {
+  /** One record of the last compaction, in the order given to `compact`. */
+  snapshotRecord(record: Doc): void;
+  /** One record appended after that snapshot, in append order. */
+  journalRecord(record: Doc): void;
+}
+
+/** What `Journal.openInto` handed to its sink and what it dropped. */
+export interface RecoveryReport {
+  /** Snapshot records handed to the sink, or null if the directory was never compacted. */
+  snapshotRecords: number | null;
+  /** Journal records handed to the sink. */
+  journalRecords: number;
+  /** As in `RecoveredState`. */
+  tornBytesDropped: number;
+  tornTail: TornTail | null;
 }
 
 /** Counters since open. */
@@ -170,7 +200,7 @@ export class Journal {
   private readonly counters: JournalStats = { appends: 0, fsyncs: 0, bytesWritten: 0, compactions: 0 };
 
   private constructor(
-    init: Omit<RecoveryResult, 'recovered'> & {
+    init: Omit<RecoveryResult, 'report'> & {
       dir: string;
       fs: JournalFs;
       lock: DirectoryLock;
@@ -191,16 +221,43 @@ export class Journal {
 
   /**
    * Locks `dir` (created if missing), recovers snapshot + journals, drops a torn tail from disk, and returns a
-   * journal ready to append after the last good record. Throws `DataDirectoryLockedError` when another live engine
-   * holds the directory, `JournalCorruptError` when a snapshot or header does not validate.
+   * journal ready to append after the last good record together with every recovered record. Throws
+   * `DataDirectoryLockedError` when another live engine holds the directory, `JournalCorruptError` when a snapshot or
+   * header does not validate or a journal generation is missing. A caller that replays the records into its own state
+   * should use `openInto`, which does not hold them all at once.
    */
   static async open(opts: JournalOptions): Promise<{ journal: Journal; recovered: RecoveredState }> {
+    const snapshot: Doc[] = [];
+    const records: Doc[] = [];
+    const { journal, report } = await Journal.openInto(opts, {
+      snapshotRecord: (record) => snapshot.push(record),
+      journalRecord: (record) => records.push(record),
+    });
+    const { tornBytesDropped, tornTail } = report;
+    return {
+      journal,
+      recovered: { snapshot: report.snapshotRecords === null ? null : snapshot, records, tornBytesDropped, tornTail },
+    };
+  }
+
+  /**
+   * `open`, handing each recovered record to `sink` as soon as it is decoded instead of collecting them. Everything
+   * that makes the directory unusable as a whole (a bad snapshot header, a missing generation) is refused before the
+   * first record reaches the sink; a damaged snapshot body or a bad header of a later journal can only be found after
+   * some records were handed over, so a caller must treat a rejection as "discard what the sink built". A rejected
+   * open changes nothing on disk that a later successful open would not also change (temp files, torn tails,
+   * superseded journals), and releases the lock.
+   */
+  static async openInto(
+    opts: JournalOptions,
+    sink: RecoverySink,
+  ): Promise<{ journal: Journal; report: RecoveryReport }> {
     const fs = opts.fs ?? nodeJournalFs;
     const dir = resolve(opts.dir);
     await fs.mkdirp(dir);
     const lock = await acquireDirectoryLock(fs, dir);
     try {
-      const state = await recover(fs, dir);
+      const state = await recover(fs, dir, sink);
       const journal = new Journal({
         dir,
         fs,
@@ -213,7 +270,7 @@ export class Journal {
         olderJournals: state.olderJournals,
         snapshotBytes: state.snapshotBytes,
       });
-      return { journal, recovered: state.recovered };
+      return { journal, report: state.report };
     } catch (error) {
       await lock.release().catch(ignore);
       throw error;
@@ -520,7 +577,7 @@ async function createJournalFile(fs: JournalFs, dir: string, generation: number)
 }
 
 interface RecoveryResult {
-  recovered: RecoveredState;
+  report: RecoveryReport;
   fd: number;
   generation: number;
   writeOffset: number;
@@ -544,36 +601,71 @@ async function lastNonZeroByte(fs: JournalFs, fd: number, start: number, end: nu
   return last;
 }
 
-async function readSnapshot(
-  fs: JournalFs,
-  path: string,
-): Promise<{ records: Doc[]; nextGeneration: number; bytes: number }> {
+/** The snapshot file, open, with its validated header; its records are read by `streamSnapshot`. */
+interface OpenSnapshot {
+  path: string;
+  fd: number;
+  size: number;
+  recordCount: number;
+  nextGeneration: number;
+}
+
+/** Opens the snapshot and validates its header, so that a bad one is refused before any record is handed over. */
+async function openSnapshot(fs: JournalFs, path: string): Promise<OpenSnapshot> {
   const fd = await fs.open(path, 'r');
   try {
     const size = await fs.fileSize(fd);
     const header = decodeHeader('snapshot', await readAt(fs, fd, 0, SNAPSHOT_HEADER_BYTES), path);
-    const records: Doc[] = [];
-    const scan = await scanFrames(
-      fs,
-      fd,
-      SNAPSHOT_HEADER_BYTES,
-      size,
-      (record) => records.push(record),
-      header.recordCount,
-    );
+    return { path, fd, size, recordCount: header.recordCount, nextGeneration: header.generation };
+  } catch (error) {
+    await fs.close(fd).catch(ignore);
+    throw error;
+  }
+}
+
+/**
+ * Hands the snapshot's records to `onRecord` as they are read, then checks that the file held exactly the records its
+ * header promised. Closes the file either way.
+ */
+async function streamSnapshot(fs: JournalFs, snapshot: OpenSnapshot, onRecord: (record: Doc) => void): Promise<void> {
+  const { path, fd, size, recordCount } = snapshot;
+  try {
+    const scan = await scanFrames(fs, fd, SNAPSHOT_HEADER_BYTES, size, onRecord, recordCount);
     if (scan.problem !== null) throw new JournalCorruptError(path, `${scan.problem} at offset ${scan.validEnd}`);
-    if (scan.frames !== header.recordCount) {
-      throw new JournalCorruptError(path, `holds ${scan.frames} of its ${header.recordCount} records`);
+    if (scan.frames !== recordCount) {
+      throw new JournalCorruptError(path, `holds ${scan.frames} of its ${recordCount} records`);
     }
     if (scan.validEnd !== size)
       throw new JournalCorruptError(path, `${size - scan.validEnd} stray bytes after the last record`);
-    return { records, nextGeneration: header.generation, bytes: size };
   } finally {
     await fs.close(fd);
   }
 }
 
-async function recover(fs: JournalFs, dir: string): Promise<RecoveryResult> {
+/** Throws unless the live journals are exactly `firstGeneration`, `firstGeneration + 1`, … (and exist after a snapshot). */
+function checkGenerations(dir: string, live: number[], firstGeneration: number, hasSnapshot: boolean): void {
+  live.forEach((generation, index) => {
+    if (generation !== firstGeneration + index) {
+      throw new JournalCorruptError(
+        join(dir, journalFileName(firstGeneration + index)),
+        'journal file is missing (later generations exist); records would be lost',
+      );
+    }
+  });
+  if (live.length === 0 && hasSnapshot) {
+    throw new JournalCorruptError(
+      join(dir, journalFileName(firstGeneration)),
+      'journal file that follows the snapshot is missing',
+    );
+  }
+}
+
+/**
+ * Reads the directory into `sink` and leaves the newest journal open for appending. The order is chosen so that
+ * every check on the directory as a whole (snapshot header, missing generations) runs before the first record is
+ * handed over, and nothing is deleted before the snapshot that makes it obsolete has been read in full.
+ */
+async function recover(fs: JournalFs, dir: string, sink: RecoverySink): Promise<RecoveryResult> {
   const names = await fs.readdir(dir);
   let directoryChanged = false;
   for (const name of names) {
@@ -583,48 +675,40 @@ async function recover(fs: JournalFs, dir: string): Promise<RecoveryResult> {
     }
   }
 
-  let snapshot: Doc[] | null = null;
-  let snapshotBytes = 0;
-  let firstGeneration = 1;
-  if (names.includes(SNAPSHOT_FILE)) {
-    const read = await readSnapshot(fs, join(dir, SNAPSHOT_FILE));
-    snapshot = read.records;
-    snapshotBytes = read.bytes;
-    firstGeneration = read.nextGeneration;
-  }
-
+  const snapshot = names.includes(SNAPSHOT_FILE) ? await openSnapshot(fs, join(dir, SNAPSHOT_FILE)) : null;
+  const firstGeneration = snapshot?.nextGeneration ?? 1;
   const generations = names
     .map(parseJournalFileName)
     .filter((generation): generation is number => generation !== null)
     .sort((a, b) => a - b);
-  const live: number[] = [];
-  for (const generation of generations) {
-    if (generation >= firstGeneration) {
-      live.push(generation);
-      continue;
+  const live = generations.filter((generation) => generation >= firstGeneration);
+  let snapshotRecords: number | null = null;
+  if (snapshot !== null) {
+    try {
+      checkGenerations(dir, live, firstGeneration, true);
+    } catch (error) {
+      await fs.close(snapshot.fd).catch(ignore);
+      throw error;
     }
+    await streamSnapshot(fs, snapshot, (record) => sink.snapshotRecord(record));
+    snapshotRecords = snapshot.recordCount;
+  } else {
+    checkGenerations(dir, live, firstGeneration, false);
+  }
+  for (const generation of generations) {
+    if (generation >= firstGeneration) continue;
     // Superseded by the snapshot: a compaction crashed between its rename and its cleanup.
     await fs.unlink(join(dir, journalFileName(generation)));
     directoryChanged = true;
   }
-  live.forEach((generation, index) => {
-    if (generation !== firstGeneration + index) {
-      throw new JournalCorruptError(
-        join(dir, journalFileName(firstGeneration + index)),
-        'journal file is missing (later generations exist); records would be lost',
-      );
-    }
-  });
-  if (live.length === 0 && snapshot !== null) {
-    throw new JournalCorruptError(
-      join(dir, journalFileName(firstGeneration)),
-      'journal file that follows the snapshot is missing',
-    );
-  }
 
-  const records: Doc[] = [];
+  let journalRecords = 0;
+  const onJournalRecord = (record: Doc): void => {
+    sink.journalRecord(record);
+    journalRecords++;
+  };
   let tornBytesDropped = 0;
-  let tornTail: RecoveredState['tornTail'] = null;
+  let tornTail: TornTail | null = null;
   const olderJournals = new Map<number, number>();
   let current: { fd: number; generation: number; size: number; allocated: number } | null = null;
   try {
@@ -645,7 +729,7 @@ async function recover(fs: JournalFs, dir: string): Promise<RecoveryResult> {
         if (header.generation !== generation) {
           throw new JournalCorruptError(path, `header says generation ${header.generation}`);
         }
-        const scan = await scanFrames(fs, fd, JOURNAL_HEADER_BYTES, size, (record) => records.push(record));
+        const scan = await scanFrames(fs, fd, JOURNAL_HEADER_BYTES, size, onJournalRecord);
         let allocated = size;
         if (scan.problem !== null) {
           const lastData = await lastNonZeroByte(fs, fd, scan.validEnd, size);
@@ -681,12 +765,12 @@ async function recover(fs: JournalFs, dir: string): Promise<RecoveryResult> {
   }
 
   return {
-    recovered: { snapshot, records, tornBytesDropped, tornTail },
+    report: { snapshotRecords, journalRecords, tornBytesDropped, tornTail },
     fd: current.fd,
     generation: current.generation,
     writeOffset: current.size,
     allocatedEnd: current.allocated,
     olderJournals,
-    snapshotBytes,
+    snapshotBytes: snapshot?.size ?? 0,
   };
 }

@@ -31,6 +31,16 @@ export interface Recovered {
   records: Doc[];
 }
 
+/** `Store.beginRecovery`: takes the records of a snapshot, then those of the journal, then `finish` once. */
+export interface StoreRecovery {
+  /** One record of the snapshot, in order; all of them before any journal record. */
+  snapshotRecord(item: Doc): void;
+  /** One journal record, in append order. */
+  journalRecord(rec: Doc): void;
+  /** Builds every touched collection's indexes once and restores the change history; the store is then ready. */
+  finish(): void;
+}
+
 export interface StoreOptions {
   changeHistoryMaxRecords: number;
   /** Estimated BSON bytes of retained change history (images included); default: unbounded (count only). */
@@ -175,7 +185,7 @@ export class Store {
   readonly clock = new ClusterClock();
   readonly changes: ChangeHistory;
   private readonly dbs = new Map<string, Map<string, Collection>>();
-  private readonly journal: JournalLike | undefined;
+  private journal: JournalLike | undefined;
   private readonly warn: (msg: string) => void;
   private compacting = false;
   private readonly compactThreshold: number;
@@ -731,10 +741,31 @@ export class Store {
 
   /** Rebuilds the catalog and change history from a recovered snapshot and journal records. */
   recover(recovered: Recovered): void {
+    const recovery = this.beginRecovery();
+    for (const item of recovered.snapshot ?? []) recovery.snapshotRecord(item);
+    for (const rec of recovered.records) recovery.journalRecord(rec);
+    recovery.finish();
+  }
+
+  /**
+   * Rebuilds the catalog and change history from records handed over one at a time, as `Journal.openInto` reads
+   * them, so that a decoded record is garbage as soon as it has been applied instead of living until the whole book
+   * is read. Document writes leave the indexes alone; every collection's indexes are built once in `finish` (a sort
+   * and a bulk load), instead of one sorted insert per write, which grew with the collection's size. If recovery
+   * fails half-way the store holds part of the data and must be discarded.
+   */
+  beginRecovery(): StoreRecovery {
     const history: ChangeRecord[] = [];
     let lastSeq = 0n;
     let current: Collection | null = null;
-    for (const item of recovered.snapshot ?? []) {
+    const stale = new Set<Collection>();
+    const historyLimit = this.changes.recordLimit;
+    const keep = (r: ChangeRecord): void => {
+      history.push(r);
+      // Only the newest records are kept: a journal of a million writes must not hold a million records here.
+      if (history.length >= 2 * historyLimit) history.splice(0, history.length - historyLimit);
+    };
+    const snapshotRecord = (item: Doc): void => {
       switch (item.k) {
         case 'meta':
           if (item.clock instanceof Timestamp) this.clock.advanceTo(item.clock);
@@ -751,33 +782,25 @@ export class Store {
           if (current.indexes.length === 0)
             current.indexes.push(new IndexData({ v: 2, key: { _id: 1 }, name: '_id_' }));
           this.attach(current);
+          stale.add(current);
           break;
         case 'docs':
           for (const d of (item.docs as Doc[] | undefined) ?? []) current?.docs.set(canonicalKey(d._id), d);
           break;
         case 'hist':
-          for (const r of (item.records as Doc[] | undefined) ?? []) history.push(recordFromDoc(r));
+          for (const r of (item.records as Doc[] | undefined) ?? []) keep(recordFromDoc(r));
           break;
         default:
           this.warn(`ignoring unknown snapshot record kind ${String(item.k)}`);
       }
-    }
-    for (const colls of this.dbs.values()) {
-      for (const coll of colls.values()) for (const index of coll.indexes) index.build(coll.docs.entries());
-    }
-    // Document writes replayed from the journal leave the indexes alone; each touched collection's indexes are built
-    // once at the end (a sort), instead of one sorted insert per write, which grew with the collection's size.
-    const stale = new Set<Collection>();
-    const historyLimit = this.changes.recordLimit;
-    for (const rec of recovered.records) {
+    };
+    const journalRecord = (rec: Doc): void => {
       if (rec.ct instanceof Timestamp) this.clock.advanceTo(rec.ct);
       for (const e of (rec.e as Doc[] | undefined) ?? []) {
         const r = e.r ? recordFromDoc(e.r as Doc) : null;
         if (r) {
           if (r.seq <= lastSeq) continue; // already covered by the snapshot
-          history.push(r);
-          // Only the newest records are kept: a journal of a million writes must not hold a million records here.
-          if (history.length >= 2 * historyLimit) history.splice(0, history.length - historyLimit);
+          keep(r);
           lastSeq = r.seq;
           this.clock.advanceTo(r.clusterTime);
         }
@@ -787,14 +810,26 @@ export class Store {
           if (uuid) r.collectionUUID = uuid;
         }
       }
-    }
-    for (const coll of stale) for (const index of coll.indexes) index.build(coll.docs.entries());
-    for (const r of history) {
-      if (r.collectionUUID || !DOCUMENT_OPS.has(r.op)) continue;
-      const uuid = this.getCollection(r.db, r.coll)?.uuid;
-      if (uuid) r.collectionUUID = uuid;
-    }
-    this.changes.restore(history, lastSeq);
+    };
+    const finish = (): void => {
+      for (const coll of stale) for (const index of coll.indexes) index.build(coll.docs.entries());
+      for (const r of history) {
+        if (r.collectionUUID || !DOCUMENT_OPS.has(r.op)) continue;
+        const uuid = this.getCollection(r.db, r.coll)?.uuid;
+        if (uuid) r.collectionUUID = uuid;
+      }
+      this.changes.restore(history, lastSeq);
+    };
+    return { snapshotRecord, journalRecord, finish };
+  }
+
+  /**
+   * Gives a store that recovered without a journal the one it writes to from now on. A store recovering from disk
+   * exists before its journal is open, because opening the journal is what streams the records into it.
+   */
+  attachJournal(journal: JournalLike): void {
+    if (this.journal) throw new Error('the store already has a journal');
+    this.journal = journal;
   }
 
   /** Applies one journal entry; document writes mark their collection in `stale` instead of updating its indexes. */
