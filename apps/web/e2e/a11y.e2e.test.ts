@@ -191,7 +191,7 @@ describe('on a phone', () => {
 
 describe('the focus ring', () => {
   for (const colorScheme of SCHEMES) {
-    it(`${colorScheme}: stands out at least 3:1 from the card it is drawn on`, async () => {
+    it(`${colorScheme}: stands out at least 3:1 from the card, the panels and the page behind every control`, async () => {
       const context = await newContext({ viewport: { width: 1280, height: 1000 }, colorScheme });
       const page = await signedInBoard(context);
       const edit = page.getByRole('button', { name: 'Edit order #701' }).first();
@@ -207,6 +207,32 @@ describe('the focus ring', () => {
       }));
       expect(colors.width).toBe('3px');
       expect(contrastRatio(colors.ring, colors.card)).toBeGreaterThanOrEqual(3);
+      expect(contrastRatio(colors.ring, colors.page)).toBeGreaterThanOrEqual(3);
+
+      // Every control on the board, with an order's panel and a card's details open: the ring is drawn on whatever
+      // lies behind the control, the first opaque background among its ancestors.
+      await page.getByRole('article', { name: 'Order #701' }).first().getByText('Details').click();
+      await page.getByRole('link', { name: 'Order #702' }).first().click();
+      await page.getByRole('region', { name: 'Order #702' }).getByText('Last changed by').waitFor();
+      const behind = await page.evaluate(() => {
+        const opaque = (color: string) => color.startsWith('rgb(') || /^rgba\(.*,\s*1\)$/.test(color);
+        const found = new Map<string, string>();
+        const controls = document.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]');
+        for (const control of controls) {
+          for (let node = control.parentElement; node !== null; node = node.parentElement) {
+            const color = getComputedStyle(node).backgroundColor;
+            if (!opaque(color)) continue;
+            const name = control.getAttribute('aria-label') ?? control.textContent.trim().slice(0, 40);
+            if (!found.has(color)) found.set(color, `${control.tagName.toLowerCase()} "${name}"`);
+            break;
+          }
+        }
+        return [...found.entries()];
+      });
+      // The page itself and the panels at least, so the check cannot pass by finding nothing.
+      expect(behind.length).toBeGreaterThanOrEqual(2);
+      const weak = behind.filter(([background]) => contrastRatio(colors.ring, background) < 3);
+      expect(weak, `ring ${colors.ring}`).toEqual([]);
       await context.close();
     });
   }
