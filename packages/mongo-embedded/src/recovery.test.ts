@@ -74,6 +74,24 @@ async function eventsAfter(
   }
 }
 
+/** For each token, whether a change stream can still resume after it (false: 286, history no longer reaches back). */
+async function resumable(coll: Collection<Order>, tokens: ResumeToken[]): Promise<boolean[]> {
+  const answers: boolean[] = [];
+  for (const token of tokens) {
+    const stream = coll.watch([], { resumeAfter: token, maxAwaitTimeMS: 10 });
+    try {
+      await stream.tryNext();
+      answers.push(true);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 286) throw error;
+      answers.push(false);
+    } finally {
+      await stream.close();
+    }
+  }
+  return answers;
+}
+
 /**
  * Compacts a closed data directory the way the running engine does once its journal is large: the snapshot then
  * holds everything so far. With `interrupt`, the snapshot's rename fails, as when the engine dies mid-compaction:
@@ -175,6 +193,34 @@ describe('restart from a data directory larger than one read', () => {
       'update',
       ...Array.from({ length: 100 }, () => 'delete'),
     ]);
+  });
+
+  it('keeps the same change-history window when the byte bound trims it during replay', async () => {
+    const dir = tempDir();
+    const limits = { changeHistoryMaxBytes: 64 * 1024 };
+    const first = await open(dir, limits);
+    const coll = orders(first);
+    await insertOrders(coll, 0, 920);
+    const stream = coll.watch([], { maxAwaitTimeMS: 100 });
+    const tokens: ResumeToken[] = [];
+    try {
+      await stream.tryNext();
+      // One at a time: a stream reading behind a window this small would itself fall out of it.
+      for (let i = 920; i < 1000; i++) {
+        await insertOrders(coll, i, i + 1);
+        tokens.push((await stream.next())._id);
+      }
+    } finally {
+      await stream.close();
+    }
+    const before = await resumable(coll, tokens);
+    // About 50 records of 1 KiB fit in 64 KiB: the window's edge lies among these 80 tokens.
+    expect(before).toContain(false);
+    expect(before.at(-1)).toBe(true);
+    await shut(first);
+
+    const second = await open(dir, limits);
+    expect(await resumable(orders(second), tokens)).toEqual(before);
   });
 
   it('refuses a missing journal generation without serving, leaves the directory as it was, and opens once fixed', async () => {

@@ -9,7 +9,7 @@ import {
   type Doc,
   type UpdateResult,
 } from '../query/index.js';
-import { ChangeHistory, type ChangeLog, type ChangeRecord } from './changelog.js';
+import { ChangeHistory, estimateRecordBytes, type ChangeLog, type ChangeRecord } from './changelog.js';
 import { ClusterClock } from './clock.js';
 import { defaultIndexName, IndexData, type IndexSpec } from './indexes.js';
 
@@ -190,6 +190,8 @@ export class Store {
   private compacting = false;
   private readonly compactThreshold: number;
   private closed = false;
+  /** `changeHistoryMaxBytes`, which recovery applies while it reads (the change history applies it to writes). */
+  private readonly historyMaxBytes: number;
   /**
    * Set only while multi-document transactions are open (they keep their snapshots with it), so writes outside
    * transactions pay one null check.
@@ -204,6 +206,7 @@ export class Store {
       maxRecords: options.changeHistoryMaxRecords,
       maxBytes: options.changeHistoryMaxBytes ?? Number.POSITIVE_INFINITY,
     };
+    this.historyMaxBytes = limits.maxBytes;
     this.changes = new ChangeHistory(limits, {
       lookupDocument: (db, coll, key) => this.getCollection(db, coll)?.getById(key._id) ?? null,
       collectionExists: (db, coll) => this.getCollection(db, coll) !== undefined,
@@ -755,15 +758,33 @@ export class Store {
    * fails half-way the store holds part of the data and must be discarded.
    */
   beginRecovery(): StoreRecovery {
-    const history: ChangeRecord[] = [];
     let lastSeq = 0n;
     let current: Collection | null = null;
     const stale = new Set<Collection>();
-    const historyLimit = this.changes.recordLimit;
+    // The history keeps, as records arrive, only what the change history would retain in the end: the newest records
+    // within its count and byte bounds (always at least one). The others become garbage while still young, instead
+    // of a journal of a million writes holding a million records until the end.
+    const maxRecords = this.changes.recordLimit;
+    const maxBytes = this.historyMaxBytes;
+    let history: (ChangeRecord | undefined)[] = [];
+    let sizes: number[] = [];
+    let oldest = 0;
+    let bytes = 0;
     const keep = (r: ChangeRecord): void => {
+      const size = estimateRecordBytes(r);
       history.push(r);
-      // Only the newest records are kept: a journal of a million writes must not hold a million records here.
-      if (history.length >= 2 * historyLimit) history.splice(0, history.length - historyLimit);
+      sizes.push(size);
+      bytes += size;
+      while (history.length - oldest > 1 && (history.length - oldest > maxRecords || bytes > maxBytes)) {
+        bytes -= sizes[oldest] ?? 0;
+        history[oldest] = undefined;
+        oldest++;
+      }
+      if (oldest > 1024 && oldest * 2 > history.length) {
+        history = history.slice(oldest);
+        sizes = sizes.slice(oldest);
+        oldest = 0;
+      }
     };
     const snapshotRecord = (item: Doc): void => {
       switch (item.k) {
@@ -813,12 +834,13 @@ export class Store {
     };
     const finish = (): void => {
       for (const coll of stale) for (const index of coll.indexes) index.build(coll.docs.entries());
-      for (const r of history) {
+      const retained = history.slice(oldest).filter((r): r is ChangeRecord => r !== undefined);
+      for (const r of retained) {
         if (r.collectionUUID || !DOCUMENT_OPS.has(r.op)) continue;
         const uuid = this.getCollection(r.db, r.coll)?.uuid;
         if (uuid) r.collectionUUID = uuid;
       }
-      this.changes.restore(history, lastSeq);
+      this.changes.restore(retained, lastSeq);
     };
     return { snapshotRecord, journalRecord, finish };
   }
