@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChangeStreamDocument, Collection, ResumeToken } from 'mongodb';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +6,7 @@ import { startEmbeddedServer } from './index.js';
 import { journalFileName } from './storage/journal-format.js';
 import { Journal, JournalCorruptError, type JournalFs, nodeJournalFs } from './storage/journal.js';
 import { Store } from './storage/store.js';
-import { useDataDirs, type DiskEngine } from './test-support/data-dir.js';
+import { directoryDigest, useDataDirs, type DiskEngine } from './test-support/data-dir.js';
 import { indexNames, type TestDoc } from './test-support/harness.js';
 
 const { tempDir, open } = useDataDirs();
@@ -115,21 +114,6 @@ async function compactDirectory(dir: string, interrupt = false): Promise<void> {
   await store.close();
 }
 
-/** Every file of the directory but the lock, with a digest of its bytes. */
-function contents(dir: string): Map<string, string> {
-  return new Map(
-    readdirSync(dir)
-      .filter((name) => name !== 'engine.lock')
-      .sort()
-      .map((name) => [
-        name,
-        createHash('sha256')
-          .update(readFileSync(join(dir, name)))
-          .digest('hex'),
-      ]),
-  );
-}
-
 /**
  * A directory as an interrupted compaction leaves it: a snapshot with orders 0..1999, journal 2 with 2000..2999 and
  * journal 3 with 3000..3999.
@@ -148,7 +132,7 @@ async function interruptedDirectory(): Promise<string> {
   const third = await open(dir);
   await insertOrders(orders(third), 3000, 4000);
   await shut(third);
-  expect([...contents(dir).keys()]).toEqual([journalFileName(2), journalFileName(3), 'snapshot.bson']);
+  expect([...directoryDigest(dir).keys()]).toEqual([journalFileName(2), journalFileName(3), 'snapshot.bson']);
   return dir;
 }
 
@@ -228,10 +212,10 @@ describe('restart from a data directory larger than one read', () => {
     const missing = join(dir, journalFileName(2));
     const saved = readFileSync(missing);
     rmSync(missing);
-    const before = contents(dir);
+    const before = directoryDigest(dir);
 
     await expect(startEmbeddedServer({ port: 0, dbPath: dir })).rejects.toThrow(/journal-000000000002\.log.*missing/);
-    expect(contents(dir)).toEqual(before);
+    expect(directoryDigest(dir)).toEqual(before);
 
     writeFileSync(missing, saved);
     const fixed = await open(dir);
@@ -246,12 +230,12 @@ describe('restart from a data directory larger than one read', () => {
     const broken = Buffer.from(saved);
     broken[20] = (broken[20] ?? 0) ^ 0xff;
     writeFileSync(later, broken);
-    const before = contents(dir);
+    const before = directoryDigest(dir);
 
     const refused = startEmbeddedServer({ port: 0, dbPath: dir });
     await expect(refused).rejects.toBeInstanceOf(JournalCorruptError);
     await expect(refused).rejects.toThrow(/journal-000000000003\.log.*header checksum/);
-    expect(contents(dir)).toEqual(before);
+    expect(directoryDigest(dir)).toEqual(before);
 
     // The refused start released the directory: a fixed copy opens with every order, none twice.
     writeFileSync(later, saved);

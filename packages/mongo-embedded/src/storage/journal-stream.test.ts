@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BSON, Int32 } from 'bson';
 import { describe, expect, it } from 'vitest';
-import { useDataDirs } from '../test-support/data-dir.js';
+import { directoryDigest, useDataDirs } from '../test-support/data-dir.js';
 import { FRAME_HEADER_BYTES, JOURNAL_HEADER_BYTES, SNAPSHOT_HEADER_BYTES, journalFileName } from './journal-format.js';
 import {
   Journal,
@@ -78,21 +77,6 @@ function frameStarts(path: string): number[] {
   for (let at = JOURNAL_HEADER_BYTES; at < bytes.length; at += FRAME_HEADER_BYTES + bytes.readUInt32LE(at))
     starts.push(at);
   return starts;
-}
-
-/** Every file of the directory but the lock, with a digest of its bytes. */
-function contents(dir: string): Map<string, string> {
-  return new Map(
-    readdirSync(dir)
-      .filter((name) => name !== 'engine.lock')
-      .sort()
-      .map((name) => [
-        name,
-        createHash('sha256')
-          .update(readFileSync(join(dir, name)))
-          .digest('hex'),
-      ]),
-  );
 }
 
 /**
@@ -215,13 +199,13 @@ describe('Journal.openInto', () => {
     const missing = join(dir, journalFileName(2));
     const saved = readFileSync(missing);
     rmSync(missing);
-    const before = contents(dir);
+    const before = directoryDigest(dir);
 
     const sink = collectingSink();
     await expect(openInto(dir, sink)).rejects.toThrow(/journal-000000000002\.log.*missing/);
     expect(sink.snapshot).toEqual([]);
     expect(sink.journal).toEqual([]);
-    expect(contents(dir)).toEqual(before);
+    expect(directoryDigest(dir)).toEqual(before);
 
     // Put back, the same directory opens with everything (and the refused open released the lock).
     writeFileSync(missing, saved);
@@ -238,7 +222,7 @@ describe('Journal.openInto', () => {
     const broken = Buffer.from(saved);
     broken[20] = (broken[20] ?? 0) ^ 0xff;
     writeFileSync(later, broken);
-    const before = contents(dir);
+    const before = directoryDigest(dir);
 
     const sink = collectingSink();
     const refused = openInto(dir, sink);
@@ -247,7 +231,7 @@ describe('Journal.openInto', () => {
     // The caller was already handed the snapshot and journal 2: it must discard what it built from them.
     expect(sink.snapshot).toHaveLength(10);
     expect(sink.journal.map(numberOf)).toEqual([10]);
-    expect(contents(dir)).toEqual(before);
+    expect(directoryDigest(dir)).toEqual(before);
 
     writeFileSync(later, saved);
     const fixed = collectingSink();
@@ -264,14 +248,14 @@ describe('Journal.openInto', () => {
     const at = SNAPSHOT_HEADER_BYTES + 2 * READ_CHUNK + 500;
     broken[at] = (broken[at] ?? 0) ^ 0xff;
     writeFileSync(path, broken);
-    const before = contents(dir);
+    const before = directoryDigest(dir);
 
     const sink = collectingSink();
     await expect(openInto(dir, sink)).rejects.toBeInstanceOf(JournalCorruptError);
     expect(sink.snapshot.length).toBeGreaterThan(0);
     expect(sink.snapshot.length).toBeLessThan(count);
     expect(sink.journal).toEqual([]);
-    expect(contents(dir)).toEqual(before);
+    expect(directoryDigest(dir)).toEqual(before);
 
     writeFileSync(path, saved);
     const fixed = collectingSink();
@@ -282,7 +266,7 @@ describe('Journal.openInto', () => {
   it('stops at a sink that throws, releases the directory and changes nothing', async () => {
     const dir = tempDir();
     await appendAll(dir, 0, 20);
-    const before = contents(dir);
+    const before = directoryDigest(dir);
     const refused = openInto(dir, {
       snapshotRecord: () => undefined,
       journalRecord: (doc) => {
@@ -290,7 +274,7 @@ describe('Journal.openInto', () => {
       },
     });
     await expect(refused).rejects.toThrow('the store cannot apply record 5');
-    expect(contents(dir)).toEqual(before);
+    expect(directoryDigest(dir)).toEqual(before);
     const sink = collectingSink();
     await openInto(dir, sink);
     expect(sink.journal).toHaveLength(20);

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
@@ -47,4 +48,19 @@ export function useDataDirs(): DataDirs {
       return { server, client };
     },
   };
+}
+
+/** Every file of a data directory but the lock, with a digest of its bytes: compare two to see whether it changed. */
+export function directoryDigest(dir: string): Map<string, string> {
+  return new Map(
+    readdirSync(dir)
+      .filter((name) => name !== 'engine.lock')
+      .sort()
+      .map((name) => [
+        name,
+        createHash('sha256')
+          .update(readFileSync(join(dir, name)))
+          .digest('hex'),
+      ]),
+  );
 }
