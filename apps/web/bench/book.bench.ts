@@ -1,8 +1,10 @@
 /**
  * `npm run bench:book -w @orders/web [-- --orders 1000000]`: the embedded engine with a large order book. Inserts the
  * book in `insertMany` batches (with the API's indexes in place, so every insert also updates them), then times, over
- * the driver, the same queries the API runs for the board: the newest page, pages by cursor, and the per-status
- * counts. Then restarts the engine on the same data directory and reports how long that takes and its memory.
+ * the driver, the same queries the API runs for the board: the newest page, pages by cursor, the per-status counts,
+ * and searches (the first page and the counts of a search, through the API's own repository, so the query is exactly
+ * the one the API sends). Then restarts the engine on the same data directory and reports how long that takes and
+ * its memory.
  * Figures are for this machine at the time of the run; nothing here asserts a number.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,6 +15,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MongoClient, type Collection, type Db, type Filter } from 'mongodb';
+import type { OrderDocument as StoredOrder } from '../../api/src/orders/order-document.js';
+import { createOrdersRepository } from '../../api/src/orders/repository.js';
 import { createListIndexes } from '../e2e/support/book.js';
 import { SEED_STATUSES, seedDocuments } from '../e2e/support/seed.js';
 import type { OrderDocument } from '../e2e/support/stack.js';
@@ -20,6 +24,7 @@ import type { OrderDocument } from '../e2e/support/stack.js';
 const REPOSITORY_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const PAGE = 500;
 const SAMPLES = 100;
+const SEARCH_SAMPLES = 20;
 const BATCH = 10_000;
 
 const { values } = parseArgs({ options: { orders: { type: 'string', default: '1000000' } } });
@@ -118,6 +123,41 @@ function countsQuery(orders: Collection<OrderDocument>) {
 }
 
 /**
+ * What people type in the board's search box over this book (see `seedDocuments`): a word that starts the terms of
+ * a few orders, a customer's whole name (one word every order has, one a thousandth of them), a product's name, and
+ * an order id.
+ */
+function searchTexts(): string[] {
+  const product = Math.floor(ORDERS * 0.4243);
+  return ['4242', 'Customer 42', `Product ${String(product)}`, `#${String(Math.floor(ORDERS / 2))}`];
+}
+
+/** The first page and the counts of each search, as the API reads them when the board's search changes. */
+async function measureSearches(orders: Collection<StoredOrder>) {
+  const repository = createOrdersRepository(orders);
+  const results: Record<
+    string,
+    { found: number; firstPageMs: ReturnType<typeof summary>; countsMs: ReturnType<typeof summary> }
+  > = {};
+  for (const q of searchTexts()) {
+    const page: number[] = [];
+    const counts: number[] = [];
+    let found = 0;
+    for (let i = 0; i < SEARCH_SAMPLES; i++) {
+      page.push(await timed(() => repository.list({ q, limit: PAGE })));
+      counts.push(
+        await timed(async () => {
+          const byStatus = await repository.countByStatus({ q });
+          found = Object.values(byStatus).reduce((a, b) => a + b, 0);
+        }),
+      );
+    }
+    results[q] = { found, firstPageMs: summary(page), countsMs: summary(counts) };
+  }
+  return results;
+}
+
+/**
  * The board's reads, and beside them the floor of this machine in the same run: a `ping` round trip, which does no
  * work in the engine, so its tail is scheduling and the collector, not a query.
  */
@@ -168,6 +208,7 @@ try {
   const insertTotalS = Math.round((performance.now() - insertStarted) / 100) / 10;
   const rssAfterInsertMb = await rssMb(engine.child.pid);
   const reads = await measureReads(orders, client.db('admin'));
+  const searches = await measureSearches(client.db('orders').collection<StoredOrder>('orders'));
 
   await client.close();
   client = undefined;
@@ -192,6 +233,7 @@ try {
     insertBatches: insertBatchMs,
     rssAfterInsertMb,
     reads,
+    searches,
     stopMs,
     restartToFirstPageMs: restartMs,
     firstPageAfterRestart: firstPage.length,

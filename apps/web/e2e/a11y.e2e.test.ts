@@ -79,7 +79,7 @@ afterAll(async () => {
 describe('WCAG 2.2 AA: axe reports nothing, on a desktop and a phone, light and dark', () => {
   for (const [device, viewport] of Object.entries(VIEWPORTS)) {
     for (const colorScheme of SCHEMES) {
-      it(`${device}, ${colorScheme}: sign-in, board, details, edit, delete confirmation, undo notice, admin page`, async () => {
+      it(`${device}, ${colorScheme}: sign-in, board, details, order panel and its history, edit, delete confirmation, undo notice, admin page`, async () => {
         const context = await newContext({ ...viewport, colorScheme });
         const signInPage = await context.newPage();
         await signInPage.goto(stack.baseUrl);
@@ -93,6 +93,22 @@ describe('WCAG 2.2 AA: axe reports nothing, on a desktop and a phone, light and 
         const card = page.getByRole('article', { name: 'Order #701' }).first();
         await card.getByText('Details').click();
         expect(await axeViolations(page), 'details').toEqual([]);
+
+        // The order panel (its own address, ?order=701), then with its history open.
+        await card.getByRole('link', { name: 'Order #701' }).click();
+        const panel = page.getByRole('region', { name: 'Order #701' });
+        await panel.getByText('Last changed by').waitFor({ timeout: SHOWS_UP.timeout });
+        expect(new URL(page.url()).searchParams.get('order')).toBe('701');
+        expect(await axeViolations(page), 'order panel').toEqual([]);
+        await panel.getByRole('button', { name: 'Show history' }).click();
+        await panel
+          .getByRole('list', { name: 'Changes of order #701, newest first' })
+          .waitFor({ timeout: SHOWS_UP.timeout });
+        expect(await axeViolations(page), 'order panel with its history').toEqual([]);
+        await page.keyboard.press('Escape');
+        await panel.getByRole('list', { name: 'Changes of order #701, newest first' }).waitFor({ state: 'detached' });
+        await page.keyboard.press('Escape');
+        await panel.waitFor({ state: 'detached' });
 
         await page.getByRole('button', { name: 'Edit order #701' }).first().click();
         await page.getByRole('form', { name: 'Edit order #701' }).waitFor();
@@ -175,7 +191,7 @@ describe('on a phone', () => {
 
 describe('the focus ring', () => {
   for (const colorScheme of SCHEMES) {
-    it(`${colorScheme}: stands out at least 3:1 from the card it is drawn on`, async () => {
+    it(`${colorScheme}: stands out at least 3:1 from the card, the panels and the page behind every control`, async () => {
       const context = await newContext({ viewport: { width: 1280, height: 1000 }, colorScheme });
       const page = await signedInBoard(context);
       const edit = page.getByRole('button', { name: 'Edit order #701' }).first();
@@ -191,6 +207,32 @@ describe('the focus ring', () => {
       }));
       expect(colors.width).toBe('3px');
       expect(contrastRatio(colors.ring, colors.card)).toBeGreaterThanOrEqual(3);
+      expect(contrastRatio(colors.ring, colors.page)).toBeGreaterThanOrEqual(3);
+
+      // Every control on the board, with an order's panel and a card's details open: the ring is drawn on whatever
+      // lies behind the control, the first opaque background among its ancestors.
+      await page.getByRole('article', { name: 'Order #701' }).first().getByText('Details').click();
+      await page.getByRole('link', { name: 'Order #702' }).first().click();
+      await page.getByRole('region', { name: 'Order #702' }).getByText('Last changed by').waitFor();
+      const behind = await page.evaluate(() => {
+        const opaque = (color: string) => color.startsWith('rgb(') || /^rgba\(.*,\s*1\)$/.test(color);
+        const found = new Map<string, string>();
+        const controls = document.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]');
+        for (const control of controls) {
+          for (let node = control.parentElement; node !== null; node = node.parentElement) {
+            const color = getComputedStyle(node).backgroundColor;
+            if (!opaque(color)) continue;
+            const name = control.getAttribute('aria-label') ?? control.textContent.trim().slice(0, 40);
+            if (!found.has(color)) found.set(color, `${control.tagName.toLowerCase()} "${name}"`);
+            break;
+          }
+        }
+        return [...found.entries()];
+      });
+      // The page itself and the panels at least, so the check cannot pass by finding nothing.
+      expect(behind.length).toBeGreaterThanOrEqual(2);
+      const weak = behind.filter(([background]) => contrastRatio(colors.ring, background) < 3);
+      expect(weak, `ring ${colors.ring}`).toEqual([]);
       await context.close();
     });
   }
@@ -215,7 +257,7 @@ describe('keyboard only', () => {
 
   const said = (page: Page) => page.evaluate(() => document.getElementById('announcements')?.textContent.trim());
 
-  it('skips to the orders, creates, edits, and deletes with undo, without a mouse', async () => {
+  it('skips to the orders, creates, finds, opens, edits, and deletes with undo, without a mouse', async () => {
     const context = await newContext({ viewport: { width: 1280, height: 1000 } });
     const page = await signedInBoard(context);
     await page.evaluate(() => {
@@ -241,6 +283,31 @@ describe('keyboard only', () => {
     await page.keyboard.press('Enter');
     await expect.poll(async () => (await readBoard(page))[0]?.id, SHOWS_UP).toBe(801);
     await expect.poll(() => said(page), SHOWS_UP).toBe('Order #801 created.');
+
+    // Find: `/` goes to the search box; a word of the product finds it, and so does its id.
+    await page.evaluate(() => {
+      (document.activeElement as HTMLElement | null)?.blur();
+    });
+    await page.keyboard.press('/');
+    const search = page.getByRole('searchbox', { name: 'Search' });
+    expect(await search.evaluate((box) => box === document.activeElement)).toBe(true);
+    await page.keyboard.type('kay');
+    await expect.poll(async () => (await readBoard(page)).map((card) => card.id), SHOWS_UP).toEqual([801]);
+    expect(new URL(page.url()).searchParams.get('q')).toBe('kay');
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type('#801');
+    await expect.poll(async () => (await readBoard(page)).map((card) => card.id), SHOWS_UP).toEqual([801]);
+
+    // Open it whole, and close it with Escape: the focus comes back to its card's link.
+    await tabTo(page, 'Order #801');
+    await page.keyboard.press('Enter');
+    const panel = page.getByRole('region', { name: 'Order #801' });
+    await panel.getByText('Last changed by').waitFor({ timeout: SHOWS_UP.timeout });
+    expect(await focused(page)).toBe('Order #801');
+    expect(await panel.getByText('Kayak').count()).toBeGreaterThan(0);
+    await page.keyboard.press('Escape');
+    await panel.waitFor({ state: 'detached' });
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-order-open'))).toBe('801');
 
     // Edit: the focus goes into the form, and back to Edit after saving.
     await tabTo(page, 'Edit order #801');

@@ -22,6 +22,8 @@ export interface OrderDocument {
   /** Who wrote it last through the API; absent when another client wrote it. */
   updated_by?: string;
   updated_by_version?: number;
+  /** The case-folded words of both names, which the API keeps for its search index. */
+  search?: string[];
 }
 
 /** The first-start admin the stack creates (the API reads its password from ORDERS_ADMIN_PASSWORD). */

@@ -9,6 +9,7 @@ import type {
 import { MAX_PAGE_SIZE } from '@orders/contracts';
 import { request } from '../../lib/http.js';
 import { listFromPages, type ListFilter, type OrderCounts, type OrderList } from './cache.js';
+import { ownWrites } from './ownWrites.js';
 
 export { ApiError, NETWORK_ERROR } from '../../lib/http.js';
 
@@ -73,22 +74,33 @@ export function fetchOrder(id: number, signal?: AbortSignal): Promise<Order> {
   return request<Order>(`/orders/${id}`, { signal });
 }
 
+/*
+ * Every write notes itself in `ownWrites` as it is sent, so that its change event, which may arrive before the
+ * answer, is not announced to this page as a change from elsewhere. A created order is always version 1, and a
+ * versioned update makes the version after the one it names.
+ */
+
 /** `POST /orders`; 409 ORDER_EXISTS when the id is taken. */
 export function createOrder(body: CreateOrderBody): Promise<Order> {
+  ownWrites.note({ id: body.id, version: 1 });
   return request<Order>('/orders', { method: 'POST', body: JSON.stringify(body) });
 }
 
 /** `PUT /orders/:id`; with `expectedVersion`, 412 VERSION_MISMATCH when the order changed since. */
-export function updateOrder(id: number, changes: UpdateOrderBody, expectedVersion?: number): Promise<Order> {
-  return request<Order>(`/orders/${id}`, {
+export async function updateOrder(id: number, changes: UpdateOrderBody, expectedVersion?: number): Promise<Order> {
+  ownWrites.note({ id, ...(expectedVersion === undefined ? {} : { version: expectedVersion + 1 }) });
+  const order = await request<Order>(`/orders/${id}`, {
     method: 'PUT',
     body: JSON.stringify(changes),
     headers: expectedVersion === undefined ? {} : { 'if-match': `"${expectedVersion}"` },
   });
+  ownWrites.note({ id, version: order.version });
+  return order;
 }
 
 /** `DELETE /orders/:id`; with `expectedVersion`, 412 VERSION_MISMATCH when the order changed since. */
 export function deleteOrder(id: number, expectedVersion?: number): Promise<undefined> {
+  ownWrites.note({ id, deleted: true });
   return request<undefined>(`/orders/${id}`, {
     method: 'DELETE',
     headers: expectedVersion === undefined ? {} : { 'if-match': `"${expectedVersion}"` },

@@ -1,4 +1,5 @@
 import type { OrderEvent, OrderStatus } from '@orders/contracts';
+import { ownWrites as pageOwnWrites, type OwnWrites } from '../orders/ownWrites.js';
 
 /** One line of the recent-activity list. */
 export interface ActivityEntry {
@@ -10,6 +11,8 @@ export interface ActivityEntry {
   status?: OrderStatus;
   /** When this page received it (ms since epoch). */
   at: number;
+  /** Whether a write this page sent made it. */
+  own: boolean;
 }
 
 /** A snapshot of recent activity: the newest entries first, and changes per second for the chart. */
@@ -21,6 +24,8 @@ export interface ActivitySnapshot {
   lastAt: number;
   /** Changes received since the page opened, by kind (the entries keep only the latest few). */
   totals: Readonly<Record<ActivityEntry['kind'], number>>;
+  /** Of those, the ones this page's own writes did not make: the changes from elsewhere. */
+  remoteTotals: Readonly<Record<ActivityEntry['kind'], number>>;
 }
 
 /** How much history the chart shows. */
@@ -37,13 +42,14 @@ export interface ActivityStore {
   getSnapshot: () => ActivitySnapshot;
 }
 
-/** Creates an empty activity store. */
-export function createActivityStore(): ActivityStore {
+/** Creates an empty activity store; `ownWrites` tells this page's own changes from the others'. */
+export function createActivityStore(ownWrites: OwnWrites = pageOwnWrites): ActivityStore {
   let snapshot: ActivitySnapshot = {
     entries: [],
     perSecond: new Map(),
     lastAt: 0,
     totals: { created: 0, updated: 0, deleted: 0, left: 0 },
+    remoteTotals: { created: 0, updated: 0, deleted: 0, left: 0 },
   };
   const listeners = new Set<() => void>();
   const remembered = new Set<string>();
@@ -52,6 +58,10 @@ export function createActivityStore(): ActivityStore {
   return {
     record: (events, now = Date.now()) => {
       const fresh: ActivityEntry[] = [];
+      const push = (entry: Omit<ActivityEntry, 'own'>, version?: number) => {
+        const own = ownWrites.isOwn({ ...entry, ...(version === undefined ? {} : { version }) }, now);
+        fresh.push({ ...entry, own });
+      };
       for (const event of events) {
         if (remembered.has(event.position)) continue;
         remembered.add(event.position);
@@ -63,19 +73,22 @@ export function createActivityStore(): ActivityStore {
         switch (event.type) {
           case 'order.created':
           case 'order.updated':
-            fresh.push({
-              ...base,
-              kind: event.type === 'order.created' ? 'created' : 'updated',
-              orderId: event.order.id,
-              customer: event.order.customer_name,
-              status: event.order.status,
-            });
+            push(
+              {
+                ...base,
+                kind: event.type === 'order.created' ? 'created' : 'updated',
+                orderId: event.order.id,
+                customer: event.order.customer_name,
+                status: event.order.status,
+              },
+              event.order.version,
+            );
             break;
           case 'order.deleted':
-            fresh.push({ ...base, kind: 'deleted', orderId: event.id });
+            push({ ...base, kind: 'deleted', orderId: event.id });
             break;
           case 'order.left':
-            fresh.push({ ...base, kind: 'left', orderId: event.id });
+            push({ ...base, kind: 'left', orderId: event.id });
             break;
         }
       }
@@ -85,12 +98,17 @@ export function createActivityStore(): ActivityStore {
       perSecond.set(second, (perSecond.get(second) ?? 0) + fresh.length);
       for (const key of perSecond.keys()) if (key <= second - CHART_SECONDS) perSecond.delete(key);
       const totals = { ...snapshot.totals };
-      for (const entry of fresh) totals[entry.kind] += 1;
+      const remoteTotals = { ...snapshot.remoteTotals };
+      for (const entry of fresh) {
+        totals[entry.kind] += 1;
+        if (!entry.own) remoteTotals[entry.kind] += 1;
+      }
       snapshot = {
         entries: [...fresh.reverse(), ...snapshot.entries].slice(0, MAX_ENTRIES),
         perSecond,
         lastAt: now,
         totals,
+        remoteTotals,
       };
       for (const listener of listeners) listener();
     },

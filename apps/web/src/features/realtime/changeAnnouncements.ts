@@ -5,7 +5,7 @@ import type { ActivitySnapshot, ActivityStore } from './activity.js';
 /** At most one summary of changes from elsewhere per this many milliseconds. */
 export const CHANGE_SUMMARY_MS = 4000;
 
-type Totals = ActivitySnapshot['totals'];
+type Totals = ActivitySnapshot['remoteTotals'];
 
 const PHRASES: Record<keyof Totals, [one: string, many: string]> = {
   created: ['order created', 'orders created'],
@@ -27,15 +27,16 @@ export function summarizeChanges(before: Totals, after: Totals): string {
 /**
  * Tells screen-reader users, politely, that the board changed under them: one summary ("3 orders updated") for all
  * the changes of a few seconds, never one announcement per event, which on a busy board would talk without pause.
+ * The changes this page's own writes made are left out: the person already heard "Saved" for those.
  */
 export function useAnnounceChanges(activity: ActivityStore, everyMs: number = CHANGE_SUMMARY_MS): void {
   const { announce } = useAnnouncer();
   useEffect(() => {
-    let announced = activity.getSnapshot().totals;
+    let announced = activity.getSnapshot().remoteTotals;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const flush = () => {
       timer = undefined;
-      const now = activity.getSnapshot().totals;
+      const now = activity.getSnapshot().remoteTotals;
       const summary = summarizeChanges(announced, now);
       announced = now;
       if (summary) announce(summary);

@@ -15,6 +15,7 @@ import { boardOrder, card, recordAnnouncements, connectionText } from '../../tes
 import { deferred, FakeApi, json } from '../../test/fakeApi.js';
 import { renderDashboard } from '../../test/render.js';
 import { orderKeys } from '../orders/queries.js';
+import { CHANGE_SUMMARY_MS } from './changeAnnouncements.js';
 
 const SLOW_RECONNECTS = { baseMs: 60_000, capMs: 60_000, random: () => 0.5 };
 
@@ -239,6 +240,32 @@ describe('editing while the order changes elsewhere', () => {
     expect(within(form).getByLabelText<HTMLInputElement>('Product').value).toBe('Theirs');
     expect(within(form).queryByRole('status')).toBeNull();
   });
+});
+
+describe('announcing changes', () => {
+  it("summarises the changes made elsewhere, not this page's own, even when its echo comes before the answer", async () => {
+    const { socket, user, api } = await liveBoard([makeOrder(1, 10), makeOrder(2, 20)]);
+    const saved = makeOrder(1, 30, { product_name: 'Lamp', version: 2 });
+    const held = deferred<Response>();
+    api.respondOnce('PUT', '/orders/1', () => held.promise);
+    const announcements = recordAnnouncements();
+
+    await user.click(screen.getByRole('button', { name: 'Edit order #1' }));
+    const form = screen.getByRole('form', { name: 'Edit order #1' });
+    await user.clear(within(form).getByLabelText('Product'));
+    await user.type(within(form).getByLabelText('Product'), 'Lamp{Enter}');
+    await waitFor(() => expect(api.calls('PUT', '/orders/1')).toHaveLength(1));
+    // The change feed is quicker than the answer: this page's own write comes back first, then someone else's.
+    send(socket, updated(saved, 'pos-1'));
+    send(socket, updated(makeOrder(2, 40, { status: 'shipped', version: 2 }), 'pos-2'));
+    act(() => held.resolve(json(200, saved)));
+
+    await waitFor(() => expect(announcements.said).toEqual(['Order #1 saved.', '1 order updated']), {
+      timeout: CHANGE_SUMMARY_MS * 3,
+    });
+    announcements.stop();
+    // The summary waits a few seconds of real time: more than the default time a test may take.
+  }, 30_000);
 });
 
 describe('connection and recovery', () => {
