@@ -1,4 +1,12 @@
-import { BSONRegExp, type Collection, type Db, type Document, type Filter, type IndexDescription } from 'mongodb';
+import {
+  BSONRegExp,
+  type CollationOptions,
+  type Collection,
+  type Db,
+  type Document,
+  type Filter,
+  type IndexDescription,
+} from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { useEngine, type TestDoc } from '../test-support/harness.js';
 
@@ -49,8 +57,8 @@ async function indexedAndPlain(db: Db, docs: Doc[], indexes: IndexDescription[])
   return { indexed, plain };
 }
 
-async function idsOf(coll: Collection<Doc>, filter: Filter<Doc>): Promise<number[]> {
-  const docs = await coll.find(filter, { projection: { _id: 1 } }).toArray();
+async function idsOf(coll: Collection<Doc>, filter: Filter<Doc>, collation?: CollationOptions): Promise<number[]> {
+  const docs = await coll.find(filter, { projection: { _id: 1 }, ...(collation ? { collation } : {}) }).toArray();
   return docs.map((d) => d._id).sort((a, b) => a - b);
 }
 
@@ -161,6 +169,11 @@ describe('prefix regexes, null and $exists: false through an index', () => {
         });
         expect(await indexed.countDocuments(filter)).toBe(await plain.countDocuments(filter));
       }
+    }
+    // A regex ignores the query's collation, and the uncollated index still serves it.
+    const caseless = { locale: 'en', strength: 2 };
+    for (const filter of [{ search: /^glo/ }, { search: { $in: [/^gl/, 'GLO'] } }] as Filter<Doc>[]) {
+      expect(await idsOf(indexed, filter, caseless)).toEqual(await idsOf(plain, filter, caseless));
     }
     // A conjunction of prefixes on one multikey field: each may match another element.
     const both: Filter<Doc> = { $and: [{ search: /^glo/ }, { search: /^red/ }] };
