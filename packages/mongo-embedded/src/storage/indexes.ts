@@ -353,10 +353,9 @@ export class IndexData {
     // The range [lo, hi) as "before" predicates: entries before lo, and entries before hi.
     let lo: ((entry: Entry) => boolean) | undefined;
     let hi: ((entry: Entry) => boolean) | undefined;
-    const intervals = bounds ? intervalsOf(bounds) : [];
-    const only = intervals.length === 1 ? intervals[0]! : {};
-    if (only.min) lo = beforeKey(only.min.value, only.min.inclusive);
-    if (only.max) hi = beforeKey(only.max.value, !only.max.inclusive);
+    const { min, max } = walkedInterval(bounds);
+    if (min) lo = beforeKey(min.value, min.inclusive);
+    if (max) hi = beforeKey(max.value, !max.inclusive);
     if (reverse) {
       for (const entry of this.entries.descending(hi)) {
         if (lo?.(entry)) return;
@@ -368,6 +367,11 @@ export class IndexData {
         yield entry.id;
       }
     }
+  }
+
+  /** How many entries `ordered(reverse, bounds)` walks at most. */
+  countOrdered(bounds: Bounds | null): number {
+    return this.count(walkedInterval(bounds));
   }
 
   /** How many entries have exactly `value` as their single key: two descents of the tree, no scan. */
@@ -403,6 +407,12 @@ function intervalsOf(bounds: Bounds): Interval[] {
   });
   if (!bounds.ranges) return points;
   return [...points, ...bounds.ranges].sort((a, b) => compareValues(a.min?.value, b.min?.value));
+}
+
+/** The one interval an ordered walk keeps to: `bounds` when they are one interval, else the whole index. */
+function walkedInterval(bounds: Bounds | null): Interval {
+  const intervals = bounds ? intervalsOf(bounds) : [];
+  return intervals.length === 1 ? intervals[0]! : {};
 }
 
 /** Drops entries equal to their predecessor (a document generating the same key twice) from a sorted list. */

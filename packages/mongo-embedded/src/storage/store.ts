@@ -334,7 +334,7 @@ export class Store {
         if (doc) yield doc;
       }
     })();
-    return { indexName: index.name, docs, keys: index.count(bounds) };
+    return { indexName: index.name, docs, keys: index.countOrdered(bounds) };
   }
 
   /**
