@@ -8,7 +8,7 @@ import {
   type IndexDescription,
 } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { useEngine, type TestDoc } from '../test-support/harness.js';
+import { errorOf, useEngine, type TestDoc } from '../test-support/harness.js';
 
 // Index plans for prefix regexes, missing fields and $or, as mongod makes them: written against the driver only, so
 // they hold for mongod too. The reference for every result is the same query on a copy of the data with no index.
@@ -205,6 +205,35 @@ describe('prefix regexes, null and $exists: false through an index', () => {
     const missing = await explain(indexed, { search: { $exists: false } });
     expect(indexesOf(missing.queryPlanner.winningPlan)).not.toContain('search_sparse');
     expect(missing.executionStats.nReturned).toBe(4);
+  });
+});
+
+describe('malformed filters on an indexed field', () => {
+  it('fail with the same errors as without the index, sorted and limited or not', async () => {
+    const { indexed, plain } = await indexedAndPlain(engine.freshDb(), awkwardDocs(), [
+      { key: { search: 1 }, name: 'search' },
+      { key: { updated_at: -1, _id: -1 }, name: 'updated_at_desc_id_desc' },
+    ]);
+    const malformed: Document[] = [
+      { search: { $regex: '^(' } },
+      { search: { $regex: '^glo', $options: 'z' } },
+      { search: { $regex: 5 } },
+      { search: { $in: [{ $gt: 1 }] } },
+      { $or: [] },
+      { $or: [5] },
+      { $and: [{ $or: [{ search: /^glo/ }, { search: { $exists: 'no', $bad: 1 } }] }] },
+    ];
+    for (const filter of malformed) {
+      for (const sorted of [false, true]) {
+        const run = (coll: Collection<Doc>) => {
+          const cursor = coll.find(filter);
+          return (sorted ? cursor.sort({ updated_at: -1, _id: -1 }).limit(5) : cursor).toArray();
+        };
+        const [withIndex, without] = [await errorOf(run(indexed)), await errorOf(run(plain))];
+        expect({ filter, sorted, code: withIndex.code }).toEqual({ filter, sorted, code: without.code });
+        expect(withIndex.code).toBeGreaterThan(0);
+      }
+    }
   });
 });
 
