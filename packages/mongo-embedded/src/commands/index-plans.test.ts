@@ -185,6 +185,30 @@ describe('prefix regexes, null and $exists: false through an index', () => {
     expect(distinct.length).toBe(reference.length);
   });
 
+  it('find the same documents with and without the index for generated strings and prefixes', async () => {
+    // Characters at the edges of the string order: the last BMP one, an astral one, the last code point, a
+    // metacharacter and a newline, among a few letters.
+    const alphabet = ['g', 'l', 'o', 'p', '\uffff', ASTRAL, LAST, '.', '\n', '\ud7ff', '\ue000'];
+    let seed = 42;
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const word = (): string => Array.from({ length: next(5) }, () => alphabet[next(alphabet.length)]!).join('');
+    const docs: Doc[] = Array.from({ length: 300 }, (_, i) => ({
+      _id: i,
+      search: i % 4 === 0 ? [word(), word()] : word(),
+    }));
+    const { indexed, plain } = await indexedAndPlain(engine.freshDb(), docs, [{ key: { search: 1 }, name: 'search' }]);
+    const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    for (let i = 0; i < 60; i++) {
+      const prefix = word();
+      const filter: Filter<Doc> = { search: { $regex: `^${escape(prefix)}` } };
+      const ids = await idsOf(indexed, filter);
+      expect({ prefix, ids }).toEqual({ prefix, ids: await idsOf(plain, filter) });
+    }
+  });
+
   it('a sparse index serves a prefix but never a missing field; a collated one never serves a regex', async () => {
     const db = engine.freshDb();
     const { indexed, plain } = await indexedAndPlain(db, awkwardDocs(), [
