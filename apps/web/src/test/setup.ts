@@ -1,5 +1,6 @@
 import { afterEach } from 'vitest';
 import { cleanup } from '@testing-library/react';
+import { ownWrites } from '../features/orders/ownWrites.js';
 
 // happy-dom does no layout: every element is 0×0, so the virtualized board would render no rows at all.
 // Give the scroll viewport a desktop-sized box and each row a card's height, as a browser would, so the
@@ -17,4 +18,6 @@ afterEach(() => {
   cleanup();
   // The board keeps its filters in the URL: each test starts on a plain board.
   window.history.replaceState(null, '', '/');
+  // Each test is a new page: the writes an earlier one sent are not this one's.
+  ownWrites.forget();
 });

@@ -482,12 +482,17 @@ function findSpec(body: Doc): FindSpec {
   };
 }
 
+/** What a find returned and what it cost (for explain). */
+interface FindOutcome {
+  docs: Doc[];
+  plan: QueryPlan;
+  docsExamined: number;
+  /** Whether the matches were sorted after the plan ran (not read in order from an index). */
+  sortedInMemory?: boolean;
+}
+
 /** Runs a find; returns the full result list and what it cost (for explain). */
-export async function executeFind(
-  ctx: CommandContext,
-  name: string,
-  spec: FindSpec,
-): Promise<{ docs: Doc[]; plan: QueryPlan; docsExamined: number }> {
+export async function executeFind(ctx: CommandContext, name: string, spec: FindSpec): Promise<FindOutcome> {
   const coll = ctx.store.getCollection(ctx.db, name);
   if (coll && isView(coll)) return findThroughView(ctx, coll, spec);
   const opts = withTextSearch(queryOptions(spec.collation, spec.vars, coll), coll, spec.filter);
@@ -500,8 +505,9 @@ export async function executeFind(
   const comparator = hasSort ? compileSort(spec.sort!, opts.collation, scores) : null;
   const stopAfter = !hasSort && spec.limit > 0 ? spec.skip + spec.limit : Infinity;
   // Under a collation or with $text the order is not the index's binary order: those sort the matches.
-  const sorted =
+  const walk =
     hasSort && spec.limit > 0 && opts === SIMPLE ? ctx.store.sortedScan(coll, spec.filter, spec.sort!) : null;
+  const sorted = walk && coll && walkBeatsBoundedPlan(ctx, coll, spec, walk) ? walk : null;
   if (sorted) {
     // A limited sort that an index already holds in order reads only as far as the limit (the newest page of a
     // large collection costs a page, not a sort of the collection).
@@ -531,15 +537,31 @@ export async function executeFind(
   if (spec.skip > 0 || spec.limit > 0)
     docs = docs.slice(spec.skip, spec.limit > 0 ? spec.skip + spec.limit : undefined);
   if (project) docs = docs.map(project);
-  return { docs, plan: result.plan, docsExamined: result.docsExamined };
+  return { docs, plan: result.plan, docsExamined: result.docsExamined, sortedInMemory: comparator !== null };
+}
+
+/**
+ * Whether a limited sort should walk the index that holds the sort order rather than run the filter's own best
+ * plan and sort its matches. The walk stops after `wanted` matches: if the plan's k keys were all matches spread
+ * evenly over the walk's n entries, it reads about wanted·n/k entries, so the plan wins when k·k < wanted·n. A
+ * search matching a few hundred of a million orders reads those few hundred instead of walking the whole index;
+ * the newest page of a broad filter (a status most orders have) still reads about a page. A plan on the sort's
+ * own index is its walk.
+ */
+function walkBeatsBoundedPlan(
+  ctx: CommandContext,
+  coll: Collection,
+  spec: FindSpec,
+  walk: { indexName: string; keys: number },
+): boolean {
+  const plan = ctx.store.choosePlan(coll, spec.filter, null);
+  if (!plan || (plan.kind === 'index' && plan.index.name === walk.indexName)) return true;
+  const wanted = spec.skip + spec.limit;
+  return plan.keys * plan.keys >= wanted * walk.keys;
 }
 
 /** A find on a view: the view's pipeline, then the find's filter, sort, skip, limit and projection as stages. */
-async function findThroughView(
-  ctx: CommandContext,
-  view: Collection,
-  spec: FindSpec,
-): Promise<{ docs: Doc[]; plan: QueryPlan; docsExamined: number }> {
+async function findThroughView(ctx: CommandContext, view: Collection, spec: FindSpec): Promise<FindOutcome> {
   const stages: Doc[] = [];
   if (Object.keys(spec.filter).length > 0) stages.push({ $match: spec.filter });
   if (spec.sort && Object.keys(spec.sort).length > 0) stages.push({ $sort: spec.sort });
@@ -765,24 +787,22 @@ export async function explain(ctx: CommandContext): Promise<Doc> {
   else if (innerName === 'count') spec = { filter: optionalDoc(inner, 'query') ?? {}, skip: 0, limit: 0 };
   else if (innerName === 'distinct') spec = { filter: optionalDoc(inner, 'query') ?? {}, skip: 0, limit: 0 };
   else throw new MongoServerError(115, 'CommandNotSupported', `explain is not supported for ${String(innerName)}`);
-  const { docs, plan, docsExamined } = await executeFind(ctx, collName, spec);
-  const inputStage = plan.indexName
-    ? { stage: 'IXSCAN', indexName: plan.indexName, keysExamined: plan.keysExamined }
-    : { stage: 'COLLSCAN', docsExamined };
-  const winningPlan = plan.indexName
-    ? { stage: 'FETCH', inputStage: { stage: 'IXSCAN', indexName: plan.indexName } }
-    : { stage: 'COLLSCAN' };
+  const { docs, plan, docsExamined, sortedInMemory } = await executeFind(ctx, collName, spec);
+  const stages = explainStages(plan, { docsExamined, nReturned: docs.length, sortedInMemory: sortedInMemory === true });
   return {
     explainVersion: '1',
-    queryPlanner: { namespace: `${ctx.db}.${collName}`, parsedQuery: spec.filter, winningPlan, rejectedPlans: [] },
+    queryPlanner: {
+      namespace: `${ctx.db}.${collName}`,
+      parsedQuery: spec.filter,
+      winningPlan: stages.winningPlan,
+      rejectedPlans: [],
+    },
     executionStats: {
       executionSuccess: true,
       nReturned: docs.length,
       totalKeysExamined: plan.keysExamined,
       totalDocsExamined: docsExamined,
-      executionStages: plan.indexName
-        ? { stage: 'FETCH', nReturned: docs.length, docsExamined, inputStage }
-        : { ...inputStage, nReturned: docs.length },
+      executionStages: stages.executionStages,
     },
     command: inner,
     serverInfo: { host: ctx.info.host, port: ctx.info.port, version: '7.0.14' },
@@ -790,6 +810,51 @@ export async function explain(ctx: CommandContext): Promise<Doc> {
 }
 
 export { errorFields };
+
+/**
+ * A plan as mongod's explain shows it: COLLSCAN; FETCH over one IXSCAN; or FETCH over an OR of IXSCANs, one per
+ * branch; with SORT on top when the matches were sorted in memory. `winningPlan` has the shape, `executionStages`
+ * the same stages with what each examined and returned.
+ */
+export function explainStages(
+  plan: QueryPlan,
+  run: { docsExamined: number; nReturned: number; sortedInMemory: boolean },
+): { winningPlan: Doc; executionStages: Doc } {
+  const ixscan = (indexName: string): Doc => ({ stage: 'IXSCAN', indexName });
+  let winningPlan: Doc;
+  let executionStages: Doc;
+  if (plan.orScans) {
+    winningPlan = {
+      stage: 'FETCH',
+      inputStage: { stage: 'OR', inputStages: plan.orScans.map((s) => ixscan(s.indexName)) },
+    };
+    executionStages = {
+      stage: 'FETCH',
+      nReturned: run.nReturned,
+      docsExamined: run.docsExamined,
+      inputStage: {
+        stage: 'OR',
+        inputStages: plan.orScans.map((s) => ({ ...ixscan(s.indexName), keysExamined: s.keysExamined })),
+      },
+    };
+  } else if (plan.indexName) {
+    winningPlan = { stage: 'FETCH', inputStage: ixscan(plan.indexName) };
+    executionStages = {
+      stage: 'FETCH',
+      nReturned: run.nReturned,
+      docsExamined: run.docsExamined,
+      inputStage: { ...ixscan(plan.indexName), keysExamined: plan.keysExamined },
+    };
+  } else {
+    winningPlan = { stage: 'COLLSCAN' };
+    executionStages = { stage: 'COLLSCAN', docsExamined: run.docsExamined, nReturned: run.nReturned };
+  }
+  if (!run.sortedInMemory) return { winningPlan, executionStages };
+  return {
+    winningPlan: { stage: 'SORT', inputStage: winningPlan },
+    executionStages: { stage: 'SORT', nReturned: run.nReturned, inputStage: executionStages },
+  };
+}
 
 function outputNamespace(ctx: CommandContext, spec: unknown, stage: string): { db: string; coll: string } {
   if (typeof spec === 'string') return { db: ctx.db, coll: spec };

@@ -3,7 +3,7 @@ import { compileFilter, MongoServerError, runPipeline, type Doc } from '../query
 import type { Collection } from '../storage/store.js';
 import { SERVER_VERSION } from './admin.js';
 import type { CommandContext } from './context.js';
-import { cursorReply } from './crud.js';
+import { cursorReply, explainStages } from './crud.js';
 import { isDoc, toNumber, YIELD_EVERY, yieldToEventLoop } from './util.js';
 
 /** What an index entry costs in these figures: the engine keeps a key array and an id string per entry. */
@@ -204,9 +204,7 @@ export async function explainAggregate(ctx: CommandContext, command: Doc, verbos
   const coll = ctx.store.getCollection(ctx.db, name);
   const matcher = compileFilter(filter);
   const plan = ctx.store.plan(coll, filter);
-  const winningPlan = plan.indexName
-    ? { stage: 'FETCH', inputStage: { stage: 'IXSCAN', indexName: plan.indexName } }
-    : { stage: 'COLLSCAN' };
+  const { winningPlan } = explainStages(plan, { docsExamined: 0, nReturned: 0, sortedInMemory: false });
   const cursorStage: Doc = {
     queryPlanner: {
       namespace: `${ctx.db}.${name}`,

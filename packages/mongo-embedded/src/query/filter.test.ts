@@ -1,7 +1,7 @@
 import { BSONRegExp, Decimal128, Double, Int32, Long, MaxKey, MinKey } from 'bson';
 import { describe, expect, it } from 'vitest';
 import { serverErrorThrownBy } from '../test-support/thrown.js';
-import { compileFilter, fieldBounds, upsertSeed, type Doc } from './index.js';
+import { compileFilter, fieldBounds, regexPrefix, upsertSeed, type Doc } from './index.js';
 
 function matches(filter: Doc, doc: Doc): boolean {
   return compileFilter(filter)(doc);
@@ -263,6 +263,30 @@ describe('upsertSeed', () => {
   });
 });
 
+describe('regexPrefix', () => {
+  it('reads the literal characters after ^ until the first metacharacter', () => {
+    expect(regexPrefix('^glo', '')).toBe('glo');
+    expect(regexPrefix('^a\\.b*c', '')).toBe('a.');
+    expect(regexPrefix('^ab?', '')).toBe('a');
+    expect(regexPrefix('^ab+c', '')).toBe('ab');
+    expect(regexPrefix('^ab{2}', '')).toBe('a');
+    expect(regexPrefix('^a\\dx', '')).toBe('a');
+    expect(regexPrefix('^(a|b)', '')).toBe('');
+    expect(regexPrefix('^a b', 'x')).toBe('ab');
+    // An optional astral character is no part of the prefix, whichever half the quantifier applies to.
+    expect(regexPrefix('^a\u{1F600}?', 'u')).toBe('a');
+    expect(regexPrefix('^a\u{1F600}b', '')).toBe('a\u{1F600}b');
+  });
+
+  it('has no prefix when ^ does not anchor the start of every match', () => {
+    expect(regexPrefix('glo', '')).toBeNull();
+    expect(regexPrefix('^glo', 'i')).toBeNull();
+    expect(regexPrefix('^glo', 'm')).toBeNull();
+    expect(regexPrefix('^glo|red', '')).toBeNull();
+    expect(regexPrefix('(?i)^glo', '')).toBeNull();
+  });
+});
+
 describe('fieldBounds', () => {
   it('extracts equality and $in values', () => {
     expect(fieldBounds({ a: 5, b: 1 }, 'a')).toEqual({ eq: [5] });
@@ -276,8 +300,24 @@ describe('fieldBounds', () => {
     expect(fieldBounds({ a: { $ne: 1 } }, 'a')).toBeNull();
     expect(fieldBounds({ a: { $not: { $gt: 1 } } }, 'a')).toBeNull();
     expect(fieldBounds({ a: /x/ }, 'a')).toBeNull();
-    expect(fieldBounds({ a: null }, 'a')).toBeNull();
+    expect(fieldBounds({ a: /^x/i }, 'a')).toBeNull();
     expect(fieldBounds({ a: [1, 2] }, 'a')).toBeNull();
+    expect(fieldBounds({ a: { $exists: true } }, 'a')).toBeNull();
+  });
+
+  it('bounds null, a missing field and a regex prefix', () => {
+    const nullPoint = { eq: [null] };
+    expect(fieldBounds({ a: null }, 'a')).toEqual(nullPoint);
+    expect(fieldBounds({ a: { $exists: false } }, 'a')).toEqual(nullPoint);
+    const glo = fieldBounds({ a: /^glo/ }, 'a');
+    expect(glo?.ranges?.[0]).toEqual({
+      min: { value: 'glo', inclusive: true },
+      max: { value: 'glp', inclusive: false },
+    });
+    // Both sides even on a multikey field, and the regex value itself is a point of its own.
+    expect(glo?.ranges?.[1]?.min?.value).toEqual(new BSONRegExp('^glo', ''));
+    expect(fieldBounds({ a: { $in: [/^ab/, 'x'] } }, 'a')).toMatchObject({ eq: ['x'], ranges: [{}, {}] });
+    expect(fieldBounds({ a: { $in: [/^ab/, /b/] } }, 'a')).toBeNull();
   });
 
   it('returns one side of a range unless the field is known not to hold arrays', () => {

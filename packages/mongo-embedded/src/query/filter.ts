@@ -632,10 +632,22 @@ export interface Bound {
   value: unknown;
   inclusive: boolean;
 }
+/** One interval of an index's first key component; a missing side is open. */
+export interface Interval {
+  min?: Bound;
+  max?: Bound;
+}
+/**
+ * Bounds on one field: `eq` (a list of point values), or one range `min`..`max`, or (`ranges` set) the union of the
+ * `eq` points and the `ranges` intervals. `ranges` come from regexes and are in binary (code point) string order, so
+ * only an index without a collation may serve them; each interval must hold for one element of an array on its own,
+ * so both of its sides apply on a multikey index too.
+ */
 export interface FieldBounds {
   eq?: unknown[];
   min?: Bound;
   max?: Bound;
+  ranges?: Interval[];
 }
 
 /** Whether a value can serve as an index bound on its own (arrays and null match more than their own key). */
@@ -652,15 +664,140 @@ function boundable(v: unknown): boolean {
   );
 }
 
-function conditionBounds(cond: unknown): FieldBounds | null {
-  if (isRegexValue(cond)) return null;
-  if (!isOperatorObject(cond)) return boundable(cond) ? { eq: [cond] } : null;
-  if ('$eq' in cond) return boundable(cond.$eq) ? { eq: [cond.$eq] } : null;
-  if ('$in' in cond) {
-    const list = cond.$in;
-    if (isArray(list) && list.every(boundable)) return { eq: list };
-    return null;
+/**
+ * Whether an equality to `v` can be served by the point `v` in an index: also null, which matches a missing field
+ * and a null, and an index stores null as the key of a document without the field (an empty array's key compares
+ * equal to null too, which only adds candidates). Sparse and partial indexes refuse null points (`canServe`).
+ */
+function pointBoundable(v: unknown): boolean {
+  return v === null || boundable(v);
+}
+
+/** The end of the string type in BSON order: the smallest document, which sorts after every string. */
+const END_OF_STRINGS: Bound = Object.freeze({ value: Object.freeze({}), inclusive: false });
+
+/**
+ * The first string after every string that starts with `prefix`, in the engine's string order (code points, as
+ * UTF-8 bytes compare): the prefix with its last code point incremented, dropping trailing U+10FFFF. A prefix of
+ * only U+10FFFF has none, and the range runs to the end of the strings.
+ */
+function prefixEnd(prefix: string): Bound {
+  const points = Array.from(prefix);
+  while (points.length > 0) {
+    const last = points.pop()!.codePointAt(0)!;
+    if (last < 0x10ffff) {
+      // U+D800-U+DFFF are not code points: the one after U+D7FF is U+E000.
+      const next = last === 0xd7ff ? 0xe000 : last + 1;
+      return { value: points.join('') + String.fromCodePoint(next), inclusive: false };
+    }
   }
+  return END_OF_STRINGS;
+}
+
+/** Metacharacters that end a regex's literal prefix. */
+const REGEX_META = new Set(['\\', '^', '$', '.', '|', '?', '*', '+', '(', ')', '[', ']', '{', '}']);
+/** Quantifiers that make the character before them optional, so it is not part of the prefix. */
+const OPTIONAL_QUANTIFIERS = new Set(['?', '*', '{']);
+
+/** `!` to `~` but letters, digits and `_`: the characters an escape makes literal in every regex dialect. */
+function isAsciiPunctuation(c: string): boolean {
+  const code = c.charCodeAt(0);
+  const alphanumeric = (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122);
+  return c.length === 1 && code >= 0x21 && code <= 0x7e && !alphanumeric && c !== '_';
+}
+
+/** Whether `pattern` has a `|` outside every group and character class: then `^` anchors only one alternative. */
+function hasTopLevelAlternation(pattern: string): boolean {
+  let depth = 0;
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') i++;
+    else if (inClass) inClass = c !== ']';
+    else if (c === '[') inClass = true;
+    else if (c === '(') depth++;
+    else if (c === ')') depth = Math.max(0, depth - 1);
+    else if (c === '|' && depth === 0) return true;
+  }
+  return false;
+}
+
+/**
+ * The literal text every string a regex matches starts with, as mongod derives index bounds from it: the regex is
+ * anchored with `^` at the start of the pattern, its flags keep `^` at the start of the string (no `i`, no `m`), and
+ * the characters after `^` are literals (an escaped metacharacter such as `\.` is one) until the first
+ * metacharacter; a literal followed by `?`, `*` or `{` is optional and ends the prefix without being part of it.
+ * `x` strips whitespace and comments first, as the matcher does. Empty when anchored without a literal; null when
+ * not anchored. (`\A` is not an anchor for this engine's matcher, so it is not one here either.)
+ */
+export function regexPrefix(pattern: string, options: string): string | null {
+  if (options.includes('i') || options.includes('m')) return null;
+  const source = options.includes('x') ? stripExtended(pattern) : pattern;
+  if (!source.startsWith('^') || hasTopLevelAlternation(source)) return null;
+  let prefix = '';
+  let i = 1;
+  while (i < source.length) {
+    const c = source[i]!;
+    let literal: string;
+    let width: number;
+    if (c === '\\') {
+      const escaped = source[i + 1];
+      // Only an escaped punctuation mark is itself; `\d`, `\b`, `\1`, `\u...` and the like are classes or codes.
+      if (escaped === undefined || !isAsciiPunctuation(escaped)) break;
+      literal = escaped;
+      width = 2;
+    } else if (REGEX_META.has(c)) break;
+    else {
+      // A whole code point: a quantifier after an astral character may apply to its second half only.
+      literal = String.fromCodePoint(source.codePointAt(i)!);
+      width = literal.length;
+    }
+    const next = source[i + width];
+    if (next !== undefined && OPTIONAL_QUANTIFIERS.has(next)) break;
+    prefix += literal;
+    i += width;
+    if (next === '+') break;
+  }
+  return prefix;
+}
+
+/**
+ * The index intervals a regex's matches lie in: the strings starting with its literal prefix, and the regex itself
+ * (a stored regex value equal to it matches too). Null when it has no literal prefix: a scan of the whole string
+ * range would read about as much as the collection.
+ */
+function regexBounds(regex: RegExp | BSONRegExp): Interval[] | null {
+  const pattern = regex instanceof RegExp ? regex.source : regex.pattern;
+  const options = regex instanceof RegExp ? regex.flags.replace(/[gy]/g, '') : regex.options;
+  const prefix = regexPrefix(pattern, options);
+  if (prefix === null || prefix === '') return null;
+  const self = { value: new BSONRegExp(pattern, options), inclusive: true };
+  return [
+    { min: { value: prefix, inclusive: true }, max: prefixEnd(prefix) },
+    { min: self, max: self },
+  ];
+}
+
+function conditionBounds(cond: unknown): FieldBounds | null {
+  if (isRegexValue(cond)) {
+    const ranges = regexBounds(cond);
+    return ranges ? { ranges } : null;
+  }
+  if (!isOperatorObject(cond)) return pointBoundable(cond) ? { eq: [cond] } : null;
+  if ('$eq' in cond) return pointBoundable(cond.$eq) ? { eq: [cond.$eq] } : null;
+  if ('$in' in cond) return inBounds(cond.$in);
+  if ('$regex' in cond) {
+    let regex: RegExp | BSONRegExp;
+    try {
+      regex = buildRegex(cond.$regex, cond.$options);
+    } catch {
+      return null; // the matcher reports the malformed regex
+    }
+    const ranges = regexBounds(regex);
+    return ranges ? { ranges } : null;
+  }
+  // A document without the field has the key null in a non-sparse index.
+  if ('$exists' in cond && !isTruthy(cond.$exists)) return { eq: [null] };
   const out: FieldBounds = {};
   for (const [op, v] of Object.entries(cond)) {
     if (!boundable(v)) continue;
@@ -674,6 +811,22 @@ function conditionBounds(cond: unknown): FieldBounds | null {
   return out.min || out.max ? out : null;
 }
 
+/** `$in`: its values as points and its regexes as their intervals; null when any entry gives no bounds. */
+function inBounds(list: unknown): FieldBounds | null {
+  if (!isArray(list)) return null;
+  const eq: unknown[] = [];
+  const ranges: Interval[] = [];
+  for (const item of list) {
+    if (isRegexValue(item)) {
+      const intervals = regexBounds(item);
+      if (!intervals) return null;
+      ranges.push(...intervals);
+    } else if (pointBoundable(item)) eq.push(item);
+    else return null;
+  }
+  return ranges.length > 0 ? { eq, ranges } : { eq };
+}
+
 function collectConditions(filter: Doc, field: string, out: unknown[]): void {
   for (const key of Object.keys(filter)) {
     const value = filter[key];
@@ -683,14 +836,23 @@ function collectConditions(filter: Doc, field: string, out: unknown[]): void {
   }
 }
 
+/** What bounds cost on one index (its keys in them), or null when that index cannot serve them. */
+export type BoundsCost = (bounds: FieldBounds) => number | null;
+
 /**
  * Bounds on `field` implied by a filter, for index selection; null when the filter does not constrain it usably.
  * Bounds may be loose, never too tight. An array-valued (multikey) field can satisfy `$gt` and `$lt` with different
  * elements, so unless `options.multikey` is false only one side of a range is returned and conditions are not
- * intersected. Range bounds stay within the type of the bound value (MongoDB's type bracketing), which the caller
- * may apply or ignore. Equality to null, arrays, regexes, `$ne`, `$not`, `$or` give no bounds.
+ * intersected (a regex's interval keeps both sides: one element must match it whole). Range bounds stay within the
+ * type of the bound value (MongoDB's type bracketing), which the caller may apply or ignore. Equality to arrays,
+ * regexes without a literal prefix, `$ne`, `$not`, `$or` give no bounds. With `options.cost`, of several usable
+ * conditions the one whose bounds cost least is kept.
  */
-export function fieldBounds(filter: Doc, field: string, options: { multikey?: boolean } = {}): FieldBounds | null {
+export function fieldBounds(
+  filter: Doc,
+  field: string,
+  options: { multikey?: boolean; cost?: BoundsCost } = {},
+): FieldBounds | null {
   const multikey = options.multikey ?? true;
   const conds: unknown[] = [];
   collectConditions(filter, field, conds);
@@ -699,15 +861,31 @@ export function fieldBounds(filter: Doc, field: string, options: { multikey?: bo
     const b = conditionBounds(cond);
     if (!b) continue;
     if (multikey) {
-      // Prefer equality; a range keeps only its lower side (or upper if there is none).
-      if (b.eq) {
-        if (!best?.eq || b.eq.length < best.eq.length) best = { eq: b.eq };
-      } else if (!best) best = b.min ? { min: b.min } : b.max ? { max: b.max } : null;
+      // A range keeps only its lower side (or upper if there is none).
+      const usable = b.eq || b.ranges ? b : b.min ? { min: b.min } : b.max ? { max: b.max } : null;
+      if (usable) best = cheaper(best, usable, options.cost);
       continue;
     }
-    best = best ? intersect(best, b) : b;
+    best = !best ? b : best.ranges || b.ranges ? cheaper(best, b, options.cost) : intersect(best, b);
   }
   return best;
+}
+
+/**
+ * The better of two alternative bounds: the cheaper one when their cost is known (an unusable one never wins),
+ * else points over intervals over one-sided ranges, and the shorter list of points. Ties keep `current`.
+ */
+function cheaper(current: FieldBounds | null, next: FieldBounds, cost: BoundsCost | undefined): FieldBounds {
+  if (!current) return next;
+  if (cost) {
+    const a = cost(current);
+    const b = cost(next);
+    if (a === null) return next;
+    return b !== null && b < a ? next : current;
+  }
+  const kind = (x: FieldBounds): number => (x.ranges ? 1 : x.eq ? 0 : 2);
+  if (kind(next) !== kind(current)) return kind(next) < kind(current) ? next : current;
+  return next.eq && current.eq && next.eq.length < current.eq.length ? next : current;
 }
 
 function intersect(a: FieldBounds, b: FieldBounds): FieldBounds {

@@ -14,7 +14,17 @@ export {
   valuesEqual,
   valuesIdentical,
 } from './values.js';
-export { compileFilter, fieldBounds, upsertSeed, type Bound, type FieldBounds, type FilterOptions } from './filter.js';
+export {
+  compileFilter,
+  fieldBounds,
+  regexPrefix,
+  upsertSeed,
+  type Bound,
+  type BoundsCost,
+  type FieldBounds,
+  type FilterOptions,
+  type Interval,
+} from './filter.js';
 export { collationSpec, parseCollation, sameCollation, withCollation, type Collation } from './collation.js';
 export {
   applyUpdate,

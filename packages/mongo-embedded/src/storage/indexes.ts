@@ -13,6 +13,7 @@ import {
   type Collation,
   type Doc,
   type FieldBounds,
+  type Interval,
 } from '../query/index.js';
 import { BPlusTree } from './btree.js';
 
@@ -255,7 +256,8 @@ export class IndexData {
 
   /**
    * Whether a lookup with these bounds on the first field may use this index without missing documents.
-   * Sparse and partial indexes omit documents, so they only serve bounds that exclude null/missing.
+   * Sparse and partial indexes omit documents, so they only serve bounds that exclude null/missing; a regex's
+   * intervals (`ranges`) hold strings and regexes only.
    */
   canServe(bounds: Bounds): boolean {
     if (bounds.eq) {
@@ -263,10 +265,9 @@ export class IndexData {
         if (Array.isArray(v) || v instanceof BSONRegExp || v instanceof RegExp) return false;
         if ((this.sparse || this.partial) && (v === null || v === undefined)) return false;
       }
-      if (this.partial) return false;
-      return true;
     }
     if (this.partial) return false;
+    if (bounds.eq || bounds.ranges) return true;
     if (this.sparse && nullWithin(bounds)) return false;
     return bounds.min !== undefined || bounds.max !== undefined;
   }
@@ -274,14 +275,17 @@ export class IndexData {
   /**
    * Whether a query under `collation` may use this index for `bounds`: string (and document) keys are ordered by
    * the index's collation, so only a query with the same collation may scan them; other bounds are unaffected.
+   * A regex's intervals are in binary string order, which a collated index does not keep, whatever the query's
+   * collation (a regex ignores collations, as in mongod).
    */
   usableUnder(bounds: Bounds, collation: Collation | null): boolean {
+    if (bounds.ranges && this.collation !== null) return false;
     if (sameCollation(this.collation, collation)) return true;
     const collated = (v: unknown): boolean => {
       const r = rankOf(v);
       return r === Rank.string || r === Rank.object || r === Rank.array;
     };
-    if (bounds.eq) return !bounds.eq.some(collated);
+    if (bounds.eq || bounds.ranges) return !(bounds.eq ?? []).some(collated);
     return !(bounds.min && collated(bounds.min.value)) && !(bounds.max && collated(bounds.max.value));
   }
 
@@ -297,7 +301,7 @@ export class IndexData {
     const ids: string[] = [];
     const seen = new Set<string>();
     let keysExamined = 0;
-    const collect = (min: Bounds['min'], max: Bounds['max']): void => {
+    for (const { min, max } of intervalsOf(bounds)) {
       for (const entry of this.entries.ascending(min ? beforeKey(min.value, min.inclusive) : undefined)) {
         keysExamined++;
         if (max) {
@@ -309,14 +313,26 @@ export class IndexData {
           ids.push(entry.id);
         }
       }
-    };
-    if (bounds.eq) {
-      const sorted = [...bounds.eq].sort(compareValues);
-      for (const v of sorted) collect({ value: v, inclusive: true }, { value: v, inclusive: true });
-    } else {
-      collect(bounds.min, bounds.max);
     }
     return { ids, keysExamined };
+  }
+
+  /**
+   * How many entries lie within `bounds` (all of them for null): what a scan of them examines, give or take the
+   * key past each interval's end. Two descents of the tree per interval, so the planner can weigh plans by it.
+   */
+  count(bounds: Bounds | null): number {
+    if (!bounds) return this.entries.size;
+    const countSimple = (): number => {
+      let n = 0;
+      for (const { min, max } of intervalsOf(bounds)) {
+        const start = min ? this.entries.rank(beforeKey(min.value, min.inclusive)) : 0;
+        const end = max ? this.entries.rank(beforeKey(max.value, !max.inclusive)) : this.entries.size;
+        n += Math.max(0, end - start);
+      }
+      return n;
+    };
+    return this.collation ? withCollation(this.collation, countSimple) : countSimple();
   }
 
   /**
@@ -331,19 +347,15 @@ export class IndexData {
 
   /**
    * Document ids in index order, descending with `reverse`, from the entries whose first key component lies within
-   * `bounds` (when it is one range or one value). A sort served this way reads only as far as its limit needs.
+   * `bounds` (when they are one interval: one range or one value). A sort served this way reads only as far as its limit needs.
    */
   *ordered(reverse: boolean, bounds: Bounds | null): Generator<string> {
     // The range [lo, hi) as "before" predicates: entries before lo, and entries before hi.
     let lo: ((entry: Entry) => boolean) | undefined;
     let hi: ((entry: Entry) => boolean) | undefined;
-    if (bounds?.eq?.length === 1) {
-      lo = beforeKey(bounds.eq[0], true);
-      hi = beforeKey(bounds.eq[0], false);
-    } else if (bounds && !bounds.eq) {
-      if (bounds.min) lo = beforeKey(bounds.min.value, bounds.min.inclusive);
-      if (bounds.max) hi = beforeKey(bounds.max.value, !bounds.max.inclusive);
-    }
+    const { min, max } = walkedInterval(bounds);
+    if (min) lo = beforeKey(min.value, min.inclusive);
+    if (max) hi = beforeKey(max.value, !max.inclusive);
     if (reverse) {
       for (const entry of this.entries.descending(hi)) {
         if (lo?.(entry)) return;
@@ -355,6 +367,11 @@ export class IndexData {
         yield entry.id;
       }
     }
+  }
+
+  /** How many entries `ordered(reverse, bounds)` walks at most. */
+  countOrdered(bounds: Bounds | null): number {
+    return this.count(walkedInterval(bounds));
   }
 
   /** How many entries have exactly `value` as their single key: two descents of the tree, no scan. */
@@ -378,6 +395,24 @@ function beforeKey(value: unknown, inclusive: boolean): (entry: Entry) => boolea
   return inclusive
     ? (entry) => compareValues(entry.key[0], value) < 0
     : (entry) => compareValues(entry.key[0], value) <= 0;
+}
+
+/** The intervals `bounds` cover, in ascending order of their start: each point, each range, or the one range. */
+function intervalsOf(bounds: Bounds): Interval[] {
+  if (!bounds.eq && !bounds.ranges)
+    return [{ ...(bounds.min ? { min: bounds.min } : {}), ...(bounds.max ? { max: bounds.max } : {}) }];
+  const points = [...(bounds.eq ?? [])].sort(compareValues).map((value): Interval => {
+    const point = { value, inclusive: true };
+    return { min: point, max: point };
+  });
+  if (!bounds.ranges) return points;
+  return [...points, ...bounds.ranges].sort((a, b) => compareValues(a.min?.value, b.min?.value));
+}
+
+/** The one interval an ordered walk keeps to: `bounds` when they are one interval, else the whole index. */
+function walkedInterval(bounds: Bounds | null): Interval {
+  const intervals = bounds ? intervalsOf(bounds) : [];
+  return intervals.length === 1 ? intervals[0]! : {};
 }
 
 /** Drops entries equal to their predecessor (a document generating the same key twice) from a sorted list. */

@@ -3,7 +3,9 @@ import {
   canonicalKey,
   compileFilter,
   fieldBounds,
+  isPlainObject,
   MongoServerError,
+  type FieldBounds,
   sameCollation,
   type Collation,
   type Doc,
@@ -110,13 +112,34 @@ export class Collection {
   }
 }
 
+/** One index scan of a plan: which index, and how many of its keys it read. */
+export interface IndexScanStats {
+  indexName: string;
+  keysExamined: number;
+}
+
 /** Which index (if any) a query uses, and what it cost. */
 export interface QueryPlan {
+  /** The one index scanned; null for a collection scan or an OR plan. */
   indexName: string | null;
   keysExamined: number;
   /** Documents fetched for filtering: the candidates. */
   candidates: Doc[];
+  /** An OR plan: one index scan per branch of an `$or` (nested OR plans flattened), in branch order. */
+  orScans?: IndexScanStats[];
 }
+
+/**
+ * A plan chosen but not yet run, with its estimated cost in index keys: an `_id` point read, one index's bounds, or
+ * an OR of plans (one per branch of an `$or`).
+ */
+export type PlanChoice =
+  | { kind: 'id'; id: unknown; keys: number }
+  | { kind: 'index'; index: IndexData; bounds: FieldBounds; keys: number }
+  | { kind: 'or'; branches: PlanChoice[]; keys: number };
+
+/** How deep `$or`s inside `$or` branches are planned; deeper ones are answered by the branch's other bounds. */
+const MAX_OR_DEPTH = 4;
 
 function duplicateKeyError(coll: Collection, index: IndexData, key: unknown[]): MongoServerError {
   const keyPattern: Doc = { ...index.spec.key };
@@ -236,36 +259,76 @@ export class Store {
   /** Picks the best index for `filter` and returns the candidate documents (a superset of the matches). */
   plan(coll: Collection | undefined, filter: Doc, collation: Collation | null = null): QueryPlan {
     if (!coll) return { indexName: null, keysExamined: 0, candidates: [] };
-    const id = idEquality(filter);
-    if (id !== NOT_AN_ID_LOOKUP && (typeof id !== 'string' || sameCollation(coll.indexes[0]!.collation, collation))) {
-      // mongod's IDHACK: a point read by _id is one hash lookup, without weighing the other indexes.
-      const doc = coll.getById(id);
-      return { indexName: '_id_', keysExamined: doc ? 1 : 0, candidates: doc ? [doc] : [] };
-    }
-    let best: { index: IndexData; bounds: NonNullable<ReturnType<typeof fieldBounds>>; score: number } | null = null;
-    for (const index of coll.indexes) {
-      const bounds = fieldBounds(filter, index.fields[0]!, { multikey: index.multikey });
-      if (!bounds || !index.canServe(bounds) || !index.usableUnder(bounds, collation)) continue;
-      let score = bounds.eq ? (index.unique && index.fields.length === 1 ? 4 : 3) : bounds.min && bounds.max ? 2 : 1;
-      if (index.name === '_id_') score += 0.5;
-      if (!best || score > best.score) best = { index, bounds, score };
-    }
-    if (!best) return { indexName: null, keysExamined: 0, candidates: [...coll.docs.values()] };
-    const { ids, keysExamined } = best.index.scan(best.bounds);
+    const choice = this.choosePlan(coll, filter, collation);
+    if (!choice) return { indexName: null, keysExamined: 0, candidates: [...coll.docs.values()] };
+    const scans: IndexScanStats[] = [];
+    const ids = runChoice(coll, choice, scans);
     const candidates: Doc[] = [];
     for (const id of ids) {
       const d = coll.docs.get(id);
       if (d) candidates.push(d);
     }
-    return { indexName: best.index.name, keysExamined, candidates };
+    const keysExamined = scans.reduce((sum, scan) => sum + scan.keysExamined, 0);
+    if (choice.kind === 'or') return { indexName: null, keysExamined, candidates, orScans: scans };
+    return { indexName: scans[0]!.indexName, keysExamined, candidates };
+  }
+
+  /**
+   * The cheapest indexed plan for `filter`, or null when no index serves it (a collection scan). Plans are weighed
+   * by the keys they would read, counted in the index's B+tree (two descents per interval): mongod's IDHACK for an
+   * `_id` point read; for each index, the cheapest bounds the filter's conditions on its first field give; and for
+   * each `$or` the filter requires (at the top or inside `$and`), an OR plan when every branch has a plan of its own
+   * (its candidates are the union of the branches'; the whole filter still runs on each). An index plan wins over a
+   * collection scan however many keys it reads; an OR plan only when it reads fewer keys than the best index plan.
+   */
+  choosePlan(coll: Collection, filter: Doc, collation: Collation | null, depth = 0): PlanChoice | null {
+    const id = idEquality(filter);
+    if (id !== NOT_AN_ID_LOOKUP && (typeof id !== 'string' || sameCollation(coll.indexes[0]!.collation, collation))) {
+      // mongod's IDHACK: a point read by _id is one hash lookup, without weighing the other indexes.
+      return { kind: 'id', id, keys: 1 };
+    }
+    let best: PlanChoice | null = null;
+    let bestScore = 0;
+    for (const index of coll.indexes) {
+      const cost = (b: FieldBounds): number | null =>
+        index.canServe(b) && index.usableUnder(b, collation) ? index.count(b) : null;
+      const bounds = fieldBounds(filter, index.fields[0]!, { multikey: index.multikey, cost });
+      const keys = bounds ? cost(bounds) : null;
+      if (!bounds || keys === null) continue;
+      // Equal counts: a unique equality, then any equality, then a closed range, then `_id_`.
+      let score = bounds.eq ? (index.unique && index.fields.length === 1 ? 4 : 3) : bounds.min && bounds.max ? 2 : 1;
+      if (index.name === '_id_') score += 0.5;
+      if (!best || keys < best.keys || (keys === best.keys && score > bestScore)) {
+        best = { kind: 'index', index, bounds, keys };
+        bestScore = score;
+      }
+    }
+    if (depth >= MAX_OR_DEPTH) return best;
+    for (const branches of requiredOrs(filter)) {
+      const plans: PlanChoice[] = [];
+      let keys = 0;
+      for (const branch of branches) {
+        const plan = this.choosePlan(coll, branch, collation, depth + 1);
+        if (!plan) break;
+        plans.push(plan);
+        keys += plan.keys;
+      }
+      if (plans.length === branches.length && (!best || keys < best.keys)) best = { kind: 'or', branches: plans, keys };
+    }
+    return best;
   }
 
   /**
    * Documents in the order of `sort`, read through an index that holds them in that order, or null when no index
    * does. Lazy: a sorted query with a limit reads only the entries it needs (the newest page of a large collection
-   * costs a page, not a sort of the collection). Every document still has to pass the filter.
+   * costs a page, not a sort of the collection). Every document still has to pass the filter. `keys`: the entries
+   * the walk may read at most (the range it walks).
    */
-  sortedScan(coll: Collection | undefined, filter: Doc, sort: Doc): { indexName: string; docs: Iterable<Doc> } | null {
+  sortedScan(
+    coll: Collection | undefined,
+    filter: Doc,
+    sort: Doc,
+  ): { indexName: string; docs: Iterable<Doc>; keys: number } | null {
     if (!coll) return null;
     const fields = Object.keys(sort);
     // Directions arrive as numbers or BSON numeric wrappers (Int32, Double), whose value `Number` reads.
@@ -284,7 +347,7 @@ export class Store {
         if (doc) yield doc;
       }
     })();
-    return { indexName: index.name, docs };
+    return { indexName: index.name, docs, keys: index.countOrdered(bounds) };
   }
 
   /**
@@ -1017,6 +1080,49 @@ function idEquality(filter: Doc): unknown {
   if (id instanceof ObjectId || id instanceof Int32 || id instanceof Long) return id;
   if (id instanceof Double && !Number.isNaN(id.value)) return id;
   return NOT_AN_ID_LOOKUP;
+}
+
+/**
+ * The `$or`s whose branches every match of `filter` satisfies one of: the filter's own and those inside its `$and`s
+ * (not under `$nor`, `$not` or another `$or`), each as its list of branches.
+ */
+function requiredOrs(filter: Doc): Doc[][] {
+  const out: Doc[][] = [];
+  const visit = (clause: Doc): void => {
+    for (const key in clause) {
+      const value = clause[key];
+      if (!Array.isArray(value)) continue;
+      const entries = value.filter(isPlainObject);
+      // A malformed entry fails the filter's compilation; no plan is made for it.
+      if (entries.length !== value.length || entries.length === 0) continue;
+      if (key === '$or') out.push(entries);
+      else if (key === '$and') for (const entry of entries) visit(entry);
+    }
+  };
+  visit(filter);
+  return out;
+}
+
+/** Runs a chosen plan: the candidate ids (each once), recording each index scan in `scans`. */
+function runChoice(coll: Collection, choice: PlanChoice, scans: IndexScanStats[]): Iterable<string> {
+  switch (choice.kind) {
+    case 'id': {
+      const key = canonicalKey(choice.id);
+      const found = coll.docs.has(key);
+      scans.push({ indexName: '_id_', keysExamined: found ? 1 : 0 });
+      return found ? [key] : [];
+    }
+    case 'index': {
+      const { ids, keysExamined } = choice.index.scan(choice.bounds);
+      scans.push({ indexName: choice.index.name, keysExamined });
+      return ids;
+    }
+    case 'or': {
+      const ids = new Set<string>();
+      for (const branch of choice.branches) for (const id of runChoice(coll, branch, scans)) ids.add(id);
+      return ids;
+    }
+  }
 }
 
 function sameKeyOrder(a: Doc, b: Doc): boolean {

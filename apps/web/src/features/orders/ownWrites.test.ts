@@ -39,4 +39,12 @@ describe('own writes', () => {
     expect(own.isOwn({ kind: 'created', orderId: 1, version: 1 }, 1)).toBe(false);
     expect(own.isOwn({ kind: 'created', orderId: 5000, version: 1 }, 1)).toBe(true);
   });
+
+  it('forgets everything when asked, as a page that has just opened', () => {
+    const own = createOwnWrites();
+    own.note({ id: 2, version: 3 }, 0);
+    own.forget();
+    expect(own.isOwn({ kind: 'updated', orderId: 2, version: 3 }, 1)).toBe(false);
+    expect(own.isOwn({ kind: 'left', orderId: 2 }, 1)).toBe(false);
+  });
 });

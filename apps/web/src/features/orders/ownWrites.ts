@@ -23,6 +23,8 @@ export interface OwnWrites {
   note: (write: { id: number; version?: number; deleted?: boolean }, now?: number) => void;
   /** Whether a change came from one of those writes. */
   isOwn: (change: ReceivedChange, now?: number) => boolean;
+  /** Forgets every write, as a page that has just opened. */
+  forget: () => void;
 }
 
 /** An empty record of own writes. */
@@ -62,6 +64,9 @@ export function createOwnWrites(): OwnWrites {
         case 'left':
           return holds(String(change.orderId), now);
       }
+    },
+    forget: () => {
+      remembered.clear();
     },
   };
 }

@@ -16,7 +16,7 @@ function describe(entry: ActivityEntry): string {
   }
 }
 
-/** The latest changes received, newest first: what changed, and when. */
+/** The latest changes received, newest first: what changed, when, and whether this page made it. */
 export function RecentActivity({ activity }: { activity: ActivityStore }) {
   const { entries } = useSyncExternalStore(activity.subscribe, activity.getSnapshot);
   const now = useNow(5000);
@@ -31,7 +31,10 @@ export function RecentActivity({ activity }: { activity: ActivityStore }) {
             const iso = new Date(entry.at).toISOString();
             return (
               <li key={entry.seq} className={`activity-${entry.kind}`}>
-                <span>{describe(entry)}</span>{' '}
+                <span>
+                  {describe(entry)}
+                  {entry.own && ', by you'}
+                </span>{' '}
                 <time dateTime={iso} title={formatAbsolute(iso)}>
                   {formatRelative(iso, now)}
                 </time>

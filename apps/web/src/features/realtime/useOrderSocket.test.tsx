@@ -264,6 +264,12 @@ describe('announcing changes', () => {
       timeout: CHANGE_SUMMARY_MS * 3,
     });
     announcements.stop();
+    // The recent-activity list still shows both, and says which one this page made.
+    const activity = within(screen.getByRole('list', { name: 'Recent activity' }));
+    expect(activity.getAllByRole('listitem').map((item) => item.firstElementChild?.textContent)).toEqual([
+      'Order #2 updated: shipped',
+      'Order #1 updated: pending, by you',
+    ]);
     // The summary waits a few seconds of real time: more than the default time a test may take.
   }, 30_000);
 });
