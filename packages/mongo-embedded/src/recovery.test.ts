@@ -6,7 +6,7 @@ import { startEmbeddedServer } from './index.js';
 import { journalFileName } from './storage/journal-format.js';
 import { Journal, JournalCorruptError, type JournalFs, nodeJournalFs } from './storage/journal.js';
 import { Store } from './storage/store.js';
-import { directoryDigest, useDataDirs, type DiskEngine } from './test-support/data-dir.js';
+import { directoryDigest, flipByte, useDataDirs, type DiskEngine } from './test-support/data-dir.js';
 import { indexNames, type TestDoc } from './test-support/harness.js';
 
 const { tempDir, open } = useDataDirs();
@@ -226,10 +226,7 @@ describe('restart from a data directory larger than one read', () => {
   it('refuses a damaged later journal found after replaying the earlier ones, and opens once fixed', async () => {
     const dir = await interruptedDirectory();
     const later = join(dir, journalFileName(3));
-    const saved = readFileSync(later);
-    const broken = Buffer.from(saved);
-    broken[20] = (broken[20] ?? 0) ^ 0xff;
-    writeFileSync(later, broken);
+    const saved = flipByte(later, 20);
     const before = directoryDigest(dir);
 
     const refused = startEmbeddedServer({ port: 0, dbPath: dir });

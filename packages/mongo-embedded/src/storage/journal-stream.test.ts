@@ -2,7 +2,7 @@ import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { BSON, Int32 } from 'bson';
 import { describe, expect, it } from 'vitest';
-import { directoryDigest, useDataDirs } from '../test-support/data-dir.js';
+import { directoryDigest, flipByte, useDataDirs } from '../test-support/data-dir.js';
 import { FRAME_HEADER_BYTES, JOURNAL_HEADER_BYTES, SNAPSHOT_HEADER_BYTES, journalFileName } from './journal-format.js';
 import {
   Journal,
@@ -218,10 +218,7 @@ describe('Journal.openInto', () => {
   it('refuses a bad header of a later journal found after earlier records were handed over', async () => {
     const dir = await twoGenerations(10);
     const later = join(dir, journalFileName(3));
-    const saved = readFileSync(later);
-    const broken = Buffer.from(saved);
-    broken[20] = (broken[20] ?? 0) ^ 0xff;
-    writeFileSync(later, broken);
+    const saved = flipByte(later, 20);
     const before = directoryDigest(dir);
 
     const sink = collectingSink();
@@ -243,11 +240,7 @@ describe('Journal.openInto', () => {
     const count = 3000;
     const dir = await twoGenerations(count);
     const path = join(dir, 'snapshot.bson');
-    const saved = readFileSync(path);
-    const broken = Buffer.from(saved);
-    const at = SNAPSHOT_HEADER_BYTES + 2 * READ_CHUNK + 500;
-    broken[at] = (broken[at] ?? 0) ^ 0xff;
-    writeFileSync(path, broken);
+    const saved = flipByte(path, SNAPSHOT_HEADER_BYTES + 2 * READ_CHUNK + 500);
     const before = directoryDigest(dir);
 
     const sink = collectingSink();

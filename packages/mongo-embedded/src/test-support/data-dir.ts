@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
@@ -63,4 +63,13 @@ export function directoryDigest(dir: string): Map<string, string> {
           .digest('hex'),
       ]),
   );
+}
+
+/** Flips one byte of a file, as media damage would, and returns its bytes from before so a test can put them back. */
+export function flipByte(path: string, at: number): Buffer {
+  const saved = readFileSync(path);
+  const broken = Buffer.from(saved);
+  broken[at] = (broken[at] ?? 0) ^ 0xff;
+  writeFileSync(path, broken);
+  return saved;
 }
