@@ -541,12 +541,20 @@ export async function executeFind(ctx: CommandContext, name: string, spec: FindS
 }
 
 /**
+ * A key of a bounded plan, fetched and then sorted with the other matches, costs about this many entries of an
+ * ordered walk, which fetches its document and stops as soon as it has enough. Measured on a book of 1,000,000
+ * orders: a search whose rarer word has 22,000 keys took 190 ms as a plan and 57 ms as a walk of about 23,000
+ * entries (8.6 against 2.5 µs each).
+ */
+const PLAN_KEY_COST = 4;
+
+/**
  * Whether a limited sort should walk the index that holds the sort order rather than run the filter's own best
  * plan and sort its matches. The walk stops after `wanted` matches: if the plan's k keys were all matches spread
- * evenly over the walk's n entries, it reads about wanted·n/k entries, so the plan wins when k·k < wanted·n. A
- * search matching a few hundred of a million orders reads those few hundred instead of walking the whole index;
- * the newest page of a broad filter (a status most orders have) still reads about a page. A plan on the sort's
- * own index is its walk.
+ * evenly over the walk's n entries, it reads about wanted·n/k entries, so the plan wins when
+ * PLAN_KEY_COST·k·k < wanted·n. A search matching a few hundred of a million orders reads those few hundred instead
+ * of walking the whole index; the newest page of a broad filter (a status most orders have, a word most orders
+ * share) still reads about a page. A plan on the sort's own index is its walk.
  */
 function walkBeatsBoundedPlan(
   ctx: CommandContext,
@@ -557,7 +565,7 @@ function walkBeatsBoundedPlan(
   const plan = ctx.store.choosePlan(coll, spec.filter, null);
   if (!plan || (plan.kind === 'index' && plan.index.name === walk.indexName)) return true;
   const wanted = spec.skip + spec.limit;
-  return plan.keys * plan.keys >= wanted * walk.keys;
+  return PLAN_KEY_COST * plan.keys * plan.keys >= wanted * walk.keys;
 }
 
 /** A find on a view: the view's pipeline, then the find's filter, sort, skip, limit and projection as stages. */
