@@ -233,6 +233,18 @@ describe('the stream with a search', () => {
     expect(client.events().map(summary)).toEqual([['order.created', 42, 1]]);
   });
 
+  it('keeps an order found by its id through updates that change its names', async () => {
+    await create(801, 'Kim', 'Kayak');
+    const client = await api.subscribe({ filter: { q: '#801' } });
+    expect((await api.put(801, { product_name: 'Sea kayak' }, { 'if-match': '"1"' })).statusCode).toBe(200);
+    expect((await api.put(801, { customer_name: 'Kim Lee' })).statusCode).toBe(200);
+    await client.waitFor(() => client.events().length >= 2, 'two events');
+    expect(client.events().map(summary)).toEqual([
+      ['order.updated', 801, 2],
+      ['order.updated', 801, 3],
+    ]);
+  });
+
   it('answers a subscription with a search it cannot search for with an error frame', async () => {
     const client = await api.connect();
     client.send({ type: 'subscribe', filter: { q: '***' } });

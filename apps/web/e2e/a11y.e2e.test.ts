@@ -291,11 +291,14 @@ describe('keyboard only', () => {
     await page.keyboard.press('/');
     const search = page.getByRole('searchbox', { name: 'Search' });
     expect(await search.evaluate((box) => box === document.activeElement)).toBe(true);
+    // The search applies once typing pauses (and goes into the address then); only its results are waited for.
+    const searched = () => new URL(page.url()).searchParams.get('q');
     await page.keyboard.type('kay');
+    await expect.poll(searched, SHOWS_UP).toBe('kay');
     await expect.poll(async () => (await readBoard(page)).map((card) => card.id), SHOWS_UP).toEqual([801]);
-    expect(new URL(page.url()).searchParams.get('q')).toBe('kay');
     await page.keyboard.press('ControlOrMeta+A');
     await page.keyboard.type('#801');
+    await expect.poll(searched, SHOWS_UP).toBe('#801');
     await expect.poll(async () => (await readBoard(page)).map((card) => card.id), SHOWS_UP).toEqual([801]);
 
     // Open it whole, and close it with Escape: the focus comes back to its card's link.
