@@ -17,7 +17,7 @@ import {
   type Doc,
   type TextScores,
 } from '../query/index.js';
-import { MAX_DOCUMENT_SIZE, type Collection, type QueryPlan } from '../storage/store.js';
+import { MAX_DOCUMENT_SIZE, type Collection, type PlanChoice, type QueryPlan } from '../storage/store.js';
 import { write, type CommandContext } from './context.js';
 import {
   effectiveCollation,
@@ -55,16 +55,20 @@ export function collectionName(ctx: CommandContext): string {
   return v;
 }
 
-/** Matching documents, scanning through the best index and yielding to the event loop during long scans. */
+/**
+ * Matching documents, scanning through the best index (or the plan `choice` the caller already weighed) and yielding
+ * to the event loop during long scans.
+ */
 export async function findMatches(
   coll: Collection | undefined,
   store: CommandContext['store'],
   filter: Doc,
   stopAfter = Infinity,
   opts: QueryOptions = SIMPLE,
+  choice?: PlanChoice | null,
 ): Promise<{ docs: Doc[]; plan: QueryPlan; docsExamined: number }> {
   const matcher = opts === SIMPLE ? compileFilter(filter) : compileFilter(filter, opts);
-  const plan = store.plan(coll, filter, opts.collation);
+  const plan = store.plan(coll, filter, opts.collation, choice);
   const docs: Doc[] = [];
   let examined = 0;
   for (const doc of plan.candidates) {
@@ -507,7 +511,9 @@ export async function executeFind(ctx: CommandContext, name: string, spec: FindS
   // Under a collation or with $text the order is not the index's binary order: those sort the matches.
   const walk =
     hasSort && spec.limit > 0 && opts === SIMPLE ? ctx.store.sortedScan(coll, spec.filter, spec.sort!) : null;
-  const sorted = walk && coll && walkBeatsBoundedPlan(ctx, coll, spec, walk) ? walk : null;
+  // Weighed once: when the walk loses, the same plan runs below.
+  const choice = walk && coll ? ctx.store.choosePlan(coll, spec.filter, null) : undefined;
+  const sorted = walk && choice !== undefined && walkBeatsBoundedPlan(choice, spec, walk) ? walk : null;
   if (sorted) {
     // A limited sort that an index already holds in order reads only as far as the limit (the newest page of a
     // large collection costs a page, not a sort of the collection).
@@ -531,7 +537,7 @@ export async function executeFind(ctx: CommandContext, name: string, spec: FindS
       docsExamined: examined,
     };
   }
-  const result = await findMatches(coll, ctx.store, spec.filter, stopAfter, opts);
+  const result = await findMatches(coll, ctx.store, spec.filter, stopAfter, opts, choice);
   let docs = result.docs;
   if (comparator) docs.sort(comparator);
   if (spec.skip > 0 || spec.limit > 0)
@@ -557,12 +563,10 @@ const PLAN_KEY_COST = 4;
  * share) still reads about a page. A plan on the sort's own index is its walk.
  */
 function walkBeatsBoundedPlan(
-  ctx: CommandContext,
-  coll: Collection,
+  plan: PlanChoice | null,
   spec: FindSpec,
   walk: { indexName: string; keys: number },
 ): boolean {
-  const plan = ctx.store.choosePlan(coll, spec.filter, null);
   if (!plan || (plan.kind === 'index' && plan.index.name === walk.indexName)) return true;
   const wanted = spec.skip + spec.limit;
   return PLAN_KEY_COST * plan.keys * plan.keys >= wanted * walk.keys;

@@ -256,10 +256,18 @@ export class Store {
     return [...(this.dbs.get(db)?.values() ?? [])];
   }
 
-  /** Picks the best index for `filter` and returns the candidate documents (a superset of the matches). */
-  plan(coll: Collection | undefined, filter: Doc, collation: Collation | null = null): QueryPlan {
+  /**
+   * Picks the best index for `filter` and returns the candidate documents (a superset of the matches). `chosen`:
+   * the plan `choosePlan` already chose for this filter (null for a collection scan), so it is not weighed twice.
+   */
+  plan(
+    coll: Collection | undefined,
+    filter: Doc,
+    collation: Collation | null = null,
+    chosen?: PlanChoice | null,
+  ): QueryPlan {
     if (!coll) return { indexName: null, keysExamined: 0, candidates: [] };
-    const choice = this.choosePlan(coll, filter, collation);
+    const choice = chosen === undefined ? this.choosePlan(coll, filter, collation) : chosen;
     if (!choice) return { indexName: null, keysExamined: 0, candidates: [...coll.docs.values()] };
     const scans: IndexScanStats[] = [];
     const ids = runChoice(coll, choice, scans);
