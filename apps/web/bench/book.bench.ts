@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { searchTermsOf } from '@orders/contracts';
 import { MongoClient, type Collection, type Db, type Filter } from 'mongodb';
 import type { OrderDocument as StoredOrder } from '../../api/src/orders/order-document.js';
 import { createOrdersRepository } from '../../api/src/orders/repository.js';
@@ -198,7 +199,11 @@ try {
   const insertBatchMs: Array<{ upTo: number; msPerBatch: number; usPerOrder: number }> = [];
   const insertStarted = performance.now();
   for (let start = 1; start <= ORDERS; start += BATCH) {
-    const docs = seedDocuments(start, Math.min(start + BATCH - 1, ORDERS), base);
+    // With the search terms the API keeps with every order it writes, so searches run as on the API's own book.
+    const docs = seedDocuments(start, Math.min(start + BATCH - 1, ORDERS), base).map((doc) => ({
+      ...doc,
+      search: searchTermsOf(doc),
+    }));
     const ms = await timed(() => orders.insertMany(docs, { ordered: false }));
     const upTo = start + docs.length - 1;
     if (upTo === docs.length || upTo % (ORDERS / 10) < BATCH || upTo === ORDERS) {

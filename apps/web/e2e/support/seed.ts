@@ -1,4 +1,3 @@
-import { searchTermsOf } from '@orders/contracts';
 import type { Collection } from 'mongodb';
 import type { OrderDocument } from './stack.js';
 
@@ -8,22 +7,20 @@ export const SEED_STATUSES = ['pending', 'shipped', 'delivered'] as const;
 /**
  * The stored documents of orders `from` to `to` (inclusive), as the large-book tests and benchmarks seed them:
  * order `id` was created and last updated `id` seconds after `base` (so a higher id is newer), by one of 997
- * customers, in status `SEED_STATUSES[id % 3]`, with the search terms the API would store.
+ * customers, in status `SEED_STATUSES[id % 3]`.
  */
 export function seedDocuments(from: number, to: number, base: number): OrderDocument[] {
   const docs: OrderDocument[] = [];
   for (let id = from; id <= to; id++) {
     const at = new Date(base + id * 1000);
-    const names = { customer_name: `Customer ${id % 997}`, product_name: `Product ${id}` };
     docs.push({
       _id: id,
-      ...names,
+      customer_name: `Customer ${id % 997}`,
+      product_name: `Product ${id}`,
       status: SEED_STATUSES[id % SEED_STATUSES.length] ?? 'pending',
       created_at: at,
       updated_at: at,
       version: 1,
-      // The search terms the API keeps with every order it writes.
-      search: searchTermsOf(names),
     });
   }
   return docs;
